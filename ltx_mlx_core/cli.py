@@ -1,0 +1,58 @@
+"""`ltx-mlx` command line: generate | extend | stitch | bench | models.
+
+Each subcommand lives beside the code it drives and exposes
+`register(subparsers)`, which adds its parser and sets `handler(args) -> int`.
+Exit codes: 0 success, 2 invalid input (message on stderr), 1 failure.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
+
+# Imported on start-up; each module is small and imports MLX lazily where it can.
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+log = logging.getLogger("ltx_mlx_core.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ltx-mlx", description="LTX-Video on MLX: generate, extend and stitch videos."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except InvalidRequest as error:
+        print(f"ltx-mlx: {error}", file=sys.stderr)
+        return 2
+    except LtxMlxError as error:
+        print(f"ltx-mlx: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ltx-mlx: cancelled", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Events yielded by `Pipeline.generate` (the mlx-lm `stream_generate` shape).
+
+Small dataclasses only: the desktop worker turns each into a Qt signal, the CLI
+into a progress bar, and tests assert on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import numpy as np
+
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    """A named stage began: 'load', 'text_encode', 'first_pass', 'upsample',
+    'second_pass', 'denoise' (single scale), 'decode'."""
+
+    name: str
+    index: int
+    total: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """One denoising step (or decoded tile) finished; the progress point."""
+
+    stage: str
+    step: int  # 1-based
+    total: int
+    elapsed: float  # seconds since the stage started
+    eta: float  # seconds left in this stage, estimated
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Small RGB frames, uint8 [F, H, W, 3]: a latent projection during
+    denoising ('latent') or the first decoded frames ('decoded')."""
+
+    frames: np.ndarray = field(repr=False)
+    kind: str  # "latent" | "decoded"
+    step: Optional[int] = None
+
+
+@dataclass
+class VideoResult:
+    """Finished video(s): one uint8 [F, H, W, 3] array per seed."""
+
+    videos: list[np.ndarray] = field(repr=False)
+    seeds: list[int]
+    fps: float
+    request: GenerationRequest
+    timings: dict[str, float] = field(default_factory=dict)
+    peak_memory_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: VideoResult
+
+
+Event = Union[StageStarted, StepDone, Preview, Finished]

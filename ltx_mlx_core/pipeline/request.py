@@ -1,0 +1,166 @@
+"""What a caller asks for: the one boundary where user input is validated.
+
+The CLI, the desktop app and the tests all build a `GenerationRequest` and hand
+it to `Pipeline.generate`. `validate()` is the `check_inputs` of the pipeline:
+every user-facing constraint is checked here once, with a message that says
+what to change.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ltx_mlx_core.errors import InvalidRequest
+
+SPATIAL_MULTIPLE = 32
+TEMPORAL_MULTIPLE = 8
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif"})
+RESIDENCY_MODES = ("auto", "resident", "stream_components", "stream_blocks")
+
+DEFAULT_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
+
+
+def media_kind(path: str | Path) -> Optional[str]:
+    """'image', 'video' or None for a file suffix we cannot use as conditioning."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    return None
+
+
+def nearest_valid_frames(frames: int) -> int:
+    """Closest frame count of the form 8k+1 (at least 9)."""
+    k = max(1, round((frames - 1) / TEMPORAL_MULTIPLE))
+    return k * TEMPORAL_MULTIPLE + 1
+
+
+def nearest_valid_size(pixels: int) -> int:
+    """Closest multiple of 32 (at least 32)."""
+    return max(SPATIAL_MULTIPLE, round(pixels / SPATIAL_MULTIPLE) * SPATIAL_MULTIPLE)
+
+
+@dataclass
+class ConditioningItem:
+    """An image or clip that pins part of the generated video.
+
+    `frame` is where the media's first frame lands in the generated clip.
+    Either `path` (an image or video file) or `frames` (uint8 [F, H, W, 3],
+    e.g. an image pasted from the clipboard) supplies the pixels. For videos,
+    `source_start`/`source_count` select which source frames are used (an
+    extension uses the last `overlap` frames of the previous clip).
+    """
+
+    path: Optional[str] = None
+    frame: int = 0
+    strength: float = 1.0
+    frames: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    source_start: int = 0
+    source_count: Optional[int] = None
+
+    @property
+    def kind(self) -> str:
+        if self.frames is not None:
+            return "image" if self.frames.shape[0] == 1 else "video"
+        kind = media_kind(self.path or "")
+        if kind is None:
+            raise InvalidRequest(
+                f"'{self.path}' is not an image or video file we can read "
+                f"(use one of {', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})."
+            )
+        return kind
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("frames")
+        if self.frames is not None:
+            data["in_memory_frames"] = list(self.frames.shape)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ConditioningItem":
+        names = {f.name for f in dataclasses.fields(cls)} - {"frames"}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class GenerationRequest:
+    """Everything needed to reproduce one generation (saved as the JSON sidecar)."""
+
+    prompt: str
+    model: str = "ltxv-2b-0.9.8-distilled"
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    width: int = 768
+    height: int = 512
+    num_frames: int = 97
+    fps: float = 30.0
+    seeds: list[int] = field(default_factory=lambda: [0])
+    conditioning: list[ConditioningItem] = field(default_factory=list)
+    # A pipeline YAML (path or name under configs/); None means the model's default.
+    pipeline_config: Optional[str] = None
+    # Per-request overrides of pipeline config keys (e.g. {"first_pass": {"guidance_scale": 3}}).
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+    residency: str = "auto"
+    quantize_bits: Optional[int] = None
+    # Where stage checkpoints go so a failed second stage can resume; None = no checkpoints.
+    job_dir: Optional[str] = None
+
+    @property
+    def seed(self) -> int:
+        return self.seeds[0]
+
+    def validate(self) -> None:
+        """Raise InvalidRequest with an actionable sentence for the first problem found."""
+        for name, value in (("width", self.width), ("height", self.height)):
+            if not isinstance(value, int) or value < SPATIAL_MULTIPLE or value % SPATIAL_MULTIPLE:
+                raise InvalidRequest(
+                    f"{name} must be a positive multiple of {SPATIAL_MULTIPLE} pixels; "
+                    f"got {value}. Try {nearest_valid_size(int(value or 0))}."
+                )
+        n = self.num_frames
+        if not isinstance(n, int) or n < 1 or (n - 1) % TEMPORAL_MULTIPLE:
+            raise InvalidRequest(
+                f"frames must be 8k+1 (9, 17, 25, … 97, …); got {n}. "
+                f"Try {nearest_valid_frames(int(n or 0))}."
+            )
+        if self.fps <= 0:
+            raise InvalidRequest(f"fps must be positive; got {self.fps}.")
+        if not self.seeds:
+            raise InvalidRequest("give at least one seed.")
+        if self.residency not in RESIDENCY_MODES:
+            raise InvalidRequest(
+                f"residency must be one of {', '.join(RESIDENCY_MODES)}; got '{self.residency}'."
+            )
+        if self.quantize_bits not in (None, 4, 8):
+            raise InvalidRequest(f"quantisation must be 4 or 8 bits (or off); got {self.quantize_bits}.")
+        for item in self.conditioning:
+            _ = item.kind  # raises for unsupported files
+            if item.path is not None and item.frames is None and not Path(item.path).is_file():
+                raise InvalidRequest(f"conditioning file '{item.path}' does not exist.")
+            if not 0 <= item.frame < n:
+                raise InvalidRequest(
+                    f"conditioning '{item.path or 'image'}' is placed at frame {item.frame}, "
+                    f"outside the clip's frames 0…{n - 1}."
+                )
+            if not 0.0 <= item.strength <= 1.0:
+                raise InvalidRequest(
+                    f"conditioning strength must be between 0 and 1; got {item.strength}."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["conditioning"] = [c.to_dict() for c in self.conditioning]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GenerationRequest":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["conditioning"] = [ConditioningItem.from_dict(c) for c in data.get("conditioning", [])]
+        return cls(**kwargs)
