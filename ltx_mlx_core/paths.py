@@ -1,0 +1,58 @@
+"""Where ltx-mlx keeps its files: one place for every default path.
+
+`LTX_MLX_HOME` (tests, portable installs) puts everything under one folder;
+otherwise platformdirs gives the OS's conventional locations. Model weights
+from the hub live in the standard Hugging Face cache (shared with other tools);
+models we make ourselves (the tiny test model, quantised caches) live here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "ltx-mlx"
+
+
+def _home() -> Path | None:
+    value = os.environ.get("LTX_MLX_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def _dir(kind: str) -> Path:
+    home = _home()
+    if home is not None:
+        path = home / kind
+    else:
+        path = Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    return _dir("data")
+
+
+def config_dir() -> Path:
+    return _dir("config")
+
+
+def cache_dir() -> Path:
+    return _dir("cache")
+
+
+def log_dir() -> Path:
+    return _dir("log")
+
+
+def local_models_dir() -> Path:
+    """Models made on this machine (tiny test model, MLX-native quantised caches)."""
+    path = data_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_output_dir() -> Path:
+    path = Path(platformdirs.user_videos_dir()) / "LTX-MLX"
+    return path
