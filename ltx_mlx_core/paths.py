@@ -56,3 +56,13 @@ def local_models_dir() -> Path:
 def default_output_dir() -> Path:
     path = Path(platformdirs.user_videos_dir()) / "LTX-MLX"
     return path
+
+
+def configs_dir() -> Path:
+    """The pipeline YAMLs (configs/ at the repository root, or inside the app bundle)."""
+    import sys
+
+    bundle_root = getattr(sys, "_MEIPASS", None)
+    if bundle_root is not None:
+        return Path(bundle_root) / "configs"
+    return Path(__file__).resolve().parent.parent / "configs"
