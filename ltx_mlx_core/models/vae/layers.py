@@ -1,0 +1,159 @@
+"""Small building blocks of the video VAE, channels-last ([B, F, H, W, C])."""
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+import mlx.nn as nn
+
+
+class CausalConv3d(nn.Module):
+    """3-D convolution that pads time by repeating edge frames, as the reference does.
+
+    Causal: the first frame is repeated k-1 times in front, so output frame t only
+    sees input frames <= t. Non-causal: (k-1)/2 copies of the first and last frame.
+    Space is padded by k//2 with ``spatial_padding_mode``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int | tuple[int, int, int] = 1,
+        spatial_padding_mode: str = "zeros",
+    ):
+        super().__init__()
+        self.time_kernel_size = kernel_size
+        self.spatial_pad = kernel_size // 2
+        self.spatial_padding_mode = spatial_padding_mode
+        # The inner module keeps the reference's parameter path (`<name>.conv.weight`).
+        conv_padding = (0, self.spatial_pad, self.spatial_pad) if spatial_padding_mode == "zeros" else 0
+        self.conv = nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, padding=conv_padding)
+
+    def __call__(self, x: mx.array, causal: bool = True) -> mx.array:
+        pad_front = self.time_kernel_size - 1 if causal else (self.time_kernel_size - 1) // 2
+        pad_back = 0 if causal else (self.time_kernel_size - 1) // 2
+        parts = []
+        if pad_front:
+            parts.append(mx.repeat(x[:, :1], pad_front, axis=1))
+        parts.append(x)
+        if pad_back:
+            parts.append(mx.repeat(x[:, -1:], pad_back, axis=1))
+        if len(parts) > 1:
+            x = mx.concatenate(parts, axis=1)
+        if self.spatial_padding_mode != "zeros" and self.spatial_pad:
+            x = pad_spatial(x, self.spatial_pad, self.spatial_padding_mode)
+        return self.conv(x)
+
+
+def pad_spatial(x: mx.array, pad: int, mode: str) -> mx.array:
+    """Pad H and W of [B, F, H, W, C] by `pad` with "replicate" or "reflect"."""
+    if mode == "replicate":
+        return mx.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad), (0, 0)], mode="edge")
+    if mode == "reflect":
+        for axis in (2, 3):
+            length = x.shape[axis]
+            front = mx.take(x, mx.arange(pad, 0, -1), axis=axis)
+            back = mx.take(x, mx.arange(length - 2, length - 2 - pad, -1), axis=axis)
+            x = mx.concatenate([front, x, back], axis=axis)
+        return x
+    raise ValueError(f"Unsupported spatial padding mode {mode!r}.")
+
+
+def pixel_norm(x: mx.array, eps: float = 1e-8) -> mx.array:
+    """Scale every position's channel vector to unit RMS."""
+    return x * mx.rsqrt(mx.mean(x * x, axis=-1, keepdims=True) + eps)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over channels; keeps the reference's `<name>.norm.weight` path."""
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=eps)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return self.norm(x)
+
+
+def make_norm(norm_layer: str, channels: int, groups: int, eps: float) -> nn.Module | None:
+    """GroupNorm module for "group_norm"; None means the parameter-free pixel norm."""
+    if norm_layer == "group_norm":
+        return nn.GroupNorm(groups, channels, eps=eps, pytorch_compatible=True)
+    return None
+
+
+def apply_norm(norm: nn.Module | None, x: mx.array) -> mx.array:
+    return pixel_norm(x) if norm is None else norm(x)
+
+
+def sinusoidal_timestep_embedding(timesteps: mx.array, dim: int = 256) -> mx.array:
+    """[N] -> [N, dim] as diffusers' Timesteps(dim, flip_sin_to_cos=True, shift=0)."""
+    half = dim // 2
+    exponent = -math.log(10000.0) * mx.arange(half, dtype=mx.float32) / half
+    angles = timesteps.astype(mx.float32)[:, None] * mx.exp(exponent)[None, :]
+    return mx.concatenate([mx.cos(angles), mx.sin(angles)], axis=-1)
+
+
+class TimestepMLP(nn.Module):
+    """diffusers' TimestepEmbedding: linear -> SiLU -> linear."""
+
+    def __init__(self, in_channels: int, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(in_channels, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return self.linear_2(nn.silu(self.linear_1(x)))
+
+
+class TimestepEmbedder(nn.Module):
+    """PixArt-alpha combined embedder without size conditions: timestep [B] -> [B, dim]."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.timestep_embedder = TimestepMLP(256, dim)
+
+    def __call__(self, timestep: mx.array, dtype: mx.Dtype) -> mx.array:
+        return self.timestep_embedder(sinusoidal_timestep_embedding(timestep).astype(dtype))
+
+
+def patchify(x: mx.array, patch: int) -> mx.array:
+    """[B, F, H*p, W*p, C] -> [B, F, H, W, C*p*p], channel order (c, w-offset, h-offset)."""
+    if patch == 1:
+        return x
+    b, f, h, w, c = x.shape
+    x = x.reshape(b, f, h // patch, patch, w // patch, patch, c)
+    x = x.transpose(0, 1, 2, 4, 6, 5, 3)
+    return x.reshape(b, f, h // patch, w // patch, c * patch * patch)
+
+
+def unpatchify(x: mx.array, patch: int) -> mx.array:
+    """Inverse of `patchify`."""
+    if patch == 1:
+        return x
+    b, f, h, w, cpp = x.shape
+    c = cpp // (patch * patch)
+    x = x.reshape(b, f, h, w, c, patch, patch)
+    x = x.transpose(0, 1, 2, 6, 3, 5, 4)
+    return x.reshape(b, f, h * patch, w * patch, c)
+
+
+def space_to_depth(x: mx.array, stride: tuple[int, int, int]) -> mx.array:
+    """[B, F*p1, H*p2, W*p3, C] -> [B, F, H, W, C*p1*p2*p3], channel order (c, p1, p2, p3)."""
+    p1, p2, p3 = stride
+    b, f, h, w, c = x.shape
+    x = x.reshape(b, f // p1, p1, h // p2, p2, w // p3, p3, c)
+    x = x.transpose(0, 1, 3, 5, 7, 2, 4, 6)
+    return x.reshape(b, f // p1, h // p2, w // p3, c * p1 * p2 * p3)
+
+
+def depth_to_space(x: mx.array, stride: tuple[int, int, int]) -> mx.array:
+    """Inverse of `space_to_depth` (the reference's PixelShuffleND(3))."""
+    p1, p2, p3 = stride
+    b, f, h, w, cp = x.shape
+    c = cp // (p1 * p2 * p3)
+    x = x.reshape(b, f, h, w, c, p1, p2, p3)
+    x = x.transpose(0, 1, 5, 2, 6, 3, 7, 4)
+    return x.reshape(b, f * p1, h * p2, w * p3, c)
