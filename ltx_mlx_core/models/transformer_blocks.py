@@ -1,0 +1,151 @@
+"""Building blocks of the LTX-Video transformer: feed-forward, the AdaLN-single block, embedders."""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+
+from ltx_mlx_core.models.attention import Attention, make_norm
+from ltx_mlx_core.models.rope import RotaryAngles
+from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
+
+TIMESTEP_PROJECTION_CHANNELS = 256
+
+
+@partial(mx.compile, shapeless=True)
+def gelu_tanh(x: mx.array) -> mx.array:
+    """tanh-approximate GELU evaluated in float32 (as torch does for bf16), one fused kernel."""
+    y = x.astype(mx.float32)
+    out = 0.5 * y * (1.0 + mx.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * y * y * y)))
+    return out.astype(x.dtype)
+
+
+@partial(mx.compile, shapeless=True)
+def gelu_erf(x: mx.array) -> mx.array:
+    y = x.astype(mx.float32)
+    return (0.5 * y * (1.0 + mx.erf(y * (1.0 / math.sqrt(2.0))))).astype(x.dtype)
+
+
+class FeedForward(nn.Module):
+    """Linear -> activation -> linear, 4x wide; "geglu" gates half of a 2x-wide projection."""
+
+    def __init__(self, dim: int, activation: str, mult: int = 4):
+        super().__init__()
+        inner_dim = dim * mult
+        self.activation = activation
+        gated = activation == "geglu"
+        self.proj_in = nn.Linear(dim, inner_dim * 2 if gated else inner_dim)
+        self.proj_out = nn.Linear(inner_dim, dim)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        hidden = self.proj_in(x)
+        if self.activation == "gelu-approximate":
+            hidden = gelu_tanh(hidden)
+        elif self.activation == "gelu":
+            hidden = gelu_erf(hidden)
+        elif self.activation == "geglu":
+            values, gate = mx.split(hidden, 2, axis=-1)
+            hidden = values * gelu_erf(gate)
+        else:  # "geglu-approximate": the reference's ApproximateGELU, x * sigmoid(1.702 x)
+            hidden = hidden * mx.sigmoid(1.702 * hidden)
+        return self.proj_out(hidden)
+
+
+class TransformerBlock(nn.Module):
+    """Self-attention (RoPE), cross-attention to text, feed-forward; AdaLN-single modulation.
+
+    `scale_shift_table` [6 or 4, D] plus the per-sample (or per-token) timestep projection give
+    shift/scale/gate for the attention and feed-forward branches.
+    """
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        dim = config.inner_dim
+        self.norm1 = make_norm(config.standardization_norm, dim, config.norm_eps, config.norm_elementwise_affine)
+        self.attn1 = Attention(
+            dim, config.num_attention_heads, config.attention_head_dim, None, config.attention_bias, config.qk_norm
+        )
+        self.attn2 = Attention(
+            dim,
+            config.num_attention_heads,
+            config.attention_head_dim,
+            config.cross_attention_dim,
+            config.attention_bias,
+            config.qk_norm,
+        )
+        self.norm2 = make_norm(config.standardization_norm, dim, config.norm_eps, config.norm_elementwise_affine)
+        self.ff = FeedForward(dim, config.activation_fn)
+        self.shifts = config.adaptive_norm == "single_scale_shift"
+        self.scale_shift_table = mx.zeros((6 if self.shifts else 4, dim))
+
+    def __call__(
+        self,
+        x: mx.array,
+        timestep: mx.array,
+        context: mx.array,
+        context_mask: mx.array | None,
+        rotary: RotaryAngles,
+        skip_mask: mx.array | None = None,
+        skip_strategy: SkipLayerStrategy | None = None,
+    ) -> mx.array:
+        """x [B, N, D]; timestep [B, 1 or N, P*D] (P = 6 or 4); context [B, L, D_ctx]."""
+        batch, steps = timestep.shape[:2]
+        modulation = self.scale_shift_table + timestep.reshape(batch, steps, *self.scale_shift_table.shape)
+        if self.shifts:
+            shift_msa, scale_msa, gate_msa = modulation[:, :, 0], modulation[:, :, 1], modulation[:, :, 2]
+            shift_mlp, scale_mlp, gate_mlp = modulation[:, :, 3], modulation[:, :, 4], modulation[:, :, 5]
+        else:
+            scale_msa, gate_msa, scale_mlp, gate_mlp = (modulation[:, :, i] for i in range(4))
+            shift_msa = shift_mlp = None
+
+        normed = self.norm1(x) * (1 + scale_msa)
+        if shift_msa is not None:
+            normed = normed + shift_msa
+        block_input = x
+        x = x + gate_msa * self.attn1(normed, rotary=rotary, skip_mask=skip_mask, skip_strategy=skip_strategy)
+        # The reference feeds cross-attention the un-normalised hidden states.
+        x = x + self.attn2(x, context=context, mask=context_mask)
+
+        normed = self.norm2(x) * (1 + scale_mlp)
+        if shift_mlp is not None:
+            normed = normed + shift_mlp
+        x = x + gate_mlp * self.ff(normed)
+
+        if skip_mask is not None and skip_strategy is SkipLayerStrategy.TransformerBlock:
+            x = x * skip_mask + block_input * (1.0 - skip_mask)
+        return x
+
+
+def timestep_sinusoids(timesteps: mx.array) -> mx.array:
+    """[T] float -> [T, 256] float32 (cos, sin) embedding, as diffusers' Timesteps(256, flip_sin_to_cos=True)."""
+    half = TIMESTEP_PROJECTION_CHANNELS // 2
+    # float32 like the reference: -ln(10000) * arange(half) / half, then exp.
+    exponents = np.float32(-math.log(10000.0)) * np.arange(half, dtype=np.float32) / np.float32(half)
+    frequencies = mx.array(np.exp(exponents.astype(np.float32)))
+    angles = timesteps.astype(mx.float32)[:, None] * frequencies[None, :]
+    return mx.concatenate([mx.cos(angles), mx.sin(angles)], axis=-1)
+
+
+class TimestepEmbedder(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(TIMESTEP_PROJECTION_CHANNELS, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def __call__(self, sinusoids: mx.array) -> mx.array:
+        return self.linear_2(nn.silu(self.linear_1(sinusoids)))
+
+
+class CaptionProjection(nn.Module):
+    """Text-encoder features -> model width: linear, tanh-GELU, linear."""
+
+    def __init__(self, in_features: int, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(in_features, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def __call__(self, caption: mx.array) -> mx.array:
+        return self.linear_2(gelu_tanh(self.linear_1(caption)))
