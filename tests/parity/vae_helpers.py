@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
@@ -11,6 +12,7 @@ from ltx_mlx_core.models.upsampler import LatentUpsampler, UpsamplerConfig
 from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
 from ltx_mlx_core.weights.upsampler_keys import sanitize_upsampler
 from ltx_mlx_core.weights.vae_keys import sanitize_official_vae
+from tests.parity.conftest import VAE_PREFIX, load_official_component, save_official_checkpoint, torch_to_mlx
 
 # Every block type the 0.9.8 VAE uses, at toy widths: 32x spatial, 8x temporal.
 TINY_VAE_CONFIG = {
@@ -98,7 +100,7 @@ def reference_vae(config: dict, seed: int = 0):
 
 
 def torch_state_to_mx(state: dict[str, torch.Tensor]) -> dict[str, mx.array]:
-    return {k: mx.array(v.detach().float().numpy()) for k, v in state.items()}
+    return {k: torch_to_mlx(v) for k, v in state.items()}
 
 
 def reference_vae_state(model) -> dict[str, torch.Tensor]:
@@ -108,6 +110,16 @@ def reference_vae_state(model) -> dict[str, torch.Tensor]:
     state["per_channel_statistics.std-of-means"] = model.std_of_means
     state["per_channel_statistics.channel"] = torch.arange(model.mean_of_means.shape[0], dtype=torch.float32)
     return state
+
+
+def mlx_vae_via_checkpoint(model, config: dict, path: Path) -> CausalVideoAutoencoder:
+    """Save the reference VAE as an official single-file checkpoint, load it back with MLX."""
+    save_official_checkpoint({VAE_PREFIX: reference_vae_state(model)}, {"vae": config}, path)
+    weights, file_config = load_official_component(path, VAE_PREFIX)
+    vae_config = VAEConfig.from_dict(file_config["vae"])
+    ours = CausalVideoAutoencoder(vae_config)
+    ours.load_weights(list(sanitize_official_vae(weights, config=vae_config).items()), strict=True)
+    return ours
 
 
 def mlx_vae_from_reference(model, config: dict) -> CausalVideoAutoencoder:
@@ -141,9 +153,3 @@ def to_channels_last(x: torch.Tensor) -> mx.array:
 def to_channels_first(x: mx.array) -> torch.Tensor:
     """mx [B, F, H, W, C] -> torch [B, C, F, H, W]."""
     return torch.from_numpy(np.array(x)).permute(0, 4, 1, 2, 3).contiguous()
-
-
-def relative_max_error(ours: mx.array, reference: torch.Tensor) -> float:
-    """max |ours - reference| / max |reference|, both channels-last."""
-    ref = reference.detach().permute(0, 2, 3, 4, 1).numpy()
-    return float(np.abs(np.array(ours) - ref).max() / max(np.abs(ref).max(), 1e-12))

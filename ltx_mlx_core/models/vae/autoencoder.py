@@ -63,18 +63,19 @@ class CausalVideoAutoencoder(nn.Module):
                 f"got shape {tuple(latents.shape)}."
             )
 
+    def encode_moments(self, pixels: mx.array) -> tuple[mx.array, mx.array]:
+        """Posterior (mean, log-variance) of raw latents, each [B, F', H', W', C]."""
+        self.check_pixel_shape(pixels)
+        return self.encoder(pixels)
+
     def encode(self, pixels: mx.array, key: mx.array | None = None) -> mx.array:
         """Raw latents: the posterior mean, or a sample from it when `key` is given.
 
         The reference pipeline's `vae_encode` samples (`latent_dist.sample()`); the
         posterior of the 0.9.8 VAE is very narrow, so the mean differs little.
         """
-        self.check_pixel_shape(pixels)
-        mean, logvar = self.encoder(pixels)
-        if key is None:
-            return mean
-        std = mx.exp(0.5 * mx.clip(logvar, -30.0, 20.0))
-        return mean + std * mx.random.normal(mean.shape, key=key).astype(mean.dtype)
+        mean, logvar = self.encode_moments(pixels)
+        return mean if key is None else sample_posterior(mean, logvar, key)
 
     def decode(self, latents: mx.array, timestep: mx.array | float | None = None, key: mx.array | None = None) -> mx.array:
         """Pixels in about [-1, 1] from raw latents; `timestep` is required by timestep-conditioned decoders."""
@@ -88,6 +89,12 @@ class CausalVideoAutoencoder(nn.Module):
 
     def denormalize_latents(self, latents: mx.array) -> mx.array:
         return denormalize_latents(latents, self)
+
+
+def sample_posterior(mean: mx.array, logvar: mx.array, key: mx.array) -> mx.array:
+    """A draw from the diagonal Gaussian posterior (log-variance clipped as diffusers does)."""
+    std = mx.exp(0.5 * mx.clip(logvar, -30.0, 20.0))
+    return mean + std * mx.random.normal(mean.shape, key=key).astype(mean.dtype)
 
 
 def normalize_latents(latents: mx.array, vae: CausalVideoAutoencoder) -> mx.array:

@@ -1,0 +1,317 @@
+"""Tiled VAE decoding and encoding: memory bounded by the tile, not the clip.
+
+The clip is cut into overlapping tiles on a (frames, rows, columns) latent grid.
+Each tile is decoded (or encoded) on its own and added into the output with a
+separable weight: 1 where only one tile covers a position, linear cross-fades
+where neighbours overlap; the weights of all tiles sum to exactly 1 everywhere.
+A clip that fits in one tile therefore decodes exactly as untiled.
+
+Both drivers are generators that yield a `TileStep` after each tile with the
+arrays to evaluate (`mx.eval(*step.pending)`), so the caller decides when work
+happens and can report progress; `decode_video`/`encode_video` drain them.
+
+Temporal mapping: latent frames [f0, f1) decode to pixel frames [8*f0, 8*(f1-1)+1)
+(a tile's first latent frame decodes to one frame, like a clip's first frame).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+import mlx.core as mx
+import numpy as np
+
+from ltx_mlx_core.models.latent_filters import tone_map_latents
+from ltx_mlx_core.models.vae import (
+    DEFAULT_DECODE_TIMESTEP,
+    CausalVideoAutoencoder,
+    denormalize_latents,
+    normalize_latents,
+)
+from ltx_mlx_core.models.vae.autoencoder import sample_posterior
+
+logger = logging.getLogger(__name__)
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    """Tile sizes and overlaps in LATENT units (1 spatial latent = 32 px, 1 latent frame = 8 frames).
+
+    The defaults decode 512x512 px, 57-frame tiles, overlapping by 128 px and 9 frames.
+    """
+
+    spatial_tile: int = 16
+    spatial_overlap: int = 4
+    temporal_tile: int = 8
+    temporal_overlap: int = 2
+
+    def __post_init__(self) -> None:
+        for name, tile, overlap in (
+            ("spatial", self.spatial_tile, self.spatial_overlap),
+            ("temporal", self.temporal_tile, self.temporal_overlap),
+        ):
+            if tile < 1 or overlap < 0 or overlap >= tile:
+                raise ValueError(
+                    f"The {name} tile must be at least 1 latent and larger than its overlap; "
+                    f"got tile={tile}, overlap={overlap}."
+                )
+
+    @classmethod
+    def untiled(cls) -> "TilingConfig":
+        """One tile for any clip up to 1M latents per side (what 'no tiling' means here)."""
+        return cls(spatial_tile=1 << 20, spatial_overlap=0, temporal_tile=1 << 20, temporal_overlap=0)
+
+
+@dataclass
+class TileStep:
+    """Progress after one tile. Evaluate `pending` now; `result` is set on the last step."""
+
+    index: int
+    count: int
+    pending: list[mx.array]
+    result: mx.array | None = None
+
+
+def plan_tiles(length: int, tile: int, overlap: int) -> list[Span]:
+    """Overlapping [start, end) spans covering range(length); the last span ends at `length`."""
+    if length <= tile:
+        return [(0, length)]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride)) + [length - tile]
+    return [(start, start + tile) for start in sorted(set(starts))]
+
+
+def blend_weights(spans: list[Span], length: int, ramp: int) -> list[np.ndarray]:
+    """Per-span 1-D weights over each span's positions; at every position they sum to 1.
+
+    A span fades in over `ramp` positions after its start and out before its end,
+    except at the clip's borders; positions covered by one span get weight 1.
+    """
+    raw = []
+    for start, end in spans:
+        positions = np.arange(start, end, dtype=np.float64)
+        weight = np.ones(end - start)
+        if start > 0 and ramp > 0:
+            weight = np.minimum(weight, (positions - start + 1) / (ramp + 1))
+        if end < length and ramp > 0:
+            weight = np.minimum(weight, (end - positions) / (ramp + 1))
+        raw.append(weight)
+    total = np.zeros(length)
+    for (start, end), weight in zip(spans, raw):
+        total[start:end] += weight
+    return [weight / total[start:end] for (start, end), weight in zip(spans, raw)]
+
+
+def _frames_of(span: Span, compression: int) -> Span:
+    """Latent frames [f0, f1) -> the pixel frames they decode to."""
+    return compression * span[0], compression * (span[1] - 1) + 1
+
+
+def _grid(
+    latent_shape: tuple[int, int, int], tiling: TilingConfig, t_scale: int, s_scale: int, out_in_pixels: bool
+):
+    """Yield (latent spans, output spans, separable output weights) for every tile."""
+    frames, rows, cols = latent_shape
+    f_spans = plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap)
+    h_spans = plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap)
+    w_spans = plan_tiles(cols, tiling.spatial_tile, tiling.spatial_overlap)
+    if out_in_pixels:
+        out_f = [_frames_of(s, t_scale) for s in f_spans]
+        out_h = [(a * s_scale, b * s_scale) for a, b in h_spans]
+        out_w = [(a * s_scale, b * s_scale) for a, b in w_spans]
+        lengths = (t_scale * (frames - 1) + 1, rows * s_scale, cols * s_scale)
+        ramps = (
+            t_scale * (tiling.temporal_overlap - 1) + 1 if tiling.temporal_overlap else 0,
+            tiling.spatial_overlap * s_scale,
+            tiling.spatial_overlap * s_scale,
+        )
+    else:
+        out_f, out_h, out_w = f_spans, h_spans, w_spans
+        lengths = latent_shape
+        ramps = (tiling.temporal_overlap, tiling.spatial_overlap, tiling.spatial_overlap)
+    weights_f = blend_weights(out_f, lengths[0], ramps[0])
+    weights_h = blend_weights(out_h, lengths[1], ramps[1])
+    weights_w = blend_weights(out_w, lengths[2], ramps[2])
+    for fi, f_span in enumerate(f_spans):
+        for hi, h_span in enumerate(h_spans):
+            for wi, w_span in enumerate(w_spans):
+                weight = weights_f[fi][:, None, None] * weights_h[hi][None, :, None] * weights_w[wi][None, None, :]
+                yield (f_span, h_span, w_span), (out_f[fi], out_h[hi], out_w[wi]), mx.array(
+                    weight[..., None].astype(np.float32)
+                )
+
+
+def _tile_count(latent_shape: tuple[int, int, int], tiling: TilingConfig) -> int:
+    frames, rows, cols = latent_shape
+    return (
+        len(plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap))
+        * len(plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap))
+        * len(plan_tiles(cols, tiling.spatial_tile, tiling.spatial_overlap))
+    )
+
+
+def prepare_latents_for_decode(
+    vae: CausalVideoAutoencoder,
+    latents: mx.array,
+    timestep: float | mx.array | None,
+    noise_scale: float | mx.array | None,
+    key: mx.array | None,
+    tone_map_compression: float = 0.0,
+    normalized: bool = True,
+) -> tuple[mx.array, mx.array | None]:
+    """What the reference pipeline does before `vae_decode`: mix in decode noise, tone-map, un-normalise.
+
+    Returns (raw latents, per-batch decode timestep or None for unconditioned decoders).
+    `noise_scale=None` means "same as the timestep", the reference pipeline's default.
+    """
+    batch = latents.shape[0]
+    if vae.config.timestep_conditioning:
+        timestep = DEFAULT_DECODE_TIMESTEP if timestep is None else timestep
+        timestep = mx.broadcast_to(mx.array(timestep, dtype=mx.float32).reshape(-1), (batch,))
+        scale = timestep if noise_scale is None else mx.array(noise_scale, dtype=mx.float32).reshape(-1)
+        scale = mx.broadcast_to(scale, (batch,)).reshape(batch, 1, 1, 1, 1).astype(latents.dtype)
+        if key is None:
+            raise ValueError("Decoding with a timestep-conditioned VAE mixes in noise: pass a random key.")
+        noise = mx.random.normal(latents.shape, key=key).astype(latents.dtype)
+        latents = latents * (1 - scale) + noise * scale
+    else:
+        timestep = None
+    latents = tone_map_latents(latents, tone_map_compression)
+    if normalized:
+        latents = denormalize_latents(latents, vae)
+    return latents, timestep
+
+
+def iter_decode_tiled(
+    vae: CausalVideoAutoencoder,
+    latents: mx.array,
+    timestep: float | mx.array | None = None,
+    noise_scale: float | mx.array | None = None,
+    key: mx.array | None = None,
+    tiling: TilingConfig | None = None,
+    *,
+    tone_map_compression: float = 0.0,
+    normalized: bool = True,
+) -> Iterator[TileStep]:
+    """Decode latents [B, F', h, w, C] to pixels [B, 8(F'-1)+1, 32h, 32w, 3] tile by tile.
+
+    `latents` are the pipeline's normalised latents unless `normalized=False`.
+    For timestep-conditioned VAEs, `key` seeds the decode noise (required).
+    """
+    vae.check_latent_shape(latents)
+    tiling = tiling or TilingConfig()
+    raw, timestep = prepare_latents_for_decode(
+        vae, latents, timestep, noise_scale, key, tone_map_compression, normalized
+    )
+    t_scale, s_scale = vae.temporal_compression, vae.spatial_compression
+    batch, frames, rows, cols, _ = raw.shape
+    out_shape = (batch, t_scale * (frames - 1) + 1, rows * s_scale, cols * s_scale, vae.config.out_channels)
+    count = _tile_count((frames, rows, cols), tiling)
+    logger.debug("decoding %s latents in %d tiles", tuple(raw.shape), count)
+    output = mx.zeros(out_shape, dtype=mx.float32)
+    tiles = _grid((frames, rows, cols), tiling, t_scale, s_scale, out_in_pixels=True)
+    for index, (spans, out_spans, weight) in enumerate(tiles, start=1):
+        (f0, f1), (h0, h1), (w0, w1) = spans
+        (pf0, pf1), (ph0, ph1), (pw0, pw1) = out_spans
+        pixels = vae.decode(raw[:, f0:f1, h0:h1, w0:w1], timestep=timestep)
+        if count == 1:
+            output = pixels.astype(mx.float32)
+        else:
+            output[:, pf0:pf1, ph0:ph1, pw0:pw1] += pixels.astype(mx.float32) * weight
+        done = index == count
+        # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
+        pending = [output, raw] if index == 1 and not done else [output]
+        yield TileStep(index, count, pending, output if done else None)
+
+
+def iter_encode_tiled(
+    vae: CausalVideoAutoencoder,
+    pixels: mx.array,
+    key: mx.array | None = None,
+    tiling: TilingConfig | None = None,
+    *,
+    normalize: bool = True,
+) -> Iterator[TileStep]:
+    """Encode pixels [B, 8k+1, H, W, 3] to latents [B, k+1, H/32, W/32, C] tile by tile.
+
+    The result is normalised (what the transformer works on) unless `normalize=False`;
+    with `key` the latents are sampled from the posterior as the reference's `vae_encode` does.
+    """
+    vae.check_pixel_shape(pixels)
+    tiling = tiling or TilingConfig()
+    t_scale, s_scale = vae.temporal_compression, vae.spatial_compression
+    batch, frames, height, width, _ = pixels.shape
+    latent_grid = ((frames - 1) // t_scale + 1, height // s_scale, width // s_scale)
+    count = _tile_count(latent_grid, tiling)
+    out_shape = (batch, *latent_grid, vae.config.latent_channels)
+    mean_sum = mx.zeros(out_shape, dtype=mx.float32)
+    logvar_sum = mx.zeros(out_shape, dtype=mx.float32) if key is not None else None
+    tiles = _grid(latent_grid, tiling, t_scale, s_scale, out_in_pixels=False)
+    for index, (spans, out_spans, weight) in enumerate(tiles, start=1):
+        (f0, f1), (h0, h1), (w0, w1) = spans
+        pf0, pf1 = _frames_of((f0, f1), t_scale)
+        tile = pixels[:, pf0:pf1, h0 * s_scale : h1 * s_scale, w0 * s_scale : w1 * s_scale]
+        mean, logvar = vae.encode_moments(tile)
+        mean_sum[:, f0:f1, h0:h1, w0:w1] += mean.astype(mx.float32) * weight
+        pending = [mean_sum]
+        if logvar_sum is not None:
+            logvar_sum[:, f0:f1, h0:h1, w0:w1] += logvar.astype(mx.float32) * weight
+            pending.append(logvar_sum)
+        if index < count:
+            yield TileStep(index, count, pending)
+            continue
+        latents = mean_sum if key is None else sample_posterior(mean_sum, logvar_sum, key)
+        latents = latents.astype(pixels.dtype)
+        if normalize:
+            latents = normalize_latents(latents, vae)
+        yield TileStep(index, count, [latents], latents)
+
+
+def _drain(steps: Iterator[TileStep]) -> mx.array:
+    result = None
+    for step in steps:
+        mx.eval(*step.pending)
+        result = step.result
+    assert result is not None, "a tiled driver finished without a result"
+    return result
+
+
+def decode_video(
+    vae: CausalVideoAutoencoder,
+    latents: mx.array,
+    timestep: float | mx.array | None = None,
+    noise_scale: float | mx.array | None = None,
+    key: mx.array | None = None,
+    tiling: TilingConfig | None = None,
+    *,
+    tone_map_compression: float = 0.0,
+    normalized: bool = True,
+) -> mx.array:
+    """`iter_decode_tiled` run to the end: pixels [B, F, H, W, 3] in about [-1, 1], evaluated."""
+    return _drain(
+        iter_decode_tiled(
+            vae,
+            latents,
+            timestep,
+            noise_scale,
+            key,
+            tiling,
+            tone_map_compression=tone_map_compression,
+            normalized=normalized,
+        )
+    )
+
+
+def encode_video(
+    vae: CausalVideoAutoencoder,
+    pixels: mx.array,
+    key: mx.array | None = None,
+    tiling: TilingConfig | None = None,
+    *,
+    normalize: bool = True,
+) -> mx.array:
+    """`iter_encode_tiled` run to the end: (normalised) latents, evaluated."""
+    return _drain(iter_encode_tiled(vae, pixels, key, tiling, normalize=normalize))
