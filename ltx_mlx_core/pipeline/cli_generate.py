@@ -1,0 +1,262 @@
+"""`ltx-mlx generate` and `ltx-mlx extend`: the command-line contract scripts rely on.
+
+Both build a `GenerationRequest`, drive the same event generator as the app,
+draw a plain-text progress line on stderr and write MP4 + JSON sidecar.
+Exit codes (set by ltx_mlx_core.cli): 0 success, 2 invalid input, 1 failure.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
+from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT, ConditioningItem, GenerationRequest
+
+DEFAULT_EXTEND_OVERLAP = 9
+DEFAULT_EXTEND_FRAMES = 97
+
+# PATH, optionally followed by @FRAME and :STRENGTH (both optional, in that order).
+# Matched from the right so paths may contain '@' or ':' themselves (C:\..., user@host).
+_SPEC_TAIL = re.compile(r"^(?P<path>.+?)(?:@(?P<frame>-?\d+))?(?::(?P<strength>-?(?:\d+\.?\d*|\.\d+)))?$")
+
+
+def parse_conditioning_spec(spec: str) -> ConditioningItem:
+    """'PATH[@FRAME[:STRENGTH]]' (also 'PATH:STRENGTH') -> ConditioningItem.
+
+    A path that exists as written wins over any reading of '@'/':' inside it.
+    """
+    text = spec.strip()
+    if not text:
+        raise InvalidRequest("a conditioning item needs a file path (PATH[@FRAME[:STRENGTH]]).")
+    if Path(text).exists():
+        return ConditioningItem(path=text)
+    match = _SPEC_TAIL.match(text)
+    if match is None or (match.group("frame") is None and match.group("strength") is None):
+        return ConditioningItem(path=text)
+    frame = int(match.group("frame")) if match.group("frame") is not None else 0
+    strength = float(match.group("strength")) if match.group("strength") is not None else 1.0
+    return ConditioningItem(path=match.group("path"), frame=frame, strength=strength)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from error
+    return value
+
+
+class ProgressLine:
+    """One stderr line updated with \\r: stage, step i/N, elapsed and ETA."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.stage = ""
+        self.stage_detail = ""
+        self.started = time.monotonic()
+        self._open = False
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, StageStarted):
+            self._end_line()
+            self.stage = event.name
+            self.stage_detail = event.detail
+            self._write(f"[{event.index}/{event.total}] {event.name}" + (f" ({event.detail})" if event.detail else ""))
+        elif isinstance(event, StepDone):
+            width = 24
+            filled = int(width * event.step / max(1, event.total))
+            bar = "#" * filled + "-" * (width - filled)
+            self._write(
+                f"{event.stage:<12} |{bar}| {event.step}/{event.total} "
+                f"{event.elapsed:6.1f}s elapsed, ETA {event.eta:6.1f}s"
+            )
+        elif isinstance(event, Finished):
+            self._end_line()
+            self.stream.write(f"done in {time.monotonic() - self.started:.1f}s\n")
+            self.stream.flush()
+
+    def _write(self, text: str) -> None:
+        self.stream.write("\r" + text.ljust(78))
+        self.stream.flush()
+        self._open = True
+
+    def _end_line(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self._open = False
+
+
+def _run_with_progress(request: GenerationRequest, quiet: bool):
+    from ltx_mlx_core.pipeline import generate
+
+    progress = None if quiet else ProgressLine(sys.stderr)
+    result = None
+    for event in generate(request):
+        if progress is not None:
+            progress.on_event(event)
+        if isinstance(event, Finished):
+            result = event.result
+    return result
+
+
+def _seeds(args: argparse.Namespace) -> list[int]:
+    return list(args.seeds) if args.seeds else [args.seed]
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model id (e.g. ltxv-2b-0.9.8-distilled, tiny) or path")
+    parser.add_argument("--prompt", required=True, help="what the video shows")
+    parser.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT,
+                        help="what to avoid (used only when the config's guidance scale is > 1)")
+    parser.add_argument("--width", type=_positive_int, default=None, help="pixels, multiple of 32")
+    parser.add_argument("--height", type=_positive_int, default=None, help="pixels, multiple of 32")
+    parser.add_argument("--fps", type=float, default=None, help="frames per second")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="several seeds: one video per seed, written as OUT_seed{N}.mp4")
+    parser.add_argument("--steps-config", default=None,
+                        help="pipeline YAML path or name under configs/ (default: the model's own)")
+    parser.add_argument("--residency", default="auto",
+                        choices=("auto", "resident", "stream_components", "stream_blocks"),
+                        help="how weights stay in memory (auto picks from the memory estimate)")
+    parser.add_argument("--quantize", type=int, choices=(4, 8), default=None, help="quantise the transformer")
+    parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
+    parser.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--output", required=True, help="the MP4 to write")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    generate_parser = subparsers.add_parser(
+        "generate",
+        help="generate a video from a prompt (and optional images/clips)",
+        description="Generate a video from a text prompt, optionally pinned by images or clips.",
+        epilog="Conditioning specs: PATH[@FRAME[:STRENGTH]], e.g. first.png@0 or clip.mp4@16:0.8 "
+        "(FRAME = where the media's first frame lands, STRENGTH in 0..1, default 1).",
+    )
+    _add_common_arguments(generate_parser)
+    generate_parser.add_argument("--frames", type=_positive_int, default=None, help="frame count, 8k+1")
+    generate_parser.add_argument("--image", action="append", default=[], metavar="PATH[@FRAME[:STRENGTH]]",
+                                 help="an image that pins a frame (repeatable)")
+    generate_parser.add_argument("--video", action="append", default=[], metavar="PATH[@FRAME[:STRENGTH]]",
+                                 help="a clip that pins frames from FRAME on (repeatable)")
+    generate_parser.set_defaults(handler=handle_generate)
+
+    extend_parser = subparsers.add_parser(
+        "extend",
+        help="continue a video",
+        description="Continue a video: the input's last OVERLAP frames condition the start of a new "
+        "clip. By default OUT is the input followed by the continuation (overlapping frames "
+        "written once); --continuation-only writes only the new frames.",
+    )
+    _add_common_arguments(extend_parser)
+    extend_parser.add_argument("--input", required=True, help="the MP4 to continue")
+    extend_parser.add_argument("--frames", type=_positive_int, default=DEFAULT_EXTEND_FRAMES,
+                               help=f"frames of the new clip including the overlap, 8k+1 (default {DEFAULT_EXTEND_FRAMES})")
+    extend_parser.add_argument("--overlap", type=_positive_int, default=DEFAULT_EXTEND_OVERLAP,
+                               help=f"input frames reused as conditioning, 8k+1 (default {DEFAULT_EXTEND_OVERLAP})")
+    extend_parser.add_argument("--strength", type=float, default=1.0, help="conditioning strength of the overlap")
+    extend_parser.add_argument("--continuation-only", action="store_true",
+                               help="write only the new frames (the overlap dropped), not input + continuation")
+    extend_parser.set_defaults(handler=handle_extend)
+
+
+def _base_request(args: argparse.Namespace, **sizes) -> GenerationRequest:
+    request = GenerationRequest(
+        prompt=args.prompt,
+        model=args.model,
+        negative_prompt=args.negative_prompt,
+        seeds=_seeds(args),
+        pipeline_config=args.steps_config,
+        residency=args.residency,
+        quantize_bits=args.quantize,
+        job_dir=args.job_dir,
+        **{k: v for k, v in sizes.items() if v is not None},
+    )
+    return request
+
+
+def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
+    items = []
+    for expected, specs in (("image", args.image), ("video", args.video)):
+        for spec in specs:
+            item = parse_conditioning_spec(spec)
+            if item.kind != expected:
+                raise InvalidRequest(f"--{expected} '{item.path}' is not {'an' if expected == 'image' else 'a'} {expected} file (judged by its suffix).")
+            items.append(item)
+    request = _base_request(args, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps)
+    request.conditioning = items
+    request.validate()
+    return request
+
+
+def handle_generate(args: argparse.Namespace) -> int:
+    from ltx_mlx_core.pipeline import write_result
+
+    request = build_generate_request(args)
+    result = _run_with_progress(request, args.quiet)
+    for path in write_result(result, Path(args.output), crf=args.crf):
+        print(path)
+    return 0
+
+
+def build_extend_request(args: argparse.Namespace, input_frames: int, input_fps: float,
+                         input_size: tuple[int, int]) -> GenerationRequest:
+    overlap = args.overlap
+    if (overlap - 1) % 8:
+        raise InvalidRequest(f"--overlap must be 8k+1 frames (9, 17, 25, …); got {overlap}.")
+    if overlap > input_frames:
+        raise InvalidRequest(f"--overlap {overlap} is longer than the input's {input_frames} frames.")
+    if args.frames <= overlap:
+        raise InvalidRequest(f"--frames ({args.frames}) must be larger than --overlap ({overlap}).")
+    width, height = input_size
+    request = _base_request(
+        args,
+        width=args.width or width,
+        height=args.height or height,
+        num_frames=args.frames,
+        fps=args.fps or input_fps,
+    )
+    request.conditioning = [
+        ConditioningItem(path=str(args.input), frame=0, strength=args.strength,
+                         source_start=input_frames - overlap, source_count=overlap)
+    ]
+    request.validate()
+    return request
+
+
+def stitch_extension(input_frames, continuation, overlap: int):
+    """Input followed by the continuation, the overlapping frames written once."""
+    import numpy as np
+
+    return np.concatenate([input_frames, continuation[overlap:]], axis=0)
+
+
+def handle_extend(args: argparse.Namespace) -> int:
+    from ltx_mlx_core.pipeline import write_result
+    from ltx_mlx_core.video.io import probe_video, read_video
+
+    input_path = Path(args.input)
+    if not input_path.is_file():
+        raise InvalidRequest(f"input video '{input_path}' does not exist.")
+    info = probe_video(input_path)
+    request = build_extend_request(args, info.frames, info.fps, (info.width, info.height))
+    result = _run_with_progress(request, args.quiet)
+    if not args.continuation_only:
+        input_frames, _ = read_video(input_path)
+        if input_frames.shape[1:3] != result.videos[0].shape[1:3]:
+            raise InvalidRequest(
+                "the continuation's size differs from the input's; give --width/--height equal to "
+                "the input's or use --continuation-only."
+            )
+        result.videos = [stitch_extension(input_frames, video, args.overlap) for video in result.videos]
+    else:
+        result.videos = [video[args.overlap:] for video in result.videos]
+    for path in write_result(result, Path(args.output), crf=args.crf):
+        print(path)
+    return 0
