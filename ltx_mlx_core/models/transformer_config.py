@@ -113,6 +113,17 @@ class TransformerConfig:
             raise CheckpointError("The checkpoint's embedded config has no 'transformer' section.")
         return cls.from_dict(configs["transformer"])
 
+    @classmethod
+    def from_diffusers_dict(cls, values: Mapping[str, Any]) -> "TransformerConfig":
+        """Build from a diffusers `LTXVideoTransformer3DModel` config.json (RMS norms, RoPE defaults)."""
+        patch_sizes = (values.get("patch_size", 1), values.get("patch_size_t", 1))
+        if patch_sizes != (1, 1):
+            raise CheckpointError(f"Only 1x1x1 patches are supported, the diffusers config has {patch_sizes}.")
+        qk_norm = values.get("qk_norm", "rms_norm_across_heads")
+        if qk_norm != "rms_norm_across_heads":
+            raise CheckpointError(f"The diffusers transformer's qk_norm {qk_norm!r} is not supported.")
+        return cls.from_dict({**values, "qk_norm": "rms_norm", "standardization_norm": "rms_norm"})
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
