@@ -84,17 +84,21 @@ def plan_tiles(length: int, tile: int, overlap: int) -> list[Span]:
     return [(start, start + tile) for start in sorted(set(starts))]
 
 
-def blend_weights(spans: list[Span], length: int, ramp: int) -> list[np.ndarray]:
+def blend_weights(spans: list[Span], length: int, ramp: int, skip_first: bool = False) -> list[np.ndarray]:
     """Per-span 1-D weights over each span's positions; at every position they sum to 1.
 
     A span fades in over `ramp` positions after its start and out before its end,
     except at the clip's borders; positions covered by one span get weight 1.
+    `skip_first` gives a non-first span's first position weight 0 (for encoding:
+    that latent frame encodes one frame as an image, never what the clip's latent holds).
     """
     raw = []
     for start, end in spans:
         positions = np.arange(start, end, dtype=np.float64)
         weight = np.ones(end - start)
-        if start > 0 and ramp > 0:
+        if start > 0 and skip_first:
+            weight = np.minimum(weight, (positions - start) / max(ramp, 1))
+        elif start > 0 and ramp > 0:
             weight = np.minimum(weight, (positions - start + 1) / (ramp + 1))
         if end < length and ramp > 0:
             weight = np.minimum(weight, (end - positions) / (ramp + 1))
@@ -102,6 +106,8 @@ def blend_weights(spans: list[Span], length: int, ramp: int) -> list[np.ndarray]
     total = np.zeros(length)
     for (start, end), weight in zip(spans, raw):
         total[start:end] += weight
+    if np.any(total <= 0):
+        raise ValueError("Tiles leave positions without weight: use a temporal overlap of at least 1 latent frame.")
     return [weight / total[start:end] for (start, end), weight in zip(spans, raw)]
 
 
@@ -132,7 +138,7 @@ def _grid(
         out_f, out_h, out_w = f_spans, h_spans, w_spans
         lengths = latent_shape
         ramps = (tiling.temporal_overlap, tiling.spatial_overlap, tiling.spatial_overlap)
-    weights_f = blend_weights(out_f, lengths[0], ramps[0])
+    weights_f = blend_weights(out_f, lengths[0], ramps[0], skip_first=not out_in_pixels)
     weights_h = blend_weights(out_h, lengths[1], ramps[1])
     weights_w = blend_weights(out_w, lengths[2], ramps[2])
     for fi, f_span in enumerate(f_spans):

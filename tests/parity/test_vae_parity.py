@@ -150,3 +150,19 @@ def test_normalisation_uses_checkpoint_statistics(tiny_pair):
     latents = torch.randn(1, 16, 2, 2, 2)
     expected = reference_normalize(latents, reference, True)
     assert relative_max_error(to_channels_first(normalize_latents(to_channels_last(latents), ours)), expected) <= 1e-6
+
+
+def test_098_preset_has_the_reference_parameter_names_and_shapes():
+    """Every tensor of the full-size 0.9.8 VAE, compared on the meta device (nothing allocated)."""
+    from mlx.utils import tree_flatten
+    from ltx_video.models.autoencoders.causal_video_autoencoder import CausalVideoAutoencoder as TorchVAE
+
+    from ltx_mlx_core.models.vae import LTXV_098_VAE_CONFIG, CausalVideoAutoencoder, ltxv_098_vae_config
+    from ltx_mlx_core.weights.vae_keys import to_official_vae
+
+    with torch.device("meta"):
+        reference = TorchVAE.from_config(dict(LTXV_098_VAE_CONFIG))
+    expected = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    ours = dict(tree_flatten(CausalVideoAutoencoder(ltxv_098_vae_config()).parameters()))
+    official = {k: tuple(v.shape) for k, v in to_official_vae(ours).items() if not k.startswith("per_channel")}
+    assert official == expected
