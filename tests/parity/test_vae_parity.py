@@ -166,3 +166,48 @@ def test_098_preset_has_the_reference_parameter_names_and_shapes():
     ours = dict(tree_flatten(CausalVideoAutoencoder(ltxv_098_vae_config()).parameters()))
     official = {k: tuple(v.shape) for k, v in to_official_vae(ours).items() if not k.startswith("per_channel")}
     assert official == expected
+
+
+def test_decoder_noise_injection_matches_reference_given_the_same_noise(tmp_path, monkeypatch):
+    """res_x blocks with inject_noise: our keyed noise fed to the reference in its call order."""
+    config = tiny_vae_config(
+        decoder_blocks=[
+            ["res_x", {"num_layers": 2, "inject_noise": True}],
+            ["compress_all", {"residual": True, "multiplier": 2}],
+            ["compress_all", {"residual": True, "multiplier": 2}],
+            ["res_x", {"num_layers": 1, "inject_noise": True}],
+            ["compress_all", {"residual": True, "multiplier": 2}],
+        ]
+    )
+    reference = reference_vae(config, seed=9)
+    ours = mlx_vae_via_checkpoint(reference, config, tmp_path / "noisy.safetensors")
+    key = mx.random.key(21)
+    # Our keys split as decoder -> up block -> res block -> (conv1 noise, conv2 noise).
+    noises = []
+    block_keys = mx.random.split(key, len(ours.decoder.up_blocks))
+    for block, block_key in zip(ours.decoder.up_blocks, block_keys):
+        if not getattr(block, "inject_noise", False):
+            continue
+        for res_key in mx.random.split(block_key, len(block.res_blocks)):
+            for noise_key in mx.random.split(res_key):
+                noises.append(noise_key)
+    latents = torch.randn(1, 16, 2, 2, 3, generator=torch.Generator().manual_seed(8))
+    # Up blocks run reversed: res_x(1) at 4x6 latents, res_x(2) at 16x24.
+    sizes = [(4, 6)] * 2 + [(16, 24)] * 4
+    queued = [mlx_to_torch(mx.random.normal(size, key=k)) for size, k in zip(sizes, noises)]
+    real_randn = torch.randn
+
+    def replayed_randn(*shape, **kwargs):
+        noise = queued.pop(0)
+        assert tuple(noise.shape) == tuple(shape[0]), (noise.shape, shape)
+        return noise.to(kwargs.get("dtype", noise.dtype))
+
+    with torch.no_grad():
+        monkeypatch.setattr(torch, "randn", replayed_randn)
+        expected = reference.decode(latents, target_shape=(1, 3, 9, 64, 96), timestep=torch.tensor([0.2])).sample
+        monkeypatch.setattr(torch, "randn", real_randn)
+    assert not queued
+    pixels = ours.decode(to_channels_last(latents), timestep=0.2, key=key)
+    assert relative_max_error(to_channels_first(pixels), expected) <= TOLERANCE
+    without_noise = ours.decode(to_channels_last(latents), timestep=0.2, key=mx.random.key(22))
+    assert not np.allclose(np.array(without_noise), np.array(pixels))
