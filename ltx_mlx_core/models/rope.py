@@ -26,19 +26,29 @@ class RotaryAngles(NamedTuple):
     sin: mx.array
 
 
+def _float32_linspace(count: int) -> np.ndarray:
+    """torch.linspace(0, 1, count) in float32 as torch's scalar kernel (e.g. CUDA) evaluates it.
+
+    The first half counts up from 0, the second half down from 1, each in float32 arithmetic.
+    The float32 rounding of these exponents moves the frequencies by up to ~3e-7 relative,
+    which the highest frequencies (~1.6e4 rad) turn into ~5e-3 rad; hence the exact recipe.
+    """
+    if count == 1:
+        return np.zeros(1, dtype=np.float32)
+    step = np.float32(1.0) / np.float32(count - 1)
+    index = np.arange(count)
+    rising = step * index.astype(np.float32)
+    falling = np.float32(1.0) - step * (count - 1 - index).astype(np.float32)
+    return np.where(index < count // 2, rising, falling).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=16)
 def _frequencies(dim: int, theta: float) -> np.ndarray:
-    """The dim // 6 base frequencies (times pi/2), float32.
-
-    The exponent grid is computed in float64 and rounded once, so the values do not depend
-    on how a float32 linspace is vectorised (torch's CPU linspace differs from the exact grid
-    by an ulp here and there for long grids, which moves the highest angles by ~1e-2 rad).
-    """
-    count = dim // 6
-    exponents = np.linspace(0.0, 1.0, count, dtype=np.float64) if count > 1 else np.zeros(count)
-    frequencies = (theta**exponents).astype(np.float32)
-    # The reference multiplies by pi then halves in float32; halving is exact.
-    return frequencies * np.float32(math.pi / 2)
+    """The dim // 6 base frequencies theta ** linspace(0, 1) * pi / 2, as the reference's float32 gives them."""
+    exponents = _float32_linspace(dim // 6).astype(np.float64)
+    # Correctly rounded power of the float32 exponents; then * pi and / 2 in float32 like the reference.
+    frequencies = (np.float64(theta) ** exponents).astype(np.float32)
+    return (frequencies * np.float32(math.pi)) / np.float32(2.0)
 
 
 def rotary_angles(
