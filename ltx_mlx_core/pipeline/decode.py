@@ -177,12 +177,13 @@ def prepare_latents_for_decode(
     if vae.config.timestep_conditioning:
         timestep = DEFAULT_DECODE_TIMESTEP if timestep is None else timestep
         timestep = mx.broadcast_to(mx.array(timestep, dtype=mx.float32).reshape(-1), (batch,))
-        scale = timestep if noise_scale is None else mx.array(noise_scale, dtype=mx.float32).reshape(-1)
-        scale = mx.broadcast_to(scale, (batch,)).reshape(batch, 1, 1, 1, 1).astype(latents.dtype)
-        if key is None:
-            raise ValueError("Decoding with a timestep-conditioned VAE mixes in noise: pass a random key.")
-        noise = mx.random.normal(latents.shape, key=key).astype(latents.dtype)
-        latents = latents * (1 - scale) + noise * scale
+        if not (isinstance(noise_scale, (int, float)) and noise_scale == 0):
+            scale = timestep if noise_scale is None else mx.array(noise_scale, dtype=mx.float32).reshape(-1)
+            scale = mx.broadcast_to(scale, (batch,)).reshape(batch, 1, 1, 1, 1).astype(latents.dtype)
+            if key is None:
+                raise ValueError("Decoding with a timestep-conditioned VAE mixes in noise: pass a random key.")
+            noise = mx.random.normal(latents.shape, key=key).astype(latents.dtype)
+            latents = latents * (1 - scale) + noise * scale
     else:
         timestep = None
     latents = tone_map_latents(latents, tone_map_compression)
@@ -202,10 +203,12 @@ def iter_decode_tiled(
     tone_map_compression: float = 0.0,
     normalized: bool = True,
 ) -> Iterator[TileStep]:
-    """Decode latents [B, F', h, w, C] to pixels [B, 8(F'-1)+1, 32h, 32w, 3] tile by tile.
+    """Decode latents [B, F', h, w, C] to float32 pixels [B, 8(F'-1)+1, 32h, 32w, 3] tile by tile.
 
     `latents` are the pipeline's normalised latents unless `normalized=False`.
-    For timestep-conditioned VAEs, `key` seeds the decode noise (required).
+    For timestep-conditioned VAEs (0.9.8) `timestep` defaults to 0.05 and `key` seeds
+    the decode noise (required unless `noise_scale=0`); `noise_scale=None` uses the
+    timestep, the reference pipeline's default (the 0.9.8 configs set 0.025).
     """
     vae.check_latent_shape(latents)
     tiling = tiling or TilingConfig()
@@ -218,11 +221,13 @@ def iter_decode_tiled(
     count = _tile_count((frames, rows, cols), tiling)
     logger.debug("decoding %s latents in %d tiles", tuple(raw.shape), count)
     output = mx.zeros(out_shape, dtype=mx.float32)
+    # Decoders whose blocks inject spatial noise (none in 0.9.8) draw it per tile from this key.
+    block_key = mx.random.split(key)[1] if key is not None else None
     tiles = _grid((frames, rows, cols), tiling, t_scale, s_scale, out_in_pixels=True)
     for index, (spans, out_spans, weight) in enumerate(tiles, start=1):
         (f0, f1), (h0, h1), (w0, w1) = spans
         (pf0, pf1), (ph0, ph1), (pw0, pw1) = out_spans
-        pixels = vae.decode(raw[:, f0:f1, h0:h1, w0:w1], timestep=timestep)
+        pixels = vae.decode(raw[:, f0:f1, h0:h1, w0:w1], timestep=timestep, key=block_key)
         if count == 1:
             output = pixels.astype(mx.float32)
         else:

@@ -6,12 +6,19 @@ conv kernels are transposed from torch [O, I, kD, kH, kW] to MLX [O, kD, kH, kW,
 """
 from __future__ import annotations
 
+import logging
 import re
+from typing import TYPE_CHECKING
 
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from ltx_mlx_core.models.vae import VAEConfig
+
+logger = logging.getLogger(__name__)
 
 _STATS_PREFIX = "per_channel_statistics."
 _STATS_RENAMES = {"mean-of-means": "mean_of_means", "std-of-means": "std_of_means"}
@@ -44,11 +51,12 @@ def _is_known(key: str) -> bool:
     return any(pattern.fullmatch(key) for pattern in _KNOWN_KEY_PATTERNS)
 
 
-def sanitize_official_vae(weights: dict[str, mx.array], config=None) -> dict[str, mx.array]:
+def sanitize_official_vae(weights: dict[str, mx.array], config: "VAEConfig | None" = None) -> dict[str, mx.array]:
     """Official VAE weights (no `vae.` prefix) -> our parameter dict.
 
-    With `config` (a VAEConfig) the result is also checked against the model's
-    parameter names and shapes, so a missing key or a wrong shape names itself.
+    With `config` the result is also checked against the model's parameter names
+    and shapes, so a missing key or a wrong shape names itself; norm weights the
+    model has no use for (pixel-norm models) are dropped, as the reference does.
     """
     sanitized: dict[str, mx.array] = {}
     for key, value in weights.items():
@@ -68,15 +76,19 @@ def sanitize_official_vae(weights: dict[str, mx.array], config=None) -> dict[str
             value = value.transpose(0, 2, 3, 4, 1)
         sanitized[key] = value
     if config is not None:
-        _check_against_model(sanitized, config)
+        sanitized = _check_against_model(sanitized, config)
     return sanitized
 
 
-def _check_against_model(weights: dict[str, mx.array], config) -> None:
+def _check_against_model(weights: dict[str, mx.array], config: "VAEConfig") -> dict[str, mx.array]:
     from ltx_mlx_core.models.vae import CausalVideoAutoencoder
 
     # Parameters are lazy: building the model to read names and shapes allocates nothing.
     expected = dict(tree_flatten(CausalVideoAutoencoder(config).parameters()))
+    unused_norms = [k for k in weights if k not in expected and "norm" in k]
+    for key in unused_norms:
+        logger.info("dropping VAE weight %s: the model's norm layers have no parameters", key)
+    weights = {k: v for k, v in weights.items() if k not in unused_norms}
     for key, param in expected.items():
         if key not in weights:
             raise CheckpointError(f"The VAE weights lack {key!r}; the file does not match its VAE config.")
@@ -87,6 +99,7 @@ def _check_against_model(weights: dict[str, mx.array], config) -> None:
     for key in weights:
         if key not in expected:
             raise CheckpointError(f"The VAE weights contain {key!r}, which its VAE config does not use.")
+    return weights
 
 
 def to_official_vae(weights: dict[str, mx.array]) -> dict[str, mx.array]:

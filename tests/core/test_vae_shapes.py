@@ -83,3 +83,9 @@ def test_sanitize_round_trips_and_rejects_unknown_and_missing_keys(tiny_vae):
     missing = {k: v for k, v in official.items() if k != "decoder.last_scale_shift_table"}
     with pytest.raises(CheckpointError, match="lack 'decoder.last_scale_shift_table'"):
         sanitize_official_vae(missing, config=config)
+
+
+def test_sanitize_drops_norm_weights_a_pixel_norm_model_does_not_have(tiny_vae):
+    official = to_official_vae(dict(tree_flatten(tiny_vae.parameters())))
+    official["decoder.conv_norm_out.weight"] = mx.ones((4,))
+    assert "decoder.conv_norm_out.weight" not in sanitize_official_vae(official, config=tiny_vae.config)
