@@ -29,7 +29,10 @@ class UpsamplerConfig:
 
     def __post_init__(self) -> None:
         if not self.spatial_upsample or self.temporal_upsample:
-            raise ValueError("Only the spatial x2 latent upsampler is supported (spatial_upsample=True, temporal_upsample=False).")
+            raise ValueError(
+                "Only the spatial x2 latent upsampler is supported "
+                "(spatial_upsample=True, temporal_upsample=False)."
+            )
         if self.dims not in (2, 3):
             raise ValueError(f"Latent upsampler dims must be 2 or 3, got {self.dims}.")
         if self.mid_channels % GROUP_NORM_GROUPS:
@@ -107,8 +110,8 @@ class LatentUpsampler(nn.Module):
     def __call__(self, latents: mx.array) -> mx.array:
         if latents.ndim != 5 or latents.shape[-1] != self.config.in_channels:
             raise InvalidRequest(
-                f"The latent upsampler takes latents shaped [batch, frames, height, width, {self.config.in_channels}]; "
-                f"got shape {tuple(latents.shape)}."
+                "The latent upsampler takes latents shaped "
+                f"[batch, frames, height, width, {self.config.in_channels}]; got shape {tuple(latents.shape)}."
             )
         if self.config.dims == 2:
             return self._frames_as_batch(self._forward_2d, latents)

@@ -29,7 +29,8 @@ def test_encode_decode_round_trip_keeps_shape_and_frame_count():
     frames = render_moving_shapes(25, 64, 96)
     assert frames[0, 21, 8, 0] == 230 and frames[-1, 21, 8, 0] != 230  # the disc moved
     pixels = mx.array(frames[None].astype(np.float32) / 127.5 - 1.0)
-    latents = encode_video(vae, pixels, tiling=TilingConfig(spatial_tile=2, spatial_overlap=1, temporal_tile=3, temporal_overlap=1))
+    tiling = TilingConfig(spatial_tile=2, spatial_overlap=1, temporal_tile=3, temporal_overlap=1)
+    latents = encode_video(vae, pixels, tiling=tiling)
     assert latents.shape == (1, 4, 2, 3, 16)
     decoded = decode_video(vae, latents, timestep=0.05, noise_scale=0.025, key=mx.random.key(0))
     assert decoded.shape == (1, 25, 64, 96, 3)

@@ -151,4 +151,5 @@ def test_encode_with_temporal_tiles_needs_a_temporal_overlap():
     vae = _vae_with_kernels(0.0)
     pixels = mx.zeros((1, 25, 32, 32, 3))
     with pytest.raises(ValueError, match="temporal overlap"):
-        encode_video(vae, pixels, tiling=TilingConfig(spatial_tile=4, spatial_overlap=0, temporal_tile=2, temporal_overlap=0))
+        tiling = TilingConfig(spatial_tile=4, spatial_overlap=0, temporal_tile=2, temporal_overlap=0)
+        encode_video(vae, pixels, tiling=tiling)

@@ -77,7 +77,9 @@ class CausalVideoAutoencoder(nn.Module):
         mean, logvar = self.encode_moments(pixels)
         return mean if key is None else sample_posterior(mean, logvar, key)
 
-    def decode(self, latents: mx.array, timestep: mx.array | float | None = None, key: mx.array | None = None) -> mx.array:
+    def decode(
+        self, latents: mx.array, timestep: mx.array | float | None = None, key: mx.array | None = None
+    ) -> mx.array:
         """Pixels in about [-1, 1] from raw latents; `timestep` is required by timestep-conditioned decoders."""
         self.check_latent_shape(latents)
         if timestep is not None and not isinstance(timestep, mx.array):
