@@ -50,6 +50,18 @@ class UpsamplerConfig:
         return {"_class_name": "LatentUpsampler", **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
+# ltxv-spatial-upscaler-0.9.8.safetensors (its "config" metadata).
+LTXV_098_UPSAMPLER_CONFIG: dict[str, Any] = {
+    "_class_name": "LatentUpsampler",
+    "in_channels": 128,
+    "mid_channels": 512,
+    "num_blocks_per_stage": 4,
+    "dims": 3,
+    "spatial_upsample": True,
+    "temporal_upsample": False,
+}
+
+
 def pixel_shuffle_2d(x: mx.array, factor: int) -> mx.array:
     """[N, H, W, C*r*r] -> [N, H*r, W*r, C], channel order (c, row offset, column offset)."""
     n, h, w, channels = x.shape

@@ -9,9 +9,14 @@ import torch
 from safetensors.torch import save_file
 
 from ltx_mlx_core.models.latent_filters import adain_filter_latent, tone_map_latents
-from ltx_mlx_core.models.upsampler import LatentUpsampler, UpsamplerConfig, upsample_normalized_latents
+from ltx_mlx_core.models.upsampler import (
+    LTXV_098_UPSAMPLER_CONFIG,
+    LatentUpsampler,
+    UpsamplerConfig,
+    upsample_normalized_latents,
+)
 from ltx_mlx_core.weights.upsampler_keys import sanitize_upsampler, to_official_upsampler
-from tests.parity.conftest import relative_max_error
+from tests.parity.conftest import relative_max_error, torch_to_mlx
 from tests.parity.vae_helpers import (
     TINY_UPSAMPLER_CONFIG,
     mlx_vae_from_reference,
@@ -48,6 +53,32 @@ def test_upsampler_matches_reference(upsampler_pair):
     print(f"upsampler relative max error {error:.2e}")
     assert upsampled.shape == (2, 3, 8, 10, 16)
     assert error <= TOLERANCE
+
+
+def test_per_frame_2d_upsampler_matches_reference():
+    config = {**TINY_UPSAMPLER_CONFIG, "dims": 2}
+    reference = reference_upsampler(config, seed=6)
+    ours = LatentUpsampler(UpsamplerConfig.from_dict(config))
+    state = {k: torch_to_mlx(v) for k, v in reference.state_dict().items()}
+    ours.load_weights(list(sanitize_upsampler(state).items()), strict=True)
+    latents = torch.randn(1, 16, 2, 3, 3, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected = reference(latents)
+    assert relative_max_error(to_channels_first(ours(to_channels_last(latents))), expected) <= TOLERANCE
+
+
+def test_098_upsampler_preset_has_the_reference_parameter_shapes():
+    from mlx.utils import tree_flatten
+
+    from ltx_video.models.autoencoders.latent_upsampler import LatentUpsampler as TorchUpsampler
+
+    with torch.device("meta"):
+        reference = TorchUpsampler.from_config(dict(LTXV_098_UPSAMPLER_CONFIG))
+    ours = LatentUpsampler(UpsamplerConfig.from_dict(LTXV_098_UPSAMPLER_CONFIG))
+    official = to_official_upsampler(dict(tree_flatten(ours.parameters())))
+    assert {k: tuple(v.shape) for k, v in official.items()} == {
+        k: tuple(v.shape) for k, v in reference.state_dict().items()
+    }
 
 
 def test_upsampler_weights_round_trip_to_official_layout(upsampler_pair):
