@@ -13,14 +13,36 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, TypeVar
 
 import mlx.core as mx
 import numpy as np
 
 
+ElementwiseFn = TypeVar("ElementwiseFn", bound=Callable[..., mx.array])
+
+
+def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:
+    """Run `function` through mx.compile (one fused kernel) when the default device is a GPU.
+
+    On the CPU backend mx.compile builds each fused kernel with the system C++ compiler, which
+    costs more than it saves for the small models tests and CPU runs use.
+    """
+    compiled = mx.compile(function)
+
+    @functools.wraps(function)
+    def dispatch(*args: mx.array) -> mx.array:
+        return compiled(*args) if mx.default_device().type == mx.gpu else function(*args)
+
+    return dispatch  # type: ignore[return-value]
+
+
 class RotaryAngles(NamedTuple):
-    """cos and sin per token and channel pair: [B, N, dim // 2] each, in the model dtype."""
+    """Rotation tables per token and channel pair, [B, N, dim // 2, 2] each, in the model dtype.
+
+    `cos` holds (cos, cos) and `sin` holds (-sin, sin) for each pair, so that the rotation is
+    pairs * cos + swapped_pairs * sin: elementwise, with no gather or stack per application.
+    """
 
     cos: mx.array
     sin: mx.array
@@ -73,13 +95,17 @@ def rotary_angles(
         batch, tokens = angles.shape[:2]
         cos = mx.concatenate([mx.ones((batch, tokens, padding_pairs), dtype=mx.float32), cos], axis=-1)
         sin = mx.concatenate([mx.zeros((batch, tokens, padding_pairs), dtype=mx.float32), sin], axis=-1)
-    return RotaryAngles(cos.astype(dtype), sin.astype(dtype))
+    cos = mx.stack([cos, cos], axis=-1).astype(dtype)
+    sin = mx.stack([-sin, sin], axis=-1).astype(dtype)
+    return RotaryAngles(cos, sin)
+
+
+@fuse_elementwise_on_gpu
+def _rotate_pairs(pairs: mx.array, swapped: mx.array, cos: mx.array, sin: mx.array) -> mx.array:
+    return pairs * cos + swapped * sin
 
 
 def apply_rotary(x: mx.array, angles: RotaryAngles) -> mx.array:
     """Rotate interleaved channel pairs (x[2i], x[2i+1]) of x [B, N, dim] by the given angles."""
     pairs = x.reshape(*x.shape[:-1], -1, 2)
-    even, odd = pairs[..., 0], pairs[..., 1]
-    rotated_even = even * angles.cos - odd * angles.sin
-    rotated_odd = odd * angles.cos + even * angles.sin
-    return mx.stack([rotated_even, rotated_odd], axis=-1).reshape(x.shape)
+    return _rotate_pairs(pairs, pairs[..., ::-1], angles.cos, angles.sin).reshape(x.shape)

@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 import math
-from functools import partial
-
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
 from ltx_mlx_core.models.attention import Attention, make_norm
-from ltx_mlx_core.models.rope import RotaryAngles
+from ltx_mlx_core.models.rope import RotaryAngles, fuse_elementwise_on_gpu
 from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
 
 TIMESTEP_PROJECTION_CHANNELS = 256
 
 
-@partial(mx.compile, shapeless=True)
+@fuse_elementwise_on_gpu
 def gelu_tanh(x: mx.array) -> mx.array:
     """tanh-approximate GELU evaluated in float32 (as torch does for bf16), one fused kernel."""
     y = x.astype(mx.float32)
@@ -23,10 +21,22 @@ def gelu_tanh(x: mx.array) -> mx.array:
     return out.astype(x.dtype)
 
 
-@partial(mx.compile, shapeless=True)
+@fuse_elementwise_on_gpu
 def gelu_erf(x: mx.array) -> mx.array:
     y = x.astype(mx.float32)
     return (0.5 * y * (1.0 + mx.erf(y * (1.0 / math.sqrt(2.0))))).astype(x.dtype)
+
+
+@fuse_elementwise_on_gpu
+def modulate(normed: mx.array, scale: mx.array, shift: mx.array | None) -> mx.array:
+    """AdaLN: normed * (1 + scale) + shift, fused into one kernel."""
+    modulated = normed * (1 + scale)
+    return modulated if shift is None else modulated + shift
+
+
+@fuse_elementwise_on_gpu
+def gated_residual(x: mx.array, gate: mx.array, update: mx.array) -> mx.array:
+    return x + gate * update
 
 
 class FeedForward(nn.Module):
@@ -101,18 +111,14 @@ class TransformerBlock(nn.Module):
             scale_msa, gate_msa, scale_mlp, gate_mlp = (modulation[:, :, i] for i in range(4))
             shift_msa = shift_mlp = None
 
-        normed = self.norm1(x) * (1 + scale_msa)
-        if shift_msa is not None:
-            normed = normed + shift_msa
         block_input = x
-        x = x + gate_msa * self.attn1(normed, rotary=rotary, skip_mask=skip_mask, skip_strategy=skip_strategy)
+        normed = modulate(self.norm1(x), scale_msa, shift_msa)
+        attended = self.attn1(normed, rotary=rotary, skip_mask=skip_mask, skip_strategy=skip_strategy)
+        x = gated_residual(x, gate_msa, attended)
         # The reference feeds cross-attention the un-normalised hidden states.
         x = x + self.attn2(x, context=context, mask=context_mask)
-
-        normed = self.norm2(x) * (1 + scale_mlp)
-        if shift_mlp is not None:
-            normed = normed + shift_mlp
-        x = x + gate_mlp * self.ff(normed)
+        normed = modulate(self.norm2(x), scale_mlp, shift_mlp)
+        x = gated_residual(x, gate_mlp, self.ff(normed))
 
         if skip_mask is not None and skip_strategy is SkipLayerStrategy.TransformerBlock:
             x = x * skip_mask + block_input * (1.0 - skip_mask)

@@ -48,9 +48,9 @@ def test_cos_sin_tables_match_reference(width: int, bound: float) -> None:
     grid = _grid(4, 6, 5)
     reference_cos, reference_sin = _reference_tables(width, grid)
     angles = rotary_angles(torch_to_mlx(grid), width, 10000.0, MAX_POS, mx.float32)
-    # Ours keep one value per channel pair; the reference repeats it for both channels.
-    ours_cos = np.repeat(mlx_to_numpy(angles.cos), 2, axis=-1)
-    ours_sin = np.repeat(mlx_to_numpy(angles.sin), 2, axis=-1)
+    # Ours hold (cos, cos) and (-sin, sin) per channel pair; the reference (cos, cos), (sin, sin).
+    ours_cos = mlx_to_numpy(angles.cos).reshape(reference_cos.shape)
+    ours_sin = mlx_to_numpy(angles.sin * mx.array([-1.0, 1.0])).reshape(reference_sin.shape)
     assert np.abs(ours_cos - reference_cos.numpy()).max() <= bound
     assert np.abs(ours_sin - reference_sin.numpy()).max() <= bound
 
@@ -71,4 +71,4 @@ def test_rotation_of_interleaved_pairs_matches_reference(width: int) -> None:
 def test_tables_take_the_model_dtype() -> None:
     angles = rotary_angles(torch_to_mlx(_grid(1, 2, 2)), 24, 10000.0, MAX_POS, mx.bfloat16)
     assert angles.cos.dtype == angles.sin.dtype == mx.bfloat16
-    assert angles.cos.shape == (2, 4, 12)
+    assert angles.cos.shape == (2, 4, 12, 2)
