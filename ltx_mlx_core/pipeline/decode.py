@@ -16,6 +16,7 @@ Temporal mapping: latent frames [f0, f1) decode to pixel frames [8*f0, 8*(f1-1)+
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -38,7 +39,7 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class TilingConfig:
-    """Tile sizes and overlaps in LATENT units (1 spatial latent = 32 px, 1 latent frame = 8 frames).
+    """Largest tile sizes and smallest overlaps in LATENT units (1 latent = 32 px or 8 frames).
 
     The defaults decode 512x512 px, 57-frame tiles, overlapping by 128 px and 9 frames.
     """
@@ -76,12 +77,17 @@ class TileStep:
 
 
 def plan_tiles(length: int, tile: int, overlap: int) -> list[Span]:
-    """Overlapping [start, end) spans covering range(length); the last span ends at `length`."""
+    """Evenly spaced [start, end) spans covering range(length).
+
+    Uses the fewest spans of at most `tile` positions that overlap by at least
+    `overlap`, then shrinks them to equal sizes (less work, same or more overlap).
+    """
     if length <= tile:
         return [(0, length)]
-    stride = tile - overlap
-    starts = list(range(0, length - tile, stride)) + [length - tile]
-    return [(start, start + tile) for start in sorted(set(starts))]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    size = math.ceil((length + (count - 1) * overlap) / count)
+    starts = [index * (length - size) // (count - 1) for index in range(count)]
+    return [(start, start + size) for start in starts]
 
 
 def blend_weights(spans: list[Span], length: int, ramp: int, skip_first: bool = False) -> list[np.ndarray]:

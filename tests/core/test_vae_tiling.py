@@ -4,6 +4,8 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from mlx.utils import tree_map_with_path
 
 from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
@@ -47,11 +49,21 @@ def _latents(shape=(1, 5, 6, 6, 16)) -> mx.array:
     return mx.random.normal(shape, key=mx.random.key(7))
 
 
-def test_plan_tiles_cover_the_axis_with_the_requested_overlap():
+def test_plan_tiles_cover_the_axis_with_even_tiles():
     assert plan_tiles(6, 4, 2) == [(0, 4), (2, 6)]
-    assert plan_tiles(5, 3, 1) == [(0, 3), (2, 5)]
     assert plan_tiles(3, 8, 2) == [(0, 3)]
     assert plan_tiles(10, 4, 1) == [(0, 4), (3, 7), (6, 10)]
+    assert plan_tiles(9, 8, 2) == [(0, 6), (3, 9)]  # two tiles are needed; they need not be full
+
+
+@given(length=st.integers(1, 60), tile=st.integers(1, 20), overlap=st.integers(0, 19))
+def test_plan_tiles_respects_tile_size_and_overlap(length, tile, overlap):
+    assume(overlap < tile)
+    spans = plan_tiles(length, tile, overlap)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(0 < end - start <= tile for start, end in spans)
+    for (start, end), (next_start, _) in zip(spans, spans[1:]):
+        assert start < next_start and end - next_start >= overlap
 
 
 @pytest.mark.parametrize("ramp,skip_first", [(64, False), (9, False), (2, True)])
