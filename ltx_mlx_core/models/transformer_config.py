@@ -18,7 +18,9 @@ from ltx_mlx_core.errors import CheckpointError
 class SkipLayerStrategy(Enum):
     """How a block is perturbed for spatio-temporal guidance (STG), named as the reference.
 
-    Values are the pipeline YAML's `stg_mode` strings.
+    Values are the pipeline YAML's `stg_mode` strings. `Residual` only acts on attention layers
+    with a residual connection inside the attention module, which these models do not have, so
+    in the reference (and here) it leaves the perturbed pass equal to the plain one.
     """
 
     AttentionSkip = "attention_skip"
@@ -149,13 +151,16 @@ class TransformerConfig:
             raise CheckpointError("This transformer variant is not supported: " + "; ".join(problems) + ".")
 
 
-# The shapes of the official 0.9.8 distilled checkpoints ("transformer" section of their metadata).
+# The official 0.9.8 distilled checkpoints ("transformer" section of their metadata), for sizing
+# (memory estimates, parameter counts) before a file is read. A loaded checkpoint's own metadata
+# is authoritative. 0.9.5+ checkpoints position the first latent frame causally.
 LTXV_2B_098 = TransformerConfig(
     num_attention_heads=32,
     attention_head_dim=64,
     num_layers=28,
     cross_attention_dim=2048,
     caption_channels=4096,
+    causal_temporal_positioning=True,
 )
 LTXV_13B_098 = TransformerConfig(
     num_attention_heads=32,
@@ -163,5 +168,6 @@ LTXV_13B_098 = TransformerConfig(
     num_layers=48,
     cross_attention_dim=4096,
     caption_channels=4096,
+    causal_temporal_positioning=True,
 )
 PRESETS: dict[str, TransformerConfig] = {"ltxv-2b-0.9.8": LTXV_2B_098, "ltxv-13b-0.9.8": LTXV_13B_098}
