@@ -86,7 +86,11 @@ class LTXVideoTransformer(nn.Module):
 
         hidden = self.proj_in(latents.astype(dtype))
         rotary = rotary_angles(
-            indices_grid, config.inner_dim, config.positional_embedding_theta, config.positional_embedding_max_pos, dtype
+            indices_grid,
+            config.inner_dim,
+            config.positional_embedding_theta,
+            config.positional_embedding_max_pos,
+            dtype,
         )
 
         timesteps = timestep.astype(mx.float32).reshape(-1)

@@ -54,7 +54,9 @@ _DIFFUSERS_NAMES: Sequence[tuple[str, str]] = (
     (_BLOCK + "{attn}.norm_q.{p}", _BLOCK + "{attn}.q_norm.{p}"),
     (_BLOCK + "{attn}.norm_k.{p}", _BLOCK + "{attn}.k_norm.{p}"),
 ) + tuple(
-    names for names in _OFFICIAL_NAMES if not names[0].startswith(("patchify_proj", "adaln_single", _BLOCK + "{attn}.{qk}"))
+    names
+    for names in _OFFICIAL_NAMES
+    if not names[0].startswith(("patchify_proj", "adaln_single", _BLOCK + "{attn}.{qk}"))
 )
 
 

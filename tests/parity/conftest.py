@@ -49,7 +49,10 @@ def mlx_to_torch(array: mx.array, dtype: torch.dtype | None = None) -> torch.Ten
     return tensor.to(dtype) if dtype is not None else tensor
 
 
-def relative_max_error(ours: mx.array | np.ndarray | torch.Tensor, reference: mx.array | np.ndarray | torch.Tensor) -> float:
+ArrayLike = mx.array | np.ndarray | torch.Tensor
+
+
+def relative_max_error(ours: ArrayLike, reference: ArrayLike) -> float:
     """max|ours - reference| / max|reference|: an error measured against the output's scale."""
     ours_np, reference_np = _as_float64(ours), _as_float64(reference)
     if ours_np.shape != reference_np.shape:
@@ -58,7 +61,7 @@ def relative_max_error(ours: mx.array | np.ndarray | torch.Tensor, reference: mx
     return float(np.max(np.abs(ours_np - reference_np))) / max(scale, 1e-12)
 
 
-def _as_float64(value: mx.array | np.ndarray | torch.Tensor) -> np.ndarray:
+def _as_float64(value: ArrayLike) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().double().numpy()
     if isinstance(value, mx.array):

@@ -43,7 +43,9 @@ def _reference_tables(width: int, grid: torch.Tensor) -> tuple[torch.Tensor, tor
     return reference.precompute_freqs_cis(grid)
 
 
-@pytest.mark.parametrize("width, bound", [(24, 2e-7), (20, 2e-7), (30, 2e-7), (48, 2e-7), (96, 2e-3), (2048, 4e-3), (4096, 8e-3)])
+@pytest.mark.parametrize(
+    "width, bound", [(24, 2e-7), (20, 2e-7), (30, 2e-7), (48, 2e-7), (96, 2e-3), (2048, 4e-3), (4096, 8e-3)]
+)
 def test_cos_sin_tables_match_reference(width: int, bound: float) -> None:
     grid = _grid(4, 6, 5)
     reference_cos, reference_sin = _reference_tables(width, grid)
