@@ -7,8 +7,11 @@ attends to the projected text embeddings, and runs a GELU feed-forward.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.rope import rotary_angles
@@ -60,6 +63,25 @@ class LTXVideoTransformer(nn.Module):
     def dtype(self) -> mx.Dtype:
         """The compute dtype: that of the weights (the tables are never quantised)."""
         return self.scale_shift_table.dtype
+
+    def create_skip_layer_mask(
+        self, batch_size: int, num_conds: int, ptb_index: int, skip_block_list: Sequence[int] | None
+    ) -> mx.array | None:
+        """The reference's STG mask: [num_layers, batch_size * num_conds] ones, with 0 in each listed
+        block's row at entries ptb_index, ptb_index + num_conds, ...; None for an empty list.
+
+        With batch_size 1 (what the reference pipeline runs) that is the perturbed condition's entry.
+        """
+        if not skip_block_list:
+            return None
+        num_layers = self.config.num_layers
+        for block_index in skip_block_list:
+            if not 0 <= block_index < num_layers:
+                raise InvalidRequest(f"STG block {block_index} does not exist: the model has {num_layers} blocks.")
+        mask = np.ones((num_layers, batch_size * num_conds), dtype=np.float32)
+        for block_index in skip_block_list:
+            mask[block_index, ptb_index::num_conds] = 0.0
+        return mx.array(mask).astype(self.dtype)
 
     def __call__(
         self,

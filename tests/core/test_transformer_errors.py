@@ -50,8 +50,8 @@ def _weights(model: LTXVideoTransformer) -> dict[str, mx.array]:
 
 
 def test_valid_inputs_give_output_shaped_like_latents(model: LTXVideoTransformer) -> None:
-    output = model(**_inputs(timestep=mx.ones((BATCH, TOKENS))))
-    assert output.shape == (BATCH, TOKENS, 8)
+    for timestep in (mx.ones((BATCH,)), mx.ones((BATCH, 1)), mx.ones((BATCH, TOKENS))):
+        assert model(**_inputs(timestep=timestep)).shape == (BATCH, TOKENS, 8)
 
 
 @pytest.mark.parametrize(
@@ -150,3 +150,8 @@ def test_stg_mode_names_map_to_strategies() -> None:
     assert SkipLayerStrategy.from_stg_mode("transformer_block") is SkipLayerStrategy.TransformerBlock
     with pytest.raises(ValueError, match="attention_skip"):
         SkipLayerStrategy.from_stg_mode("skip_everything")
+
+
+def test_skip_layer_mask_for_a_missing_block_is_an_invalid_request(model: LTXVideoTransformer) -> None:
+    with pytest.raises(InvalidRequest, match="STG block 2 does not exist: the model has 2 blocks"):
+        model.create_skip_layer_mask(1, 2, 1, [2])

@@ -244,3 +244,16 @@ def test_checkpoint_config_round_trips_through_metadata(tmp_path: Path) -> None:
     config = TransformerConfig.from_checkpoint_metadata(metadata)
     assert json.loads(metadata["config"])["transformer"]["num_layers"] == config.num_layers == 2
     assert config.inner_dim == 24 and config.caption_channels == 12
+
+
+@pytest.mark.parametrize("batch_size, num_conds, ptb_index, blocks", [(1, 3, 2, [1]), (2, 2, 1, [0, 1]), (1, 2, 1, [])])
+def test_skip_layer_mask_matches_reference(batch_size: int, num_conds: int, ptb_index: int, blocks: list[int]) -> None:
+    reference = Transformer3DModel(**BASE_CONFIG)
+    expected = reference.create_skip_layer_mask(batch_size, num_conds, ptb_index, blocks)
+    ours = LTXVideoTransformer(TransformerConfig.from_dict(BASE_CONFIG)).create_skip_layer_mask(
+        batch_size, num_conds, ptb_index, blocks
+    )
+    if expected is None:
+        assert ours is None
+    else:
+        assert relative_max_error(ours, expected) == 0.0
