@@ -145,6 +145,11 @@ class TransformerConfig:
             problems.append("only_cross_attention/double_self_attention")
         if len(self.positional_embedding_max_pos) != 3:
             problems.append(f"positional_embedding_max_pos {self.positional_embedding_max_pos!r} (needs 3 values)")
+        if self.caption_channels is not None and self.cross_attention_dim not in (None, self.inner_dim):
+            problems.append(
+                f"cross_attention_dim {self.cross_attention_dim} with a caption projection to the model width "
+                f"{self.inner_dim}"
+            )
         if self.inner_dim % 2:
             problems.append(f"an odd model width {self.inner_dim} (rotary embeddings rotate pairs)")
         if problems:

@@ -143,6 +143,8 @@ def test_config_ignores_unknown_keys_and_rejects_unsupported_variants() -> None:
         TransformerConfig.from_dict({"positional_embedding_type": "absolute"})
     with pytest.raises(CheckpointError, match="activation_fn 'swiglu'"):
         TransformerConfig.from_dict({"activation_fn": "swiglu"})
+    with pytest.raises(CheckpointError, match="cross_attention_dim 1024"):
+        TransformerConfig.from_dict({"cross_attention_dim": 1024})
 
 
 def test_stg_mode_names_map_to_strategies() -> None:
