@@ -1,0 +1,135 @@
+"""Memory needed by a request, estimated from file headers before anything loads.
+
+Weights: the byte size of each component at the compute dtype (read from the
+safetensors headers, FP8 counted as dequantised, quantisation as bits/16 of the
+linear weights). Activations: the transformer's per-step working set grows with
+tokens x width (attention runs fused, so no tokens^2 term), the VAE decode with
+the tile. A request is refused only when even the leanest mode cannot fit.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ltx_mlx_core.errors import OutOfMemoryRisk
+from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.residency import ResidencyMode
+
+logger = logging.getLogger(__name__)
+
+GIB = 1 << 30
+# Share of physical memory we plan to use: the OS, the app and other programs need the rest.
+USABLE_FRACTION = 0.75
+# Activation bytes per (token x model width) of a transformer step, measured on the CPU backend
+# (hidden states, q/k/v, the 4x feed-forward intermediate, in the compute dtype, plus headroom).
+ACTIVATION_FACTOR = 24
+DECODE_TILE_BYTES = 3 * GIB  # peak of one default 512x512x57 decode tile at the 0.9.8 widths, bf16
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    text_encoder: int
+    transformer: int
+    transformer_blocks: int
+    vae: int
+    upsampler: int
+    activations: int
+    available: int
+    num_blocks: int = 1
+
+    def peak_for(self, mode: ResidencyMode) -> int:
+        if mode is ResidencyMode.RESIDENT:
+            return self.text_encoder + self.transformer + self.vae + self.upsampler + self.activations
+        if mode is ResidencyMode.STREAM_COMPONENTS:
+            return max(self.text_encoder, self.transformer + self.vae + self.upsampler) + self.activations
+        one_block = self.transformer_blocks // max(1, self.num_blocks)
+        resident_part = self.transformer - self.transformer_blocks + 2 * one_block
+        return max(self.text_encoder, resident_part + self.vae + self.upsampler) + self.activations
+
+    def __str__(self) -> str:
+        return (
+            f"text encoder {self.text_encoder / GIB:.1f} GiB, transformer {self.transformer / GIB:.1f} GiB, "
+            f"VAE {self.vae / GIB:.1f} GiB, activations {self.activations / GIB:.1f} GiB; "
+            f"{self.available / GIB:.1f} GiB usable"
+        )
+
+
+def available_memory() -> int:
+    """What this process may plan to use: Metal's working-set limit on a Mac, else RAM."""
+    import mlx.core as mx
+
+    try:
+        info = mx.device_info()
+    except (AttributeError, RuntimeError):
+        info = {}
+    limit = info.get("max_recommended_working_set_size")
+    if limit:
+        return int(limit * USABLE_FRACTION)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * USABLE_FRACTION)
+
+
+def _bytes_at(header: Any, prefix: str, dtype_bytes: int, quantize_bits: Optional[int] = None) -> tuple[int, int]:
+    """(all tensors under prefix, those in transformer blocks) at the compute dtype."""
+    total = blocks = 0
+    for name, info in header.tensors.items():
+        if not name.startswith(prefix):
+            continue
+        count = 1
+        for dim in info.shape:
+            count *= dim
+        size = count * dtype_bytes
+        if quantize_bits and name.endswith(".weight") and len(info.shape) == 2:
+            size = count * quantize_bits // 8 + count // 64 * 4
+        total += size
+        if ".transformer_blocks." in name or name.startswith(prefix + "transformer_blocks."):
+            blocks += size
+    return total, blocks
+
+
+def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: int = 2) -> MemoryEstimate:
+    from ltx_mlx_core.weights.loader import t5_weight_files
+    from ltx_mlx_core.weights.safetensors_io import read_header
+
+    header = read_header(model_files.checkpoint)
+    transformer, blocks = _bytes_at(header, "model.diffusion_model.", dtype_bytes, request.quantize_bits)
+    vae, _ = _bytes_at(header, "vae.", dtype_bytes)
+    upsampler = read_header(model_files.upsampler).nbytes if model_files.upsampler else 0
+    text = sum(read_header(p).nbytes for p in t5_weight_files(model_files.text_encoder_dir))
+    config = header.config().get("transformer", {})
+    width = config.get("num_attention_heads", 32) * config.get("attention_head_dim", 64)
+    layers = config.get("num_layers", 28)
+    tokens = ((request.num_frames - 1) // 8 + 1) * (request.height // 32) * (request.width // 32)
+    batch = len(request.seeds)
+    activations = tokens * width * ACTIVATION_FACTOR * dtype_bytes * batch
+    activations = max(activations, min(DECODE_TILE_BYTES, vae))
+    estimate = MemoryEstimate(
+        text_encoder=text, transformer=transformer, transformer_blocks=blocks, vae=vae,
+        upsampler=upsampler, activations=activations, available=available_memory(), num_blocks=layers,
+    )
+    return estimate
+
+
+def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMode:
+    """The residency mode to run in; OutOfMemoryRisk with a suggestion when nothing fits."""
+    order = [ResidencyMode.RESIDENT, ResidencyMode.STREAM_COMPONENTS, ResidencyMode.STREAM_BLOCKS]
+    if requested != "auto":
+        mode = ResidencyMode(requested)
+        if estimate.peak_for(mode) <= estimate.available:
+            return mode
+        candidates = order[order.index(mode):]
+    else:
+        candidates = order
+    for mode in candidates:
+        if estimate.peak_for(mode) <= estimate.available:
+            if requested not in ("auto", mode.value):
+                logger.warning("requested %s does not fit; using %s", requested, mode.value)
+            return mode
+    leanest = estimate.peak_for(ResidencyMode.STREAM_BLOCKS)
+    raise OutOfMemoryRisk(
+        f"This request needs about {leanest / GIB:.1f} GiB even when streaming transformer blocks, but only "
+        f"{estimate.available / GIB:.1f} GiB is usable ({estimate}). Lower the resolution or the frame count, "
+        "quantise the model to 8 bits, or use the FP8/2B model."
+    )

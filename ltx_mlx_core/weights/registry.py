@@ -1,0 +1,107 @@
+"""Model ids → files on disk.
+
+A model folder holds a `model.json` manifest naming its files (the tiny test
+model and MLX-native caches are such folders). Catalog ids resolve through the
+Hugging Face cache, where `ltx-mlx models download` puts them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from ltx_mlx_core import paths
+from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "model.json"
+TINY_ID = "tiny"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where one model's components live. `config` is a pipeline YAML path or name."""
+
+    model_id: str
+    checkpoint: Path
+    text_encoder_dir: Path
+    tokenizer_dir: Path
+    upsampler: Optional[Path] = None
+    config: Optional[str] = None
+    label: str = ""
+    is_test_model: bool = False
+
+    def to_manifest(self, root: Path) -> dict[str, Any]:
+        def rel(path: Optional[Path]) -> Optional[str]:
+            return None if path is None else str(Path(path).relative_to(root))
+
+        return {
+            "id": self.model_id,
+            "label": self.label,
+            "checkpoint": rel(self.checkpoint),
+            "upsampler": rel(self.upsampler),
+            "text_encoder": rel(self.text_encoder_dir),
+            "tokenizer": rel(self.tokenizer_dir),
+            "pipeline_config": self.config,
+            "is_test_model": self.is_test_model,
+        }
+
+
+def read_manifest(folder: Path) -> ModelFiles:
+    manifest_path = folder / MANIFEST
+    try:
+        data = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InvalidRequest(f"'{manifest_path}' is not a readable model manifest: {error}") from None
+
+    def path(key: str) -> Optional[Path]:
+        return folder / data[key] if data.get(key) else None
+
+    config = data.get("pipeline_config")
+    if config and (folder / config).is_file():
+        config = str(folder / config)
+    files = ModelFiles(
+        model_id=data.get("id", folder.name),
+        checkpoint=path("checkpoint"),
+        text_encoder_dir=path("text_encoder"),
+        tokenizer_dir=path("tokenizer") or path("text_encoder"),
+        upsampler=path("upsampler"),
+        config=config,
+        label=data.get("label", ""),
+        is_test_model=bool(data.get("is_test_model", False)),
+    )
+    for name, value in (("checkpoint", files.checkpoint), ("text encoder", files.text_encoder_dir)):
+        if value is None or not Path(value).exists():
+            raise ModelNotInstalled(f"Model '{files.model_id}' is incomplete: its {name} is missing from '{folder}'.")
+    return files
+
+
+def tiny_model_dir() -> Path:
+    return paths.local_models_dir() / TINY_ID
+
+
+def resolve_model(id_or_path: str) -> ModelFiles:
+    """A model id (`tiny`, a catalog id) or a model folder → its files; clear errors otherwise."""
+    if id_or_path == TINY_ID:
+        folder = tiny_model_dir()
+        if not (folder / MANIFEST).is_file():
+            raise ModelNotInstalled(
+                "The tiny test model is not on this machine. Create it with `ltx-mlx models make-tiny` "
+                "(or Models → Make tiny test model in the app)."
+            )
+        return read_manifest(folder)
+    candidate = Path(id_or_path).expanduser()
+    if candidate.is_dir() and (candidate / MANIFEST).is_file():
+        return read_manifest(candidate)
+    local = paths.local_models_dir() / id_or_path
+    if (local / MANIFEST).is_file():
+        return read_manifest(local)
+    from ltx_mlx_core.weights.catalog import CATALOG, installed_files
+
+    if id_or_path in CATALOG:
+        return installed_files(CATALOG[id_or_path])
+    known = ", ".join(sorted([TINY_ID, *CATALOG]))
+    raise InvalidRequest(f"Unknown model '{id_or_path}'. Use one of: {known}, or a model folder.")
