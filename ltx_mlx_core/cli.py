@@ -15,7 +15,9 @@ from typing import Optional, Sequence
 from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
 
 # Imported on start-up; each module is small and imports MLX lazily where it can.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "ltx_mlx_core.weights.cli_models",
+)
 
 log = logging.getLogger("ltx_mlx_core.cli")
 

@@ -1,0 +1,87 @@
+"""`ltx-mlx models list|download|remove|make-tiny`."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+
+from ltx_mlx_core.weights.catalog import CATALOG, is_installed
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("models", help="list, download, remove models; make the tiny test model")
+    actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
+    actions.add_parser("list", help="supported models, sizes, licences and what is installed")
+    download = actions.add_parser("download", help="download a catalog model into the Hugging Face cache")
+    download.add_argument("model_id", choices=sorted(CATALOG))
+    remove = actions.add_parser("remove", help="delete a model's checkpoint from the cache")
+    remove.add_argument("model_id")
+    tiny = actions.add_parser("make-tiny", help="write the tiny random-weight test model (its output is noise)")
+    tiny.add_argument("--force", action="store_true", help="rewrite it even if it exists")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ltx_mlx_core.errors import InvalidRequest
+
+    action = args.models_action or "list"
+    if action == "list":
+        return _list()
+    if action == "make-tiny":
+        from ltx_mlx_core.weights.tiny import LABEL, make_tiny_model
+
+        folder = make_tiny_model(overwrite=args.force)
+        print(f"{LABEL}\n  written to {folder}\n  use it with: ltx-mlx generate --model tiny ...")
+        return 0
+    if action == "download":
+        return _download(args.model_id)
+    if action == "remove":
+        if args.model_id == "tiny":
+            from ltx_mlx_core.weights.registry import tiny_model_dir
+
+            shutil.rmtree(tiny_model_dir(), ignore_errors=True)
+            print("removed the tiny test model")
+            return 0
+        if args.model_id not in CATALOG:
+            raise InvalidRequest(f"Unknown model '{args.model_id}'.")
+        from ltx_mlx_core.weights.download import remove_model
+
+        print(f"freed {remove_model(args.model_id) / 1e9:.1f} GB")
+        return 0
+    raise InvalidRequest(f"Unknown models action '{action}'.")
+
+
+def _list() -> int:
+    from ltx_mlx_core.weights.registry import MANIFEST, tiny_model_dir
+
+    tiny = "installed" if (tiny_model_dir() / MANIFEST).is_file() else "not made"
+    print(f"{'model':<32}{'size':>10}  status")
+    print(f"{'tiny':<32}{'4 MB':>10}  {tiny} (random weights, output is noise)")
+    for entry in CATALOG.values():
+        status = "installed" if is_installed(entry) else "available"
+        print(f"{entry.model_id:<32}{entry.approx_bytes / 1e9:>8.1f} GB  {status}")
+    print("\nLicences:")
+    for licence in sorted({e.licence for e in CATALOG.values()}):
+        print(f"  - {licence}")
+    return 0
+
+
+def _download(model_id: str) -> int:
+    from ltx_mlx_core.weights.download import DownloadProgress, download_model
+
+    cancel = threading.Event()
+
+    def show(p: DownloadProgress) -> None:
+        percent = 100 * p.done_bytes / p.total_bytes if p.total_bytes else 0
+        sys.stderr.write(f"\r[{p.file_index}/{p.file_count}] {p.filename[:48]:<48} {percent:5.1f}%")
+        sys.stderr.flush()
+
+    try:
+        download_model(model_id, show, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    sys.stderr.write("\n")
+    print(f"{model_id} is ready")
+    return 0
