@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -67,28 +68,39 @@ def _save(path: Path, tensors: dict[str, mx.array], config: Optional[dict] = Non
     mx.save_safetensors(str(path), tensors, metadata=metadata)
 
 
-def write_tiny_model(folder: Path, seed: int = 0) -> ModelFiles:
-    """Write every file of the tiny model into `folder` (which must exist)."""
+@dataclass(frozen=True)
+class ModelShapes:
+    """Component shapes of a generated test model (the tiny model's by default)."""
+
+    transformer: TransformerConfig = field(default_factory=lambda: TINY_TRANSFORMER)
+    t5: T5Config = field(default_factory=lambda: TINY_T5)
+    vae: dict = field(default_factory=lambda: dict(TINY_VAE))
+    upsampler: UpsamplerConfig = field(default_factory=lambda: TINY_UPSAMPLER)
+
+
+def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] = None) -> ModelFiles:
+    """Write every file of a random-weight model into `folder` (which must exist)."""
+    shapes = shapes or ModelShapes()
     mx.random.seed(seed)
-    transformer = LTXVideoTransformer(TINY_TRANSFORMER)
-    vae_config = VAEConfig.from_dict(TINY_VAE)
+    transformer = LTXVideoTransformer(shapes.transformer)
+    vae_config = VAEConfig.from_dict(shapes.vae)
     vae = CausalVideoAutoencoder(vae_config)
     # Statistics that are not the identity, so normalisation is exercised.
     vae.mean_of_means = mx.random.normal((128,)) * 0.1
     vae.std_of_means = mx.random.uniform(0.5, 1.5, (128,))
     checkpoint = {f"model.diffusion_model.{k}": v for k, v in to_official_transformer(_params(transformer)).items()}
     checkpoint.update({f"vae.{k}": v for k, v in to_official_vae(_params(vae)).items()})
-    _save(folder / "tiny.safetensors", checkpoint, {"transformer": TINY_TRANSFORMER.to_dict(), "vae": vae_config.to_dict()})
+    _save(folder / "tiny.safetensors", checkpoint, {"transformer": shapes.transformer.to_dict(), "vae": vae_config.to_dict()})
 
-    upsampler = LatentUpsampler(TINY_UPSAMPLER)
-    _save(folder / "tiny-spatial-upscaler.safetensors", to_official_upsampler(_params(upsampler)), TINY_UPSAMPLER.to_dict())
+    upsampler = LatentUpsampler(shapes.upsampler)
+    _save(folder / "tiny-spatial-upscaler.safetensors", to_official_upsampler(_params(upsampler)), shapes.upsampler.to_dict())
 
     text_dir = folder / "text_encoder"
     text_dir.mkdir()
-    encoder = T5Encoder(TINY_T5)
+    encoder = T5Encoder(shapes.t5)
     encoder.relative_attention_bias.weight = mx.random.normal(encoder.relative_attention_bias.weight.shape) * 0.1
     _save(text_dir / "model.safetensors", to_hf_t5(_params(encoder)))
-    hf_config = {**TINY_T5.__dict__, "architectures": ["T5EncoderModel"], "model_type": "t5", "is_encoder_decoder": True}
+    hf_config = {**shapes.t5.__dict__, "architectures": ["T5EncoderModel"], "model_type": "t5", "is_encoder_decoder": True}
     (text_dir / "config.json").write_text(json.dumps(hf_config, indent=2))
     write_tiny_t5_tokenizer(folder / "tokenizer")
 
