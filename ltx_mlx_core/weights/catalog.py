@@ -94,7 +94,9 @@ def cached_path(hub_file: HubFile) -> Optional[Path]:
     """The file's path in the Hugging Face cache, or None when it is not fully downloaded."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(hub_file.repo_id, hub_file.filename)
+    from ltx_mlx_core.paths import hf_cache_dir
+
+    found = try_to_load_from_cache(hub_file.repo_id, hub_file.filename, cache_dir=hf_cache_dir())
     return Path(found) if isinstance(found, str) else None
 
 

@@ -1,10 +1,11 @@
 """Downloading catalog models into the Hugging Face cache, with progress, cancel, resume, verification.
 
-huggingface_hub does the transfer (so the files land where other tools find
-them, and an interrupted file's `.incomplete` part is resumed with a Range
-request next time). We add: one progress callback across all files, cancellation
-between chunks, and a sha256 check of every LFS file against the hub's ETag; a
-file that fails the check is deleted so a half or corrupt file is never used.
+huggingface_hub does the transfer, so the files land where other tools find
+them; a transfer interrupted by the network is resumed with a Range request
+from the last chunk written. We add: one progress callback across all files,
+cancellation between chunks (the partial file is discarded: a cancelled file
+starts over, finished files stay), and a sha256 check of every LFS file against
+the hub's ETag; a file that fails it is deleted, so a corrupt file is never used.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class DownloadCancelled(LtxMlxError):
-    """The user cancelled; finished files stay cached, the partial one resumes next time."""
+    """The user cancelled; finished files stay cached, the partial one is discarded."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _progress_class(report: Callable[[int, int], None], cancel: Optional[threadi
 
         def update(self, n=1):
             if cancel is not None and cancel.is_set():
-                raise DownloadCancelled("Download cancelled; it resumes where it stopped next time.")
+                raise DownloadCancelled("Download cancelled; files already finished are kept.")
             self._done += int(n or 0)
             report(self._done, self._total)
             return super().update(n)
@@ -72,10 +73,18 @@ def download_file(hub_file: HubFile, progress: Optional[Callable[[int, int], Non
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
+
+    if hf_offline():
+        raise DownloadError("Downloads are off (HF_HUB_OFFLINE is set); unset it to download models.")
     report = progress or (lambda done, total: None)
+    endpoint = hf_endpoint()
     try:
-        metadata = get_hf_file_metadata(hf_hub_url(hub_file.repo_id, hub_file.filename))
-        local = Path(hf_hub_download(hub_file.repo_id, hub_file.filename, tqdm_class=_progress_class(report, cancel)))
+        metadata = get_hf_file_metadata(hf_hub_url(hub_file.repo_id, hub_file.filename, endpoint=endpoint))
+        local = Path(hf_hub_download(
+            hub_file.repo_id, hub_file.filename, cache_dir=hf_cache_dir(), endpoint=endpoint,
+            tqdm_class=_progress_class(report, cancel),
+        ))
     except DownloadCancelled:
         raise
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
