@@ -29,7 +29,8 @@ def _synchronize(device: torch.device) -> None:
 
 def _randomize(module: torch.nn.Module, device: torch.device, dtype: torch.dtype, std: float = 0.02) -> torch.nn.Module:
     """Materialise a meta-device module on `device` with N(0, std) weights (norm scales = 1)."""
-    module = module.to_empty(device=device).to(dtype)
+    # Cast on the meta device first: materialising float32 then casting would need 1.5x the memory.
+    module = module.to(dtype).to_empty(device=device)
     generator = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
         for name, param in module.named_parameters():
