@@ -1,0 +1,262 @@
+"""The timeline document: ordered clips with takes, trims and transitions. No Qt here.
+
+A project is a folder `Name.ltxproj/` holding `project.json` (this document) and
+`media/` (clips copied in, or generated there). Saves are atomic (temp file,
+fsync, rename) so an interrupted save leaves the previous file intact; autosave
+writes `autosave.json` beside it, and `recover()` offers it when it is newer.
+Edits are methods that return what they changed, so undo commands can reverse them.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ltx_mlx_core.video.project_file import PROJECT_FILE, resolve_media, segments_from_project
+from ltx_mlx_core.video.stitch import Segment
+
+FORMAT_VERSION = 1
+AUTOSAVE_FILE = "autosave.json"
+MEDIA_DIR = "media"
+TRANSITIONS = ("cut", "crossfade")
+
+
+class ProjectError(ValueError):
+    """An edit or file the project cannot accept; the message says why."""
+
+
+@dataclass
+class Take:
+    """One version of a clip: a video file and the request that made it (None if imported)."""
+
+    path: str
+    request: Optional[dict[str, Any]] = None
+    label: str = ""
+    frames: int = 0
+    created: float = field(default_factory=time.time)
+
+
+@dataclass
+class Clip:
+    takes: list[Take]
+    active: int = 0
+    trim_in: int = 0
+    trim_out: Optional[int] = None  # exclusive; None = the take's end
+    overlap_in: int = 0  # frames at the start repeating the previous clip (dropped when stitching)
+    transition: str = "cut"  # into this clip from the previous one
+    transition_frames: int = 0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def take(self) -> Take:
+        return self.takes[self.active]
+
+    @property
+    def source_frames(self) -> int:
+        return self.take.frames
+
+    @property
+    def end(self) -> int:
+        return self.source_frames if self.trim_out is None else min(self.trim_out, self.source_frames)
+
+    @property
+    def duration(self) -> int:
+        """Frames this clip adds to the film before transitions."""
+        return max(0, self.end - self.trim_in - self.overlap_in)
+
+
+
+@dataclass
+class Project:
+    name: str = "Untitled"
+    fps: float = 30.0
+    width: int = 768
+    height: int = 512
+    clips: list[Clip] = field(default_factory=list)
+    folder: Optional[Path] = None
+
+    # Queries -------------------------------------------------------------------------------
+
+    def index_of(self, clip_id: str) -> int:
+        for index, clip in enumerate(self.clips):
+            if clip.id == clip_id:
+                return index
+        raise ProjectError(f"No clip with id {clip_id} in this project.")
+
+    def clip(self, clip_id: str) -> Clip:
+        return self.clips[self.index_of(clip_id)]
+
+    @property
+    def total_frames(self) -> int:
+        crossfades = sum(c.transition_frames for c in self.clips[1:] if c.transition == "crossfade")
+        return sum(c.duration for c in self.clips) - crossfades
+
+    def segments(self) -> list[Segment]:
+        return segments_from_project(self.to_dict(), self.folder or Path.cwd())
+
+    def media_path(self, clip: Clip) -> Path:
+        return resolve_media(self.folder or Path.cwd(), clip.take.path)
+
+    # Edits ---------------------------------------------------------------------------------
+
+    def insert_clip(self, index: int, clip: Clip) -> None:
+        if not clip.takes:
+            raise ProjectError("A clip needs at least one video.")
+        self.clips.insert(max(0, min(index, len(self.clips))), clip)
+
+    def remove_clip(self, clip_id: str) -> tuple[int, Clip]:
+        index = self.index_of(clip_id)
+        return index, self.clips.pop(index)
+
+    def move_clip(self, clip_id: str, new_index: int) -> int:
+        """Move; returns the old index."""
+        old = self.index_of(clip_id)
+        clip = self.clips.pop(old)
+        self.clips.insert(max(0, min(new_index, len(self.clips))), clip)
+        return old
+
+    def set_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> tuple[int, Optional[int]]:
+        clip = self.clip(clip_id)
+        end = clip.source_frames if trim_out is None else trim_out
+        if trim_in < 0 or end > clip.source_frames or end - trim_in - clip.overlap_in < 1:
+            raise ProjectError(
+                f"Trim {trim_in}–{end} does not fit clip of {clip.source_frames} frames "
+                f"(at least one frame must remain after the {clip.overlap_in} overlap frames)."
+            )
+        previous = (clip.trim_in, clip.trim_out)
+        clip.trim_in, clip.trim_out = trim_in, trim_out
+        return previous
+
+    def set_transition(self, clip_id: str, kind: str, frames: int) -> tuple[str, int]:
+        if kind not in TRANSITIONS:
+            raise ProjectError(f"Transition must be one of {', '.join(TRANSITIONS)}; got '{kind}'.")
+        index = self.index_of(clip_id)
+        clip = self.clips[index]
+        if kind == "crossfade":
+            if index == 0:
+                raise ProjectError("The first clip has nothing to crossfade from.")
+            longest = min(clip.duration, self.clips[index - 1].duration)
+            if not 1 <= frames <= longest:
+                raise ProjectError(f"A crossfade here can be 1 to {longest} frames; got {frames}.")
+        previous = (clip.transition, clip.transition_frames)
+        clip.transition, clip.transition_frames = kind, frames if kind == "crossfade" else 0
+        return previous
+
+    def add_take(self, clip_id: str, take: Take, make_active: bool = True) -> int:
+        clip = self.clip(clip_id)
+        clip.takes.append(take)
+        previous = clip.active
+        if make_active:
+            clip.active = len(clip.takes) - 1
+            self._clamp_trim(clip)
+        return previous
+
+    def set_active_take(self, clip_id: str, take_index: int) -> int:
+        clip = self.clip(clip_id)
+        if not 0 <= take_index < len(clip.takes):
+            raise ProjectError(f"Clip has {len(clip.takes)} takes; there is no take {take_index + 1}.")
+        previous, clip.active = clip.active, take_index
+        self._clamp_trim(clip)
+        return previous
+
+    @staticmethod
+    def _clamp_trim(clip: Clip) -> None:
+        if clip.trim_out is not None and clip.trim_out > clip.source_frames:
+            clip.trim_out = None
+        if clip.trim_in >= clip.end - clip.overlap_in:
+            clip.trim_in = 0
+
+    # Files ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"version": FORMAT_VERSION, "name": self.name, "fps": self.fps, "width": self.width,
+                "height": self.height, "clips": [asdict(c) for c in self.clips]}
+        return copy.deepcopy(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], folder: Optional[Path] = None) -> "Project":
+        if data.get("version", 0) > FORMAT_VERSION:
+            raise ProjectError("This project was saved by a newer ltx-mlx; update the app to open it.")
+        clips = []
+        for raw in data.get("clips", []):
+            raw = dict(raw)
+            raw["takes"] = [Take(**t) for t in raw.get("takes", [])]
+            clips.append(Clip(**raw))
+        return cls(name=data.get("name", "Untitled"), fps=float(data.get("fps", 30.0)),
+                   width=int(data.get("width", 768)), height=int(data.get("height", 512)),
+                   clips=clips, folder=folder)
+
+    def save(self, folder: Optional[Path] = None) -> Path:
+        folder = Path(folder or self.folder or "")
+        if not str(folder):
+            raise ProjectError("Choose where to save the project first.")
+        (folder / MEDIA_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / PROJECT_FILE, self.to_dict())
+        self.folder = folder
+        autosave = folder / AUTOSAVE_FILE
+        if autosave.exists():
+            autosave.unlink()
+        return folder / PROJECT_FILE
+
+    def autosave(self) -> Optional[Path]:
+        if self.folder is None:
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.folder / AUTOSAVE_FILE, self.to_dict())
+        return self.folder / AUTOSAVE_FILE
+
+    def import_media(self, source: Path) -> str:
+        """Copy a file into media/ (unique name); returns the path relative to the project."""
+        if self.folder is None:
+            return str(Path(source).resolve())
+        media = self.folder / MEDIA_DIR
+        media.mkdir(parents=True, exist_ok=True)
+        target = media / Path(source).name
+        while target.exists():
+            target = media / f"{Path(source).stem}-{uuid.uuid4().hex[:6]}{Path(source).suffix}"
+        shutil.copy2(source, target)
+        return str(target.relative_to(self.folder))
+
+
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write beside the target, fsync, then rename over it: readers see the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=2)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def load_project(folder: Path) -> Project:
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / PROJECT_FILE).read_text())
+    except FileNotFoundError:
+        raise ProjectError(f"'{folder}' has no {PROJECT_FILE}; is it an ltx-mlx project?") from None
+    except json.JSONDecodeError as error:
+        raise ProjectError(f"'{folder / PROJECT_FILE}' is damaged ({error}); an autosave may recover it.") from None
+    return Project.from_dict(data, folder)
+
+
+def recover(folder: Path) -> Optional[Project]:
+    """The autosaved project if it is newer than the saved one (after a crash), else None."""
+    folder = Path(folder)
+    autosave, saved = folder / AUTOSAVE_FILE, folder / PROJECT_FILE
+    if not autosave.exists():
+        return None
+    if saved.exists() and saved.stat().st_mtime >= autosave.stat().st_mtime:
+        return None
+    return Project.from_dict(json.loads(autosave.read_text()), folder)
