@@ -105,7 +105,7 @@ class PipelineConfig:
     precision: str = "bfloat16"
     sampler: str = "from_checkpoint"
     stochastic_sampling: bool = False
-    text_encoder_max_tokens: int = 128
+    text_encoder_max_tokens: int = 256  # the reference pipeline's default
     checkpoint_path: Optional[str] = None
     spatial_upscaler_model_path: Optional[str] = None
     text_encoder_model_name_or_path: Optional[str] = None

@@ -1,0 +1,84 @@
+"""The denoising loop: a generator that yields the (unevaluated) latents after every step.
+
+The caller evaluates once per step (the progress point). Conditioned tokens keep
+their own timestep min(t, 1 - strength) and are not moved until the schedule
+reaches it; hard-conditioned tokens (strength 1) get a little fresh noise each
+step, scaled by t^2 (`image_cond_noise_scale`), which helps motion continue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import mlx.core as mx
+
+from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
+from ltx_mlx_core.pipeline.conditioning import ConditionedTokens
+from ltx_mlx_core.pipeline.guidance import StepGuidance, combine
+from ltx_mlx_core.pipeline.schedule import T_EPS, euler_step, stochastic_step
+
+
+@dataclass
+class Text:
+    embeds: mx.array  # [1, L, D]
+    mask: mx.array  # [1, L]
+    negative_embeds: Optional[mx.array] = None
+    negative_mask: Optional[mx.array] = None
+
+    def batch(self, conditions: list[str]) -> tuple[mx.array, mx.array]:
+        negative = self.negative_embeds if self.negative_embeds is not None else mx.zeros_like(self.embeds)
+        negative_mask = self.negative_mask if self.negative_mask is not None else mx.zeros_like(self.mask)
+        embeds = [negative if c == "uncond" else self.embeds for c in conditions]
+        masks = [negative_mask if c == "uncond" else self.mask for c in conditions]
+        return mx.concatenate(embeds), mx.concatenate(masks)
+
+
+def iter_denoise(
+    transformer,
+    state: ConditionedTokens,
+    timesteps: list[float],
+    guidance: list[StepGuidance],
+    text: Text,
+    frame_rate: float,
+    key: mx.array,
+    stg_strategy: SkipLayerStrategy = SkipLayerStrategy.AttentionValues,
+    image_cond_noise_scale: float = 0.15,
+    stochastic: bool = False,
+) -> Iterator[mx.array]:
+    """Yield the full token sequence [B, N_extra + N, C] after each step."""
+    latents = state.tokens
+    init_tokens = state.tokens
+    mask = state.mask
+    coords = state.coords(frame_rate)
+    batch = latents.shape[0]
+    step_keys = mx.random.split(key, 2 * len(timesteps))
+    for i, (t, step) in enumerate(zip(timesteps, guidance)):
+        conditions = step.conditions
+        count = len(conditions)
+        if mask is not None and image_cond_noise_scale > 0:
+            noise = mx.random.normal(latents.shape, key=step_keys[2 * i]).astype(latents.dtype)
+            hard = (mask > 1.0 - T_EPS)[..., None]
+            latents = mx.where(hard, init_tokens + image_cond_noise_scale * noise * (t**2), latents)
+        model_input = mx.concatenate([latents] * count) if count > 1 else latents
+        token_t = mx.full((batch * count, 1), t, dtype=mx.float32)
+        if mask is not None:
+            token_t = mx.minimum(token_t, 1.0 - mx.concatenate([mask] * count))
+        skip_mask = None
+        if step.uses_stg and step.skip_blocks is not None:
+            skip_mask = transformer.create_skip_layer_mask(batch, count, count - 1, step.skip_blocks)
+        embeds, text_mask = text.batch(conditions)
+        prediction = transformer(
+            model_input, mx.concatenate([coords] * count), embeds, text_mask, token_t,
+            skip_layer_mask=skip_mask, skip_layer_strategy=stg_strategy if skip_mask is not None else None,
+        )
+        velocity = combine(prediction, step)
+        step_t = token_t[:batch]
+        if stochastic:
+            stepped = stochastic_step(latents, velocity, step_t, timesteps, step_keys[2 * i + 1])
+        else:
+            stepped = euler_step(latents, velocity, step_t, timesteps)
+        if mask is not None:
+            moving = (t - T_EPS < (1.0 - mask))[..., None]
+            stepped = mx.where(moving, stepped, latents)
+        latents = stepped
+        yield latents

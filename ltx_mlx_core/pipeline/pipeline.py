@@ -1,0 +1,231 @@
+"""The generation pipeline: composes models, schedules and decoding into one event stream.
+
+`Pipeline.generate(request)` validates at once and returns a generator of
+events. Work runs stage-major (every seed's first pass, then every seed's
+upsample, ...) so each model is needed only during its stages:
+
+    load -> text_encode -> first_pass -> upsample -> second_pass -> decode
+    load -> text_encode -> denoise -> decode                    (single scale)
+
+Each denoising step ends with exactly one `mx.eval` of the latents and a
+`StepDone`; each decoded tile with one `mx.eval` and a `StepDone`. Closing the
+generator (cancel) drops every model and array reference and clears MLX's
+cache; nothing partial is yielded as finished. With `request.job_dir`, the
+latents after each stage are checkpointed and a re-run resumes after the last
+completed stage. Randomness: one `mx.random.key(seed)` per video, split into a
+fixed key per stage, so a resumed run draws exactly what an uninterrupted one does.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+import mlx.core as mx
+import numpy as np
+
+from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
+from ltx_mlx_core.pipeline import stage_runner
+from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
+from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
+from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled
+from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
+from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+# Stage key indices into mx.random.split(mx.random.key(seed), len(STAGE_KEYS)).
+STAGE_KEYS = ("conditioning", "first_pass", "second_pass", "denoise", "decode")
+
+
+@dataclass
+class PipelineSettings:
+    """How the pipeline runs (not what it makes): tiling, preview sizes."""
+
+    tiling: TilingConfig = field(default_factory=TilingConfig)
+    preview_max_side: int = 256
+    decoded_preview_frames: int = 9
+
+
+class _StepClock:
+    """Elapsed time and ETA of a stage from the mean step time so far."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.started = time.monotonic()
+
+    def step_done(self, stage: str, step: int) -> StepDone:
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / step * (self.total - step)
+        return StepDone(stage=stage, step=step, total=self.total, elapsed=elapsed, eta=eta)
+
+
+def stage_keys(seed: int) -> dict[str, mx.array]:
+    keys = mx.random.split(mx.random.key(seed), len(STAGE_KEYS))
+    return {name: keys[i] for i, name in enumerate(STAGE_KEYS)}
+
+
+def to_uint8_frames(pixels: mx.array) -> np.ndarray:
+    """[F, H, W, 3] in about [-1, 1] -> uint8 (what users and files get)."""
+    return np.array(mx.clip((pixels.astype(mx.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(mx.uint8))
+
+
+class Pipeline:
+    """One model's generation pipeline; `generate` may be called many times."""
+
+    def __init__(self, model_files: Any, settings: Optional[PipelineSettings] = None):
+        self.model_files = model_files
+        self.settings = settings or PipelineSettings()
+
+    @classmethod
+    def for_request(cls, request: GenerationRequest, settings: Optional[PipelineSettings] = None) -> "Pipeline":
+        from ltx_mlx_core.weights.registry import resolve_model
+
+        return cls(resolve_model(request.model), settings)
+
+    def resolve_config(self, request: GenerationRequest) -> PipelineConfig:
+        source = request.pipeline_config or self.model_files.config
+        if source is None:
+            raise InvalidRequest(f"model '{request.model}' has no default pipeline config; pass one.")
+        return load_pipeline_config(source, request.config_overrides)
+
+    def generate(self, request: GenerationRequest) -> Iterator[Event]:
+        """Validate now (raising InvalidRequest), then return the event generator."""
+        request.validate()
+        config = self.resolve_config(request)
+        runner = stage_runner.check_request_against_model(request, config, self.model_files)
+        return self._events(request, config, runner)
+
+    def _events(self, request: GenerationRequest, config: PipelineConfig, runner) -> Iterator[Event]:
+        started = time.monotonic()
+        timings: dict[str, float] = {}
+        seeds = list(request.seeds)
+        checkpoints = None
+        if request.job_dir:
+            checkpoints = StageCheckpoints(request.job_dir, request_hash(request, config.to_dict()))
+        latent_stages = runner.latent_stage_names(config)
+        # Per seed: the latents of its last completed stage, and which stages remain.
+        latents: dict[int, Optional[mx.array]] = {}
+        resume_from: dict[int, Optional[str]] = {}
+        for seed in seeds:
+            done = checkpoints.last_completed(seed, latent_stages) if checkpoints else None
+            resume_from[seed] = done
+            latents[seed] = checkpoints.load(seed, done) if done else None
+        remaining = {
+            seed: latent_stages[latent_stages.index(resume_from[seed]) + 1:] if resume_from[seed] else latent_stages
+            for seed in seeds
+        }
+        needs_transformer = any(s != "upsample" for seed in seeds for s in remaining[seed])
+        plan = ["load"] + (["text_encode"] if needs_transformer else [])
+        plan += [(stage, seed) for stage in latent_stages for seed in seeds if stage in remaining[seed]]
+        plan += [("decode", seed) for seed in seeds]
+        total = len(plan)
+        index = 0
+        try:
+            index += 1
+            mark = time.monotonic()
+            mode = runner.prepare(request, config)
+            yield StageStarted("load", index, total, detail=f"residency: {mode}")
+            vae = runner.vae()
+            projection = self._projection(vae, config)
+            timings["load"] = time.monotonic() - mark
+
+            text = None
+            if needs_transformer:
+                index += 1
+                yield StageStarted("text_encode", index, total, detail="prompt + negative" if config.uses_cfg() else "prompt")
+                mark = time.monotonic()
+                text = runner.encode_text(request, config)
+                timings["text_encode"] = time.monotonic() - mark
+
+            for stage in latent_stages:
+                todo = [seed for seed in seeds if stage in remaining[seed]]
+                for seed in todo:
+                    index += 1
+                    mark = time.monotonic()
+                    keys = stage_keys(seed)
+                    yield StageStarted(stage, index, total, detail=f"seed {seed}")
+                    steps = runner.stage_steps(stage, config, request, latents[seed], text, keys)
+                    clock = _StepClock(runner.stage_length(stage, config))
+                    current = None
+                    for step, current in enumerate(steps, start=1):
+                        mx.eval(current)
+                        yield clock.step_done(stage, step)
+                        if stage != "upsample":
+                            yield Preview(projection.to_rgb_frames(current, self.settings.preview_max_side),
+                                          kind="latent", step=step)
+                    if current is None:
+                        raise GenerationError(f"The {stage} stage produced no latents.")
+                    latents[seed] = current
+                    if checkpoints:
+                        checkpoints.save(seed, stage, current)
+                    timings[stage] = timings.get(stage, 0.0) + time.monotonic() - mark
+                runner.stage_finished(stage, latent_stages)
+            text = None
+
+            videos = []
+            for seed in seeds:
+                index += 1
+                mark = time.monotonic()
+                yield StageStarted("decode", index, total, detail=f"seed {seed}")
+                video = None
+                tiles = iter_decode_tiled(
+                    vae, latents[seed],
+                    timestep=config.decode_timestep,
+                    noise_scale=config.decode_noise_scale,
+                    key=stage_keys(seed)["decode"],
+                    tiling=self.settings.tiling,
+                    tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
+                )
+                clock = None
+                for tile in tiles:
+                    mx.eval(*tile.pending)
+                    clock = clock or _StepClock(tile.count)
+                    yield clock.step_done("decode", tile.index)
+                    if tile.result is not None:
+                        video = tile.result
+                pixels = runner.finish_pixels(video[0], request)
+                frames = to_uint8_frames(pixels)
+                videos.append(frames)
+                yield Preview(self._decoded_preview(frames), kind="decoded")
+                timings["decode"] = timings.get("decode", 0.0) + time.monotonic() - mark
+                latents[seed] = None
+            timings["total"] = time.monotonic() - started
+            result = VideoResult(videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
+                                 peak_memory_bytes=int(mx.get_peak_memory()))
+            runner.release()
+            yield Finished(result)
+        except GeneratorExit:
+            log.info("Generation cancelled at stage %d/%d", index, total)
+            raise
+        except LtxMlxError:
+            raise
+        except MemoryError as error:
+            raise GenerationError(
+                "The machine ran out of memory while generating; try a smaller size, fewer frames, "
+                "quantisation or the 'stream_blocks' residency."
+            ) from error
+        except (RuntimeError, ValueError) as error:
+            stage = plan[index - 1] if 0 < index <= len(plan) else "start"
+            name = stage[0] if isinstance(stage, tuple) else stage
+            raise GenerationError(f"Generation failed during {name}: {error}") from error
+        finally:
+            runner.release()
+            latents.clear()
+            mx.clear_cache()
+
+    def _projection(self, vae, config: PipelineConfig) -> LatentProjection:
+        checkpoint = getattr(self.model_files, "checkpoint", None)
+        identity: tuple[Any, ...] = (checkpoint,)
+        if checkpoint is not None and checkpoint.exists():
+            stat = checkpoint.stat()
+            identity = (checkpoint.resolve(), stat.st_size, stat.st_mtime_ns)
+        return load_or_fit_projection(vae, projection_cache_key(*identity), config.decode_timestep)
+
+    def _decoded_preview(self, frames: np.ndarray) -> np.ndarray:
+        """The first decoded frames, shrunk by whole-pixel striding to fit the preview size."""
+        first = frames[: self.settings.decoded_preview_frames]
+        stride = max(1, -(-max(first.shape[1], first.shape[2]) // self.settings.preview_max_side))
+        return np.ascontiguousarray(first[:, ::stride, ::stride])

@@ -1,0 +1,265 @@
+"""What each pipeline stage does, over the models it needs (the Pipeline sequences them).
+
+`StageRunner` owns the loaded models and their lifetimes: the text encoder lives
+only while prompts are encoded; the transformer from the first denoising pass
+to the last (dropped afterwards unless residency is 'resident'); the upsampler
+only for the upsample stage; the VAE throughout (it encodes conditioning media,
+fits the preview projection and decodes). Each `stage_steps` generator yields
+unevaluated latents [B, F', H', W', C] once per step; the caller evaluates them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+import mlx.core as mx
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline.config import PassConfig, PipelineConfig
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+MULTISCALE_STAGES = ["first_pass", "upsample", "second_pass"]
+# Fresh noise on hard-conditioned tokens each step, x t^2 (the reference CLI's default).
+IMAGE_COND_NOISE_SCALE = 0.15
+SINGLE_SCALE_STAGES = ["denoise"]
+
+
+@dataclass
+class TextConditioning:
+    """Encoded prompt (and negative prompt when any step uses CFG)."""
+
+    embeds: mx.array
+    mask: mx.array
+    negative_embeds: Optional[mx.array] = None
+    negative_mask: Optional[mx.array] = None
+
+
+def _dtype(name: str) -> mx.Dtype:
+    return {"bfloat16": mx.bfloat16, "float16": mx.float16, "float32": mx.float32}[name]
+
+
+def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -> tuple[int, int]:
+    """(width, height) in pixels at which a pass runs, as the reference multi-scale pipeline picks them.
+
+    The first pass runs at the requested size times `downscale_factor`, rounded
+    down to a multiple of 32; the second at twice that (the upsampler doubles);
+    the decoded frames are then resized to the requested size.
+    """
+    if not config.is_multiscale:
+        return request.width, request.height
+    width = int(request.width * config.downscale_factor)
+    height = int(request.height * config.downscale_factor)
+    width, height = width - width % 32, height - height % 32
+    if width < 32 or height < 32:
+        raise InvalidRequest(
+            f"{request.width}x{request.height} is too small for a two-pass pipeline with downscale "
+            f"factor {config.downscale_factor}: the first pass would be {width}x{height}. "
+            f"Use at least {-(-32 // config.downscale_factor) * 1:.0f} pixels per side."
+        )
+    if stage == "first_pass":
+        return width, height
+    return 2 * width, 2 * height
+
+
+def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model_files: Any) -> "StageRunner":
+    """Checks needing the config and the model files; returns the runner for this request."""
+    if config.is_multiscale:
+        pass_sizes(request, config, "first_pass")
+        if getattr(model_files, "upsampler", None) is None:
+            raise InvalidRequest(
+                f"the '{config.name}' config is two-pass but model '{request.model}' has no spatial "
+                "upsampler; install it or choose a single-pass (base) config."
+            )
+    return StageRunner(model_files)
+
+
+class StageRunner:
+    def __init__(self, model_files: Any):
+        self.model_files = model_files
+        self._vae = None
+        self._transformer = None
+        self._upsampler = None
+        self._residency = None
+        self._dtype = mx.float32
+        self._request: Optional[GenerationRequest] = None
+        self._source_frames: Optional[list] = None
+        self._media_cache: dict[tuple[int, int], list] = {}
+
+    # Lifetimes -------------------------------------------------------------------------------
+
+    def prepare(self, request: GenerationRequest, config: PipelineConfig) -> str:
+        """Check memory, pick the residency mode, load the VAE. Returns the mode's name."""
+        from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
+
+        self._request = request
+        self._dtype = _dtype(config.compute_dtype)
+        estimate = estimate_memory(request, self.model_files)
+        self._residency = check_fits(estimate, request.residency)
+        log.info("Residency mode: %s (estimate %s)", self._residency, estimate)
+        self._vae = self._load("vae")
+        return str(getattr(self._residency, "value", self._residency))
+
+    def _load(self, component: str):
+        from ltx_mlx_core.weights import loader
+
+        if component == "vae":
+            return loader.load_vae(self.model_files, self._dtype)
+        if component == "upsampler":
+            return loader.load_upsampler(self.model_files, self._dtype)
+        return loader.load_transformer(
+            self.model_files, self._dtype, quantize_bits=self._request.quantize_bits, residency=self._residency
+        )
+
+    def vae(self):
+        return self._vae
+
+    def transformer(self):
+        if self._transformer is None:
+            self._transformer = self._load("transformer")
+        return self._transformer
+
+    def stage_finished(self, stage: str, stages: list[str]) -> None:
+        """Drop what later stages do not need (the transformer after the last pass unless resident)."""
+        from ltx_mlx_core.weights.residency import ResidencyMode
+
+        if stage == "upsample":
+            self._upsampler = None
+        if stage == stages[-1] and self._residency != ResidencyMode.RESIDENT:
+            self._transformer = None
+        mx.clear_cache()
+
+    def release(self) -> None:
+        self._vae = self._transformer = self._upsampler = None
+        self._media_cache.clear()
+        mx.clear_cache()
+
+    # Stages ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def latent_stage_names(config: PipelineConfig) -> list[str]:
+        return list(MULTISCALE_STAGES if config.is_multiscale else SINGLE_SCALE_STAGES)
+
+    def encode_text(self, request: GenerationRequest, config: PipelineConfig) -> TextConditioning:
+        """Load T5, encode the prompt (and the negative one when CFG is on), free T5."""
+        from ltx_mlx_core.models.text_encoding import encode_prompts
+        from ltx_mlx_core.weights.loader import load_text_encoder
+
+        tokenizer, encoder = load_text_encoder(self.model_files, self._dtype)
+        prompts = [request.prompt]
+        if config.uses_cfg():
+            prompts.append(request.negative_prompt)
+        embeds, mask = encode_prompts(tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens)
+        mx.eval(embeds, mask)
+        del tokenizer, encoder
+        mx.clear_cache()
+        text = TextConditioning(embeds=embeds[:1], mask=mask[:1])
+        if config.uses_cfg():
+            text.negative_embeds, text.negative_mask = embeds[1:], mask[1:]
+        return text
+
+    def stage_length(self, stage: str, config: PipelineConfig) -> int:
+        if stage == "upsample":
+            return 1
+        return len(self._timesteps(self._pass_config(stage, config)))
+
+    @staticmethod
+    def _pass_config(stage: str, config: PipelineConfig) -> PassConfig:
+        return dict(config.passes())[stage]
+
+    def _timesteps(self, pass_config: PassConfig) -> list[float]:
+        from ltx_mlx_core.pipeline.schedule import timesteps_from_config
+
+        return timesteps_from_config(pass_config)
+
+    def stage_steps(
+        self,
+        stage: str,
+        config: PipelineConfig,
+        request: GenerationRequest,
+        previous: Optional[mx.array],
+        text: Optional[TextConditioning],
+        keys: dict[str, mx.array],
+    ) -> Iterator[mx.array]:
+        if stage == "upsample":
+            return self._upsample(previous)
+        return self._denoise(stage, config, request, previous, text, keys)
+
+    def _upsample(self, latents: mx.array) -> Iterator[mx.array]:
+        from ltx_mlx_core.models.latent_filters import adain_filter_latent
+        from ltx_mlx_core.models.upsampler import upsample_normalized_latents
+
+        if self._upsampler is None:
+            self._upsampler = self._load("upsampler")
+        upsampled = upsample_normalized_latents(self._upsampler, self._vae, latents)
+        yield adain_filter_latent(upsampled, latents)
+
+    def _denoise(
+        self,
+        stage: str,
+        config: PipelineConfig,
+        request: GenerationRequest,
+        previous: Optional[mx.array],
+        text: TextConditioning,
+        keys: dict[str, mx.array],
+    ) -> Iterator[mx.array]:
+        """One pass: noise (re-noised `previous` for the second pass), conditioning, denoising steps."""
+        from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
+        from ltx_mlx_core.pipeline.conditioning import prepare_conditioning
+        from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
+        from ltx_mlx_core.pipeline.guidance import guidance_schedule
+        from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
+
+        pass_config = self._pass_config(stage, config)
+        timesteps = self._timesteps(pass_config)
+        width, height = pass_sizes(request, config, stage)
+        grid = latent_grid(request.num_frames, height, width)
+        transformer = self.transformer()
+        noise_key, conditioning_key, loop_key = mx.random.split(keys[stage], 3)
+        latents = initial_noise(noise_key, 1, grid, transformer.config.in_channels, self._dtype)
+        if previous is not None:
+            # The reference re-noises the upsampled latents to the pass's first timestep.
+            start = timesteps[0]
+            latents = start * latents + (1 - start) * previous.astype(self._dtype)
+        state = prepare_conditioning(
+            latents, self._placed_media(request, width, height), self._encode_pixels, request.num_frames,
+            transformer.config.causal_temporal_positioning, conditioning_key,
+        )
+        steps = iter_denoise(
+            transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
+            Text(text.embeds, text.mask, text.negative_embeds, text.negative_mask), request.fps, loop_key,
+            stg_strategy=SkipLayerStrategy.from_stg_mode(config.stg_mode),
+            image_cond_noise_scale=IMAGE_COND_NOISE_SCALE, stochastic=config.stochastic_sampling,
+        )
+        for tokens in steps:
+            yield unpatchify(tokens[:, state.num_extra:], grid)
+
+    def _placed_media(self, request: GenerationRequest, width: int, height: int) -> list:
+        """Conditioning items prepared (crop, resize, blur, CRF) at a pass's size, once per size."""
+        from ltx_mlx_core.pipeline.conditioning import PlacedMedia
+        from ltx_mlx_core.pipeline.media import load_item_frames, prepare_frames
+
+        if (width, height) not in self._media_cache:
+            if self._source_frames is None:
+                self._source_frames = [load_item_frames(item, request.num_frames) for item in request.conditioning]
+            self._media_cache[(width, height)] = [
+                PlacedMedia(prepare_frames(frames, height, width).astype(self._dtype), item.frame, item.strength)
+                for item, frames in zip(request.conditioning, self._source_frames)
+            ]
+        return self._media_cache[(width, height)]
+
+    def _encode_pixels(self, pixels: mx.array) -> mx.array:
+        from ltx_mlx_core.pipeline.decode import encode_video
+
+        return encode_video(self._vae, pixels)
+
+    def finish_pixels(self, pixels: mx.array, request: GenerationRequest) -> mx.array:
+        """Decoded [F, H, W, 3] resized (bilinear) to the requested size when a pass ran at another."""
+        height, width = pixels.shape[1:3]
+        if (width, height) == (request.width, request.height):
+            return pixels
+        from ltx_mlx_core.pipeline.multiscale import resize_frames
+
+        return resize_frames(pixels, request.height, request.width)
