@@ -88,6 +88,12 @@ def download_file(hub_file: HubFile, progress: Optional[Callable[[int, int], Non
     except DownloadCancelled:
         raise
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
+        if "Consistency check failed" in str(error):
+            # huggingface_hub compares the bytes written with the hub's size and keeps no blob.
+            raise DownloadError(
+                f"{hub_file.filename} from {hub_file.repo_id} arrived truncated (fewer bytes than the hub lists); "
+                "nothing was kept, download it again."
+            ) from None
         raise DownloadError(f"Could not download {hub_file.filename} from {hub_file.repo_id}: {error}") from None
     expected = (metadata.etag or "").strip('"')
     if len(expected) == 64 and all(c in "0123456789abcdef" for c in expected):

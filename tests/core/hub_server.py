@@ -3,7 +3,8 @@
 HEAD/GET /{repo_id}/resolve/{revision}/{filename} with X-Repo-Commit, ETag /
 X-Linked-Etag (sha256 of LFS files), X-Linked-Size, Content-Length and Range.
 Faults for tests: drop the connection after N bytes of a file's first GET,
-serve corrupt bytes under the true ETag, or serve a truncated body.
+serve corrupt bytes under the true ETag, or serve a truncated body
+(a complete response of fewer bytes than the file's X-Linked-Size).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class HubFiles:
     files: dict[str, bytes] = field(default_factory=dict)  # "owner/repo/filename" -> bytes
     drop_after: dict[str, int] = field(default_factory=dict)  # first GET of a file stops after N bytes
     corrupt: set[str] = field(default_factory=set)
+    truncated: dict[str, int] = field(default_factory=dict)  # GETs of a file serve only its first N bytes
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, Range)
 
 
@@ -69,6 +71,9 @@ class HubHandler(BaseHTTPRequestHandler):
         body = data[start:]
         if key in self.hub.corrupt:
             body = bytes(b ^ 0xFF for b in body[:16]) + body[16:]
+        if key in self.hub.truncated:
+            # A well-formed response whose body is short: the server, not the network, lost the tail.
+            body = data[: self.hub.truncated[key]][start:]
         self._headers(key, data, 206 if start else 200, len(body), start)
         limit = self.hub.drop_after.pop(key, None)
         if limit is not None:

@@ -97,3 +97,12 @@ def catalog_cache_root():
     from ltx_mlx_core.paths import hf_cache_dir
 
     return hf_cache_dir()
+
+
+def test_truncated_file_is_rejected_and_never_used(hub):
+    hub.truncated[f"{REPO}/{NAME}"] = len(PAYLOAD) // 2
+    with pytest.raises(DownloadError, match=f"{NAME} from {REPO} arrived truncated"):
+        download_file(HubFile(REPO, NAME))
+    assert cached_path(HubFile(REPO, NAME)) is None
+    blobs = catalog_cache_root() / "models--Lightricks--LTX-Video" / "blobs"
+    assert not blobs.exists() or [p for p in blobs.iterdir() if not p.name.endswith(".incomplete")] == []
