@@ -18,6 +18,7 @@ from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled
 logger = logging.getLogger(__name__)
 
 MANIFEST = "model.json"
+DIFFUSERS_INDEX = "model_index.json"
 TINY_ID = "tiny"
 
 
@@ -79,6 +80,21 @@ def read_manifest(folder: Path) -> ModelFiles:
     return files
 
 
+def diffusers_files(folder: Path) -> ModelFiles:
+    """A diffusers pipeline folder: `checkpoint` is the folder itself (the loader reads its parts).
+
+    Such folders carry no latent upsampler and no pipeline YAML: pass one (e.g. a base
+    single-pass config) with the request.
+    """
+    for part in ("transformer", "vae", "text_encoder", "tokenizer"):
+        if not (folder / part).is_dir():
+            raise ModelNotInstalled(f"The diffusers folder '{folder}' has no '{part}' folder.")
+    return ModelFiles(
+        model_id=folder.name, checkpoint=folder, text_encoder_dir=folder / "text_encoder",
+        tokenizer_dir=folder / "tokenizer", label=f"{folder.name} (diffusers layout)",
+    )
+
+
 def tiny_model_dir() -> Path:
     return paths.local_models_dir() / TINY_ID
 
@@ -96,6 +112,8 @@ def resolve_model(id_or_path: str) -> ModelFiles:
     candidate = Path(id_or_path).expanduser()
     if candidate.is_dir() and (candidate / MANIFEST).is_file():
         return read_manifest(candidate)
+    if candidate.is_dir() and (candidate / DIFFUSERS_INDEX).is_file():
+        return diffusers_files(candidate)
     local = paths.local_models_dir() / id_or_path
     if (local / MANIFEST).is_file():
         return read_manifest(local)
