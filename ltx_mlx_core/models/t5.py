@@ -17,6 +17,7 @@ import mlx.nn as nn
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
 
 MASK_BIAS = -1e9
+FLOAT16_MAX = 65504.0
 
 
 @dataclass
@@ -86,7 +87,7 @@ class T5Attention(nn.Module):
 
         # T5 folds the 1/sqrt(d) scale into its initialisation: scores are unscaled.
         out = mx.fast.scaled_dot_product_attention(
-            heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), scale=1.0, mask=bias.astype(x.dtype)
+            heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), scale=1.0, mask=bias
         )
         return self.o(out.transpose(0, 2, 1, 3).reshape(batch, length, -1))
 
@@ -102,6 +103,14 @@ class T5GatedFeedForward(nn.Module):
         return self.wo(nn.gelu_approx(self.wi_0(x)) * self.wi_1(x))
 
 
+def clamp_float16(x: mx.array) -> mx.array:
+    """Keep float16 activations finite the way Hugging Face's T5 does (T5 v1.1 overflows fp16)."""
+    if x.dtype != mx.float16:
+        return x
+    limit = mx.where(mx.isinf(x).any(), FLOAT16_MAX - 1000.0, FLOAT16_MAX)
+    return mx.clip(x, -limit, limit)
+
+
 class T5Block(nn.Module):
     def __init__(self, config: T5Config):
         super().__init__()
@@ -111,8 +120,8 @@ class T5Block(nn.Module):
         self.ffn = T5GatedFeedForward(config)
 
     def __call__(self, x: mx.array, bias: mx.array) -> mx.array:
-        x = x + self.self_attn(self.attn_norm(x), bias)
-        return x + self.ffn(self.ffn_norm(x))
+        x = clamp_float16(x + self.self_attn(self.attn_norm(x), bias))
+        return clamp_float16(x + self.ffn(self.ffn_norm(x)))
 
 
 class T5Encoder(nn.Module):
@@ -140,10 +149,13 @@ class T5Encoder(nn.Module):
                 f"The attention mask {tuple(attention_mask.shape)} must match the token ids "
                 f"{tuple(input_ids.shape)}."
             )
+        x = self.embed_tokens(input_ids)
         bias = self.position_bias(input_ids.shape[1]).astype(mx.float32)
         if attention_mask is not None:
             bias = bias + (1.0 - attention_mask.astype(mx.float32))[:, None, None, :] * MASK_BIAS
-        x = self.embed_tokens(input_ids)
+        # Summed in float32, floored at the activation dtype's lowest value so float16 never sees -inf
+        # (a row whose keys are all padding then stays uniform instead of NaN, as in float32).
+        bias = mx.maximum(bias, mx.finfo(x.dtype).min).astype(x.dtype)
         for block in self.blocks:
             x = block(x, bias)
         return self.final_norm(x)

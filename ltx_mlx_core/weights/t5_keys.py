@@ -17,6 +17,10 @@ _RULES: list[tuple[str, str]] = [
 ]
 _BIAS_KEY = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
 _EMBED_KEYS = ("shared.weight", "encoder.embed_tokens.weight")
+_BLOCK_PARAMS = (
+    "self_attn.q.weight", "self_attn.k.weight", "self_attn.v.weight", "self_attn.o.weight", "attn_norm.weight",
+    "ffn.wi_0.weight", "ffn.wi_1.weight", "ffn.wo.weight", "ffn_norm.weight",
+)
 
 
 def sanitize_hf_t5(weights: dict[str, mx.array]) -> dict[str, mx.array]:
@@ -37,30 +41,42 @@ def sanitize_hf_t5(weights: dict[str, mx.array]) -> dict[str, mx.array]:
             raise CheckpointError(f"Unexpected key '{key}' in the T5 text encoder weights.")
     if "embed_tokens.weight" not in out:
         raise CheckpointError("The T5 text encoder weights have no token embedding ('shared.weight').")
+    missing = _missing_parameters(out)
+    if missing:
+        shown = ", ".join(f"'{hf_names(key)[0]}'" for key in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise CheckpointError(f"The T5 text encoder weights are incomplete: missing {shown}{more}.")
     return out
+
+
+def _missing_parameters(ours: dict[str, mx.array]) -> list[str]:
+    """Our names that a complete encoder of as many blocks as the highest block index present needs."""
+    indices = [int(key.split(".")[1]) for key in ours if key.startswith("blocks.")]
+    expected = ["relative_attention_bias.weight", "final_norm.weight"]
+    expected += [f"blocks.{i}.{name}" for i in range(max(indices, default=-1) + 1) for name in _BLOCK_PARAMS]
+    return [key for key in expected if key not in ours]
+
+
+def hf_names(key: str) -> list[str]:
+    """Hugging Face's name(s) of one of our parameters (the tied embedding has two)."""
+    if key == "embed_tokens.weight":
+        return ["shared.weight", "encoder.embed_tokens.weight"]
+    if key == "relative_attention_bias.weight":
+        return [_BIAS_KEY]
+    if key == "final_norm.weight":
+        return ["encoder.final_layer_norm.weight"]
+    match = re.fullmatch(r"blocks\.(\d+)\.(self_attn|attn_norm|ffn|ffn_norm)\.(?:(\w+)\.)?weight", key)
+    if match is None:
+        raise CheckpointError(f"Unexpected T5 parameter '{key}'.")
+    index, part, leaf = match.groups()
+    return [{
+        "self_attn": f"encoder.block.{index}.layer.0.SelfAttention.{leaf}.weight",
+        "attn_norm": f"encoder.block.{index}.layer.0.layer_norm.weight",
+        "ffn": f"encoder.block.{index}.layer.1.DenseReluDense.{leaf}.weight",
+        "ffn_norm": f"encoder.block.{index}.layer.1.layer_norm.weight",
+    }[part]]
 
 
 def to_hf_t5(weights: dict[str, mx.array]) -> dict[str, mx.array]:
     """Our names back to Hugging Face's (for writing tiny test encoders)."""
-    out: dict[str, mx.array] = {}
-    for key, value in weights.items():
-        if key == "embed_tokens.weight":
-            out["shared.weight"] = value
-            out["encoder.embed_tokens.weight"] = value
-        elif key == "relative_attention_bias.weight":
-            out[_BIAS_KEY] = value
-        elif key == "final_norm.weight":
-            out["encoder.final_layer_norm.weight"] = value
-        else:
-            match = re.fullmatch(r"blocks\.(\d+)\.(self_attn|attn_norm|ffn|ffn_norm)\.(?:(\w+)\.)?weight", key)
-            if match is None:
-                raise CheckpointError(f"Unexpected T5 parameter '{key}'.")
-            index, part, leaf = match.groups()
-            hf = {
-                "self_attn": f"encoder.block.{index}.layer.0.SelfAttention.{leaf}.weight",
-                "attn_norm": f"encoder.block.{index}.layer.0.layer_norm.weight",
-                "ffn": f"encoder.block.{index}.layer.1.DenseReluDense.{leaf}.weight",
-                "ffn_norm": f"encoder.block.{index}.layer.1.layer_norm.weight",
-            }[part]
-            out[hf] = value
-    return out
+    return {hf: value for key, value in weights.items() for hf in hf_names(key)}
