@@ -90,8 +90,9 @@ class StageRunner:
 
     # Lifetimes -------------------------------------------------------------------------------
 
-    def prepare(self, request: GenerationRequest, config: PipelineConfig) -> str:
-        """Check memory, pick the residency mode, load the VAE. Returns the mode's name."""
+    def choose_residency(self, request: GenerationRequest, config: PipelineConfig) -> str:
+        """Estimate memory before loading anything and pick the residency mode (OutOfMemoryRisk if
+        nothing fits). Returns the mode's name."""
         from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
 
         self._request = request
@@ -99,8 +100,11 @@ class StageRunner:
         estimate = estimate_memory(request, self.model_files)
         self._residency = check_fits(estimate, request.residency)
         log.info("Residency mode: %s (estimate %s)", self._residency, estimate)
-        self._vae = self._load("vae")
         return str(getattr(self._residency, "value", self._residency))
+
+    def load_vae(self):
+        self._vae = self._load("vae")
+        return self._vae
 
     def _load(self, component: str):
         from ltx_mlx_core.weights import loader
@@ -112,9 +116,6 @@ class StageRunner:
         return loader.load_transformer(
             self.model_files, self._dtype, quantize_bits=self._request.quantize_bits, residency=self._residency
         )
-
-    def vae(self):
-        return self._vae
 
     def transformer(self):
         if self._transformer is None:

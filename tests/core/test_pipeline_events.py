@@ -1,0 +1,133 @@
+"""Pipeline.generate on the tiny model: event order and counts, determinism, seeds, refusals."""
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline import run
+from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
+from ltx_mlx_core.pipeline.pipeline import Pipeline
+from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
+from ltx_mlx_core.weights.registry import resolve_model
+from ltx_mlx_core.weights.tiny import make_tiny_model
+
+# configs/tiny.yaml: 3 first-pass steps, 2 second-pass steps.
+STEPS = {"first_pass": 3, "upsample": 1, "second_pass": 2}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    return str(make_tiny_model(tmp_path_factory.mktemp("models") / "tiny"))
+
+
+def _request(model: str, **changes) -> GenerationRequest:
+    fields = dict(prompt="a red ball rolls", model=model, width=64, height=64, num_frames=17, fps=12.0, seeds=[5])
+    fields.update(changes)
+    return GenerationRequest(**fields)
+
+
+def _events(request: GenerationRequest) -> list:
+    return list(Pipeline(resolve_model(request.model)).generate(request))
+
+
+def test_events_follow_the_stages_with_one_step_done_per_step(tiny_model):
+    events = _events(_request(tiny_model))
+    stages = [e.name for e in events if isinstance(e, StageStarted)]
+    assert stages == ["load", "text_encode", "first_pass", "upsample", "second_pass", "decode"]
+    assert [e.index for e in events if isinstance(e, StageStarted)] == list(range(1, 7))
+    assert all(e.total == 6 for e in events if isinstance(e, StageStarted))
+    for stage, count in STEPS.items():
+        steps = [e for e in events if isinstance(e, StepDone) and e.stage == stage]
+        assert [s.step for s in steps] == list(range(1, count + 1))
+        assert all(s.total == count and s.eta >= 0 and s.elapsed >= 0 for s in steps)
+    assert any(isinstance(e, StepDone) and e.stage == "decode" for e in events)
+    # A latent preview right after every denoising step, small uint8 RGB frames.
+    for i, event in enumerate(events):
+        if isinstance(event, StepDone) and event.stage in ("first_pass", "second_pass"):
+            preview = events[i + 1]
+            assert isinstance(preview, Preview) and preview.kind == "latent" and preview.step == event.step
+            assert preview.frames.dtype == np.uint8 and preview.frames.ndim == 4 and preview.frames.shape[-1] == 3
+    decoded = [e for e in events if isinstance(e, Preview) and e.kind == "decoded"]
+    assert len(decoded) == 1 and decoded[0].frames.dtype == np.uint8
+    assert isinstance(events[-1], Finished) and sum(isinstance(e, Finished) for e in events) == 1
+    result = events[-1].result
+    assert len(result.videos) == 1 and result.videos[0].shape == (17, 64, 64, 3)
+    assert result.videos[0].dtype == np.uint8 and result.fps == 12.0
+    assert set(result.timings) >= {"load", "text_encode", "first_pass", "second_pass", "decode", "total"}
+
+
+def test_each_denoising_step_is_exactly_one_evaluation(tiny_model, monkeypatch):
+    calls = []
+    real_eval = mx.eval
+    monkeypatch.setattr(mx, "eval", lambda *arrays: (calls.append(1), real_eval(*arrays))[1])
+    evals_per_step = []
+    for event in Pipeline(resolve_model(tiny_model)).generate(_request(tiny_model)):
+        if isinstance(event, StepDone) and event.stage in ("first_pass", "second_pass"):
+            evals_per_step.append(len(calls))
+        calls.clear()
+    assert evals_per_step == [1] * (STEPS["first_pass"] + STEPS["second_pass"])
+
+
+def test_same_seed_gives_the_same_video_and_another_seed_another(tiny_model):
+    first = run(_request(tiny_model, seeds=[9])).videos[0]
+    again = run(_request(tiny_model, seeds=[9])).videos[0]
+    other = run(_request(tiny_model, seeds=[10])).videos[0]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_a_batch_of_seeds_gives_each_seeds_own_video(tiny_model):
+    batch = run(_request(tiny_model, seeds=[1, 2]))
+    assert batch.seeds == [1, 2] and len(batch.videos) == 2
+    assert np.array_equal(batch.videos[0], run(_request(tiny_model, seeds=[1])).videos[0])
+    assert np.array_equal(batch.videos[1], run(_request(tiny_model, seeds=[2])).videos[0])
+
+
+def test_an_empty_prompt_still_generates(tiny_model):
+    assert run(_request(tiny_model, prompt="")).videos[0].shape == (17, 64, 64, 3)
+
+
+def test_cfg_encodes_the_negative_prompt_and_changes_the_result(tiny_model):
+    overrides = {"first_pass": {"guidance_scale": 3.0}, "second_pass": {"guidance_scale": 3.0}}
+    events = _events(_request(tiny_model, config_overrides=overrides))
+    text_stage = next(e for e in events if isinstance(e, StageStarted) and e.name == "text_encode")
+    assert "negative" in text_stage.detail
+    plain = run(_request(tiny_model)).videos[0]
+    assert not np.array_equal(events[-1].result.videos[0], plain)
+
+
+def test_single_scale_config_runs_one_denoise_stage(tiny_model, tmp_path):
+    config = tmp_path / "base.yaml"
+    config.write_text("pipeline_type: base\ntimesteps: [1.0, 0.6, 0.3]\nprecision: float32\n"
+                      "text_encoder_max_tokens: 16\n")
+    events = _events(_request(tiny_model, pipeline_config=str(config), width=96, height=64))
+    assert [e.name for e in events if isinstance(e, StageStarted)] == ["load", "text_encode", "denoise", "decode"]
+    assert len([e for e in events if isinstance(e, StepDone) and e.stage == "denoise"]) == 3
+    assert events[-1].result.videos[0].shape == (17, 64, 96, 3)
+
+
+def test_image_conditioning_runs(tiny_model):
+    frames = np.full((1, 64, 64, 3), 180, np.uint8)
+    request = _request(tiny_model, conditioning=[ConditioningItem(frames=frames, frame=0, strength=1.0)])
+    assert run(request).videos[0].shape == (17, 64, 64, 3)
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"num_frames": 18}, "8k+1"),
+        ({"width": 70}, "multiple of 32"),
+        ({"height": 0}, "multiple of 32"),
+        ({"conditioning": [ConditioningItem(frames=np.zeros((1, 64, 64, 3), np.uint8), frame=17)]}, "outside"),
+        ({"conditioning": [ConditioningItem(path="nowhere.png")]}, "does not exist"),
+        ({"width": 32}, "too small for a two-pass"),
+        ({"seeds": []}, "seed"),
+        ({"pipeline_config": "no-such-config"}, "not found"),
+    ],
+)
+def test_invalid_requests_are_refused_before_any_work(tiny_model, changes, fragment):
+    with pytest.raises(InvalidRequest) as refused:
+        Pipeline(resolve_model(tiny_model)).generate(_request(tiny_model, **changes))
+    assert fragment in str(refused.value)
