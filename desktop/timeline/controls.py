@@ -1,0 +1,82 @@
+"""The timeline's toolbar: actions on the selection, generation options, transition and export settings."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from desktop.project import Clip
+from ltx_mlx_core.video.io import X264_PRESETS
+
+
+class TimelineControls(QWidget):
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.model: Optional[str] = None  # the model for image clips; the main window sets it
+        self.play = QPushButton("Play")
+        self.extend = QPushButton("Extend")
+        self.extend.setToolTip("Generate the next clip from the selected clip's last frames")
+        self.extend_count = QSpinBox(minimum=2, maximum=20, value=3, prefix="×")
+        self.extend_n = QPushButton("Extend ×N")
+        self.extend_n.setToolTip("Extend several times in a row, each from the previous result")
+        self.bridge = QPushButton("Bridge")
+        self.bridge.setToolTip("Generate a clip joining the selected clip's end to the next clip's start")
+        self.retake = QPushButton("Retake")
+        self.retake.setToolTip("Regenerate the shift-dragged range, conditioned on the frames around it")
+        self.regenerate = QPushButton("Regenerate")
+        self.regenerate.setToolTip("Run the clip's request again with a new seed or the edited prompt")
+        self.take = QComboBox()
+        self.take.setToolTip("Switch between the clip's takes")
+        self.transition = QComboBox()
+        self.transition.addItems(["Cut", "Crossfade"])
+        self.transition.setToolTip("Transition into the selected clip")
+        self.fade_frames = QSpinBox(minimum=1, maximum=240, value=8, suffix=" f")
+        self.delete = QPushButton("Delete")
+        self.zoom_out = QPushButton("−")
+        self.zoom_in = QPushButton("+")
+        self.export = QPushButton("Export…")
+        self.crf = QSpinBox(minimum=0, maximum=51, value=18, prefix="CRF ")
+        self.preset = QComboBox()
+        self.preset.addItems(X264_PRESETS)
+        self.preset.setCurrentText("slow")
+        self.prompt = QLineEdit(placeholderText="Prompt for the next generation (empty: keep the clip's prompt)")
+        self.seed = QSpinBox(minimum=-1, maximum=2**31 - 2, value=-1, prefix="seed ", specialValueText="seed random")
+        self.frames = QSpinBox(minimum=9, maximum=257, value=97, singleStep=8, suffix=" frames")
+
+        actions = QHBoxLayout()
+        for widget in (self.play, self.extend, self.extend_count, self.extend_n, self.bridge, self.retake,
+                       self.regenerate, self.take, self.transition, self.fade_frames, self.delete):
+            actions.addWidget(widget)
+        actions.addStretch(1)
+        for widget in (QLabel("Zoom"), self.zoom_out, self.zoom_in, self.crf, self.preset, self.export):
+            actions.addWidget(widget)
+        options = QHBoxLayout()
+        options.addWidget(self.prompt, 1)
+        options.addWidget(self.seed)
+        options.addWidget(self.frames)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(actions)
+        layout.addLayout(options)
+
+    def seed_value(self) -> Optional[int]:
+        return None if self.seed.value() < 0 else self.seed.value()
+
+    def update_for(self, clip: Optional[Clip], index: int, clips: int, has_range: bool, exporting: bool) -> None:
+        """Enable what applies to the selection; show its takes and transition."""
+        self.extend.setEnabled(clip is not None)
+        self.extend_n.setEnabled(clip is not None)
+        self.bridge.setEnabled(clip is not None and 0 <= index < clips - 1)
+        self.retake.setEnabled(has_range)
+        self.regenerate.setEnabled(clip is not None and bool(clip.take.request))
+        self.delete.setEnabled(clip is not None)
+        self.export.setEnabled(clips > 0 and not exporting)
+        self.take.clear()
+        if clip is not None:
+            self.take.addItems([t.label or f"take {n + 1}" for n, t in enumerate(clip.takes)])
+            self.take.setCurrentIndex(clip.active)
+            self.transition.setCurrentIndex(1 if clip.transition == "crossfade" else 0)
+            if clip.transition_frames:
+                self.fade_frames.setValue(clip.transition_frames)
+        self.take.setEnabled(clip is not None and len(clip.takes) > 1)
+        self.transition.setEnabled(clip is not None and index > 0)

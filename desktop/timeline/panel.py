@@ -1,0 +1,357 @@
+"""The timeline panel: toolbar, preview player and the timeline view over one project.
+
+Every edit goes through the shared QUndoStack (the main window's Edit menu);
+generation goes through the shared GenerationService; export runs on its own thread.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
+)
+
+from desktop.project import Clip, Project, ProjectError, Take, load_project, recover
+from desktop.timeline.commands import InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip
+from desktop.timeline.controls import TimelineControls
+from desktop.timeline.export import ExportJob
+from desktop.timeline.generation import TimelineJobs
+from desktop.timeline.playback import FrameCache
+from desktop.timeline.requests import (
+    build_bridge, build_extend, build_image_clip, build_regenerate, build_retake,
+)
+from desktop.timeline.view import TimelineView, to_pixmap
+from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.pipeline.request import media_kind
+from ltx_mlx_core.video.io import probe_video
+
+logger = logging.getLogger(__name__)
+AUTOSAVE_MS = 30_000
+
+
+class TimelinePanel(QWidget):
+    project_changed = Signal()
+    export_finished = Signal(str)
+    export_failed = Signal(str)
+
+    def __init__(self, service, undo_stack: Optional[QUndoStack] = None, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.project = Project()
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.service = service
+        self.jobs = TimelineJobs(service, self.undo_stack, lambda: self.project, self._on_changed, self)
+        self.view = TimelineView(self)
+        self.controls = TimelineControls(self)
+        self.preview = QLabel(alignment=Qt.AlignCenter)
+        self.preview.setMinimumSize(240, 135)
+        self.preview.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+        self.preview.setStyleSheet("background: #000; color: #777;")
+        self.preview_cache = FrameCache(height=270)
+        self.status = QLabel("Drop videos or images here, or generate a clip and extend it.")
+        self.export_bar = QProgressBar(visible=False)
+        self.cancel_export_button = QPushButton("Cancel export", visible=False)
+        self.export_job: Optional[ExportJob] = None
+        self._play_timer = QTimer(self)
+        self._play_timer.timeout.connect(self._advance)
+        self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self._autosave_timer.start()
+        self._build_layout()
+        self._connect()
+        self.set_project(Project())
+
+    # Layout and wiring ----------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.preview)
+        splitter.addWidget(self.view)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([320, 960])
+        footer = QHBoxLayout()
+        footer.addWidget(self.status, 1)
+        footer.addWidget(self.export_bar)
+        footer.addWidget(self.cancel_export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.controls)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(footer)
+        for name, key in (("undo", QKeySequence.Undo), ("redo", QKeySequence.Redo)):
+            action = getattr(self.undo_stack, f"create{name.title()}Action")(self, name.title())
+            action.setShortcut(key)
+            action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        delete = QAction("Delete clip", self, shortcut=QKeySequence.Delete, triggered=self.delete_selected)
+        delete.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.addAction(delete)
+
+    def _connect(self) -> None:
+        c = self.controls
+        c.play.clicked.connect(self.toggle_play)
+        c.extend.clicked.connect(lambda: self.extend(1))
+        c.extend_n.clicked.connect(lambda: self.extend(c.extend_count.value()))
+        c.bridge.clicked.connect(self.bridge)
+        c.retake.clicked.connect(self.retake)
+        c.regenerate.clicked.connect(self.regenerate)
+        c.delete.clicked.connect(self.delete_selected)
+        c.export.clicked.connect(lambda: self.export())
+        c.zoom_in.clicked.connect(lambda: self.view.zoom_by(1.25))
+        c.zoom_out.clicked.connect(lambda: self.view.zoom_by(0.8))
+        c.take.activated.connect(self.switch_take)
+        c.transition.activated.connect(lambda _: self.apply_transition())
+        c.fade_frames.editingFinished.connect(self.apply_transition)
+        self.cancel_export_button.clicked.connect(self.cancel_export)
+        self.view.selection_changed.connect(self._on_selection)
+        self.view.playhead_moved.connect(self.show_frame)
+        self.view.move_requested.connect(lambda cid, index: self.push(MoveClip(self.project, cid, index,
+                                                                               self._on_changed)))
+        self.view.trim_requested.connect(lambda cid, a, b: self.push(TrimClip(self.project, cid, a, b,
+                                                                              self._on_changed)))
+        self.view.range_selected.connect(self._on_range)
+        self.view.files_dropped.connect(self.add_files)
+        self.jobs.message.connect(self.status.setText)
+        self.jobs.landed.connect(lambda cid: self.select(cid))
+
+    # Document -------------------------------------------------------------------------------
+
+    def set_project(self, project: Project) -> None:
+        self.project = project
+        self.undo_stack.clear()
+        self.preview_cache = FrameCache(height=270)
+        self.view.set_project(project)
+        self._on_changed()
+
+    def push(self, command) -> bool:
+        """Push an edit; a refused edit (ProjectError) shows its reason and leaves the stack alone."""
+        try:
+            command.redo()
+        except ProjectError as error:
+            self.status.setText(str(error))
+            self.view.refresh()
+            return False
+        command.undo()
+        self.undo_stack.push(command)
+        return True
+
+    def _on_changed(self) -> None:
+        self.view.refresh()
+        self._update_controls()
+        self.show_frame(self.view.playhead)
+        self.project_changed.emit()
+
+    def selected_clips(self) -> list[Clip]:
+        return [self.project.clip(cid) for cid in self.view.selected if any(c.id == cid for c in self.project.clips)]
+
+    def select(self, *clip_ids: str) -> None:
+        self.view.selected = list(clip_ids)
+        self.view.refresh()
+        self._on_selection(self.view.selected)
+
+    def _on_selection(self, ids: list) -> None:
+        clips = self.selected_clips()
+        if clips and clips[-1].take.request:
+            self.controls.prompt.setText(clips[-1].take.request.get("prompt", ""))
+        self._update_controls()
+
+    def _on_range(self, clip_id: str, start: int, end: int) -> None:
+        self.status.setText(f"Range {start}–{end - 1} of clip {self.project.index_of(clip_id) + 1} selected: "
+                            f"Retake regenerates it.")
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        clips = self.selected_clips()
+        one = len(clips) >= 1
+        index = self.project.index_of(clips[-1].id) if one else -1
+        self.controls.update_for(clips[-1] if one else None, index, len(self.project.clips),
+                                 bool(self.view.retake_range), self.export_job is not None)
+
+    # Edits ----------------------------------------------------------------------------------
+
+    def add_files(self, paths: list, index: int) -> None:
+        """Videos are imported as clips; images become image-to-video generations."""
+        for path in map(Path, paths):
+            kind = media_kind(path)
+            try:
+                if kind == "video":
+                    info = probe_video(path)
+                    clip = Clip(takes=[Take(self.project.import_media(path), None, path.stem, info.frames)])
+                    if not self.project.clips:
+                        self.project.fps = info.fps or self.project.fps
+                    self.push(InsertClip(self.project, index, clip, self._on_changed, text="Import video"))
+                    index += 1
+                elif kind == "image":
+                    plan = build_image_clip(self.project, path, index, self.controls.prompt.text(),
+                                            self.controls.seed_value(), self.controls.frames.value(),
+                                            model=self.controls.model)
+                    self.jobs.submit(plan)
+                else:
+                    self.status.setText(f"'{path.name}' is not a video or image the timeline can use.")
+            except (ProjectError, LtxMlxError) as error:
+                self.status.setText(str(error))
+
+    def delete_selected(self) -> None:
+        for clip in self.selected_clips():
+            self.push(RemoveClip(self.project, clip.id, self._on_changed))
+
+    def switch_take(self, take_index: int) -> None:
+        clips = self.selected_clips()
+        if clips and take_index != clips[-1].active:
+            self.push(SwitchTake(self.project, clips[-1].id, take_index, self._on_changed))
+
+    def apply_transition(self) -> None:
+        clips = self.selected_clips()
+        if not clips:
+            return
+        kind = self.controls.transition.currentText().lower()
+        frames = self.controls.fade_frames.value() if kind == "crossfade" else 0
+        clip = clips[-1]
+        if (clip.transition, clip.transition_frames) != (kind, frames):
+            self.push(SetTransition(self.project, clip.id, kind, frames, self._on_changed))
+
+    # Generation -----------------------------------------------------------------------------
+
+    def _submit(self, build, chain: int = 0) -> Optional[str]:
+        try:
+            return self.jobs.submit(build(), chain)
+        except (ProjectError, LtxMlxError) as error:
+            self.status.setText(str(error))
+            return None
+
+    def extend(self, times: int = 1) -> Optional[str]:
+        """Continue the selected clip `times` times in a chain (each from the previous result)."""
+        clips = self.selected_clips()
+        if not clips:
+            self.status.setText("Select the clip to continue.")
+            return None
+        c = self.controls
+        return self._submit(lambda: build_extend(self.project, clips[-1].id, c.prompt.text(), c.seed_value(),
+                                                 c.frames.value()), max(0, times - 1))
+
+    def bridge(self) -> Optional[str]:
+        clips = self.selected_clips()
+        if not clips:
+            self.status.setText("Select the clip after which the bridge goes.")
+            return None
+        first = self.project.index_of(clips[0].id)
+        if len(clips) == 1 and first + 1 < len(self.project.clips):
+            second_id = self.project.clips[first + 1].id
+        else:
+            second_id = clips[-1].id
+        c = self.controls
+        return self._submit(lambda: build_bridge(self.project, clips[0].id, second_id, c.prompt.text(),
+                                                 c.seed_value(), c.frames.value()))
+
+    def retake(self) -> Optional[str]:
+        if not self.view.retake_range:
+            self.status.setText("Shift-drag across a clip to choose the frames to retake.")
+            return None
+        clip_id, start, end = self.view.retake_range
+        c = self.controls
+        return self._submit(lambda: build_retake(self.project, clip_id, start, end - start, c.prompt.text(),
+                                                 c.seed_value()))
+
+    def regenerate(self) -> Optional[str]:
+        clips = self.selected_clips()
+        if not clips:
+            self.status.setText("Select the clip to regenerate.")
+            return None
+        c = self.controls
+        return self._submit(lambda: build_regenerate(self.project, clips[-1].id, c.prompt.text() or None,
+                                                     c.seed_value()))
+
+    # Preview --------------------------------------------------------------------------------
+
+    def show_frame(self, frame: int) -> None:
+        image = self.preview_cache.film_frame(self.project, frame) if self.project.clips else None
+        if image is None:
+            self.preview.setText("No clips yet")
+            return
+        pixmap = to_pixmap(image)
+        self.preview.setPixmap(pixmap.scaled(self.preview.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+
+    def toggle_play(self) -> None:
+        if self._play_timer.isActive():
+            self._play_timer.stop()
+        elif self.project.total_frames:
+            if self.view.playhead >= self.project.total_frames - 1:
+                self.view.set_playhead(0)
+            self._play_timer.start(max(1, round(1000 / self.project.fps)))
+        self.controls.play.setText("Pause" if self._play_timer.isActive() else "Play")
+
+    def is_playing(self) -> bool:
+        return self._play_timer.isActive()
+
+    def _advance(self) -> None:
+        if self.view.playhead + 1 >= self.project.total_frames:
+            self.toggle_play()
+            return
+        self.view.set_playhead(self.view.playhead + 1)
+
+    # Files and export -----------------------------------------------------------------------
+
+    def save_project(self, folder: Optional[Path] = None) -> Path:
+        path = self.project.save(folder)
+        self.undo_stack.setClean()
+        self.status.setText(f"Saved {path.parent.name}.")
+        return path
+
+    def autosave(self) -> None:
+        if self.project.folder is not None and not self.undo_stack.isClean():
+            self.project.autosave()
+
+    def open_project(self, folder: Path, use_autosave: Optional[bool] = None) -> None:
+        """Open a project; a newer autosave (after a crash) is offered, or used when `use_autosave`."""
+        recovered = recover(folder)
+        if recovered is not None and use_autosave is None:
+            answer = QMessageBox.question(self, "Recover project",
+                                          "This project has unsaved changes from a session that ended "
+                                          "unexpectedly. Recover them?")
+            use_autosave = answer == QMessageBox.Yes
+        self.set_project(recovered if recovered is not None and use_autosave else load_project(folder))
+
+    def export(self, output: Optional[Path] = None, crf: Optional[int] = None,
+               preset: Optional[str] = None) -> Optional[ExportJob]:
+        """Stitch the timeline into one MP4 on a worker thread (progress bar, Cancel export)."""
+        if self.export_job is not None:
+            return None
+        if output is None:
+            name, _ = QFileDialog.getSaveFileName(self, "Export video", f"{self.project.name}.mp4", "MP4 (*.mp4)")
+            if not name:
+                return None
+            output = Path(name)
+        crf = self.controls.crf.value() if crf is None else crf
+        preset = self.controls.preset.currentText() if preset is None else preset
+        job = ExportJob(self.project.segments(), Path(output), self.project.fps, crf, preset, parent=self)
+        job.progress.connect(lambda done, total: (self.export_bar.setMaximum(total), self.export_bar.setValue(done)))
+        job.finished.connect(lambda path: self._export_done(f"Exported {Path(path).name}.", path, True))
+        job.failed.connect(lambda message: self._export_done(message, message, False))
+        job.cancelled.connect(lambda: self._export_done("Export cancelled; nothing was written.", "cancelled",
+                                                        False))
+        self.export_job = job
+        self.export_bar.setValue(0)
+        self.export_bar.setVisible(True)
+        self.cancel_export_button.setVisible(True)
+        self.status.setText(f"Exporting {self.project.total_frames} frames…")
+        self._update_controls()
+        job.start()
+        return job
+
+    def cancel_export(self) -> None:
+        if self.export_job is not None:
+            self.export_job.cancel()
+
+    def _export_done(self, message: str, detail: str, ok: bool) -> None:
+        if self.export_job is not None:
+            self.export_job.wait()
+        self.export_job = None
+        self.export_bar.setVisible(False)
+        self.cancel_export_button.setVisible(False)
+        self.status.setText(message)
+        self._update_controls()
+        (self.export_finished if ok else self.export_failed).emit(detail)
