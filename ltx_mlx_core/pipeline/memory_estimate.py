@@ -26,6 +26,7 @@ USABLE_FRACTION = 0.75
 # (hidden states, q/k/v, the 4x feed-forward intermediate, in the compute dtype, plus headroom).
 ACTIVATION_FACTOR = 24
 DECODE_TILE_BYTES = 3 * GIB  # peak of one default 512x512x57 decode tile at the 0.9.8 widths, bf16
+DECODE_TILE_PIXELS = 57 * 512 * 512
 
 
 @dataclass(frozen=True)
@@ -71,45 +72,80 @@ def available_memory() -> int:
     return int(total * USABLE_FRACTION)
 
 
-def _bytes_at(header: Any, prefix: str, dtype_bytes: int, quantize_bits: Optional[int] = None) -> tuple[int, int]:
-    """(all tensors under prefix, those in transformer blocks) at the compute dtype."""
+def _element_count(shape: tuple[int, ...]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def _bytes_at(
+    shapes: dict[str, tuple[int, ...]], dtype_bytes: int, quantize_bits: Optional[int] = None
+) -> tuple[int, int]:
+    """(all tensors, those in transformer blocks) in the compute dtype, linear weights quantised if asked."""
     total = blocks = 0
-    for name, info in header.tensors.items():
-        if not name.startswith(prefix):
-            continue
-        count = 1
-        for dim in info.shape:
-            count *= dim
+    for name, shape in shapes.items():
+        count = _element_count(shape)
         size = count * dtype_bytes
-        if quantize_bits and name.endswith(".weight") and len(info.shape) == 2:
-            size = count * quantize_bits // 8 + count // 64 * 4
+        if quantize_bits and name.endswith(".weight") and len(shape) == 2 and shape[-1] % 64 == 0:
+            # packed weights plus a scale and a bias (compute dtype) per group of 64
+            size = count * quantize_bits // 8 + count // 64 * 2 * dtype_bytes
         total += size
-        if ".transformer_blocks." in name or name.startswith(prefix + "transformer_blocks."):
+        if name.startswith("transformer_blocks."):
             blocks += size
     return total, blocks
 
 
-def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: int = 2) -> MemoryEstimate:
-    from ltx_mlx_core.weights.loader import t5_weight_files
+def _shapes(paths: list, prefix: str = "") -> dict[str, tuple[int, ...]]:
     from ltx_mlx_core.weights.safetensors_io import read_header
 
-    header = read_header(model_files.checkpoint)
-    transformer, blocks = _bytes_at(header, "model.diffusion_model.", dtype_bytes, request.quantize_bits)
-    vae, _ = _bytes_at(header, "vae.", dtype_bytes)
-    upsampler = read_header(model_files.upsampler).nbytes if model_files.upsampler else 0
-    text = sum(read_header(p).nbytes for p in t5_weight_files(model_files.text_encoder_dir))
-    config = header.config().get("transformer", {})
-    width = config.get("num_attention_heads", 32) * config.get("attention_head_dim", 64)
-    layers = config.get("num_layers", 28)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in paths:
+        header = read_header(path)
+        shapes.update({name[len(prefix):]: header.tensors[name].shape for name in header.keys_with_prefix(prefix)})
+    return shapes
+
+
+def component_shapes(model_files: Any) -> tuple[dict, dict, dict, dict, Any]:
+    """Tensor shapes of (transformer, VAE, text encoder, upsampler) and the transformer config, from headers only."""
+    from pathlib import Path
+
+    from ltx_mlx_core.weights import layout_diffusers, layout_official
+    from ltx_mlx_core.weights.layout_hf_t5 import t5_weight_files
+
+    checkpoint = Path(model_files.checkpoint)
+    if layout_diffusers.is_diffusers_folder(checkpoint):
+        transformer = _shapes(layout_diffusers.transformer_weight_files(checkpoint))
+        vae = _shapes(layout_diffusers.sharded_files(checkpoint / "vae", layout_diffusers.WEIGHTS_INDEX))
+        config = layout_diffusers.transformer_config(checkpoint)
+    else:
+        transformer = _shapes([checkpoint], layout_official.TRANSFORMER_PREFIX)
+        vae = _shapes([checkpoint], layout_official.VAE_PREFIX)
+        config = layout_official.transformer_config(checkpoint)
+    text = _shapes(t5_weight_files(Path(model_files.text_encoder_dir)))
+    text = {k: v for k, v in text.items() if not k.startswith("decoder.") and k != "encoder.embed_tokens.weight"}
+    upsampler = _shapes([model_files.upsampler]) if getattr(model_files, "upsampler", None) else {}
+    return transformer, vae, text, upsampler, config
+
+
+def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: int = 2) -> MemoryEstimate:
+    """Bytes each component and the activations need for this request; reads file headers only."""
+    transformer_shapes, vae_shapes, text_shapes, upsampler_shapes, config = component_shapes(model_files)
+    transformer, blocks = _bytes_at(transformer_shapes, dtype_bytes, request.quantize_bits)
+    vae, _ = _bytes_at(vae_shapes, dtype_bytes)
+    text, _ = _bytes_at(text_shapes, dtype_bytes)
+    upsampler, _ = _bytes_at(upsampler_shapes, dtype_bytes)
     tokens = ((request.num_frames - 1) // 8 + 1) * (request.height // 32) * (request.width // 32)
     batch = len(request.seeds)
-    activations = tokens * width * ACTIVATION_FACTOR * dtype_bytes * batch
-    activations = max(activations, min(DECODE_TILE_BYTES, vae))
-    estimate = MemoryEstimate(
+    denoise = tokens * config.inner_dim * ACTIVATION_FACTOR * dtype_bytes * batch
+    # Decoding runs tile by tile: a video smaller than one default tile needs proportionally less.
+    decode_share = min(1.0, request.num_frames * request.height * request.width / DECODE_TILE_PIXELS)
+    decode = int(DECODE_TILE_BYTES * decode_share * dtype_bytes / 2)
+    activations = max(denoise, decode)
+    return MemoryEstimate(
         text_encoder=text, transformer=transformer, transformer_blocks=blocks, vae=vae,
-        upsampler=upsampler, activations=activations, available=available_memory(), num_blocks=layers,
+        upsampler=upsampler, activations=activations, available=available_memory(), num_blocks=config.num_layers,
     )
-    return estimate
 
 
 def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMode:

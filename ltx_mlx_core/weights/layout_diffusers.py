@@ -57,15 +57,24 @@ def _weights(folder: Path) -> dict[str, mx.array]:
     return weights
 
 
-def read_transformer(root: Path) -> tuple[TransformerConfig, dict[str, mx.array]]:
+def transformer_config(root: Path) -> TransformerConfig:
     folder = Path(root) / "transformer"
     raw = _config(folder)
     if raw.get("_class_name") not in (None, "LTXVideoTransformer3DModel"):
         raise CheckpointError(f"'{folder / 'config.json'}' describes a {raw['_class_name']}, not an LTX-Video transformer.")
     try:
-        config = TransformerConfig.from_diffusers_dict(raw)
+        return TransformerConfig.from_diffusers_dict(raw)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"'{folder / 'config.json'}' is not a transformer config this version can build: {error}") from None
+
+
+def transformer_weight_files(root: Path) -> list[Path]:
+    return sharded_files(Path(root) / "transformer", WEIGHTS_INDEX)
+
+
+def read_transformer(root: Path) -> tuple[TransformerConfig, dict[str, mx.array]]:
+    folder = Path(root) / "transformer"
+    config = transformer_config(root)
     try:
         return config, sanitize_diffusers_transformer(_weights(folder))
     except CheckpointError as error:

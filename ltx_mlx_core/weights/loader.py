@@ -45,9 +45,12 @@ def layout_of(files: Any) -> str:
     return "official"
 
 
+def _layout(files: Any) -> Any:
+    return layout_diffusers if layout_of(files) == "diffusers" else layout_official
+
+
 def _reader(files: Any, component: str) -> Callable[[Path], tuple[Any, dict[str, mx.array]]]:
-    module = layout_diffusers if layout_of(files) == "diffusers" else layout_official
-    return getattr(module, f"read_{component}")
+    return getattr(_layout(files), f"read_{component}")
 
 
 def _cast(dtype: mx.Dtype) -> Callable[[mx.array], mx.array]:
@@ -87,7 +90,7 @@ def load_transformer(
         return model
 
     if quantize_bits:
-        config, _ = read(source)
+        config = _layout(files).transformer_config(source)
         model = load_or_quantize(
             lambda: LTXVideoTransformer(config), build_full, source, "transformer", quantize_bits, dtype,
             use_cache=cache_quantized,

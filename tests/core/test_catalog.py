@@ -1,0 +1,85 @@
+"""The model catalog, its sizes against the architectures, and `ltx-mlx models ...` end to end."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ltx_mlx_core import cli
+from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
+from ltx_mlx_core.weights import catalog
+from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_path, is_installed
+from ltx_mlx_core.weights.registry import resolve_model, tiny_model_dir
+from tests.core.full_size_files import write_full_size_model
+from tests.core.test_download import REPO, hub  # noqa: F401  (the local hub server fixture)
+
+
+def test_every_entry_names_official_hub_files_and_its_licence():
+    assert set(CATALOG) == {"ltxv-2b-0.9.8-distilled", "ltxv-2b-0.9.8-distilled-fp8",
+                            "ltxv-13b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled-fp8"}
+    for model_id, entry in CATALOG.items():
+        assert entry.checkpoint == HubFile("Lightricks/LTX-Video", f"{model_id}.safetensors", entry.checkpoint.approx_bytes)
+        assert entry.upsampler.filename == "ltxv-spatial-upscaler-0.9.8.safetensors"
+        assert {f.repo_id for f in entry.text_encoder} == {"PixArt-alpha/PixArt-XL-2-1024-MS"}
+        assert "LTX-Video Open Weights" in entry.licence
+        assert entry.pipeline_config.startswith(model_id)
+
+
+@pytest.mark.parametrize("model_id, config, dtype", [
+    ("ltxv-2b-0.9.8-distilled", LTXV_2B_098, "BF16"), ("ltxv-13b-0.9.8-distilled", LTXV_13B_098, "BF16"),
+    ("ltxv-2b-0.9.8-distilled-fp8", LTXV_2B_098, "F8_E4M3"), ("ltxv-13b-0.9.8-distilled-fp8", LTXV_13B_098, "F8_E4M3"),
+])
+def test_catalog_sizes_agree_with_the_architectures(tmp_path, model_id, config, dtype):
+    """The approximate sizes shown to users are within 10% of what the model shapes take on disk."""
+    files = write_full_size_model(tmp_path, config, dtype)
+    actual = files.checkpoint.stat().st_size
+    listed = CATALOG[model_id].checkpoint.approx_bytes
+    assert abs(listed - actual) / actual < 0.10, (listed / 1e9, actual / 1e9)
+
+
+def test_nothing_is_installed_in_an_empty_cache():
+    assert not any(is_installed(entry) for entry in CATALOG.values())
+
+
+def test_models_list_shows_sizes_status_and_licences(capsys):
+    assert cli.main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    for model_id in [*CATALOG, "tiny"]:
+        assert model_id in out
+    assert "not made" in out and "available" in out and "LTX-Video Open Weights" in out
+
+
+def test_make_tiny_then_remove_it_from_the_command_line(capsys):
+    assert cli.main(["models", "make-tiny"]) == 0
+    assert "its output is noise" in capsys.readouterr().out
+    files = resolve_model("tiny")
+    assert files.is_test_model and files.checkpoint.is_file() and (tiny_model_dir() / "README.txt").is_file()
+    assert "noise" in (tiny_model_dir() / "README.txt").read_text()
+    assert cli.main(["models", "list"]) == 0
+    assert "installed" in capsys.readouterr().out.split("tiny", 1)[1].splitlines()[0]
+    assert cli.main(["models", "remove", "tiny"]) == 0
+    assert not tiny_model_dir().exists()
+
+
+def test_make_tiny_is_deterministic(tmp_path):
+    from ltx_mlx_core.weights.tiny import make_tiny_model
+
+    first = make_tiny_model(tmp_path / "a")
+    second = make_tiny_model(tmp_path / "b")
+    for name in ("tiny.safetensors", "tiny-spatial-upscaler.safetensors", "text_encoder/model.safetensors"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_download_and_remove_a_catalog_model_from_the_command_line(hub, monkeypatch, capsys):  # noqa: F811
+    names = ["ckpt.safetensors", "up.safetensors", "text_encoder/config.json"]
+    for name in names:
+        hub.files[f"{REPO}/{name}"] = os.urandom(2048)
+    entry = CatalogEntry("test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml",
+                         text_encoder=(HubFile(REPO, names[2]),))
+    monkeypatch.setitem(catalog.CATALOG, "test-model", entry)
+    assert cli.main(["models", "download", "test-model"]) == 0
+    assert "test-model is ready" in capsys.readouterr().out
+    assert is_installed(entry)
+    assert cli.main(["models", "remove", "test-model"]) == 0
+    assert cached_path(entry.checkpoint) is None
+    assert cached_path(entry.upsampler) is not None  # shared with the other models: kept

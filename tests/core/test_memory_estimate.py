@@ -1,0 +1,78 @@
+"""Memory estimates from file headers, before anything loads; refusals that say what to change."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ltx_mlx_core.errors import OutOfMemoryRisk
+from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
+from ltx_mlx_core.pipeline import memory_estimate
+from ltx_mlx_core.pipeline.memory_estimate import GIB, check_fits, estimate_memory
+from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.residency import ResidencyMode
+from tests.core.full_size_files import write_full_size_model
+
+REQUEST = GenerationRequest(prompt="a boat", model="ltxv-13b-0.9.8-distilled", width=768, height=512, num_frames=97)
+
+
+@pytest.fixture(scope="module")
+def model_13b(tmp_path_factory):
+    return write_full_size_model(tmp_path_factory.mktemp("13b"), LTXV_13B_098)
+
+
+def test_13b_estimate_counts_every_component_in_bf16(model_13b):
+    estimate = estimate_memory(REQUEST, model_13b)
+    # 13.1 B transformer parameters, T5-XXL encoder 4.76 B, 0.9.8 VAE 1.2 B, upsampler 0.13 B (x 2 bytes).
+    assert 24.0 * GIB < estimate.transformer < 25.0 * GIB
+    assert 8.5 * GIB < estimate.text_encoder < 9.2 * GIB
+    assert 2.0 * GIB < estimate.vae < 2.6 * GIB
+    assert estimate.transformer_blocks > 0.98 * estimate.transformer
+    assert estimate.num_blocks == 48
+
+
+def test_more_pixels_and_frames_need_more_activation_memory(model_13b):
+    def activations(width, height, frames):
+        request = dataclasses.replace(REQUEST, width=width, height=height, num_frames=frames)
+        return estimate_memory(request, model_13b).activations
+
+    small, medium, large = activations(256, 256, 17), activations(768, 512, 97), activations(1280, 704, 161)
+    assert small < medium < large and large > 3 * small
+
+
+def test_eight_bit_quantisation_about_halves_the_transformer(model_13b):
+    full = estimate_memory(REQUEST, model_13b)
+    eight = estimate_memory(dataclasses.replace(REQUEST, quantize_bits=8), model_13b)
+    four = estimate_memory(dataclasses.replace(REQUEST, quantize_bits=4), model_13b)
+    assert 0.5 < eight.transformer / full.transformer < 0.56
+    assert 0.25 < four.transformer / full.transformer < 0.31
+
+
+@pytest.mark.parametrize("usable_gib, mode", [(64, ResidencyMode.RESIDENT), (32, ResidencyMode.STREAM_COMPONENTS),
+                                              (16, ResidencyMode.STREAM_BLOCKS)])
+def test_the_leanest_needed_mode_is_chosen_for_the_machine(model_13b, usable_gib, mode):
+    estimate = dataclasses.replace(estimate_memory(REQUEST, model_13b), available=usable_gib * GIB)
+    assert check_fits(estimate) is mode
+    assert check_fits(estimate, "stream_blocks") is ResidencyMode.STREAM_BLOCKS  # asking for leaner always works
+
+
+def test_an_asked_for_mode_that_cannot_fit_moves_to_a_leaner_one(model_13b):
+    estimate = dataclasses.replace(estimate_memory(REQUEST, model_13b), available=16 * GIB)
+    assert check_fits(estimate, "resident") is ResidencyMode.STREAM_BLOCKS
+
+
+def test_a_request_that_cannot_fit_is_refused_with_the_estimate_and_what_to_change(model_13b, monkeypatch):
+    monkeypatch.setattr(memory_estimate, "available_memory", lambda: 8 * GIB)
+    estimate = estimate_memory(REQUEST, model_13b)
+    with pytest.raises(OutOfMemoryRisk) as refusal:
+        check_fits(estimate)
+    message = str(refusal.value)
+    assert "8.0 GiB is usable" in message and "transformer 24." in message
+    for suggestion in ("Lower the resolution", "quantise", "2B"):
+        assert suggestion in message
+
+
+def test_2b_fits_a_24_gib_machine_without_streaming_blocks(tmp_path):
+    files = write_full_size_model(tmp_path, LTXV_2B_098)
+    estimate = dataclasses.replace(estimate_memory(REQUEST, files), available=18 * GIB)
+    assert check_fits(estimate) in (ResidencyMode.RESIDENT, ResidencyMode.STREAM_COMPONENTS)

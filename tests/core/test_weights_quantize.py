@@ -1,0 +1,104 @@
+"""8/4-bit quantisation on load, and the MLX-native cache that makes the next load skip the source."""
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+import pytest
+from mlx.utils import tree_flatten
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.t5 import T5Config
+from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.weights import layout_hf_t5, layout_official, loader
+from ltx_mlx_core.weights.quantize import cache_path
+from ltx_mlx_core.weights.residency import ResidencyMode
+from ltx_mlx_core.weights.tiny import TINY_T5, ModelShapes, write_tiny_model
+from tests.core.test_weights_loading import step_inputs
+
+# Widths divisible by the quantisation group (64), so every linear layer is quantised.
+SHAPES = ModelShapes(
+    transformer=TransformerConfig(num_attention_heads=4, attention_head_dim=32, num_layers=2,
+                                  cross_attention_dim=128, caption_channels=64),
+    t5=T5Config(**{**TINY_T5.__dict__, "d_model": 64, "d_ff": 128, "d_kv": 16}),
+)
+
+
+@pytest.fixture
+def files(tmp_path):
+    return write_tiny_model(tmp_path, shapes=SHAPES)
+
+
+def as_numpy(array: mx.array) -> np.ndarray:
+    return np.array(array.astype(mx.float32) if array.dtype == mx.bfloat16 else array)
+
+
+def count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+def test_second_quantised_load_comes_from_the_cache_without_reading_the_checkpoint(files, monkeypatch):
+    first = loader.load_transformer(files, mx.bfloat16, quantize_bits=8)
+    cached = cache_path(files.checkpoint, "transformer", 8, mx.bfloat16)
+    assert cached.is_file()
+    reads = count_calls(monkeypatch, layout_official, "read_transformer")
+    second = loader.load_transformer(files, mx.bfloat16, quantize_bits=8)
+    assert reads == []
+    a, b = dict(tree_flatten(first.parameters())), dict(tree_flatten(second.parameters()))
+    assert sorted(a) == sorted(b) and any(name.endswith(".scales") for name in a)
+    for name in a:
+        np.testing.assert_array_equal(as_numpy(a[name]), as_numpy(b[name]), err_msg=name)
+    np.testing.assert_array_equal(np.array(first(*step_inputs(first)).astype(mx.float32)),
+                                  np.array(second(*step_inputs(second)).astype(mx.float32)))
+
+
+def test_cache_is_keyed_to_the_source_file_and_bits(files):
+    loader.load_transformer(files, mx.bfloat16, quantize_bits=8)
+    eight = cache_path(files.checkpoint, "transformer", 8, mx.bfloat16)
+    assert cache_path(files.checkpoint, "transformer", 4, mx.bfloat16) != eight
+    files.checkpoint.touch()  # a re-downloaded checkpoint must not reuse a stale cache
+    import os
+
+    os.utime(files.checkpoint, ns=(1, 1))
+    assert cache_path(files.checkpoint, "transformer", 8, mx.bfloat16) != eight
+
+
+def test_unreadable_cache_is_replaced_not_trusted(files):
+    cached = cache_path(files.checkpoint, "transformer", 8, mx.bfloat16)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"garbage")
+    model = loader.load_transformer(files, mx.bfloat16, quantize_bits=8)
+    assert mx.isfinite(model(*step_inputs(model))).all()
+    assert cached.stat().st_size > 1000
+
+
+def test_four_bit_transformer_and_eight_bit_t5_stay_close(files):
+    full = loader.load_transformer(files, mx.bfloat16)
+    four = loader.load_transformer(files, mx.bfloat16, quantize_bits=4, cache_quantized=False)
+    a = full(*step_inputs(full)).astype(mx.float32)
+    b = four(*step_inputs(four)).astype(mx.float32)
+    four_bit_error = float(mx.abs(a - b).max() / mx.abs(a).max())
+    _, t5 = loader.load_text_encoder(files, mx.float32)
+    _, t5_q = loader.load_text_encoder(files, mx.float32, quantize_bits=8)
+    assert layout_hf_t5.t5_config(files.text_encoder_dir).d_model == 64
+    assert any(name.endswith(".scales") for name, _ in tree_flatten(t5_q.parameters()))
+    ids = mx.array([[5, 6, 7, 1]])
+    t5_error = float(mx.abs(t5(ids, mx.ones((1, 4))) - t5_q(ids, mx.ones((1, 4)))).max()
+                     / mx.abs(t5(ids, mx.ones((1, 4)))).max())
+    print(f"4-bit transformer relative max error {four_bit_error:.2e}; 8-bit T5 {t5_error:.2e}")
+    assert four_bit_error < 0.25
+    assert t5_error < 0.05
+
+
+def test_bad_bits_and_streaming_with_quantisation_are_refused(files):
+    with pytest.raises(InvalidRequest, match="4 or 8 bits"):
+        loader.load_transformer(files, quantize_bits=3)
+    with pytest.raises(InvalidRequest, match="cannot be combined"):
+        loader.load_transformer(files, quantize_bits=8, residency=ResidencyMode.STREAM_BLOCKS)
