@@ -17,6 +17,7 @@ fixed key per stage, so a resumed run draws exactly what an uninterrupted one do
 """
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -217,8 +218,12 @@ class Pipeline:
             name = stage[0] if isinstance(stage, tuple) else stage
             raise GenerationError(f"Generation failed during {name}: {error}") from error
         finally:
+            # Drop every array and model this frame holds *before* clearing MLX's cache, so a
+            # cancelled run returns its memory to the system rather than to the cache.
+            vae = text = current = video = pixels = steps = tiles = tile = keys = None  # noqa: F841
             runner.release()
             latents.clear()
+            gc.collect()
             mx.clear_cache()
 
     def _projection(self, vae, config: PipelineConfig) -> LatentProjection:
