@@ -95,6 +95,33 @@ def diffusers_files(folder: Path) -> ModelFiles:
     )
 
 
+def single_file(checkpoint: Path) -> ModelFiles:
+    """An official single-file checkpoint anywhere on disk.
+
+    The text encoder (and, when none lies beside the file, the latent upsampler) come
+    from the Hugging Face cache, where `ltx-mlx models download` puts them; the
+    pipeline YAML is the official one named like the file when there is one.
+    """
+    from ltx_mlx_core.paths import configs_dir
+    from ltx_mlx_core.weights.catalog import T5_FILES, T5_REPO, UPSCALER, HubFile, cached_path
+
+    text_config = cached_path(HubFile(T5_REPO, T5_FILES[0]))
+    tokenizer_config = cached_path(HubFile(T5_REPO, "tokenizer/tokenizer_config.json"))
+    if text_config is None or tokenizer_config is None:
+        raise ModelNotInstalled(
+            f"'{checkpoint.name}' needs the T5 text encoder, which is not downloaded. Download any catalog "
+            "model (e.g. `ltx-mlx models download ltxv-2b-0.9.8-distilled`) to get it."
+        )
+    beside = sorted(checkpoint.parent.glob("ltxv-spatial-upscaler-*.safetensors"))
+    upsampler = beside[-1] if beside else cached_path(UPSCALER)
+    config = configs_dir() / f"{checkpoint.stem}.yaml"
+    return ModelFiles(
+        model_id=checkpoint.stem, checkpoint=checkpoint, text_encoder_dir=text_config.parent,
+        tokenizer_dir=tokenizer_config.parent, upsampler=upsampler,
+        config=str(config) if config.is_file() else None, label=checkpoint.name,
+    )
+
+
 def tiny_model_dir() -> Path:
     return paths.local_models_dir() / TINY_ID
 
@@ -114,6 +141,8 @@ def resolve_model(id_or_path: str) -> ModelFiles:
         return read_manifest(candidate)
     if candidate.is_dir() and (candidate / DIFFUSERS_INDEX).is_file():
         return diffusers_files(candidate)
+    if candidate.is_file() and candidate.suffix == ".safetensors":
+        return single_file(candidate)
     local = paths.local_models_dir() / id_or_path
     if (local / MANIFEST).is_file():
         return read_manifest(local)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from enum import Enum
-from pathlib import Path
 from typing import Any, Callable
 
 import mlx.core as mx
@@ -96,10 +95,3 @@ def split_block_weights(weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[i
         blocks.setdefault(int(index), {})[rest] = value.astype(dtype)
     return blocks
 
-
-def parameter_bytes(module: nn.Module) -> int:
-    return sum(v.nbytes for _, v in tree_flatten(module.parameters()))
-
-
-def checkpoint_path_of(files: Any) -> Path:
-    return Path(files.checkpoint)

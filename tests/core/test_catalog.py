@@ -83,3 +83,25 @@ def test_download_and_remove_a_catalog_model_from_the_command_line(hub, monkeypa
     assert cli.main(["models", "remove", "test-model"]) == 0
     assert cached_path(entry.checkpoint) is None
     assert cached_path(entry.upsampler) is not None  # shared with the other models: kept
+
+
+def test_a_single_checkpoint_file_uses_the_cached_text_encoder(hub, tmp_path):  # noqa: F811
+    import mlx.core as mx
+
+    from ltx_mlx_core.errors import ModelNotInstalled
+    from ltx_mlx_core.weights.catalog import T5_REPO
+    from ltx_mlx_core.weights.download import download_file
+
+    checkpoint = tmp_path / "ltxv-2b-0.9.8-distilled.safetensors"
+    mx.save_safetensors(str(checkpoint), {"vae.x": mx.zeros((2,))})
+    with pytest.raises(ModelNotInstalled, match="'ltxv-2b-0.9.8-distilled.safetensors' needs the T5 text encoder"):
+        resolve_model(str(checkpoint))
+    for name in ("text_encoder/config.json", "tokenizer/tokenizer_config.json"):
+        hub.files[f"{T5_REPO}/{name}"] = b"{}"
+        download_file(HubFile(T5_REPO, name))
+    beside = tmp_path / "ltxv-spatial-upscaler-0.9.8.safetensors"
+    mx.save_safetensors(str(beside), {"x": mx.zeros((2,))})
+    files = resolve_model(str(checkpoint))
+    assert files.checkpoint == checkpoint and files.upsampler == beside
+    assert (files.text_encoder_dir / "config.json").is_file() and files.tokenizer_dir.name == "tokenizer"
+    assert files.config.endswith("configs/ltxv-2b-0.9.8-distilled.yaml")
