@@ -1,0 +1,177 @@
+"""The timeline panel with real mouse drags: reorder, trim, undo, range selection, drops, export, preview."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QDragEnterEvent, QUndoStack
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from desktop.project import AUTOSAVE_FILE, Project
+from desktop.timeline.panel import TimelinePanel
+from desktop.timeline.playback import FrameCache, film_sources
+from ltx_mlx_core.video.io import probe_video, read_video, write_video
+from tests.desktop.test_timeline_fakes import FakeService, coloured_clip
+
+COLOURS = [(220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 210, 40)]
+
+
+@pytest.fixture()
+def panel(qtbot, tmp_path):
+    panel = TimelinePanel(FakeService(tmp_path), QUndoStack())
+    qtbot.addWidget(panel)
+    panel.resize(1300, 320)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+@pytest.fixture()
+def four_clips(panel, tmp_path):
+    paths = [str(coloured_clip(tmp_path / f"clip{i}.mp4", 17 + 8 * i, COLOURS[i])) for i in range(4)]
+    panel.add_files(paths, 0)
+    panel.view.set_zoom(4.0)
+    return [c.id for c in panel.project.clips]
+
+
+def drag(view, start: QPointF, end: QPointF, modifiers=Qt.NoModifier) -> None:
+    viewport = view.viewport()
+    a, b = start.toPoint(), end.toPoint()
+    QTest.mousePress(viewport, Qt.LeftButton, modifiers, a)
+    for t in (0.25, 0.5, 0.75, 1.0):
+        QTest.mouseMove(viewport, QPoint(round(a.x() + (b.x() - a.x()) * t), a.y()))
+    QTest.mouseRelease(viewport, Qt.LeftButton, modifiers, b)
+
+
+def test_videos_added_become_clips_sized_by_duration(panel, four_clips):
+    assert [c.duration for c in panel.project.clips] == [17, 25, 33, 41]
+    widths = [panel.view.clip_rect(cid).width() for cid in four_clips]
+    assert widths == pytest.approx([4.0 * d for d in (17, 25, 33, 41)], abs=2)
+    assert panel.undo_stack.count() == 4
+
+
+def test_dragging_a_clip_past_the_next_reorders_and_undo_restores(panel, four_clips):
+    first, second = panel.view.clip_rect(four_clips[0]), panel.view.clip_rect(four_clips[1])
+    drag(panel.view, first.center(), QPointF(second.right() + 5, first.center().y()))
+    assert [c.id for c in panel.project.clips] == [four_clips[1], four_clips[0], *four_clips[2:]]
+    assert panel.undo_stack.undoText() == "Move clip"
+    panel.undo_stack.undo()
+    assert [c.id for c in panel.project.clips] == four_clips
+    panel.undo_stack.redo()
+    assert panel.project.clips[1].id == four_clips[0]
+
+
+def test_dragging_the_right_handle_trims_and_undo_untrims(panel, four_clips):
+    rect = panel.view.clip_rect(four_clips[2])
+    QTest.mouseClick(panel.view.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center().toPoint())
+    assert panel.view.selected == [four_clips[2]]
+    handle = QPointF(rect.right() - 3, rect.center().y())
+    drag(panel.view, handle, handle - QPointF(10 * 4.0, 0))
+    clip = panel.project.clip(four_clips[2])
+    assert (clip.trim_in, clip.trim_out, clip.duration) == (0, 23, 23)
+    assert panel.project.total_frames == 17 + 25 + 23 + 41
+    assert panel.view.clip_rect(four_clips[2]).width() == pytest.approx(23 * 4.0, abs=2)
+    left = panel.view.clip_rect(four_clips[3])
+    drag(panel.view, QPointF(left.left() + 2, left.center().y()), QPointF(left.left() + 2 + 5 * 4.0, left.center().y()))
+    assert panel.project.clip(four_clips[3]).trim_in == 5
+    panel.undo_stack.undo()
+    panel.undo_stack.undo()
+    assert panel.project.clip(four_clips[2]).trim_out is None and panel.project.clip(four_clips[3]).trim_in == 0
+
+
+def test_keyboard_undo_and_delete_work_inside_the_panel(panel, four_clips):
+    rect = panel.view.clip_rect(four_clips[1])
+    QTest.mouseClick(panel.view.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center().toPoint())
+    QTest.keyClick(panel.view, Qt.Key_Delete)
+    assert four_clips[1] not in [c.id for c in panel.project.clips]
+    QTest.keyClick(panel.view, Qt.Key_Z, Qt.ControlModifier)
+    assert [c.id for c in panel.project.clips] == four_clips
+
+
+def test_clicking_the_ruler_moves_the_playhead_and_the_preview_shows_that_frame(panel, four_clips):
+    second = panel.view.clip_rect(four_clips[1])
+    QTest.mouseClick(panel.view.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(round(second.center().x()), 8))
+    assert 17 <= panel.view.playhead < 17 + 25
+    image = panel.preview.pixmap().toImage()
+    colour = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert abs(colour.green() - COLOURS[1][1]) < 20 and colour.red() < 90
+
+
+def test_shift_drag_selects_a_range_and_retake_asks_for_it(panel, four_clips):
+    rect = panel.view.clip_rect(four_clips[3])
+    start = QPointF(rect.left() + 12 * 4.0 + 2, rect.center().y())
+    drag(panel.view, start, start + QPointF(8 * 4.0, 0), Qt.ShiftModifier)
+    clip_id, first, end = panel.view.retake_range
+    assert clip_id == four_clips[3] and (first, end) == (12, 20)
+    assert panel.controls.retake.isEnabled()
+    panel.retake()
+    request = panel.service.requests[-1]
+    before, after = request.conditioning
+    assert before.source_start + before.source_count == 12 and after.frame % 8 == 0
+
+
+def test_dropping_files_imports_videos_and_generates_from_images(panel, four_clips, tmp_path):
+    from PIL import Image
+
+    video = coloured_clip(tmp_path / "dropped.mp4", 9, (255, 255, 255))
+    image = tmp_path / "still.png"
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(image)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(video)), QUrl.fromLocalFile(str(image))])
+    viewport = panel.view.viewport()
+    at = QPointF(panel.view.clip_rect(four_clips[1]).left() + 4, 60)  # left half of clip 2: insert at 1
+    enter = QDragEnterEvent(at.toPoint(), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(viewport, QDropEvent(at, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert panel.project.clips[1].take.frames == 9 and len(panel.project.clips) == 5
+    (request,) = panel.service.requests
+    assert request.conditioning[0].path == str(image) and request.conditioning[0].frame == 0
+
+
+def test_export_writes_one_mp4_of_the_timeline_with_a_crossfade(panel, four_clips, tmp_path, qtbot):
+    panel.select(four_clips[2])
+    panel.controls.transition.setCurrentText("Crossfade")
+    panel.controls.fade_frames.setValue(6)
+    panel.apply_transition()
+    assert panel.project.total_frames == 17 + 25 + 33 + 41 - 6
+    out = tmp_path / "film.mp4"
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as finished:
+        panel.export(out, crf=20, preset="ultrafast")
+    assert finished.args == [str(out)]
+    info = probe_video(out)
+    assert (info.frames, info.codec, info.pix_fmt, info.fps) == (110, "h264", "yuv420p", 24.0)
+    frames, _ = read_video(out)
+    cache = FrameCache(height=64)
+    for index in (0, 20, 17 + 25 - 6 + 2, 70, 109):  # the preview shows what the export wrote
+        expected = cache.film_frame(panel.project, index).astype(int)
+        assert np.abs(frames[index].astype(int) - expected).mean() < 6, index
+    assert len(film_sources(panel.project, 17 + 25 - 6 + 2)) == 2
+
+
+def test_cancelled_export_writes_nothing(panel, four_clips, tmp_path, qtbot):
+    out = tmp_path / "never.mp4"
+    job = panel.export(out, crf=20, preset="veryslow")
+    with qtbot.waitSignal(panel.export_failed, timeout=60000) as failed:
+        job.cancel()
+    assert failed.args == ["cancelled"] and not out.exists()
+    assert panel.export_job is None and panel.controls.export.isEnabled()
+
+
+def test_saved_project_reopens_and_an_autosave_is_recovered(panel, four_clips, tmp_path):
+    folder = tmp_path / "Film.ltxproj"
+    panel.project.name = "Film"
+    panel.save_project(folder)
+    assert all((folder / c.take.path).is_file() for c in panel.project.clips)  # referenced media still resolves
+    rect = panel.view.clip_rect(four_clips[0])
+    drag(panel.view, rect.center(), QPointF(panel.view.clip_rect(four_clips[3]).right() + 5, rect.center().y()))
+    panel.autosave()
+    assert (folder / AUTOSAVE_FILE).is_file()
+    panel.set_project(Project())
+    panel.open_project(folder, use_autosave=True)
+    assert panel.project.clips[-1].id == four_clips[0]
+    panel.open_project(folder, use_autosave=False)
+    assert [c.id for c in panel.project.clips] == four_clips
