@@ -214,11 +214,23 @@ def build_extend_request(args: argparse.Namespace, input_frames: int, input_fps:
         raise InvalidRequest(f"--overlap {overlap} is longer than the input's {input_frames} frames.")
     if args.frames <= overlap:
         raise InvalidRequest(f"--frames ({args.frames}) must be larger than --overlap ({overlap}).")
-    width, height = input_size
+    input_width, input_height = input_size
+    width, height = args.width or input_width, args.height or input_height
+    if not args.continuation_only and (width, height) != (input_width, input_height):
+        raise InvalidRequest(
+            f"the input is {input_width}x{input_height} but the continuation would be {width}x{height}; "
+            "a stitched video needs one size: drop --width/--height or add --continuation-only."
+        )
+    if (width, height) == (input_width, input_height) and (width % 32 or height % 32):
+        raise InvalidRequest(
+            f"the input is {input_width}x{input_height}, not a multiple of 32 pixels per side, so it "
+            "cannot be continued at its own size; pass --width/--height (multiples of 32) with "
+            "--continuation-only."
+        )
     request = _base_request(
         args,
-        width=args.width or width,
-        height=args.height or height,
+        width=width,
+        height=height,
         num_frames=args.frames,
         fps=args.fps or input_fps,
     )
@@ -249,11 +261,6 @@ def handle_extend(args: argparse.Namespace) -> int:
     result = _run_with_progress(request, args.quiet)
     if not args.continuation_only:
         input_frames, _ = read_video(input_path)
-        if input_frames.shape[1:3] != result.videos[0].shape[1:3]:
-            raise InvalidRequest(
-                "the continuation's size differs from the input's; give --width/--height equal to "
-                "the input's or use --continuation-only."
-            )
         result.videos = [stitch_extension(input_frames, video, args.overlap) for video in result.videos]
     else:
         result.videos = [video[args.overlap:] for video in result.videos]

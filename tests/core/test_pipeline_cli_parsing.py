@@ -110,3 +110,28 @@ def test_stitched_extension_writes_overlap_once():
     stitched = cli_generate.stitch_extension(original, continuation, overlap=9)
     assert stitched.shape[0] == 25 + 17 - 9
     assert stitched[24].max() == 0 and stitched[25].min() == 1
+
+
+@pytest.mark.parametrize(
+    "extra, size, fragment",
+    [
+        (["--width", "96"], (64, 32), "one size"),
+        ([], (100, 60), "not a multiple of 32"),
+    ],
+)
+def test_extend_refuses_sizes_it_cannot_stitch_before_generating(tmp_path, extra, size, fragment):
+    clip = tmp_path / "in.mp4"
+    clip.write_bytes(b"")
+    args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
+                   "--output", "o.mp4", *extra])
+    with pytest.raises(InvalidRequest, match=fragment):
+        cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=size)
+
+
+def test_extend_continuation_only_may_change_size(tmp_path):
+    clip = tmp_path / "in.mp4"
+    clip.write_bytes(b"")
+    args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
+                   "--width", "96", "--height", "64", "--continuation-only", "--output", "o.mp4"])
+    request = cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=(100, 60))
+    assert (request.width, request.height) == (96, 64)
