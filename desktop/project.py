@@ -81,6 +81,7 @@ class Project:
     height: int = 512
     clips: list[Clip] = field(default_factory=list)
     folder: Optional[Path] = None
+    model: Optional[str] = None  # model for clips generated from imported media (None: the app's default)
 
     # Queries -------------------------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class Project:
 
     def to_dict(self) -> dict[str, Any]:
         data = {"version": FORMAT_VERSION, "name": self.name, "fps": self.fps, "width": self.width,
-                "height": self.height, "clips": [asdict(c) for c in self.clips]}
+                "height": self.height, "model": self.model, "clips": [asdict(c) for c in self.clips]}
         return copy.deepcopy(data)
 
     @classmethod
@@ -191,7 +192,7 @@ class Project:
             clips.append(Clip(**raw))
         return cls(name=data.get("name", "Untitled"), fps=float(data.get("fps", 30.0)),
                    width=int(data.get("width", 768)), height=int(data.get("height", 512)),
-                   clips=clips, folder=folder)
+                   clips=clips, folder=folder, model=data.get("model"))
 
     def save(self, folder: Optional[Path] = None) -> Path:
         folder = Path(folder or self.folder or "")

@@ -12,7 +12,6 @@ from ltx_mlx_core.video.io import X264_PRESETS
 class TimelineControls(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.model: Optional[str] = None  # the model for image clips; the main window sets it
         self.play = QPushButton("Play")
         self.extend = QPushButton("Extend")
         self.extend.setToolTip("Generate the next clip from the selected clip's last frames")

@@ -26,7 +26,7 @@ from desktop.timeline.requests import (
 )
 from desktop.timeline.view import TimelineView, to_pixmap
 from ltx_mlx_core.errors import LtxMlxError
-from ltx_mlx_core.pipeline.request import media_kind
+from ltx_mlx_core.pipeline.request import media_kind, nearest_valid_size
 from ltx_mlx_core.video.io import probe_video
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class TimelinePanel(QWidget):
     def __init__(self, service, undo_stack: Optional[QUndoStack] = None, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.project = Project()
+        self.default_model: Optional[str] = None
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.service = service
         self.jobs = TimelineJobs(service, self.undo_stack, lambda: self.project, self._on_changed, self)
@@ -120,7 +121,15 @@ class TimelinePanel(QWidget):
 
     # Document -------------------------------------------------------------------------------
 
+    def set_default_model(self, model_id: Optional[str]) -> None:
+        """The model that extends imported clips and animates dropped images (generated clips keep theirs)."""
+        self.default_model = model_id
+        if model_id and not self.project.model:
+            self.project.model = model_id
+
     def set_project(self, project: Project) -> None:
+        if self.default_model and not project.model:
+            project.model = self.default_model
         self.project = project
         self.undo_stack.clear()
         self.preview_cache = FrameCache(height=270)
@@ -181,14 +190,15 @@ class TimelinePanel(QWidget):
                 if kind == "video":
                     info = probe_video(path)
                     clip = Clip(takes=[Take(self.project.import_media(path), None, path.stem, info.frames)])
-                    if not self.project.clips:
+                    if not self.project.clips:  # the first video sets the film's rate and generation size
                         self.project.fps = info.fps or self.project.fps
+                        self.project.width = nearest_valid_size(info.width)
+                        self.project.height = nearest_valid_size(info.height)
                     self.push(InsertClip(self.project, index, clip, self._on_changed, text="Import video"))
                     index += 1
                 elif kind == "image":
                     plan = build_image_clip(self.project, path, index, self.controls.prompt.text(),
-                                            self.controls.seed_value(), self.controls.frames.value(),
-                                            model=self.controls.model)
+                                            self.controls.seed_value(), self.controls.frames.value())
                     self.jobs.submit(plan)
                 else:
                     self.status.setText(f"'{path.name}' is not a video or image the timeline can use.")

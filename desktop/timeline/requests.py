@@ -61,7 +61,10 @@ def base_request(project: Project, clip: Optional[Clip]) -> GenerationRequest:
         request = GenerationRequest.from_dict(copy.deepcopy(clip.take.request))
         request.conditioning = []
         return request
-    return GenerationRequest(prompt="", width=project.width, height=project.height, fps=project.fps)
+    request = GenerationRequest(prompt="", width=project.width, height=project.height, fps=project.fps)
+    if project.model:
+        request.model = project.model
+    return request
 
 
 def _finish(request: GenerationRequest, prompt: Optional[str], seed: Optional[int], frames: int) -> None:
