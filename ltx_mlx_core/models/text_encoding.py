@@ -67,6 +67,12 @@ def encode_prompts(
     tokenizer: Any, encoder: T5Encoder, prompts: Sequence[str], max_length: int = DEFAULT_MAX_TOKENS
 ) -> tuple[mx.array, mx.array]:
     """Embeddings [B, max_length, d_model] (unevaluated) and mask [B, max_length] (1 token, 0 padding)."""
+    # An id past the embedding table would silently read garbage rather than fail.
+    if len(tokenizer) > encoder.config.vocab_size:
+        raise CheckpointError(
+            f"The tokenizer has {len(tokenizer)} tokens but the text encoder embeds only "
+            f"{encoder.config.vocab_size}; they do not belong together."
+        )
     ids, mask = tokenize(tokenizer, prompts, max_length)
     return encoder(ids, mask), mask
 

@@ -107,6 +107,15 @@ def test_mismatched_mask_is_a_clear_error(tmp_path):
     ours = ours_from(reference_t5(), tmp_path)
     with pytest.raises(InvalidRequest, match="must match the token ids"):
         ours(mx.zeros((2, 8), dtype=mx.int32), mx.ones((2, 7), dtype=mx.int32))
+    with pytest.raises(InvalidRequest, match=r"\[batch, length\]; got \(8,\)"):
+        ours(mx.zeros((8,), dtype=mx.int32))
+
+
+def test_a_tokenizer_larger_than_the_embedding_table_is_refused(tmp_path):
+    tokenizer = load_tokenizer(write_tiny_t5_tokenizer(tmp_path / "tokenizer"))
+    ours = ours_from(reference_t5(vocab_size=len(tokenizer) - 1), tmp_path)
+    with pytest.raises(CheckpointError, match=f"tokenizer has {len(tokenizer)} tokens"):
+        encode_prompts(tokenizer, ours, ["a cat"], max_length=8)
 
 
 def test_prompt_encoding_tokenises_like_the_reference_and_handles_empty_prompts(tmp_path):
