@@ -30,7 +30,7 @@ from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
 from ltx_mlx_core.pipeline import stage_runner
 from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
-from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled
+from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_tiles
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
@@ -53,9 +53,9 @@ class PipelineSettings:
 class _StepClock:
     """Elapsed time and ETA of a stage from the mean step time so far."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, started: Optional[float] = None):
         self.total = total
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
 
     def step_done(self, stage: str, step: int) -> StepDone:
         elapsed = time.monotonic() - self.started
@@ -186,16 +186,19 @@ class Pipeline:
                     tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
                 )
                 clock = None
+                early_tiles, early_frames = self._first_final_frames(latents[seed], vae)
                 for tile in tiles:
                     mx.eval(*tile.pending)
-                    clock = clock or _StepClock(tile.count)
+                    clock = clock or _StepClock(tile.count, started=mark)
                     yield clock.step_done("decode", tile.index)
+                    if tile.index == early_tiles:
+                        # The first frames are final once every tile covering them is added in.
+                        first = tile.pending[0][0, : min(early_frames, self.settings.decoded_preview_frames)]
+                        yield Preview(self._decoded_preview(to_uint8_frames(first)), kind="decoded")
                     if tile.result is not None:
                         video = tile.result
                 pixels = runner.finish_pixels(video[0], request)
-                frames = to_uint8_frames(pixels)
-                videos.append(frames)
-                yield Preview(self._decoded_preview(frames), kind="decoded")
+                videos.append(to_uint8_frames(pixels))
                 timings["decode"] = timings.get("decode", 0.0) + time.monotonic() - mark
                 latents[seed] = None
             timings["total"] = time.monotonic() - started
@@ -220,7 +223,7 @@ class Pipeline:
         finally:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a
             # cancelled run returns its memory to the system rather than to the cache.
-            vae = text = current = video = pixels = steps = tiles = tile = keys = None  # noqa: F841
+            vae = text = current = video = pixels = first = steps = tiles = tile = keys = None  # noqa: F841
             runner.release()
             latents.clear()
             gc.collect()
@@ -233,6 +236,22 @@ class Pipeline:
             stat = checkpoint.stat()
             identity = (checkpoint.resolve(), stat.st_size, stat.st_mtime_ns)
         return load_or_fit_projection(vae, projection_cache_key(*identity), config.decode_timestep)
+
+    def _first_final_frames(self, latents: mx.array, vae) -> tuple[int, int]:
+        """(tile index after which the first pixel frames are final, how many frames are).
+
+        Tiles run frames-outermost, so the first temporal span is complete after all its
+        spatial tiles; its frames before the next span's start get no later contributions.
+        """
+        tiling = self.settings.tiling
+        frames, rows, cols = latents.shape[1:4]
+        f_spans = plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap)
+        spatial = len(plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap)) * len(
+            plan_tiles(cols, tiling.spatial_tile, tiling.spatial_overlap)
+        )
+        t_scale = vae.temporal_compression
+        final = t_scale * f_spans[1][0] if len(f_spans) > 1 else t_scale * (frames - 1) + 1
+        return spatial, max(1, final)
 
     def _decoded_preview(self, frames: np.ndarray) -> np.ndarray:
         """The first decoded frames, shrunk by whole-pixel striding to fit the preview size."""

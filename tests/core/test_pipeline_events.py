@@ -131,3 +131,21 @@ def test_invalid_requests_are_refused_before_any_work(tiny_model, changes, fragm
     with pytest.raises(InvalidRequest) as refused:
         Pipeline(resolve_model(tiny_model)).generate(_request(tiny_model, **changes))
     assert fragment in str(refused.value)
+
+
+def test_decoded_preview_comes_as_soon_as_the_first_frames_are_final(tiny_model):
+    from ltx_mlx_core.pipeline.decode import TilingConfig
+    from ltx_mlx_core.pipeline.pipeline import PipelineSettings
+
+    # 17 frames = 3 latent frames; temporal tiles of 2 latent frames overlapping by 1, 2x2 spatial tiles.
+    tiling = TilingConfig(spatial_tile=1, spatial_overlap=0, temporal_tile=2, temporal_overlap=1)
+    pipeline = Pipeline(resolve_model(tiny_model), PipelineSettings(tiling=tiling))
+    events = list(pipeline.generate(_request(tiny_model)))
+    decode_steps = [i for i, e in enumerate(events) if isinstance(e, StepDone) and e.stage == "decode"]
+    previews = [i for i, e in enumerate(events) if isinstance(e, Preview) and e.kind == "decoded"]
+    assert len(decode_steps) == 8 and len(previews) == 1
+    # After the first temporal span's 4 spatial tiles, frames 0..7 (before the next span) are final.
+    assert decode_steps[3] < previews[0] < decode_steps[4]
+    assert events[previews[0]].frames.shape == (8, 64, 64, 3)
+    # Those frames are final: the finished video starts with exactly them.
+    assert np.array_equal(events[previews[0]].frames, events[-1].result.videos[0][:8])
