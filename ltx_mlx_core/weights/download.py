@@ -1,16 +1,18 @@
 """Downloading catalog models into the Hugging Face cache, with progress, cancel, resume, verification.
 
-huggingface_hub does the transfer, so the files land where other tools find
-them; a transfer interrupted by the network is resumed with a Range request
-from the last chunk written. We add: one progress callback across all files,
-cancellation between chunks (the partial file is discarded: a cancelled file
-starts over, finished files stay), and a sha256 check of every LFS file against
-the hub's ETag; a file that fails it is deleted, so a corrupt file is never used.
+Files land in the standard Hugging Face cache layout (blobs/<etag>, snapshots/<commit>/<name>,
+refs/main), so other tools find them and `try_to_load_from_cache` sees them. huggingface_hub's
+`http_get` does the transfer (Range requests, retries on a dropped connection); unlike
+`hf_hub_download`, whose partial files die with the call, the bytes go to a partial file of our
+own beside the blob, so a cancelled, crashed or failed download resumes from where it stopped.
+A file enters the cache only whole: its size and (for LFS files) its sha256 against the hub's
+ETag are checked first, and a file that fails is deleted, so a corrupt file is never used.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +23,12 @@ from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_
 
 logger = logging.getLogger(__name__)
 
+PARTIAL_SUFFIX = ".ltx-mlx.partial"
+REVISION = "main"
+
 
 class DownloadCancelled(LtxMlxError):
-    """The user cancelled; finished files stay cached, the partial one is discarded."""
+    """The user cancelled; finished files stay cached and the current one resumes next time."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _is_sha256(etag: str) -> bool:
+    return len(etag) == 64 and all(c in "0123456789abcdef" for c in etag)
+
+
 def _progress_class(report: Callable[[int, int], None], cancel: Optional[threading.Event]):
     from tqdm.auto import tqdm
 
     class Progress(tqdm):  # type: ignore[misc]
-        """huggingface_hub drives this bar; we forward its counts and stop it on cancel."""
+        """huggingface_hub drives this bar before writing each chunk; we forward counts and stop on cancel."""
 
         def __init__(self, *args, **kwargs):
             kwargs["disable"] = True
@@ -60,7 +69,7 @@ def _progress_class(report: Callable[[int, int], None], cancel: Optional[threadi
 
         def update(self, n=1):
             if cancel is not None and cancel.is_set():
-                raise DownloadCancelled("Download cancelled; files already finished are kept.")
+                raise DownloadCancelled("Download cancelled; finished files are kept and this one resumes next time.")
             self._done += int(n or 0)
             report(self._done, self._total)
             return super().update(n)
@@ -68,46 +77,101 @@ def _progress_class(report: Callable[[int, int], None], cancel: Optional[threadi
     return Progress
 
 
+def _link_into_snapshot(storage: Path, commit: str, filename: str, blob: Path) -> Path:
+    snapshot = storage / "snapshots" / commit / filename
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    if snapshot.is_symlink() or snapshot.exists():
+        snapshot.unlink()
+    try:
+        snapshot.symlink_to(os.path.relpath(blob, snapshot.parent))
+    except OSError:  # file systems without symlinks: a hard link keeps one copy on disk
+        os.link(blob, snapshot)
+    refs = storage / "refs" / REVISION
+    refs.parent.mkdir(parents=True, exist_ok=True)
+    refs.write_text(commit)
+    return snapshot
+
+
+def _transfer(url: str, partial: Path, size: Optional[int], report, cancel, name: str) -> None:
+    """Append the missing bytes to `partial` (Range request from its current length)."""
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    done = partial.stat().st_size if partial.exists() else 0
+    if size is not None and done > size:
+        partial.unlink()
+        done = 0
+    if done:
+        logger.info("resuming %s from byte %d", name, done)
+    with open(partial, "r+b" if done else "wb") as handle:
+        handle.seek(done)
+        http_get(url, handle, resume_size=done, headers=build_hf_headers(), expected_size=size,
+                 displayed_filename=name, tqdm_class=_progress_class(report, cancel))
+
+
+def _verify(partial: Path, hub_file: HubFile, etag: str, size: Optional[int]) -> None:
+    problem = None
+    if size is not None and partial.stat().st_size != size:
+        problem = f"is truncated ({partial.stat().st_size} of {size} bytes)"
+    elif _is_sha256(etag):
+        actual = _sha256(partial)
+        if actual != etag:
+            problem = f"is corrupt (sha256 {actual[:12]}… instead of {etag[:12]}…)"
+    if problem:
+        partial.unlink()
+        raise DownloadError(f"{hub_file.filename} from {hub_file.repo_id} {problem}; it was deleted, download it again.")
+
+
 def download_file(hub_file: HubFile, progress: Optional[Callable[[int, int], None]] = None,
                   cancel: Optional[threading.Event] = None) -> Path:
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    """The file's path in the HF cache, downloading (or resuming) it when it is not there yet."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.file_download import repo_folder_name
+    from huggingface_hub.utils import WeakFileLock
 
     from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
 
+    existing = cached_path(hub_file)
+    if existing is not None:
+        return existing
     if hf_offline():
         raise DownloadError("Downloads are off (HF_HUB_OFFLINE is set); unset it to download models.")
     report = progress or (lambda done, total: None)
-    endpoint = hf_endpoint()
+    url = hf_hub_url(hub_file.repo_id, hub_file.filename, revision=REVISION, endpoint=hf_endpoint())
     try:
-        metadata = get_hf_file_metadata(hf_hub_url(hub_file.repo_id, hub_file.filename, endpoint=endpoint))
-        local = Path(hf_hub_download(
-            hub_file.repo_id, hub_file.filename, cache_dir=hf_cache_dir(), endpoint=endpoint,
-            tqdm_class=_progress_class(report, cancel),
-        ))
-    except DownloadCancelled:
-        raise
+        metadata = get_hf_file_metadata(url)
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
-        if "Consistency check failed" in str(error):
-            # huggingface_hub compares the bytes written with the hub's size and keeps no blob.
-            raise DownloadError(
-                f"{hub_file.filename} from {hub_file.repo_id} arrived truncated (fewer bytes than the hub lists); "
-                "nothing was kept, download it again."
-            ) from None
         raise DownloadError(f"Could not download {hub_file.filename} from {hub_file.repo_id}: {error}") from None
-    expected = (metadata.etag or "").strip('"')
-    if len(expected) == 64 and all(c in "0123456789abcdef" for c in expected):
-        actual = _sha256(local)
-        if actual != expected:
-            _remove_cached(local)
-            raise DownloadError(
-                f"{hub_file.filename} is corrupt (sha256 {actual[:12]}… instead of {expected[:12]}…); "
-                "it was deleted, download it again."
-            )
-    if metadata.size is not None and local.stat().st_size != metadata.size:
-        _remove_cached(local)
-        raise DownloadError(f"{hub_file.filename} is truncated; it was deleted, download it again.")
-    return local
+    etag = (metadata.etag or "").strip('"')
+    if not etag or not metadata.commit_hash:
+        raise DownloadError(f"The hub did not identify {hub_file.filename} (no ETag or commit); try again later.")
+    storage = hf_cache_dir() / repo_folder_name(repo_id=hub_file.repo_id, repo_type="model")
+    blob = storage / "blobs" / etag
+    partial = blob.with_name(etag + PARTIAL_SUFFIX)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    lock = hf_cache_dir() / ".locks" / storage.name / f"{etag}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with WeakFileLock(lock):  # another process downloading the same blob waits instead of interleaving
+        if not blob.exists():
+            try:
+                _transfer(url, partial, metadata.size, report, cancel, hub_file.filename)
+            except DownloadCancelled:
+                raise
+            except (HfHubHTTPError, OSError, ValueError) as error:
+                if "Consistency check failed" in str(error):
+                    partial.unlink(missing_ok=True)  # the server sent a short file: nothing to resume from
+                    raise DownloadError(
+                        f"{hub_file.filename} from {hub_file.repo_id} arrived truncated (fewer bytes than the hub "
+                        "lists); nothing was kept, download it again."
+                    ) from None
+                raise DownloadError(
+                    f"Could not download {hub_file.filename} from {hub_file.repo_id}: {error}. "
+                    "Run the download again to resume it."
+                ) from None
+            _verify(partial, hub_file, etag, metadata.size)
+            os.replace(partial, blob)
+        return _link_into_snapshot(storage, metadata.commit_hash, hub_file.filename, blob)
 
 
 def _remove_cached(snapshot_path: Path) -> None:
@@ -137,7 +201,7 @@ def download_model(model_id: str, progress: Optional[ProgressCallback] = None,
 
 
 def remove_model(model_id: str) -> int:
-    """Delete a catalog model's own files from the HF cache (the shared T5 stays); bytes freed."""
+    """Delete a catalog model's own checkpoint from the HF cache (the shared T5 and upsampler stay); bytes freed."""
     entry = CATALOG[model_id]
     freed = 0
     for hub_file in (entry.checkpoint,):

@@ -1,6 +1,7 @@
 """Model downloads against a real local HTTP server that serves the hub's file API (HF_ENDPOINT)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 
@@ -50,20 +51,39 @@ def test_interrupted_transfer_resumes_with_a_range_request(hub):
     assert ranges == [f"bytes={3 * 256 * 1024}-"]
 
 
-def test_cancel_leaves_no_partial_file_and_a_new_download_completes(hub):
+def test_cancelled_download_is_never_used_and_resumes_where_it_stopped(hub):
     cancel = threading.Event()
 
-    def cancel_after_first_chunk(done, total):
-        if done > 0:
+    def cancel_after_two_chunks(done, total):
+        if done >= 2 * 256 * 1024:
             cancel.set()
 
     with pytest.raises(DownloadCancelled):
-        download_file(HubFile(REPO, NAME), progress=cancel_after_first_chunk, cancel=cancel)
-    assert cached_path(HubFile(REPO, NAME)) is None
+        download_file(HubFile(REPO, NAME), progress=cancel_after_two_chunks, cancel=cancel)
+    assert cached_path(HubFile(REPO, NAME)) is None  # the partial bytes are not a cached file
     blobs = catalog_cache_root() / "models--Lightricks--LTX-Video" / "blobs"
-    assert list(blobs.iterdir()) == []
-    path = download_file(HubFile(REPO, NAME))
+    (partial,) = blobs.iterdir()
+    assert partial.name.endswith(".partial") and partial.stat().st_size == 2 * 256 * 1024
+    hub.requests.clear()
+    seen = []
+    path = download_file(HubFile(REPO, NAME), progress=lambda done, total: seen.append(done))
     assert path.read_bytes() == PAYLOAD
+    # The second run asked only for the missing bytes, and its progress started from what was there.
+    assert [r for method, _, r in hub.requests if method == "GET"] == [f"bytes={2 * 256 * 1024}-"]
+    assert seen[0] > 2 * 256 * 1024 and seen[-1] == len(PAYLOAD)
+    assert sorted(p.name for p in blobs.iterdir()) == [hashlib.sha256(PAYLOAD).hexdigest()]
+
+
+def test_corrupt_partial_from_an_earlier_run_is_caught_by_the_checksum(hub):
+    """Bytes on disk that do not match the hub (say, a disk error) fail verification and are deleted."""
+    blobs = catalog_cache_root() / "models--Lightricks--LTX-Video" / "blobs"
+    blobs.mkdir(parents=True)
+    etag = hashlib.sha256(PAYLOAD).hexdigest()
+    (blobs / f"{etag}.ltx-mlx.partial").write_bytes(b"\0" * 1000)
+    with pytest.raises(DownloadError, match="is corrupt"):
+        download_file(HubFile(REPO, NAME))
+    assert list(blobs.iterdir()) == [] and cached_path(HubFile(REPO, NAME)) is None
+    assert download_file(HubFile(REPO, NAME)).read_bytes() == PAYLOAD
 
 
 def test_corrupt_file_is_rejected_and_never_used(hub):
