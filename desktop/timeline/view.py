@@ -17,7 +17,7 @@ from desktop.timeline.playback import FrameCache, Placement, film_layout
 
 RULER = 22
 TRACK_TOP = 30
-TRACK_HEIGHT = 76
+TRACK_HEIGHT = 92
 HANDLE = 7
 MIN_PIXELS_PER_FRAME, MAX_PIXELS_PER_FRAME = 0.25, 40.0
 RULER_STEPS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
@@ -51,15 +51,17 @@ class ClipItem(QGraphicsItem):
             rect = rect.adjusted(self.trim_preview[0] * ppf, 0, self.trim_preview[1] * ppf, 0)
         selected = self.clip_id in self.view.selected
         painter.fillRect(rect, QColor("#2b2f36"))
-        thumb = self.view.thumbnail(self.place, self.place.first_source_frame, int(rect.height()) - 18)
-        if thumb is not None:
-            painter.save()
-            painter.setClipRect(rect.adjusted(0, 0, 0, -18))
-            x = rect.left()
-            while x < rect.right():
-                painter.drawPixmap(QPointF(x, rect.top()), thumb)
-                x += thumb.width() + 2
-            painter.restore()
+        painter.save()
+        painter.setClipRect(rect.adjusted(0, 0, 0, -18))
+        x = rect.left()
+        while x < rect.right():  # a filmstrip: each tile shows the frame at its position
+            frame = self.place.first_source_frame + int((x - rect.left()) / self.view.pixels_per_frame)
+            thumb = self.view.thumbnail(self.place, min(frame, self.place.clip.end - 1), int(rect.height()) - 18)
+            if thumb is None:
+                break
+            painter.drawPixmap(QPointF(x, rect.top()), thumb)
+            x += thumb.width() + 2
+        painter.restore()
         if self.place.fade_in:
             fade = self.place.fade_in * self.view.pixels_per_frame
             painter.setBrush(QColor(255, 255, 255, 70))
@@ -69,9 +71,12 @@ class ClipItem(QGraphicsItem):
         painter.setPen(QColor("#e8e8e8"))
         painter.setFont(QFont(painter.font().family(), 8))
         takes = f" · take {clip.active + 1}/{len(clip.takes)}" if len(clip.takes) > 1 else ""
-        overlap = f" · -{clip.overlap_in} overlap" if clip.overlap_in else ""
-        painter.drawText(rect.adjusted(4, rect.height() - 17, -4, 0), Qt.AlignLeft | Qt.AlignVCenter,
-                         f"{self.index + 1}  {self.place.duration} f{takes}{overlap}")
+        fade = f" · fade {self.place.fade_in}" if self.place.fade_in else ""
+        extension = " · ext" if clip.overlap_in else ""  # continues the previous clip (overlap dropped)
+        label_rect = rect.adjusted(HANDLE + 3 if selected else 4, rect.height() - 17, -4 - self.view.fade_of_next(self.index), 0)
+        label = painter.fontMetrics().elidedText(f"{self.index + 1}  {self.place.duration} f{extension}{takes}{fade}",
+                                                 Qt.ElideRight, int(max(0, label_rect.width())))
+        painter.drawText(label_rect, Qt.AlignLeft | Qt.AlignVCenter, label)
         range_ = self.view.retake_range
         if range_ and range_[0] == self.clip_id:
             ppf = self.view.pixels_per_frame
@@ -136,6 +141,12 @@ class TimelineView(QGraphicsView):
         scene.setSceneRect(0, 0, width, TRACK_TOP + TRACK_HEIGHT + 10)
         self.playhead = min(self.playhead, max(0, self.project.total_frames - 1))
         self.viewport().update()
+
+    def fade_of_next(self, index: int) -> float:
+        """Pixels of this clip covered by the next clip's crossfade."""
+        if index + 1 < len(self._items):
+            return self._items[index + 1].place.fade_in * self.pixels_per_frame
+        return 0.0
 
     def thumbnail(self, place: Placement, frame: int, height: int) -> Optional[QPixmap]:
         path = self.project.media_path(place.clip)
