@@ -141,7 +141,12 @@ def resolve_model(id_or_path: str) -> ModelFiles:
         return read_manifest(candidate)
     if candidate.is_dir() and (candidate / DIFFUSERS_INDEX).is_file():
         return diffusers_files(candidate)
-    if candidate.is_file() and candidate.suffix == ".safetensors":
+    if candidate.is_file():
+        if candidate.suffix != ".safetensors":
+            raise InvalidRequest(
+                f"'{candidate.name}' is not a .safetensors checkpoint; ltx-mlx reads safetensors files only "
+                "(pickled PyTorch files such as .pt/.bin/.ckpt are not loaded)."
+            )
         return single_file(candidate)
     local = paths.local_models_dir() / id_or_path
     if (local / MANIFEST).is_file():

@@ -149,8 +149,21 @@ def test_unknown_architecture_and_missing_keys_are_named(tmp_path, tiny_files):
     dropped = "model.diffusion_model.proj_out.weight"
     mx.save_safetensors(str(missing), {k: v for k, v in arrays.items() if k != dropped}, metadata=metadata)
     files = type(tiny_files)(**{**tiny_files.__dict__, "checkpoint": missing})
-    with pytest.raises(CheckpointError, match="proj_out.weight"):
+    with pytest.raises(CheckpointError, match="'missing.safetensors': .*lacks 1 weight.*proj_out.weight"):
         loader.load_transformer(files)
+    vae_missing = tmp_path / "vae-missing.safetensors"
+    mx.save_safetensors(str(vae_missing), {k: v for k, v in arrays.items() if k != "vae.decoder.conv_out.conv.weight"},
+                        metadata=metadata)
+    files = type(tiny_files)(**{**tiny_files.__dict__, "checkpoint": vae_missing})
+    with pytest.raises(CheckpointError, match="'vae-missing.safetensors': .*decoder.conv_out.conv.weight"):
+        loader.load_vae(files)
+
+
+def test_a_pickled_checkpoint_path_is_refused_by_name(tmp_path):
+    pickled = tmp_path / "ltxv-2b.pt"
+    pickled.write_bytes(b"\x80\x04not weights")
+    with pytest.raises(InvalidRequest, match="'ltxv-2b.pt' is not a .safetensors checkpoint"):
+        resolve_model(str(pickled))
 
 
 def test_t5_folder_with_sharded_weights_loads_like_one_file(tmp_path, tiny_files):
