@@ -1,0 +1,64 @@
+"""Past generations, found from the JSON sidecars beside the videos in the output folder.
+
+The sidecar (written by the core's `write_result`) holds the full request, so
+a history entry can be reopened (played) or re-run exactly. No separate
+database: moving or deleting videos in the file manager is reflected at once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    video: Path
+    sidecar: Path
+    data: dict[str, Any]
+    created: float
+
+    @property
+    def request(self) -> GenerationRequest:
+        return GenerationRequest.from_dict(self.data["request"])
+
+    @property
+    def title(self) -> str:
+        prompt = self.data["request"].get("prompt", "").strip() or "(no prompt)"
+        return prompt if len(prompt) <= 60 else prompt[:57] + "…"
+
+    @property
+    def subtitle(self) -> str:
+        req = self.data["request"]
+        when = datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M")
+        return (f"{when} · {req.get('model')} · {req.get('width')}×{req.get('height')} · "
+                f"{self.data.get('frames', req.get('num_frames'))} frames · seed {self.data.get('seed')}")
+
+
+def read_entry(sidecar: Path) -> Optional[HistoryEntry]:
+    try:
+        data = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or "request" not in data or "video" not in data:
+        return None  # some other JSON file
+    video = sidecar.with_name(data["video"])
+    if not video.is_file():
+        return None
+    return HistoryEntry(video, sidecar, data, video.stat().st_mtime)
+
+
+def scan_history(output_dir: Path, limit: int = 200) -> list[HistoryEntry]:
+    """Newest first."""
+    if not Path(output_dir).is_dir():
+        return []
+    entries = [e for e in (read_entry(p) for p in Path(output_dir).glob("*.json")) if e is not None]
+    entries.sort(key=lambda e: e.created, reverse=True)
+    return entries[:limit]

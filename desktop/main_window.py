@@ -1,0 +1,441 @@
+"""The main window: composes the widgets, builds requests, shows progress. No model math.
+
+Programmatic use (the self-test, tests): `window.generate_with(request)` submits
+a request and returns the job id; `generation_finished(str mp4_path)`,
+`generation_failed(str message)` and `generation_cancelled()` report the end.
+`window.generate_action.trigger()` does what the Generate button does.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QPushButton, QScrollArea,
+    QSplitter, QVBoxLayout, QWidget,
+)
+
+from desktop.actions import WindowActions
+from desktop.generation_service import GenerationService
+from desktop.history import HistoryEntry
+from desktop.settings import AppSettings
+from desktop.widgets.advanced_settings import AdvancedSettings
+from desktop.widgets.conditioning_strip import ConditioningStrip
+from desktop.widgets.generation_settings import GenerationSettings
+from desktop.widgets.history_panel import HistoryPanel
+from desktop.widgets.memory_label import MemoryLabel
+from desktop.widgets.model_manager import ModelManager, installed_models
+from desktop.widgets.preview_player import PreviewPlayer
+from desktop.widgets.progress_panel import ProgressPanel, stage_label
+from desktop.widgets.prompt_panel import PromptPanel
+from ltx_mlx_core import paths
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icon.png"
+
+
+def output_name(prompt: str, when: Optional[float] = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "video"
+    return f"{stamp}-{slug}.mp4"
+
+
+class MainWindow(QMainWindow):
+    generation_finished = Signal(str)  # mp4 path
+    generation_failed = Signal(str)  # user-facing message
+    generation_cancelled = Signal()
+
+    def __init__(self, service: Optional[GenerationService] = None, settings: Optional[AppSettings] = None,
+                 show_model_manager_if_empty: bool = True):
+        super().__init__()
+        self.setWindowTitle("LTX-MLX")
+        if ICON_PATH.is_file():
+            self.setWindowIcon(QIcon(str(ICON_PATH)))
+        self.settings = settings or AppSettings()
+        self.service = service or GenerationService(parent=self)
+        self.undo_stack = QUndoStack(self)
+        self.window_actions = WindowActions(self)
+        self.generate_action = self.window_actions.generate
+        self.cancel_action = self.window_actions.cancel
+        self.current_job: Optional[str] = None
+        self.last_output: Optional[Path] = None
+        self.error_dialog: Optional[QMessageBox] = None
+        self.model_manager: Optional[ModelManager] = None
+
+        self._build_widgets()
+        self._build_menus()
+        self._connect()
+        self.refresh_models()
+        self.restore_settings()
+        self.history_panel.refresh(self.settings.output_dir())
+        self._embed_timeline_if_available()
+        if show_model_manager_if_empty and not installed_models():
+            # First launch: nothing to generate with yet.
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self.open_model_manager)
+
+    # ----- construction -----
+    def _build_widgets(self) -> None:
+        self.prompt_panel = PromptPanel()
+        self.conditioning = ConditioningStrip()
+        self.gen_settings = GenerationSettings()
+        self.advanced = AdvancedSettings()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.generate_button.setToolTip("Generate (Ctrl+Return / ⌘↩)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop at the next step (Esc)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.generate_button, 1)
+
+        form = QWidget()
+        column = QVBoxLayout(form)
+        column.addWidget(self.prompt_panel, 2)
+        column.addWidget(self.conditioning)
+        column.addWidget(self.gen_settings)
+        column.addWidget(self.advanced)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(form)
+        scroll.setMinimumWidth(420)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+
+        self.preview = PreviewPlayer()
+        self.progress = ProgressPanel()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.preview, 1)
+        right_layout.addWidget(self.progress)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+
+        self.history_panel = HistoryPanel()
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("history_dock")
+        self.history_dock.setWidget(self.history_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.history_dock.hide()
+        # The bottom dock area is left free for the timeline.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.memory_label = MemoryLabel()
+        self.statusBar().addPermanentWidget(self.memory_label)
+        self.resize(1200, 760)
+
+    def _build_menus(self) -> None:
+        a = self.window_actions
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (a.generate, a.cancel, None, a.open_request, a.choose_output_folder,
+                       a.open_output_folder, None, a.quit):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut("Ctrl+Z")
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut("Ctrl+Shift+Z")
+        for action in (self.undo_action, self.redo_action, None, a.paste_image, a.clear_conditioning):
+            edit.addSeparator() if action is None else edit.addAction(action)
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.view_menu.addAction(self.history_dock.toggleViewAction())
+        models = self.menuBar().addMenu("&Models")
+        models.addAction(a.model_manager)
+        models.addAction(a.make_tiny)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(a.about)
+        help_menu.addAction(a.open_log_folder)
+        # Window-wide shortcuts (Esc must work while a text box has focus).
+        self.addAction(a.generate)
+        self.addAction(a.cancel)
+
+    def _connect(self) -> None:
+        a = self.window_actions
+        a.generate.triggered.connect(self.generate)
+        a.cancel.triggered.connect(self.cancel)
+        self.generate_button.clicked.connect(a.generate.trigger)
+        self.cancel_button.clicked.connect(a.cancel.trigger)
+        a.choose_output_folder.triggered.connect(self.choose_output_folder)
+        a.open_output_folder.triggered.connect(
+            lambda: self._open_folder(self.settings.output_dir()))
+        a.open_request.triggered.connect(self.open_request_file)
+        a.quit.triggered.connect(self.close)
+        a.paste_image.triggered.connect(self.paste_image)
+        a.clear_conditioning.triggered.connect(self.conditioning.clear)
+        a.model_manager.triggered.connect(self.open_model_manager)
+        a.make_tiny.triggered.connect(lambda: self.open_model_manager().make_tiny())
+        a.about.triggered.connect(self.show_about)
+        a.open_log_folder.triggered.connect(lambda: self._open_folder(paths.log_dir()))
+        self.conditioning.rejected.connect(self.show_error)
+        self.preview.load_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+        self.gen_settings.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.gen_settings.changed.connect(
+            lambda: self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1))
+        self.history_panel.open_requested.connect(self.open_history_entry)
+        self.history_panel.rerun_requested.connect(self.rerun_history_entry)
+        s = self.service
+        s.stage_started.connect(self._on_stage)
+        s.step.connect(self._on_step)
+        s.preview.connect(self._on_preview)
+        s.job_finished.connect(self._on_finished)
+        s.job_failed.connect(self._on_failed)
+        s.job_cancelled.connect(self._on_cancelled)
+
+    def _embed_timeline_if_available(self) -> None:
+        self.timeline_panel = None
+        if importlib.util.find_spec("desktop.timeline.panel") is None:
+            return
+        from desktop.timeline.panel import TimelinePanel
+
+        self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self)
+        dock = QDockWidget("Timeline", self)
+        dock.setObjectName("timeline_dock")
+        dock.setWidget(self.timeline_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+
+    # ----- models -----
+    def refresh_models(self) -> None:
+        self.gen_settings.set_models(installed_models(), self.settings.get("model"))
+        has_model = self.gen_settings.model_id() is not None
+        self.generate_action.setEnabled(has_model and self.current_job is None)
+        self.generate_button.setEnabled(self.generate_action.isEnabled())
+        self.generate_button.setToolTip("Generate (Ctrl+Return / ⌘↩)" if has_model
+                                        else "Install a model first (Models → Model Manager)")
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        model_id = self.gen_settings.model_id()
+        config = None
+        if model_id:
+            from ltx_mlx_core.errors import LtxMlxError
+            from ltx_mlx_core.weights.registry import resolve_model
+
+            try:
+                config = resolve_model(model_id).config
+            except LtxMlxError as error:
+                log.warning("Cannot read model %s: %s", model_id, error)
+        self.advanced.set_default_config(config)
+
+    def open_model_manager(self) -> ModelManager:
+        if self.model_manager is None:
+            self.model_manager = ModelManager(self)
+            self.model_manager.models_changed.connect(self.refresh_models)
+        self.model_manager.refresh()
+        self.model_manager.show()
+        self.model_manager.raise_()
+        return self.model_manager
+
+    # ----- generating -----
+    def build_request(self) -> GenerationRequest:
+        g = self.gen_settings
+        return GenerationRequest(
+            prompt=self.prompt_panel.prompt(),
+            negative_prompt=self.prompt_panel.negative_prompt(),
+            model=g.model_id() or "",
+            width=g.width_spin.value(),
+            height=g.height_spin.value(),
+            num_frames=g.num_frames(),
+            fps=g.fps(),
+            seeds=[g.seed_for_next_generation()],
+            conditioning=list(self.conditioning.items()),
+            **self.advanced.request_fields(),
+        )
+
+    def generate(self) -> Optional[str]:
+        if self.current_job is not None:
+            return None
+        if not self.prompt_panel.prompt():
+            self.show_error("Write a prompt first: it describes the video to generate.")
+            return None
+        self.save_settings()
+        return self.generate_with(self.build_request())
+
+    def generate_with(self, request: GenerationRequest, output_path: Optional[Path] = None) -> str:
+        """Submit a request (self-test and tests call this directly); returns the job id."""
+        output_dir = self.settings.output_dir()
+        output_path = Path(output_path) if output_path else output_dir / output_name(request.prompt)
+        self.current_job = self.service.submit(request, output_path)
+        self._set_running(True)
+        self.progress.start()
+        self.preview.show_message("Starting…")
+        self.statusBar().showMessage(f"Generating {output_path.name}…")
+        return self.current_job
+
+    def cancel(self) -> None:
+        if self.current_job is not None:
+            self.service.cancel(self.current_job)
+            self.progress.set_stage("cancelling")
+            self.statusBar().showMessage("Cancelling at the next step…")
+
+    def _set_running(self, running: bool) -> None:
+        has_model = self.gen_settings.model_id() is not None
+        self.generate_action.setEnabled(not running and has_model)
+        self.generate_button.setEnabled(not running and has_model)
+        self.cancel_action.setEnabled(running)
+        self.cancel_button.setEnabled(running)
+
+    def _mine(self, job: str) -> bool:
+        return job == self.current_job
+
+    def _on_stage(self, job: str, name: str) -> None:
+        if self._mine(job):
+            self.progress.set_stage(name)
+            self.statusBar().showMessage(f"{stage_label(name)}…")
+
+    def _on_step(self, job: str, i: int, n: int, eta: float) -> None:
+        if self._mine(job):
+            self.progress.set_step(i, n, eta)
+
+    def _on_preview(self, job: str, frames) -> None:
+        if self._mine(job):
+            self.preview.show_preview(frames)
+
+    def _on_finished(self, job: str, path: str) -> None:
+        if not self._mine(job):
+            return
+        self.current_job = None
+        self.last_output = Path(path)
+        self._set_running(False)
+        self.progress.finish(f"Saved {Path(path).name}")
+        self.statusBar().showMessage(f"Saved {path}", 10000)
+        self.preview.load_video(path)
+        self.history_panel.refresh(self.settings.output_dir())
+        self.generation_finished.emit(path)
+
+    def _on_failed(self, job: str, message: str) -> None:
+        if not self._mine(job):
+            return
+        self.current_job = None
+        self._set_running(False)
+        self.progress.reset("Failed")
+        self.preview.show_message("The generation failed.")
+        self.show_error(message)
+        self.generation_failed.emit(message)
+
+    def _on_cancelled(self, job: str) -> None:
+        if not self._mine(job):
+            return
+        self.current_job = None
+        self._set_running(False)
+        self.progress.reset("Cancelled")
+        self.preview.show_message("Cancelled.")
+        self.statusBar().showMessage("Cancelled; memory freed.", 5000)
+        self.generation_cancelled.emit()
+
+    def show_error(self, message: str) -> QMessageBox:
+        """A window-modal message box that does not block the event loop."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "LTX-MLX", message, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_dialog = box
+        return box
+
+    # ----- conditioning, history, files -----
+    def paste_image(self) -> None:
+        self.conditioning.add_image(QGuiApplication.clipboard().image())
+
+    def load_request(self, request: GenerationRequest) -> None:
+        """Put a past request's settings into the form (its seed locked, so a re-run repeats it)."""
+        self.prompt_panel.set_prompt(request.prompt)
+        self.prompt_panel.set_negative_prompt(request.negative_prompt)
+        g = self.gen_settings
+        g.set_values({"model": request.model, "width": request.width, "height": request.height,
+                      "fps": request.fps, "seed": request.seed, "seed_locked": True,
+                      "seconds": (request.num_frames - 1) / request.fps})
+        g.set_frames(request.num_frames, request.fps)
+        self.conditioning.clear()
+        for item in request.conditioning:
+            if item.path and Path(item.path).is_file():
+                self.conditioning.add_item(item)
+
+    def open_history_entry(self, entry: HistoryEntry) -> None:
+        self.preview.load_video(entry.video)
+        self.last_output = entry.video
+
+    def rerun_history_entry(self, entry: HistoryEntry) -> None:
+        self.load_request(entry.request)
+        self.generate()
+
+    def open_request_file(self) -> None:
+        import json
+
+        name, _ = QFileDialog.getOpenFileName(self, "Open request JSON", str(self.settings.output_dir()),
+                                              "Request JSON (*.json)")
+        if not name:
+            return
+        try:
+            data = json.loads(Path(name).read_text())
+            self.load_request(GenerationRequest.from_dict(data.get("request", data)))
+        except (OSError, ValueError, TypeError) as error:
+            self.show_error(f"'{Path(name).name}' is not a request JSON file: {error}")
+
+    def choose_output_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", str(self.settings.output_dir()))
+        if folder:
+            self.set_output_dir(Path(folder))
+
+    def set_output_dir(self, folder: Path) -> None:
+        self.settings.set("output_dir", str(folder))
+        self.settings.save()
+        self.history_panel.refresh(folder)
+
+    def _open_folder(self, folder: Path) -> None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About LTX-MLX",
+                          "LTX-MLX generates video with Lightricks' LTX-Video models on Apple MLX.\n"
+                          "Model weights are under their own licences (Models → Model Manager).")
+
+    # ----- settings -----
+    def save_settings(self) -> None:
+        s = self.settings
+        s.update(self.gen_settings.values())
+        s.update(self.advanced.values())
+        s.set("prompt", self.prompt_panel.prompt_edit.toPlainText())
+        s.set("negative_prompt", self.prompt_panel.negative_prompt())
+        s.set("window_geometry", bytes(self.saveGeometry().toHex()).decode())
+        s.set("window_state", bytes(self.saveState().toHex()).decode())
+        s.save()
+
+    def restore_settings(self) -> None:
+        s = self.settings
+        values = {key: s.get(key) for key in ("model", "width", "height", "seconds", "fps", "seed", "seed_locked")}
+        self.gen_settings.set_values(values)
+        self.advanced.set_values({key: s.get(key) for key in
+                                  ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits")})
+        self.prompt_panel.set_prompt(s.get("prompt") or "")
+        self.prompt_panel.set_negative_prompt(s.get("negative_prompt"))
+        self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1)
+        if s.get("window_geometry"):
+            self.restoreGeometry(QByteArray.fromHex(s.get("window_geometry").encode()))
+        if s.get("window_state"):
+            self.restoreState(QByteArray.fromHex(s.get("window_state").encode()))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.service.shutdown()
+        super().closeEvent(event)

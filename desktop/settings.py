@@ -1,0 +1,89 @@
+"""The app's persisted settings: one small JSON file under the config folder.
+
+A JSON file (rather than QSettings) keeps the settings readable, lets tests
+point LTX_MLX_HOME at a temporary folder, and is written atomically so a crash
+never leaves a half-written file. Unknown keys are kept; missing keys fall
+back to DEFAULTS, so older files keep working.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ltx_mlx_core import paths
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "desktop-settings.json"
+
+DEFAULTS: dict[str, Any] = {
+    "model": "tiny",
+    "prompt": "",
+    "negative_prompt": None,  # None = the core's default negative prompt
+    "width": 768,
+    "height": 512,
+    "seconds": 3.0,
+    "fps": 24.0,
+    "seed": 42,
+    "seed_locked": False,
+    "steps_preset": "default",
+    "guidance_scale": None,  # None = the pipeline config's value
+    "stg_scale": None,
+    "residency": "auto",
+    "quantize_bits": None,
+    "output_dir": None,  # None = paths.default_output_dir()
+    "window_geometry": None,  # hex of QMainWindow.saveGeometry()
+    "window_state": None,
+}
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / SETTINGS_FILE
+
+
+class AppSettings:
+    """Dictionary-like settings with defaults, saved explicitly with `save()`."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else settings_path()
+        self._values: dict[str, Any] = {}
+        self.load()
+
+    def load(self) -> None:
+        try:
+            self._values = json.loads(self.path.read_text())
+            if not isinstance(self._values, dict):
+                raise ValueError("the file does not hold a JSON object")
+        except FileNotFoundError:
+            self._values = {}
+        except (OSError, ValueError) as error:
+            # A corrupt settings file must not stop the app from starting.
+            log.warning("Ignoring unreadable settings file %s: %s", self.path, error)
+            self._values = {}
+
+    def get(self, key: str) -> Any:
+        if key in self._values:
+            return self._values[key]
+        return DEFAULTS.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+    def update(self, values: dict[str, Any]) -> None:
+        self._values.update(values)
+
+    def output_dir(self) -> Path:
+        chosen = self.get("output_dir")
+        return Path(chosen) if chosen else paths.default_output_dir()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".json", dir=self.path.parent)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self._values, handle, indent=2, default=str)
+        os.replace(tmp, self.path)
+        log.debug("Saved settings to %s", self.path)

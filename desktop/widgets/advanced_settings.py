@@ -1,0 +1,146 @@
+"""Advanced settings: pipeline config (its step schedule), guidance, STG, residency, quantisation.
+
+Guidance and STG default to the pipeline config's values ("from config");
+setting them becomes a `config_overrides` entry on the request, so the JSON
+sidecar records exactly what was changed.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QWidget
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.paths import configs_dir
+from ltx_mlx_core.pipeline.request import RESIDENCY_MODES
+
+log = logging.getLogger(__name__)
+
+FROM_CONFIG = -1.0  # the spin boxes' minimum, shown as "from config"
+RESIDENCY_LABELS = {
+    "auto": "Automatic (by free memory)",
+    "resident": "Everything in memory (fastest)",
+    "stream_components": "One model at a time",
+    "stream_blocks": "Stream transformer blocks (least memory)",
+}
+
+
+def describe_schedule(config_name: str) -> str:
+    """'first pass 7 steps · second pass 3 steps' for a pipeline YAML name or path."""
+    from ltx_mlx_core.pipeline.config import find_config_file, read_config_dict
+
+    try:
+        data = read_config_dict(find_config_file(config_name))
+    except InvalidRequest as error:
+        return str(error)
+
+    def steps(section: dict) -> str:
+        timesteps = section.get("timesteps")
+        return f"{len(timesteps) if timesteps else section.get('num_inference_steps', 20)} steps"
+
+    if data.get("pipeline_type") == "multi-scale":
+        return (f"two passes: first {steps(data.get('first_pass') or {})}, "
+                f"second {steps(data.get('second_pass') or {})}")
+    return f"one pass, {steps(data)}"
+
+
+class AdvancedSettings(QGroupBox):
+    changed = Signal()
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__("Advanced", parent)
+        form = QFormLayout(self)
+
+        self.config_combo = QComboBox()
+        self.config_combo.addItem("Model default", None)
+        for path in sorted(configs_dir().glob("*.yaml")):
+            self.config_combo.addItem(path.stem, path.stem)
+        self.schedule_label = QLabel()
+        self.schedule_label.setWordWrap(True)
+        form.addRow("Steps / schedule", self.config_combo)
+        form.addRow("", self.schedule_label)
+
+        self.guidance_spin = self._scale_spin("Classifier-free guidance scale (1 = off)")
+        self.stg_spin = self._scale_spin("Spatio-temporal guidance scale (0 = off)")
+        form.addRow("Guidance (CFG)", self.guidance_spin)
+        form.addRow("STG", self.stg_spin)
+
+        self.residency_combo = QComboBox()
+        for mode in RESIDENCY_MODES:
+            self.residency_combo.addItem(RESIDENCY_LABELS.get(mode, mode), mode)
+        form.addRow("Memory mode", self.residency_combo)
+
+        self.quantize_combo = QComboBox()
+        for label, bits in (("Off", None), ("8-bit", 8), ("4-bit", 4)):
+            self.quantize_combo.addItem(label, bits)
+        self.quantize_combo.setToolTip("Quantise the transformer on load: less memory, slightly lower quality.")
+        form.addRow("Quantisation", self.quantize_combo)
+
+        self.config_combo.currentIndexChanged.connect(self._update_schedule)
+        for signal in (self.config_combo.currentIndexChanged, self.guidance_spin.valueChanged,
+                       self.stg_spin.valueChanged, self.residency_combo.currentIndexChanged,
+                       self.quantize_combo.currentIndexChanged):
+            signal.connect(self.changed)
+        self.default_config: Optional[str] = None
+        self._update_schedule()
+
+    @staticmethod
+    def _scale_spin(tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(FROM_CONFIG, 20.0)
+        spin.setSingleStep(0.5)
+        spin.setSpecialValueText("from config")
+        spin.setValue(FROM_CONFIG)
+        spin.setToolTip(tip)
+        return spin
+
+    def set_default_config(self, config: Optional[str]) -> None:
+        """The selected model's own pipeline YAML (shown when 'Model default' is chosen)."""
+        self.default_config = config
+        self._update_schedule()
+
+    def _update_schedule(self) -> None:
+        name = self.config_combo.currentData() or self.default_config
+        self.schedule_label.setText(describe_schedule(name) if name else "")
+
+    @staticmethod
+    def _scale(spin: QDoubleSpinBox) -> Optional[float]:
+        return None if spin.value() <= FROM_CONFIG else spin.value()
+
+    def request_fields(self) -> dict[str, Any]:
+        """GenerationRequest keyword arguments for these settings."""
+        overrides: dict[str, Any] = {}
+        for key, spin in (("guidance_scale", self.guidance_spin), ("stg_scale", self.stg_spin)):
+            value = self._scale(spin)
+            if value is not None:
+                # Multi-scale configs keep these per pass, single-pass ones at the top level.
+                overrides[key] = value
+                overrides.setdefault("first_pass", {})[key] = value
+                overrides.setdefault("second_pass", {})[key] = value
+        return {
+            "pipeline_config": self.config_combo.currentData(),
+            "config_overrides": overrides,
+            "residency": self.residency_combo.currentData(),
+            "quantize_bits": self.quantize_combo.currentData(),
+        }
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "steps_preset": self.config_combo.currentData() or "default",
+            "guidance_scale": self._scale(self.guidance_spin),
+            "stg_scale": self._scale(self.stg_spin),
+            "residency": self.residency_combo.currentData(),
+            "quantize_bits": self.quantize_combo.currentData(),
+        }
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        preset = values.get("steps_preset")
+        self.config_combo.setCurrentIndex(max(self.config_combo.findData(preset), 0) if preset != "default" else 0)
+        for key, spin in (("guidance_scale", self.guidance_spin), ("stg_scale", self.stg_spin)):
+            value = values.get(key)
+            spin.setValue(FROM_CONFIG if value is None else float(value))
+        self.residency_combo.setCurrentIndex(max(self.residency_combo.findData(values.get("residency", "auto")), 0))
+        bits = values.get("quantize_bits")
+        self.quantize_combo.setCurrentIndex(max(self.quantize_combo.findData(bits), 0) if bits else 0)

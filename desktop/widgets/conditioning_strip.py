@@ -1,0 +1,185 @@
+"""The conditioning strip: images and clips that pin frames of the generated video.
+
+Files dropped from the file manager (or images pasted from the clipboard)
+become `ConditioningItem`s. Each row shows a thumbnail, the file name and a
+frame position the user can move; unsupported files are refused with a
+message saying which kinds are accepted.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from ltx_mlx_core.pipeline.request import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ConditioningItem, media_kind
+
+log = logging.getLogger(__name__)
+
+THUMB = 56
+HINT = "Drop images or video clips here (or paste an image) to condition frames of the video."
+
+
+def unsupported_message(paths: list[str]) -> str:
+    names = ", ".join(Path(p).name for p in paths)
+    accepted = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    return f"Cannot use {names} as conditioning: only images and videos are accepted ({accepted})."
+
+
+def qimage_to_frames(image: QImage) -> np.ndarray:
+    """A QImage -> uint8 [1, H, W, 3] (what ConditioningItem.frames holds)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = rgb.width(), rgb.height()
+    row = np.frombuffer(rgb.constBits(), dtype=np.uint8).reshape(height, rgb.bytesPerLine())
+    return row[:, : width * 3].reshape(1, height, width, 3).copy()
+
+
+def frames_to_pixmap(frames: np.ndarray, side: int) -> QPixmap:
+    frame = np.ascontiguousarray(frames[0])
+    height, width, _ = frame.shape
+    image = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation)
+
+
+class ConditioningRow(QFrame):
+    """One item: thumbnail, name, frame position, remove button."""
+
+    removed = Signal(object)
+
+    def __init__(self, item: ConditioningItem, max_frame: int, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.item = item
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB, THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._load_thumbnail()
+        layout.addWidget(self.thumb)
+        name = Path(item.path).name if item.path else "Pasted image"
+        self.name_label = QLabel(f"{name}\n{item.kind}")
+        layout.addWidget(self.name_label, 1)
+        layout.addWidget(QLabel("at frame"))
+        self.frame_spin = QSpinBox()
+        self.frame_spin.setRange(0, max(0, max_frame))
+        self.frame_spin.setValue(min(item.frame, max(0, max_frame)))
+        self.frame_spin.setToolTip("Where this image or clip's first frame lands in the video")
+        self.frame_spin.valueChanged.connect(self._set_frame)
+        layout.addWidget(self.frame_spin)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(lambda: self.removed.emit(self))
+        layout.addWidget(remove)
+
+    def _set_frame(self, frame: int) -> None:
+        self.item.frame = frame
+
+    def set_max_frame(self, max_frame: int) -> None:
+        self.frame_spin.setMaximum(max(0, max_frame))
+
+    def _load_thumbnail(self) -> None:
+        if self.item.frames is not None:
+            self.thumb.setPixmap(frames_to_pixmap(self.item.frames, THUMB))
+        elif self.item.kind == "image":
+            pixmap = QPixmap(str(self.item.path))
+            if not pixmap.isNull():
+                self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                                   Qt.TransformationMode.SmoothTransformation))
+        else:
+            self.thumb.setText("▶ clip")
+
+
+class ConditioningStrip(QFrame):
+    """Accepts drops; `items()` gives the request's conditioning list."""
+
+    items_changed = Signal()
+    rejected = Signal(str)  # a message for the user
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumHeight(THUMB + 24)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(6, 6, 6, 6)
+        self.hint = QLabel(HINT)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setEnabled(False)  # drawn in the palette's disabled (placeholder) colour
+        self._layout.addWidget(self.hint)
+        self.rows: list[ConditioningRow] = []
+        self.max_frame = 96
+
+    def items(self) -> list[ConditioningItem]:
+        return [row.item for row in self.rows]
+
+    def set_max_frame(self, max_frame: int) -> None:
+        self.max_frame = max_frame
+        for row in self.rows:
+            row.set_max_frame(max_frame)
+
+    def add_item(self, item: ConditioningItem) -> ConditioningRow:
+        row = ConditioningRow(item, self.max_frame, self)
+        row.removed.connect(self.remove_row)
+        self.rows.append(row)
+        self._layout.addWidget(row)
+        self.hint.setVisible(False)
+        self.items_changed.emit()
+        return row
+
+    def remove_row(self, row: ConditioningRow) -> None:
+        self.rows.remove(row)
+        row.setParent(None)
+        row.deleteLater()
+        self.hint.setVisible(not self.rows)
+        self.items_changed.emit()
+
+    def clear(self) -> None:
+        for row in list(self.rows):
+            self.remove_row(row)
+
+    def add_paths(self, paths: list[str]) -> list[ConditioningRow]:
+        """Add every usable file; report the others in one message."""
+        added, refused = [], []
+        for path in paths:
+            if media_kind(path) is None or not Path(path).is_file():
+                refused.append(path)
+                continue
+            # The first item pins frame 0; later ones default to the end (keyframes).
+            frame = 0 if not self.rows else self.max_frame
+            added.append(self.add_item(ConditioningItem(path=str(path), frame=frame)))
+        if refused:
+            self.rejected.emit(unsupported_message(refused))
+        return added
+
+    def add_image(self, image: QImage) -> Optional[ConditioningRow]:
+        if image.isNull():
+            self.rejected.emit("The clipboard holds no image to paste.")
+            return None
+        frame = 0 if not self.rows else self.max_frame
+        return self.add_item(ConditioningItem(frames=qimage_to_frames(image), frame=frame))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasUrls():
+            paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+            self.add_paths(paths)
+        elif mime.hasImage():
+            self.add_image(QImage(mime.imageData()))
+        event.acceptProposedAction()

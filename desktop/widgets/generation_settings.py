@@ -1,0 +1,215 @@
+"""Model, size, duration, fps and seed: the basic generation settings form.
+
+Only valid requests can be built from it: sizes snap to multiples of 32,
+durations to 8k+1 frames (shown beside the seconds), and the seed is either
+locked or drawn anew for every generation.
+"""
+from __future__ import annotations
+
+import random
+from typing import Optional
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+    QWidget,
+)
+
+from ltx_mlx_core.pipeline.request import nearest_valid_frames, nearest_valid_size
+
+# (label, width, height): every size a multiple of 32.
+RESOLUTION_PRESETS: list[tuple[str, int, int]] = [
+    ("768 × 512 · 3:2 landscape", 768, 512),
+    ("512 × 768 · 2:3 portrait", 512, 768),
+    ("704 × 480 · SD", 704, 480),
+    ("960 × 544 · 16:9", 960, 544),
+    ("544 × 960 · 9:16 vertical", 544, 960),
+    ("1216 × 704 · 16:9 HD", 1216, 704),
+    ("512 × 512 · 1:1 square", 512, 512),
+    ("256 × 160 · draft", 256, 160),
+    ("128 × 96 · tiny test", 128, 96),
+]
+FPS_CHOICES = (8.0, 12.0, 15.0, 24.0, 25.0, 30.0)
+MAX_SEED = 2**31 - 1
+
+
+def size_key(width: int, height: int) -> str:
+    """A preset's combo-box data ("768x512": strings compare reliably inside Qt)."""
+    return f"{width}x{height}"
+
+
+def frames_for_seconds(seconds: float, fps: float) -> int:
+    """The 8k+1 frame count closest to `seconds` of video at `fps`."""
+    return nearest_valid_frames(int(round(seconds * fps)) + 1)
+
+
+def seconds_for_frames(frames: int, fps: float) -> float:
+    return (frames - 1) / fps
+
+
+class GenerationSettings(QWidget):
+    """The form; `values()` / `set_values()` round-trip through the settings file."""
+
+    changed = Signal()
+
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("Installed models (Models → Model Manager to add more)")
+        form.addRow("Model", self.model_combo)
+
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Custom", None)
+        for label, width, height in RESOLUTION_PRESETS:
+            self.preset_combo.addItem(label, size_key(width, height))
+        form.addRow("Resolution", self.preset_combo)
+
+        size_row = QHBoxLayout()
+        self.width_spin = self._size_spin("Width in pixels (a multiple of 32)")
+        self.height_spin = self._size_spin("Height in pixels (a multiple of 32)")
+        size_row.addWidget(self.width_spin)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin)
+        form.addRow("Size", size_row)
+
+        duration_row = QHBoxLayout()
+        self.seconds_spin = QDoubleSpinBox()
+        self.seconds_spin.setRange(0.1, 60.0)
+        self.seconds_spin.setSingleStep(0.5)
+        self.seconds_spin.setSuffix(" s")
+        self.frames_label = QLabel()
+        self.frames_label.setToolTip("LTX-Video makes 8k+1 frames; the duration snaps to the nearest count.")
+        duration_row.addWidget(self.seconds_spin)
+        duration_row.addWidget(self.frames_label)
+        form.addRow("Duration", duration_row)
+
+        self.fps_combo = QComboBox()
+        for fps in FPS_CHOICES:
+            self.fps_combo.addItem(f"{fps:g} fps", fps)
+        form.addRow("Frame rate", self.fps_combo)
+
+        seed_row = QHBoxLayout()
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, MAX_SEED)
+        self.seed_lock = QCheckBox("Lock")
+        self.seed_lock.setToolTip("Locked: every generation uses this seed. Unlocked: a new one each time.")
+        self.randomise_button = QPushButton("Randomise")
+        self.randomise_button.clicked.connect(self.randomise_seed)
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.seed_lock)
+        seed_row.addWidget(self.randomise_button)
+        form.addRow("Seed", seed_row)
+
+        self.preset_combo.currentIndexChanged.connect(self._apply_preset)
+        self.width_spin.editingFinished.connect(self._snap_size)
+        self.height_spin.editingFinished.connect(self._snap_size)
+        self.seconds_spin.valueChanged.connect(self._update_frames)
+        self.fps_combo.currentIndexChanged.connect(self._update_frames)
+        for signal in (self.model_combo.currentIndexChanged, self.width_spin.valueChanged,
+                       self.height_spin.valueChanged, self.seconds_spin.valueChanged,
+                       self.fps_combo.currentIndexChanged, self.seed_spin.valueChanged,
+                       self.seed_lock.toggled):
+            signal.connect(self.changed)
+        self._update_frames()
+
+    @staticmethod
+    def _size_spin(tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(32, 2048)
+        spin.setSingleStep(32)
+        spin.setSuffix(" px")
+        spin.setToolTip(tip)
+        return spin
+
+    # ----- models -----
+    def set_models(self, models: list[tuple[str, str]], current: Optional[str] = None) -> None:
+        """(model id, label) pairs of the installed models."""
+        keep = current or self.model_id()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for model_id, label in models:
+            self.model_combo.addItem(label, model_id)
+        index = self.model_combo.findData(keep)
+        self.model_combo.setCurrentIndex(max(index, 0))
+        self.model_combo.blockSignals(False)
+
+    def model_id(self) -> Optional[str]:
+        return self.model_combo.currentData()
+
+    # ----- size, duration, seed -----
+    def _apply_preset(self) -> None:
+        key = self.preset_combo.currentData()
+        if key:
+            width, height = (int(v) for v in key.split("x"))
+            self.width_spin.setValue(width)
+            self.height_spin.setValue(height)
+
+    def _snap_size(self) -> None:
+        for spin in (self.width_spin, self.height_spin):
+            spin.setValue(nearest_valid_size(spin.value()))
+        self._select_matching_preset()
+
+    def _select_matching_preset(self) -> None:
+        match = self.preset_combo.findData(size_key(self.width_spin.value(), self.height_spin.value()))
+        self.preset_combo.blockSignals(True)
+        self.preset_combo.setCurrentIndex(max(match, 0))
+        self.preset_combo.blockSignals(False)
+
+    def fps(self) -> float:
+        return float(self.fps_combo.currentData())
+
+    def num_frames(self) -> int:
+        return frames_for_seconds(self.seconds_spin.value(), self.fps())
+
+    def _update_frames(self) -> None:
+        frames = self.num_frames()
+        self.frames_label.setText(f"= {frames} frames ({seconds_for_frames(frames, self.fps()):.2f} s)")
+
+    def randomise_seed(self) -> int:
+        self.seed_spin.setValue(random.randint(0, MAX_SEED))
+        return self.seed_spin.value()
+
+    def seed_for_next_generation(self) -> int:
+        """The locked seed, or a fresh random one (shown in the box so it can be locked afterwards)."""
+        if self.seed_lock.isChecked():
+            return self.seed_spin.value()
+        return self.randomise_seed()
+
+    # ----- persistence -----
+    def values(self) -> dict:
+        return {
+            "model": self.model_id(),
+            "width": self.width_spin.value(),
+            "height": self.height_spin.value(),
+            "seconds": self.seconds_spin.value(),
+            "fps": self.fps(),
+            "seed": self.seed_spin.value(),
+            "seed_locked": self.seed_lock.isChecked(),
+        }
+
+    def set_values(self, values: dict) -> None:
+        if values.get("model"):
+            index = self.model_combo.findData(values["model"])
+            if index >= 0:
+                self.model_combo.setCurrentIndex(index)
+        self.width_spin.setValue(nearest_valid_size(int(values.get("width") or 768)))
+        self.height_spin.setValue(nearest_valid_size(int(values.get("height") or 512)))
+        self._select_matching_preset()
+        fps_index = self.fps_combo.findData(float(values.get("fps") or 24.0))
+        self.fps_combo.setCurrentIndex(max(fps_index, 0))
+        self.seconds_spin.setValue(float(values.get("seconds") or 3.0))
+        self.seed_spin.setValue(int(values.get("seed") or 0))
+        self.seed_lock.setChecked(bool(values.get("seed_locked")))
+        self._update_frames()
+
+    def set_frames(self, frames: int, fps: float) -> None:
+        """Show a request's exact frame count (re-running a past generation)."""
+        fps_index = self.fps_combo.findData(float(fps))
+        if fps_index < 0:
+            self.fps_combo.addItem(f"{fps:g} fps", float(fps))
+            fps_index = self.fps_combo.count() - 1
+        self.fps_combo.setCurrentIndex(fps_index)
+        self.seconds_spin.setValue(seconds_for_frames(frames, fps))

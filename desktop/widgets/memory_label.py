@@ -1,0 +1,53 @@
+"""Status-bar label with the memory in use, refreshed every second.
+
+It reads the process's resident memory (what the OS charges the app) and, once
+the worker thread has loaded MLX, MLX's own active and peak allocations. It
+never imports MLX itself: the GUI thread stays free of model code.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QWidget
+
+MIB = 1024 * 1024
+
+
+def resident_bytes() -> Optional[int]:
+    """Current resident set size; None where the platform gives no cheap way to read it."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    if sys.platform == "darwin":
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS (peak)
+    return None
+
+
+def memory_text() -> str:
+    parts = []
+    rss = resident_bytes()
+    if rss is not None:
+        parts.append(f"Memory: {rss / MIB:,.0f} MiB")
+    mx = sys.modules.get("mlx.core")
+    if mx is not None:
+        parts.append(f"MLX active {mx.get_active_memory() / MIB:,.0f} MiB, peak {mx.get_peak_memory() / MIB:,.0f} MiB")
+    return " · ".join(parts) or "Memory: unknown"
+
+
+class MemoryLabel(QLabel):
+    def __init__(self, parent: Optional[QWidget] = None, interval_ms: int = 1000):
+        super().__init__(parent)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(interval_ms)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.setText(memory_text())

@@ -1,0 +1,72 @@
+"""Progress of the running generation: stage name, step i/N and the time left."""
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+STAGE_NAMES = {
+    "load": "Loading models",
+    "text_encode": "Reading the prompt",
+    "first_pass": "First pass",
+    "upsample": "Upscaling",
+    "second_pass": "Second pass",
+    "denoise": "Denoising",
+    "decode": "Decoding video",
+}
+
+
+def stage_label(name: str) -> str:
+    return STAGE_NAMES.get(name, name.replace("_", " ").capitalize())
+
+
+def format_eta(seconds: float) -> str:
+    if seconds < 1:
+        return "less than a second left"
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
+class ProgressPanel(QWidget):
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setTextVisible(True)
+        self.label = QLabel("Ready")
+        self.label.setMinimumWidth(260)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar, 1)
+        self.stage = ""
+
+    def start(self) -> None:
+        self.stage = ""
+        self.bar.setRange(0, 0)  # busy indicator until the first step
+        self.label.setText("Starting…")
+
+    def set_stage(self, name: str) -> None:
+        self.stage = name
+        self.bar.setRange(0, 0)
+        self.label.setText(stage_label(name))
+
+    def set_step(self, step: int, total: int, eta: float) -> None:
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(step)
+        self.bar.setFormat(f"{step}/{total}")
+        self.label.setText(f"{stage_label(self.stage)} · step {step}/{total} · {format_eta(eta)}")
+
+    def finish(self, message: str) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        self.bar.setFormat("")
+        self.label.setText(message)
+
+    def reset(self, message: str) -> None:
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.label.setText(message)

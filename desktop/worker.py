@@ -1,0 +1,152 @@
+"""The worker that runs one generation off the GUI thread.
+
+`GenerationWorker` lives in a QThread (see generation_service.py). It iterates
+the core's event generator and turns each event into a Qt signal; the GUI
+thread only ever sees signals. Cancelling sets a threading.Event that the
+worker checks after every event (so it stops at the next step) and then closes
+the generator, whose GeneratorExit drops the models and frees MLX memory.
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.util
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+GenerateFn = Callable[[GenerationRequest], Iterator[object]]
+
+
+def default_generate(request: GenerationRequest) -> Iterator[object]:
+    """The core's `generate`, imported on first use (in the worker thread: MLX loads there)."""
+    from ltx_mlx_core.pipeline import generate
+
+    return generate(request)
+
+
+def default_write(result, output_path: Path) -> list[Path]:
+    from ltx_mlx_core.pipeline import write_result
+
+    return write_result(result, output_path)
+
+
+# Modules a generation imports on first use. Importing them blocks every thread
+# (the import machinery and C-extension loading hold the GIL for 100s of ms),
+# so the worker imports them once when it starts, not in the middle of a job.
+WARM_UP_MODULES = ("ltx_mlx_core.pipeline.pipeline", "ltx_mlx_core.video.io", "ltx_mlx_core.models.text_encoding",
+                   "transformers")
+
+
+def warm_up() -> float:
+    """Import the generation's modules, then freeze the GC heap; returns the seconds taken.
+
+    gc.freeze() moves every object alive now (hundreds of thousands after these
+    imports) out of the collector's reach, so the full collection the pipeline
+    runs when a job ends scans only that job's objects: without it, that
+    collection holds the GIL long enough to stall the GUI by ~300 ms.
+    """
+    started = time.monotonic()
+    for name in WARM_UP_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    if importlib.util.find_spec("transformers") is not None:
+        from transformers import AutoTokenizer  # noqa: F401  (its lazy import chain is the slow part)
+    gc.collect()
+    gc.freeze()
+    return time.monotonic() - started
+
+
+def user_message(error: BaseException) -> str:
+    """Our errors carry a sentence a person can act on; anything else gets its type named."""
+    if isinstance(error, LtxMlxError):
+        return str(error)
+    return f"Unexpected error ({type(error).__name__}): {error}. The log folder has the details."
+
+
+class GenerationWorker(QObject):
+    """Runs jobs one at a time in its thread; talks to the GUI only through signals."""
+
+    stage_started = Signal(str, str, int, int)  # job, stage name, index, total
+    step = Signal(str, str, int, int, float)  # job, stage, i (1-based), n, eta seconds
+    preview = Signal(str, object)  # job, uint8 frames [F, H, W, 3]
+    finished = Signal(str, str)  # job, mp4 path
+    failed = Signal(str, str)  # job, message
+    cancelled = Signal(str)  # job
+    ready = Signal(float)  # seconds the warm-up took
+
+    def __init__(self, generate_fn: Optional[GenerateFn] = None,
+                 write_fn: Optional[Callable] = None):
+        super().__init__()
+        self.generate_fn: GenerateFn = generate_fn or default_generate
+        self.write_fn = write_fn or default_write
+        # Job ids asked to stop; a set (not one flag) so a cancel that arrives
+        # before its job starts is not lost.
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+
+    def request_cancel(self, job_id: str) -> None:
+        """Thread-safe: called directly from the GUI thread while `run_job` is busy."""
+        with self._lock:
+            self._cancelled.add(job_id)
+
+    def _is_cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    @Slot()
+    def warm_up(self) -> None:
+        seconds = warm_up()
+        log.info("Generation worker ready (imports took %.1f s)", seconds)
+        self.ready.emit(seconds)
+
+    @Slot(str, object, str)
+    def run_job(self, job_id: str, request: GenerationRequest, output_path: str) -> None:
+        from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
+
+        events = None
+        started = time.monotonic()
+        try:
+            if self._is_cancelled(job_id):
+                self.cancelled.emit(job_id)
+                return
+            events = self.generate_fn(request)
+            for event in events:
+                if isinstance(event, StageStarted):
+                    self.stage_started.emit(job_id, event.name, event.index, event.total)
+                elif isinstance(event, StepDone):
+                    self.step.emit(job_id, event.stage, event.step, event.total, float(event.eta))
+                elif isinstance(event, Preview):
+                    self.preview.emit(job_id, event.frames)
+                elif isinstance(event, Finished):
+                    if self._is_cancelled(job_id):
+                        break
+                    paths = self.write_fn(event.result, Path(output_path))
+                    log.info("Job %s finished in %.1f s: %s", job_id, time.monotonic() - started, paths)
+                    self.finished.emit(job_id, str(paths[0]))
+                    return
+                if self._is_cancelled(job_id):
+                    break
+            if self._is_cancelled(job_id):
+                log.info("Job %s cancelled", job_id)
+                self.cancelled.emit(job_id)
+            else:
+                self.failed.emit(job_id, "The generation ended without a video.")
+        except Exception as error:  # the app must survive any failure of a job
+            log.exception("Job %s failed", job_id)
+            self.failed.emit(job_id, user_message(error))
+        finally:
+            if events is not None and hasattr(events, "close"):
+                # GeneratorExit inside the pipeline drops its models and clears MLX's cache.
+                events.close()
+            with self._lock:
+                self._cancelled.discard(job_id)
