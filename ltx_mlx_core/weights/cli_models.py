@@ -1,4 +1,4 @@
-"""`ltx-mlx models list|download|remove|make-tiny`."""
+"""`ltx-mlx models list|download|verify|remove|make-tiny`."""
 from __future__ import annotations
 
 import argparse
@@ -10,11 +10,13 @@ from ltx_mlx_core.weights.catalog import CATALOG, is_installed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="list, download, remove models; make the tiny test model")
+    parser = subparsers.add_parser("models", help="list, download, verify, remove models; make the tiny test model")
     actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
     actions.add_parser("list", help="supported models, sizes, licences and what is installed")
     download = actions.add_parser("download", help="download a catalog model into the Hugging Face cache")
     download.add_argument("model_id", choices=sorted(CATALOG))
+    verify = actions.add_parser("verify", help="re-check a downloaded model's files against their sha256")
+    verify.add_argument("model_id", choices=sorted(CATALOG))
     remove = actions.add_parser("remove", help="delete a model's checkpoint from the cache")
     remove.add_argument("model_id")
     tiny = actions.add_parser("make-tiny", help="write the tiny random-weight test model (its output is noise)")
@@ -36,6 +38,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "download":
         return _download(args.model_id)
+    if action == "verify":
+        from ltx_mlx_core.weights.download import verify_model
+
+        problems = verify_model(args.model_id)
+        for problem in problems:
+            print(problem)
+        if not problems:
+            print(f"{args.model_id}: every file matches its checksum")
+        return 1 if problems else 0
     if action == "remove":
         if args.model_id == "tiny":
             from ltx_mlx_core.weights.registry import tiny_model_dir

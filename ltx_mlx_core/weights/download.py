@@ -200,6 +200,29 @@ def download_model(model_id: str, progress: Optional[ProgressCallback] = None,
     return entry
 
 
+def verify_model(model_id: str, progress: Optional[ProgressCallback] = None) -> list[str]:
+    """Re-check a downloaded model's files against their sha256 (the blob names of LFS files).
+
+    Returns one sentence per missing or damaged file; a damaged file is deleted so that
+    `download_model` fetches it again.
+    """
+    entry = CATALOG[model_id]
+    problems = []
+    for index, hub_file in enumerate(entry.files, start=1):
+        path = cached_path(hub_file)
+        if path is None:
+            problems.append(f"{hub_file.filename} is not downloaded.")
+            continue
+        blob = path.resolve()
+        if progress is not None:
+            size = blob.stat().st_size
+            progress(DownloadProgress(hub_file.filename, index, len(entry.files), size, size))
+        if _is_sha256(blob.name) and _sha256(blob) != blob.name:
+            _remove_cached(path)
+            problems.append(f"{hub_file.filename} was damaged on disk and has been deleted; download the model again.")
+    return problems
+
+
 def remove_model(model_id: str) -> int:
     """Delete a catalog model's own checkpoint from the HF cache (the shared T5 and upsampler stay); bytes freed."""
     entry = CATALOG[model_id]

@@ -105,3 +105,22 @@ def test_a_single_checkpoint_file_uses_the_cached_text_encoder(hub, tmp_path):  
     assert files.checkpoint == checkpoint and files.upsampler == beside
     assert (files.text_encoder_dir / "config.json").is_file() and files.tokenizer_dir.name == "tokenizer"
     assert files.config.endswith("configs/ltxv-2b-0.9.8-distilled.yaml")
+
+
+def test_verify_finds_a_file_damaged_after_download(hub, monkeypatch, capsys):  # noqa: F811
+    names = ["ckpt.safetensors", "up.safetensors"]
+    for name in names:
+        hub.files[f"{REPO}/{name}"] = os.urandom(4096)
+    entry = CatalogEntry("test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml",
+                         text_encoder=())
+    monkeypatch.setitem(catalog.CATALOG, "test-model", entry)
+    assert cli.main(["models", "download", "test-model"]) == 0
+    assert cli.main(["models", "verify", "test-model"]) == 0
+    assert "every file matches" in capsys.readouterr().out
+    blob = cached_path(entry.checkpoint).resolve()
+    blob.chmod(0o644)
+    with open(blob, "r+b") as handle:
+        handle.write(b"\xff\xff")
+    assert cli.main(["models", "verify", "test-model"]) == 1
+    assert "ckpt.safetensors was damaged on disk" in capsys.readouterr().out
+    assert cached_path(entry.checkpoint) is None and not blob.exists()
