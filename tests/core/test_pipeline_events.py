@@ -149,3 +149,12 @@ def test_decoded_preview_comes_as_soon_as_the_first_frames_are_final(tiny_model)
     assert events[previews[0]].frames.shape == (8, 64, 64, 3)
     # Those frames are final: the finished video starts with exactly them.
     assert np.array_equal(events[previews[0]].frames, events[-1].result.videos[0][:8])
+
+
+@pytest.mark.parametrize("residency", ["stream_components", "stream_blocks"])
+def test_residency_modes_change_memory_not_the_video(tiny_model, residency):
+    events = _events(_request(tiny_model, residency=residency, num_frames=9))
+    load = next(e for e in events if isinstance(e, StageStarted) and e.name == "load")
+    assert load.detail == f"residency: {residency}"
+    resident = run(_request(tiny_model, residency="resident", num_frames=9)).videos[0]
+    assert np.array_equal(events[-1].result.videos[0], resident)
