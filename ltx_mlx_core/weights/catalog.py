@@ -125,3 +125,31 @@ def installed_files(entry: CatalogEntry):
         config=str(configs_dir() / entry.pipeline_config),
         label=entry.label,
     )
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One row of `ltx-mlx models list` and the app's model manager."""
+
+    model_id: str
+    label: str
+    approx_bytes: int
+    licence: str
+    installed: bool
+    is_test_model: bool = False
+
+
+TINY_LICENCE = "Random weights made on this machine; no licence restrictions. Its output is noise."
+TINY_APPROX_BYTES = 4_000_000
+
+
+def list_models() -> list[ModelStatus]:
+    """The tiny test model and every catalog model, with what is on this machine (no network)."""
+    from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, tiny_model_dir
+    from ltx_mlx_core.weights.tiny import LABEL
+
+    rows = [ModelStatus(TINY_ID, LABEL, TINY_APPROX_BYTES, TINY_LICENCE,
+                        (tiny_model_dir() / MANIFEST).is_file(), is_test_model=True)]
+    rows += [ModelStatus(entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry))
+             for entry in CATALOG.values()]
+    return rows

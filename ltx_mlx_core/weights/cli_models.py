@@ -6,7 +6,7 @@ import shutil
 import sys
 import threading
 
-from ltx_mlx_core.weights.catalog import CATALOG, is_installed
+from ltx_mlx_core.weights.catalog import CATALOG
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,16 +64,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    from ltx_mlx_core.weights.registry import MANIFEST, tiny_model_dir
+    from ltx_mlx_core.weights.catalog import list_models
 
-    tiny = "installed" if (tiny_model_dir() / MANIFEST).is_file() else "not made"
+    rows = list_models()
     print(f"{'model':<32}{'size':>10}  status")
-    print(f"{'tiny':<32}{'4 MB':>10}  {tiny} (random weights, output is noise)")
-    for entry in CATALOG.values():
-        status = "installed" if is_installed(entry) else "available"
-        print(f"{entry.model_id:<32}{entry.approx_bytes / 1e9:>8.1f} GB  {status}")
+    for row in rows:
+        if row.is_test_model:
+            status = "installed" if row.installed else "not made"
+            print(f"{row.model_id:<32}{row.approx_bytes / 1e6:>7.0f} MB  {status} (random weights, output is noise)")
+        else:
+            status = "installed" if row.installed else "available"
+            print(f"{row.model_id:<32}{row.approx_bytes / 1e9:>7.1f} GB  {status}")
+    print("\nSizes are approximate totals including the T5 text encoder (19 GB) and the upsampler,\n"
+          "which all models share and download once.")
     print("\nLicences:")
-    for licence in sorted({e.licence for e in CATALOG.values()}):
+    for licence in sorted({row.licence for row in rows if not row.is_test_model}):
         print(f"  - {licence}")
     return 0
 

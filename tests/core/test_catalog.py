@@ -124,3 +124,14 @@ def test_verify_finds_a_file_damaged_after_download(hub, monkeypatch, capsys):  
     assert cli.main(["models", "verify", "test-model"]) == 1
     assert "ckpt.safetensors was damaged on disk" in capsys.readouterr().out
     assert cached_path(entry.checkpoint) is None and not blob.exists()
+
+
+def test_list_models_reports_what_is_on_this_machine():
+    from ltx_mlx_core.weights.catalog import list_models
+    from ltx_mlx_core.weights.tiny import make_tiny_model
+
+    before = {row.model_id: row for row in list_models()}
+    assert set(before) == {"tiny", *CATALOG} and not any(row.installed for row in before.values())
+    assert before["tiny"].is_test_model and "noise" in before["tiny"].licence
+    make_tiny_model()
+    assert {row.model_id: row.installed for row in list_models()}["tiny"]
