@@ -119,7 +119,9 @@ def _verify(partial: Path, hub_file: HubFile, etag: str, size: Optional[int]) ->
             problem = f"is corrupt (sha256 {actual[:12]}… instead of {etag[:12]}…)"
     if problem:
         partial.unlink()
-        raise DownloadError(f"{hub_file.filename} from {hub_file.repo_id} {problem}; it was deleted, download it again.")
+        raise DownloadError(
+            f"{hub_file.filename} from {hub_file.repo_id} {problem}; it was deleted, download it again."
+        )
 
 
 def download_file(hub_file: HubFile, progress: Optional[Callable[[int, int], None]] = None,

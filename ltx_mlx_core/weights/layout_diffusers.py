@@ -58,14 +58,14 @@ def _weights(folder: Path) -> dict[str, mx.array]:
 
 
 def transformer_config(root: Path) -> TransformerConfig:
-    folder = Path(root) / "transformer"
-    raw = _config(folder)
+    path = Path(root) / "transformer" / "config.json"
+    raw = _config(path.parent)
     if raw.get("_class_name") not in (None, "LTXVideoTransformer3DModel"):
-        raise CheckpointError(f"'{folder / 'config.json'}' describes a {raw['_class_name']}, not an LTX-Video transformer.")
+        raise CheckpointError(f"'{path}' describes a {raw['_class_name']}, not an LTX-Video transformer.")
     try:
         return TransformerConfig.from_diffusers_dict(raw)
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"'{folder / 'config.json'}' is not a transformer config this version can build: {error}") from None
+        raise CheckpointError(f"'{path}' is not a transformer config this version can build: {error}") from None
 
 
 def transformer_weight_files(root: Path) -> list[Path]:
@@ -193,7 +193,8 @@ def read_vae(root: Path) -> tuple[VAEConfig, dict[str, mx.array]]:
     try:
         config = VAEConfig.from_dict(official_vae_config(raw))
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
-        raise CheckpointError(f"'{folder / 'config.json'}' is not a VAE config this version can build: {error}") from None
+        path = folder / "config.json"
+        raise CheckpointError(f"'{path}' is not a VAE config this version can build: {error}") from None
     try:
         return config, sanitize_official_vae(official_vae_keys(_weights(folder), raw), config=config)
     except CheckpointError as error:

@@ -101,7 +101,8 @@ def load_transformer(
 
             def read_blocks() -> dict[int, dict[str, mx.array]]:
                 _, fresh = read(source)
-                return split_block_weights({k: v for k, v in fresh.items() if k.startswith("transformer_blocks.")}, dtype)
+                blocks = {k: v for k, v in fresh.items() if k.startswith("transformer_blocks.")}
+                return split_block_weights(blocks, dtype)
 
             stream_transformer_blocks(model, read_blocks)
     mx.eval(model.parameters())

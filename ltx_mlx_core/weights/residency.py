@@ -64,7 +64,9 @@ class StreamedBlock(nn.Module):
             self._drop_weights()
 
 
-def stream_transformer_blocks(model: nn.Module, read_block_weights: Callable[[], dict[int, dict[str, mx.array]]]) -> None:
+def stream_transformer_blocks(
+    model: nn.Module, read_block_weights: Callable[[], dict[int, dict[str, mx.array]]]
+) -> None:
     """Replace `model.transformer_blocks[i]` by StreamedBlocks.
 
     `read_block_weights()` returns {block index: {parameter name within block: lazy array}}

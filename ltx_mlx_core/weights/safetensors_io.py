@@ -45,7 +45,9 @@ class SafetensorsHeader:
         try:
             return json.loads(raw)
         except json.JSONDecodeError as error:
-            raise CheckpointError(f"'{self.path.name}' has an embedded config that is not valid JSON: {error}.") from None
+            raise CheckpointError(
+                f"'{self.path.name}' has an embedded config that is not valid JSON: {error}."
+            ) from None
 
     def keys_with_prefix(self, prefix: str) -> list[str]:
         return [key for key in self.tensors if key.startswith(prefix)]

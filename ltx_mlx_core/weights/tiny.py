@@ -90,17 +90,20 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] 
     vae.std_of_means = mx.random.uniform(0.5, 1.5, (128,))
     checkpoint = {f"model.diffusion_model.{k}": v for k, v in to_official_transformer(_params(transformer)).items()}
     checkpoint.update({f"vae.{k}": v for k, v in to_official_vae(_params(vae)).items()})
-    _save(folder / "tiny.safetensors", checkpoint, {"transformer": shapes.transformer.to_dict(), "vae": vae_config.to_dict()})
+    configs = {"transformer": shapes.transformer.to_dict(), "vae": vae_config.to_dict()}
+    _save(folder / "tiny.safetensors", checkpoint, configs)
 
     upsampler = LatentUpsampler(shapes.upsampler)
-    _save(folder / "tiny-spatial-upscaler.safetensors", to_official_upsampler(_params(upsampler)), shapes.upsampler.to_dict())
+    upsampler_weights = to_official_upsampler(_params(upsampler))
+    _save(folder / "tiny-spatial-upscaler.safetensors", upsampler_weights, shapes.upsampler.to_dict())
 
     text_dir = folder / "text_encoder"
     text_dir.mkdir()
     encoder = T5Encoder(shapes.t5)
     encoder.relative_attention_bias.weight = mx.random.normal(encoder.relative_attention_bias.weight.shape) * 0.1
     _save(text_dir / "model.safetensors", to_hf_t5(_params(encoder)))
-    hf_config = {**shapes.t5.__dict__, "architectures": ["T5EncoderModel"], "model_type": "t5", "is_encoder_decoder": True}
+    hf_config = {**shapes.t5.__dict__, "architectures": ["T5EncoderModel"], "model_type": "t5",
+                 "is_encoder_decoder": True}
     (text_dir / "config.json").write_text(json.dumps(hf_config, indent=2))
     write_tiny_t5_tokenizer(folder / "tokenizer")
 

@@ -59,11 +59,14 @@ def write_full_size_model(folder: Path, transformer: TransformerConfig, dtype: s
             weights[f"model.diffusion_model.{k}_scale"] = ((), "F32")
         else:
             weights[f"model.diffusion_model.{k}"] = (v, "BF16")
-    weights.update({f"vae.{k}": (tuple(v.shape), "BF16") for k, v in to_official_vae(_lazy(CausalVideoAutoencoder(vae_config))).items()})
+    vae = to_official_vae(_lazy(CausalVideoAutoencoder(vae_config)))
+    weights.update({f"vae.{k}": (tuple(v.shape), "BF16") for k, v in vae.items()})
     config = {"transformer": transformer.to_dict(), "vae": vae_config.to_dict()}
     write_sparse_safetensors(folder / "model.safetensors", weights, {"config": json.dumps(config)})
-    upsampler = {k: (v, "BF16") for k, v in shapes_of(LatentUpsampler(UpsamplerConfig.from_dict(LTXV_098_UPSAMPLER_CONFIG))).items()}
-    write_sparse_safetensors(folder / "upsampler.safetensors", upsampler, {"config": json.dumps(LTXV_098_UPSAMPLER_CONFIG)})
+    upsampler_config = UpsamplerConfig.from_dict(LTXV_098_UPSAMPLER_CONFIG)
+    upsampler = {k: (v, "BF16") for k, v in shapes_of(LatentUpsampler(upsampler_config)).items()}
+    metadata = {"config": json.dumps(LTXV_098_UPSAMPLER_CONFIG)}
+    write_sparse_safetensors(folder / "upsampler.safetensors", upsampler, metadata)
     text = folder / "text_encoder"
     text.mkdir()
     t5 = {k: (tuple(v.shape), "F32") for k, v in to_hf_t5(_lazy(T5Encoder(T5Config()))).items()}

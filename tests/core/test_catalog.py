@@ -18,7 +18,8 @@ def test_every_entry_names_official_hub_files_and_its_licence():
     assert set(CATALOG) == {"ltxv-2b-0.9.8-distilled", "ltxv-2b-0.9.8-distilled-fp8",
                             "ltxv-13b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled-fp8"}
     for model_id, entry in CATALOG.items():
-        assert entry.checkpoint == HubFile("Lightricks/LTX-Video", f"{model_id}.safetensors", entry.checkpoint.approx_bytes)
+        assert entry.checkpoint.repo_id == "Lightricks/LTX-Video"
+        assert entry.checkpoint.filename == f"{model_id}.safetensors"
         assert entry.upsampler.filename == "ltxv-spatial-upscaler-0.9.8.safetensors"
         assert {f.repo_id for f in entry.text_encoder} == {"PixArt-alpha/PixArt-XL-2-1024-MS"}
         assert "LTX-Video Open Weights" in entry.licence

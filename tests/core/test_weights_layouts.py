@@ -112,7 +112,8 @@ def test_diffusers_folder_resolves_with_its_own_components(both_layouts):
 
 def test_diffusers_transformer_equals_the_official_one(both_layouts):
     official, diffusers = both_layouts
-    assert_same_parameters(loader.load_transformer(official, mx.float32), loader.load_transformer(diffusers, mx.float32))
+    assert_same_parameters(loader.load_transformer(official, mx.float32),
+                           loader.load_transformer(diffusers, mx.float32))
 
 
 def test_diffusers_vae_equals_the_official_one(both_layouts):
