@@ -47,6 +47,22 @@ WARM_UP_MODULES = ("ltx_mlx_core.pipeline.pipeline", "ltx_mlx_core.video.io", "l
                    "transformers")
 
 
+# transformers resolves its names lazily and not thread-safely: two threads
+# importing from it at once can see "cannot import name". Every thread of the
+# app that needs these modules goes through import_generation_modules().
+_import_lock = threading.Lock()
+
+
+def import_generation_modules() -> None:
+    """Import WARM_UP_MODULES (idempotent; serialised across threads)."""
+    with _import_lock:
+        for name in WARM_UP_MODULES:
+            if importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
+        if importlib.util.find_spec("transformers") is not None:
+            from transformers import AutoTokenizer, PreTrainedTokenizerFast  # noqa: F401  (the slow lazy chain)
+
+
 def warm_up() -> float:
     """Import the generation's modules, then freeze the GC heap; returns the seconds taken.
 
@@ -56,11 +72,7 @@ def warm_up() -> float:
     collection holds the GIL long enough to stall the GUI by ~300 ms.
     """
     started = time.monotonic()
-    for name in WARM_UP_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-    if importlib.util.find_spec("transformers") is not None:
-        from transformers import AutoTokenizer  # noqa: F401  (its lazy import chain is the slow part)
+    import_generation_modules()
     gc.collect()
     gc.freeze()
     return time.monotonic() - started

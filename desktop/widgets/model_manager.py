@@ -61,9 +61,11 @@ class _Task(QObject):
         self._thread.start()
 
     def _run(self) -> None:
+        from desktop.worker import import_generation_modules
         from ltx_mlx_core.weights.download import DownloadCancelled
 
         try:
+            import_generation_modules()  # the generation worker may be importing them right now
             self._fn(self, self.cancel_event)
             self.done.emit("")
         except DownloadCancelled:
@@ -225,8 +227,13 @@ class ModelManager(QDialog):
         if model_id == TINY_ID:
             import shutil
 
-            freed = folder_size(tiny_model_dir())
-            shutil.rmtree(tiny_model_dir())
+            folder = tiny_model_dir()
+            freed = folder_size(folder)
+            if folder.is_symlink():
+                folder.unlink()  # a linked model folder: drop the link, never the files it points to
+                freed = 0
+            else:
+                shutil.rmtree(folder)
         else:
             from ltx_mlx_core.weights.download import remove_model
 

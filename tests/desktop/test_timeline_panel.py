@@ -82,7 +82,16 @@ def test_dragging_the_right_handle_trims_and_undo_untrims(panel, four_clips):
     assert panel.project.clip(four_clips[2]).trim_out is None and panel.project.clip(four_clips[3]).trim_in == 0
 
 
-def test_keyboard_undo_and_delete_work_inside_the_panel(panel, four_clips):
+def test_keyboard_undo_and_delete_work_inside_the_panel(qtbot, tmp_path):
+    panel = TimelinePanel(FakeService(tmp_path))  # its own undo stack, so its own Ctrl+Z
+    qtbot.addWidget(panel)
+    panel.resize(1300, 320)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.activateWindow()
+    panel.view.setFocus()
+    panel.add_files([str(coloured_clip(tmp_path / f"k{i}.mp4", 17, COLOURS[i])) for i in range(3)], 0)
+    four_clips = [c.id for c in panel.project.clips]
     rect = panel.view.clip_rect(four_clips[1])
     QTest.mouseClick(panel.view.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center().toPoint())
     QTest.keyClick(panel.view, Qt.Key_Delete)
@@ -175,3 +184,38 @@ def test_saved_project_reopens_and_an_autosave_is_recovered(panel, four_clips, t
     assert panel.project.clips[-1].id == four_clips[0]
     panel.open_project(folder, use_autosave=False)
     assert [c.id for c in panel.project.clips] == four_clips
+
+
+def test_playing_runs_the_playhead_to_the_end_of_the_film(panel, four_clips, qtbot):
+    panel.view.set_playhead(panel.project.total_frames - 12)
+    panel.toggle_play()
+    assert panel.is_playing() and panel.controls.play.text() == "Pause"
+    qtbot.waitUntil(lambda: not panel.is_playing(), timeout=5000)
+    assert panel.view.playhead == panel.project.total_frames - 1
+
+
+def test_save_as_copies_every_video_into_the_project_folder(panel, four_clips, tmp_path):
+    folder = panel.project_actions.save_project_as(tmp_path / "Trip").parent
+    assert folder.name == "Trip.ltxproj" and panel.project.name == "Trip"
+    for clip in panel.project.clips:
+        assert not Path(clip.take.path).is_absolute() and (folder / clip.take.path).is_file()
+    moved = panel.project_actions.save_project_as(tmp_path / "Copy.ltxproj").parent
+    assert all((moved / c.take.path).is_file() for c in panel.project.clips)
+    assert panel.undo_stack.isClean()
+
+
+def test_a_generated_video_arrives_with_its_request_and_can_be_added_in_one_click(panel, tmp_path):
+    import json
+
+    video = coloured_clip(tmp_path / "gen.mp4", 25, COLOURS[0])
+    request = {"prompt": "a lighthouse", "model": "tiny", "width": 96, "height": 64, "num_frames": 25,
+               "fps": 24.0, "seeds": [4]}
+    video.with_suffix(".json").write_text(json.dumps({"video": "gen.mp4", "request": request}))
+    assert not panel.project_actions.add_last.isEnabled()
+    panel.service.job_finished.emit("window-job", str(video))  # the main window's Generate finished
+    assert panel.project_actions.add_last.isEnabled()
+    panel.project_actions.add_last.trigger()
+    (clip,) = panel.project.clips
+    assert clip.take.request["prompt"] == "a lighthouse"
+    panel.select(clip.id)
+    assert panel.controls.regenerate.isEnabled() and panel.controls.prompt.text() == "a lighthouse"

@@ -1,0 +1,67 @@
+"""The model manager: lists installed and available models, makes and removes the tiny model, reports download failures."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from desktop.main_window import MainWindow
+from desktop.widgets.model_manager import ModelManager, installed_models
+from ltx_mlx_core.weights.catalog import CATALOG
+from ltx_mlx_core.weights.registry import TINY_ID, tiny_model_dir
+
+
+def statuses(manager: ModelManager) -> dict[str, str]:
+    table = manager.table
+    return {table.item(r, 0).data(Qt.ItemDataRole.UserRole): table.item(r, 2).text()
+            for r in range(table.rowCount())}
+
+
+def test_first_launch_without_models_opens_the_manager_and_making_tiny_enables_generate(qtbot, app_settings):
+    window = MainWindow(settings=app_settings)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: window.model_manager is not None and window.model_manager.isVisible())
+        manager = window.model_manager
+        assert not window.generate_button.isEnabled()
+        assert set(statuses(manager)) == {*CATALOG, TINY_ID}
+        assert set(statuses(manager).values()) == {"Available"}
+        assert manager.table.item(0, 1).text().startswith("≈ ")  # approximate catalog sizes
+
+        with qtbot.waitSignal(manager.models_changed, timeout=60_000):
+            qtbot.mouseClick(manager.tiny_button, Qt.MouseButton.LeftButton)
+        assert statuses(manager)[TINY_ID] == "Installed"
+        assert "Done" in manager.status.text()
+        assert window.gen_settings.model_id() == TINY_ID
+        assert window.generate_button.isEnabled()
+    finally:
+        window.service.shutdown()
+
+
+def test_remove_deletes_the_tiny_model_after_confirmation(qtbot, tiny_model, monkeypatch):
+    manager = ModelManager()
+    qtbot.addWidget(manager)
+    manager.select_model(TINY_ID)
+    assert manager.remove_button.isEnabled() and not manager.download_button.isEnabled()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(manager.models_changed):
+        qtbot.mouseClick(manager.remove_button, Qt.MouseButton.LeftButton)
+    assert not tiny_model_dir().exists()
+    assert statuses(manager)[TINY_ID] == "Available"
+    assert installed_models() == []
+
+
+def test_a_failed_download_is_reported_and_the_manager_stays_usable(qtbot):
+    manager = ModelManager()
+    qtbot.addWidget(manager)
+    model_id = next(iter(CATALOG))
+    manager.select_model(model_id)
+    assert manager.download_button.isEnabled()
+    assert "Licence" in manager.licence.text()
+    # The tests run with HF_HUB_OFFLINE=1: the core refuses to download, with a sentence saying why.
+    with qtbot.waitSignal(manager.models_changed, timeout=30_000):
+        qtbot.mouseClick(manager.download_button, Qt.MouseButton.LeftButton)
+        assert manager.cancel_button.isEnabled() and not manager.download_button.isEnabled()
+    assert manager.status.text().startswith("Failed:") and "HF_HUB_OFFLINE" in manager.status.text()
+    assert manager.download_button.isEnabled() and not manager.cancel_button.isEnabled()
+    assert statuses(manager)[model_id] == "Available"
