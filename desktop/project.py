@@ -226,6 +226,23 @@ class Project:
         return str(target.relative_to(self.folder))
 
 
+    def collect_media(self) -> int:
+        """Copy media referenced from outside the project folder into media/ (a self-contained
+        project); returns how many files were copied. Relative paths already live inside."""
+        if self.folder is None:
+            raise ProjectError("Save the project before collecting its media.")
+        copied: dict[str, str] = {}
+        for clip in self.clips:
+            for take in clip.takes:
+                source = Path(take.path)
+                if not source.is_absolute() or source.is_relative_to(self.folder):
+                    continue
+                if take.path not in copied:
+                    copied[take.path] = self.import_media(source)
+                take.path = copied[take.path]
+        return len(copied)
+
+
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     """Write beside the target, fsync, then rename over it: readers see the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+)
 
 from desktop.project import Clip
 from ltx_mlx_core.video.io import X264_PRESETS
@@ -12,6 +14,7 @@ from ltx_mlx_core.video.io import X264_PRESETS
 class TimelineControls(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
+        self.project_button = QToolButton(text="Timeline", popupMode=QToolButton.InstantPopup)
         self.play = QPushButton("Play")
         self.extend = QPushButton("Extend")
         self.extend.setToolTip("Generate the next clip from the selected clip's last frames")
@@ -43,7 +46,7 @@ class TimelineControls(QWidget):
         self.frames = QSpinBox(minimum=9, maximum=257, value=97, singleStep=8, suffix=" frames")
 
         actions = QHBoxLayout()
-        for widget in (self.play, self.extend, self.extend_count, self.extend_n, self.bridge, self.retake,
+        for widget in (self.project_button, self.play, self.extend, self.extend_count, self.extend_n, self.bridge, self.retake,
                        self.regenerate, self.take, self.transition, self.fade_frames, self.delete):
             actions.addWidget(widget)
         actions.addStretch(1)

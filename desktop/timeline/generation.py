@@ -51,6 +51,7 @@ class TimelineJobs(QObject):
     message = Signal(str)  # a sentence for the status line
     pending_changed = Signal(int)  # timeline jobs queued or running
     landed = Signal(str)  # clip id that got a new clip or take
+    foreign_finished = Signal(str)  # mp4 of a job submitted by someone else (the main window's Generate)
 
     def __init__(self, service, undo_stack: QUndoStack, project: Callable[[], Project],
                  changed: Callable[[], None], parent: Optional[QObject] = None):
@@ -100,6 +101,7 @@ class TimelineJobs(QObject):
     def _on_finished(self, job: str, path: str) -> None:
         pending = self._pending.pop(job, None)
         if pending is None:
+            self.foreign_finished.emit(path)
             return
         try:
             clip_id = self._land(pending, Path(path))

@@ -5,6 +5,7 @@ generation goes through the shared GenerationService; export runs on its own thr
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Optional
@@ -16,11 +17,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.project import Clip, Project, ProjectError, Take, load_project, recover
+from desktop.settings import AppSettings
 from desktop.timeline.commands import InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip
 from desktop.timeline.controls import TimelineControls
 from desktop.timeline.export import ExportJob
 from desktop.timeline.generation import TimelineJobs
 from desktop.timeline.playback import FrameCache
+from desktop.timeline.project_actions import ProjectActions
 from desktop.timeline.requests import (
     build_bridge, build_extend, build_image_clip, build_regenerate, build_retake,
 )
@@ -33,6 +36,16 @@ logger = logging.getLogger(__name__)
 AUTOSAVE_MS = 30_000
 
 
+def generated_request(video: Path) -> Optional[dict]:
+    """The request in a generated video's JSON sidecar (so it can be regenerated and extended alike)."""
+    sidecar = video.with_suffix(".json")
+    try:
+        request = json.loads(sidecar.read_text()).get("request")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return request if isinstance(request, dict) and "prompt" in request else None
+
+
 class TimelinePanel(QWidget):
     project_changed = Signal()
     export_finished = Signal(str)
@@ -42,11 +55,13 @@ class TimelinePanel(QWidget):
         super().__init__(parent)
         self.project = Project()
         self.default_model: Optional[str] = None
+        self._owns_stack = undo_stack is None
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.service = service
         self.jobs = TimelineJobs(service, self.undo_stack, lambda: self.project, self._on_changed, self)
         self.view = TimelineView(self)
         self.controls = TimelineControls(self)
+        self.project_actions = ProjectActions(self)
         self.preview = QLabel(alignment=Qt.AlignCenter)
         self.preview.setMinimumSize(240, 135)
         self.preview.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
@@ -83,11 +98,13 @@ class TimelinePanel(QWidget):
         layout.addWidget(self.controls)
         layout.addWidget(splitter, 1)
         layout.addLayout(footer)
-        for name, key in (("undo", QKeySequence.Undo), ("redo", QKeySequence.Redo)):
-            action = getattr(self.undo_stack, f"create{name.title()}Action")(self, name.title())
-            action.setShortcut(key)
-            action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-            self.addAction(action)
+        if self._owns_stack:  # a shared stack's Undo/Redo shortcuts belong to the window's Edit menu
+            for name, key in (("undo", QKeySequence.Undo), ("redo", QKeySequence.Redo)):
+                action = getattr(self.undo_stack, f"create{name.title()}Action")(self, name.title())
+                action.setShortcut(key)
+                action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+                self.addAction(action)
+        self.controls.project_button.setMenu(self.project_actions.menu(self))
         delete = QAction("Delete clip", self, shortcut=QKeySequence.Delete, triggered=self.delete_selected)
         delete.setShortcutContext(Qt.WidgetWithChildrenShortcut)
         self.addAction(delete)
@@ -118,6 +135,7 @@ class TimelinePanel(QWidget):
         self.view.files_dropped.connect(self.add_files)
         self.jobs.message.connect(self.status.setText)
         self.jobs.landed.connect(lambda cid: self.select(cid))
+        self.jobs.foreign_finished.connect(self.project_actions.note_generated)
 
     # Document -------------------------------------------------------------------------------
 
@@ -189,7 +207,8 @@ class TimelinePanel(QWidget):
             try:
                 if kind == "video":
                     info = probe_video(path)
-                    clip = Clip(takes=[Take(self.project.import_media(path), None, path.stem, info.frames)])
+                    take = Take(self.project.import_media(path), generated_request(path), path.stem, info.frames)
+                    clip = Clip(takes=[take])
                     if not self.project.clips:  # the first video sets the film's rate and generation size
                         self.project.fps = info.fps or self.project.fps
                         self.project.width = nearest_valid_size(info.width)
@@ -227,6 +246,8 @@ class TimelinePanel(QWidget):
     # Generation -----------------------------------------------------------------------------
 
     def _submit(self, build, chain: int = 0) -> Optional[str]:
+        if not self.project.model:  # imported clips and images are animated with the app's chosen model
+            self.project.model = self.default_model or AppSettings().get("model")
         try:
             return self.jobs.submit(build(), chain)
         except (ProjectError, LtxMlxError) as error:
