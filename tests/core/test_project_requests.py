@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from desktop.project import Clip, Project, ProjectError, Take
 from desktop.timeline.requests import (
@@ -107,3 +109,53 @@ def test_image_clip_puts_the_image_at_frame_zero(project, tmp_path):
 def test_context_lengths_are_8k_plus_1():
     assert [context_length(n, 9) for n in (0, 1, 8, 9, 40)] == [0, 1, 1, 9, 9]
     assert context_length(40, 17) == 17
+
+
+def check_conditioning_rules(request, source_frames: int) -> None:
+    """What the pipeline's conditioning accepts (8k+1 sequences, 8-aligned starts after frame 0, inside both clips)."""
+    assert request.num_frames % 8 == 1
+    for item in request.conditioning:
+        assert item.source_count % 8 == 1
+        assert 0 <= item.source_start and item.source_start + item.source_count <= source_frames
+        assert 0 <= item.frame and item.frame + item.source_count <= request.num_frames
+        assert item.frame == 0 or item.frame % 8 == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames=st.integers(2, 200), trim_in=st.integers(0, 60), cut=st.integers(0, 60),
+       start=st.integers(0, 200), count=st.integers(1, 80), context=st.sampled_from([1, 9, 17]))
+def test_retakes_of_any_range_build_requests_the_pipeline_accepts(frames, trim_in, cut, start, count, context):
+    project = Project()
+    clip = Clip(takes=[Take("/media/a.mp4", None, frames=frames)], id="a")
+    trim_out = frames - cut if cut else None
+    assume(trim_in < (trim_out or frames) - 1)
+    clip.trim_in, clip.trim_out = trim_in, trim_out
+    project.clips = [clip]
+    try:
+        job = build_retake(project, "a", start, count, context=context)
+    except ProjectError:
+        return  # refused with a reason (a range too short to fit the 8k+1 rules)
+    check_conditioning_rules(job.request, frames)
+    assert clip.trim_in <= job.retake_start and job.retake_start + job.retake_count <= clip.end
+    assert job.request.num_frames == job.context_before + job.retake_count + sum(
+        c.source_count for c in job.request.conditioning if c.frame > 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.integers(1, 120), b=st.integers(1, 120), trim=st.integers(0, 30), wanted=st.integers(9, 200),
+       context=st.sampled_from([1, 9, 17, 25]))
+def test_extensions_and_bridges_of_any_clips_build_requests_the_pipeline_accepts(a, b, trim, wanted, context):
+    project = Project()
+    first = Clip(takes=[Take("/media/a.mp4", None, frames=a)], id="a")
+    first.trim_out = a - trim if 0 < trim < a else None
+    project.clips = [first, Clip(takes=[Take("/media/b.mp4", None, frames=b)], id="b")]
+    extend = build_extend(project, "a", num_frames=wanted, context=context)
+    check_conditioning_rules(extend.request, a)
+    assert extend.request.conditioning[0].source_start + extend.overlap_in == first.end
+    assert extend.overlap_in < extend.request.num_frames  # the extension adds new frames
+    bridge = build_bridge(project, "a", "b", num_frames=wanted, context=context)
+    check_conditioning_rules(bridge.request, max(a, b))
+    end_of_a, start_of_b = bridge.request.conditioning
+    assert end_of_a.source_start + end_of_a.source_count == first.end and start_of_b.source_start == 0
+    assert start_of_b.source_count <= b and start_of_b.frame == bridge.trim_out
+    assert bridge.overlap_in < bridge.trim_out  # at least one new frame between the two clips
