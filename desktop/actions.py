@@ -1,8 +1,8 @@
 """The window's QActions: one object per command, shared by menus, buttons and shortcuts."""
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 
 def _action(parent: QWidget, text: str, shortcut=None, tip: str = "") -> QAction:
@@ -36,3 +36,25 @@ class WindowActions:
                                  "A small random-weight model for offline trials (its output is noise)")
         self.about = _action(parent, "&About ltx-mlx", None)
         self.open_log_folder = _action(parent, "Open &Log Folder", None)
+
+
+def build_menus(window: QMainWindow, a: WindowActions, undo_stack: QUndoStack,
+                history_dock: QDockWidget) -> tuple[QAction, QAction, QMenu]:
+    """File, Edit, View, Models, Help; returns (undo, redo, the View menu for later docks)."""
+    def fill(menu: QMenu, actions) -> None:
+        for action in actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+
+    bar = window.menuBar()
+    fill(bar.addMenu("&File"), (a.generate, a.cancel, None, a.open_request, a.choose_output_folder,
+                                a.open_output_folder, None, a.quit))
+    undo = undo_stack.createUndoAction(window, "&Undo")
+    undo.setShortcut(QKeySequence.StandardKey.Undo)
+    redo = undo_stack.createRedoAction(window, "&Redo")
+    redo.setShortcut(QKeySequence.StandardKey.Redo)
+    fill(bar.addMenu("&Edit"), (undo, redo, None, a.paste_image, a.clear_conditioning))
+    view = bar.addMenu("&View")
+    view.addAction(history_dock.toggleViewAction())
+    fill(bar.addMenu("&Models"), (a.model_manager, a.make_tiny))
+    fill(bar.addMenu("&Help"), (a.about, a.open_log_folder))
+    return undo, redo, view

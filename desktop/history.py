@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +42,23 @@ class HistoryEntry:
         when = datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M")
         return (f"{when} · {req.get('model')} · {req.get('width')}×{req.get('height')} · "
                 f"{self.data.get('frames', req.get('num_frames'))} frames · seed {self.data.get('seed')}")
+
+
+def output_name(prompt: str, when: Optional[float] = None) -> str:
+    """"20261124-031500-a-red-fox.mp4": sortable, unique per second, readable."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "video"
+    return f"{stamp}-{slug}.mp4"
+
+
+def unique_output_path(folder: Path, prompt: str) -> Path:
+    """A new file name in `folder` (a -2, -3… suffix when two generations start in one second)."""
+    path = Path(folder) / output_name(prompt)
+    number = 2
+    while path.exists():
+        path = path.with_name(f"{Path(output_name(prompt)).stem}-{number}.mp4")
+        number += 1
+    return path
 
 
 def read_entry(sidecar: Path) -> Optional[HistoryEntry]:

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
-import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QPushButton, QScrollArea,
     QSplitter, QVBoxLayout, QWidget,
 )
 
-from desktop.actions import WindowActions
+from desktop.actions import WindowActions, build_menus
 from desktop.generation_service import GenerationService
-from desktop.history import HistoryEntry
-from desktop.settings import AppSettings
+from desktop.app import ICON_PATH
+from desktop.history import HistoryEntry, unique_output_path
+from desktop.settings import AppSettings, restore_window_settings, save_window_settings
 from desktop.widgets.advanced_settings import AdvancedSettings
 from desktop.widgets.conditioning_strip import ConditioningStrip
 from desktop.widgets.generation_settings import GenerationSettings
@@ -38,15 +37,6 @@ from ltx_mlx_core import paths
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
 log = logging.getLogger(__name__)
-
-ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icon.png"
-
-
-def output_name(prompt: str, when: Optional[float] = None) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "video"
-    return f"{stamp}-{slug}.mp4"
-
 
 class MainWindow(QMainWindow):
     generation_finished = Signal(str)  # mp4 path
@@ -109,7 +99,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(form)
-        scroll.setMinimumWidth(420)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(form.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -145,29 +136,11 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
 
     def _build_menus(self) -> None:
-        a = self.window_actions
-        file_menu = self.menuBar().addMenu("&File")
-        for action in (a.generate, a.cancel, None, a.open_request, a.choose_output_folder,
-                       a.open_output_folder, None, a.quit):
-            file_menu.addSeparator() if action is None else file_menu.addAction(action)
-        edit = self.menuBar().addMenu("&Edit")
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut("Ctrl+Z")
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut("Ctrl+Shift+Z")
-        for action in (self.undo_action, self.redo_action, None, a.paste_image, a.clear_conditioning):
-            edit.addSeparator() if action is None else edit.addAction(action)
-        self.view_menu = self.menuBar().addMenu("&View")
-        self.view_menu.addAction(self.history_dock.toggleViewAction())
-        models = self.menuBar().addMenu("&Models")
-        models.addAction(a.model_manager)
-        models.addAction(a.make_tiny)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(a.about)
-        help_menu.addAction(a.open_log_folder)
+        self.undo_action, self.redo_action, self.view_menu = build_menus(
+            self, self.window_actions, self.undo_stack, self.history_dock)
         # Window-wide shortcuts (Esc must work while a text box has focus).
-        self.addAction(a.generate)
-        self.addAction(a.cancel)
+        self.addAction(self.window_actions.generate)
+        self.addAction(self.window_actions.cancel)
 
     def _connect(self) -> None:
         a = self.window_actions
@@ -274,7 +247,7 @@ class MainWindow(QMainWindow):
     def generate_with(self, request: GenerationRequest, output_path: Optional[Path] = None) -> str:
         """Submit a request (self-test and tests call this directly); returns the job id."""
         output_dir = self.settings.output_dir()
-        output_path = Path(output_path) if output_path else output_dir / output_name(request.prompt)
+        output_path = Path(output_path) if output_path else unique_output_path(output_dir, request.prompt)
         self.current_job = self.service.submit(request, output_path)
         self._set_running(True)
         self.progress.start()
@@ -412,28 +385,10 @@ class MainWindow(QMainWindow):
 
     # ----- settings -----
     def save_settings(self) -> None:
-        s = self.settings
-        s.update(self.gen_settings.values())
-        s.update(self.advanced.values())
-        s.set("prompt", self.prompt_panel.prompt_edit.toPlainText())
-        s.set("negative_prompt", self.prompt_panel.negative_prompt())
-        s.set("window_geometry", bytes(self.saveGeometry().toHex()).decode())
-        s.set("window_state", bytes(self.saveState().toHex()).decode())
-        s.save()
+        save_window_settings(self, self.settings)
 
     def restore_settings(self) -> None:
-        s = self.settings
-        values = {key: s.get(key) for key in ("model", "width", "height", "seconds", "fps", "seed", "seed_locked")}
-        self.gen_settings.set_values(values)
-        self.advanced.set_values({key: s.get(key) for key in
-                                  ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits")})
-        self.prompt_panel.set_prompt(s.get("prompt") or "")
-        self.prompt_panel.set_negative_prompt(s.get("negative_prompt"))
-        self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1)
-        if s.get("window_geometry"):
-            self.restoreGeometry(QByteArray.fromHex(s.get("window_geometry").encode()))
-        if s.get("window_state"):
-            self.restoreState(QByteArray.fromHex(s.get("window_state").encode()))
+        restore_window_settings(self, self.settings)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()

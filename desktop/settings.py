@@ -87,3 +87,32 @@ class AppSettings:
             json.dump(self._values, handle, indent=2, default=str)
         os.replace(tmp, self.path)
         log.debug("Saved settings to %s", self.path)
+
+
+FORM_KEYS = ("model", "width", "height", "seconds", "fps", "seed", "seed_locked")
+ADVANCED_KEYS = ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits")
+
+
+def save_window_settings(window, settings: AppSettings) -> None:
+    """The main window's form, prompts, geometry and dock layout -> the settings file."""
+    settings.update(window.gen_settings.values())
+    settings.update(window.advanced.values())
+    settings.set("prompt", window.prompt_panel.prompt_edit.toPlainText())
+    settings.set("negative_prompt", window.prompt_panel.negative_prompt())
+    settings.set("window_geometry", bytes(window.saveGeometry().toHex()).decode())
+    settings.set("window_state", bytes(window.saveState().toHex()).decode())
+    settings.save()
+
+
+def restore_window_settings(window, settings: AppSettings) -> None:
+    from PySide6.QtCore import QByteArray
+
+    window.gen_settings.set_values({key: settings.get(key) for key in FORM_KEYS})
+    window.advanced.set_values({key: settings.get(key) for key in ADVANCED_KEYS})
+    window.prompt_panel.set_prompt(settings.get("prompt") or "")
+    window.prompt_panel.set_negative_prompt(settings.get("negative_prompt"))
+    window.conditioning.set_max_frame(window.gen_settings.num_frames() - 1)
+    if settings.get("window_geometry"):
+        window.restoreGeometry(QByteArray.fromHex(settings.get("window_geometry").encode()))
+    if settings.get("window_state"):
+        window.restoreState(QByteArray.fromHex(settings.get("window_state").encode()))
