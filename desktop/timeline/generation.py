@@ -51,6 +51,7 @@ class TimelineJobs(QObject):
     message = Signal(str)  # a sentence for the status line
     pending_changed = Signal(int)  # timeline jobs queued or running
     landed = Signal(str)  # clip id that got a new clip or take
+    progress = Signal(int, int)  # denoising step i of n of the running timeline job
     foreign_finished = Signal(str)  # mp4 of a job submitted by someone else (the main window's Generate)
 
     def __init__(self, service, undo_stack: QUndoStack, project: Callable[[], Project],
@@ -65,6 +66,8 @@ class TimelineJobs(QObject):
         service.job_failed.connect(self._on_failed)
         if hasattr(service, "job_cancelled"):
             service.job_cancelled.connect(self._on_cancelled)
+        if hasattr(service, "step"):
+            service.step.connect(lambda job, i, n, eta: self.progress.emit(i, n) if job in self._pending else None)
 
     @property
     def pending(self) -> int:

@@ -13,7 +13,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
 from desktop.project import Clip, Project, ProjectError, Take, load_project, recover
@@ -22,12 +22,12 @@ from desktop.timeline.commands import InsertClip, MoveClip, RemoveClip, SetTrans
 from desktop.timeline.controls import TimelineControls
 from desktop.timeline.export import ExportJob
 from desktop.timeline.generation import TimelineJobs
-from desktop.timeline.playback import FrameCache
+from desktop.timeline.film_preview import FilmPreview
 from desktop.timeline.project_actions import ProjectActions
 from desktop.timeline.requests import (
     build_bridge, build_extend, build_image_clip, build_regenerate, build_retake,
 )
-from desktop.timeline.view import TimelineView, to_pixmap
+from desktop.timeline.view import TimelineView
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline.request import media_kind, nearest_valid_size
 from ltx_mlx_core.video.io import probe_video
@@ -62,17 +62,13 @@ class TimelinePanel(QWidget):
         self.view = TimelineView(self)
         self.controls = TimelineControls(self)
         self.project_actions = ProjectActions(self)
-        self.preview = QLabel(alignment=Qt.AlignCenter)
-        self.preview.setMinimumSize(240, 135)
-        self.preview.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
-        self.preview.setStyleSheet("background: #000; color: #777;")
-        self.preview_cache = FrameCache(height=270)
+        self.preview = FilmPreview(lambda: self.project, lambda: self.view.playhead, self.view.set_playhead, self)
         self.status = QLabel("Drop videos or images here, or generate a clip and extend it.")
-        self.export_bar = QProgressBar(visible=False)
+        self.generation_bar = QProgressBar(visible=False, format="generating %v/%m")
+        self.cancel_generation_button = QPushButton("Cancel generation", visible=False)
+        self.export_bar = QProgressBar(visible=False, format="export %p%")
         self.cancel_export_button = QPushButton("Cancel export", visible=False)
         self.export_job: Optional[ExportJob] = None
-        self._play_timer = QTimer(self)
-        self._play_timer.timeout.connect(self._advance)
         self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
         self._autosave_timer.start()
@@ -91,6 +87,8 @@ class TimelinePanel(QWidget):
         splitter.setSizes([320, 960])
         footer = QHBoxLayout()
         footer.addWidget(self.status, 1)
+        footer.addWidget(self.generation_bar)
+        footer.addWidget(self.cancel_generation_button)
         footer.addWidget(self.export_bar)
         footer.addWidget(self.cancel_export_button)
         layout = QVBoxLayout(self)
@@ -112,6 +110,7 @@ class TimelinePanel(QWidget):
     def _connect(self) -> None:
         c = self.controls
         c.play.clicked.connect(self.toggle_play)
+        self.preview.playing_changed.connect(lambda playing: c.play.setText("Pause" if playing else "Play"))
         c.extend.clicked.connect(lambda: self.extend(1))
         c.extend_n.clicked.connect(lambda: self.extend(c.extend_count.value()))
         c.bridge.clicked.connect(self.bridge)
@@ -136,6 +135,9 @@ class TimelinePanel(QWidget):
         self.jobs.message.connect(self.status.setText)
         self.jobs.landed.connect(lambda cid: self.select(cid))
         self.jobs.foreign_finished.connect(self.project_actions.note_generated)
+        self.jobs.progress.connect(lambda i, n: (self.generation_bar.setMaximum(n), self.generation_bar.setValue(i)))
+        self.jobs.pending_changed.connect(self._on_jobs_pending)
+        self.cancel_generation_button.clicked.connect(self.jobs.cancel_all)
 
     # Document -------------------------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class TimelinePanel(QWidget):
             project.model = self.default_model
         self.project = project
         self.undo_stack.clear()
-        self.preview_cache = FrameCache(height=270)
+        self.preview.reset()
         self.view.set_project(project)
         self._on_changed()
 
@@ -296,33 +298,22 @@ class TimelinePanel(QWidget):
         return self._submit(lambda: build_regenerate(self.project, clips[-1].id, c.prompt.text() or None,
                                                      c.seed_value()))
 
+    def _on_jobs_pending(self, count: int) -> None:
+        self.generation_bar.setVisible(count > 0)
+        self.cancel_generation_button.setVisible(count > 0)
+        if count:
+            self.generation_bar.setValue(0)
+
     # Preview --------------------------------------------------------------------------------
 
     def show_frame(self, frame: int) -> None:
-        image = self.preview_cache.film_frame(self.project, frame) if self.project.clips else None
-        if image is None:
-            self.preview.setText("No clips yet")
-            return
-        pixmap = to_pixmap(image)
-        self.preview.setPixmap(pixmap.scaled(self.preview.size(), Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        self.preview.show_frame(frame)
 
     def toggle_play(self) -> None:
-        if self._play_timer.isActive():
-            self._play_timer.stop()
-        elif self.project.total_frames:
-            if self.view.playhead >= self.project.total_frames - 1:
-                self.view.set_playhead(0)
-            self._play_timer.start(max(1, round(1000 / self.project.fps)))
-        self.controls.play.setText("Pause" if self._play_timer.isActive() else "Play")
+        self.preview.toggle()
 
     def is_playing(self) -> bool:
-        return self._play_timer.isActive()
-
-    def _advance(self) -> None:
-        if self.view.playhead + 1 >= self.project.total_frames:
-            self.toggle_play()
-            return
-        self.view.set_playhead(self.view.playhead + 1)
+        return self.preview.is_playing()
 
     # Files and export -----------------------------------------------------------------------
 

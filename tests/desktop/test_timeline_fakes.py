@@ -25,6 +25,7 @@ class FakeService(QObject):
     job_finished = Signal(str, str)
     job_failed = Signal(str, str)
     job_cancelled = Signal(str)
+    step = Signal(str, int, int, float)
 
     def __init__(self, folder: Path, produce: bool = False):
         super().__init__()

@@ -133,3 +133,15 @@ def test_extend_on_the_tiny_model_continues_a_clip_without_a_repeated_frame(qtbo
         panel.export(out, crf=18, preset="ultrafast")
     info = probe_video(out)
     assert (info.frames, info.fps, info.width, info.height) == (17 + 8, 12.0, 64, 64)
+
+
+def test_timeline_jobs_show_progress_and_can_be_cancelled(panel, qtbot):
+    panel.service.produce = False  # the job stays running until cancelled
+    panel.select(panel.project.clips[0].id)
+    job = panel.extend(1)
+    assert panel.generation_bar.isVisibleTo(panel) and panel.cancel_generation_button.isVisibleTo(panel)
+    panel.service.step.emit(job, 2, 8, 1.5)
+    assert (panel.generation_bar.value(), panel.generation_bar.maximum()) == (2, 8)
+    panel.cancel_generation_button.click()
+    assert panel.service.cancelled == [job] and not panel.generation_bar.isVisibleTo(panel)
+    assert len(panel.project.clips) == 2 and panel.status.text() == "Generation cancelled."

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.project import AUTOSAVE_FILE, Project
 from desktop.timeline.panel import TimelinePanel
 from desktop.timeline.playback import FrameCache, film_sources
-from ltx_mlx_core.video.io import probe_video, read_video, write_video
+from ltx_mlx_core.video.io import probe_video, read_video
 from tests.desktop.test_timeline_fakes import FakeService, coloured_clip
 
 COLOURS = [(220, 40, 40), (40, 200, 60), (50, 80, 230), (230, 210, 40)]
@@ -125,6 +125,7 @@ def test_shift_drag_selects_a_range_and_retake_asks_for_it(panel, four_clips):
     assert before.source_start + before.source_count == 12 and after.frame % 8 == 0
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PySide6 marks QDragEnterEvent's only constructor
 def test_dropping_files_imports_videos_and_generates_from_images(panel, four_clips, tmp_path):
     from PIL import Image
 
