@@ -82,6 +82,19 @@ def test_output_metadata_is_h264_yuv420p_at_the_project_fps(tmp_path):
     info = probe_video(out)
     assert (info.codec, info.pix_fmt, info.width, info.height, info.frames) == ("h264", "yuv420p", W, H, 18)
     assert info.fps == pytest.approx(30)
+    import imageio.v3 as iio
+
+    decoded = iio.imread(out)  # a second decoder reads it too
+    assert decoded.shape == (18, H, W, 3)
+    assert iio.immeta(out)["fps"] == pytest.approx(30)
+
+
+def test_ntsc_frame_rate_is_kept(tmp_path):
+    ntsc = 24000 / 1001
+    a = numbered_clip(tmp_path / "a.mp4", 0, 12, fps=ntsc)
+    out = stitch([Segment(str(a))], tmp_path / "film.mp4", fps=ntsc, crf=20, preset="ultrafast")
+    info = probe_video(out)
+    assert info.fps == pytest.approx(ntsc, abs=0.01) and info.frames == 12
 
 
 def test_cancel_writes_nothing_and_bad_plans_are_explained(tmp_path):
