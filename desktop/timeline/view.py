@@ -126,6 +126,7 @@ class TimelineView(QGraphicsView):
         self.refresh()
 
     def refresh(self) -> None:
+        self._drag = None  # the items a drag held are about to be replaced (e.g. a job landed mid-drag)
         scene = self.scene()
         scene.clear()
         self._items = []

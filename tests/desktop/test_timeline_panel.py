@@ -223,3 +223,22 @@ def test_a_generated_video_arrives_with_its_request_and_can_be_added_in_one_clic
     assert clip.take.request["prompt"] == "a lighthouse"
     panel.select(clip.id)
     assert panel.controls.regenerate.isEnabled() and panel.controls.prompt.text() == "a lighthouse"
+
+
+def test_the_cli_exports_the_saved_project_exactly_as_the_app(panel, four_clips, tmp_path, qtbot):
+    from ltx_mlx_core.cli import main
+
+    panel.select(four_clips[1])
+    panel.controls.transition.setCurrentText("Crossfade")
+    panel.controls.fade_frames.setValue(5)
+    panel.apply_transition()
+    panel.project.set_trim(four_clips[3], 3, 30)
+    folder = panel.project_actions.save_project_as(tmp_path / "Cli").parent
+    app_out, cli_out = tmp_path / "app.mp4", tmp_path / "cli.mp4"
+    with qtbot.waitSignal(panel.export_finished, timeout=60000):
+        panel.export(app_out, crf=18, preset="ultrafast")
+    assert main(["stitch", str(folder), "--output", str(cli_out), "--crf", "18", "--preset", "ultrafast"]) == 0
+    app_frames, _ = read_video(app_out)
+    cli_frames, _ = read_video(cli_out)
+    assert len(app_frames) == panel.project.total_frames == 17 + 25 - 5 + 33 + 27
+    assert np.array_equal(app_frames, cli_frames)
