@@ -90,6 +90,8 @@ def load_or_fit_projection(vae, cache_key: str, decode_timestep: Optional[float]
                 return LatentProjection(matrix=data["matrix"], bias=data["bias"])
         except (OSError, ValueError, KeyError):
             log.warning("Refitting unreadable preview projection %s", path)
+    # One small decode: about a second on a GPU, minutes for the full-size VAE on a 2-core CPU.
+    log.info("Fitting the live-preview colours of this VAE (once; cached in %s)", path.parent)
     projection = fit_latent_projection(vae, decode_timestep)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
