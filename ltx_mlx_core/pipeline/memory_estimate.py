@@ -3,7 +3,8 @@
 Weights: the byte size of each component at the compute dtype (read from the
 safetensors headers, FP8 counted as dequantised, quantisation as bits/16 of the
 linear weights). Activations: the transformer's per-step working set grows with
-tokens x width (attention runs fused, so no tokens^2 term), the VAE decode with
+tokens x width, plus tokens^2 x heads where attention is not fused (MLX's CPU
+backend materialises the scores; Metal and CUDA do not); the VAE decode grows with
 the tile. A request is refused only when even the leanest mode cannot fit.
 """
 from __future__ import annotations
@@ -22,9 +23,12 @@ logger = logging.getLogger(__name__)
 GIB = 1 << 30
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
-# Activation bytes per (token x model width) of a transformer step, measured on the CPU backend
-# (hidden states, q/k/v, the 4x feed-forward intermediate, in the compute dtype, plus headroom).
-ACTIVATION_FACTOR = 24
+# Activation bytes per (token x model width x dtype byte) of a transformer step: hidden states,
+# q/k/v, the 4x feed-forward intermediate. Measured 26-29 on the CPU backend (float32, widths 512
+# and 1024, 192-384 tokens, where the attention scores are negligible); rounded up.
+ACTIVATION_FACTOR = 30
+# Bytes per attention score (float32 softmax) where the scores are materialised.
+SCORE_BYTES = 4
 DECODE_TILE_BYTES = 3 * GIB  # peak of one default 512x512x57 decode tile at the 0.9.8 widths, bf16
 DECODE_TILE_PIXELS = 57 * 512 * 512
 
@@ -55,6 +59,13 @@ class MemoryEstimate:
             f"VAE {self.vae / GIB:.1f} GiB, activations {self.activations / GIB:.1f} GiB; "
             f"{self.available / GIB:.1f} GiB usable"
         )
+
+
+def attention_is_fused() -> bool:
+    """Metal and CUDA run scaled-dot-product attention without storing the score matrix; the CPU does not."""
+    import mlx.core as mx
+
+    return mx.default_device().type != mx.DeviceType.cpu
 
 
 def available_memory() -> int:
@@ -138,6 +149,8 @@ def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: i
     tokens = ((request.num_frames - 1) // 8 + 1) * (request.height // 32) * (request.width // 32)
     batch = len(request.seeds)
     denoise = tokens * config.inner_dim * ACTIVATION_FACTOR * dtype_bytes * batch
+    if not attention_is_fused():
+        denoise += tokens * tokens * config.num_attention_heads * SCORE_BYTES * batch
     # Decoding runs tile by tile: a video smaller than one default tile needs proportionally less.
     decode_share = min(1.0, request.num_frames * request.height * request.width / DECODE_TILE_PIXELS)
     decode = int(DECODE_TILE_BYTES * decode_share * dtype_bytes / 2)

@@ -21,6 +21,12 @@ def model_13b(tmp_path_factory):
     return write_full_size_model(tmp_path_factory.mktemp("13b"), LTXV_13B_098)
 
 
+@pytest.fixture(autouse=True)
+def fused_attention(monkeypatch):
+    """Estimates as on the product's GPUs (Metal, CUDA); the CPU case is tested on its own."""
+    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: True)
+
+
 def test_13b_estimate_counts_every_component_in_bf16(model_13b):
     estimate = estimate_memory(REQUEST, model_13b)
     # 13.1 B transformer parameters, T5-XXL encoder 4.76 B, 0.9.8 VAE 1.2 B, upsampler 0.13 B (x 2 bytes).
@@ -76,3 +82,12 @@ def test_2b_fits_a_24_gib_machine_without_streaming_blocks(tmp_path):
     files = write_full_size_model(tmp_path, LTXV_2B_098)
     estimate = dataclasses.replace(estimate_memory(REQUEST, files), available=18 * GIB)
     assert check_fits(estimate) in (ResidencyMode.RESIDENT, ResidencyMode.STREAM_COMPONENTS)
+
+
+def test_unfused_attention_scores_are_counted_on_the_cpu(model_13b, monkeypatch):
+    fused = estimate_memory(REQUEST, model_13b)
+    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: False)
+    unfused = estimate_memory(REQUEST, model_13b)
+    tokens = 13 * 16 * 24  # 97 frames -> 13 latent frames of 16 x 24 at 768x512
+    scores = tokens * tokens * 32 * 4  # 32 heads, float32
+    assert fused.activations < scores < unfused.activations
