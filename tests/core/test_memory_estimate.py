@@ -85,9 +85,10 @@ def test_2b_fits_a_24_gib_machine_without_streaming_blocks(tmp_path):
 
 
 def test_unfused_attention_scores_are_counted_on_the_cpu(model_13b, monkeypatch):
-    fused = estimate_memory(REQUEST, model_13b)
+    request = dataclasses.replace(REQUEST, width=1280, height=704, num_frames=161)
+    fused = estimate_memory(request, model_13b)
     monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: False)
-    unfused = estimate_memory(REQUEST, model_13b)
-    tokens = 13 * 16 * 24  # 97 frames -> 13 latent frames of 16 x 24 at 768x512
+    unfused = estimate_memory(request, model_13b)
+    tokens = 21 * 22 * 40  # 161 frames -> 21 latent frames of 22 x 40 at 1280x704
     scores = tokens * tokens * 32 * 4  # 32 heads, float32
     assert fused.activations < scores < unfused.activations
