@@ -26,9 +26,14 @@ class WindowActions:
         self.open_output_folder = _action(parent, "Show Output &Folder", None)
         self.open_request = _action(parent, "&Open Request JSON…", QKeySequence.StandardKey.Open,
                                     "Load the settings of a past generation from its JSON file")
+        self.settings = _action(parent, "&Settings…", "Ctrl+,", "Output folder and video quality")
+        self.settings.setMenuRole(QAction.MenuRole.PreferencesRole)  # the app menu on macOS
         self.quit = _action(parent, "&Quit", QKeySequence.StandardKey.Quit)
         self.paste_image = _action(parent, "&Paste Image as Conditioning", QKeySequence.StandardKey.Paste)
         self.clear_conditioning = _action(parent, "Clear Conditioning", None)
+        self.add_to_timeline = _action(parent, "Add Last Video to &Timeline", "Ctrl+T",
+                                       "Append the last finished video to the timeline as a clip")
+        self.add_to_timeline.setEnabled(False)
         self.show_history = _action(parent, "&History", "Ctrl+Shift+H")
         self.show_history.setCheckable(True)
         self.model_manager = _action(parent, "&Model Manager…", "Ctrl+Shift+M")
@@ -47,12 +52,12 @@ def build_menus(window: QMainWindow, a: WindowActions, undo_stack: QUndoStack,
 
     bar = window.menuBar()
     fill(bar.addMenu("&File"), (a.generate, a.cancel, None, a.open_request, a.choose_output_folder,
-                                a.open_output_folder, None, a.quit))
+                                a.open_output_folder, None, a.settings, None, a.quit))
     undo = undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
     redo = undo_stack.createRedoAction(window, "&Redo")
     redo.setShortcut(QKeySequence.StandardKey.Redo)
-    fill(bar.addMenu("&Edit"), (undo, redo, None, a.paste_image, a.clear_conditioning))
+    fill(bar.addMenu("&Edit"), (undo, redo, None, a.paste_image, a.clear_conditioning, None, a.add_to_timeline))
     view = bar.addMenu("&View")
     view.addAction(history_dock.toggleViewAction())
     fill(bar.addMenu("&Models"), (a.model_manager, a.make_tiny))

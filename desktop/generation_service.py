@@ -86,6 +86,10 @@ class GenerationService(QObject):
 
         self._worker.generate_fn = generate_fn or default_generate
 
+    def set_video_quality(self, crf: int) -> None:
+        """libx264 CRF of the videos jobs write from now on (File → Settings)."""
+        self._worker.video_crf = int(crf)
+
     def submit(self, request: GenerationRequest, output_path: Path) -> str:
         job_id = f"job-{next(self._ids)}"
         self._pending.append((job_id, request, str(output_path)))

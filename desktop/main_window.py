@@ -15,7 +15,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox, QPushButton, QScrollArea,
+    QDockWidget, QFileDialog, QMainWindow, QMessageBox,
     QSplitter, QVBoxLayout, QWidget,
 )
 
@@ -24,15 +24,13 @@ from desktop.generation_service import GenerationService
 from desktop.app import ICON_PATH
 from desktop.history import HistoryEntry, unique_output_path
 from desktop.settings import AppSettings, restore_window_settings, save_window_settings
-from desktop.widgets.advanced_settings import AdvancedSettings
-from desktop.widgets.conditioning_strip import ConditioningStrip
-from desktop.widgets.generation_settings import GenerationSettings
+from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.memory_label import MemoryLabel
 from desktop.widgets.model_manager import ModelManager, installed_models
 from desktop.widgets.preview_player import PreviewPlayer
 from desktop.widgets.progress_panel import ProgressPanel, stage_label
-from desktop.widgets.prompt_panel import PromptPanel
+from desktop.widgets.settings_dialog import SettingsDialog
 from ltx_mlx_core import paths
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
@@ -59,6 +57,7 @@ class MainWindow(QMainWindow):
         self.last_output: Optional[Path] = None
         self.error_dialog: Optional[QMessageBox] = None
         self.model_manager: Optional[ModelManager] = None
+        self.timeline_panel = None
 
         self._build_widgets()
         self._build_menus()
@@ -66,6 +65,7 @@ class MainWindow(QMainWindow):
         self.refresh_models()
         self.restore_settings()
         self.history_panel.refresh(self.settings.output_dir())
+        self.service.set_video_quality(self.settings.get("video_crf"))
         self._embed_timeline_if_available()
         if show_model_manager_if_empty and not installed_models():
             # First launch: nothing to generate with yet.
@@ -75,38 +75,11 @@ class MainWindow(QMainWindow):
 
     # ----- construction -----
     def _build_widgets(self) -> None:
-        self.prompt_panel = PromptPanel()
-        self.conditioning = ConditioningStrip()
-        self.gen_settings = GenerationSettings()
-        self.advanced = AdvancedSettings()
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setDefault(True)
-        self.generate_button.setToolTip("Generate (Ctrl+Return / ⌘↩)")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setToolTip("Stop at the next step (Esc)")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.generate_button, 1)
-
-        form = QWidget()
-        column = QVBoxLayout(form)
-        column.addWidget(self.prompt_panel, 2)
-        column.addWidget(self.conditioning)
-        column.addWidget(self.gen_settings)
-        column.addWidget(self.advanced)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(form)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(form.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
+        self.form = GenerationForm()
+        # The form's parts, named on the window for the tests and the settings code.
+        self.prompt_panel, self.conditioning = self.form.prompt_panel, self.form.conditioning
+        self.gen_settings, self.advanced = self.form.gen_settings, self.form.advanced
+        self.generate_button, self.cancel_button = self.form.generate_button, self.form.cancel_button
 
         self.preview = PreviewPlayer()
         self.progress = ProgressPanel()
@@ -117,7 +90,7 @@ class MainWindow(QMainWindow):
         right_layout.addWidget(self.progress)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
+        splitter.addWidget(self.form)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)
@@ -152,7 +125,9 @@ class MainWindow(QMainWindow):
         a.open_output_folder.triggered.connect(
             lambda: self._open_folder(self.settings.output_dir()))
         a.open_request.triggered.connect(self.open_request_file)
+        a.settings.triggered.connect(self.open_settings)
         a.quit.triggered.connect(self.close)
+        a.add_to_timeline.triggered.connect(self.add_last_to_timeline)
         a.paste_image.triggered.connect(self.paste_image)
         a.clear_conditioning.triggered.connect(self.conditioning.clear)
         a.model_manager.triggered.connect(self.open_model_manager)
@@ -162,10 +137,9 @@ class MainWindow(QMainWindow):
         self.conditioning.rejected.connect(self.show_error)
         self.preview.load_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
         self.gen_settings.model_combo.currentIndexChanged.connect(self._model_changed)
-        self.gen_settings.changed.connect(
-            lambda: self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1))
         self.history_panel.open_requested.connect(self.open_history_entry)
         self.history_panel.rerun_requested.connect(self.rerun_history_entry)
+        self.history_panel.add_to_timeline_requested.connect(self.add_history_entry_to_timeline)
         s = self.service
         s.stage_started.connect(self._on_stage)
         s.step.connect(self._on_step)
@@ -175,7 +149,6 @@ class MainWindow(QMainWindow):
         s.job_cancelled.connect(self._on_cancelled)
 
     def _embed_timeline_if_available(self) -> None:
-        self.timeline_panel = None
         if importlib.util.find_spec("desktop.timeline.panel") is None:
             return
         from desktop.timeline.panel import TimelinePanel
@@ -186,6 +159,10 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.timeline_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.view_menu.addAction(dock.toggleViewAction())
+        self.timeline_panel.set_default_model(self.gen_settings.model_id())
+        self.gen_settings.model_combo.currentIndexChanged.connect(
+            lambda: self.timeline_panel.set_default_model(self.gen_settings.model_id()))
+        self.history_panel.enable_timeline(True)
 
     # ----- models -----
     def refresh_models(self) -> None:
@@ -221,19 +198,7 @@ class MainWindow(QMainWindow):
 
     # ----- generating -----
     def build_request(self) -> GenerationRequest:
-        g = self.gen_settings
-        return GenerationRequest(
-            prompt=self.prompt_panel.prompt(),
-            negative_prompt=self.prompt_panel.negative_prompt(),
-            model=g.model_id() or "",
-            width=g.width_spin.value(),
-            height=g.height_spin.value(),
-            num_frames=g.num_frames(),
-            fps=g.fps(),
-            seeds=[g.seed_for_next_generation()],
-            conditioning=list(self.conditioning.items()),
-            **self.advanced.request_fields(),
-        )
+        return self.form.build_request()
 
     def generate(self) -> Optional[str]:
         if self.current_job is not None:
@@ -264,9 +229,8 @@ class MainWindow(QMainWindow):
     def _set_running(self, running: bool) -> None:
         has_model = self.gen_settings.model_id() is not None
         self.generate_action.setEnabled(not running and has_model)
-        self.generate_button.setEnabled(not running and has_model)
         self.cancel_action.setEnabled(running)
-        self.cancel_button.setEnabled(running)
+        self.form.set_running(running, has_model)
 
     def _mine(self, job: str) -> bool:
         return job == self.current_job
@@ -288,7 +252,7 @@ class MainWindow(QMainWindow):
         if not self._mine(job):
             return
         self.current_job = None
-        self.last_output = Path(path)
+        self._set_last_output(Path(path))
         self._set_running(False)
         self.progress.finish(f"Saved {Path(path).name}")
         self.statusBar().showMessage(f"Saved {path}", 10000)
@@ -330,22 +294,28 @@ class MainWindow(QMainWindow):
         self.conditioning.add_image(QGuiApplication.clipboard().image())
 
     def load_request(self, request: GenerationRequest) -> None:
-        """Put a past request's settings into the form (its seed locked, so a re-run repeats it)."""
-        self.prompt_panel.set_prompt(request.prompt)
-        self.prompt_panel.set_negative_prompt(request.negative_prompt)
-        g = self.gen_settings
-        g.set_values({"model": request.model, "width": request.width, "height": request.height,
-                      "fps": request.fps, "seed": request.seed, "seed_locked": True,
-                      "seconds": (request.num_frames - 1) / request.fps})
-        g.set_frames(request.num_frames, request.fps)
-        self.conditioning.clear()
-        for item in request.conditioning:
-            if item.path and Path(item.path).is_file():
-                self.conditioning.add_item(item)
+        self.form.load_request(request)
 
     def open_history_entry(self, entry: HistoryEntry) -> None:
         self.preview.load_video(entry.video)
-        self.last_output = entry.video
+        self._set_last_output(entry.video)
+
+    def _set_last_output(self, video: Path) -> None:
+        self.last_output = video
+        if self.timeline_panel is not None:
+            self.timeline_panel.project_actions.note_generated(str(video))
+        self.window_actions.add_to_timeline.setEnabled(self.timeline_panel is not None)
+
+    def add_last_to_timeline(self) -> None:
+        """Append the last finished (or reopened) video as a clip; its sidecar request comes along."""
+        if self.timeline_panel is not None and self.last_output is not None:
+            self.timeline_panel.project_actions.note_generated(str(self.last_output))
+            self.timeline_panel.project_actions.add_last_generated()
+            self.timeline_panel.parentWidget().show()
+
+    def add_history_entry_to_timeline(self, entry: HistoryEntry) -> None:
+        self._set_last_output(entry.video)
+        self.add_last_to_timeline()
 
     def rerun_history_entry(self, entry: HistoryEntry) -> None:
         self.load_request(entry.request)
@@ -363,6 +333,17 @@ class MainWindow(QMainWindow):
             self.load_request(GenerationRequest.from_dict(data.get("request", data)))
         except (OSError, ValueError, TypeError) as error:
             self.show_error(f"'{Path(name).name}' is not a request JSON file: {error}")
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self._settings_changed)
+        dialog.open()
+        return dialog
+
+    def _settings_changed(self) -> None:
+        self.service.set_video_quality(self.settings.get("video_crf"))
+        self.history_panel.refresh(self.settings.output_dir())
 
     def choose_output_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", str(self.settings.output_dir()))

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "residency": "auto",
     "quantize_bits": None,
     "output_dir": None,  # None = paths.default_output_dir()
+    "video_crf": 18,  # libx264 quality of saved videos
     "window_geometry": None,  # hex of QMainWindow.saveGeometry()
     "window_state": None,
 }

@@ -34,10 +34,10 @@ def default_generate(request: GenerationRequest) -> Iterator[object]:
     return generate(request)
 
 
-def default_write(result, output_path: Path) -> list[Path]:
+def default_write(result, output_path: Path, crf: int = 18) -> list[Path]:
     from ltx_mlx_core.pipeline import write_result
 
-    return write_result(result, output_path)
+    return write_result(result, output_path, crf=crf)
 
 
 # Modules a generation imports on first use. Importing them blocks every thread
@@ -100,7 +100,8 @@ class GenerationWorker(QObject):
                  write_fn: Optional[Callable] = None):
         super().__init__()
         self.generate_fn: GenerateFn = generate_fn or default_generate
-        self.write_fn = write_fn or default_write
+        self.write_fn = write_fn  # None: the core's write_result at `video_crf`
+        self.video_crf = 18  # set from the GUI thread between jobs (an int assignment is atomic)
         # Job ids asked to stop; a set (not one flag) so a cancel that arrives
         # before its job starts is not lost.
         self._cancelled: set[str] = set()
@@ -114,6 +115,11 @@ class GenerationWorker(QObject):
     def _is_cancelled(self, job_id: str) -> bool:
         with self._lock:
             return job_id in self._cancelled
+
+    def _write(self, result, output_path: Path) -> list[Path]:
+        if self.write_fn is None:
+            return default_write(result, output_path, crf=self.video_crf)
+        return self.write_fn(result, output_path)
 
     @Slot()
     def warm_up(self) -> None:
@@ -142,7 +148,7 @@ class GenerationWorker(QObject):
                 elif isinstance(event, Finished):
                     if self._is_cancelled(job_id):
                         break
-                    paths = self.write_fn(event.result, Path(output_path))
+                    paths = self._write(event.result, Path(output_path))
                     log.info("Job %s finished in %.1f s: %s", job_id, time.monotonic() - started, paths)
                     self.finished.emit(job_id, str(paths[0]))
                     return

@@ -13,6 +13,7 @@ from desktop.history import HistoryEntry, scan_history
 class HistoryPanel(QWidget):
     open_requested = Signal(object)  # HistoryEntry: play it
     rerun_requested = Signal(object)  # HistoryEntry: load its settings and generate again
+    add_to_timeline_requested = Signal(object)  # HistoryEntry: append it to the timeline as a clip
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -21,16 +22,23 @@ class HistoryPanel(QWidget):
         self.list.itemDoubleClicked.connect(lambda item: self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.open_button = QPushButton("Play")
         self.rerun_button = QPushButton("Re-run")
+        self.timeline_button = QPushButton("Add to Timeline")
+        self.timeline_button.setVisible(False)  # shown when the window has a timeline
+        self.timeline_button.clicked.connect(lambda: self._emit_selected(self.add_to_timeline_requested))
         self.open_button.clicked.connect(lambda: self._emit_selected(self.open_requested))
         self.rerun_button.clicked.connect(lambda: self._emit_selected(self.rerun_requested))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.rerun_button)
+        buttons.addWidget(self.timeline_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self.entries: list[HistoryEntry] = []
+
+    def enable_timeline(self, enabled: bool) -> None:
+        self.timeline_button.setVisible(enabled)
 
     def refresh(self, output_dir: Path) -> None:
         self.entries = scan_history(output_dir)

@@ -1,0 +1,90 @@
+"""The left column: prompts, conditioning strip, size/duration/seed, advanced settings, Generate/Cancel.
+
+It turns its values into a GenerationRequest and back (a past request loaded
+from the history or a JSON file); it never submits anything itself.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from desktop.widgets.advanced_settings import AdvancedSettings
+from desktop.widgets.conditioning_strip import ConditioningStrip
+from desktop.widgets.generation_settings import GenerationSettings
+from desktop.widgets.prompt_panel import PromptPanel
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+
+class GenerationForm(QWidget):
+    def __init__(self, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.prompt_panel = PromptPanel()
+        self.conditioning = ConditioningStrip()
+        self.gen_settings = GenerationSettings()
+        self.advanced = AdvancedSettings()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.generate_button.setToolTip("Generate (Ctrl+Return / ⌘↩)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop at the next step (Esc)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.generate_button, 1)
+
+        fields = QWidget()
+        column = QVBoxLayout(fields)
+        column.addWidget(self.prompt_panel, 2)
+        column.addWidget(self.conditioning)
+        column.addWidget(self.gen_settings)
+        column.addWidget(self.advanced)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(fields)
+        # The column scrolls vertically only: every field stays readable at the minimum width.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(fields.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+        self.gen_settings.changed.connect(
+            lambda: self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1))
+
+    def build_request(self) -> GenerationRequest:
+        g = self.gen_settings
+        return GenerationRequest(
+            prompt=self.prompt_panel.prompt(),
+            negative_prompt=self.prompt_panel.negative_prompt(),
+            model=g.model_id() or "",
+            width=g.width_spin.value(),
+            height=g.height_spin.value(),
+            num_frames=g.num_frames(),
+            fps=g.fps(),
+            seeds=[g.seed_for_next_generation()],
+            conditioning=list(self.conditioning.items()),
+            **self.advanced.request_fields(),
+        )
+
+    def load_request(self, request: GenerationRequest) -> None:
+        """Put a past request's settings into the form (its seed locked, so a re-run repeats it)."""
+        self.prompt_panel.set_prompt(request.prompt)
+        self.prompt_panel.set_negative_prompt(request.negative_prompt)
+        g = self.gen_settings
+        g.set_values({"model": request.model, "width": request.width, "height": request.height,
+                      "fps": request.fps, "seed": request.seed, "seed_locked": True,
+                      "seconds": (request.num_frames - 1) / request.fps})
+        g.set_frames(request.num_frames, request.fps)
+        self.conditioning.clear()
+        for item in request.conditioning:
+            if item.path and Path(item.path).is_file():
+                self.conditioning.add_item(item)
+
+    def set_running(self, running: bool, has_model: bool) -> None:
+        self.generate_button.setEnabled(not running and has_model)
+        self.cancel_button.setEnabled(running)

@@ -1,0 +1,84 @@
+"""The window's wider wiring: File → Settings, the timeline dock and its shared undo, the packaged self-test."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from desktop.settings import AppSettings, settings_path
+from desktop.widgets.settings_dialog import SettingsDialog
+
+GENERATION_TIMEOUT_MS = 120_000
+
+
+def generate_once(qtbot, window) -> Path:
+    with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS) as finished:
+        window.generate_action.trigger()
+    return Path(finished.args[0])
+
+
+def test_settings_dialog_moves_outputs_and_sets_the_video_quality(qtbot, window, tmp_path):
+    window.prompt_panel.set_prompt("a quality test")
+    sizes = {}
+    for crf in (0, 51):
+        window.window_actions.settings.trigger()  # File → Settings…
+        dialog = [d for d in window.findChildren(SettingsDialog) if d.isVisible()][-1]
+        dialog.output_edit.setText(str(tmp_path / f"crf{crf}"))
+        dialog.crf_spin.setValue(crf)
+        dialog.accept()
+        saved = json.loads(settings_path().read_text())
+        assert saved["video_crf"] == crf and saved["output_dir"] == str(tmp_path / f"crf{crf}")
+        video = generate_once(qtbot, window)
+        assert video.parent == tmp_path / f"crf{crf}" and video.with_suffix(".json").is_file()
+        sizes[crf] = video.stat().st_size
+    # Same seed, same frames: only the encoder's quality differs.
+    assert sizes[51] < sizes[0] / 2, sizes
+    assert AppSettings().get("video_crf") == 51
+
+
+def test_finished_video_goes_onto_the_timeline_with_its_request_and_edit_undo_removes_it(qtbot, window):
+    assert window.timeline_panel is not None, "the timeline dock is embedded"
+    assert not window.window_actions.add_to_timeline.isEnabled()
+    window.prompt_panel.set_prompt("a clip for the timeline")
+    video = generate_once(qtbot, window)
+    assert window.window_actions.add_to_timeline.isEnabled()
+    window.window_actions.add_to_timeline.trigger()
+    clips = window.timeline_panel.project.clips
+    assert len(clips) == 1
+    assert Path(clips[0].take.path).resolve() == video.resolve()
+    assert clips[0].take.request["prompt"] == "a clip for the timeline"
+    assert clips[0].take.frames == 9
+    # The timeline's edits share the window's undo stack, so Edit → Undo/Redo drive them.
+    window.undo_action.trigger()
+    assert window.timeline_panel.project.clips == []
+    window.redo_action.trigger()
+    assert len(window.timeline_panel.project.clips) == 1
+
+
+def test_history_entries_can_be_added_to_the_timeline(qtbot, window):
+    window.prompt_panel.set_prompt("from the history")
+    generate_once(qtbot, window)
+    assert not window.history_panel.timeline_button.isHidden()
+    window.history_panel.list.setCurrentRow(0)
+    window.history_panel.timeline_button.click()
+    window.history_panel.timeline_button.click()
+    assert [c.take.request["prompt"] for c in window.timeline_panel.project.clips] == ["from the history"] * 2
+
+
+def test_self_test_generates_a_clip_in_a_throwaway_home(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("LTX_MLX_HOME", None)  # the self-test must make its own home, not touch the user's
+    env["HOME"] = str(tmp_path)  # so that a stray write to the real home would land here instead
+    result = subprocess.run([sys.executable, "-m", "desktop.app", "--self-test"], env=env, capture_output=True,
+                            text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr[-2000:]
+    video = Path(result.stdout.strip().split("self-test passed: ", 1)[1])
+    try:
+        assert video.suffix == ".mp4" and video.stat().st_size > 0
+        assert not str(video).startswith(str(tmp_path)), "the self-test wrote into the home folder"
+    finally:
+        import shutil
+
+        shutil.rmtree(video.parents[2], ignore_errors=True)
