@@ -206,12 +206,14 @@ class Project:
             autosave.unlink()
         return folder / PROJECT_FILE
 
-    def autosave(self) -> Optional[Path]:
-        if self.folder is None:
+    def autosave(self, folder: Optional[Path] = None) -> Optional[Path]:
+        """Write autosave.json into the project's folder (or `folder`, for a project never saved)."""
+        folder = Path(folder) if folder is not None else self.folder
+        if folder is None:
             return None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.folder / AUTOSAVE_FILE, self.to_dict())
-        return self.folder / AUTOSAVE_FILE
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / AUTOSAVE_FILE, self.to_dict())
+        return folder / AUTOSAVE_FILE
 
     def import_media(self, source: Path) -> str:
         """Copy a file into media/ (unique name); returns the path relative to the project."""

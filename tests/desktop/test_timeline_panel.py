@@ -242,3 +242,20 @@ def test_the_cli_exports_the_saved_project_exactly_as_the_app(panel, four_clips,
     cli_frames, _ = read_video(cli_out)
     assert len(app_frames) == panel.project.total_frames == 17 + 25 - 5 + 33 + 27
     assert np.array_equal(app_frames, cli_frames)
+
+
+def test_a_never_saved_timeline_is_autosaved_and_recovered_after_a_crash(panel, four_clips, tmp_path, qtbot):
+    drag(panel.view, panel.view.clip_rect(four_clips[0]).center(),
+         QPointF(panel.view.clip_rect(four_clips[2]).right() + 5, 60))
+    autosave = panel.autosave()
+    assert autosave is not None and autosave.is_file() and panel.project.folder is None
+    order = [c.id for c in panel.project.clips]
+    # The app died; the next start offers the autosave.
+    reopened = TimelinePanel(FakeService(tmp_path), QUndoStack())
+    qtbot.addWidget(reopened)
+    assert reopened.recover_unsaved(use_autosave=True)
+    assert [c.id for c in reopened.project.clips] == order
+    assert reopened.project.total_frames == panel.project.total_frames
+    qtbot.wait(10)  # the startup check has run already: no second question
+    reopened.project_actions.save_project_as(tmp_path / "Rescued")
+    assert not autosave.exists()
