@@ -73,6 +73,41 @@ def to_uint8_frames(pixels: mx.array) -> np.ndarray:
     return np.array(mx.clip((pixels.astype(mx.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(mx.uint8))
 
 
+class _Work:
+    """What one generation still has to do: per seed, the latents so far and the stages left."""
+
+    def __init__(self, stages: list[str], latents: dict, remaining: dict[int, list[str]], seeds: list[int]):
+        self.stages = stages
+        self.latents: dict[int, Optional[mx.array]] = latents
+        self.remaining = remaining
+        self.needs_transformer = any(s != "upsample" for left in remaining.values() for s in left)
+        plan = ["load"] + (["text_encode"] if self.needs_transformer else [])
+        plan += [stage for stage in stages for seed in seeds if stage in remaining[seed]]
+        plan += ["decode"] * len(seeds)
+        self.total = len(plan)
+        self.index = 0
+        self.current_stage = "start"
+
+    @classmethod
+    def plan(cls, seeds: list[int], stages: list[str], checkpoints: Optional[StageCheckpoints]) -> "_Work":
+        """Resume each seed after its last checkpointed stage (all stages when there is none)."""
+        latents: dict[int, Optional[mx.array]] = {}
+        remaining: dict[int, list[str]] = {}
+        for seed in seeds:
+            done = checkpoints.last_completed(seed, stages) if checkpoints else None
+            latents[seed] = checkpoints.load(seed, done) if done else None
+            remaining[seed] = stages[stages.index(done) + 1:] if done else list(stages)
+        return cls(stages, latents, remaining, seeds)
+
+    def seeds_needing(self, stage: str) -> list[int]:
+        return [seed for seed, left in self.remaining.items() if stage in left]
+
+    def stage_started(self, name: str, detail: str = "") -> StageStarted:
+        self.index += 1
+        self.current_stage = name
+        return StageStarted(name, self.index, self.total, detail=detail)
+
+
 class Pipeline:
     """One model's generation pipeline; `generate` may be called many times."""
 
@@ -95,48 +130,33 @@ class Pipeline:
     def generate(self, request: GenerationRequest) -> Iterator[Event]:
         """Validate now (raising InvalidRequest), then return the event generator."""
         request.validate()
+        if len(set(request.seeds)) != len(request.seeds):
+            raise InvalidRequest(f"each seed can be given once (one video per seed); got {request.seeds}.")
         config = self.resolve_config(request)
         runner = stage_runner.check_request_against_model(request, config, self.model_files)
         return self._events(request, config, runner)
 
     def _events(self, request: GenerationRequest, config: PipelineConfig, runner) -> Iterator[Event]:
         started = time.monotonic()
+        mx.reset_peak_memory()
         timings: dict[str, float] = {}
         seeds = list(request.seeds)
         checkpoints = None
         if request.job_dir:
             checkpoints = StageCheckpoints(request.job_dir, request_hash(request, config.to_dict()))
-        latent_stages = runner.latent_stage_names(config)
-        # Per seed: the latents of its last completed stage, and which stages remain.
-        latents: dict[int, Optional[mx.array]] = {}
-        resume_from: dict[int, Optional[str]] = {}
-        for seed in seeds:
-            done = checkpoints.last_completed(seed, latent_stages) if checkpoints else None
-            resume_from[seed] = done
-            latents[seed] = checkpoints.load(seed, done) if done else None
-        remaining = {
-            seed: latent_stages[latent_stages.index(resume_from[seed]) + 1:] if resume_from[seed] else latent_stages
-            for seed in seeds
-        }
-        needs_transformer = any(s != "upsample" for seed in seeds for s in remaining[seed])
-        plan = ["load"] + (["text_encode"] if needs_transformer else [])
-        plan += [(stage, seed) for stage in latent_stages for seed in seeds if stage in remaining[seed]]
-        plan += [("decode", seed) for seed in seeds]
-        total = len(plan)
-        index = 0
+        work = _Work.plan(seeds, runner.latent_stage_names(config), checkpoints)
         try:
-            index += 1
             mark = time.monotonic()
             mode = runner.choose_residency(request, config)
-            yield StageStarted("load", index, total, detail=f"residency: {mode}")
+            yield work.stage_started("load", detail=f"residency: {mode}")
             vae = runner.load_vae()
             projection = self._projection(vae, config)
             timings["load"] = time.monotonic() - mark
 
             text = None
-            if needs_transformer:
-                index += 1
-                yield StageStarted("text_encode", index, total, detail="prompt + negative" if config.uses_cfg() else "prompt")
+            if work.needs_transformer:
+                detail = "prompt + negative" if config.uses_cfg() else "prompt"
+                yield work.stage_started("text_encode", detail=detail)
                 mark = time.monotonic()
                 text = runner.encode_text(request, config)
                 timings["text_encode"] = time.monotonic() - mark
@@ -146,68 +166,43 @@ class Pipeline:
                 runner.transformer()
                 timings["load"] += time.monotonic() - mark
 
-            for stage in latent_stages:
-                todo = [seed for seed in seeds if stage in remaining[seed]]
-                for seed in todo:
-                    index += 1
+            for stage in work.stages:
+                for seed in work.seeds_needing(stage):
                     mark = time.monotonic()
-                    keys = stage_keys(seed)
-                    yield StageStarted(stage, index, total, detail=f"seed {seed}")
-                    steps = runner.stage_steps(stage, config, request, latents[seed], text, keys)
+                    yield work.stage_started(stage, detail=f"seed {seed}")
+                    steps = runner.stage_steps(stage, config, request, work.latents[seed], text, stage_keys(seed))
                     clock = _StepClock(runner.stage_length(stage, config))
                     current = None
                     for step, current in enumerate(steps, start=1):
                         mx.eval(current)
                         yield clock.step_done(stage, step)
                         if stage != "upsample":
-                            yield Preview(projection.to_rgb_frames(current, self.settings.preview_max_side),
-                                          kind="latent", step=step)
+                            frames = projection.to_rgb_frames(current, self.settings.preview_max_side)
+                            yield Preview(frames, kind="latent", step=step)
                     if current is None:
                         raise GenerationError(f"The {stage} stage produced no latents.")
-                    latents[seed] = current
+                    work.latents[seed] = current
                     if checkpoints:
                         checkpoints.save(seed, stage, current)
                     timings[stage] = timings.get(stage, 0.0) + time.monotonic() - mark
-                runner.stage_finished(stage, latent_stages)
-            text = None
+                runner.stage_finished(stage, work.stages)
+            text = steps = current = None
 
             videos = []
             for seed in seeds:
-                index += 1
                 mark = time.monotonic()
-                yield StageStarted("decode", index, total, detail=f"seed {seed}")
-                video = None
-                tiles = iter_decode_tiled(
-                    vae, latents[seed],
-                    timestep=config.decode_timestep,
-                    noise_scale=config.decode_noise_scale,
-                    key=stage_keys(seed)["decode"],
-                    tiling=self.settings.tiling,
-                    tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
-                )
-                clock = None
-                early_tiles, early_frames = self._first_final_frames(latents[seed], vae)
-                for tile in tiles:
-                    mx.eval(*tile.pending)
-                    clock = clock or _StepClock(tile.count, started=mark)
-                    yield clock.step_done("decode", tile.index)
-                    if tile.index == early_tiles:
-                        # The first frames are final once every tile covering them is added in.
-                        first = tile.pending[0][0, : min(early_frames, self.settings.decoded_preview_frames)]
-                        yield Preview(self._decoded_preview(to_uint8_frames(first)), kind="decoded")
-                    if tile.result is not None:
-                        video = tile.result
-                pixels = runner.finish_pixels(video[0], request)
-                videos.append(to_uint8_frames(pixels))
+                yield work.stage_started("decode", detail=f"seed {seed}")
+                pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
+                videos.append(to_uint8_frames(runner.finish_pixels(pixels, request)))
+                pixels = None
                 timings["decode"] = timings.get("decode", 0.0) + time.monotonic() - mark
-                latents[seed] = None
             timings["total"] = time.monotonic() - started
             result = VideoResult(videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
                                  peak_memory_bytes=int(mx.get_peak_memory()))
             runner.release()
             yield Finished(result)
         except GeneratorExit:
-            log.info("Generation cancelled at stage %d/%d", index, total)
+            log.info("Generation cancelled during %s", work.current_stage)
             raise
         except LtxMlxError:
             raise
@@ -217,17 +212,44 @@ class Pipeline:
                 "quantisation or the 'stream_blocks' residency."
             ) from error
         except (RuntimeError, ValueError) as error:
-            stage = plan[index - 1] if 0 < index <= len(plan) else "start"
-            name = stage[0] if isinstance(stage, tuple) else stage
-            raise GenerationError(f"Generation failed during {name}: {error}") from error
+            raise GenerationError(f"Generation failed during {work.current_stage}: {error}") from error
         finally:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a
             # cancelled run returns its memory to the system rather than to the cache.
-            vae = text = current = video = pixels = first = steps = tiles = tile = keys = None  # noqa: F841
+            vae = text = current = pixels = steps = None  # noqa: F841
             runner.release()
-            latents.clear()
+            work.latents.clear()
             gc.collect()
             mx.clear_cache()
+
+    def _decode(self, vae, latents: mx.array, config: PipelineConfig, seed: int) -> Iterator[Event]:
+        """Tiled decode with one evaluation and one StepDone per tile; returns pixels [F, H, W, 3]."""
+        started = time.monotonic()
+        tiles = iter_decode_tiled(
+            vae, latents,
+            timestep=config.decode_timestep,
+            noise_scale=config.decode_noise_scale,
+            key=stage_keys(seed)["decode"],
+            tiling=self.settings.tiling,
+            tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
+        )
+        early_tiles, early_frames = self._first_final_frames(latents, vae)
+        clock = None
+        video = None
+        for tile in tiles:
+            mx.eval(*tile.pending)
+            clock = clock or _StepClock(tile.count, started=started)
+            yield clock.step_done("decode", tile.index)
+            if tile.index == early_tiles:
+                # The first frames are final once every tile covering them is added in.
+                first = tile.pending[0][0, : min(early_frames, self.settings.decoded_preview_frames)]
+                yield Preview(self._decoded_preview(to_uint8_frames(first)), kind="decoded")
+                first = None
+            if tile.result is not None:
+                video = tile.result
+        if video is None:
+            raise GenerationError("The decoder produced no frames.")
+        return video[0]
 
     def _projection(self, vae, config: PipelineConfig) -> LatentProjection:
         checkpoint = getattr(self.model_files, "checkpoint", None)

@@ -124,6 +124,7 @@ def test_image_conditioning_runs(tiny_model):
         ({"conditioning": [ConditioningItem(path="nowhere.png")]}, "does not exist"),
         ({"width": 32}, "too small for a two-pass"),
         ({"seeds": []}, "seed"),
+        ({"seeds": [4, 4]}, "each seed"),
         ({"pipeline_config": "no-such-config"}, "not found"),
     ],
 )
