@@ -54,6 +54,11 @@ def test_ctrl_return_generates_and_history_rerun_repeats_the_seed(qtbot, window)
     assert second.args[0] != first.args[0]
     assert second_json["seed"] == first_json["seed"]
     assert len(window.history_panel.entries) == 2
+    # Reopening an entry plays that clip.
+    older = window.history_panel.entries[1]
+    with qtbot.waitSignal(window.preview.clip_loaded, timeout=10_000) as loaded:
+        window.history_panel.open_requested.emit(older)
+    assert loaded.args[0] == str(older.video) == first.args[0]
 
 
 def slowed_generate(delay_s: float):

@@ -65,3 +65,34 @@ def test_a_failed_download_is_reported_and_the_manager_stays_usable(qtbot):
     assert manager.status.text().startswith("Failed:") and "HF_HUB_OFFLINE" in manager.status.text()
     assert manager.download_button.isEnabled() and not manager.cancel_button.isEnabled()
     assert statuses(manager)[model_id] == "Available"
+
+
+def test_download_shows_progress_and_cancel_stops_it(qtbot, monkeypatch):
+    import ltx_mlx_core.weights.download as download
+    from ltx_mlx_core.weights.download import DownloadCancelled, DownloadProgress
+
+    calls = []
+
+    def fake_download_model(model_id, progress=None, cancel=None):
+        """Stands in for the hub transfer: reports progress until the dialog cancels it."""
+        calls.append(model_id)
+        done = 0
+        while not cancel.wait(0.01):
+            done = min(done + 1_000_000, 10_000_000)
+            progress(DownloadProgress("model.safetensors", 1, 2, done, 10_000_000))
+        raise DownloadCancelled("cancelled")
+
+    monkeypatch.setattr(download, "download_model", fake_download_model)
+    manager = ModelManager()
+    qtbot.addWidget(manager)
+    model_id = next(iter(CATALOG))
+    manager.select_model(model_id)
+    qtbot.mouseClick(manager.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: manager.progress.value() > 0, timeout=10_000)
+    assert manager.progress.isVisible() or not manager.isVisible()
+    assert "model.safetensors (1/2)" in manager.status.text()
+    with qtbot.waitSignal(manager.models_changed, timeout=10_000):
+        qtbot.mouseClick(manager.cancel_button, Qt.MouseButton.LeftButton)
+    assert calls == [model_id]
+    assert "cancelled" in manager.status.text()
+    assert manager.download_button.isEnabled() and not manager.cancel_button.isEnabled()
