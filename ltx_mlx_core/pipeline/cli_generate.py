@@ -63,7 +63,7 @@ class ProgressLine:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, StageStarted):
-            self._end_line()
+            self.end_line()
             self.stage = event.name
             self.stage_detail = event.detail
             self._write(f"[{event.index}/{event.total}] {event.name}" + (f" ({event.detail})" if event.detail else ""))
@@ -76,7 +76,7 @@ class ProgressLine:
                 f"{event.elapsed:6.1f}s elapsed, ETA {event.eta:6.1f}s"
             )
         elif isinstance(event, Finished):
-            self._end_line()
+            self.end_line()
             self.stream.write(f"done in {time.monotonic() - self.started:.1f}s\n")
             self.stream.flush()
 
@@ -85,7 +85,7 @@ class ProgressLine:
         self.stream.flush()
         self._open = True
 
-    def _end_line(self) -> None:
+    def end_line(self) -> None:
         if self._open:
             self.stream.write("\n")
             self._open = False
@@ -96,11 +96,18 @@ def _run_with_progress(request: GenerationRequest, quiet: bool):
 
     progress = None if quiet else ProgressLine(sys.stderr)
     result = None
-    for event in generate(request):
+    events = generate(request)
+    try:
+        for event in events:
+            if progress is not None:
+                progress.on_event(event)
+            if isinstance(event, Finished):
+                result = event.result
+    finally:
+        # Ctrl-C or an error: free the models now and leave the terminal on a fresh line.
+        events.close()
         if progress is not None:
-            progress.on_event(event)
-        if isinstance(event, Finished):
-            result = event.result
+            progress.end_line()
     return result
 
 

@@ -103,3 +103,14 @@ def test_extend_writes_input_plus_continuation(home, tmp_path):
                "--overlap", "9", "--continuation-only", "--quiet", "--output", str(only), env_home=home)
     assert run.returncode == 0, run.stderr
     assert iio.imread(only).shape[0] == 17 - 9
+
+
+def test_steps_config_selects_a_single_pass_pipeline(home, tmp_path):
+    config = tmp_path / "one-pass.yaml"
+    config.write_text("pipeline_type: base\ntimesteps: [1.0, 0.5]\nprecision: float32\ntext_encoder_max_tokens: 16\n")
+    out = tmp_path / "one.mp4"
+    run = _cli("generate", "--model", "tiny", "--prompt", "p", "--width", "96", "--height", "64", "--frames", "9",
+               "--steps-config", str(config), "--output", str(out), env_home=home)
+    assert run.returncode == 0, run.stderr
+    assert "denoise" in run.stderr and "first_pass" not in run.stderr
+    assert iio.imread(out).shape == (9, 64, 96, 3)
