@@ -13,10 +13,10 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
-from desktop.project import AUTOSAVE_FILE, Clip, Project, ProjectError, Take, load_project, recover
+from desktop.project import Clip, Project, ProjectError, Take
 from desktop.settings import AppSettings
 from desktop.timeline.commands import InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip
 from desktop.timeline.controls import TimelineControls
@@ -29,17 +29,11 @@ from desktop.timeline.requests import (
 )
 from desktop.timeline.view import TimelineView
 from ltx_mlx_core.errors import LtxMlxError
-from ltx_mlx_core.paths import data_dir
 from ltx_mlx_core.pipeline.request import media_kind, nearest_valid_size
 from ltx_mlx_core.video.io import probe_video
 
 logger = logging.getLogger(__name__)
 AUTOSAVE_MS = 30_000
-
-
-def unsaved_folder() -> Path:
-    """Where a timeline that was never saved autosaves (recovered after a crash)."""
-    return data_dir() / "timeline" / "unsaved"
 
 
 def generated_request(video: Path) -> Optional[dict]:
@@ -76,10 +70,7 @@ class TimelinePanel(QWidget):
         self.cancel_export_button = QPushButton("Cancel export", visible=False)
         self.export_job: Optional[ExportJob] = None
         self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
-        self._autosave_timer.timeout.connect(self.autosave)
         self._autosave_timer.start()
-        self._recovery_checked = False
-        QTimer.singleShot(0, self.recover_unsaved)  # once the window is up
         self._build_layout()
         self._connect()
         self.set_project(Project())
@@ -111,6 +102,8 @@ class TimelinePanel(QWidget):
                 action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
                 self.addAction(action)
         self.controls.project_button.setMenu(self.project_actions.menu(self))
+        self._autosave_timer.timeout.connect(self.project_actions.autosave)
+        QTimer.singleShot(0, self.project_actions.recover_unsaved)  # once the window is up
         delete = QAction("Delete clip", self, shortcut=QKeySequence.Delete, triggered=self.delete_selected)
         delete.setShortcutContext(Qt.WidgetWithChildrenShortcut)
         self.addAction(delete)
@@ -324,48 +317,6 @@ class TimelinePanel(QWidget):
         return self.preview.is_playing()
 
     # Files and export -----------------------------------------------------------------------
-
-    def save_project(self, folder: Optional[Path] = None) -> Path:
-        path = self.project.save(folder)
-        self.undo_stack.setClean()
-        (unsaved_folder() / AUTOSAVE_FILE).unlink(missing_ok=True)
-        self.status.setText(f"Saved {path.parent.name}.")
-        return path
-
-    def autosave(self) -> Optional[Path]:
-        """Autosave edits not yet saved; a project never saved autosaves to the app's data folder."""
-        if self.undo_stack.isClean() or not self.project.clips:
-            return None
-        return self.project.autosave(None if self.project.folder else unsaved_folder())
-
-    def recover_unsaved(self, use_autosave: Optional[bool] = None) -> bool:
-        """After a crash, offer the autosave of a timeline that was never saved (asks unless told)."""
-        if self._recovery_checked:
-            return False
-        self._recovery_checked = True
-        autosave = unsaved_folder() / AUTOSAVE_FILE
-        if not autosave.is_file():
-            return False
-        if use_autosave is None:
-            answer = QMessageBox.question(self, "Recover timeline", "A timeline that was never saved was open "
-                                          "when the app last closed unexpectedly. Recover it?")
-            use_autosave = answer == QMessageBox.Yes
-        if use_autosave:
-            self.set_project(Project.from_dict(json.loads(autosave.read_text())))
-            self.status.setText("Recovered the unsaved timeline; save it to keep it.")
-        else:
-            autosave.unlink()
-        return bool(use_autosave)
-
-    def open_project(self, folder: Path, use_autosave: Optional[bool] = None) -> None:
-        """Open a project; a newer autosave (after a crash) is offered, or used when `use_autosave`."""
-        recovered = recover(folder)
-        if recovered is not None and use_autosave is None:
-            answer = QMessageBox.question(self, "Recover project",
-                                          "This project has unsaved changes from a session that ended "
-                                          "unexpectedly. Recover them?")
-            use_autosave = answer == QMessageBox.Yes
-        self.set_project(recovered if recovered is not None and use_autosave else load_project(folder))
 
     def export(self, output: Optional[Path] = None, crf: Optional[int] = None,
                preset: Optional[str] = None) -> Optional[ExportJob]:

@@ -1,15 +1,17 @@
-"""Project file actions for the timeline: new, open (with crash recovery), save, save as, add media."""
+"""Project files for the timeline: new, open, save, save as (media copied in), autosave and crash recovery, add media."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
-from desktop.project import Project, ProjectError
+from desktop.project import AUTOSAVE_FILE, Project, ProjectError, load_project, recover
+from ltx_mlx_core.paths import data_dir
 
 if TYPE_CHECKING:
     from desktop.timeline.panel import TimelinePanel
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 PROJECT_SUFFIX = ".ltxproj"
 MEDIA_FILTER = "Videos and images (*.mp4 *.mov *.m4v *.mkv *.webm *.png *.jpg *.jpeg *.webp)"
+
+
+def unsaved_folder() -> Path:
+    """Where a timeline that was never saved autosaves (recovered after a crash)."""
+    return data_dir() / "timeline" / "unsaved"
 
 
 class ProjectActions(QObject):
@@ -34,6 +41,7 @@ class ProjectActions(QObject):
         self.add_last = QAction("Add the last generated video", self, triggered=self.add_last_generated)
         self.add_last.setEnabled(False)
         self.last_generated: Optional[Path] = None
+        self._recovery_checked = False
 
     def menu(self, parent=None) -> QMenu:
         menu = QMenu(parent)
@@ -61,20 +69,59 @@ class ProjectActions(QObject):
         self.panel.set_project(Project())
 
     def open_project(self, folder: Optional[Path] = None, use_autosave: Optional[bool] = None) -> None:
+        """Open a .ltxproj folder; an autosave newer than its last save (a crash) is offered, or used when told."""
         if folder is None:
             name = QFileDialog.getExistingDirectory(self.panel, "Open timeline (a .ltxproj folder)")
             if not name:
                 return
             folder = Path(name)
         try:
-            self.panel.open_project(Path(folder), use_autosave)
+            recovered = recover(Path(folder))
+            if recovered is not None and use_autosave is None:
+                use_autosave = self._ask("Recover project", "This timeline has changes from a session that ended "
+                                                            "unexpectedly. Recover them?")
+            self.panel.set_project(recovered if recovered is not None and use_autosave else load_project(folder))
         except ProjectError as error:
             self.panel.status.setText(str(error))
 
-    def save_project(self) -> Optional[Path]:
-        if self.panel.project.folder is None:
+    def save_project(self, folder: Optional[Path] = None) -> Optional[Path]:
+        """Save to `folder` or the project's own; a project never saved asks where (Save as)."""
+        project = self.panel.project
+        if folder is None and project.folder is None:
             return self.save_project_as()
-        return self.panel.save_project()
+        path = project.save(folder)
+        self.panel.undo_stack.setClean()
+        (unsaved_folder() / AUTOSAVE_FILE).unlink(missing_ok=True)
+        self.panel.status.setText(f"Saved {path.parent.name}.")
+        return path
+
+    def autosave(self) -> Optional[Path]:
+        """Autosave edits not yet saved; a project never saved autosaves to the app's data folder."""
+        project = self.panel.project
+        if self.panel.undo_stack.isClean() or not project.clips:
+            return None
+        return project.autosave(None if project.folder else unsaved_folder())
+
+    def recover_unsaved(self, use_autosave: Optional[bool] = None) -> bool:
+        """After a crash, offer the autosave of a timeline that was never saved (once; asks unless told)."""
+        if self._recovery_checked:
+            return False
+        self._recovery_checked = True
+        autosave = unsaved_folder() / AUTOSAVE_FILE
+        if not autosave.is_file():
+            return False
+        if use_autosave is None:
+            use_autosave = self._ask("Recover timeline", "A timeline that was never saved was open when the app "
+                                                         "last closed unexpectedly. Recover it?")
+        if use_autosave:
+            self.panel.set_project(Project.from_dict(json.loads(autosave.read_text())))
+            self.panel.status.setText("Recovered the unsaved timeline; save it to keep it.")
+        else:
+            autosave.unlink()
+        return bool(use_autosave)
+
+    def _ask(self, title: str, question: str) -> bool:
+        return QMessageBox.question(self.panel, title, question) == QMessageBox.Yes
 
     def save_project_as(self, folder: Optional[Path] = None) -> Optional[Path]:
         """Save into a new .ltxproj folder and copy every referenced video into its media/."""
@@ -100,6 +147,6 @@ class ProjectActions(QObject):
             project.folder = previous
             self.panel.status.setText(f"Could not save the timeline: {error}")
             return None
-        path = self.panel.save_project()
+        path = self.save_project(folder)
         self.panel.status.setText(f"Saved {folder.name} ({copied} video(s) copied into it).")
         return path

@@ -177,16 +177,16 @@ def test_cancelled_export_writes_nothing(panel, four_clips, tmp_path, qtbot):
 def test_saved_project_reopens_and_an_autosave_is_recovered(panel, four_clips, tmp_path):
     folder = tmp_path / "Film.ltxproj"
     panel.project.name = "Film"
-    panel.save_project(folder)
+    panel.project_actions.save_project(folder)
     assert all((folder / c.take.path).is_file() for c in panel.project.clips)  # referenced media still resolves
     rect = panel.view.clip_rect(four_clips[0])
     drag(panel.view, rect.center(), QPointF(panel.view.clip_rect(four_clips[3]).right() + 5, rect.center().y()))
-    panel.autosave()
+    panel.project_actions.autosave()
     assert (folder / AUTOSAVE_FILE).is_file()
     panel.set_project(Project())
-    panel.open_project(folder, use_autosave=True)
+    panel.project_actions.open_project(folder, use_autosave=True)
     assert panel.project.clips[-1].id == four_clips[0]
-    panel.open_project(folder, use_autosave=False)
+    panel.project_actions.open_project(folder, use_autosave=False)
     assert [c.id for c in panel.project.clips] == four_clips
 
 
@@ -247,13 +247,13 @@ def test_the_cli_exports_the_saved_project_exactly_as_the_app(panel, four_clips,
 def test_a_never_saved_timeline_is_autosaved_and_recovered_after_a_crash(panel, four_clips, tmp_path, qtbot):
     drag(panel.view, panel.view.clip_rect(four_clips[0]).center(),
          QPointF(panel.view.clip_rect(four_clips[2]).right() + 5, 60))
-    autosave = panel.autosave()
+    autosave = panel.project_actions.autosave()
     assert autosave is not None and autosave.is_file() and panel.project.folder is None
     order = [c.id for c in panel.project.clips]
     # The app died; the next start offers the autosave.
     reopened = TimelinePanel(FakeService(tmp_path), QUndoStack())
     qtbot.addWidget(reopened)
-    assert reopened.recover_unsaved(use_autosave=True)
+    assert reopened.project_actions.recover_unsaved(use_autosave=True)
     assert [c.id for c in reopened.project.clips] == order
     assert reopened.project.total_frames == panel.project.total_frames
     qtbot.wait(10)  # the startup check has run already: no second question
