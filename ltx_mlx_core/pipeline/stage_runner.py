@@ -41,6 +41,14 @@ def _dtype(name: str) -> mx.Dtype:
     return {"bfloat16": mx.bfloat16, "float16": mx.float16, "float32": mx.float32}[name]
 
 
+def _smallest_two_pass_side(downscale_factor: float) -> int:
+    """Smallest multiple of 32 whose downscaled first pass is still at least 32 pixels."""
+    side = 32
+    while int(side * downscale_factor) < 32:
+        side += 32
+    return side
+
+
 def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -> tuple[int, int]:
     """(width, height) in pixels at which a pass runs, as the reference multi-scale pipeline picks them.
 
@@ -57,7 +65,7 @@ def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -
         raise InvalidRequest(
             f"{request.width}x{request.height} is too small for a two-pass pipeline with downscale "
             f"factor {config.downscale_factor}: the first pass would be {width}x{height}. "
-            f"Use at least {-(-32 // config.downscale_factor) * 1:.0f} pixels per side."
+            f"Use at least {_smallest_two_pass_side(config.downscale_factor)} pixels per side."
         )
     if stage == "first_pass":
         return width, height

@@ -122,7 +122,7 @@ def test_image_conditioning_runs(tiny_model):
         ({"height": 0}, "multiple of 32"),
         ({"conditioning": [ConditioningItem(frames=np.zeros((1, 64, 64, 3), np.uint8), frame=17)]}, "outside"),
         ({"conditioning": [ConditioningItem(path="nowhere.png")]}, "does not exist"),
-        ({"width": 32}, "too small for a two-pass"),
+        ({"width": 32}, "too small for a two-pass pipeline with downscale factor 0.5: the first pass would be 0x32. Use at least 64 pixels"),
         ({"seeds": []}, "seed"),
         ({"seeds": [4, 4]}, "each seed"),
         ({"pipeline_config": "no-such-config"}, "not found"),
