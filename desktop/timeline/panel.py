@@ -190,6 +190,10 @@ class TimelinePanel(QWidget):
         self._update_controls()
 
     def _on_range(self, clip_id: str, start: int, end: int) -> None:
+        if not clip_id:
+            self.status.setText("Range cleared.")
+            self._update_controls()
+            return
         self.status.setText(f"Range {start}–{end - 1} of clip {self.project.index_of(clip_id) + 1} selected: "
                             f"Retake regenerates it.")
         self._update_controls()

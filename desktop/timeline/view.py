@@ -224,6 +224,9 @@ class TimelineView(QGraphicsView):
         pos = self.mapToScene(event.position().toPoint())
         item = self._item_at(pos.x(), pos.y())
         if item is None:
+            if pos.y() > RULER and self.selected:  # empty track: deselect (the ruler only scrubs)
+                self.selected = []
+                self.selection_changed.emit([])
             self._drag = {"mode": "scrub"}
             self.set_playhead(round(pos.x() / self.pixels_per_frame))
             return
@@ -292,6 +295,14 @@ class TimelineView(QGraphicsView):
         elif drag["mode"] == "range" and self.retake_range and self.retake_range[2] > self.retake_range[1]:
             self.range_selected.emit(*self.retake_range)
         self.refresh()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key_Escape and self.retake_range:
+            self.retake_range = None
+            self.range_selected.emit("", 0, 0)
+            self.viewport().update()
+            return
+        super().keyPressEvent(event)
 
     # Drops ----------------------------------------------------------------------------------
 

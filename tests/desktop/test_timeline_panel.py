@@ -123,6 +123,10 @@ def test_shift_drag_selects_a_range_and_retake_asks_for_it(panel, four_clips):
     request = panel.service.requests[-1]
     before, after = request.conditioning
     assert before.source_start + before.source_count == 12 and after.frame % 8 == 0
+    QTest.keyClick(panel.view, Qt.Key_Escape)
+    assert panel.view.retake_range is None and not panel.controls.retake.isEnabled()
+    QTest.mouseClick(panel.view.viewport(), Qt.LeftButton, Qt.NoModifier, QPoint(round(rect.right()) + 40, 60))
+    assert panel.view.selected == [] and not panel.controls.extend.isEnabled()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PySide6 marks QDragEnterEvent's only constructor
