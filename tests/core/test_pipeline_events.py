@@ -159,3 +159,20 @@ def test_residency_modes_change_memory_not_the_video(tiny_model, residency):
     assert load.detail == f"residency: {residency}"
     resident = run(_request(tiny_model, residency="resident", num_frames=9)).videos[0]
     assert np.array_equal(events[-1].result.videos[0], resident)
+
+
+@pytest.mark.parametrize("guidance, expected", [(1.0, ["a red ball rolls"]), (3.0, ["a red ball rolls", "blur"])])
+def test_negative_prompt_is_encoded_only_with_cfg(tiny_model, monkeypatch, guidance, expected):
+    import ltx_mlx_core.models.text_encoding as text_encoding
+
+    encoded = []
+    real = text_encoding.encode_prompts
+
+    def recording(tokenizer, encoder, prompts, **kwargs):
+        encoded.append(list(prompts))
+        return real(tokenizer, encoder, prompts, **kwargs)
+
+    monkeypatch.setattr(text_encoding, "encode_prompts", recording)
+    overrides = {"first_pass": {"guidance_scale": guidance}}
+    run(_request(tiny_model, negative_prompt="blur", config_overrides=overrides, num_frames=9))
+    assert encoded == [expected]
