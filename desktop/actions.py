@@ -39,7 +39,10 @@ class WindowActions:
         self.model_manager = _action(parent, "&Model Manager…", "Ctrl+Shift+M")
         self.make_tiny = _action(parent, "Make &Tiny Test Model", None,
                                  "A small random-weight model for offline trials (its output is noise)")
-        self.about = _action(parent, "&About ltx-mlx", None)
+        self.about = _action(parent, "&About LTX-MLX", None)
+        # On macOS these move to the application menu, where users look for them.
+        self.about.setMenuRole(QAction.MenuRole.AboutRole)
+        self.quit.setMenuRole(QAction.MenuRole.QuitRole)
         self.open_log_folder = _action(parent, "Open &Log Folder", None)
 
 

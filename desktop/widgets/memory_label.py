@@ -26,7 +26,7 @@ def resident_bytes() -> Optional[int]:
     if sys.platform == "darwin":
         import resource
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS (peak)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
     return None
 
 
@@ -34,7 +34,9 @@ def memory_text() -> str:
     parts = []
     rss = resident_bytes()
     if rss is not None:
-        parts.append(f"Memory: {rss / MIB:,.0f} MiB")
+        # macOS gives only the peak cheaply; say so rather than pass it off as current.
+        label = "Peak memory" if sys.platform == "darwin" else "Memory"
+        parts.append(f"{label}: {rss / MIB:,.0f} MiB")
     mx = sys.modules.get("mlx.core")
     if mx is not None:
         parts.append(f"MLX active {mx.get_active_memory() / MIB:,.0f} MiB, peak {mx.get_peak_memory() / MIB:,.0f} MiB")
