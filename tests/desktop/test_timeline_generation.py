@@ -145,3 +145,31 @@ def test_timeline_jobs_show_progress_and_can_be_cancelled(panel, qtbot):
     panel.cancel_generation_button.click()
     assert panel.service.cancelled == [job] and not panel.generation_bar.isVisibleTo(panel)
     assert len(panel.project.clips) == 2 and panel.status.text() == "Generation cancelled."
+
+
+def test_bridge_and_retake_run_on_the_tiny_model(qtbot, tmp_path, tiny_model):
+    """Both-side video conditioning (frame 0 and a later multiple of 8) goes through the real pipeline."""
+    from desktop.generation_service import GenerationService
+
+    service = GenerationService()
+    panel = TimelinePanel(service, QUndoStack())
+    qtbot.addWidget(panel)
+    panel.set_default_model("tiny")
+    panel.add_files([str(coloured_clip(tmp_path / "a.mp4", 25, RED, size=(64, 64), fps=12.0)),
+                     str(coloured_clip(tmp_path / "b.mp4", 17, BLUE, size=(64, 64), fps=12.0))], 0)
+    a, b = panel.project.clips
+    panel.select(a.id)
+    panel.controls.frames.setValue(25)
+    panel.controls.seed.setValue(2)
+    try:
+        with qtbot.waitSignal(panel.jobs.landed, timeout=300000):
+            panel.bridge()
+        panel.view.retake_range = (a.id, 10, 14)
+        with qtbot.waitSignal(panel.jobs.landed, timeout=300000):
+            panel.retake()
+    finally:
+        service.shutdown()
+    bridge = panel.project.clips[1]
+    assert (bridge.source_frames, bridge.overlap_in, bridge.trim_out, bridge.duration) == (25, 9, 16, 7)
+    assert len(a.takes) == 2 and a.source_frames == 25 and a.take.request["retake"]["count"] == 7
+    assert panel.status.text().startswith("Retake")
