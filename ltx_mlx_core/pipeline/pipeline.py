@@ -37,8 +37,9 @@ from ltx_mlx_core.pipeline.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
-# Stage key indices into mx.random.split(mx.random.key(seed), len(STAGE_KEYS)).
-STAGE_KEYS = ("conditioning", "first_pass", "second_pass", "denoise", "decode")
+# One key per random stage, split from mx.random.key(seed): a stage draws the same numbers
+# whether or not earlier stages ran in this process (resume), and whatever the other seeds are.
+STAGE_KEYS = ("first_pass", "second_pass", "denoise", "decode")
 
 
 @dataclass
