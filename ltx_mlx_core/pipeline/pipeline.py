@@ -212,7 +212,8 @@ class Pipeline:
                 "The machine ran out of memory while generating; try a smaller size, fewer frames, "
                 "quantisation or the 'stream_blocks' residency."
             ) from error
-        except (RuntimeError, ValueError) as error:
+        except (RuntimeError, ValueError, OSError) as error:
+            # OSError: e.g. an unwritable job folder or a weights file gone mid-run.
             raise GenerationError(f"Generation failed during {work.current_stage}: {error}") from error
         finally:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a

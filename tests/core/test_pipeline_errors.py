@@ -52,3 +52,12 @@ def test_the_tiny_model_not_yet_made_says_how_to_make_it():
 def test_request_problems_are_reported_before_the_model_is_looked_up():
     with pytest.raises(InvalidRequest, match="8k\\+1"):
         generate(GenerationRequest(prompt="p", model="no-such-model", num_frames=10))
+
+
+def test_an_unwritable_job_folder_is_a_generation_error(tiny_model, tmp_path):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    request = GenerationRequest(prompt="p", model=tiny_model, width=64, height=64, num_frames=9,
+                                job_dir=str(blocked / "job"))
+    with pytest.raises(GenerationError, match="during first_pass"):
+        list(Pipeline(resolve_model(tiny_model)).generate(request))
