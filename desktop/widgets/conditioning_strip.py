@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from ltx_mlx_core.pipeline.request import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ConditioningItem, media_kind
@@ -74,12 +74,23 @@ class ConditioningRow(QFrame):
         self.frame_spin.setToolTip("Where this image or clip's first frame lands in the video")
         self.frame_spin.valueChanged.connect(self._set_frame)
         layout.addWidget(self.frame_spin)
+        self.strength_spin = QDoubleSpinBox()
+        self.strength_spin.setRange(0.0, 1.0)
+        self.strength_spin.setSingleStep(0.1)
+        self.strength_spin.setValue(item.strength)
+        self.strength_spin.setToolTip("How strictly the video follows this image or clip (1 = exactly)")
+        self.strength_spin.valueChanged.connect(self._set_strength)
+        layout.addWidget(QLabel("strength"))
+        layout.addWidget(self.strength_spin)
         remove = QPushButton("Remove")
         remove.clicked.connect(lambda: self.removed.emit(self))
         layout.addWidget(remove)
 
     def _set_frame(self, frame: int) -> None:
         self.item.frame = frame
+
+    def _set_strength(self, strength: float) -> None:
+        self.item.strength = strength
 
     def set_max_frame(self, max_frame: int) -> None:
         self.frame_spin.setMaximum(max(0, max_frame))

@@ -43,13 +43,15 @@ def test_dropped_png_becomes_a_movable_conditioning_item_used_by_the_generation(
     row = window.conditioning.rows[0]
     assert row.frame_spin.maximum() == 8  # 9 frames: positions 0..8
     row.frame_spin.setValue(8)
-    assert items[0].frame == 8
+    row.strength_spin.setValue(0.8)
+    assert (items[0].frame, items[0].strength) == (8, 0.8)
 
     window.prompt_panel.set_prompt("the gradient comes alive")
     with qtbot.waitSignal(window.generation_finished, timeout=120_000) as finished:
         window.generate_action.trigger()
     sidecar = json.loads(Path(finished.args[0]).with_suffix(".json").read_text())
-    assert [(c["path"], c["frame"]) for c in sidecar["request"]["conditioning"]] == [(str(png), 8)]
+    assert [(c["path"], c["frame"], c["strength"]) for c in sidecar["request"]["conditioning"]] == [
+        (str(png), 8, 0.8)]
 
 
 def test_dropped_non_media_file_is_refused_with_a_clear_message(qtbot, window, tmp_path):
