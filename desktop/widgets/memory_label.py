@@ -37,9 +37,11 @@ def memory_text() -> str:
         # macOS gives only the peak cheaply; say so rather than pass it off as current.
         label = "Peak memory" if sys.platform == "darwin" else "Memory"
         parts.append(f"{label}: {rss / MIB:,.0f} MiB")
+    # The worker thread may be importing MLX right now: a partly initialised module lacks these.
     mx = sys.modules.get("mlx.core")
-    if mx is not None:
-        parts.append(f"MLX active {mx.get_active_memory() / MIB:,.0f} MiB, peak {mx.get_peak_memory() / MIB:,.0f} MiB")
+    active, peak = getattr(mx, "get_active_memory", None), getattr(mx, "get_peak_memory", None)
+    if callable(active) and callable(peak):
+        parts.append(f"MLX active {active() / MIB:,.0f} MiB, peak {peak() / MIB:,.0f} MiB")
     return " · ".join(parts) or "Memory: unknown"
 
 

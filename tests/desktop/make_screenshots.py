@@ -66,9 +66,9 @@ def main() -> int:
     settings.save()
     window = MainWindow(settings=settings, show_model_manager_if_empty=False)
     window.conditioning.add_paths([str(first_frame_image(Path(os.environ["LTX_MLX_HOME"]) / "fox.png"))])
-    window.resize(1360, 900)
+    window.resize(1500, 940)
+    window.history_dock.show()
     window.show()
-    window.service.set_generate_fn(slowed(0.4))
     OUT.mkdir(parents=True, exist_ok=True)
     shots = {"previews": 0}
 
@@ -88,7 +88,15 @@ def main() -> int:
         QTimer.singleShot(300, lambda: (manager.grab().save(str(OUT / "model-manager.png")),
                                         print("wrote", OUT / "model-manager.png"), app.quit()))
 
-    window.service.preview.connect(on_preview)
+    def first_clip_done(path: str) -> None:
+        # A finished clip in the history and on the timeline; then the second run is captured mid-way.
+        window.generation_finished.disconnect(first_clip_done)
+        window.window_actions.add_to_timeline.trigger()
+        window.service.set_generate_fn(slowed(0.4))
+        window.service.preview.connect(on_preview)
+        QTimer.singleShot(300, window.generate_action.trigger)
+
+    window.generation_finished.connect(first_clip_done)
     window.generation_cancelled.connect(lambda: QTimer.singleShot(200, grab_manager))
     window.service.ready.connect(lambda: QTimer.singleShot(200, window.generate_action.trigger))
     app.exec()

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
 from desktop.settings import AppSettings, settings_path
 from desktop.widgets.settings_dialog import SettingsDialog
 
@@ -82,3 +85,35 @@ def test_self_test_generates_a_clip_in_a_throwaway_home(tmp_path):
         import shutil
 
         shutil.rmtree(video.parents[2], ignore_errors=True)
+
+
+def test_history_gallery_shows_each_clips_first_frame_once_the_panel_is_open(qtbot, window):
+    window.prompt_panel.set_prompt("a thumbnail")
+    generate_once(qtbot, window)
+    panel = window.history_panel
+    entry = panel.entries[0]
+    assert not panel.has_thumbnail(entry), "a hidden history panel decodes nothing"
+    with qtbot.waitSignal(panel.thumbnails_ready, timeout=20_000):
+        window.history_dock.show()
+    assert panel.has_thumbnail(entry)
+    icon = panel.list.item(0).icon()
+    assert not icon.isNull()
+    image = icon.pixmap(96, 64).toImage()
+    assert 0 < image.width() <= 96 and 0 < image.height() <= 64
+
+
+def test_form_column_widens_for_a_dropped_item_instead_of_clipping_it(qtbot, window, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "a-rather-long-file-name-for-a-conditioning-image.png"
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(image)
+    window.resize(400, 700)  # as narrow as the window allows
+    window.conditioning.add_paths([str(image)])
+    remove = [b for b in window.conditioning.findChildren(QPushButton) if b.text() == "Remove"][0]
+    viewport = window.form.scroll.viewport()
+
+    def remove_button_whole() -> bool:
+        return remove.mapTo(viewport, remove.rect().topRight()).x() < viewport.width()
+
+    qtbot.waitUntil(remove_button_whole, timeout=2000)
+    assert window.form.scroll.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
