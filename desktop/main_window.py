@@ -15,7 +15,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QMainWindow, QMessageBox,
+    QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox,
     QSplitter, QVBoxLayout, QWidget,
 )
 
@@ -24,6 +24,7 @@ from desktop.generation_service import GenerationService
 from desktop.app import ICON_PATH
 from desktop.history import HistoryEntry, unique_output_path
 from desktop.settings import AppSettings, restore_window_settings, save_window_settings
+from desktop.widgets.appearance import appearance_menu, apply_appearance
 from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.memory_label import MemoryLabel
@@ -111,6 +112,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         self.undo_action, self.redo_action, self.view_menu = build_menus(
             self, self.window_actions, self.undo_stack, self.history_dock)
+        self.appearance_group = appearance_menu(self.view_menu, self.settings)
+        if self.settings.get("appearance") != "system":
+            apply_appearance(QApplication.instance(), self.settings.get("appearance"))
         # Window-wide shortcuts (Esc must work while a text box has focus).
         self.addAction(self.window_actions.generate)
         self.addAction(self.window_actions.cancel)

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "quantize_bits": None,
     "output_dir": None,  # None = paths.default_output_dir()
     "video_crf": 18,  # libx264 quality of saved videos
+    "appearance": "system",  # "system" | "light" | "dark" (View → Appearance)
     "window_geometry": None,  # hex of QMainWindow.saveGeometry()
     "window_state": None,
 }

@@ -117,3 +117,31 @@ def test_form_column_widens_for_a_dropped_item_instead_of_clipping_it(qtbot, win
 
     qtbot.waitUntil(remove_button_whole, timeout=2000)
     assert window.form.scroll.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+
+
+def test_view_appearance_switches_light_and_dark_and_is_remembered(qtbot, window):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    actions = {a.data(): a for a in window.appearance_group.actions()}
+    assert actions["system"].isChecked()
+    try:
+        actions["dark"].trigger()  # widgets take the new palette through posted change events
+        qtbot.waitUntil(lambda: window.palette().color(QPalette.ColorRole.Window).lightness() < 80, timeout=2000)
+        assert window.prompt_panel.prompt_edit.palette().color(QPalette.ColorRole.Base).lightness() < 80
+        assert AppSettings().get("appearance") == "dark"
+        actions["light"].trigger()
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() > 180
+        actions["dark"].trigger()
+        window.close()
+        from desktop.main_window import MainWindow
+
+        reopened = MainWindow(settings=AppSettings(), show_model_manager_if_empty=False)
+        qtbot.addWidget(reopened)
+        checked = [a.data() for a in reopened.appearance_group.actions() if a.isChecked()]
+        assert checked == ["dark"] and app.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        reopened.service.shutdown()
+    finally:
+        actions["system"].trigger()  # the palette is application-wide: leave it as other tests expect
+    qtbot.waitUntil(lambda: app.palette().color(QPalette.ColorRole.Window).lightness() > 180, timeout=2000)
