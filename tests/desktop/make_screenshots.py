@@ -3,7 +3,8 @@
 Run under a virtual X server so the real platform plugin draws the widgets:
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tests/desktop/make_screenshots.py
 It uses a throw-away LTX_MLX_HOME with the tiny model and writes
-docs/screenshots/main-window.png and docs/screenshots/model-manager.png.
+docs/screenshots/main-window.png and docs/screenshots/model-manager.png
+(with `dark` as the argument: main-window-dark.png and model-manager-dark.png, View → Appearance → Dark).
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def first_frame_image(path: Path) -> Path:
 
 def main() -> int:
     app = make_application(sys.argv[:1])
+    appearance = sys.argv[1] if len(sys.argv) > 1 else "system"
+    suffix = "" if appearance == "system" else f"-{appearance}"
     from desktop.main_window import MainWindow
     from desktop.settings import AppSettings
     from ltx_mlx_core.weights.tiny import make_tiny_model
@@ -62,7 +65,7 @@ def main() -> int:
     settings.update({"model": "tiny", "width": 256, "height": 160, "fps": 24.0, "seconds": 2.0, "seed": 42,
                      "seed_locked": True, "output_dir": str(Path(os.environ["LTX_MLX_HOME"]) / "videos"),
                      "prompt": "A red fox trots through fresh snow at dawn, low camera following it, "
-                               "soft golden light, breath visible in the cold air"})
+                               "soft golden light, breath visible in the cold air", "appearance": appearance})
     settings.save()
     window = MainWindow(settings=settings, show_model_manager_if_empty=False)
     window.conditioning.add_paths([str(first_frame_image(Path(os.environ["LTX_MLX_HOME"]) / "fox.png"))])
@@ -78,15 +81,15 @@ def main() -> int:
             QTimer.singleShot(150, grab_main)
 
     def grab_main() -> None:
-        window.grab().save(str(OUT / "main-window.png"))
-        print("wrote", OUT / "main-window.png")
+        window.grab().save(str(OUT / f"main-window{suffix}.png"))
+        print("wrote", OUT / f"main-window{suffix}.png")
         window.cancel()
 
     def grab_manager() -> None:
         manager = window.open_model_manager()
         manager.select_model("tiny")
-        QTimer.singleShot(300, lambda: (manager.grab().save(str(OUT / "model-manager.png")),
-                                        print("wrote", OUT / "model-manager.png"), app.quit()))
+        QTimer.singleShot(300, lambda: (manager.grab().save(str(OUT / f"model-manager{suffix}.png")),
+                                        print("wrote", OUT / f"model-manager{suffix}.png"), app.quit()))
 
     def first_clip_done(path: str) -> None:
         # A finished clip in the history and on the timeline; then the second run is captured mid-way.
