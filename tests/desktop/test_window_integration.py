@@ -145,3 +145,29 @@ def test_view_appearance_switches_light_and_dark_and_is_remembered(qtbot, window
     finally:
         actions["system"].trigger()  # the palette is application-wide: leave it as other tests expect
     qtbot.waitUntil(lambda: app.palette().color(QPalette.ColorRole.Window).lightness() > 180, timeout=2000)
+
+
+def test_cancel_mid_denoise_frees_the_models_memory(qtbot, window):
+    import time
+
+    import mlx.core as mx
+
+    from ltx_mlx_core.pipeline import generate as real_generate
+
+    def slowed(request):
+        for event in real_generate(request):
+            time.sleep(0.1)
+            yield event
+
+    qtbot.waitUntil(window.service.is_ready, timeout=GENERATION_TIMEOUT_MS)
+    baseline = mx.get_active_memory()
+    window.service.set_generate_fn(slowed)
+    window.prompt_panel.set_prompt("cancel frees memory")
+    in_use = []
+    window.service.step.connect(lambda *args: in_use.append(mx.get_active_memory()))
+    with qtbot.waitSignal(window.generation_cancelled, timeout=GENERATION_TIMEOUT_MS):
+        window.generate_action.trigger()
+        qtbot.waitUntil(lambda: len(in_use) >= 2, timeout=GENERATION_TIMEOUT_MS)
+        window.cancel_action.trigger()
+    assert max(in_use) > baseline + 100_000, "the models were in memory during the run"
+    assert mx.get_active_memory() <= baseline + 64 * 1024, (baseline, mx.get_active_memory())
