@@ -8,6 +8,7 @@ their own t (conditioning tokens start lower), so dt is per token.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import mlx.core as mx
@@ -37,15 +38,60 @@ def uniform_schedule(num_steps: int) -> list[float]:
     return [float(t) for t in np.linspace(1.0, 1.0 / num_steps, num_steps, dtype=np.float32)]
 
 
-def timesteps_from_config(pass_config: Any, sampler: str = "linear-quadratic") -> list[float]:
-    """The pass's timesteps: its explicit list, or a sampled schedule with skips applied."""
+def _time_shift(mu: float, timesteps: np.ndarray) -> np.ndarray:
+    return math.exp(mu) / (math.exp(mu) + (1.0 / timesteps - 1.0))
+
+
+def shift_timesteps(timesteps: list[float], num_tokens: int, shifting: Optional[str],
+                    target_shift_terminal: Optional[float] = None, base_resolution: int = 32 * 32) -> list[float]:
+    """The scheduler's resolution-dependent shift ("SD3" or "SimpleDiffusion"); more tokens → later in the noise."""
+    if not shifting:
+        return list(timesteps)
+    t = np.asarray(timesteps, dtype=np.float64)
+    if shifting == "SD3":
+        # Linear in the token count: shift 0.95 at 1024 tokens, 2.05 at 4096.
+        slope = (2.05 - 0.95) / (4096 - 1024)
+        shifted = _time_shift(slope * num_tokens + 0.95 - slope * 1024, t)
+        if target_shift_terminal is not None:
+            shifted = 1.0 - (1.0 - shifted) * (1.0 - target_shift_terminal) / (1.0 - shifted[-1])
+    elif shifting == "SimpleDiffusion":
+        with np.errstate(divide="ignore"):  # t = 1 has infinite SNR and stays at 1
+            log_snr = 2.0 * np.log(t / (1.0 - t)) + 2.0 * math.log(num_tokens / base_resolution)
+        shifted = 1.0 / (1.0 + np.exp(-0.5 * log_snr))
+    else:
+        raise InvalidRequest(f"Unknown timestep shifting '{shifting}' (use SD3 or SimpleDiffusion).")
+    return [float(v) for v in shifted]
+
+
+def sampled_schedule(steps: int, sampler: str, shift: Optional[float] = None) -> list[float]:
+    name = sampler.lower().replace("-", "").replace("_", "")
+    if name == "uniform":
+        return uniform_schedule(steps)
+    if name == "constant":
+        if shift is None:
+            raise InvalidRequest("The constant sampler needs a shift value.")
+        return [float(v) for v in _time_shift(shift, np.asarray(uniform_schedule(steps), dtype=np.float64))]
+    if name == "linearquadratic":
+        return linear_quadratic_schedule(steps)
+    raise InvalidRequest(f"Unknown sampler '{sampler}' (use linear-quadratic, uniform or constant).")
+
+
+def timesteps_from_config(pass_config: Any, sampler: str = "linear-quadratic", num_tokens: Optional[int] = None,
+                          shifting: Optional[str] = None, target_shift_terminal: Optional[float] = None,
+                          shift: Optional[float] = None) -> list[float]:
+    """The pass's timesteps: its explicit list (never shifted, as the reference), or a sampled schedule,
+    shifted for `num_tokens` latent tokens when the scheduler config names a `shifting`, with skips applied."""
     if pass_config.timesteps:
         timesteps = [float(t) for t in pass_config.timesteps]
     else:
         steps = int(pass_config.num_inference_steps)
         if steps < 1:
             raise InvalidRequest(f"A pass needs at least one step; got {steps}.")
-        timesteps = uniform_schedule(steps) if sampler.lower() == "uniform" else linear_quadratic_schedule(steps)
+        timesteps = sampled_schedule(steps, sampler, shift)
+        if shifting:
+            if num_tokens is None:
+                raise InvalidRequest("A shifted schedule needs the latent token count.")
+            timesteps = shift_timesteps(timesteps, num_tokens, shifting, target_shift_terminal)
         start = int(getattr(pass_config, "skip_initial_inference_steps", 0) or 0)
         end = len(timesteps) - int(getattr(pass_config, "skip_final_inference_steps", 0) or 0)
         timesteps = timesteps[start:end]

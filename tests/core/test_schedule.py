@@ -82,3 +82,38 @@ def test_euler_step_with_one_timestep_for_all_tokens_moves_to_the_next_scheduled
     np.testing.assert_allclose(np.array(stepped), 1.0 - 2.0 * (0.9094 - 0.725), atol=1e-6)
     last = euler_step(latents, velocity, mx.array([[0.725]]), DISTILLED_FIRST_PASS)
     np.testing.assert_allclose(np.array(last), 1.0 - 2.0 * 0.725, atol=1e-6)
+
+
+@pytest.mark.parametrize("shifting, terminal", [("SD3", None), ("SD3", 0.1), ("SimpleDiffusion", None)])
+@pytest.mark.parametrize("sampler, reference_sampler", [("linear-quadratic", "LinearQuadratic"), ("uniform", "Uniform")])
+@pytest.mark.parametrize("latent_shape", [(1, 128, 3, 8, 12), (1, 128, 13, 16, 22)])
+def test_resolution_dependent_shift_matches_reference(shifting, terminal, sampler, reference_sampler, latent_shape) -> None:
+    from ltx_video.pipelines.pipeline_ltx_video import retrieve_timesteps
+
+    scheduler = RectifiedFlowScheduler(sampler=reference_sampler, shifting=shifting, target_shift_terminal=terminal)
+    expected, _ = retrieve_timesteps(scheduler, 12, "cpu", samples_shape=torch.Size(latent_shape),
+                                     skip_final_inference_steps=2)
+    config = PassConfig(num_inference_steps=12, skip_final_inference_steps=2)
+    num_tokens = int(np.prod(latent_shape[2:]))
+    ours = timesteps_from_config(config, sampler, num_tokens=num_tokens, shifting=shifting, target_shift_terminal=terminal)
+    np.testing.assert_allclose(ours, expected.numpy(), rtol=0, atol=2e-6)
+    unshifted = timesteps_from_config(config, sampler)
+    assert not np.allclose(ours, unshifted, atol=1e-3), "the shift must move the schedule"
+
+
+def test_constant_sampler_matches_reference() -> None:
+    expected = RectifiedFlowScheduler(sampler="Constant", shift=1.5).get_initial_timesteps(6, shift=1.5).numpy()
+    ours = timesteps_from_config(PassConfig(num_inference_steps=6), "constant", shift=1.5)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
+
+
+def test_explicit_timesteps_are_never_shifted() -> None:
+    config = PassConfig(timesteps=DISTILLED_FIRST_PASS)
+    assert timesteps_from_config(config, num_tokens=5000, shifting="SD3") == DISTILLED_FIRST_PASS
+
+
+@pytest.mark.parametrize("kwargs", [dict(sampler="cosine"), dict(sampler="constant"), dict(shifting="SD3"),
+                                    dict(shifting="Flux", num_tokens=10)])
+def test_unknown_samplers_and_incomplete_shift_settings_are_refused(kwargs) -> None:
+    with pytest.raises(InvalidRequest):
+        timesteps_from_config(PassConfig(num_inference_steps=4), **kwargs)
