@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Union
 
+import mlx.core as mx
 import numpy as np
 import pytest
 import torch
@@ -130,3 +131,15 @@ def test_image_file_is_read_as_one_rgb_frame(tmp_path) -> None:
     Image.fromarray(smooth_image(20, 30)).convert("RGBA").save(path)
     frames = media.load_item_frames(ConditioningItem(path=str(path)), 17)
     assert frames.shape == (1, 20, 30, 3) and frames.dtype == np.uint8
+
+
+@pytest.mark.parametrize("size, target", [((32, 96), (64, 160)), ((64, 64), (40, 24)), ((37, 53), (64, 96))])
+def test_frames_resize_bilinearly_as_torch_interpolate(size, target) -> None:
+    """The multi-scale flow's last step (and conditioning media per pass) resizes like the reference."""
+    from ltx_mlx_core.pipeline.multiscale import resize_frames
+
+    frames = np.random.default_rng(4).standard_normal((3, *size, 3)).astype(np.float32)
+    expected = F.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2), size=target, mode="bilinear",
+                             align_corners=False).permute(0, 2, 3, 1).numpy()
+    ours = np.array(resize_frames(mx.array(frames), *target))
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)

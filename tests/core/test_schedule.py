@@ -117,3 +117,23 @@ def test_explicit_timesteps_are_never_shifted() -> None:
 def test_unknown_samplers_and_incomplete_shift_settings_are_refused(kwargs) -> None:
     with pytest.raises(InvalidRequest):
         timesteps_from_config(PassConfig(num_inference_steps=4), **kwargs)
+
+
+def test_stochastic_step_renoises_the_predicted_clean_latents_as_the_reference(monkeypatch) -> None:
+    from ltx_mlx_core.pipeline.schedule import stochastic_step
+
+    generator = torch.Generator().manual_seed(2)
+    scheduler = RectifiedFlowScheduler()
+    scheduler.set_timesteps(timesteps=DISTILLED_FIRST_PASS)
+    sample = torch.randn(1, 5, 4, generator=generator)
+    velocity = torch.randn(1, 5, 4, generator=generator)
+    token_t = torch.tensor([[1.0, 0.9875, 0.95, 0.725, 0.0]])
+    key = mx.random.key(5)
+    noise = torch.from_numpy(np.array(mx.random.normal(sample.shape, key=key)))
+    monkeypatch.setattr(torch, "randn_like", lambda like, **_: noise.clone())
+    expected = scheduler.step(velocity, token_t, sample, return_dict=False, stochastic_sampling=True)[0]
+
+    ours = stochastic_step(mx.array(sample.numpy()), mx.array(velocity.numpy()), mx.array(token_t.numpy()),
+                           DISTILLED_FIRST_PASS, key)
+
+    np.testing.assert_allclose(np.array(ours), expected.numpy(), rtol=0, atol=1e-6)
