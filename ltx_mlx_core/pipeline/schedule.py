@@ -71,7 +71,9 @@ def sampled_schedule(steps: int, sampler: str, shift: Optional[float] = None) ->
         if shift is None:
             raise InvalidRequest("The constant sampler needs a shift value.")
         return [float(v) for v in _time_shift(shift, np.asarray(uniform_schedule(steps), dtype=np.float64))]
-    if name == "linearquadratic":
+    # "from_checkpoint" (the yaml default) would read the checkpoint's scheduler metadata; we sample linear-quadratic,
+    # the reference's own non-uniform choice. Distilled configs list their timesteps, so they never get here.
+    if name in ("linearquadratic", "fromcheckpoint"):
         return linear_quadratic_schedule(steps)
     raise InvalidRequest(f"Unknown sampler '{sampler}' (use linear-quadratic, uniform or constant).")
 

@@ -137,3 +137,9 @@ def test_stochastic_step_renoises_the_predicted_clean_latents_as_the_reference(m
                            DISTILLED_FIRST_PASS, key)
 
     np.testing.assert_allclose(np.array(ours), expected.numpy(), rtol=0, atol=1e-6)
+
+
+def test_the_yaml_default_sampler_from_checkpoint_samples_linear_quadratic() -> None:
+    config = PassConfig(num_inference_steps=8)
+    assert timesteps_from_config(config, "from_checkpoint") == timesteps_from_config(config, "LinearQuadratic")
+    assert timesteps_from_config(config, "from_checkpoint") != timesteps_from_config(config, "uniform")
