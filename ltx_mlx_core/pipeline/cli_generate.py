@@ -131,7 +131,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--residency", default="auto",
                         choices=("auto", "resident", "stream_components", "stream_blocks"),
                         help="how weights stay in memory (auto picks from the memory estimate)")
-    parser.add_argument("--quantize", type=int, choices=(4, 8), default=None, help="quantise the transformer")
+    parser.add_argument("--quantize", type=int, choices=(4, 8), default=None, help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits")
     parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
     parser.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")

@@ -152,11 +152,12 @@ class StageRunner:
         return list(MULTISCALE_STAGES if config.is_multiscale else SINGLE_SCALE_STAGES)
 
     def encode_text(self, request: GenerationRequest, config: PipelineConfig) -> TextConditioning:
-        """Load T5, encode the prompt (and the negative one when CFG is on), free T5."""
+        """Load T5 (quantised like the transformer when the request asks), encode the prompt (and the
+        negative one when CFG is on), free T5."""
         from ltx_mlx_core.models.text_encoding import encode_prompts
         from ltx_mlx_core.weights.loader import load_text_encoder
 
-        tokenizer, encoder = load_text_encoder(self.model_files, self._dtype)
+        tokenizer, encoder = load_text_encoder(self.model_files, self._dtype, quantize_bits=request.quantize_bits)
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)

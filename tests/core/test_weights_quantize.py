@@ -102,3 +102,23 @@ def test_bad_bits_and_streaming_with_quantisation_are_refused(files):
         loader.load_transformer(files, quantize_bits=3)
     with pytest.raises(InvalidRequest, match="cannot be combined"):
         loader.load_transformer(files, quantize_bits=8, residency=ResidencyMode.STREAM_BLOCKS)
+
+
+def test_an_eight_bit_request_encodes_its_prompt_with_an_eight_bit_t5(files):
+    """GenerationRequest.quantize_bits covers both quantised components: the transformer and T5."""
+    from ltx_mlx_core.pipeline.config import load_pipeline_config
+    from ltx_mlx_core.pipeline.request import GenerationRequest
+    from ltx_mlx_core.pipeline.stage_runner import StageRunner
+
+    config = load_pipeline_config("tiny.yaml")  # float32, as StageRunner computes before choose_residency
+    plain = GenerationRequest(prompt="a red ball on grass", model="q")
+    eight = GenerationRequest(prompt="a red ball on grass", model="q", quantize_bits=8)
+    reference = StageRunner(files).encode_text(plain, config).embeds
+    quantised_cache = cache_path(files.text_encoder_dir, "t5", 8, mx.float32)
+    assert not quantised_cache.exists()
+    quantised = StageRunner(files).encode_text(eight, config).embeds
+    assert quantised_cache.is_file()  # the 8-bit T5 was built (and cached for the next load)
+    assert any(name.endswith(".scales") for name in mx.load(str(quantised_cache)))
+    error = float(mx.abs(quantised - reference).max() / mx.abs(reference).max())
+    print(f"prompt embeddings, 8-bit T5 vs float32: relative max error {error:.2e}")
+    assert 0 < error < 0.05
