@@ -10,8 +10,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QSplashScreen
 
 from ltx_mlx_core import paths
 
@@ -45,6 +46,66 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
     return app
 
 
+# What the launch splash says while the generation code is imported (by module name prefix).
+SPLASH_MESSAGES = (("ltx_mlx_core.pipeline", "Starting… loading MLX and the pipeline"),
+                   ("ltx_mlx_core.models", "Starting… loading the models' code"),
+                   ("ltx_mlx_core.weights", "Starting… loading the weight readers"),
+                   ("ltx_mlx_core.video", "Starting… loading the video codecs"),
+                   ("transformers", "Starting… loading the tokenizer"))
+
+
+def splash_message(module: str) -> str:
+    return next((text for prefix, text in SPLASH_MESSAGES if module.startswith(prefix)), "Starting…")
+
+
+def splash_pixmap(app: QApplication) -> QPixmap:
+    """The app's icon and name on the window colour, with room below for the message."""
+    pixmap = QPixmap(360, 260)
+    pixmap.fill(app.palette().color(QPalette.ColorRole.Window))
+    painter = QPainter(pixmap)
+    if ICON_PATH.is_file():
+        painter.drawPixmap(120, 24, QPixmap(str(ICON_PATH)).scaled(
+            120, 120, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+    font = QFont(app.font())
+    font.setPointSizeF(font.pointSizeF() * 1.8)
+    painter.setFont(font)
+    painter.setPen(app.palette().color(QPalette.ColorRole.WindowText))
+    painter.drawText(QRect(0, 150, 360, 50), Qt.AlignmentFlag.AlignCenter, APP_NAME)
+    painter.end()
+    return pixmap
+
+
+def start_main_window(app: QApplication, **window_options):
+    """Show a "Starting…" splash, import the generation code, then build and show the main window.
+
+    The imports (MLX, the core, transformers) take seconds and hold the GIL the
+    whole time, so done in the worker thread while the window runs they would
+    freeze its event loop for 200-600 ms at a time. Done here, before the window
+    exists, the window's event loop never waits on them. `window_options` go to
+    MainWindow; the shown window is returned.
+    """
+    from desktop.worker import warm_up
+
+    splash = QSplashScreen(splash_pixmap(app))
+    splash.show()
+
+    def announce(module: str) -> None:
+        splash.showMessage(splash_message(module),
+                           Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                           app.palette().color(QPalette.ColorRole.WindowText))
+        app.processEvents()
+
+    announce("")
+    seconds = warm_up(announce)
+    log.info("Generation code imported in %.1f s (before the window)", seconds)
+    from desktop.main_window import MainWindow
+
+    window = MainWindow(**window_options)
+    window.show()
+    splash.finish(window)
+    return window
+
+
 def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
     """Generate one clip with the tiny model through the real window; 0 when an MP4 was written.
 
@@ -53,7 +114,6 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
     """
     from PySide6.QtCore import QTimer
 
-    from desktop.main_window import MainWindow
     from desktop.settings import AppSettings
     from ltx_mlx_core.weights.tiny import make_tiny_model
 
@@ -62,8 +122,7 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
     settings.update({"model": "tiny", "width": 128, "height": 96, "fps": 8.0, "seconds": 1.0, "seed": 1,
                      "seed_locked": True, "output_dir": str(paths.data_dir() / "self-test"),
                      "prompt": "self-test: a lighthouse at night"})
-    window = MainWindow(settings=settings, show_model_manager_if_empty=False)
-    window.show()
+    window = start_main_window(app, settings=settings, show_model_manager_if_empty=False)
     outcome: dict[str, str] = {}
     window.generation_finished.connect(lambda path: (outcome.setdefault("video", path), app.quit()))
     window.generation_failed.connect(lambda message: (outcome.setdefault("error", message), app.quit()))
@@ -96,10 +155,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     log.info("Starting %s (log: %s)", APP_NAME, log_file)
     if args.self_test:
         return run_self_test(app)
-    from desktop.main_window import MainWindow
-
-    window = MainWindow()
-    window.show()
+    start_main_window(app)
     return app.exec()
 
 

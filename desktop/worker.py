@@ -12,6 +12,7 @@ import gc
 import importlib
 import importlib.util
 import logging
+import pkgutil
 import threading
 import time
 from pathlib import Path
@@ -42,9 +43,11 @@ def default_write(result, output_path: Path, crf: int = 18) -> list[Path]:
 
 # Modules a generation imports on first use. Importing them blocks every thread
 # (the import machinery and C-extension loading hold the GIL for 100s of ms),
-# so the worker imports them once when it starts, not in the middle of a job.
-WARM_UP_MODULES = ("ltx_mlx_core.pipeline.pipeline", "ltx_mlx_core.video.io", "ltx_mlx_core.models.text_encoding",
-                   "transformers")
+# so they are imported once, before any job: the engine's packages whole (the
+# pipeline imports its model, weight and stage modules lazily, inside functions),
+# then the third-party modules a job reaches for.
+ENGINE_PACKAGES = ("ltx_mlx_core.pipeline", "ltx_mlx_core.models", "ltx_mlx_core.weights", "ltx_mlx_core.video")
+WARM_UP_MODULES = ("transformers", "tokenizers", "imageio_ffmpeg", "imageio_ffmpeg.binaries", "PIL.Image")
 
 
 # transformers resolves its names lazily and not thread-safely: two threads
@@ -53,26 +56,51 @@ WARM_UP_MODULES = ("ltx_mlx_core.pipeline.pipeline", "ltx_mlx_core.video.io", "l
 _import_lock = threading.Lock()
 
 
-def import_generation_modules() -> None:
-    """Import WARM_UP_MODULES (idempotent; serialised across threads)."""
+def generation_module_names() -> list[str]:
+    """Every module of ENGINE_PACKAGES (found on disk, not imported yet), then WARM_UP_MODULES."""
+    names: list[str] = []
+    for package_name in ENGINE_PACKAGES:
+        package = importlib.import_module(package_name)
+        names.append(package_name)
+        names.extend(info.name for info in pkgutil.walk_packages(package.__path__, package_name + "."))
+    return names + list(WARM_UP_MODULES)
+
+
+def import_generation_modules(progress: Optional[Callable[[str], None]] = None) -> None:
+    """Import the generation's modules (idempotent; serialised across threads).
+
+    `progress(module_name)` is called before each import (the launch splash shows it).
+    A module that cannot be imported (an optional dependency missing) is logged
+    and skipped: the job that needs it reports the error.
+    """
     with _import_lock:
-        for name in WARM_UP_MODULES:
-            if importlib.util.find_spec(name) is not None:
-                importlib.import_module(name)
+        for name in generation_module_names():
+            if progress is not None:
+                progress(name)
+            try:
+                if importlib.util.find_spec(name) is not None:
+                    importlib.import_module(name)
+            except ImportError as error:
+                log.info("Not importing %s ahead of use: %s", name, error)
         if importlib.util.find_spec("transformers") is not None:
             from transformers import AutoTokenizer, PreTrainedTokenizerFast  # noqa: F401  (the slow lazy chain)
 
 
-def warm_up() -> float:
+def warm_up(progress: Optional[Callable[[str], None]] = None) -> float:
     """Import the generation's modules, then freeze the GC heap; returns the seconds taken.
 
     gc.freeze() moves every object alive now (hundreds of thousands after these
     imports) out of the collector's reach, so the full collection the pipeline
     runs when a job ends scans only that job's objects: without it, that
     collection holds the GIL long enough to stall the GUI by ~300 ms.
+
+    The app calls this on the GUI thread before its window is shown (behind the
+    launch splash, see app.start_main_window): imports hold the GIL, so doing
+    them in the worker while the window runs stalls its event loop by 200-600 ms.
+    The worker calls it again when it starts; by then it costs milliseconds.
     """
     started = time.monotonic()
-    import_generation_modules()
+    import_generation_modules(progress)
     gc.collect()
     gc.freeze()
     return time.monotonic() - started
