@@ -13,29 +13,12 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, NamedTuple, Sequence, TypeVar
+from typing import NamedTuple, Sequence
 
 import mlx.core as mx
 import numpy as np
 
-
-ElementwiseFn = TypeVar("ElementwiseFn", bound=Callable[..., mx.array])
-
-
-def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:
-    """Run `function` through mx.compile (one fused kernel) when the default device is a GPU.
-
-    On the CPU backend mx.compile builds each fused kernel with the system C++ compiler, which
-    costs more than it saves for the small models tests and CPU runs use.
-    """
-    compiled = mx.compile(function)
-
-    @functools.wraps(function)
-    def dispatch(*args: mx.array) -> mx.array:
-        return compiled(*args) if mx.default_device().type == mx.gpu else function(*args)
-
-    dispatch.compiled = compiled  # type: ignore[attr-defined]  # tests run the fused form on CPU
-    return dispatch  # type: ignore[return-value]
+from ltx_mlx_core.models.fusion import fuse_elementwise_on_gpu
 
 
 class RotaryAngles(NamedTuple):

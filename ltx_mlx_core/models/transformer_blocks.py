@@ -7,7 +7,8 @@ import mlx.nn as nn
 import numpy as np
 
 from ltx_mlx_core.models.attention import Attention, make_norm
-from ltx_mlx_core.models.rope import RotaryAngles, fuse_elementwise_on_gpu
+from ltx_mlx_core.models.fusion import fuse_elementwise_on_gpu
+from ltx_mlx_core.models.rope import RotaryAngles
 from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
 
 TIMESTEP_PROJECTION_CHANNELS = 256

@@ -1,6 +1,8 @@
 """Residual, down- and up-sampling blocks of the video VAE (channels-last)."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import mlx.core as mx
 import mlx.nn as nn
 
@@ -11,8 +13,14 @@ from ltx_mlx_core.models.vae.layers import (
     apply_norm,
     depth_to_space,
     make_norm,
+    modulated_silu,
     space_to_depth,
 )
+
+
+def _activate(normed: mx.array, scale: mx.array | None, shift: mx.array | None) -> mx.array:
+    """SiLU of the normalised input, timestep-modulated when the block is conditioned."""
+    return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
 
 
 class ResnetBlock3D(nn.Module):
@@ -60,7 +68,7 @@ class ResnetBlock3D(nn.Module):
         timestep_embed: mx.array | None = None,
         key: mx.array | None = None,
     ) -> mx.array:
-        hidden = apply_norm(self.norm1, x)
+        scale1 = shift1 = scale2 = shift2 = None
         if self.timestep_conditioning:
             if timestep_embed is None:
                 raise ValueError("This VAE decoder is timestep-conditioned: pass a decode timestep.")
@@ -69,17 +77,13 @@ class ResnetBlock3D(nn.Module):
             ada = self.scale_shift_table[None] + timestep_embed.reshape(batch, 4, -1)
             ada = ada[:, :, None, None, None, :]
             shift1, scale1, shift2, scale2 = ada[:, 0], ada[:, 1], ada[:, 2], ada[:, 3]
-            hidden = hidden * (1 + scale1) + shift1
-        hidden = self.conv1(nn.silu(hidden), causal=causal)
+        hidden = self.conv1(_activate(apply_norm(self.norm1, x), scale1, shift1), causal=causal)
         if self.inject_noise:
             if key is None:
                 raise ValueError("This VAE block injects noise: pass a random key.")
             key1, key2 = mx.random.split(key)
             hidden = self._add_spatial_noise(hidden, self.per_channel_scale1, key1)
-        hidden = apply_norm(self.norm2, hidden)
-        if self.timestep_conditioning:
-            hidden = hidden * (1 + scale2) + shift2
-        hidden = self.conv2(nn.silu(hidden), causal=causal)
+        hidden = self.conv2(_activate(apply_norm(self.norm2, hidden), scale2, shift2), causal=causal)
         if self.inject_noise:
             hidden = self._add_spatial_noise(hidden, self.per_channel_scale2, key2)
         if "conv_shortcut" in self:
@@ -125,6 +129,18 @@ class UNetMidBlock3D(nn.Module):
         scaled_timestep: mx.array | None = None,
         key: mx.array | None = None,
     ) -> mx.array:
+        for x in self.iter_blocks(x, causal, scaled_timestep, key):
+            pass
+        return x
+
+    def iter_blocks(
+        self,
+        x: mx.array,
+        causal: bool = True,
+        scaled_timestep: mx.array | None = None,
+        key: mx.array | None = None,
+    ) -> Iterator[mx.array]:
+        """The activations after each residual block, unevaluated (the caller may evaluate each)."""
         timestep_embed = None
         if self.timestep_conditioning:
             if scaled_timestep is None:
@@ -133,7 +149,7 @@ class UNetMidBlock3D(nn.Module):
         keys = mx.random.split(key, len(self.res_blocks)) if (self.inject_noise and key is not None) else None
         for index, block in enumerate(self.res_blocks):
             x = block(x, causal=causal, timestep_embed=timestep_embed, key=None if keys is None else keys[index])
-        return x
+            yield x
 
 
 class SpaceToDepthDownsample(nn.Module):

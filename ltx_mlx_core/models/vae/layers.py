@@ -6,6 +6,8 @@ import math
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_mlx_core.models.fusion import fuse_elementwise_on_gpu
+
 
 class CausalConv3d(nn.Module):
     """3-D convolution that pads time by repeating edge frames, as the reference does.
@@ -13,6 +15,11 @@ class CausalConv3d(nn.Module):
     Causal: the first frame is repeated k-1 times in front, so output frame t only
     sees input frames <= t. Non-causal: (k-1)/2 copies of the first and last frame.
     Space is padded by k//2 with ``spatial_padding_mode``.
+
+    The repeated frames are never materialised (that copy of the whole input cost as much
+    as a third of a convolution on the decoder's largest level): the convolution runs
+    zero-padded in time, then each edge output frame gets what the missing copies would
+    have added, a 2-D convolution of the edge frame with the sum of the taps that saw them.
     """
 
     def __init__(
@@ -20,7 +27,6 @@ class CausalConv3d(nn.Module):
         in_channels: int,
         out_channels: int,
         kernel_size: int = 3,
-        stride: int | tuple[int, int, int] = 1,
         spatial_padding_mode: str = "zeros",
     ):
         super().__init__()
@@ -29,22 +35,46 @@ class CausalConv3d(nn.Module):
         self.spatial_padding_mode = spatial_padding_mode
         # The inner module keeps the reference's parameter path (`<name>.conv.weight`).
         conv_padding = (0, self.spatial_pad, self.spatial_pad) if spatial_padding_mode == "zeros" else 0
-        self.conv = nn.Conv3d(in_channels, out_channels, kernel_size, stride=stride, padding=conv_padding)
+        self.conv = nn.Conv3d(in_channels, out_channels, kernel_size, padding=conv_padding)
+
+    def time_padding(self, causal: bool) -> tuple[int, int]:
+        """Edge frames repeated (in front, behind)."""
+        k = self.time_kernel_size
+        return (k - 1, 0) if causal else ((k - 1) // 2, (k - 1) // 2)
 
     def __call__(self, x: mx.array, causal: bool = True) -> mx.array:
-        pad_front = self.time_kernel_size - 1 if causal else (self.time_kernel_size - 1) // 2
-        pad_back = 0 if causal else (self.time_kernel_size - 1) // 2
-        parts = []
-        if pad_front:
-            parts.append(mx.repeat(x[:, :1], pad_front, axis=1))
-        parts.append(x)
-        if pad_back:
-            parts.append(mx.repeat(x[:, -1:], pad_back, axis=1))
-        if len(parts) > 1:
-            x = mx.concatenate(parts, axis=1)
+        front, back = self.time_padding(causal)
         if self.spatial_padding_mode != "zeros" and self.spatial_pad:
             x = pad_spatial(x, self.spatial_pad, self.spatial_padding_mode)
-        return self.conv(x)
+        space = self.spatial_pad if self.spatial_padding_mode == "zeros" else 0
+        weight = self.conv.weight
+        y = mx.conv_general(x, weight, padding=([front, space, space], [back, space, space]))
+        if "bias" in self.conv:
+            y = y + self.conv.bias
+        for out_frame, edge_frame, taps in edge_taps(x.shape[1], self.time_kernel_size, front, back):
+            edge_weight = weight[:, taps[0]] if len(taps) == 1 else weight[:, taps].sum(axis=1)
+            y[:, out_frame] = y[:, out_frame] + mx.conv_general(
+                x[:, edge_frame], edge_weight, padding=([space, space], [space, space])
+            )
+        return y
+
+
+def edge_taps(frames: int, kernel: int, front: int, back: int) -> list[tuple[int, int, list[int]]]:
+    """(output frame, edge input frame, kernel taps) for every tap that reads a repeated edge frame.
+
+    Output frame t reads padded frames t .. t+k-1; padded frame q is input frame q - front,
+    so q < front reads a copy of frame 0 and q >= front + frames a copy of the last frame.
+    """
+    out_frames = frames + front + back - kernel + 1
+    corrections = []
+    for t in range(out_frames):
+        before = [j for j in range(kernel) if t + j < front]
+        after = [j for j in range(kernel) if t + j >= front + frames]
+        if before:
+            corrections.append((t, 0, before))
+        if after:
+            corrections.append((t, frames - 1, after))
+    return corrections
 
 
 def pad_spatial(x: mx.array, pad: int, mode: str) -> mx.array:
@@ -62,8 +92,14 @@ def pad_spatial(x: mx.array, pad: int, mode: str) -> mx.array:
 
 
 def pixel_norm(x: mx.array, eps: float = 1e-8) -> mx.array:
-    """Scale every position's channel vector to unit RMS."""
-    return x * mx.rsqrt(mx.mean(x * x, axis=-1, keepdims=True) + eps)
+    """Scale every position's channel vector to unit RMS (one fused kernel)."""
+    return mx.fast.rms_norm(x, None, eps)
+
+
+@fuse_elementwise_on_gpu
+def modulated_silu(normed: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
+    """SiLU(normed * (1 + scale) + shift): the decoder's timestep conditioning and activation in one pass."""
+    return nn.silu(normed * (1 + scale) + shift)
 
 
 class ChannelLayerNorm(nn.Module):

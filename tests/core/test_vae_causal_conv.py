@@ -1,0 +1,52 @@
+"""CausalConv3d's edge-frame corrections equal convolving explicitly repeated edge frames."""
+from __future__ import annotations
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from ltx_mlx_core.models.vae.layers import CausalConv3d, edge_taps, modulated_silu, pad_spatial
+
+
+def _explicitly_padded(conv: CausalConv3d, x: mx.array, causal: bool) -> mx.array:
+    """The reference's formulation: concatenate copies of the edge frames, then convolve."""
+    front, back = conv.time_padding(causal)
+    parts = [mx.repeat(x[:, :1], front, axis=1)] if front else []
+    parts += [x] + ([mx.repeat(x[:, -1:], back, axis=1)] if back else [])
+    padded = mx.concatenate(parts, axis=1)
+    if conv.spatial_padding_mode != "zeros":
+        padded = pad_spatial(padded, conv.spatial_pad, conv.spatial_padding_mode)
+    return conv.conv(padded)
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("padding_mode", ["zeros", "replicate"])
+def test_edge_corrections_equal_repeated_edge_frames(frames: int, causal: bool, padding_mode: str) -> None:
+    conv = CausalConv3d(6, 4, 3, spatial_padding_mode=padding_mode)
+    x = mx.random.normal((2, frames, 5, 7, 6), key=mx.random.key(frames))
+    ours = conv(x, causal=causal)
+    expected = _explicitly_padded(conv, x, causal)
+    assert ours.shape == expected.shape == (2, frames, 5, 7, 4)
+    np.testing.assert_allclose(np.array(ours), np.array(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_edge_taps_name_every_tap_that_reads_a_copy() -> None:
+    # Causal k=3 over 4 frames: output 0 reads two copies of frame 0, output 1 one copy.
+    assert edge_taps(4, 3, 2, 0) == [(0, 0, [0, 1]), (1, 0, [0])]
+    # Non-causal k=3 over one frame: the copy in front and the copy behind.
+    assert edge_taps(1, 3, 1, 1) == [(0, 0, [0]), (0, 0, [2])]
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.bfloat16])
+def test_fused_modulated_silu_matches_its_plain_form(dtype: mx.Dtype) -> None:
+    keys = mx.random.split(mx.random.key(3), 3)
+    normed = mx.random.normal((1, 3, 4, 5, 8), key=keys[0]).astype(dtype)
+    scale = mx.random.normal((1, 1, 1, 1, 8), key=keys[1]).astype(dtype)
+    shift = mx.random.normal((1, 1, 1, 1, 8), key=keys[2]).astype(dtype)
+    plain = modulated_silu.__wrapped__(normed, scale, shift)
+    fused = modulated_silu.compiled(normed, scale, shift)
+    assert fused.dtype == plain.dtype == dtype
+    tolerance = 1e-6 if dtype == mx.float32 else 1e-2
+    np.testing.assert_allclose(np.array(fused.astype(mx.float32)), np.array(plain.astype(mx.float32)),
+                               rtol=tolerance, atol=tolerance)
