@@ -9,6 +9,7 @@ A clip that fits in one tile therefore decodes exactly as untiled.
 Both drivers are generators that yield a `TileStep` after each tile with the
 arrays to evaluate (`mx.eval(*step.pending)`), so the caller decides when work
 happens and can report progress; `decode_video`/`encode_video` drain them.
+Inside a tile the decoder is evaluated block by block (see `_decode_tile`).
 
 Temporal mapping: latent frames [f0, f1) decode to pixel frames [8*f0, 8*(f1-1)+1)
 (a tile's first latent frame decodes to one frame, like a clip's first frame).
@@ -233,7 +234,7 @@ def iter_decode_tiled(
     for index, (spans, out_spans, weight) in enumerate(tiles, start=1):
         (f0, f1), (h0, h1), (w0, w1) = spans
         (pf0, pf1), (ph0, ph1), (pw0, pw1) = out_spans
-        pixels = vae.decode(raw[:, f0:f1, h0:h1, w0:w1], timestep=timestep, key=block_key)
+        pixels = _decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
         if count == 1:
             output = pixels.astype(mx.float32)
         else:
@@ -242,6 +243,22 @@ def iter_decode_tiled(
         # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
         pending = [output, raw] if index == 1 and not done else [output]
         yield TileStep(index, count, pending, output if done else None)
+
+
+def _decode_tile(vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.array | None,
+                 key: mx.array | None) -> mx.array:
+    """Decode one tile, evaluating after every decoder block; returns the (unevaluated) pixels.
+
+    One evaluation of the whole decoder graph holds every intermediate until it completes
+    (10.9 GiB for the last level of a 768x512x97 clip against 3.5 GiB for the reference)
+    and, on MLX's CUDA backend, ran 2.4x slower than evaluating block by block.
+    """
+    blocks = vae.iter_decode(latents, timestep=timestep, key=key)
+    activation = next(blocks)
+    for following in blocks:
+        mx.eval(activation)
+        activation = following
+    return activation
 
 
 def iter_encode_tiled(

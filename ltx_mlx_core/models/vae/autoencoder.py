@@ -8,6 +8,8 @@ transformer was trained on.
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import mlx.core as mx
 import mlx.nn as nn
 
@@ -81,10 +83,18 @@ class CausalVideoAutoencoder(nn.Module):
         self, latents: mx.array, timestep: mx.array | float | None = None, key: mx.array | None = None
     ) -> mx.array:
         """Pixels in about [-1, 1] from raw latents; `timestep` is required by timestep-conditioned decoders."""
+        for pixels in self.iter_decode(latents, timestep, key):
+            pass
+        return pixels
+
+    def iter_decode(
+        self, latents: mx.array, timestep: mx.array | float | None = None, key: mx.array | None = None
+    ) -> Iterator[mx.array]:
+        """`decode` block by block: unevaluated activations after each decoder block, the pixels last."""
         self.check_latent_shape(latents)
         if timestep is not None and not isinstance(timestep, mx.array):
             timestep = mx.array(timestep, dtype=mx.float32)
-        return self.decoder(latents, timestep=timestep, key=key)
+        return self.decoder.iter_blocks(latents, timestep=timestep, key=key)
 
     def normalize_latents(self, latents: mx.array) -> mx.array:
         return normalize_latents(latents, self)
