@@ -1,4 +1,4 @@
-"""`ltx-mlx models list|download|verify|remove|make-tiny`."""
+"""`ltx-mlx models list|info|download|verify|remove|make-tiny`."""
 from __future__ import annotations
 
 import argparse
@@ -6,13 +6,19 @@ import shutil
 import sys
 import threading
 
-from ltx_mlx_core.weights.catalog import CATALOG
+from ltx_mlx_core.weights.catalog import CATALOG, GB, T5_APPROX_BYTES, T5_LICENCE, CatalogEntry
+from ltx_mlx_core.weights.registry import TINY_ID
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list, download, verify, remove models; make the tiny test model")
     actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
-    actions.add_parser("list", help="supported models, sizes, licences and what is installed")
+    listing = actions.add_parser("list", help="supported models, sizes, licences and what is installed")
+    # dest is not "verbose": that would reset the top-level -v/--verbose (logging) to False.
+    listing.add_argument("--verbose", dest="show_files", action="store_true",
+                         help="also list each model's hub repo ids and files")
+    info = actions.add_parser("info", help="one model's hub repo ids, files, sizes, licence and where it is on disk")
+    info.add_argument("model_id", choices=sorted([TINY_ID, *CATALOG]))
     download = actions.add_parser("download", help="download a catalog model into the Hugging Face cache")
     download.add_argument("model_id", choices=sorted(CATALOG))
     verify = actions.add_parser("verify", help="re-check a downloaded model's files against their sha256")
@@ -29,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     action = args.models_action or "list"
     if action == "list":
-        return _list()
+        return _list(show_files=getattr(args, "show_files", False))
+    if action == "info":
+        return _info(args.model_id)
     if action == "make-tiny":
         from ltx_mlx_core.weights.tiny import LABEL, make_tiny_model
 
@@ -63,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     raise InvalidRequest(f"Unknown models action '{action}'.")
 
 
-def _list() -> int:
+def _list(show_files: bool = False) -> int:
     from ltx_mlx_core.weights.catalog import list_models
 
     rows = list_models()
@@ -72,14 +80,65 @@ def _list() -> int:
         if row.is_test_model:
             status = "installed" if row.installed else "not made"
             print(f"{row.model_id:<32}{row.approx_bytes / 1e6:>7.0f} MB  {status} (random weights, output is noise)")
+            if show_files:
+                print("    made on this machine by `ltx-mlx models make-tiny` (no hub files)")
         else:
             status = "installed" if row.installed else "available"
             print(f"{row.model_id:<32}{row.approx_bytes / 1e9:>7.1f} GB  {status}")
+            if show_files:
+                _print_files(CATALOG[row.model_id], indent="    ")
     print("\nSizes are approximate totals including the T5 text encoder (19 GB) and the upsampler,\n"
           "which all models share and download once.")
     print("\nLicences:")
     for licence in sorted({row.licence for row in rows if not row.is_test_model}):
         print(f"  - {licence}")
+    return 0
+
+
+def _size(approx_bytes: int) -> str:
+    if not approx_bytes:
+        return ""
+    return f"{approx_bytes / GB:.1f} GB" if approx_bytes >= GB // 10 else f"{approx_bytes / 1e6:.0f} MB"
+
+
+def _print_files(entry: CatalogEntry, indent: str) -> None:
+    """One line per hub file: repo id, file name, approximate size, downloaded or not."""
+    from ltx_mlx_core.weights.catalog import cached_path
+
+    for hub_file in entry.files:
+        state = "downloaded" if cached_path(hub_file) is not None else "not downloaded"
+        print(f"{indent}{hub_file.repo_id}  {hub_file.filename}  {_size(hub_file.approx_bytes)}".rstrip()
+              + f"  [{state}]")
+
+
+def _info(model_id: str) -> int:
+    from ltx_mlx_core.weights.catalog import TINY_APPROX_BYTES, TINY_LICENCE, cached_path, is_installed
+
+    if model_id == TINY_ID:
+        from ltx_mlx_core.weights.registry import MANIFEST, tiny_model_dir
+        from ltx_mlx_core.weights.tiny import LABEL
+
+        folder = tiny_model_dir()
+        made = (folder / MANIFEST).is_file()
+        print(f"{TINY_ID}: {LABEL}\n  size: about {_size(TINY_APPROX_BYTES)}\n  licence: {TINY_LICENCE}")
+        print(f"  files: made on this machine by `ltx-mlx models make-tiny`, not from the hub\n"
+              f"  folder: {folder} ({'made' if made else 'not made yet'})")
+        return 0
+    entry = CATALOG[model_id]
+    print(f"{model_id}: {entry.label}")
+    print(f"  status: {'installed' if is_installed(entry) else 'not downloaded'}")
+    print(f"  size: about {_size(entry.approx_bytes)} in all")
+    print(f"  pipeline config: {entry.pipeline_config}")
+    print(f"  licence: {entry.licence}")
+    if any(f.repo_id != entry.checkpoint.repo_id for f in entry.text_encoder):
+        print(f"  text encoder licence: {T5_LICENCE}")
+    print("  hub files (repo id, file, approximate size):")
+    _print_files(entry, indent="    ")
+    print(f"  The T5 text encoder files (about {_size(T5_APPROX_BYTES)}) and the upsampler are shared by all "
+          "models and downloaded once.")
+    checkpoint = cached_path(entry.checkpoint)
+    if checkpoint is not None:
+        print(f"  checkpoint on disk: {checkpoint}")
     return 0
 
 

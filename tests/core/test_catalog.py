@@ -136,3 +136,42 @@ def test_list_models_reports_what_is_on_this_machine():
     assert before["tiny"].is_test_model and "noise" in before["tiny"].licence
     make_tiny_model()
     assert {row.model_id: row.installed for row in list_models()}["tiny"]
+
+
+def test_models_list_verbose_and_info_show_hub_repo_ids_and_files(capsys):
+    assert cli.main(["models", "list", "--verbose"]) == 0
+    listing = capsys.readouterr().out
+    for entry in CATALOG.values():
+        for hub_file in entry.files:
+            assert f"{hub_file.repo_id}  {hub_file.filename}" in listing
+    assert "not downloaded" in listing and "make-tiny" in listing
+    assert cli.main(["models", "list"]) == 0
+    assert "PixArt-alpha/PixArt-XL-2-1024-MS" not in capsys.readouterr().out  # the short list stays short
+
+    assert cli.main(["models", "info", "ltxv-2b-0.9.8-distilled-fp8"]) == 0
+    info = capsys.readouterr().out
+    assert "LTX-Video 2B 0.9.8 distilled (FP8" in info and "status: not downloaded" in info
+    assert "Lightricks/LTX-Video  ltxv-2b-0.9.8-distilled-fp8.safetensors  4.5 GB  [not downloaded]" in info
+    assert "PixArt-alpha/PixArt-XL-2-1024-MS  text_encoder/model-00001-of-00002.safetensors" in info
+    assert "LTX-Video Open Weights" in info and "Apache-2.0" in info
+    assert "ltxv-13b" not in info  # one model only
+    assert cli.main(["models", "info", "tiny"]) == 0
+    assert "not made yet" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        cli.main(["models", "info", "no-such-model"])
+    assert bad.value.code == 2
+
+
+def test_models_info_says_where_a_downloaded_checkpoint_is(hub, monkeypatch, capsys):  # noqa: F811
+    names = ["ckpt.safetensors", "up.safetensors"]
+    for name in names:
+        hub.files[f"{REPO}/{name}"] = os.urandom(1024)
+    entry = CatalogEntry("test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml",
+                         text_encoder=())
+    monkeypatch.setitem(catalog.CATALOG, "test-model", entry)
+    assert cli.main(["models", "download", "test-model"]) == 0
+    capsys.readouterr()
+    assert cli.main(["models", "info", "test-model"]) == 0
+    info = capsys.readouterr().out
+    assert "status: installed" in info and f"{REPO}  ckpt.safetensors  [downloaded]" in info
+    assert f"checkpoint on disk: {cached_path(entry.checkpoint)}" in info
