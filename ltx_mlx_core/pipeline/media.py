@@ -1,16 +1,21 @@
-"""Conditioning media → pixels the VAE encodes, prepared as the reference CLI prepares them.
+"""Conditioning media → pixels the VAE encodes, prepared as the reference CLI and pipeline prepare them.
 
-Each image (or video frame) is centre-cropped to the target aspect, resized to
-the target size, blurred with a 3x3 Gaussian (sigma 1), passed through a libx264
-encode at CRF 29 (so conditioning frames carry the same compression artefacts the
-model saw in training) and mapped to [-1, 1]. Videos are trimmed to a valid
-8k+1 length that fits in the clip from their start frame.
+The reference CLI (`inference.py`) centre-crops each image (or video frame) to the
+target aspect *without resizing it*, blurs it with a 3x3 Gaussian (sigma 1) and
+passes it through a libx264 encode at CRF 29 (so conditioning frames carry the
+compression artefacts the model saw in training); the codec works on even sizes,
+so an odd last row or column is dropped. The pipeline then resizes these frames
+bilinearly to the size of each pass it runs (both passes of the multi-scale flow
+start from the same prepared frames). `prepare_frames` does the first part once
+per item; `PreparedMedia.at_size` the second, once per pass size. Videos are
+trimmed to a valid 8k+1 length that fits in the clip from their start frame.
 """
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Optional
 
 import imageio_ffmpeg
@@ -19,26 +24,28 @@ import numpy as np
 from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline.multiscale import resize_frames
 from ltx_mlx_core.pipeline.request import ConditioningItem
 
 logger = logging.getLogger(__name__)
 
+# The reference's CRF; 0 skips the codec (and, as in the reference, the uint8 step before it).
 CONDITIONING_CRF = 29
 _BLUR = np.exp(-(np.array([-1.0, 0.0, 1.0]) ** 2) / 2.0)
 _BLUR = (_BLUR / _BLUR.sum()).astype(np.float32)
 
 
-def resize_and_crop(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Centre-crop to width:height, then resize (PIL's default filter, as the reference)."""
+def crop_to_aspect(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Centre-crop uint8 [h, w, 3] to the aspect width:height, keeping the source resolution."""
     image = Image.fromarray(frame)
     in_w, in_h = image.size
-    if in_w / in_h > width / height:
-        new_w, new_h = int(in_h * width / height), in_h
+    aspect = width / height  # the reference's arithmetic, so the integer crop sizes agree
+    if in_w / in_h > aspect:
+        new_w, new_h = int(in_h * aspect), in_h
     else:
-        new_w, new_h = in_w, int(in_w / (width / height))
+        new_w, new_h = in_w, int(in_w / aspect)
     left, top = (in_w - new_w) // 2, (in_h - new_h) // 2
-    image = image.crop((left, top, left + new_w, top + new_h)).resize((width, height))
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(image.crop((left, top, left + new_w, top + new_h)).convert("RGB"))
 
 
 def gaussian_blur(frames: np.ndarray) -> np.ndarray:
@@ -49,11 +56,15 @@ def gaussian_blur(frames: np.ndarray) -> np.ndarray:
 
 
 def crf_compress(frames: np.ndarray, crf: int = CONDITIONING_CRF) -> np.ndarray:
-    """Each frame through an intra-only libx264 encode and back (uint8 [F, H, W, 3])."""
+    """Each frame through an intra-only libx264 encode and back (uint8 [F, H, W, 3]).
+
+    The codec needs even sizes: as the reference, an odd last row or column is
+    dropped. `crf=0` returns the frames untouched.
+    """
     if crf == 0:
         return frames
     count, height, width = frames.shape[:3]
-    even = frames[:, : height // 2 * 2, : width // 2 * 2]
+    even = np.ascontiguousarray(frames[:, : height // 2 * 2, : width // 2 * 2])
     handle, path = tempfile.mkstemp(suffix=".mp4")
     os.close(handle)
     try:
@@ -72,18 +83,50 @@ def crf_compress(frames: np.ndarray, crf: int = CONDITIONING_CRF) -> np.ndarray:
         decoded = [np.frombuffer(raw, np.uint8).reshape(h, w, 3) for raw in reader]
     finally:
         os.remove(path)
-    out = frames.copy()
-    out[:, : even.shape[1], : even.shape[2]] = np.stack(decoded[:count])
-    return out
+    return np.stack(decoded[:count])
 
 
-def prepare_frames(frames: np.ndarray, height: int, width: int) -> mx.array:
-    """uint8 [F, h, w, 3] → float32 [1, F, height, width, 3] in [-1, 1], as the reference prepares them."""
-    resized = np.stack([resize_and_crop(f, height, width) for f in frames]).astype(np.float32) / 255.0
-    blurred = gaussian_blur(resized)
-    compressed = crf_compress((blurred * 255.0).astype(np.uint8))  # the reference truncates, as .byte() does
-    pixels = compressed.astype(np.float32) / 127.5 - 1.0
-    return mx.array(pixels[None])
+@dataclass
+class PreparedMedia:
+    """One item's frames as the reference CLI hands them to its pipeline, at the source's resolution.
+
+    `frames` [F, h, w, 3] are uint8 after the codec, or float32 in [0, 1] when
+    CRF is off (the reference then keeps the blurred values unrounded).
+    """
+
+    frames: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return self.frames.shape[0]
+
+    def at_size(self, height: int, width: int) -> mx.array:
+        """float32 [1, F, height, width, 3] in [-1, 1]: bilinear resize (torch's, no antialiasing).
+
+        Frame by frame, so a long high-resolution clip never exists in float at its own size.
+        """
+        resized = []
+        for frame in self.frames:
+            unit = frame.astype(np.float32) / 255.0 if frame.dtype == np.uint8 else frame
+            pixels = mx.array(unit * 255.0 / 127.5 - 1.0)
+            resized.append(np.array(resize_frames(pixels[None], height, width)[0]))
+        return mx.array(np.stack(resized)[None])
+
+
+def prepare_frames(frames: np.ndarray, height: int, width: int, crf: Optional[int] = None) -> PreparedMedia:
+    """uint8 [F, h, w, 3] → cropped to width:height, blurred and compressed, as the reference CLI does.
+
+    `crf` defaults to CONDITIONING_CRF (read at call time).
+    """
+    crf = CONDITIONING_CRF if crf is None else crf
+    prepared = []
+    for frame in frames:
+        unit = crop_to_aspect(frame, height, width).astype(np.float32) / 255.0
+        blurred = gaussian_blur(unit[None])[0]
+        # The reference truncates (`.byte()`) before the codec, and skips both at CRF 0.
+        prepared.append(blurred if crf == 0 else (blurred * 255.0).astype(np.uint8))
+    stacked = np.stack(prepared)
+    return PreparedMedia(stacked if crf == 0 else crf_compress(stacked, crf))
 
 
 def trim_sequence_length(start_frame: int, frames: int, target_frames: int) -> int:
@@ -114,7 +157,6 @@ def load_item_frames(item: ConditioningItem, target_frames: int) -> np.ndarray:
     return frames
 
 
-def prepare_item(item: ConditioningItem, height: int, width: int, target_frames: int,
-                 frames: Optional[np.ndarray] = None) -> mx.array:
-    source = frames if frames is not None else load_item_frames(item, target_frames)
-    return prepare_frames(source, height, width)
+def prepare_item(item: ConditioningItem, height: int, width: int, target_frames: int) -> PreparedMedia:
+    """An item's frames loaded, trimmed and prepared for a `width`x`height` clip of `target_frames`."""
+    return prepare_frames(load_item_frames(item, target_frames), height, width)

@@ -93,7 +93,7 @@ class StageRunner:
         self._residency = None
         self._dtype = mx.float32
         self._request: Optional[GenerationRequest] = None
-        self._source_frames: Optional[list] = None
+        self._prepared_media: Optional[list] = None
         self._media_cache: dict[tuple[int, int], list] = {}
 
     # Lifetimes -------------------------------------------------------------------------------
@@ -142,6 +142,7 @@ class StageRunner:
 
     def release(self) -> None:
         self._vae = self._transformer = self._upsampler = None
+        self._prepared_media = None
         self._media_cache.clear()
         mx.clear_cache()
 
@@ -247,16 +248,23 @@ class StageRunner:
             yield unpatchify(tokens[:, state.num_extra:], grid)
 
     def _placed_media(self, request: GenerationRequest, width: int, height: int) -> list:
-        """Conditioning items prepared (crop, resize, blur, CRF) at a pass's size, once per size."""
+        """Conditioning items at a pass's size, as the reference multi-scale pipeline makes them.
+
+        Each item is prepared once for the requested size (cropped to its aspect at the source's
+        resolution, blurred, CRF-compressed), then resized bilinearly to each pass's size.
+        """
         from ltx_mlx_core.pipeline.conditioning import PlacedMedia
-        from ltx_mlx_core.pipeline.media import load_item_frames, prepare_frames
+        from ltx_mlx_core.pipeline.media import prepare_item
 
         if (width, height) not in self._media_cache:
-            if self._source_frames is None:
-                self._source_frames = [load_item_frames(item, request.num_frames) for item in request.conditioning]
+            if self._prepared_media is None:
+                self._prepared_media = [
+                    prepare_item(item, request.height, request.width, request.num_frames)
+                    for item in request.conditioning
+                ]
             self._media_cache[(width, height)] = [
-                PlacedMedia(prepare_frames(frames, height, width).astype(self._dtype), item.frame, item.strength)
-                for item, frames in zip(request.conditioning, self._source_frames)
+                PlacedMedia(prepared.at_size(height, width).astype(self._dtype), item.frame, item.strength)
+                for item, prepared in zip(request.conditioning, self._prepared_media)
             ]
         return self._media_cache[(width, height)]
 
@@ -266,10 +274,13 @@ class StageRunner:
         return encode_video(self._vae, pixels)
 
     def finish_pixels(self, pixels: mx.array, request: GenerationRequest) -> mx.array:
-        """Decoded [F, H, W, 3] resized (bilinear) to the requested size when a pass ran at another."""
+        """Decoded [F, H, W, 3] resized (bilinear) to the requested size when a pass ran at another.
+
+        As the reference, the frames are clipped to the displayable range before they are resized.
+        """
         height, width = pixels.shape[1:3]
         if (width, height) == (request.width, request.height):
             return pixels
         from ltx_mlx_core.pipeline.multiscale import resize_frames
 
-        return resize_frames(pixels, request.height, request.width)
+        return resize_frames(mx.clip(pixels, -1.0, 1.0), request.height, request.width)

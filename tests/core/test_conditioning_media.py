@@ -1,63 +1,31 @@
-"""Conditioning media are cropped, resized, blurred, compressed and trimmed as the reference CLI does it.
+"""Conditioning media are cropped, blurred, compressed, resized and trimmed as the reference does it.
 
-The reference loader (`ltx_video.inference.load_image_to_tensor_with_resize_and_crop`) imports
-torchvision, which has no CPU build here, so its function body is compiled from the installed
-source against a two-function stand-in for `torchvision.transforms.functional` written after
-torchvision's own `to_tensor` and `gaussian_blur` (odd kernel, sigma, reflect padding). Its CRF
-step needs PyAV (not installed): the stand-in keeps that step's uint8 truncation and skips the
-codec, and our codec step is skipped the same way; the codec itself is tested on its own below.
+The reference CLI (`ltx_video.inference`) crops each image to the target aspect at its own
+resolution (`just_crop=True`), blurs and CRF-compresses it; its pipeline then resizes it
+bilinearly to each pass's size (`LTXVideoPipeline.resize_tensor`). The CLI's functions run here
+compiled against stand-ins for torchvision and PyAV (tests/parity/reference_media.py): at CRF 0
+(the reference's identity), or with the codec skipped but its even-size crop and uint8
+truncation kept, and our codec step skipped the same way; the codec itself is tested on its own below.
 """
 from __future__ import annotations
-
-import ast
-from pathlib import Path
-from types import SimpleNamespace
-from typing import Union
 
 import mlx.core as mx
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from ltx_video.pipelines.pipeline_ltx_video import LTXVideoPipeline
 from PIL import Image
 
-import ltx_video
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import media
 from ltx_mlx_core.pipeline.request import ConditioningItem
-
-
-def _to_tensor(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-
-
-def _gaussian_blur(image: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
-    half = (kernel_size - 1) * 0.5
-    x = torch.linspace(-half, half, steps=kernel_size)
-    pdf = torch.exp(-0.5 * (x / sigma).pow(2))
-    kernel1d = pdf / pdf.sum()
-    kernel = torch.mm(kernel1d[:, None], kernel1d[None, :]).expand(image.shape[0], 1, kernel_size, kernel_size)
-    pad = kernel_size // 2
-    padded = F.pad(image[None], [pad, pad, pad, pad], mode="reflect")
-    return F.conv2d(padded, kernel, groups=image.shape[0])[0]
-
-
-def _compress_without_codec(image: torch.Tensor) -> torch.Tensor:
-    return (image * 255.0).byte().to(image.dtype) / 255.0
-
-
-def reference_loader():
-    source = (Path(ltx_video.__file__).parent / "inference.py").read_text()
-    tree = ast.parse(source)
-    function = next(node for node in tree.body
-                    if isinstance(node, ast.FunctionDef) and node.name == "load_image_to_tensor_with_resize_and_crop")
-    namespace = dict(
-        Image=Image, torch=torch, Union=Union,
-        TVF=SimpleNamespace(to_tensor=_to_tensor, gaussian_blur=_gaussian_blur),
-        crf_compressor=SimpleNamespace(compress=_compress_without_codec),
-    )
-    exec(compile(ast.Module(body=[function], type_ignores=[]), "inference.py", "exec"), namespace)
-    return namespace["load_image_to_tensor_with_resize_and_crop"]
+from tests.parity.reference_media import (
+    compress_at_crf_zero,
+    compress_without_codec,
+    gaussian_blur as reference_blur,
+    reference_cli,
+)
 
 
 def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -67,13 +35,33 @@ def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("source_size, target_size", [((50, 70), (32, 64)), ((70, 50), (64, 32)), ((48, 48), (64, 96))])
-def test_prepared_image_matches_the_reference_loader(source_size, target_size, monkeypatch) -> None:
+def reference_pixels(image: np.ndarray, target_size: tuple[int, int], compress) -> np.ndarray:
+    """What the reference pipeline encodes: the CLI's conditioning tensor resized to the pass size."""
+    loaded = reference_cli(compress).load_image_to_tensor_with_resize_and_crop(
+        Image.fromarray(image), *target_size, just_crop=True
+    )
+    return LTXVideoPipeline.resize_tensor(loaded, *target_size).permute(0, 2, 3, 4, 1).numpy()
+
+
+SIZES = [((50, 70), (32, 64)), ((70, 50), (64, 32)), ((48, 48), (64, 96)), ((77, 123), (96, 160))]
+
+
+@pytest.mark.parametrize("source_size, target_size", SIZES)
+def test_prepared_image_matches_the_reference_without_compression(source_size, target_size) -> None:
     image = smooth_image(*source_size)
-    expected = reference_loader()(Image.fromarray(image), *target_size)  # [1, 3, 1, H, W]
-    monkeypatch.setattr(media, "crf_compress", lambda frames: frames)
-    ours = np.asarray(media.prepare_frames(image[None], *target_size))  # [1, 1, H, W, 3]
-    expected = expected.permute(0, 2, 3, 4, 1).numpy()
+    expected = reference_pixels(image, target_size, compress_at_crf_zero)
+    ours = np.asarray(media.prepare_frames(image[None], *target_size, crf=0).at_size(*target_size))
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("source_size, target_size", SIZES)
+def test_prepared_image_matches_the_reference_with_the_uint8_step(source_size, target_size, monkeypatch) -> None:
+    image = smooth_image(*source_size)
+    expected = reference_pixels(image, target_size, compress_without_codec)
+    monkeypatch.setattr(media, "crf_compress", lambda frames, crf: frames[:, : frames.shape[1] // 2 * 2,
+                                                                          : frames.shape[2] // 2 * 2])
+    ours = np.asarray(media.prepare_frames(image[None], *target_size).at_size(*target_size))
     assert ours.shape == expected.shape
     difference = np.abs(ours - expected)
     # Both truncate to uint8 after the blur; float rounding may move a pixel across one level.
@@ -81,9 +69,24 @@ def test_prepared_image_matches_the_reference_loader(source_size, target_size, m
     assert np.mean(difference > 1e-5) < 0.01
 
 
+def test_prepared_media_keep_the_source_resolution_cropped_to_the_target_aspect() -> None:
+    prepared = media.prepare_frames(smooth_image(60, 200)[None], 64, 96, crf=0)
+    assert prepared.frames.shape == (1, 60, 90, 3) and prepared.frames.dtype == np.float32
+    compressed = media.prepare_frames(smooth_image(61, 200)[None], 64, 96)
+    assert compressed.frames.shape == (1, 60, 90, 3) and compressed.frames.dtype == np.uint8
+    assert media.prepare_frames(smooth_image(61, 200)[None], 64, 96).at_size(32, 48).shape == (1, 1, 32, 48, 3)
+
+
+def test_video_frames_are_prepared_independently() -> None:
+    frames = np.stack([smooth_image(40, 70, seed) for seed in range(3)])
+    together = media.prepare_frames(frames, 32, 64, crf=0).at_size(64, 96)
+    alone = [media.prepare_frames(frame[None], 32, 64, crf=0).at_size(64, 96) for frame in frames]
+    np.testing.assert_array_equal(np.asarray(together), np.asarray(mx.concatenate(alone, axis=1)))
+
+
 def test_blur_is_a_normalised_3x3_gaussian_with_sigma_one() -> None:
     frames = np.random.default_rng(1).random((2, 9, 11, 3)).astype(np.float32)
-    expected = torch.stack([_gaussian_blur(torch.from_numpy(f).permute(2, 0, 1), 3, 1.0) for f in frames])
+    expected = torch.stack([reference_blur(torch.from_numpy(f).permute(2, 0, 1), 3, 1.0) for f in frames])
     np.testing.assert_allclose(media.gaussian_blur(frames), expected.permute(0, 2, 3, 1).numpy(), atol=1e-6)
     constant = np.full((1, 5, 5, 3), 0.25, np.float32)
     np.testing.assert_allclose(media.gaussian_blur(constant), constant, atol=1e-7)
@@ -102,12 +105,12 @@ def test_crf_compression_keeps_size_and_adds_mild_artefacts() -> None:
     np.testing.assert_array_equal(media.crf_compress(frames, crf=0), frames)
 
 
-def test_crf_compression_of_odd_sizes_leaves_the_last_row_and_column_untouched() -> None:
+def test_crf_compression_of_odd_sizes_drops_the_last_row_and_column_as_the_reference() -> None:
     frames = smooth_image(33, 47)[None]
     compressed = media.crf_compress(frames)
-    assert compressed.shape == frames.shape
-    np.testing.assert_array_equal(compressed[:, -1], frames[:, -1])
-    np.testing.assert_array_equal(compressed[:, :, -1], frames[:, :, -1])
+    assert compressed.shape == (1, 32, 46, 3)
+    error = np.abs(compressed.astype(np.float32) - frames[:, :32, :46].astype(np.float32))
+    assert error.mean() < 12.0
 
 
 @pytest.mark.parametrize("start, frames, target, kept", [(0, 12, 17, 9), (0, 40, 17, 17), (8, 17, 17, 9), (16, 5, 17, 1)])
