@@ -1,10 +1,18 @@
 """Conditioning items → the token sequence the denoiser works on, as the reference `prepare_conditioning`.
 
 An item placed at frame 0 replaces (lerp by strength) the first latent frames of
-the noise in place. An item elsewhere becomes extra tokens: for a single frame,
-its latents mixed with fresh noise by strength, at its own pixel coordinates;
-for a sequence, latents after its first `PREFIX_LATENT_FRAMES` replace the clip's
-latents at their frames, and the prefix is appended as extra tokens ("concat").
+the noise in place. A single frame placed elsewhere becomes extra tokens: its
+latents mixed with fresh noise by strength, at its own pixel coordinates. A
+sequence placed elsewhere has its latents after the first `PREFIX_LATENT_FRAMES`
+replace the clip's latents at their frames; its prefix (whose first latent is a
+lone causal frame, unlike the clip's latent there) is handled by `prefix_mode`,
+the reference's `prefix_latents_mode`:
+
+- "concat" (the reference pipeline's choice): appended as extra tokens, as single frames are;
+- "soft": its first latent dropped, the rest blended in place at a strength of at
+  most `prefix_soft_strength`;
+- "drop": not used.
+
 Extra tokens come first in the sequence and are dropped after denoising.
 The conditioning mask holds each token's strength (1 = never denoised).
 """
@@ -19,6 +27,8 @@ from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.latents import fractional_coords, latent_coords, patchify, pixel_coords
 
 PREFIX_LATENT_FRAMES = 2
+PREFIX_MODES = ("concat", "soft", "drop")
+DEFAULT_PREFIX_SOFT_STRENGTH = 0.15
 
 
 @dataclass
@@ -45,6 +55,17 @@ def _lerp(a: mx.array, b: mx.array, weight: float) -> mx.array:
     return a + weight * (b - a)
 
 
+def _blend_in_place(
+    latents: mx.array, mask: mx.array, encoded: mx.array, start: int, strength: float
+) -> tuple[mx.array, mx.array]:
+    """Latent frames from `start` lerped towards `encoded` by `strength`, and marked with it in the mask."""
+    end = start + encoded.shape[1]
+    blended = _lerp(latents[:, start:end], encoded, strength)
+    latents = mx.concatenate([latents[:, :start], blended, latents[:, end:]], axis=1)
+    mask = mx.concatenate([mask[:, :start], mx.full(mask[:, start:end].shape, strength), mask[:, end:]], axis=1)
+    return latents, mask
+
+
 def prepare_conditioning(
     init_latents: mx.array,
     media: list[PlacedMedia],
@@ -52,8 +73,12 @@ def prepare_conditioning(
     num_frames: int,
     causal_fix: bool,
     key: mx.array,
+    prefix_mode: str = "concat",
+    prefix_soft_strength: float = DEFAULT_PREFIX_SOFT_STRENGTH,
 ) -> ConditionedTokens:
     """init_latents [B, F, H, W, C] (noise, or noised latents); `encode` maps pixels to normalised latents."""
+    if prefix_mode not in PREFIX_MODES:
+        raise InvalidRequest(f"prefix_latents_mode must be one of {', '.join(PREFIX_MODES)}; got '{prefix_mode}'.")
     batch, frames, rows, cols, channels = init_latents.shape
     latents = init_latents
     mask = mx.zeros((batch, frames, rows, cols), dtype=mx.float32)
@@ -82,14 +107,15 @@ def prepare_conditioning(
                 raise InvalidRequest(
                     f"A conditioning video must start on a multiple of 8 frames; {item.frame} is not."
                 )
+            first = item.frame // 8
             if f_l > PREFIX_LATENT_FRAMES:
-                start = item.frame // 8 + PREFIX_LATENT_FRAMES
-                end = start + f_l - PREFIX_LATENT_FRAMES
-                blended = _lerp(latents[:, start:end], encoded[:, PREFIX_LATENT_FRAMES:], item.strength)
-                latents = mx.concatenate([latents[:, :start], blended, latents[:, end:]], axis=1)
-                mask = mx.concatenate(
-                    [mask[:, :start], mx.full(mask[:, start:end].shape, item.strength), mask[:, end:]], axis=1
-                )
+                start = first + PREFIX_LATENT_FRAMES
+                latents, mask = _blend_in_place(latents, mask, encoded[:, PREFIX_LATENT_FRAMES:], start, item.strength)
+            if prefix_mode == "soft":
+                strength = min(prefix_soft_strength, item.strength)
+                latents, mask = _blend_in_place(latents, mask, encoded[:, 1:PREFIX_LATENT_FRAMES], first + 1, strength)
+            if prefix_mode != "concat":
+                continue
             encoded = encoded[:, :PREFIX_LATENT_FRAMES]
         noise = mx.random.normal(encoded.shape, key=keys[index]).astype(encoded.dtype)
         encoded = _lerp(noise, encoded, item.strength)

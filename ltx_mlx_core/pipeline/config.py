@@ -19,6 +19,8 @@ from ltx_mlx_core.paths import configs_dir
 
 PIPELINE_TYPES = ("multi-scale", "base")
 STG_MODES = ("attention_values", "attention_skip", "residual", "transformer_block")
+# How a conditioning video placed after frame 0 uses its first two latents (see conditioning.py).
+PREFIX_LATENTS_MODES = ("concat", "soft", "drop")
 
 # precision key -> the dtype we compute in (FP8 checkpoints are dequantised on load).
 COMPUTE_DTYPES = {
@@ -106,6 +108,9 @@ class PipelineConfig:
     sampler: str = "from_checkpoint"
     stochastic_sampling: bool = False
     text_encoder_max_tokens: int = 256  # the reference pipeline's default
+    # The reference's `prefix_latents_mode` and `prefix_soft_conditioning_strength` (its pipeline uses "concat").
+    prefix_latents_mode: str = "concat"
+    prefix_soft_conditioning_strength: float = 0.15
     checkpoint_path: Optional[str] = None
     spatial_upscaler_model_path: Optional[str] = None
     text_encoder_model_name_or_path: Optional[str] = None
@@ -160,6 +165,15 @@ class PipelineConfig:
             raise InvalidRequest(f"stg_mode must be one of {', '.join(STG_MODES)}; got '{self.stg_mode}'.")
         if self.is_multiscale and not 0.0 < self.downscale_factor <= 1.0:
             raise InvalidRequest(f"downscale_factor must be in (0, 1]; got {self.downscale_factor}.")
+        if self.prefix_latents_mode not in PREFIX_LATENTS_MODES:
+            raise InvalidRequest(
+                f"prefix_latents_mode must be one of {', '.join(PREFIX_LATENTS_MODES)}; "
+                f"got '{self.prefix_latents_mode}'. It sets how a conditioning video placed after frame 0 "
+                "uses its first latents: as extra tokens (concat), softly blended in place (soft), or not at all (drop)."
+            )
+        strength = self.prefix_soft_conditioning_strength
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
+            raise InvalidRequest(f"prefix_soft_conditioning_strength must be a number from 0 to 1; got {strength!r}.")
         if self.precision not in COMPUTE_DTYPES:
             raise InvalidRequest(
                 f"precision must be one of {', '.join(COMPUTE_DTYPES)}; got '{self.precision}'."

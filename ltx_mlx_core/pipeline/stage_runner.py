@@ -237,6 +237,7 @@ class StageRunner:
         state = prepare_conditioning(
             latents, self._placed_media(request, width, height), self._encode_pixels, request.num_frames,
             transformer.config.causal_temporal_positioning, conditioning_key,
+            prefix_mode=config.prefix_latents_mode, prefix_soft_strength=config.prefix_soft_conditioning_strength,
         )
         steps = iter_denoise(
             transformer, state, timesteps, guidance_schedule(pass_config, timesteps),

@@ -10,6 +10,7 @@ from ltx_video.models.transformers.symmetric_patchifier import SymmetricPatchifi
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
+from ltx_mlx_core.pipeline.config import PipelineConfig
 from ltx_mlx_core.pipeline.latents import (
     fractional_coords,
     initial_noise,
@@ -119,6 +120,86 @@ def test_video_after_frame_zero_fills_its_frames_and_appends_its_two_prefix_late
     np.testing.assert_allclose(mask[:, 0], [0.0, 0.0, 0.0, 0.9, 0.0], atol=1e-7)
     prefix_frames = np.array(state.pixel_coords)[0, 0, : state.num_extra]
     assert sorted(set(prefix_frames.tolist())) == [8.0, 9.0]
+
+
+def ramp_video(frames: int, frame: int, strength: float) -> PlacedMedia:
+    """A video whose pixel frame f holds f / 100, so fake_encode's latent i holds 10 + 8i / 100."""
+    values = mx.arange(frames, dtype=mx.float32)[None, :, None, None, None] / 100.0
+    return PlacedMedia(mx.broadcast_to(values, (1, frames, 64, 96, 3)), frame, strength)
+
+
+def clip_frames(state) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens [5, 6, C], mask [5, 6]) of the clip's own latent frames."""
+    tokens = np.array(state.tokens)[0, state.num_extra:].reshape(5, 2 * 3, CHANNELS)
+    return tokens, np.array(state.mask)[0, state.num_extra:].reshape(5, 2 * 3)
+
+
+def test_soft_prefix_blends_the_second_prefix_latent_in_place_at_the_soft_strength() -> None:
+    state = prepare_conditioning(noise(), [ramp_video(17, 8, 0.9)], fake_encode, NUM_FRAMES, True,
+                                 mx.random.key(0), prefix_mode="soft", prefix_soft_strength=0.15)
+    original = np.array(patchify(noise()))[0].reshape(5, 6, CHANNELS)
+    tokens, mask = clip_frames(state)
+    assert state.num_extra == 0
+    # Latent 0 of the video (its lone first frame) is dropped; latent 1 goes softly to clip latent 2,
+    # latent 2 to clip latent 3 at the item's strength.
+    np.testing.assert_allclose(mask[:, 0], [0.0, 0.0, 0.15, 0.9, 0.0], atol=1e-7)
+    np.testing.assert_allclose(tokens[2], original[2] + 0.15 * (10.08 - original[2]), atol=1e-4)
+    np.testing.assert_allclose(tokens[3], original[3] + 0.9 * (10.16 - original[3]), atol=1e-4)
+    np.testing.assert_array_equal(tokens[[0, 1, 4]], original[[0, 1, 4]])
+
+
+def test_soft_prefix_never_conditions_harder_than_the_item() -> None:
+    state = prepare_conditioning(noise(), [ramp_video(17, 8, 0.1)], fake_encode, NUM_FRAMES, True,
+                                 mx.random.key(0), prefix_mode="soft", prefix_soft_strength=0.15)
+    np.testing.assert_allclose(clip_frames(state)[1][:, 0], [0.0, 0.0, 0.1, 0.1, 0.0], atol=1e-7)
+
+
+def test_dropped_prefix_adds_no_tokens_and_leaves_its_latents_to_the_noise() -> None:
+    state = prepare_conditioning(noise(), [ramp_video(17, 8, 0.9)], fake_encode, NUM_FRAMES, True,
+                                 mx.random.key(0), prefix_mode="drop")
+    original = np.array(patchify(noise()))[0].reshape(5, 6, CHANNELS)
+    tokens, mask = clip_frames(state)
+    assert state.num_extra == 0
+    np.testing.assert_allclose(mask[:, 0], [0.0, 0.0, 0.0, 0.9, 0.0], atol=1e-7)
+    np.testing.assert_array_equal(tokens[[0, 1, 2, 4]], original[[0, 1, 2, 4]])
+
+
+def test_a_nine_frame_video_is_all_prefix_so_dropping_it_leaves_only_the_mask() -> None:
+    state = prepare_conditioning(noise(), [ramp_video(9, 16, 1.0)], fake_encode, NUM_FRAMES, True,
+                                 mx.random.key(0), prefix_mode="drop")
+    np.testing.assert_array_equal(np.array(state.tokens), np.array(patchify(noise())))
+    assert state.mask is not None and not np.array(state.mask).any()
+
+
+@pytest.mark.parametrize("mode", ["concat", "soft", "drop"])
+def test_prefix_mode_leaves_single_frames_as_extra_tokens(mode: str) -> None:
+    state = prepare_conditioning(noise(), [placed(1, 16)], fake_encode, NUM_FRAMES, True, mx.random.key(0),
+                                 prefix_mode=mode)
+    assert state.num_extra == 2 * 3
+
+
+def test_unknown_prefix_mode_is_refused() -> None:
+    with pytest.raises(InvalidRequest, match="concat, soft, drop"):
+        prepare_conditioning(noise(), [ramp_video(17, 8, 1.0)], fake_encode, NUM_FRAMES, True, mx.random.key(0),
+                             prefix_mode="blend")
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [({"prefix_latents_mode": "prefix"}, "concat, soft, drop"),
+     ({"prefix_soft_conditioning_strength": 1.5}, "from 0 to 1"),
+     ({"prefix_soft_conditioning_strength": "high"}, "from 0 to 1")],
+)
+def test_pipeline_config_refuses_bad_prefix_settings(settings: dict, words: str) -> None:
+    with pytest.raises(InvalidRequest, match=words):
+        PipelineConfig.from_dict({"pipeline_type": "base", "timesteps": [1.0, 0.5], **settings})
+
+
+def test_pipeline_config_reads_the_prefix_settings() -> None:
+    config = PipelineConfig.from_dict({"pipeline_type": "base", "prefix_latents_mode": "soft",
+                                       "prefix_soft_conditioning_strength": 0.3})
+    assert (config.prefix_latents_mode, config.prefix_soft_conditioning_strength) == ("soft", 0.3)
+    assert PipelineConfig.from_dict({"pipeline_type": "base"}).prefix_latents_mode == "concat"
 
 
 @pytest.mark.parametrize(

@@ -27,14 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import mlx.core as mx
-import numpy as np
 import pytest
 import torch
-from ltx_video.models.autoencoders import vae as reference_vae_module
-from ltx_video.models.transformers.symmetric_patchifier import SymmetricPatchifier
-from ltx_video.models.transformers.transformer3d import Transformer3DModel
 from ltx_video.pipelines import pipeline_ltx_video as reference_module
-from ltx_video.schedulers.rf import RectifiedFlowScheduler
 from ltx_video.utils.skip_layer_strategy import SkipLayerStrategy as ReferenceSkipLayerStrategy
 
 from ltx_mlx_core.models.latent_filters import adain_filter_latent
@@ -50,6 +45,16 @@ from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
 from ltx_mlx_core.pipeline.schedule import timesteps_from_config
 from ltx_mlx_core.weights.transformer_keys import load_transformer_weights, sanitize_official_transformer
 from tests.parity.conftest import relative_max_error
+from tests.parity.pipeline_helpers import (
+    DISTILLED_FIRST_PASS,
+    DISTILLED_SECOND_PASS,
+    IMAGE_COND_NOISE_SCALE,
+    TINY_TRANSFORMER,
+    NoiseTape,
+    reference_transformer,
+    reference_video_pipeline,
+    use_reference_prefix_mode,
+)
 from tests.parity.vae_helpers import (
     TINY_UPSAMPLER_CONFIG,
     TINY_VAE_CONFIG,
@@ -64,30 +69,6 @@ from tests.parity.vae_helpers import (
 
 FLOAT32_BOUND = 1e-4
 FRAME_RATE = 25.0
-IMAGE_COND_NOISE_SCALE = 0.15  # what the reference CLI (inference.py) passes
-DISTILLED_FIRST_PASS = [1.0, 0.9937, 0.9094, 0.725]
-DISTILLED_SECOND_PASS = [0.9094, 0.725, 0.4219]
-
-TINY_TRANSFORMER = dict(
-    num_attention_heads=2,
-    attention_head_dim=8,
-    in_channels=TINY_VAE_CONFIG["latent_channels"],
-    out_channels=TINY_VAE_CONFIG["latent_channels"],
-    num_layers=2,
-    cross_attention_dim=16,
-    caption_channels=12,
-    attention_bias=True,
-    activation_fn="gelu-approximate",
-    norm_elementwise_affine=False,
-    norm_eps=1e-6,
-    qk_norm="rms_norm",
-    standardization_norm="rms_norm",
-    positional_embedding_type="rope",
-    positional_embedding_theta=10000.0,
-    positional_embedding_max_pos=[20, 2048, 2048],
-    timestep_scale_multiplier=1000,
-    causal_temporal_positioning=True,
-)
 
 
 @dataclass
@@ -101,28 +82,13 @@ class Models:
 
 @pytest.fixture(scope="module")
 def models() -> Models:
-    torch.manual_seed(0)
-    transformer = Transformer3DModel(**TINY_TRANSFORMER).eval()
-    with torch.no_grad():
-        for parameter in transformer.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.1)
+    transformer = reference_transformer()
     ours = LTXVideoTransformer(TransformerConfig.from_dict(dict(transformer.config)))
     load_transformer_weights(ours, sanitize_official_transformer(torch_state_to_mx(transformer.state_dict())))
 
     vae = reference_vae(TINY_VAE_CONFIG, seed=0)
     upsampler = reference_upsampler(TINY_UPSAMPLER_CONFIG, seed=0)
-    pipeline = reference_module.LTXVideoPipeline(
-        tokenizer=None,
-        text_encoder=None,
-        vae=vae,
-        transformer=transformer,
-        scheduler=RectifiedFlowScheduler(sampler="LinearQuadratic"),
-        patchifier=SymmetricPatchifier(patch_size=1),
-        prompt_enhancer_image_caption_model=None,
-        prompt_enhancer_image_caption_processor=None,
-        prompt_enhancer_llm_model=None,
-        prompt_enhancer_llm_tokenizer=None,
-    )
+    pipeline = reference_video_pipeline(transformer, vae)
     return Models(
         reference_pipeline=pipeline,
         reference_upsampler=upsampler,
@@ -130,37 +96,6 @@ def models() -> Models:
         vae=mlx_vae_from_reference(vae, TINY_VAE_CONFIG),
         upsampler=mlx_upsampler_from_reference(upsampler, TINY_UPSAMPLER_CONFIG),
     )
-
-
-class NoiseTape:
-    """Records our `mx.random.normal` draws and replays them as the reference's `randn_tensor`."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        self.draws: list[mx.array] = []
-        self.replayed = 0
-        original = mx.random.normal
-
-        def record(*args, **kwargs):
-            draw = original(*args, **kwargs)
-            self.draws.append(draw)
-            return draw
-
-        monkeypatch.setattr(mx.random, "normal", record)
-        monkeypatch.setattr(reference_module, "randn_tensor", self.replay)
-        # The reference encodes conditioning media with `latent_dist.sample()`; our pipeline takes the
-        # posterior mean (the 0.9.8 posterior is narrow; the tiny random VAE's is not), so compare means.
-        monkeypatch.setattr(reference_vae_module.DiagonalGaussianDistribution, "sample", lambda self, generator=None: self.mode())
-
-    def replay(self, shape, generator=None, device=None, dtype=None, layout=None) -> torch.Tensor:
-        assert self.replayed < len(self.draws), f"the reference drew more noise than we did ({shape})"
-        draw = self.draws[self.replayed]
-        self.replayed += 1
-        if len(shape) == 5:  # a latent video: ours [B, F, H, W, C], the reference's [B, C, F, H, W]
-            tensor = to_channels_first(draw.astype(mx.float32))
-        else:
-            tensor = torch.from_numpy(np.array(draw.astype(mx.float32)))
-        assert tuple(tensor.shape) == tuple(shape), f"draw {self.replayed}: ours {tensor.shape}, reference {shape}"
-        return tensor.to(dtype or torch.float32)
 
 
 @dataclass
@@ -193,6 +128,7 @@ class Flow:
     pass_config: dict[str, Any] = field(default_factory=lambda: {"timesteps": DISTILLED_FIRST_PASS})
     stg_mode: str = "attention_values"
     conditioning: list[Media] = field(default_factory=list)
+    prefix_mode: str = "concat"  # how a video placed after frame 0 uses its first two latents
 
 
 def text_embeddings(seed: int = 7, length: int = 6) -> dict[str, torch.Tensor]:
@@ -240,7 +176,8 @@ def run_our_pass(
     for item in placed:
         item.pixels = resize_frames(item.pixels[0], height, width)[None]
     state = prepare_conditioning(
-        latents, placed, lambda pixels: encode_video(models.vae, pixels), flow.num_frames, True, conditioning_key
+        latents, placed, lambda pixels: encode_video(models.vae, pixels), flow.num_frames, True, conditioning_key,
+        prefix_mode=flow.prefix_mode,
     )
     steps = iter_denoise(
         models.transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
@@ -302,6 +239,12 @@ SINGLE_PASS_FLOWS = [
     Flow("last_frame_keyframe_only", conditioning=[image(16, 1.0, seed=3)]),
     Flow("video_extension", conditioning=[media(9, 0, 1.0, (64, 64), seed=4)]),
     Flow("video_placed_mid_clip", num_frames=33, conditioning=[media(17, 8, 0.95, (64, 64), seed=5)]),
+    Flow("video_mid_clip_soft_prefix", num_frames=33, conditioning=[media(17, 8, 0.95, (64, 64), seed=5)],
+         prefix_mode="soft"),
+    Flow("video_mid_clip_dropped_prefix", num_frames=33, conditioning=[media(17, 8, 0.95, (64, 64), seed=5)],
+         prefix_mode="drop"),
+    Flow("short_video_at_the_end_soft_prefix", num_frames=33,
+         conditioning=[image(0, 1.0, seed=1), media(9, 24, 1.0, (64, 64), seed=9)], prefix_mode="soft"),
     Flow(
         "cfg_stg_rescale_linear_quadratic",
         width=96,
@@ -328,6 +271,7 @@ def test_single_pass_flow_matches_reference_latents(
     flow: Flow, models: Models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tape = NoiseTape(monkeypatch)
+    use_reference_prefix_mode(monkeypatch, flow.prefix_mode)
     ours, steps = run_our_pass(models, flow, mx.random.key(11), flow.height, flow.width)
     expected = run_reference_pass(models, flow)
 
