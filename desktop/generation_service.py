@@ -25,7 +25,8 @@ class GenerationService(QObject):
     """submit() / cancel() from the GUI thread; progress arrives as signals."""
 
     job_started = Signal(str)  # job
-    stage_started = Signal(str, str)  # job, stage name
+    # job, stage name, the core's detail ('residency: stream_components' for 'load', 'seed 3', ...)
+    stage_started = Signal(str, str, str)
     step = Signal(str, int, int, float)  # job, i (1-based), n, eta seconds
     preview = Signal(str, object)  # job, uint8 frames [F, H, W, 3]
     job_finished = Signal(str, str)  # job, mp4 path
@@ -139,9 +140,9 @@ class GenerationService(QObject):
         else:
             self.busy_changed.emit(False)
 
-    def _on_stage(self, job: str, name: str, index: int, total: int) -> None:
+    def _on_stage(self, job: str, name: str, index: int, total: int, detail: str) -> None:
         self.last_stage = name
-        self.stage_started.emit(job, name)
+        self.stage_started.emit(job, name, detail)
 
     def _on_step(self, job: str, stage: str, i: int, n: int, eta: float) -> None:
         self.step.emit(job, i, n, eta)

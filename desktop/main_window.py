@@ -15,7 +15,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox,
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
     QSplitter, QVBoxLayout, QWidget,
 )
 
@@ -30,7 +30,7 @@ from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.memory_label import MemoryLabel
 from desktop.widgets.model_manager import ModelManager, installed_models
 from desktop.widgets.preview_player import PreviewPlayer
-from desktop.widgets.progress_panel import ProgressPanel, stage_label
+from desktop.widgets.progress_panel import ProgressPanel, residency_in_effect, residency_label, stage_label
 from desktop.widgets.settings_dialog import SettingsDialog
 from ltx_mlx_core import paths
 from ltx_mlx_core.pipeline.request import GenerationRequest
@@ -105,6 +105,12 @@ class MainWindow(QMainWindow):
         # The bottom dock area is left free for the timeline.
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        # The residency mode the core chose for the running (or last) job; hidden until a job reports one.
+        self.residency_label = QLabel()
+        self.residency_label.setToolTip("How the running or last generation keeps its models in memory "
+                                        "(Advanced → Memory mode; 'Automatic' picks by free memory)")
+        self.residency_label.hide()
+        self.statusBar().addPermanentWidget(self.residency_label)
         self.memory_label = MemoryLabel()
         self.statusBar().addPermanentWidget(self.memory_label)
         self.resize(1200, 760)
@@ -239,9 +245,13 @@ class MainWindow(QMainWindow):
     def _mine(self, job: str) -> bool:
         return job == self.current_job
 
-    def _on_stage(self, job: str, name: str) -> None:
+    def _on_stage(self, job: str, name: str, detail: str = "") -> None:
+        mode = residency_in_effect(detail) if name == "load" else None
+        if mode is not None:  # timeline jobs too: the mode is the app's memory use, whoever asked
+            self.residency_label.setText(f"Memory mode: {residency_label(mode)}")
+            self.residency_label.show()
         if self._mine(job):
-            self.progress.set_stage(name)
+            self.progress.set_stage(name, detail)
             self.statusBar().showMessage(f"{stage_label(name)}…")
 
     def _on_step(self, job: str, i: int, n: int, eta: float) -> None:

@@ -116,7 +116,7 @@ def user_message(error: BaseException) -> str:
 class GenerationWorker(QObject):
     """Runs jobs one at a time in its thread; talks to the GUI only through signals."""
 
-    stage_started = Signal(str, str, int, int)  # job, stage name, index, total
+    stage_started = Signal(str, str, int, int, str)  # job, stage name, index, total, detail
     step = Signal(str, str, int, int, float)  # job, stage, i (1-based), n, eta seconds
     preview = Signal(str, object)  # job, uint8 frames [F, H, W, 3]
     finished = Signal(str, str)  # job, mp4 path
@@ -168,7 +168,7 @@ class GenerationWorker(QObject):
             events = self.generate_fn(request)
             for event in events:
                 if isinstance(event, StageStarted):
-                    self.stage_started.emit(job_id, event.name, event.index, event.total)
+                    self.stage_started.emit(job_id, event.name, event.index, event.total, event.detail)
                 elif isinstance(event, StepDone):
                     self.step.emit(job_id, event.stage, event.step, event.total, float(event.eta))
                 elif isinstance(event, Preview):

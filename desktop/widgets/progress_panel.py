@@ -1,4 +1,4 @@
-"""Progress of the running generation: stage name, step i/N and the time left."""
+"""Progress of the running generation: stage name (with the core's detail), step i/N and the time left."""
 from __future__ import annotations
 
 from typing import Optional
@@ -18,6 +18,28 @@ STAGE_NAMES = {
 
 def stage_label(name: str) -> str:
     return STAGE_NAMES.get(name, name.replace("_", " ").capitalize())
+
+
+def residency_in_effect(detail: str) -> Optional[str]:
+    """The residency mode the core chose, from the 'load' stage's detail ('residency: stream_blocks')."""
+    if detail.startswith("residency:"):
+        return detail.split(":", 1)[1].strip() or None
+    return None
+
+
+def residency_label(mode: str) -> str:
+    from desktop.widgets.advanced_settings import RESIDENCY_LABELS
+
+    return RESIDENCY_LABELS.get(mode, mode.replace("_", " "))
+
+
+def describe_detail(detail: str) -> str:
+    """The core's stage detail in words: 'memory mode: one model at a time', 'seed 3', 'prompt + negative'."""
+    mode = residency_in_effect(detail)
+    if mode is not None:
+        label = residency_label(mode)
+        return f"memory mode: {label[:1].lower()}{label[1:]}"
+    return detail
 
 
 def format_eta(seconds: float) -> str:
@@ -48,10 +70,11 @@ class ProgressPanel(QWidget):
         self.bar.setRange(0, 0)  # busy indicator until the first step
         self.label.setText("Starting…")
 
-    def set_stage(self, name: str) -> None:
+    def set_stage(self, name: str, detail: str = "") -> None:
         self.stage = name
         self.bar.setRange(0, 0)
-        self.label.setText(stage_label(name))
+        text = describe_detail(detail)
+        self.label.setText(f"{stage_label(name)} · {text}" if text else stage_label(name))
 
     def set_step(self, step: int, total: int, eta: float) -> None:
         self.bar.setRange(0, max(1, total))
