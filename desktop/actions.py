@@ -34,8 +34,6 @@ class WindowActions:
         self.add_to_timeline = _action(parent, "Add Last Video to &Timeline", "Ctrl+T",
                                        "Append the last finished video to the timeline as a clip")
         self.add_to_timeline.setEnabled(False)
-        self.show_history = _action(parent, "&History", "Ctrl+Shift+H")
-        self.show_history.setCheckable(True)
         self.model_manager = _action(parent, "&Model Manager…", "Ctrl+Shift+M")
         self.make_tiny = _action(parent, "Make &Tiny Test Model", None,
                                  "A small random-weight model for offline trials (its output is noise)")
@@ -62,7 +60,11 @@ def build_menus(window: QMainWindow, a: WindowActions, undo_stack: QUndoStack,
     redo.setShortcut(QKeySequence.StandardKey.Redo)
     fill(bar.addMenu("&Edit"), (undo, redo, None, a.paste_image, a.clear_conditioning, None, a.add_to_timeline))
     view = bar.addMenu("&View")
-    view.addAction(history_dock.toggleViewAction())
+    # The dock's own toggle action (checked while it is shown), with the shortcut.
+    history = history_dock.toggleViewAction()
+    history.setText("&History")
+    history.setShortcut(QKeySequence("Ctrl+Shift+H"))
+    view.addAction(history)
     fill(bar.addMenu("&Models"), (a.model_manager, a.make_tiny))
     fill(bar.addMenu("&Help"), (a.about, a.open_log_folder))
     return undo, redo, view
