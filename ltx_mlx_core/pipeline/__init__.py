@@ -1,7 +1,8 @@
 """Generation pipeline: `generate(request)` streams events, `run(request)` drains them.
 
 `write_result` turns a finished `VideoResult` into MP4 files, each with a JSON
-sidecar holding the full request (so any video can be reproduced).
+sidecar holding the full request (so any video can be reproduced) and the residency
+mode that was in effect (the request may say "auto").
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def _sidecar(result: VideoResult, seed: int, video_path: Path) -> dict:
         "fps": result.fps,
         "frames": int(result.videos[result.seeds.index(seed)].shape[0]),
         "request": request,
+        "residency_in_effect": result.residency or None,
         "timings": result.timings,
         "peak_memory_bytes": result.peak_memory_bytes,
     }

@@ -55,6 +55,8 @@ class VideoResult:
     request: GenerationRequest
     timings: dict[str, float] = field(default_factory=dict)
     peak_memory_bytes: int = 0
+    # The residency mode in effect (the request's may be 'auto'); "" where no pipeline ran.
+    residency: str = ""
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ class Pipeline:
                 timings["decode"] = timings.get("decode", 0.0) + time.monotonic() - mark
             timings["total"] = time.monotonic() - started
             result = VideoResult(videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
-                                 peak_memory_bytes=int(mx.get_peak_memory()))
+                                 peak_memory_bytes=int(mx.get_peak_memory()), residency=mode)
             runner.release()
             yield Finished(result)
         except GeneratorExit:
