@@ -152,6 +152,7 @@ class Pipeline:
             yield work.stage_started("load", detail=f"residency: {mode}")
             vae = runner.load_vae()
             projection = self._projection(vae, config)
+            vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
             timings["load"] = time.monotonic() - mark
 
             text = None
@@ -189,6 +190,7 @@ class Pipeline:
                 runner.stage_finished(stage, work.stages)
             text = steps = current = None
 
+            vae = runner.load_vae()
             videos = []
             for seed in seeds:
                 mark = time.monotonic()

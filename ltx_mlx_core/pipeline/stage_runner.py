@@ -3,9 +3,13 @@
 `StageRunner` owns the loaded models and their lifetimes: the text encoder lives
 only while prompts are encoded; the transformer from the first denoising pass
 to the last (dropped afterwards unless residency is 'resident'); the upsampler
-only for the upsample stage; the VAE throughout (it encodes conditioning media,
-fits the preview projection and decodes). Each `stage_steps` generator yields
-unevaluated latents [B, F', H', W', C] once per step; the caller evaluates them.
+only for the upsample stage. The VAE fits the preview projection at load, encodes
+conditioning media at the start of each pass and decodes at the end; it stays
+loaded throughout when residency is 'resident', while the streaming modes release
+it beside T5 and the transformer (the upsample stage needs only its latent
+statistics) and load it again when it is needed, so that no two large components
+are held at once. Each `stage_steps` generator yields unevaluated latents
+[B, F', H', W', C] once per step; the caller evaluates them.
 """
 from __future__ import annotations
 
@@ -25,6 +29,14 @@ MULTISCALE_STAGES = ["first_pass", "upsample", "second_pass"]
 # Fresh noise on hard-conditioned tokens each step, x t^2 (the reference CLI's default).
 IMAGE_COND_NOISE_SCALE = 0.15
 SINGLE_SCALE_STAGES = ["denoise"]
+
+
+@dataclass(frozen=True)
+class LatentStatistics:
+    """The VAE's per-channel latent mean and std: all that the upsample stage needs of the VAE."""
+
+    mean_of_means: mx.array
+    std_of_means: mx.array
 
 
 @dataclass
@@ -88,6 +100,7 @@ class StageRunner:
     def __init__(self, model_files: Any):
         self.model_files = model_files
         self._vae = None
+        self._latent_statistics: Optional[LatentStatistics] = None
         self._transformer = None
         self._upsampler = None
         self._residency = None
@@ -111,8 +124,19 @@ class StageRunner:
         return str(getattr(self._residency, "value", self._residency))
 
     def load_vae(self):
-        self._vae = self._load("vae")
+        """The VAE, loaded now if it is not in memory (the streaming modes release it meanwhile)."""
+        if self._vae is None:
+            self._vae = self._load("vae")
+            self._latent_statistics = LatentStatistics(self._vae.mean_of_means, self._vae.std_of_means)
         return self._vae
+
+    def _release_vae_when_streaming(self) -> None:
+        """Outside 'resident', the VAE is not kept beside T5 or the transformer (load_vae brings it back)."""
+        from ltx_mlx_core.weights.residency import ResidencyMode
+
+        if self._vae is not None and self._residency not in (None, ResidencyMode.RESIDENT):
+            self._vae = None
+            mx.clear_cache()
 
     def _load(self, component: str):
         from ltx_mlx_core.weights import loader
@@ -127,6 +151,7 @@ class StageRunner:
 
     def transformer(self):
         if self._transformer is None:
+            self._release_vae_when_streaming()
             self._transformer = self._load("transformer")
         return self._transformer
 
@@ -142,6 +167,7 @@ class StageRunner:
 
     def release(self) -> None:
         self._vae = self._transformer = self._upsampler = None
+        self._latent_statistics = None
         self._prepared_media = None
         self._media_cache.clear()
         mx.clear_cache()
@@ -158,6 +184,7 @@ class StageRunner:
         from ltx_mlx_core.models.text_encoding import encode_prompts
         from ltx_mlx_core.weights.loader import load_text_encoder
 
+        self._release_vae_when_streaming()
         tokenizer, encoder = load_text_encoder(self.model_files, self._dtype, quantize_bits=request.quantize_bits)
         prompts = [request.prompt]
         if config.uses_cfg():
@@ -196,7 +223,15 @@ class StageRunner:
     ) -> Iterator[mx.array]:
         if stage == "upsample":
             return self._upsample(previous)
-        return self._denoise(stage, config, request, previous, text, keys)
+        return self._vae_released_after_conditioning(self._denoise(stage, config, request, previous, text, keys))
+
+    def _vae_released_after_conditioning(self, steps: Iterator[mx.array]) -> Iterator[mx.array]:
+        """A pass's steps. Its conditioning media are encoded (evaluated) before the first step's graph is
+        returned, so the VAE that encoded them is released before any step is evaluated."""
+        for step, latents in enumerate(steps):
+            if step == 0:
+                self._release_vae_when_streaming()
+            yield latents
 
     def _upsample(self, latents: mx.array) -> Iterator[mx.array]:
         from ltx_mlx_core.models.latent_filters import adain_filter_latent
@@ -204,7 +239,9 @@ class StageRunner:
 
         if self._upsampler is None:
             self._upsampler = self._load("upsampler")
-        upsampled = upsample_normalized_latents(self._upsampler, self._vae, latents)
+        if self._latent_statistics is None:
+            self.load_vae()
+        upsampled = upsample_normalized_latents(self._upsampler, self._latent_statistics, latents)
         yield adain_filter_latent(upsampled, latents)
 
     def _denoise(
@@ -272,7 +309,7 @@ class StageRunner:
     def _encode_pixels(self, pixels: mx.array) -> mx.array:
         from ltx_mlx_core.pipeline.decode import encode_video
 
-        return encode_video(self._vae, pixels)
+        return encode_video(self.load_vae(), pixels)
 
     def finish_pixels(self, pixels: mx.array, request: GenerationRequest) -> mx.array:
         """Decoded [F, H, W, 3] resized (bilinear) to the requested size when a pass ran at another.

@@ -1,13 +1,15 @@
 """Residency modes measured on a model big enough to see (tens of MB per component, float32).
 
 The whole pipeline runs (text encode, two passes, upsample, decode); MLX's peak
-allocation over the run is compared with what holding every component at once costs.
+allocation over the run is compared with what holding every component at once costs,
+and with what holding any two large components at once would.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import mlx.core as mx
+import numpy as np
 import pytest
 
 from ltx_mlx_core.models.transformer_config import TransformerConfig
@@ -69,7 +71,42 @@ def test_streaming_components_peaks_below_the_sum_of_components(medium_model):
     assert detail == "residency: stream_components" and blocks_detail == "residency: stream_blocks"
     # The run really held the largest component (the measurement is not vacuous) ...
     assert streamed >= max(sizes.values())
-    # ... but never all of them at once.
+    # ... but never all of them at once ...
     assert streamed < total
-    # Streaming blocks keeps only about one transformer block resident besides the rest.
+    # ... nor the VAE beside the transformer (it is released for the passes, reloaded to decode).
+    assert streamed < sizes["transformer"] + sizes["vae"]
+    # Streaming blocks keeps only about one transformer block resident besides the rest, and
+    # T5 (the largest component left) is not held beside the VAE either.
     assert blocks < streamed
+    assert max(sizes["text_encoder"], sizes["vae"]) <= blocks < sizes["text_encoder"] + sizes["vae"]
+
+
+def test_streaming_modes_make_the_video_resident_mode_makes(tmp_path, monkeypatch):
+    """With an image to encode at each pass's start, the VAE is reloaded for it and released again."""
+    import imageio.v3 as iio
+
+    from ltx_mlx_core.pipeline import run
+    from ltx_mlx_core.pipeline.request import ConditioningItem
+    from ltx_mlx_core.weights import loader
+    from ltx_mlx_core.weights.tiny import make_tiny_model
+
+    vae_loads = []
+    original = loader.load_vae
+    monkeypatch.setattr(loader, "load_vae", lambda *args, **kwargs: vae_loads.append(1) or original(*args, **kwargs))
+
+    make_tiny_model()
+    image = tmp_path / "first.png"
+    iio.imwrite(image, np.linspace(0, 255, 64 * 64 * 3).astype(np.uint8).reshape(64, 64, 3))
+    videos, loads = {}, {}
+    for mode in ("resident", "stream_components", "stream_blocks"):
+        vae_loads.clear()
+        request = GenerationRequest(prompt="a red ball", model="tiny", width=64, height=64, num_frames=9,
+                                    residency=mode, conditioning=[ConditioningItem(str(image), frame=0)])
+        result = run(request)
+        assert result.residency == mode
+        videos[mode] = result.videos[0].astype(int)
+        loads[mode] = len(vae_loads)
+    # Streaming: at load (preview colours), for the image at each of the two passes, to decode.
+    assert loads == {"resident": 1, "stream_components": 4, "stream_blocks": 4}
+    assert np.array_equal(videos["stream_components"], videos["resident"])
+    assert np.abs(videos["stream_blocks"] - videos["resident"]).max() <= 1
