@@ -131,7 +131,8 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--residency", default="auto",
                         choices=("auto", "resident", "stream_components", "stream_blocks"),
                         help="how weights stay in memory (auto picks from the memory estimate)")
-    parser.add_argument("--quantize", type=int, choices=(4, 8), default=None, help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits")
+    parser.add_argument("--quantize", type=int, choices=(4, 8), default=None,
+                        help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits")
     parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
     parser.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -144,7 +145,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate a video from a prompt (and optional images/clips)",
         description="Generate a video from a text prompt, optionally pinned by images or clips.",
         epilog="Conditioning specs: PATH[@FRAME[:STRENGTH]], e.g. first.png@0 or clip.mp4@16:0.8 "
-        "(FRAME = where the media's first frame lands, STRENGTH in 0..1, default 1).",
+        "(FRAME = where the media's first frame lands, STRENGTH in 0..1, default 1). "
+        "Memory: a request whose estimate does not fit the machine is refused before anything loads; "
+        "set LTX_MLX_MEMORY_LIMIT_BYTES to plan within fewer bytes than the machine has.",
     )
     _add_common_arguments(generate_parser)
     generate_parser.add_argument("--frames", type=_positive_int, default=None, help="frame count, 8k+1")

@@ -1,11 +1,16 @@
 """Memory needed by a request, estimated from file headers before anything loads.
 
-Weights: the byte size of each component at the compute dtype (read from the
-safetensors headers, FP8 counted as dequantised, quantisation as bits/16 of the
-linear weights). Activations: the transformer's per-step working set grows with
-tokens x width, plus tokens^2 x heads where attention is not fused (MLX's CPU
-backend materialises the scores; Metal and CUDA do not); the VAE decode grows with
-the tile. A request is refused only when even the leanest mode cannot fit.
+Weights: the byte size of each component at the compute dtype of the request's
+pipeline config (read from the safetensors headers, FP8 counted as dequantised,
+quantisation as bits per weight plus a scale and bias per group of the linear
+weights of the transformer and T5). Activations: the transformer's per-step working
+set grows with tokens x width, plus tokens^2 x heads where attention is not fused
+(MLX's CPU backend materialises the scores; Metal and CUDA do not); the VAE decode
+grows with the tile. A request is refused only when even the leanest mode cannot fit.
+
+What may be used is Metal's recommended working set on a Mac, else the RAM, times
+USABLE_FRACTION; a user who wants ltx-mlx to plan within less (other work on the
+machine) sets LTX_MLX_MEMORY_LIMIT_BYTES, which is used as given.
 """
 from __future__ import annotations
 
@@ -14,13 +19,14 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ltx_mlx_core.errors import OutOfMemoryRisk
+from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 logger = logging.getLogger(__name__)
 
 GIB = 1 << 30
+MIB = 1 << 20
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
 # Activation bytes per (token x model width x dtype byte) of a transformer step: hidden states,
@@ -31,6 +37,9 @@ ACTIVATION_FACTOR = 30
 SCORE_BYTES = 4
 DECODE_TILE_BYTES = 3 * GIB  # peak of one default 512x512x57 decode tile at the 0.9.8 widths, bf16
 DECODE_TILE_PIXELS = 57 * 512 * 512
+# A user's cap on the memory generation plans to use, in bytes (e.g. 17179869184 for 16 GiB).
+MEMORY_LIMIT_ENV = "LTX_MLX_MEMORY_LIMIT_BYTES"
+DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
 @dataclass(frozen=True)
@@ -43,22 +52,42 @@ class MemoryEstimate:
     activations: int
     available: int
     num_blocks: int = 1
+    # Conditioning media are encoded at the start of each pass, so the VAE joins the transformer then.
+    vae_during_passes: bool = False
+    quantize_bits: Optional[int] = None
+
+    @property
+    def can_stream_blocks(self) -> bool:
+        """Quantised transformers cannot stream their blocks (the loader refuses the combination)."""
+        return not self.quantize_bits
 
     def peak_for(self, mode: ResidencyMode) -> int:
+        """Most bytes held at once in `mode`, as StageRunner sequences the components.
+
+        Resident: everything. Streaming: T5 alone; then the transformer (all of it, or its
+        non-block weights and about two blocks) with the upsampler, and the VAE only when
+        conditioning media are encoded; then the VAE alone to decode.
+        """
         if mode is ResidencyMode.RESIDENT:
             return self.text_encoder + self.transformer + self.vae + self.upsampler + self.activations
-        if mode is ResidencyMode.STREAM_COMPONENTS:
-            return max(self.text_encoder, self.transformer + self.vae + self.upsampler) + self.activations
-        one_block = self.transformer_blocks // max(1, self.num_blocks)
-        resident_part = self.transformer - self.transformer_blocks + 2 * one_block
-        return max(self.text_encoder, resident_part + self.vae + self.upsampler) + self.activations
+        transformer = self.transformer
+        if mode is ResidencyMode.STREAM_BLOCKS:
+            one_block = self.transformer_blocks // max(1, self.num_blocks)
+            transformer = self.transformer - self.transformer_blocks + 2 * one_block
+        with_transformer = transformer + self.upsampler + (self.vae if self.vae_during_passes else 0)
+        return max(self.text_encoder, with_transformer, self.vae) + self.activations
 
     def __str__(self) -> str:
         return (
-            f"text encoder {self.text_encoder / GIB:.1f} GiB, transformer {self.transformer / GIB:.1f} GiB, "
-            f"VAE {self.vae / GIB:.1f} GiB, activations {self.activations / GIB:.1f} GiB; "
-            f"{self.available / GIB:.1f} GiB usable"
+            f"text encoder {_size(self.text_encoder)}, transformer {_size(self.transformer)}, "
+            f"VAE {_size(self.vae)}, upsampler {_size(self.upsampler)}, "
+            f"activations {_size(self.activations)}; {_size(self.available)} usable"
         )
+
+
+def _size(count: int) -> str:
+    """GiB with one decimal; MiB below a tenth of a GiB (small models, small limits)."""
+    return f"{count / GIB:.1f} GiB" if count >= GIB // 10 else f"{count / MIB:.0f} MiB"
 
 
 def attention_is_fused() -> bool:
@@ -69,9 +98,22 @@ def attention_is_fused() -> bool:
 
 
 def available_memory() -> int:
-    """What this process may plan to use: Metal's working-set limit on a Mac, else RAM."""
+    """What this process may plan to use: the user's LTX_MLX_MEMORY_LIMIT_BYTES when set, else a share
+    of Metal's working-set limit on a Mac, else of the RAM."""
     import mlx.core as mx
 
+    override = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if override:
+        try:
+            limit = int(float(override))
+        except ValueError:
+            limit = 0
+        if limit <= 0:
+            raise InvalidRequest(
+                f"{MEMORY_LIMIT_ENV} must be a positive number of bytes (e.g. 17179869184 for 16 GiB); "
+                f"got '{override}'. Unset it to plan with the machine's memory."
+            )
+        return limit
     try:
         info = mx.device_info()
     except (AttributeError, RuntimeError):
@@ -98,13 +140,21 @@ def _bytes_at(
     for name, shape in shapes.items():
         count = _element_count(shape)
         size = count * dtype_bytes
-        if quantize_bits and name.endswith(".weight") and len(shape) == 2 and shape[-1] % 64 == 0:
+        if quantize_bits and _is_quantized_linear(name, shape):
             # packed weights plus a scale and a bias (compute dtype) per group of 64
             size = count * quantize_bits // 8 + count // 64 * 2 * dtype_bytes
         total += size
         if name.startswith("transformer_blocks."):
             blocks += size
     return total, blocks
+
+
+def _is_quantized_linear(name: str, shape: tuple[int, ...]) -> bool:
+    """What quantize.is_quantizable picks, judged by name and shape: 2-D linear weights in whole groups
+    (T5's token embedding and relative attention bias are embeddings, left as they are)."""
+    if not name.endswith(".weight") or len(shape) != 2 or shape[-1] % 64:
+        return False
+    return not any(part in name for part in ("embed", "shared.", "relative_attention_bias"))
 
 
 def _shapes(paths: list, prefix: str = "") -> dict[str, tuple[int, ...]]:
@@ -139,12 +189,27 @@ def component_shapes(model_files: Any) -> tuple[dict, dict, dict, dict, Any]:
     return transformer, vae, text, upsampler, config
 
 
-def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: int = 2) -> MemoryEstimate:
-    """Bytes each component and the activations need for this request; reads file headers only."""
+def compute_dtype_bytes(request: GenerationRequest, model_files: Any) -> int:
+    """Bytes per value in the compute dtype of the request's pipeline config (bf16 when there is none)."""
+    from ltx_mlx_core.pipeline.config import load_pipeline_config
+
+    source = request.pipeline_config or getattr(model_files, "config", None)
+    if source is None:
+        return DTYPE_BYTES["bfloat16"]
+    return DTYPE_BYTES[load_pipeline_config(source, request.config_overrides).compute_dtype]
+
+
+def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: Optional[int] = None) -> MemoryEstimate:
+    """Bytes each component and the activations need for this request; reads file headers only.
+
+    `dtype_bytes` is the compute dtype's size; by default the request's pipeline config decides it.
+    """
+    if dtype_bytes is None:
+        dtype_bytes = compute_dtype_bytes(request, model_files)
     transformer_shapes, vae_shapes, text_shapes, upsampler_shapes, config = component_shapes(model_files)
     transformer, blocks = _bytes_at(transformer_shapes, dtype_bytes, request.quantize_bits)
     vae, _ = _bytes_at(vae_shapes, dtype_bytes)
-    text, _ = _bytes_at(text_shapes, dtype_bytes)
+    text, _ = _bytes_at(text_shapes, dtype_bytes, request.quantize_bits)
     upsampler, _ = _bytes_at(upsampler_shapes, dtype_bytes)
     tokens = ((request.num_frames - 1) // 8 + 1) * (request.height // 32) * (request.width // 32)
     batch = len(request.seeds)
@@ -158,12 +223,20 @@ def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: i
     return MemoryEstimate(
         text_encoder=text, transformer=transformer, transformer_blocks=blocks, vae=vae,
         upsampler=upsampler, activations=activations, available=available_memory(), num_blocks=config.num_layers,
+        vae_during_passes=bool(request.conditioning), quantize_bits=request.quantize_bits,
     )
 
 
 def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMode:
     """The residency mode to run in; OutOfMemoryRisk with a suggestion when nothing fits."""
     order = [ResidencyMode.RESIDENT, ResidencyMode.STREAM_COMPONENTS, ResidencyMode.STREAM_BLOCKS]
+    if not estimate.can_stream_blocks:
+        if requested == ResidencyMode.STREAM_BLOCKS.value:
+            raise InvalidRequest(
+                "Quantisation and the 'stream_blocks' residency cannot be combined; choose one "
+                "(8-bit quantisation alone usually saves more memory)."
+            )
+        order.remove(ResidencyMode.STREAM_BLOCKS)
     if requested != "auto":
         mode = ResidencyMode(requested)
         if estimate.peak_for(mode) <= estimate.available:
@@ -176,9 +249,17 @@ def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMo
             if requested not in ("auto", mode.value):
                 logger.warning("requested %s does not fit; using %s", requested, mode.value)
             return mode
-    leanest = estimate.peak_for(ResidencyMode.STREAM_BLOCKS)
+    leanest_mode = order[-1]
+    leanest = estimate.peak_for(leanest_mode)
+    how = {ResidencyMode.STREAM_BLOCKS: "when streaming transformer blocks from disk",
+           ResidencyMode.STREAM_COMPONENTS: "when loading one component at a time"}[leanest_mode]
+    unquantised = "turn quantisation off so that transformer blocks can stream from disk (residency 'stream_blocks')"
+    quantise = {
+        None: "quantise the transformer and text encoder to 8 bits (--quantize 8)",
+        8: f"quantise to 4 bits (--quantize 4), {unquantised}",
+    }.get(estimate.quantize_bits, unquantised)
     raise OutOfMemoryRisk(
-        f"This request needs about {leanest / GIB:.1f} GiB even when streaming transformer blocks, but only "
-        f"{estimate.available / GIB:.1f} GiB is usable ({estimate}). Lower the resolution or the frame count, "
-        "quantise the model to 8 bits, or use the FP8/2B model."
+        f"This request needs about {_size(leanest)} even {how}, but only "
+        f"{_size(estimate.available)} is usable ({estimate}). Lower the resolution or the frame count, "
+        f"{quantise}, or use the 2B model. (FP8 checkpoints are dequantised on load and need as much as bf16.)"
     )

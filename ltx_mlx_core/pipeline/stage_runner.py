@@ -118,7 +118,7 @@ class StageRunner:
 
         self._request = request
         self._dtype = _dtype(config.compute_dtype)
-        estimate = estimate_memory(request, self.model_files)
+        estimate = estimate_memory(request, self.model_files, dtype_bytes=self._dtype.size)
         self._residency = check_fits(estimate, request.residency)
         log.info("Residency mode: %s (estimate %s)", self._residency, estimate)
         return str(getattr(self._residency, "value", self._residency))

@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 
-from ltx_mlx_core.errors import OutOfMemoryRisk
+from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
 from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
 from ltx_mlx_core.pipeline import memory_estimate
 from ltx_mlx_core.pipeline.memory_estimate import GIB, check_fits, estimate_memory
-from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
 from ltx_mlx_core.weights.residency import ResidencyMode
 from tests.core.full_size_files import write_full_size_model
 
@@ -74,7 +74,7 @@ def test_a_request_that_cannot_fit_is_refused_with_the_estimate_and_what_to_chan
         check_fits(estimate)
     message = str(refusal.value)
     assert "8.0 GiB is usable" in message and "transformer 24." in message
-    for suggestion in ("Lower the resolution", "quantise", "2B"):
+    for suggestion in ("Lower the resolution", "quantise", "--quantize 8", "2B"):
         assert suggestion in message
 
 
@@ -92,3 +92,81 @@ def test_unfused_attention_scores_are_counted_on_the_cpu(model_13b, monkeypatch)
     tokens = 21 * 22 * 40  # 161 frames -> 21 latent frames of 22 x 40 at 1280x704
     scores = tokens * tokens * 32 * 4  # 32 heads, float32
     assert fused.activations < scores < unfused.activations
+
+
+def test_a_float32_config_is_estimated_at_four_bytes_per_value(model_13b):
+    """The compute dtype comes from the request's pipeline config (its precision key)."""
+    bf16 = estimate_memory(dataclasses.replace(REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled.yaml"), model_13b)
+    fp32 = estimate_memory(dataclasses.replace(REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled.yaml",
+                                               config_overrides={"precision": "float32"}), model_13b)
+    assert bf16 == estimate_memory(REQUEST, model_13b)  # no config at all: bf16, the product's precision
+    for part in ("transformer", "text_encoder", "vae", "upsampler", "activations"):
+        assert getattr(fp32, part) == 2 * getattr(bf16, part), part
+    fp8_config = dataclasses.replace(REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled-fp8.yaml")
+    assert estimate_memory(fp8_config, model_13b) == bf16  # FP8 weights are dequantised to bf16 on load
+
+
+def test_quantisation_shrinks_the_text_encoder_too(model_13b):
+    full = estimate_memory(REQUEST, model_13b)
+    eight = estimate_memory(dataclasses.replace(REQUEST, quantize_bits=8), model_13b)
+    assert 0.5 < eight.text_encoder / full.text_encoder < 0.6
+    assert eight.vae == full.vae  # the VAE is never quantised
+
+
+def test_streaming_peak_holds_the_vae_with_the_transformer_only_for_conditioning_media(model_13b, tmp_path):
+    plain = estimate_memory(REQUEST, model_13b)
+    image = tmp_path / "first.png"
+    image.write_bytes(b"")
+    conditioned = estimate_memory(dataclasses.replace(REQUEST, conditioning=[ConditioningItem(str(image))]),
+                                  model_13b)
+    mode = ResidencyMode.STREAM_COMPONENTS
+    assert plain.peak_for(mode) == plain.transformer + plain.upsampler + plain.activations
+    assert conditioned.peak_for(mode) == plain.peak_for(mode) + plain.vae
+
+
+def test_a_quantised_request_never_streams_blocks_and_is_told_what_else_to_try(model_13b):
+    eight = estimate_memory(dataclasses.replace(REQUEST, quantize_bits=8), model_13b)
+    assert check_fits(dataclasses.replace(eight, available=20 * GIB)) is ResidencyMode.STREAM_COMPONENTS
+    with pytest.raises(InvalidRequest, match="cannot be combined"):
+        check_fits(dataclasses.replace(eight, available=64 * GIB), "stream_blocks")
+    with pytest.raises(OutOfMemoryRisk) as refusal:
+        check_fits(dataclasses.replace(eight, available=8 * GIB))
+    message = str(refusal.value)
+    assert "even when loading one component at a time" in message
+    assert "--quantize 4" in message and "stream_blocks" in message
+
+
+def test_the_memory_limit_variable_overrides_the_machine(monkeypatch):
+    monkeypatch.setenv(memory_estimate.MEMORY_LIMIT_ENV, str(3 * GIB))
+    assert memory_estimate.available_memory() == 3 * GIB
+    monkeypatch.setenv(memory_estimate.MEMORY_LIMIT_ENV, "lots")
+    with pytest.raises(InvalidRequest, match="LTX_MLX_MEMORY_LIMIT_BYTES must be a positive number of bytes"):
+        memory_estimate.available_memory()
+    monkeypatch.delenv(memory_estimate.MEMORY_LIMIT_ENV)
+    assert memory_estimate.available_memory() > 0
+
+
+def test_generate_refuses_a_request_too_big_for_the_machine_before_loading_anything(monkeypatch):
+    """End to end: Pipeline.generate on the tiny model, on a 'machine' of 1 MiB."""
+    from ltx_mlx_core.pipeline.pipeline import Pipeline
+    from ltx_mlx_core.weights import loader
+    from ltx_mlx_core.weights.registry import resolve_model
+    from ltx_mlx_core.weights.tiny import make_tiny_model
+
+    make_tiny_model()
+    files = resolve_model("tiny")
+    monkeypatch.setenv(memory_estimate.MEMORY_LIMIT_ENV, str(1 << 20))
+    loads = []
+    for name in ("load_vae", "load_text_encoder", "load_transformer"):
+        monkeypatch.setattr(loader, name, lambda *args, _name=name, **kwargs: loads.append(_name))
+    events = []
+    request = GenerationRequest(prompt="p", model="tiny", width=64, height=64, num_frames=9)
+    with pytest.raises(OutOfMemoryRisk) as refusal:
+        for event in Pipeline(files).generate(request):
+            events.append(event)
+    message = str(refusal.value)
+    assert events == [] and loads == []
+    assert "1 MiB is usable" in message and "even when streaming transformer blocks" in message
+    assert "transformer " in message and "MiB" in message  # the estimate, per component
+    for suggestion in ("Lower the resolution", "--quantize 8", "2B model"):
+        assert suggestion in message
