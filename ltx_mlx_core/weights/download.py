@@ -7,6 +7,9 @@ refs/main), so other tools find them and `try_to_load_from_cache` sees them. hug
 own beside the blob, so a cancelled, crashed or failed download resumes from where it stopped.
 A file enters the cache only whole: its size and (for LFS files) its sha256 against the hub's
 ETag are checked first, and a file that fails is deleted, so a corrupt file is never used.
+
+This needs huggingface_hub >= 1.20: `http_get` takes our progress class (`tqdm_class`) since
+1.1 and retries a body the server cut short (RemoteProtocolError) since 1.20.
 """
 from __future__ import annotations
 
