@@ -192,3 +192,37 @@ def test_model_ids_resolve_with_actionable_errors():
         resolve_model("ltxv-2b-0.9.8-distilled")
     with pytest.raises(InvalidRequest, match="Unknown model 'nope'"):
         resolve_model("nope")
+
+
+def test_a_checkpoint_stored_in_bf16_loads_as_its_values(tmp_path, tiny_files):
+    """Official checkpoints store BF16 (the tiny files are F32): each tensor keeps its bf16 value,
+    upcast exactly when computing in float32, and streamed blocks read the same values."""
+    arrays, metadata = mx.load(str(tiny_files.checkpoint), return_metadata=True)
+    as_bf16 = {k: v.astype(mx.bfloat16) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in arrays.items()}
+    path = tmp_path / "tiny-bf16.safetensors"
+    mx.save_safetensors(str(path), as_bf16, metadata=metadata)
+    assert {info.dtype for info in read_header(path).tensors.values()} == {"BF16"}
+    files = type(tiny_files)(**{**tiny_files.__dict__, "checkpoint": path})
+
+    def values(module):
+        return {k: np.array(v.astype(mx.float32)) for k, v in tree_flatten(module.parameters())}
+
+    for load in (loader.load_transformer, loader.load_vae):
+        expected = values(load(tiny_files, mx.bfloat16))  # the float32 file rounded to bf16 on load
+        for dtype in (mx.bfloat16, mx.float32):
+            model = load(files, dtype)
+            assert {v.dtype for _, v in tree_flatten(model.parameters())} == {dtype}
+            got = values(model)
+            assert sorted(got) == sorted(expected)
+            for name, value in got.items():
+                np.testing.assert_array_equal(value, expected[name], err_msg=f"{load.__name__} {dtype} {name}")
+    resident = loader.load_transformer(files, mx.float32)
+    streamed = loader.load_transformer(files, mx.float32, residency=ResidencyMode.STREAM_BLOCKS)
+    np.testing.assert_allclose(np.array(streamed(*step_inputs(streamed))),
+                               np.array(resident(*step_inputs(resident))), atol=1e-6)
+    full = loader.load_transformer(tiny_files, mx.float32)
+    out_bf16_file = resident(*step_inputs(resident))
+    out_fp32_file = full(*step_inputs(full))
+    error = float(mx.abs(out_bf16_file - out_fp32_file).max() / mx.abs(out_fp32_file).max())
+    print(f"transformer step from the bf16 file vs the float32 file (both computed in float32): {error:.1e}")
+    assert error < 2e-2
