@@ -14,8 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LTX_MLX_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
+def _cli(*args: str, env_home: Path, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "LTX_MLX_MEMORY_LIMIT_BYTES"}  # a user's cap stays out
+    env.update(LTX_MLX_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO), **extra_env)
     return subprocess.run([sys.executable, "-m", "ltx_mlx_core.cli", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -81,11 +82,81 @@ def test_invalid_input_exits_2_with_a_message(home, tmp_path, extra, fragment):
     assert not (tmp_path / "x.mp4").exists()
 
 
-def test_unknown_model_fails_with_a_message(home, tmp_path):
+def test_unknown_model_is_invalid_input(home, tmp_path):
     run = _cli("generate", "--model", "no-such-model", "--prompt", "p", "--output", str(tmp_path / "x.mp4"),
                env_home=home)
-    assert run.returncode in (1, 2)
-    assert "no-such-model" in run.stderr
+    assert run.returncode == 2
+    assert "Unknown model 'no-such-model'" in run.stderr and "tiny" in run.stderr
+
+
+def test_a_catalog_model_not_downloaded_fails_with_exit_1_and_says_how_to_get_it(home, tmp_path):
+    run = _cli("generate", "--model", "ltxv-2b-0.9.8-distilled", "--prompt", "p", "--output",
+               str(tmp_path / "x.mp4"), env_home=home, HF_HOME=str(tmp_path / "empty-hf"))
+    assert run.returncode == 1
+    assert "ltx-mlx models download ltxv-2b-0.9.8-distilled" in run.stderr
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_a_request_too_big_for_the_machine_fails_with_exit_1_the_estimate_and_suggestions(home, tmp_path):
+    out = tmp_path / "big.mp4"
+    run = _cli("generate", "--model", "tiny", "--prompt", "p", "--width", "64", "--height", "64", "--frames", "9",
+               "--output", str(out), env_home=home, LTX_MLX_MEMORY_LIMIT_BYTES=str(1 << 20))
+    assert run.returncode == 1, run.stderr
+    message = run.stderr.split("ltx-mlx: ", 1)[1]
+    assert "1 MiB is usable" in message and "transformer " in message and "activations " in message
+    for suggestion in ("Lower the resolution", "--quantize 8", "2B model"):
+        assert suggestion in message
+    assert "Traceback" not in run.stderr and not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_sidecar_records_the_residency_in_effect_and_the_request_as_given(home, tmp_path):
+    from ltx_mlx_core.pipeline.request import GenerationRequest
+
+    for residency, expected in (("auto", ("resident", "stream_components", "stream_blocks")),
+                                ("stream_components", ("stream_components",))):
+        out = tmp_path / f"{residency}.mp4"
+        run = _cli("generate", "--model", "tiny", "--prompt", "p", "--width", "64", "--height", "64",
+                   "--frames", "9", "--residency", residency, "--quiet", "--output", str(out), env_home=home)
+        assert run.returncode == 0, run.stderr
+        sidecar = json.loads(out.with_suffix(".json").read_text())
+        assert sidecar["residency_in_effect"] in expected
+        assert sidecar["request"]["residency"] == residency  # what was asked, so a re-run asks the same
+        assert GenerationRequest.from_dict(sidecar["request"]).to_dict() == sidecar["request"]
+
+
+def test_generate_with_a_video_condition(home, tmp_path):
+    from ltx_mlx_core.video.io import write_video
+
+    clip = tmp_path / "clip.mp4"
+    ramp = np.linspace(0, 255, 9, dtype=np.uint8)[:, None, None, None]
+    write_video(clip, np.broadcast_to(ramp, (9, 64, 64, 3)).copy(), fps=12)
+    out = tmp_path / "v2v.mp4"
+    run = _cli("generate", "--model", "tiny", "--prompt", "p", "--width", "64", "--height", "64", "--frames", "17",
+               "--video", f"{clip}@8:0.9", "--quiet", "--output", str(out), env_home=home)
+    assert run.returncode == 0, run.stderr
+    assert iio.imread(out).shape == (17, 64, 64, 3)
+    (item,) = json.loads(out.with_suffix(".json").read_text())["request"]["conditioning"]
+    assert (item["path"], item["frame"], item["strength"]) == (str(clip), 8, 0.9)
+    not_a_video = _cli("generate", "--model", "tiny", "--prompt", "p", "--video", str(tmp_path / "still.png"),
+                       "--output", str(tmp_path / "x.mp4"), env_home=home)
+    assert not_a_video.returncode == 2 and "is not a video file" in not_a_video.stderr
+
+
+def test_negative_prompt_reaches_the_guided_steps(home, tmp_path):
+    """With CFG on (guidance 3), a different negative prompt gives a different video; both are recorded."""
+    config = tmp_path / "cfg.yaml"
+    config.write_text("pipeline_type: base\ntimesteps: [1.0, 0.5]\nguidance_scale: 3\nprecision: float32\n"
+                      "text_encoder_max_tokens: 16\n")
+    videos = {}
+    for negative in ("blurry", "dark and noisy"):
+        out = tmp_path / f"{negative.replace(' ', '_')}.mp4"
+        run = _cli("generate", "--model", "tiny", "--prompt", "a red ball", "--negative-prompt", negative,
+                   "--width", "64", "--height", "64", "--frames", "9", "--steps-config", str(config), "--quiet",
+                   "--output", str(out), env_home=home)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(out.with_suffix(".json").read_text())["request"]["negative_prompt"] == negative
+        videos[negative] = iio.imread(out)
+    assert not np.array_equal(videos["blurry"], videos["dark and noisy"])
 
 
 def test_extend_writes_input_plus_continuation(home, tmp_path):
