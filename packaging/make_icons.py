@@ -1,7 +1,11 @@
-"""Draw the app icon and write resources/icon.png and an .icns for the macOS bundle.
+"""The app icon: draw resources/icon.png, and write the macOS .icns from it.
+
+    python packaging/make_icons.py --icns build/LTX-MLX.icns      # .icns from resources/icon.png
+    python packaging/make_icons.py --draw                          # (re)draw resources/icon.png
 
 The icon is drawn, not downloaded: a rounded square with a film strip and a
-play triangle. Pillow writes .icns directly (all the sizes macOS asks for).
+play triangle. Pillow writes .icns directly, on any platform (all the sizes
+macOS asks for, 16-1024 px, scaled from the PNG).
 """
 from __future__ import annotations
 
@@ -43,17 +47,32 @@ def draw_icon(size: int = SIZE) -> Image.Image:
     return image
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--png", type=Path, default=Path("resources/icon.png"))
-    parser.add_argument("--icns", type=Path, help="also write a macOS .icns here")
-    args = parser.parse_args()
-    icon = draw_icon()
-    args.png.parent.mkdir(parents=True, exist_ok=True)
-    icon.resize((512, 512), Image.LANCZOS).save(args.png)
+ICNS_SIZE = 1024  # the largest .icns entry (ic10, 512@2x)
+
+
+def write_icns(png: Path, icns: Path) -> Path:
+    """Write `icns` from a square PNG (scaled up to 1024 px if smaller, so every size is present)."""
+    image = Image.open(png).convert("RGBA")
+    if image.width != image.height:
+        raise ValueError(f"{png} is {image.width}x{image.height}; an app icon must be square")
+    if image.width < ICNS_SIZE:
+        image = image.resize((ICNS_SIZE, ICNS_SIZE), Image.LANCZOS)
+    icns.parent.mkdir(parents=True, exist_ok=True)
+    image.save(icns, format="ICNS")
+    return icns
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--png", type=Path, default=Path("resources/icon.png"), help="the app icon PNG")
+    parser.add_argument("--draw", action="store_true", help="draw the icon and write --png (512 px)")
+    parser.add_argument("--icns", type=Path, help="write a macOS .icns here from --png")
+    args = parser.parse_args(argv)
+    if args.draw or not args.png.is_file():
+        args.png.parent.mkdir(parents=True, exist_ok=True)
+        draw_icon().resize((512, 512), Image.LANCZOS).save(args.png)
     if args.icns:
-        args.icns.parent.mkdir(parents=True, exist_ok=True)
-        icon.save(args.icns, format="ICNS")
+        write_icns(args.png, args.icns)
 
 
 if __name__ == "__main__":
