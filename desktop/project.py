@@ -5,6 +5,13 @@ A project is a folder `Name.ltxproj/` holding `project.json` (this document) and
 fsync, rename) so an interrupted save leaves the previous file intact; autosave
 writes `autosave.json` beside it, and `recover()` offers it when it is newer.
 Edits are methods that return what they changed, so undo commands can reverse them.
+
+A clip's transition is the edit point into it from the previous clip. Every edit keeps
+two rules, so what is stored is what plays and exports: the first clip enters with a
+cut, and a crossfade is never longer than either clip it joins. An edit that breaks one
+(a delete or move that makes a crossfaded clip the first, a trim or take shorter than a
+neighbouring crossfade) shortens the crossfade or turns it into a cut, as Final Cut and
+iMovie shorten a transition; undo puts back what it took with `restore_transitions`.
 """
 from __future__ import annotations
 
@@ -111,16 +118,20 @@ class Project:
         if not clip.takes:
             raise ProjectError("A clip needs at least one video.")
         self.clips.insert(max(0, min(index, len(self.clips))), clip)
+        self.fit_transitions()
 
     def remove_clip(self, clip_id: str) -> tuple[int, Clip]:
         index = self.index_of(clip_id)
-        return index, self.clips.pop(index)
+        removed = self.clips.pop(index)
+        self.fit_transitions()
+        return index, removed
 
     def move_clip(self, clip_id: str, new_index: int) -> int:
-        """Move; returns the old index."""
+        """Move; returns the old index. The clip keeps its transition into it (fitted to its new neighbours)."""
         old = self.index_of(clip_id)
         clip = self.clips.pop(old)
         self.clips.insert(max(0, min(new_index, len(self.clips))), clip)
+        self.fit_transitions()
         return old
 
     def set_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> tuple[int, Optional[int]]:
@@ -133,6 +144,7 @@ class Project:
             )
         previous = (clip.trim_in, clip.trim_out)
         clip.trim_in, clip.trim_out = trim_in, trim_out
+        self.fit_transitions()
         return previous
 
     def set_transition(self, clip_id: str, kind: str, frames: int) -> tuple[str, int]:
@@ -143,7 +155,7 @@ class Project:
         if kind == "crossfade":
             if index == 0:
                 raise ProjectError("The first clip has nothing to crossfade from.")
-            longest = min(clip.duration, self.clips[index - 1].duration)
+            longest = self.longest_crossfade(index)
             if not 1 <= frames <= longest:
                 raise ProjectError(f"A crossfade here can be 1 to {longest} frames; got {frames}.")
         previous = (clip.transition, clip.transition_frames)
@@ -157,6 +169,7 @@ class Project:
         if make_active:
             clip.active = len(clip.takes) - 1
             self._clamp_trim(clip)
+            self.fit_transitions()
         return previous
 
     def set_active_take(self, clip_id: str, take_index: int) -> int:
@@ -165,7 +178,42 @@ class Project:
             raise ProjectError(f"Clip has {len(clip.takes)} takes; there is no take {take_index + 1}.")
         previous, clip.active = clip.active, take_index
         self._clamp_trim(clip)
+        self.fit_transitions()
         return previous
+
+    # Transitions (the rules every edit keeps) ------------------------------------------------
+
+    def longest_crossfade(self, index: int) -> int:
+        """The longest crossfade into clip `index`: 0 for the first clip, else the shorter clip it joins."""
+        if index <= 0:
+            return 0
+        return max(0, min(self.clips[index].duration, self.clips[index - 1].duration))
+
+    def fit_transitions(self) -> dict[str, tuple[str, int]]:
+        """Shorten crossfades longer than a clip they join, cut into the first clip (or where no
+        frame is left to blend); returns the (kind, frames) each changed clip had before."""
+        changed = {}
+        for index, clip in enumerate(self.clips):
+            kind, frames = clip.transition, clip.transition_frames
+            if kind == "crossfade" and (longest := self.longest_crossfade(index)) >= 1:
+                fitted = ("crossfade", max(1, min(frames, longest)))
+            else:
+                fitted = ("cut", 0)
+            if fitted != (kind, frames):
+                changed[clip.id] = (kind, frames)
+                clip.transition, clip.transition_frames = fitted
+        return changed
+
+    def transitions(self) -> dict[str, tuple[str, int]]:
+        """Every clip's (kind, frames), for `restore_transitions`."""
+        return {c.id: (c.transition, c.transition_frames) for c in self.clips}
+
+    def restore_transitions(self, saved: dict[str, tuple[str, int]]) -> None:
+        """Put back transitions saved before an edit that is being undone (they were valid then,
+        and undo returns every clip to where it was then, so they are valid again)."""
+        for clip in self.clips:
+            if clip.id in saved:
+                clip.transition, clip.transition_frames = saved[clip.id]
 
     @staticmethod
     def _clamp_trim(clip: Clip) -> None:
@@ -190,9 +238,11 @@ class Project:
             raw = dict(raw)
             raw["takes"] = [Take(**t) for t in raw.get("takes", [])]
             clips.append(Clip(**raw))
-        return cls(name=data.get("name", "Untitled"), fps=float(data.get("fps", 30.0)),
-                   width=int(data.get("width", 768)), height=int(data.get("height", 512)),
-                   clips=clips, folder=folder, model=data.get("model"))
+        project = cls(name=data.get("name", "Untitled"), fps=float(data.get("fps", 30.0)),
+                      width=int(data.get("width", 768)), height=int(data.get("height", 512)),
+                      clips=clips, folder=folder, model=data.get("model"))
+        project.fit_transitions()  # a file from before the rules were kept plays as it exports
+        return project
 
     def save(self, folder: Optional[Path] = None) -> Path:
         folder = Path(folder or self.folder or "")

@@ -1,4 +1,9 @@
-"""Every timeline edit as a QUndoCommand on the project document (undo/redo for free)."""
+"""Every timeline edit as a QUndoCommand on the project document (undo/redo for free).
+
+The document shortens or cuts crossfades that an edit leaves too long (see desktop.project);
+so that undo is exact, every command saves all transitions before its edit and puts them
+back after reversing it. Subclasses write `apply` and `revert`, not redo/undo.
+"""
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -9,12 +14,43 @@ from desktop.project import Clip, Project, Take
 
 
 class ProjectCommand(QUndoCommand):
-    """Base: runs `changed()` after every redo/undo so views refresh."""
+    """Base: saves transitions around the edit and runs `changed()` after every redo/undo so views refresh."""
 
     def __init__(self, project: Project, text: str, changed: Optional[Callable[[], None]] = None):
         super().__init__(text)
         self.project = project
+        self.base_text = text
         self._changed = changed or (lambda: None)
+        self._transitions: dict[str, tuple[str, int]] = {}
+
+    def apply(self) -> None:
+        raise NotImplementedError
+
+    def revert(self) -> None:
+        raise NotImplementedError
+
+    def redo(self) -> None:
+        before = self.project.transitions()
+        self.apply()
+        self._transitions = before
+        after = self.project.transitions()
+        fitted = [after[cid] for cid in before if cid in after and after[cid] != before[cid]
+                  and not self.sets_transition_of(cid)]
+        if fitted:  # the Edit menu says what else the edit did ("Undo Trim clip (crossfade shortened)")
+            effect = "shortened" if all(kind == "crossfade" for kind, _ in fitted) else "removed"
+            self.setText(f"{self.base_text} (crossfade {effect})")
+        else:
+            self.setText(self.base_text)
+        self.notify()
+
+    def undo(self) -> None:
+        self.revert()
+        self.project.restore_transitions(self._transitions)
+        self.notify()
+
+    def sets_transition_of(self, clip_id: str) -> bool:
+        """Whether this edit is itself a transition change of `clip_id` (not a side effect)."""
+        return False
 
     def notify(self) -> None:
         self._changed()
@@ -24,14 +60,15 @@ class InsertClip(ProjectCommand):
     def __init__(self, project: Project, index: int, clip: Clip, changed=None, text: str = "Add clip"):
         super().__init__(project, text, changed)
         self.index, self.clip = index, clip
+        self.own_transition = (clip.transition, clip.transition_frames)
 
-    def redo(self) -> None:
+    def apply(self) -> None:
+        self.clip.transition, self.clip.transition_frames = self.own_transition
         self.project.insert_clip(self.index, self.clip)
-        self.notify()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.project.remove_clip(self.clip.id)
-        self.notify()
+        self.clip.transition, self.clip.transition_frames = self.own_transition
 
 
 class RemoveClip(ProjectCommand):
@@ -41,13 +78,11 @@ class RemoveClip(ProjectCommand):
         self.index: int = -1
         self.clip: Optional[Clip] = None
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.index, self.clip = self.project.remove_clip(self.clip_id)
-        self.notify()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.project.insert_clip(self.index, self.clip)
-        self.notify()
 
 
 class MoveClip(ProjectCommand):
@@ -56,45 +91,42 @@ class MoveClip(ProjectCommand):
         self.clip_id, self.new_index = clip_id, new_index
         self.old_index = project.index_of(clip_id)
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.project.move_clip(self.clip_id, self.new_index)
-        self.notify()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.project.move_clip(self.clip_id, self.old_index)
-        self.notify()
 
 
 class TrimClip(ProjectCommand):
+    """A trim; a neighbouring crossfade longer than the trimmed clip is shortened in the same edit."""
+
     def __init__(self, project: Project, clip_id: str, trim_in: int, trim_out: Optional[int], changed=None):
         super().__init__(project, "Trim clip", changed)
         self.clip_id, self.new = clip_id, (trim_in, trim_out)
         clip = project.clip(clip_id)
         self.old = (clip.trim_in, clip.trim_out)
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.project.set_trim(self.clip_id, *self.new)
-        self.notify()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         self.project.set_trim(self.clip_id, *self.old)
-        self.notify()
 
 
 class SetTransition(ProjectCommand):
     def __init__(self, project: Project, clip_id: str, kind: str, frames: int, changed=None):
         super().__init__(project, "Change transition", changed)
         self.clip_id, self.new = clip_id, (kind, frames)
-        clip = project.clip(clip_id)
-        self.old = (clip.transition, clip.transition_frames)
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.project.set_transition(self.clip_id, *self.new)
-        self.notify()
 
-    def undo(self) -> None:
-        self.project.set_transition(self.clip_id, *self.old)
-        self.notify()
+    def revert(self) -> None:
+        pass  # the saved transitions are put back by the base class, without set_transition's checks
+
+    def sets_transition_of(self, clip_id: str) -> bool:
+        return clip_id == self.clip_id
 
 
 class AddTake(ProjectCommand):
@@ -106,18 +138,16 @@ class AddTake(ProjectCommand):
         self.previous_active = 0
         self.previous_trim = (0, None)
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         clip = self.project.clip(self.clip_id)
         self.previous_trim = (clip.trim_in, clip.trim_out)
         self.previous_active = self.project.add_take(self.clip_id, self.take)
-        self.notify()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         clip = self.project.clip(self.clip_id)
         clip.takes.pop()
         clip.active = self.previous_active
         clip.trim_in, clip.trim_out = self.previous_trim
-        self.notify()
 
 
 class SwitchTake(ProjectCommand):
@@ -127,11 +157,9 @@ class SwitchTake(ProjectCommand):
         clip = project.clip(clip_id)
         self.previous = (clip.active, clip.trim_in, clip.trim_out)
 
-    def redo(self) -> None:
+    def apply(self) -> None:
         self.project.set_active_take(self.clip_id, self.take_index)
-        self.notify()
 
-    def undo(self) -> None:
+    def revert(self) -> None:
         clip = self.project.clip(self.clip_id)
         clip.active, clip.trim_in, clip.trim_out = self.previous
-        self.notify()
