@@ -20,6 +20,10 @@ the reference VAE encodes with its posterior mean, as ours does.
 Compared: the latents after each pass (our stage checkpoints in `request.job_dir`, the
 reference's at the end of each of its passes) and the decoded video resized to the requested
 size, as floats before our uint8 conversion and as the uint8 frames we return.
+
+Measured (CPU, float32, max|ours - ref| / max|ref|, bound 1e-4): concat prefix: first pass
+3.8e-7, second pass 5.2e-7, decoded video 3.6e-6; soft prefix: 4.1e-7, 5.1e-7, 3.9e-6; our
+uint8 frames within half a level of the reference's floats (we round, its CLI truncates).
 """
 from __future__ import annotations
 
