@@ -22,6 +22,7 @@ class ProjectCommand(QUndoCommand):
         self.base_text = text
         self._changed = changed or (lambda: None)
         self._transitions: dict[str, tuple[str, int]] = {}
+        self.note = ""  # what the edit also changed, in a sentence for the status line
 
     def apply(self) -> None:
         raise NotImplementedError
@@ -34,14 +35,20 @@ class ProjectCommand(QUndoCommand):
         self.apply()
         self._transitions = before
         after = self.project.transitions()
-        fitted = [after[cid] for cid in before if cid in after and after[cid] != before[cid]
-                  and not self.sets_transition_of(cid)]
+        fitted = [cid for cid in before if cid in after and after[cid] != before[cid] and not self.sets_transition_of(cid)]
+        self.note = " ".join(self._describe(cid, *after[cid]) for cid in fitted)
         if fitted:  # the Edit menu says what else the edit did ("Undo Trim clip (crossfade shortened)")
-            effect = "shortened" if all(kind == "crossfade" for kind, _ in fitted) else "removed"
+            effect = "shortened" if all(after[cid][0] == "crossfade" for cid in fitted) else "removed"
             self.setText(f"{self.base_text} (crossfade {effect})")
         else:
             self.setText(self.base_text)
         self.notify()
+
+    def _describe(self, clip_id: str, kind: str, frames: int) -> str:
+        number = self.project.index_of(clip_id) + 1
+        if kind == "crossfade":
+            return f"The crossfade into clip {number} is now {frames} frames, to fit the clips it joins."
+        return f"Clip {number} now cuts in (it starts the film or a clip it joined has no frame to blend)."
 
     def undo(self) -> None:
         self.revert()

@@ -167,6 +167,8 @@ class TimelinePanel(QWidget):
             return False
         command.undo()
         self.undo_stack.push(command)
+        if getattr(command, "note", ""):
+            self.status.setText(command.note)
         return True
 
     def _on_changed(self) -> None:

@@ -169,6 +169,28 @@ def test_export_writes_one_mp4_of_the_timeline_with_a_crossfade(panel, four_clip
     assert len(film_sources(panel.project, 17 + 25 - 6 + 2)) == 2
 
 
+def test_trimming_a_clip_shorter_than_its_crossfade_shortens_the_crossfade_and_undo_restores_both(
+        panel, four_clips, tmp_path, qtbot):
+    panel.select(four_clips[2])
+    panel.controls.transition.setCurrentText("Crossfade")
+    panel.controls.fade_frames.setValue(20)
+    panel.apply_transition()
+    rect = panel.view.clip_rect(four_clips[2])
+    drag(panel.view, QPointF(rect.left() + 2, rect.center().y()),
+         QPointF(rect.left() + 2 + 20 * 4.0, rect.center().y()))  # 33 frames trimmed to 13 by the left handle
+    clip = panel.project.clip(four_clips[2])
+    assert (clip.trim_in, clip.duration, clip.transition, clip.transition_frames) == (20, 13, "crossfade", 13)
+    assert panel.undo_stack.count() == 6 and panel.undo_stack.undoText() == "Trim clip (crossfade shortened)"
+    assert "crossfade into clip 3 is now 13 frames" in panel.status.text()
+    out = tmp_path / "trimmed.mp4"
+    with qtbot.waitSignal(panel.export_finished, timeout=60000):  # export accepts what the timeline shows
+        panel.export(out, crf=20, preset="ultrafast")
+    assert probe_video(out).frames == panel.project.total_frames == 17 + 25 + 13 + 41 - 13
+    panel.undo_stack.undo()  # one undo: the trim and the crossfade
+    assert (clip.trim_in, clip.duration, clip.transition_frames) == (0, 33, 20)
+    assert panel.view.clip_rect(four_clips[2]).width() == pytest.approx(33 * 4.0, abs=2)
+
+
 def test_cancelled_export_writes_nothing(panel, four_clips, tmp_path, qtbot):
     out = tmp_path / "never.mp4"
     job = panel.export(out, crf=20, preset="veryslow")
