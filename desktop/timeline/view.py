@@ -19,6 +19,10 @@ RULER = 22
 TRACK_TOP = 30
 TRACK_HEIGHT = 92
 HANDLE = 7
+LABEL_STRIP = 18  # the clip's bottom strip: number, length, takes, fade
+CLIP_BACKGROUND = "#2b2f36"
+RETAKE_EDGE = "#ffaa00"
+PLAYHEAD = "#ff4d4d"
 MIN_PIXELS_PER_FRAME, MAX_PIXELS_PER_FRAME = 0.25, 40.0
 RULER_STEPS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 
@@ -50,39 +54,43 @@ class ClipItem(QGraphicsItem):
             ppf = self.view.pixels_per_frame
             rect = rect.adjusted(self.trim_preview[0] * ppf, 0, self.trim_preview[1] * ppf, 0)
         selected = self.clip_id in self.view.selected
-        painter.fillRect(rect, QColor("#2b2f36"))
+        painter.fillRect(rect, QColor(CLIP_BACKGROUND))
+        filmstrip = rect.adjusted(0, 0, 0, -LABEL_STRIP)
         painter.save()
-        painter.setClipRect(rect.adjusted(0, 0, 0, -18))
+        painter.setClipRect(filmstrip)
         x = rect.left()
         while x < rect.right():  # a filmstrip: each tile shows the frame at its position
             frame = self.place.first_source_frame + int((x - rect.left()) / self.view.pixels_per_frame)
-            thumb = self.view.thumbnail(self.place, min(frame, self.place.clip.end - 1), int(rect.height()) - 18)
+            thumb = self.view.thumbnail(self.place, min(frame, self.place.clip.end - 1), int(filmstrip.height()))
             if thumb is None:
                 break
             painter.drawPixmap(QPointF(x, rect.top()), thumb)
             x += thumb.width() + 2
+        range_ = self.view.retake_range
+        if range_ and range_[0] == self.clip_id:  # over the filmstrip only: the label below stays legible
+            ppf = self.view.pixels_per_frame
+            band = QRectF(rect.left() + (range_[1] - self.place.first_source_frame) * ppf, filmstrip.top(),
+                          (range_[2] - range_[1]) * ppf, filmstrip.height())
+            painter.fillRect(band, QColor(255, 170, 0, 90))
+            painter.fillRect(QRectF(band.left(), band.top(), 2, band.height()), QColor(RETAKE_EDGE))
+            painter.fillRect(QRectF(band.right() - 2, band.top(), 2, band.height()), QColor(RETAKE_EDGE))
         painter.restore()
         if self.place.fade_in:
             fade = self.place.fade_in * self.view.pixels_per_frame
             painter.setBrush(QColor(255, 255, 255, 70))
             painter.setPen(Qt.NoPen)
-            painter.drawPolygon([rect.topLeft(), QPointF(rect.left() + fade, rect.top()), rect.bottomLeft()])
+            painter.drawPolygon([rect.topLeft(), QPointF(rect.left() + fade, rect.top()), filmstrip.bottomLeft()])
         clip = self.place.clip
         painter.setPen(QColor("#e8e8e8"))
         painter.setFont(QFont(painter.font().family(), 8))
         takes = f" · take {clip.active + 1}/{len(clip.takes)}" if len(clip.takes) > 1 else ""
         fade = f" · fade {self.place.fade_in}" if self.place.fade_in else ""
         extension = " · ext" if clip.overlap_in else ""  # continues the previous clip (overlap dropped)
-        label_rect = rect.adjusted(HANDLE + 3 if selected else 4, rect.height() - 17, -4 - self.view.fade_of_next(self.index), 0)
+        label_rect = rect.adjusted(HANDLE + 3 if selected else 4, rect.height() - LABEL_STRIP + 1,
+                                   -4 - self.view.fade_of_next(self.index), 0)
         label = painter.fontMetrics().elidedText(f"{self.index + 1}  {self.place.duration} f{extension}{takes}{fade}",
                                                  Qt.ElideRight, int(max(0, label_rect.width())))
         painter.drawText(label_rect, Qt.AlignLeft | Qt.AlignVCenter, label)
-        range_ = self.view.retake_range
-        if range_ and range_[0] == self.clip_id:
-            ppf = self.view.pixels_per_frame
-            left = (range_[1] - self.place.first_source_frame) * ppf
-            painter.fillRect(QRectF(rect.left() + left, rect.top(), (range_[2] - range_[1]) * ppf, rect.height()),
-                             QColor(255, 170, 0, 90))
         painter.setBrush(Qt.NoBrush)
         painter.setPen(QPen(QColor("#4da3ff") if selected else QColor("#55595f"), 2 if selected else 1))
         painter.drawRect(rect)
@@ -175,7 +183,7 @@ class TimelineView(QGraphicsView):
             painter.drawText(QPointF(x + 3, RULER - 8), f"{tick * seconds:g}s")
             tick += 1
         x = self.playhead * ppf
-        painter.setPen(QPen(QColor("#ff4d4d"), 2))
+        painter.setPen(QPen(QColor(PLAYHEAD), 2))
         painter.drawLine(QPointF(x, 0), QPointF(x, TRACK_TOP + TRACK_HEIGHT + 6))
 
     # Zoom -----------------------------------------------------------------------------------
