@@ -133,6 +133,17 @@ def test_extend_on_the_tiny_model_continues_a_clip_without_a_repeated_frame(qtbo
         panel.export(out, crf=18, preset="ultrafast")
     info = probe_video(out)
     assert (info.frames, info.fps, info.width, info.height) == (17 + 8, 12.0, 64, 64)
+    # The seam, frame by frame (as the stitch tests read numbered frames): the film is the source's
+    # 17 frames, then the extension from its first new frame (9: frames 0-8 repeat the source's end).
+    film, _ = read_video(out)
+    start, _ = read_video(panel.project.media_path(source))
+    generated, _ = read_video(panel.project.media_path(extension))
+    distance = lambda x, y: np.abs(x.astype(int) - y.astype(int)).mean()  # noqa: E731
+    assert all(distance(film[i], start[i]) < 3 for i in range(17))
+    after_seam = [int(np.argmin([distance(frame, g) for g in generated])) for frame in film[17:]]
+    assert after_seam == list(range(9, 17))  # each new frame once, in order, none of the overlap
+    assert distance(film[17], generated[9]) < 6 < distance(film[17], generated[8])
+    assert all(distance(film[j], film[j - 1]) > 6 for j in range(17, 25))  # no frame repeats its predecessor
 
 
 def test_timeline_jobs_show_progress_and_can_be_cancelled(panel, qtbot):
