@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QDragEnterEvent, QUndoStack
+from PySide6.QtGui import QDropEvent, QDragEnterEvent, QUndoStack, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -81,6 +81,39 @@ def test_dragging_the_right_handle_trims_and_undo_untrims(panel, four_clips):
     panel.undo_stack.undo()
     panel.undo_stack.undo()
     assert panel.project.clip(four_clips[2]).trim_out is None and panel.project.clip(four_clips[3]).trim_in == 0
+
+
+def wheel(view, steps: int, modifiers=Qt.NoModifier) -> None:
+    """A mouse-wheel turn of `steps` notches (positive: away from the user) over the track."""
+    at = QPointF(view.viewport().width() / 2, 60)
+    event = QWheelEvent(at, view.viewport().mapToGlobal(at), QPoint(), QPoint(0, 120 * steps), Qt.NoButton,
+                        modifiers, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def test_zoom_buttons_and_ctrl_wheel_resize_the_clips(panel, four_clips, qtbot):
+    widths = lambda: [panel.view.clip_rect(cid).width() for cid in four_clips]  # noqa: E731
+    at_4 = widths()
+    qtbot.mouseClick(panel.controls.zoom_in, Qt.LeftButton)
+    assert panel.view.pixels_per_frame == pytest.approx(5.0)
+    assert widths() == pytest.approx([w * 1.25 for w in at_4], abs=2)
+    qtbot.mouseClick(panel.controls.zoom_out, Qt.LeftButton)
+    qtbot.mouseClick(panel.controls.zoom_out, Qt.LeftButton)
+    assert widths() == pytest.approx([w * 0.8 for w in at_4], abs=2)
+    wheel(panel.view, 1, Qt.ControlModifier)  # Ctrl + wheel away from you zooms in, towards you out
+    assert widths() == pytest.approx(at_4, abs=2)
+    wheel(panel.view, -1, Qt.ControlModifier)
+    wheel(panel.view, -1, Qt.ControlModifier)
+    assert panel.view.pixels_per_frame == pytest.approx(4.0 * 0.8 * 0.8)
+    assert widths() == pytest.approx([w * 0.64 for w in at_4], abs=2)
+    before = widths()
+    wheel(panel.view, 1)  # a plain wheel scrolls; it does not zoom
+    assert widths() == before
+    for _ in range(40):  # zoom stops at its limits
+        wheel(panel.view, -1, Qt.ControlModifier)
+    assert panel.view.pixels_per_frame == pytest.approx(0.25)
+    assert all(w >= 8 for w in widths())  # even a short clip stays grabbable
+    assert panel.undo_stack.count() == 4  # zoom is a view setting, not an edit
 
 
 def test_keyboard_undo_and_delete_work_inside_the_panel(qtbot, tmp_path):
