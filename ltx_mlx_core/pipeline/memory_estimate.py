@@ -189,24 +189,32 @@ def component_shapes(model_files: Any) -> tuple[dict, dict, dict, dict, Any]:
     return transformer, vae, text, upsampler, config
 
 
-def compute_dtype_bytes(request: GenerationRequest, model_files: Any) -> int:
+def compute_dtype_bytes(request: GenerationRequest, model: Any) -> int:
     """Bytes per value in the compute dtype of the request's pipeline config (bf16 when there is none)."""
     from ltx_mlx_core.pipeline.config import load_pipeline_config
 
-    source = request.pipeline_config or getattr(model_files, "config", None)
+    source = request.pipeline_config or model.config
     if source is None:
         return DTYPE_BYTES["bfloat16"]
     return DTYPE_BYTES[load_pipeline_config(source, request.config_overrides).compute_dtype]
 
 
-def estimate_memory(request: GenerationRequest, model_files: Any, dtype_bytes: Optional[int] = None) -> MemoryEstimate:
-    """Bytes each component and the activations need for this request; reads file headers only.
+def estimate_memory(request: GenerationRequest, model: Any, dtype_bytes: Optional[int] = None) -> MemoryEstimate:
+    """Bytes each component and the activations need for this request, from tensor shapes only
+    (file headers for installed models): nothing is loaded.
 
-    `dtype_bytes` is the compute dtype's size; by default the request's pipeline config decides it.
+    `model`: `ModelFiles` or `ModelComponents`. `dtype_bytes` is the compute dtype's size; by default
+    the request's pipeline config decides it.
     """
+    from ltx_mlx_core.weights.components import components_of
+
+    components = components_of(model)
     if dtype_bytes is None:
-        dtype_bytes = compute_dtype_bytes(request, model_files)
-    transformer_shapes, vae_shapes, text_shapes, upsampler_shapes, config = component_shapes(model_files)
+        dtype_bytes = compute_dtype_bytes(request, components)
+    shapes = components.shapes()
+    transformer_shapes, vae_shapes, text_shapes, upsampler_shapes = (
+        shapes.transformer, shapes.vae, shapes.text_encoder, shapes.upsampler)
+    config = shapes.transformer_config
     transformer, blocks = _bytes_at(transformer_shapes, dtype_bytes, request.quantize_bits)
     vae, _ = _bytes_at(vae_shapes, dtype_bytes)
     text, _ = _bytes_at(text_shapes, dtype_bytes, request.quantize_bits)

@@ -112,8 +112,11 @@ class _Work:
 class Pipeline:
     """One model's generation pipeline; `generate` may be called many times."""
 
-    def __init__(self, model_files: Any, settings: Optional[PipelineSettings] = None):
-        self.model_files = model_files
+    def __init__(self, model: Any, settings: Optional[PipelineSettings] = None):
+        """`model`: resolved `ModelFiles` or any `ModelComponents` (e.g. random weights for benchmarks)."""
+        from ltx_mlx_core.weights.components import components_of
+
+        self.components = components_of(model)
         self.settings = settings or PipelineSettings()
 
     @classmethod
@@ -123,7 +126,7 @@ class Pipeline:
         return cls(resolve_model(request.model), settings)
 
     def resolve_config(self, request: GenerationRequest) -> PipelineConfig:
-        source = request.pipeline_config or self.model_files.config
+        source = request.pipeline_config or self.components.config
         if source is None:
             raise InvalidRequest(f"model '{request.model}' has no default pipeline config; pass one.")
         return load_pipeline_config(source, request.config_overrides)
@@ -134,7 +137,7 @@ class Pipeline:
         if len(set(request.seeds)) != len(request.seeds):
             raise InvalidRequest(f"each seed can be given once (one video per seed); got {request.seeds}.")
         config = self.resolve_config(request)
-        runner = stage_runner.check_request_against_model(request, config, self.model_files)
+        runner = stage_runner.check_request_against_model(request, config, self.components)
         return self._events(request, config, runner)
 
     def _events(self, request: GenerationRequest, config: PipelineConfig, runner) -> Iterator[Event]:
@@ -256,11 +259,7 @@ class Pipeline:
         return video[0]
 
     def _projection(self, vae, config: PipelineConfig) -> LatentProjection:
-        checkpoint = getattr(self.model_files, "checkpoint", None)
-        identity: tuple[Any, ...] = (checkpoint,)
-        if checkpoint is not None and checkpoint.exists():
-            stat = checkpoint.stat()
-            identity = (checkpoint.resolve(), stat.st_size, stat.st_mtime_ns)
+        identity = self.components.cache_identity()
         return load_or_fit_projection(vae, projection_cache_key(*identity), config.decode_timestep)
 
     def _first_final_frames(self, latents: mx.array, vae) -> tuple[int, int]:

@@ -84,21 +84,26 @@ def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -
     return 2 * width, 2 * height
 
 
-def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model_files: Any) -> "StageRunner":
-    """Checks needing the config and the model files; returns the runner for this request."""
+def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: Any) -> "StageRunner":
+    """Checks needing the config and the model's components; returns the runner for this request."""
+    runner = StageRunner(model)
     if config.is_multiscale:
         pass_sizes(request, config, "first_pass")
-        if getattr(model_files, "upsampler", None) is None:
+        if not runner.components.has_upsampler:
             raise InvalidRequest(
                 f"the '{config.name}' config is two-pass but model '{request.model}' has no spatial "
                 "upsampler; install it or choose a single-pass (base) config."
             )
-    return StageRunner(model_files)
+    return runner
 
 
 class StageRunner:
-    def __init__(self, model_files: Any):
-        self.model_files = model_files
+    def __init__(self, model: Any):
+        """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
+        loads through."""
+        from ltx_mlx_core.weights.components import components_of
+
+        self.components = components_of(model)
         self._vae = None
         self._latent_statistics: Optional[LatentStatistics] = None
         self._transformer = None
@@ -118,7 +123,7 @@ class StageRunner:
 
         self._request = request
         self._dtype = _dtype(config.compute_dtype)
-        estimate = estimate_memory(request, self.model_files, dtype_bytes=self._dtype.size)
+        estimate = estimate_memory(request, self.components, dtype_bytes=self._dtype.size)
         self._residency = check_fits(estimate, request.residency)
         log.info("Residency mode: %s (estimate %s)", self._residency, estimate)
         return str(getattr(self._residency, "value", self._residency))
@@ -139,15 +144,11 @@ class StageRunner:
             mx.clear_cache()
 
     def _load(self, component: str):
-        from ltx_mlx_core.weights import loader
-
         if component == "vae":
-            return loader.load_vae(self.model_files, self._dtype)
+            return self.components.load_vae(self._dtype)
         if component == "upsampler":
-            return loader.load_upsampler(self.model_files, self._dtype)
-        return loader.load_transformer(
-            self.model_files, self._dtype, quantize_bits=self._request.quantize_bits, residency=self._residency
-        )
+            return self.components.load_upsampler(self._dtype)
+        return self.components.load_transformer(self._dtype, self._request.quantize_bits, self._residency)
 
     def transformer(self):
         if self._transformer is None:
@@ -182,10 +183,9 @@ class StageRunner:
         """Load T5 (quantised like the transformer when the request asks), encode the prompt (and the
         negative one when CFG is on), free T5."""
         from ltx_mlx_core.models.text_encoding import encode_prompts
-        from ltx_mlx_core.weights.loader import load_text_encoder
 
         self._release_vae_when_streaming()
-        tokenizer, encoder = load_text_encoder(self.model_files, self._dtype, quantize_bits=request.quantize_bits)
+        tokenizer, encoder = self.components.load_text_encoder(self._dtype, request.quantize_bits)
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
