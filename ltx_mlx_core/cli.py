@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ltx_mlx_core.pipeline.cli_generate",
     "ltx_mlx_core.weights.cli_models",
     "ltx_mlx_core.video.cli_stitch",
+    "ltx_mlx_core.bench.cli_bench",
 )
 
 log = logging.getLogger("ltx_mlx_core.cli")

@@ -1,0 +1,79 @@
+"""`ltx-mlx bench`: time whole generations on this machine, stage by stage.
+
+    ltx-mlx bench --model ltxv-2b-0.9.8-distilled                 # installed, or random weights of its shape
+    ltx-mlx bench --model tiny --width 64 --height 64 --frames 9 --json report.json
+
+A catalog model that is not installed is timed with random weights of its exact shapes
+(the output is noise; the work is the same). Results: a table on stdout, JSON with --json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ltx_mlx_core.pipeline.request import RESIDENCY_MODES, GenerationRequest
+
+log = logging.getLogger(__name__)
+PRECISIONS = ("bfloat16", "float16", "float32")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="time a generation stage by stage (text encode, passes, decode)")
+    parser.add_argument("--model", default="ltxv-2b-0.9.8-distilled", help="model id or folder")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="use random weights of the model's shapes even if it is installed")
+    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--frames", type=int, default=97)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--precision", choices=PRECISIONS, help="compute dtype (default: the model's config)")
+    parser.add_argument("--quantize", type=int, choices=(4, 8), help="quantise transformer and T5 linear layers")
+    parser.add_argument("--residency", default="auto", choices=RESIDENCY_MODES)
+    parser.add_argument("--steps-config", help="pipeline YAML to use instead of the model's")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (kernel compilation, caches)")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.set_defaults(handler=run)
+
+
+def _components(model: str, random_weights: bool):
+    """(components, weights label): installed files, else random weights of a known model's shapes."""
+    from ltx_mlx_core.bench.random_model import MODEL_SHAPES, RandomComponents
+    from ltx_mlx_core.errors import ModelNotInstalled
+    from ltx_mlx_core.weights.components import FileComponents
+    from ltx_mlx_core.weights.registry import resolve_model
+
+    if random_weights:
+        return RandomComponents.for_model(model), "random weights (exact shapes)"
+    try:
+        return FileComponents(resolve_model(model)), "installed"
+    except ModelNotInstalled:
+        if model not in MODEL_SHAPES:
+            raise
+        print(f"ltx-mlx bench: '{model}' is not installed; timing random weights of its exact shapes "
+              "(the output is noise, the work is the same)", file=sys.stderr)
+        return RandomComponents.for_model(model), "random weights (exact shapes)"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ltx_mlx_core.bench.generation import bench_generation, format_report
+    from ltx_mlx_core.errors import InvalidRequest
+
+    if args.repeats < 1 or args.warmup < 0:
+        raise InvalidRequest("--repeats must be at least 1 and --warmup at least 0.")
+    components, weights = _components(args.model, args.random_weights)
+    request = GenerationRequest(
+        prompt="a red boat moves slowly on a calm blue sea at sunset, camera pans",
+        model=args.model, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
+        pipeline_config=args.steps_config, residency=args.residency, quantize_bits=args.quantize,
+        config_overrides={"precision": args.precision} if args.precision else {},
+    )
+    print(f"ltx-mlx bench: {args.warmup} warm-up and {args.repeats} timed generation(s)…", file=sys.stderr)
+    report = bench_generation(components, request, repeats=args.repeats, warmup=args.warmup, weights=weights)
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2))
+    return 0

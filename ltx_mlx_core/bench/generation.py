@@ -1,0 +1,139 @@
+"""Timing whole generations through `Pipeline.generate`, stage by stage (what `ltx-mlx bench` reports).
+
+A run drains the pipeline's event stream as the app does; each stage's time comes from the
+pipeline's own timings (measured between its stage events, evaluation included), its step count
+from the `StepDone` events, the peak from MLX's peak-memory counter. Warm-up runs (kernel
+compilation, caches) are discarded; the report holds medians over the timed runs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import mlx.core as mx
+
+from ltx_mlx_core.pipeline.events import Finished, StepDone
+from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
+from ltx_mlx_core.pipeline.request import GenerationRequest
+
+logger = logging.getLogger(__name__)
+
+STAGE_ORDER = ("load", "text_encode", "first_pass", "upsample", "second_pass", "denoise", "decode")
+
+
+@dataclass
+class StageTiming:
+    stage: str
+    median_s: float
+    steps: int
+
+    @property
+    def per_step_s(self) -> float:
+        return self.median_s / self.steps if self.steps else self.median_s
+
+
+@dataclass
+class GenerationBench:
+    """One benchmark: what ran, where, and the medians per stage."""
+
+    model: str
+    weights: str  # "installed" or "random (exact shapes)"
+    video: str
+    dtype: str
+    residency: str
+    quantize_bits: Optional[int]
+    repeats: int
+    stages: list[StageTiming] = field(default_factory=list)
+    total_s: float = 0.0
+    total_without_load_s: float = 0.0
+    peak_memory_bytes: int = 0
+    device: str = ""
+    mlx_version: str = ""
+    date: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for row, stage in zip(data["stages"], self.stages):
+            row["per_step_s"] = stage.per_step_s
+        return data
+
+
+def device_description() -> str:
+    device = mx.default_device()
+    try:
+        name = mx.device_info().get("device_name", "")
+    except (AttributeError, RuntimeError):
+        name = ""
+    return f"{name or platform.machine()} ({device})"
+
+
+def run_once(pipeline: Pipeline, request: GenerationRequest) -> tuple[dict[str, float], dict[str, int], int, str]:
+    """(stage seconds, stage step counts, peak memory bytes, residency in effect) of one generation."""
+    steps: dict[str, int] = {}
+    result = None
+    for event in pipeline.generate(request):
+        if isinstance(event, StepDone):
+            steps[event.stage] = max(steps.get(event.stage, 0), event.step)
+        elif isinstance(event, Finished):
+            result = event.result
+    assert result is not None, "the pipeline finished without a result"
+    return dict(result.timings), steps, result.peak_memory_bytes, result.residency
+
+
+def bench_generation(
+    components: Any,
+    request: GenerationRequest,
+    repeats: int = 3,
+    warmup: int = 1,
+    weights: str = "installed",
+    settings: Optional[PipelineSettings] = None,
+) -> GenerationBench:
+    if repeats < 1 or warmup < 0:
+        raise ValueError("repeats must be at least 1 and warmup at least 0.")
+    pipeline = Pipeline(components, settings)
+    config = pipeline.resolve_config(request)
+    runs = []
+    for index in range(warmup + repeats):
+        run = run_once(pipeline, request)
+        logger.info("bench run %d/%d: %.2f s", index + 1, warmup + repeats, run[0].get("total", 0.0))
+        if index >= warmup:
+            runs.append(run)
+    timings = [run[0] for run in runs]
+    stage_names = [s for s in STAGE_ORDER if s in timings[0]]
+    report = GenerationBench(
+        model=request.model,
+        weights=weights,
+        video=f"{request.width}x{request.height}x{request.num_frames}",
+        dtype=config.compute_dtype,
+        residency=runs[-1][3],
+        quantize_bits=request.quantize_bits,
+        repeats=repeats,
+        stages=[StageTiming(name, statistics.median(t[name] for t in timings), runs[-1][1].get(name, 0))
+                for name in stage_names],
+        total_s=statistics.median(t["total"] for t in timings),
+        total_without_load_s=statistics.median(t["total"] - t.get("load", 0.0) for t in timings),
+        peak_memory_bytes=max(run[2] for run in runs),
+        device=device_description(),
+        mlx_version=mx.__version__,
+        date=dt.date.today().isoformat(),
+    )
+    return report
+
+
+def format_report(report: GenerationBench) -> str:
+    gib = report.peak_memory_bytes / 2**30
+    quant = f", {report.quantize_bits}-bit" if report.quantize_bits else ""
+    lines = [
+        f"{report.model} ({report.weights}) {report.video} {report.dtype}{quant}, residency {report.residency}",
+        f"{report.device}, MLX {report.mlx_version}, median of {report.repeats}",
+        f"{'stage':<14}{'seconds':>10}{'steps':>7}{'s/step':>10}",
+    ]
+    for stage in report.stages:
+        lines.append(f"{stage.stage:<14}{stage.median_s:>10.3f}{stage.steps:>7}{stage.per_step_s:>10.3f}")
+    lines.append(f"{'total':<14}{report.total_s:>10.3f}   (without load {report.total_without_load_s:.3f} s)")
+    lines.append(f"peak memory {gib:.2f} GiB")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Random weights of a catalog model's exact shapes, loadable through the pipeline like installed files.
+
+`ltx-mlx bench` times a model that is not installed with these; the side-by-side benchmark
+gives the reference the same shapes. Every component is built in the compute dtype one array
+at a time (bench.workloads.randomize_parameters), so loading costs what the real weights would
+cost in memory. The prompt tokenizer is the tiny word-level one: prompts are padded to the
+config's token count anyway, so the text encoder does the same work as with the real one.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import mlx.core as mx
+from mlx.utils import tree_flatten
+
+from ltx_mlx_core.bench.workloads import randomize_parameters
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.t5 import T5_XXL, T5Encoder
+from ltx_mlx_core.models.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.transformer_config import PRESETS
+from ltx_mlx_core.models.upsampler import LTXV_098_UPSAMPLER_CONFIG, LatentUpsampler, UpsamplerConfig
+from ltx_mlx_core.models.vae import CausalVideoAutoencoder
+from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.weights.components import ComponentShapes
+from ltx_mlx_core.weights.residency import ResidencyMode
+from ltx_mlx_core.weights.tiny import ModelShapes
+
+@dataclass(frozen=True)
+class RandomModelSpec:
+    """A model's component shapes and its pipeline YAML."""
+
+    shapes: ModelShapes
+    pipeline_config: str
+
+
+_UPSAMPLER_098 = UpsamplerConfig.from_dict(LTXV_098_UPSAMPLER_CONFIG)
+
+
+def _spec(preset: str, pipeline_config: str) -> RandomModelSpec:
+    shapes = ModelShapes(transformer=PRESETS[preset], t5=T5_XXL, vae=dict(LTXV_098_VAE_CONFIG),
+                         upsampler=_UPSAMPLER_098)
+    return RandomModelSpec(shapes, pipeline_config)
+
+
+# The FP8 checkpoints dequantise on load to the same shapes as the bf16 ones.
+MODEL_SHAPES: dict[str, RandomModelSpec] = {
+    "ltxv-13b-0.9.8-distilled": _spec("ltxv-13b-0.9.8", "ltxv-13b-0.9.8-distilled.yaml"),
+    "ltxv-13b-0.9.8-distilled-fp8": _spec("ltxv-13b-0.9.8", "ltxv-13b-0.9.8-distilled-fp8.yaml"),
+    "ltxv-2b-0.9.8-distilled": _spec("ltxv-2b-0.9.8", "ltxv-2b-0.9.8-distilled.yaml"),
+    "ltxv-2b-0.9.8-distilled-fp8": _spec("ltxv-2b-0.9.8", "ltxv-2b-0.9.8-distilled-fp8.yaml"),
+}
+
+
+def _shapes_of(module: Any) -> dict[str, tuple[int, ...]]:
+    # A freshly built module's parameters are unevaluated: reading their shapes allocates nothing.
+    return {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
+
+
+class RandomComponents:
+    """A model of `spec`'s shapes with random weights (its output is noise), as `ModelComponents`."""
+
+    def __init__(self, model_id: str, spec: RandomModelSpec, seed: int = 0):
+        self.model_id = model_id
+        self.model_shapes = spec.shapes
+        self.config: Optional[str] = spec.pipeline_config
+        self.seed = seed
+        self._tokenizer_dir: Optional[tempfile.TemporaryDirectory] = None
+
+    @classmethod
+    def for_model(cls, model_id: str, seed: int = 0) -> "RandomComponents":
+        if model_id not in MODEL_SHAPES:
+            raise InvalidRequest(
+                f"No known shapes for '{model_id}'; random weights exist for {', '.join(sorted(MODEL_SHAPES))}."
+            )
+        return cls(model_id, MODEL_SHAPES[model_id], seed)
+
+    @property
+    def has_upsampler(self) -> bool:
+        return True
+
+    def cache_identity(self) -> tuple[Any, ...]:
+        return ("random-weights", self.model_id, self.seed)
+
+    def shapes(self) -> ComponentShapes:
+        return ComponentShapes(
+            transformer=_shapes_of(LTXVideoTransformer(self.model_shapes.transformer)),
+            vae=_shapes_of(CausalVideoAutoencoder(VAEConfig.from_dict(self.model_shapes.vae))),
+            text_encoder=_shapes_of(T5Encoder(self.model_shapes.t5)),
+            upsampler=_shapes_of(LatentUpsampler(self.model_shapes.upsampler)),
+            transformer_config=self.model_shapes.transformer,
+        )
+
+    def load_transformer(self, dtype: mx.Dtype, quantize_bits: Optional[int], residency: ResidencyMode) -> Any:
+        if residency is ResidencyMode.STREAM_BLOCKS:
+            raise InvalidRequest(
+                "Random weights have no file to stream transformer blocks from; "
+                "choose another residency mode or install the model."
+            )
+        model = LTXVideoTransformer(self.model_shapes.transformer)
+        randomize_parameters(model, dtype, seed=self.seed)
+        if quantize_bits:
+            from ltx_mlx_core.weights.quantize import quantize_linear_layers
+
+            quantize_linear_layers(model, quantize_bits)
+            mx.eval(model.parameters())
+        return model
+
+    def load_vae(self, dtype: mx.Dtype) -> Any:
+        vae = CausalVideoAutoencoder(VAEConfig.from_dict(self.model_shapes.vae))
+        randomize_parameters(vae, dtype, seed=self.seed + 1)
+        # Per-channel latent statistics near those of a trained VAE (std ~ 1), not N(0, 0.02).
+        vae.std_of_means = mx.ones_like(vae.std_of_means)
+        return vae
+
+    def load_upsampler(self, dtype: mx.Dtype) -> Any:
+        upsampler = LatentUpsampler(self.model_shapes.upsampler)
+        randomize_parameters(upsampler, dtype, seed=self.seed + 2)
+        return upsampler
+
+    def load_text_encoder(self, dtype: mx.Dtype, quantize_bits: Optional[int]) -> tuple[Any, Any]:
+        from ltx_mlx_core.models.text_encoding import load_tokenizer
+        from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
+
+        if self._tokenizer_dir is None:
+            self._tokenizer_dir = tempfile.TemporaryDirectory(prefix="ltx-mlx-bench-tokenizer-")
+            write_tiny_t5_tokenizer(Path(self._tokenizer_dir.name))
+        encoder = T5Encoder(self.model_shapes.t5)
+        randomize_parameters(encoder, dtype, seed=self.seed + 3)
+        if quantize_bits:
+            from ltx_mlx_core.weights.quantize import quantize_linear_layers
+
+            quantize_linear_layers(encoder, quantize_bits)
+            mx.eval(encoder.parameters())
+        return load_tokenizer(self._tokenizer_dir.name), encoder
