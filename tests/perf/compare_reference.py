@@ -3,15 +3,21 @@
     python tests/perf/compare_reference.py --shape 13b --width 768 --height 512 --frames 97
     python tests/perf/compare_reference.py --shape tiny --repeats 3      # CPU smoke (CI)
 
-Stages: the transformer denoising step (one forward: the distilled config's guidance of 1)
-and the VAE decode (0.9.8 decode timestep and noise). Both sides use random weights of the
-same shapes in bf16 (CPU: float32 for the reference, which lacks fast bf16 kernels there).
-Each stage: warm-up, then >= 5 timed repeats; medians, ours/reference ratio, peak memory.
-The reference runs first and is freed before ours loads, so the peaks do not overlap.
+Stages: the transformer denoising step (one forward: the distilled config's guidance of 1),
+the VAE decode (0.9.8 decode timestep and noise), and the whole multi-scale distilled
+generation (text to video: T5, first pass, upsample, second pass, decode, final resize;
+ours through `Pipeline.generate`, the reference through `LTXMultiScalePipeline` as its CLI
+calls it). Both sides use random weights of the same shapes in bf16 (CPU: float32 for the
+reference, which lacks fast bf16 kernels there). Each stage: warm-up, then >= 5 timed
+repeats; medians, ours/reference ratio, peak memory. The reference runs first and is freed
+before ours loads, so the peaks do not overlap. Whole generations: the reference holds every
+model on the device between calls, ours loads each component when its stage needs it
+(streamed residency), so ours is reported with and without its load time.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -48,6 +54,24 @@ TINY_TRANSFORMER = TransformerConfig(
 )
 TINY_VAE = dict(LTXV_098_VAE_CONFIG, encoder_base_channels=16, decoder_base_channels=16)
 SHAPES = {"2b": PRESETS["ltxv-2b-0.9.8"], "13b": PRESETS["ltxv-13b-0.9.8"], "tiny": TINY_TRANSFORMER}
+
+
+def _tiny_generation_model():
+    from ltx_mlx_core.bench.random_model import RandomComponents, RandomModelSpec
+    from ltx_mlx_core.weights.tiny import ModelShapes
+
+    return RandomComponents("tiny-random", RandomModelSpec(ModelShapes(), "tiny.yaml"))
+
+
+def _catalog_generation_model(model_id: str):
+    from ltx_mlx_core.bench.random_model import RandomComponents
+
+    return lambda: RandomComponents.for_model(model_id)
+
+
+# The whole-generation workload per shape: random weights of these models' exact shapes.
+GENERATION_MODELS = {"2b": _catalog_generation_model("ltxv-2b-0.9.8-distilled"),
+                     "13b": _catalog_generation_model("ltxv-13b-0.9.8-distilled"), "tiny": _tiny_generation_model}
 
 
 def device_name() -> str:
@@ -99,6 +123,47 @@ def compare_vae_decode(vae_config: dict, shape: VideoShape, args, torch_dtype, m
     return result
 
 
+def compare_generation(shape_name: str, shape: VideoShape, args, torch_dtype, mlx_dtype) -> dict[str, Any]:
+    import tempfile
+
+    import yaml
+
+    import reference_pipeline
+    from ltx_mlx_core.bench.generation import bench_generation
+    from ltx_mlx_core.bench.random_model import RandomComponents
+    from ltx_mlx_core.paths import configs_dir
+    from ltx_mlx_core.pipeline.request import GenerationRequest
+    from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
+
+    components = GENERATION_MODELS[shape_name]()
+    config_name = components.config
+    config = yaml.safe_load((configs_dir() / config_name).read_text())
+    if mlx_dtype == mx.float32:
+        config["precision"] = "float32"
+    device = ref.torch_device()
+    shapes = components.model_shapes
+    with tempfile.TemporaryDirectory() as tokenizer_dir:
+        write_tiny_t5_tokenizer(tokenizer_dir)
+        pipeline = reference_pipeline.build_pipeline(
+            shapes.transformer.to_dict(), dict(shapes.vae), shapes.upsampler.to_dict(), dataclasses.asdict(shapes.t5),
+            tokenizer_dir, device, torch_dtype)
+        generate = reference_pipeline.generation(pipeline, config, shape.width, shape.height, shape.frames, 30.0,
+                                                 device)
+        reference = ref.time_torch(generate, device, args.repeats, args.warmup)
+    del pipeline, generate
+    _free_torch()
+    request = GenerationRequest(prompt=reference_pipeline.PROMPT, model=components.model_id, negative_prompt="",
+                                width=shape.width, height=shape.height, num_frames=shape.frames, fps=30.0,
+                                config_overrides={"precision": config["precision"]})
+    report = bench_generation(components, request, repeats=args.repeats, warmup=args.warmup,
+                              weights="random weights (exact shapes)")
+    _free_mlx()
+    ours = {"median_s": report.total_without_load_s, "with_load_median_s": report.total_s,
+            "repeats": report.repeats, "peak_memory_bytes": report.peak_memory_bytes,
+            "stages": {stage.stage: stage.median_s for stage in report.stages}, "residency": report.residency}
+    return _pair("generation", ours, reference)
+
+
 def _random_vae_from(config: dict, dtype) -> Any:
     from ltx_mlx_core.bench.workloads import randomize_parameters
     from ltx_mlx_core.models.vae import CausalVideoAutoencoder
@@ -148,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--height", type=int, default=None)
     parser.add_argument("--frames", type=int, default=None)
-    parser.add_argument("--stages", default="transformer,vae")
+    parser.add_argument("--stages", default="transformer,vae,generation")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--tiled", action="store_true", help="decode with our default tiling (bounded memory)")
@@ -179,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if "vae" in stages:
         vae_config = TINY_VAE if tiny else LTXV_098_VAE_CONFIG
         report["stages"].append(compare_vae_decode(vae_config, shape, args, torch_dtype, mlx_dtype))
+    if "generation" in stages:
+        report["stages"].append(compare_generation(args.shape, shape, args, torch_dtype, mlx_dtype))
     print_table(report)
     if args.json:
         existing = json.loads(args.json.read_text()) if args.json.exists() else []
