@@ -12,6 +12,8 @@ from ltx_mlx_core.models.rope import RotaryAngles
 from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
 
 TIMESTEP_PROJECTION_CHANNELS = 256
+# Whole blocks through mx.compile on GPU backends (the profile in docs/PERFORMANCE.md measures both).
+COMPILE_BLOCKS_ON_GPU = True
 
 
 @fuse_elementwise_on_gpu
@@ -102,7 +104,50 @@ class TransformerBlock(nn.Module):
         skip_mask: mx.array | None = None,
         skip_strategy: SkipLayerStrategy | None = None,
     ) -> mx.array:
-        """x [B, N, D]; timestep [B, 1 or N, P*D] (P = 6 or 4); context [B, L, D_ctx]."""
+        """x [B, N, D]; timestep [B, 1 or N, P*D] (P = 6 or 4); context [B, L, D_ctx].
+
+        On a GPU the block runs as one compiled graph (its elementwise work fused, its graph
+        built once per input layout); its weights are read at each call, so blocks whose
+        weights are streamed in per step compile too.
+        """
+        if not COMPILE_BLOCKS_ON_GPU or mx.default_device().type != mx.gpu:
+            return self.forward(x, timestep, context, context_mask, rotary, skip_mask, skip_strategy)
+        layout = (context_mask is not None, skip_mask is not None, skip_strategy)
+        compiled = self._compiled_forwards.get(layout)
+        if compiled is None:
+            compiled = self._compile_forward(*layout)
+            self._compiled_forwards[layout] = compiled
+        optional = [a for a in (context_mask, skip_mask) if a is not None]
+        return compiled(x, timestep, context, rotary.cos, rotary.sin, *optional)
+
+    @property
+    def _compiled_forwards(self) -> dict:
+        try:
+            return object.__getattribute__(self, "_compiled")
+        except AttributeError:
+            # Kept outside the module's tree: it holds functions, not parameters.
+            object.__setattr__(self, "_compiled", {})
+            return object.__getattribute__(self, "_compiled")
+
+    def _compile_forward(self, has_mask: bool, has_skip: bool, skip_strategy: SkipLayerStrategy | None):
+        def forward(x, timestep, context, cos, sin, *optional):
+            optional = list(optional)
+            context_mask = optional.pop(0) if has_mask else None
+            skip_mask = optional.pop(0) if has_skip else None
+            return self.forward(x, timestep, context, context_mask, RotaryAngles(cos, sin), skip_mask, skip_strategy)
+
+        return mx.compile(forward, inputs=self.state)
+
+    def forward(
+        self,
+        x: mx.array,
+        timestep: mx.array,
+        context: mx.array,
+        context_mask: mx.array | None,
+        rotary: RotaryAngles,
+        skip_mask: mx.array | None = None,
+        skip_strategy: SkipLayerStrategy | None = None,
+    ) -> mx.array:
         batch, steps = timestep.shape[:2]
         modulation = self.scale_shift_table + timestep.reshape(batch, steps, *self.scale_shift_table.shape)
         if self.shifts:

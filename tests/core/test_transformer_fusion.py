@@ -35,3 +35,42 @@ def test_fused_kernels_match_plain_versions(dtype: mx.Dtype) -> None:
         np.testing.assert_allclose(
             np.array(fused.astype(mx.float32)), np.array(plain.astype(mx.float32)), rtol=tolerance, atol=tolerance
         )
+
+
+def _tiny_block_inputs(config, tokens: int = 6, text: int = 4, seed: int = 0):
+    from ltx_mlx_core.models.rope import RotaryAngles
+
+    keys = mx.random.split(mx.random.key(seed), 5)
+    dim = config.inner_dim
+    x = mx.random.normal((2, tokens, dim), key=keys[0])
+    timestep = mx.random.normal((2, 1, 6 * dim), key=keys[1]) * 0.1
+    context = mx.random.normal((2, text, config.cross_attention_dim), key=keys[2])
+    mask = mx.array([[0.0, 0.0, -10000.0, -10000.0], [0.0, 0.0, 0.0, -10000.0]])[:, None, None, :]
+    angles = mx.random.uniform(shape=(2, tokens, dim // 2), key=keys[3])
+    rotary = RotaryAngles(mx.stack([mx.cos(angles)] * 2, -1), mx.stack([-mx.sin(angles), mx.sin(angles)], -1))
+    skip = mx.array([1.0, 0.0]).reshape(2, 1, 1)
+    return x, timestep, context, mask, rotary, skip
+
+
+def test_a_compiled_block_computes_what_the_plain_block_computes_and_reads_fresh_weights() -> None:
+    from mlx.utils import tree_map
+
+    from ltx_mlx_core.models.transformer_blocks import TransformerBlock
+    from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
+
+    config = TransformerConfig(num_attention_heads=2, attention_head_dim=8, num_layers=1, cross_attention_dim=16,
+                               caption_channels=8)
+    block = TransformerBlock(config)
+    block.update(tree_map(lambda p: mx.random.normal(p.shape, key=mx.random.key(1)) * 0.1, block.parameters()))
+    x, timestep, context, mask, rotary, skip = _tiny_block_inputs(config)
+    for context_mask, skip_mask, strategy in ((None, None, None), (mask, skip, SkipLayerStrategy.AttentionValues)):
+        compiled = block._compile_forward(context_mask is not None, skip_mask is not None, strategy)
+        optional = [a for a in (context_mask, skip_mask) if a is not None]
+        plain = block.forward(x, timestep, context, context_mask, rotary, skip_mask, strategy)
+        fused = compiled(x, timestep, context, rotary.cos, rotary.sin, *optional)
+        np.testing.assert_allclose(np.array(fused), np.array(plain), rtol=1e-5, atol=1e-5)
+    # Streamed blocks swap their weights in before each call: the compiled graph must see them.
+    block.update(tree_map(lambda p: p * 2, block.parameters()))
+    np.testing.assert_allclose(np.array(compiled(x, timestep, context, rotary.cos, rotary.sin, mask, skip)),
+                               np.array(block.forward(x, timestep, context, mask, rotary, skip,
+                                                      SkipLayerStrategy.AttentionValues)), rtol=1e-5, atol=1e-5)

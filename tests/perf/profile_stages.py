@@ -53,30 +53,11 @@ def _median_mlx(fn: Callable[[], Any], repeats: int = 5, warmup: int = 2) -> tup
 
 
 class _BlockClock:
-    """Wall time and peak memory of each decoder block, ours evaluated after every block."""
+    """Wall time and peak memory growth of each decoder block."""
 
     def __init__(self) -> None:
         self.rows: dict[str, list[float]] = {}
         self.peaks: dict[str, int] = {}
-
-    def wrap_mlx(self, module: nn.Module, name: str) -> None:
-        clock = self
-        original = type(module)
-
-        def timed_call(self, *args, **kwargs):  # noqa: ANN001
-            mx.eval(args[0])
-            mx.synchronize()
-            mx.reset_peak_memory()
-            before = mx.get_active_memory()
-            start = time.perf_counter()
-            out = original.__call__(self, *args, **kwargs)
-            mx.eval(out)
-            mx.synchronize()
-            clock.rows.setdefault(name, []).append(time.perf_counter() - start)
-            clock.peaks[name] = max(clock.peaks.get(name, 0), int(mx.get_peak_memory()) - before)
-            return out
-
-        module.__class__ = type(f"Timed{original.__name__}", (original,), {"__call__": timed_call})
 
     def wrap_torch(self, module: torch.nn.Module, name: str, device: torch.device) -> None:
         starts: list[float] = []
@@ -134,13 +115,26 @@ def vae_blocks(vae_config: dict, shape: VideoShape, dtype_name: str, repeats: in
     ours = CausalVideoAutoencoder(VAEConfig.from_dict(vae_config))
     randomize_parameters(ours, mlx_dtype)
     our_clock = _BlockClock()
-    modules = [ours.decoder.conv_in, *ours.decoder.up_blocks, ours.decoder.conv_out]
-    for name, module in zip(names, modules):
-        our_clock.wrap_mlx(module, name)
     f, h, w = shape.latent_grid
     latents = mx.random.normal((1, f, h, w, vae_config["latent_channels"]), key=mx.random.key(2)).astype(mlx_dtype)
+    yielded = [names[0]]  # what each activation of iter_decode ends: conv_in, every residual block, ...
+    for name, block in zip(names[1:-1], ours.decoder.up_blocks):
+        yielded += [name] * len(getattr(block, "res_blocks", [None]))
+    yielded.append(names[-1])
     for _ in range(repeats + 1):
-        mx.eval(ours.decode(latents, timestep=0.05))
+        mx.eval(latents)
+        mx.synchronize()
+        per_block: dict[str, float] = {}
+        for name, activation in zip(yielded, ours.iter_decode(latents, timestep=0.05)):
+            mx.reset_peak_memory()
+            before = mx.get_active_memory()
+            start = time.perf_counter()
+            mx.eval(activation)
+            mx.synchronize()
+            per_block[name] = per_block.get(name, 0.0) + time.perf_counter() - start
+            our_clock.peaks[name] = max(our_clock.peaks.get(name, 0), int(mx.get_peak_memory()) - before)
+        for name, seconds in per_block.items():
+            our_clock.rows.setdefault(name, []).append(seconds)
     del ours
     gc.collect()
     mx.clear_cache()
@@ -227,6 +221,60 @@ def vae_ops(levels: list[tuple[int, tuple[int, int, int]]], dtype_name: str) -> 
     return {"section": "vae-ops", "rows": rows}
 
 
+# VAE: how the decode is evaluated -------------------------------------------------------------
+
+
+def vae_evaluation(vae_config: dict, shape: VideoShape, dtype_name: str, repeats: int) -> dict[str, Any]:
+    """The same decode evaluated as one graph, block by block, and block by block in default tiles."""
+    from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video
+
+    mlx_dtype = getattr(mx, dtype_name)
+    vae = CausalVideoAutoencoder(VAEConfig.from_dict(vae_config))
+    randomize_parameters(vae, mlx_dtype)
+    f, h, w = shape.latent_grid
+    latents = mx.random.normal((1, f, h, w, vae_config["latent_channels"]), key=mx.random.key(2)).astype(mlx_dtype)
+    mx.eval(latents)
+    variants = {
+        "one graph": lambda: vae.decode(latents, timestep=0.05),
+        "block by block": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025, key=mx.random.key(3),
+                                               tiling=TilingConfig.untiled()),
+        "block by block, default tiles": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025,
+                                                              key=mx.random.key(3), tiling=TilingConfig()),
+    }
+    rows = []
+    print(f"\nVAE decode evaluation, {shape.width}x{shape.height}x{shape.frames}, {dtype_name}")
+    for name, fn in variants.items():
+        timing = time_mlx(fn, repeats, 1)
+        rows.append({"variant": name, "median_s": timing.median, "peak_gib": timing.peak_memory_bytes / GIB})
+        print(f"{name:<32}{timing.median:>10.4f} s{timing.peak_memory_bytes / GIB:>10.2f} GiB peak")
+        mx.clear_cache()
+    del vae
+    gc.collect()
+    mx.clear_cache()
+    return {"section": "vae-eval", "rows": rows}
+
+
+def transformer_compile(preset: str, shape: VideoShape, dtype_name: str, repeats: int) -> dict[str, Any]:
+    """A whole denoising step with blocks compiled (the default on GPU) and without."""
+    from ltx_mlx_core.bench.workloads import random_transformer, transformer_step_workload
+    from ltx_mlx_core.models import transformer_blocks
+
+    model = random_transformer(preset, getattr(mx, dtype_name))
+    step = transformer_step_workload(model, shape)
+    result: dict[str, Any] = {"section": "transformer-compile", "preset": preset}
+    for compiled in (True, False):
+        transformer_blocks.COMPILE_BLOCKS_ON_GPU = compiled
+        timing = time_mlx(step, repeats, 2)
+        result["compiled_s" if compiled else "plain_s"] = timing.median
+    transformer_blocks.COMPILE_BLOCKS_ON_GPU = True
+    print(f"\nTransformer step {preset}: blocks compiled {result['compiled_s']:.4f} s, "
+          f"plain {result['plain_s']:.4f} s")
+    del model, step
+    gc.collect()
+    mx.clear_cache()
+    return result
+
+
 # Transformer block parts ----------------------------------------------------------------------
 
 
@@ -280,7 +328,7 @@ def transformer_parts(preset: str, tokens: int, text_tokens: int, dtype_name: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default="vae-blocks,vae-ops,transformer-parts")
+    parser.add_argument("--sections", default="vae-blocks,vae-eval,vae-ops,transformer-parts,transformer-compile")
     parser.add_argument("--small", action="store_true", help="tiny shapes, float32 (checks the script on CPU)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path)
@@ -303,12 +351,17 @@ def main(argv: list[str] | None = None) -> int:
         preset, tokens = "ltxv-13b-0.9.8", shape.tokens
     if "vae-blocks" in sections:
         results.append(vae_blocks(vae_config, shape, dtype_name, args.repeats))
+    if "vae-eval" in sections:
+        results.append(vae_evaluation(vae_config, shape, dtype_name, args.repeats))
     if "vae-ops" in sections:
         results.append(vae_ops(levels, dtype_name))
     if "transformer-parts" in sections:
         results.append(transformer_parts(preset, tokens, 128, dtype_name))
         if not args.small:
             results.append(transformer_parts("ltxv-2b-0.9.8", tokens, 128, dtype_name))
+    if "transformer-compile" in sections and not args.small:
+        for name in ("ltxv-2b-0.9.8", "ltxv-13b-0.9.8"):
+            results.append(transformer_compile(name, shape, dtype_name, args.repeats))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     assert all(math.isfinite(v) for r in results for v in _numbers(r))
