@@ -14,6 +14,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
+from desktop.style import install_app_style, style_name
 from ltx_mlx_core import paths
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     # The native style on each platform (macOS: "macos"); it follows the system's light/dark palette.
     # On Linux without a desktop theme, Fusion honours the palette Qt reads from the platform.
-    if sys.platform.startswith("linux") and app.style().name().lower() == "windows":
-        app.setStyle("Fusion")
+    linux_fallback = sys.platform.startswith("linux") and style_name(app) == "windows"
+    install_app_style(app, "Fusion" if linux_fallback else None)  # with room for tool buttons' menu arrows
     return app
 
 

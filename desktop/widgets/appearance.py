@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalet
 from PySide6.QtWidgets import QApplication, QMenu
 
 from desktop.settings import AppSettings
+from desktop.style import install_app_style, style_name
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def apply_appearance(app: QApplication, appearance: str) -> None:
         app.setPalette(QPalette())  # the platform's own palette for its (possibly switched) scheme
         return
     # The platform cannot switch: Fusion draws our palette the same way everywhere.
-    if app.style().name().lower() != "fusion":
-        app.setStyle("Fusion")
+    if style_name(app) != "fusion":
+        install_app_style(app, "Fusion")
     app.setPalette(dark_palette() if appearance == "dark" else app.style().standardPalette())
 
 
