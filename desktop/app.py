@@ -14,6 +14,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
+from desktop.blas_threads import limit_blas_threads
 from desktop.style import install_app_style, style_name
 from ltx_mlx_core import paths
 
@@ -147,6 +148,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    limit_blas_threads()  # before numpy loads, so OpenBLAS never starts its thread pool
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.self_test and not os.environ.get("LTX_MLX_HOME"):

@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Optional
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop.blas_threads import limit_blas_threads
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
@@ -98,8 +99,10 @@ def warm_up(progress: Optional[Callable[[str], None]] = None) -> float:
     launch splash, see app.start_main_window): imports hold the GIL, so doing
     them in the worker while the window runs stalls its event loop by 200-600 ms.
     The worker calls it again when it starts; by then it costs milliseconds.
+    It also keeps numpy's BLAS on one thread (see blas_threads).
     """
     started = time.monotonic()
+    limit_blas_threads()
     import_generation_modules(progress)
     gc.collect()
     gc.freeze()
