@@ -16,7 +16,7 @@ from typing import Any, Optional
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
-from ltx_mlx_core.bench.workloads import randomize_parameters
+from ltx_mlx_core.bench.workloads import random_vae, randomize_parameters
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.t5 import T5_XXL, T5Encoder
 from ltx_mlx_core.models.transformer import LTXVideoTransformer
@@ -109,11 +109,7 @@ class RandomComponents:
         return model
 
     def load_vae(self, dtype: mx.Dtype) -> Any:
-        vae = CausalVideoAutoencoder(VAEConfig.from_dict(self.model_shapes.vae))
-        randomize_parameters(vae, dtype, seed=self.seed + 1)
-        # Per-channel latent statistics near those of a trained VAE (std ~ 1), not N(0, 0.02).
-        vae.std_of_means = mx.ones_like(vae.std_of_means)
-        return vae
+        return random_vae(dtype, VAEConfig.from_dict(self.model_shapes.vae))
 
     def load_upsampler(self, dtype: mx.Dtype) -> Any:
         upsampler = LatentUpsampler(self.model_shapes.upsampler)

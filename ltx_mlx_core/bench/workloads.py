@@ -16,7 +16,7 @@ from mlx.utils import tree_flatten, tree_unflatten
 from ltx_mlx_core.models.transformer import LTXVideoTransformer
 from ltx_mlx_core.models.transformer_config import PRESETS, TransformerConfig
 from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-from ltx_mlx_core.models.vae.config import ltxv_098_vae_config
+from ltx_mlx_core.models.vae.config import VAEConfig, ltxv_098_vae_config
 from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video
 
 logger = logging.getLogger(__name__)
@@ -67,9 +67,15 @@ def random_transformer(preset: str | TransformerConfig, dtype: mx.Dtype = mx.bfl
     return model
 
 
-def random_vae(dtype: mx.Dtype = mx.bfloat16) -> CausalVideoAutoencoder:
-    vae = CausalVideoAutoencoder(ltxv_098_vae_config())
+def random_vae(dtype: mx.Dtype = mx.bfloat16, config: VAEConfig | None = None) -> CausalVideoAutoencoder:
+    """Random weights; per-channel latent statistics drawn as the reference benchmark draws them
+    (std in [0.5, 1.5), mean ~ N(0, 0.3)), not N(0, 0.02) like the weights."""
+    vae = CausalVideoAutoencoder(config or ltxv_098_vae_config())
     randomize_parameters(vae, dtype)
+    keys = mx.random.split(mx.random.key(7))
+    channels = vae.std_of_means.shape[0]
+    vae.std_of_means = (mx.random.uniform(shape=(channels,), key=keys[0]) + 0.5).astype(dtype)
+    vae.mean_of_means = (mx.random.normal((channels,), key=keys[1]) * 0.3).astype(dtype)
     return vae
 
 

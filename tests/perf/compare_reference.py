@@ -113,7 +113,7 @@ def compare_vae_decode(vae_config: dict, shape: VideoShape, args, torch_dtype, m
                                args.repeats, args.warmup)
     del vae
     _free_torch()
-    ours_vae = random_vae(mlx_dtype) if vae_config is LTXV_098_VAE_CONFIG else _random_vae_from(vae_config, mlx_dtype)
+    ours_vae = random_vae(mlx_dtype, VAEConfig.from_dict(vae_config))
     tiling = TilingConfig() if args.tiled else TilingConfig.untiled()
     ours = time_mlx(vae_decode_workload(ours_vae, shape, tiling, dtype=mlx_dtype), args.repeats, args.warmup).to_dict()
     del ours_vae
@@ -130,7 +130,6 @@ def compare_generation(shape_name: str, shape: VideoShape, args, torch_dtype, ml
 
     import reference_pipeline
     from ltx_mlx_core.bench.generation import bench_generation
-    from ltx_mlx_core.bench.random_model import RandomComponents
     from ltx_mlx_core.paths import configs_dir
     from ltx_mlx_core.pipeline.request import GenerationRequest
     from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
@@ -162,15 +161,6 @@ def compare_generation(shape_name: str, shape: VideoShape, args, torch_dtype, ml
             "repeats": report.repeats, "peak_memory_bytes": report.peak_memory_bytes,
             "stages": {stage.stage: stage.median_s for stage in report.stages}, "residency": report.residency}
     return _pair("generation", ours, reference)
-
-
-def _random_vae_from(config: dict, dtype) -> Any:
-    from ltx_mlx_core.bench.workloads import randomize_parameters
-    from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-
-    vae = CausalVideoAutoencoder(VAEConfig.from_dict(config))
-    randomize_parameters(vae, dtype)
-    return vae
 
 
 def _pair(stage: str, ours: dict, reference: dict) -> dict[str, Any]:

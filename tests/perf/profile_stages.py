@@ -221,32 +221,48 @@ def vae_ops(levels: list[tuple[int, tuple[int, int, int]]], dtype_name: str) -> 
     return {"section": "vae-ops", "rows": rows}
 
 
+def _random_vae(vae_config: dict, dtype: mx.Dtype) -> CausalVideoAutoencoder:
+    from ltx_mlx_core.bench.workloads import random_vae
+
+    return random_vae(dtype, VAEConfig.from_dict(vae_config))
+
+
 # VAE: how the decode is evaluated -------------------------------------------------------------
 
 
 def vae_evaluation(vae_config: dict, shape: VideoShape, dtype_name: str, repeats: int) -> dict[str, Any]:
     """The same decode evaluated as one graph, block by block, and block by block in default tiles."""
-    from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video
+    from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video, prepare_latents_for_decode
 
     mlx_dtype = getattr(mx, dtype_name)
-    vae = CausalVideoAutoencoder(VAEConfig.from_dict(vae_config))
-    randomize_parameters(vae, mlx_dtype)
+    vae = _random_vae(vae_config, mlx_dtype)
     f, h, w = shape.latent_grid
     latents = mx.random.normal((1, f, h, w, vae_config["latent_channels"]), key=mx.random.key(2)).astype(mlx_dtype)
     mx.eval(latents)
+    raw, timestep = prepare_latents_for_decode(vae, latents, 0.05, 0.025, mx.random.key(3))
+    mx.eval(raw, timestep)
+
+    def block_by_block(x, t):
+        for activation in vae.iter_decode(x, timestep=t):
+            mx.eval(activation)
+        return activation
+
     variants = {
-        "one graph": lambda: vae.decode(latents, timestep=0.05),
-        "block by block": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025, key=mx.random.key(3),
-                                               tiling=TilingConfig.untiled()),
-        "block by block, default tiles": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025,
-                                                              key=mx.random.key(3), tiling=TilingConfig()),
+        "decoder, one graph": lambda: vae.decode(latents, timestep=0.05),
+        "decoder, block by block": lambda: block_by_block(latents, mx.array(0.05)),
+        "prepared latents, one graph": lambda: vae.decode(raw, timestep=timestep),
+        "prepared latents, block by block": lambda: block_by_block(raw, timestep),
+        "decode_video, untiled": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025,
+                                                      key=mx.random.key(3), tiling=TilingConfig.untiled()),
+        "decode_video, default tiles": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025,
+                                                            key=mx.random.key(3), tiling=TilingConfig()),
     }
     rows = []
     print(f"\nVAE decode evaluation, {shape.width}x{shape.height}x{shape.frames}, {dtype_name}")
     for name, fn in variants.items():
         timing = time_mlx(fn, repeats, 1)
         rows.append({"variant": name, "median_s": timing.median, "peak_gib": timing.peak_memory_bytes / GIB})
-        print(f"{name:<32}{timing.median:>10.4f} s{timing.peak_memory_bytes / GIB:>10.2f} GiB peak")
+        print(f"{name:<36}{timing.median:>10.4f} s{timing.peak_memory_bytes / GIB:>10.2f} GiB peak")
         mx.clear_cache()
     del vae
     gc.collect()
