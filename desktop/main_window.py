@@ -23,7 +23,7 @@ from desktop.actions import WindowActions, build_menus
 from desktop.generation_service import GenerationService
 from desktop.app import ICON_PATH
 from desktop.history import HistoryEntry, unique_output_path
-from desktop.settings import AppSettings, restore_window_settings, save_window_settings
+from desktop.settings import AppSettings, default_window_size, restore_window_settings, save_window_settings
 from desktop.widgets.appearance import appearance_menu, apply_appearance
 from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.history_panel import HistoryPanel
@@ -113,7 +113,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.residency_label)
         self.memory_label = MemoryLabel()
         self.statusBar().addPermanentWidget(self.memory_label)
-        self.resize(1200, 760)
+        screen = self.screen().availableGeometry()
+        self.resize(*default_window_size(screen.width(), screen.height()))
 
     def _build_menus(self) -> None:
         self.undo_action, self.redo_action, self.view_menu = build_menus(

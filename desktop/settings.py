@@ -95,6 +95,19 @@ FORM_KEYS = ("model", "width", "height", "seconds", "fps", "seed", "seed_locked"
 ADVANCED_KEYS = ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits")
 
 
+# The main window's first size (before a saved geometry exists): room for the whole form column
+# beside the preview, with the timeline below; at most this share of the screen.
+DEFAULT_WINDOW_SIZE = (1680, 1050)
+DEFAULT_SCREEN_SHARE = 0.92
+
+
+def default_window_size(available_width: int, available_height: int) -> tuple[int, int]:
+    """DEFAULT_WINDOW_SIZE, shrunk to fit a smaller screen's available area."""
+    width, height = DEFAULT_WINDOW_SIZE
+    return (min(width, int(available_width * DEFAULT_SCREEN_SHARE)),
+            min(height, int(available_height * DEFAULT_SCREEN_SHARE)))
+
+
 def save_window_settings(window, settings: AppSettings) -> None:
     """The main window's form, prompts, geometry and dock layout -> the settings file."""
     settings.update(window.gen_settings.values())

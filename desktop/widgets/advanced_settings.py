@@ -10,7 +10,7 @@ import logging
 from typing import Any, Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.paths import configs_dir
@@ -64,8 +64,14 @@ class AdvancedSettings(QGroupBox):
 
         self.guidance_spin = self._scale_spin("Classifier-free guidance scale (1 = off)")
         self.stg_spin = self._scale_spin("Spatio-temporal guidance scale (0 = off)")
-        form.addRow("Guidance (CFG)", self.guidance_spin)
-        form.addRow("STG", self.stg_spin)
+        guidance_row = QHBoxLayout()
+        guidance_row.addWidget(self.guidance_spin, 1)
+        stg_label = QLabel("STG")
+        stg_label.setToolTip(self.stg_spin.toolTip())
+        stg_label.setBuddy(self.stg_spin)
+        guidance_row.addWidget(stg_label)
+        guidance_row.addWidget(self.stg_spin, 1)
+        form.addRow("Guidance (CFG)", guidance_row)
 
         self.residency_combo = QComboBox()
         for mode in RESIDENCY_MODES:

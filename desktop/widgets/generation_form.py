@@ -18,6 +18,17 @@ from desktop.widgets.prompt_panel import PromptPanel
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
 
+class _FormFields(QWidget):
+    """The scrolled column. Its word-wrapped labels give it a height-for-width, from which
+    QScrollArea takes the *preferred* height as the least it may have; answering with the
+    minimum instead lets the column shrink to its minimum before it scrolls (the prompt box
+    gives up its extra lines first)."""
+
+    def heightForWidth(self, width: int) -> int:
+        layout = self.layout()
+        return layout.minimumHeightForWidth(width) if layout is not None else super().heightForWidth(width)
+
+
 class GenerationForm(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -35,7 +46,7 @@ class GenerationForm(QWidget):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.generate_button, 1)
 
-        fields = QWidget()
+        fields = _FormFields()
         column = QVBoxLayout(fields)
         column.addWidget(self.prompt_panel, 2)
         column.addWidget(self.conditioning)

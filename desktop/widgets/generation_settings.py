@@ -82,14 +82,16 @@ class GenerationSettings(QWidget):
         self.seconds_spin.setSuffix(" s")
         self.frames_label = QLabel()
         self.frames_label.setToolTip("LTX-Video makes 8k+1 frames; the duration snaps to the nearest count.")
-        duration_row.addWidget(self.seconds_spin)
-        duration_row.addWidget(self.frames_label)
-        form.addRow("Duration", duration_row)
-
         self.fps_combo = QComboBox()
+        self.fps_combo.setToolTip("Frame rate")
         for fps in FPS_CHOICES:
             self.fps_combo.addItem(f"{fps:g} fps", fps)
-        form.addRow("Frame rate", self.fps_combo)
+        # One row: the duration, the frame rate, and the frame count they make.
+        duration_row.addWidget(self.seconds_spin)
+        duration_row.addWidget(QLabel("at"))
+        duration_row.addWidget(self.fps_combo)
+        duration_row.addWidget(self.frames_label, 1)
+        form.addRow("Duration", duration_row)
 
         seed_row = QHBoxLayout()
         self.seed_spin = QSpinBox()

@@ -16,11 +16,11 @@ class PromptPanel(QWidget):
             "Describe the video: the subject, what moves and how, the camera, the light…"
         )
         self.prompt_edit.setTabChangesFocus(True)
-        self.prompt_edit.setMinimumHeight(90)
+        self.prompt_edit.setMinimumHeight(80)  # four lines; it grows with the window
         self.negative_edit = QPlainTextEdit()
         self.negative_edit.setPlaceholderText("What to avoid")
         self.negative_edit.setTabChangesFocus(True)
-        self.negative_edit.setMaximumHeight(56)
+        self.negative_edit.setMaximumHeight(48)  # two lines
         self.negative_edit.setPlainText(DEFAULT_NEGATIVE_PROMPT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -1,7 +1,9 @@
 """Screenshots for the README: the main window mid-generation (preview visible) and the model manager.
 
 Run under a virtual X server so the real platform plugin draws the widgets:
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tests/desktop/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python tests/desktop/make_screenshots.py
+The window keeps its default size (settings.DEFAULT_WINDOW_SIZE, which the
+1920x1200 screen leaves whole), so the shot shows what a first launch shows.
 It uses a throw-away LTX_MLX_HOME with the tiny model and writes
 docs/screenshots/main-window.png and docs/screenshots/model-manager.png
 (with `dark` as the argument: main-window-dark.png and model-manager-dark.png, View → Appearance → Dark).
@@ -69,7 +71,6 @@ def main() -> int:
     settings.save()
     window = MainWindow(settings=settings, show_model_manager_if_empty=False)
     window.conditioning.add_paths([str(first_frame_image(Path(os.environ["LTX_MLX_HOME"]) / "fox.png"))])
-    window.resize(1500, 940)
     window.history_dock.show()
     window.show()
     OUT.mkdir(parents=True, exist_ok=True)
