@@ -151,10 +151,32 @@ def _grid(
     for fi, f_span in enumerate(f_spans):
         for hi, h_span in enumerate(h_spans):
             for wi, w_span in enumerate(w_spans):
-                weight = weights_f[fi][:, None, None] * weights_h[hi][None, :, None] * weights_w[wi][None, None, :]
-                yield (f_span, h_span, w_span), (out_f[fi], out_h[hi], out_w[wi]), mx.array(
-                    weight[..., None].astype(np.float32)
+                yield (f_span, h_span, w_span), (out_f[fi], out_h[hi], out_w[wi]), TileWeight(
+                    weights_f[fi], weights_h[hi], weights_w[wi]
                 )
+
+
+@dataclass(frozen=True)
+class TileWeight:
+    """A tile's separable blend weight: one 1-D profile per axis (frames, rows, columns).
+
+    Applied by broadcasting on the device: a clip's pixel-sized 3-D weight, built on the
+    host for every tile, cost more than a whole untiled 768x512x97 decode on a GPU.
+    """
+
+    frames: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+
+    def apply(self, values: mx.array) -> mx.array:
+        """`values` [B, F, H, W, C] times the weight, in float32."""
+        values = values.astype(mx.float32)
+        for axis, profile in ((1, self.frames), (2, self.rows), (3, self.cols)):
+            if not np.all(profile == 1.0):
+                shape = [1, 1, 1, 1, 1]
+                shape[axis] = profile.shape[0]
+                values = values * mx.array(profile.astype(np.float32).reshape(shape))
+        return values
 
 
 def _tile_count(latent_shape: tuple[int, int, int], tiling: TilingConfig) -> int:
@@ -238,7 +260,7 @@ def iter_decode_tiled(
         if count == 1:
             output = pixels.astype(mx.float32)
         else:
-            output[:, pf0:pf1, ph0:ph1, pw0:pw1] += pixels.astype(mx.float32) * weight
+            output[:, pf0:pf1, ph0:ph1, pw0:pw1] += weight.apply(pixels)
         done = index == count
         # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
         pending = [output, raw] if index == 1 and not done else [output]
@@ -289,10 +311,10 @@ def iter_encode_tiled(
         pf0, pf1 = _frames_of((f0, f1), t_scale)
         tile = pixels[:, pf0:pf1, h0 * s_scale : h1 * s_scale, w0 * s_scale : w1 * s_scale]
         mean, logvar = vae.encode_moments(tile)
-        mean_sum[:, f0:f1, h0:h1, w0:w1] += mean.astype(mx.float32) * weight
+        mean_sum[:, f0:f1, h0:h1, w0:w1] += weight.apply(mean)
         pending = [mean_sum]
         if logvar_sum is not None:
-            logvar_sum[:, f0:f1, h0:h1, w0:w1] += logvar.astype(mx.float32) * weight
+            logvar_sum[:, f0:f1, h0:h1, w0:w1] += weight.apply(logvar)
             pending.append(logvar_sum)
         if index < count:
             yield TileStep(index, count, pending)

@@ -5,7 +5,16 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_mlx_core.models.vae.layers import CausalConv3d, edge_taps, modulated_silu, pad_spatial
+from ltx_mlx_core.models.vae.fused_norm import composed_norm_silu, pixel_norm_silu
+from ltx_mlx_core.models.vae.layers import (
+    CausalConv3d,
+    edge_taps,
+    modulated_silu,
+    offset_major_order,
+    pad_spatial,
+    unpatchify,
+    unpatchify_offset_major,
+)
 
 
 def _explicitly_padded(conv: CausalConv3d, x: mx.array, causal: bool) -> mx.array:
@@ -50,3 +59,20 @@ def test_fused_modulated_silu_matches_its_plain_form(dtype: mx.Dtype) -> None:
     tolerance = 1e-6 if dtype == mx.float32 else 1e-2
     np.testing.assert_allclose(np.array(fused.astype(mx.float32)), np.array(plain.astype(mx.float32)),
                                rtol=tolerance, atol=tolerance)
+
+
+def test_offset_major_unpatchify_of_permuted_channels_equals_unpatchify() -> None:
+    x = mx.random.normal((2, 3, 4, 5, 3 * 16), key=mx.random.key(9))
+    order = offset_major_order(3, 4)
+    assert sorted(np.array(order).tolist()) == list(range(48))
+    np.testing.assert_array_equal(np.array(unpatchify_offset_major(x[..., order], 4)), np.array(unpatchify(x, 4)))
+
+
+def test_pixel_norm_silu_on_the_cpu_is_the_composed_computation() -> None:
+    keys = mx.random.split(mx.random.key(4), 3)
+    x = mx.random.normal((1, 2, 3, 4, 16), key=keys[0]) * 3
+    scale, shift = mx.random.normal((1, 1, 1, 1, 16), key=keys[1]), mx.random.normal((1, 1, 1, 1, 16), key=keys[2])
+    expected = x * mx.rsqrt(mx.mean(x * x, axis=-1, keepdims=True) + 1e-8) * (1 + scale) + shift
+    expected = expected * mx.sigmoid(expected)
+    np.testing.assert_allclose(np.array(pixel_norm_silu(x, scale, shift)), np.array(expected), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.array(pixel_norm_silu(x)), np.array(composed_norm_silu(x, None, None, 1e-8)))

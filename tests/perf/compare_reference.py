@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import gc
 import json
+import logging
 import platform
 import sys
 from pathlib import Path
@@ -209,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiled", action="store_true", help="decode with our default tiling (bounded memory)")
     parser.add_argument("--json", type=Path, help="append this run's report to a JSON list here")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ltx_mlx_core.models.vae.fused_norm").setLevel(logging.INFO)
 
     tiny = args.shape == "tiny"
     shape = VideoShape(args.width or (128 if tiny else 768), args.height or (96 if tiny else 512),

@@ -4,7 +4,7 @@
 # Carry .mlx-b and .whl: wheels of diffusers, ltx-video, importlib_metadata, zipp, platformdirs,
 # and .whl/pure/ with pure-Python packages the image lacks (imageio_ffmpeg, unpacked from its sdist).
 #   bash tests/perf/device_run.sh [STAGE ...]
-#   stages: profile t2b t13b vae vae-tiled gen2b gen13b
+#   stages: profile profile-vae t2b t13b vae vae-tiled gen2b gen13b
 set -uo pipefail
 source .mlx-b/device-mlx-env || exit 1
 python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -17,6 +17,8 @@ run() { python3 tests/perf/compare_reference.py --json "$out/reference-compariso
 for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
     case "$stage" in
         profile) python3 tests/perf/profile_stages.py --json "$out/profile.json" 2>&1 | grep -v "kept in float32" ;;
+        profile-vae) python3 tests/perf/profile_stages.py --sections vae-blocks,vae-eval,vae-ops \
+                         --json "$out/profile-vae.json" 2>&1 | grep -v "kept in float32" ;;
         t2b) run --shape 2b --stages transformer ;;
         t13b) run --shape 13b --stages transformer ;;
         vae) run --shape 2b --stages vae ;;

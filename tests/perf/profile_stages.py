@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import math
 import statistics
 import sys
@@ -203,6 +204,9 @@ def vae_ops(levels: list[tuple[int, tuple[int, int, int]]], dtype_name: str) -> 
         row["mlx_chain_plain_s"] = _median_mlx(plain_chain)[0]
         row["mlx_chain_fused_s"] = _median_mlx(
             lambda: modulate_silu(mx.fast.rms_norm(inner, None, 1e-8), scale, shift))[0]
+        from ltx_mlx_core.models.vae.fused_norm import pixel_norm_silu
+
+        row["mlx_chain_kernel_s"] = _median_mlx(lambda: pixel_norm_silu(inner, scale, shift))[0]
         row["mlx_time_pad_s"] = _median_mlx(
             lambda: mx.concatenate([inner[:, :1], inner, inner[:, -1:]], axis=1))[0]
         row["mlx_copy_s"] = _median_mlx(lambda: inner + 1)[0]
@@ -216,6 +220,7 @@ def vae_ops(levels: list[tuple[int, tuple[int, int, int]]], dtype_name: str) -> 
               f"  mlx conv peak {row['mlx_conv_peak_gib']:.2f} GiB")
         print(f"           norm plain {row['mlx_norm_plain_s']:.4f} fast {row['mlx_norm_fast_s']:.4f}"
               f"  norm+mod+silu plain {row['mlx_chain_plain_s']:.4f} fused {row['mlx_chain_fused_s']:.4f}"
+              f" kernel {row['mlx_chain_kernel_s']:.4f}"
               f"  time pad {row['mlx_time_pad_s']:.4f}  one pass (x+1) {row['mlx_copy_s']:.4f}")
         rows.append(row)
     return {"section": "vae-ops", "rows": rows}
@@ -349,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ltx_mlx_core.models.vae.fused_norm").setLevel(logging.INFO)
     sections = {s.strip() for s in args.sections.split(",")}
     dtype_name = "float32" if args.small else "bfloat16"
     results = []

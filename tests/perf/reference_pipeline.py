@@ -48,7 +48,8 @@ def build_pipeline(transformer_config: dict, vae_config: dict, upsampler_config:
         prompt_enhancer_llm_model=None, prompt_enhancer_llm_tokenizer=None,
     )
     video.set_progress_bar_config(disable=True)
-    return LTXMultiScalePipeline(video, reference_upsampler(upsampler_config, device, dtype))
+    # The reference CLI casts transformer, VAE and T5 to bf16 and leaves the upsampler in float32.
+    return LTXMultiScalePipeline(video, reference_upsampler(upsampler_config, device, torch.float32))
 
 
 def generation(pipeline: LTXMultiScalePipeline, config: dict[str, Any], width: int, height: int, frames: int,

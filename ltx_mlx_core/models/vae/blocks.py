@@ -10,17 +10,11 @@ from ltx_mlx_core.models.vae.layers import (
     CausalConv3d,
     ChannelLayerNorm,
     TimestepEmbedder,
-    apply_norm,
     depth_to_space,
     make_norm,
-    modulated_silu,
+    norm_activate,
     space_to_depth,
 )
-
-
-def _activate(normed: mx.array, scale: mx.array | None, shift: mx.array | None) -> mx.array:
-    """SiLU of the normalised input, timestep-modulated when the block is conditioned."""
-    return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
 
 
 class ResnetBlock3D(nn.Module):
@@ -77,13 +71,13 @@ class ResnetBlock3D(nn.Module):
             ada = self.scale_shift_table[None] + timestep_embed.reshape(batch, 4, -1)
             ada = ada[:, :, None, None, None, :]
             shift1, scale1, shift2, scale2 = ada[:, 0], ada[:, 1], ada[:, 2], ada[:, 3]
-        hidden = self.conv1(_activate(apply_norm(self.norm1, x), scale1, shift1), causal=causal)
+        hidden = self.conv1(norm_activate(self.norm1, x, scale1, shift1), causal=causal)
         if self.inject_noise:
             if key is None:
                 raise ValueError("This VAE block injects noise: pass a random key.")
             key1, key2 = mx.random.split(key)
             hidden = self._add_spatial_noise(hidden, self.per_channel_scale1, key1)
-        hidden = self.conv2(_activate(apply_norm(self.norm2, hidden), scale2, shift2), causal=causal)
+        hidden = self.conv2(norm_activate(self.norm2, hidden, scale2, shift2), causal=causal)
         if self.inject_noise:
             hidden = self._add_spatial_noise(hidden, self.per_channel_scale2, key2)
         if "conv_shortcut" in self:

@@ -11,10 +11,10 @@ from ltx_mlx_core.models.vae.config import VAEConfig
 from ltx_mlx_core.models.vae.layers import (
     CausalConv3d,
     TimestepEmbedder,
-    apply_norm,
     make_norm,
-    modulated_silu,
-    unpatchify,
+    norm_activate,
+    offset_major_order,
+    unpatchify_offset_major,
 )
 
 _UPSAMPLE_STRIDES = {"compress_time": (2, 1, 1), "compress_space": (1, 2, 2), "compress_all": (2, 2, 2)}
@@ -121,12 +121,12 @@ class Decoder(nn.Module):
             else:
                 x = block(x, causal=self.causal)
             yield x
-        x = apply_norm(self.conv_norm_out, x)
+        scale = shift = None
         if self.timestep_conditioning:
             embedded = self.last_time_embedder(scaled_timestep, x.dtype)
             ada = self.last_scale_shift_table[None] + embedded.reshape(batch, 2, -1)
             ada = ada[:, :, None, None, None, :]
-            x = modulated_silu(x, ada[:, 1], ada[:, 0])
-        else:
-            x = nn.silu(x)
-        yield unpatchify(self.conv_out(x, causal=self.causal), self.patch_size)
+            shift, scale = ada[:, 0], ada[:, 1]
+        x = norm_activate(self.conv_norm_out, x, scale, shift)
+        order = offset_major_order(self.conv_out.conv.weight.shape[0] // self.patch_size**2, self.patch_size)
+        yield unpatchify_offset_major(self.conv_out(x, causal=self.causal, out_order=order), self.patch_size)

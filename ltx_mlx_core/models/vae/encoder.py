@@ -6,7 +6,7 @@ import mlx.nn as nn
 
 from ltx_mlx_core.models.vae.blocks import ResnetBlock3D, SpaceToDepthDownsample, UNetMidBlock3D
 from ltx_mlx_core.models.vae.config import VAEConfig
-from ltx_mlx_core.models.vae.layers import CausalConv3d, apply_norm, make_norm, patchify
+from ltx_mlx_core.models.vae.layers import CausalConv3d, make_norm, norm_activate, patchify
 
 _DOWNSAMPLE_STRIDES = {
     "compress_time_res": (2, 1, 1),
@@ -60,7 +60,7 @@ class Encoder(nn.Module):
         x = self.conv_in(patchify(pixels, self.patch_size))
         for block in self.down_blocks:
             x = block(x)
-        x = self.conv_out(nn.silu(apply_norm(self.conv_norm_out, x)))
+        x = self.conv_out(norm_activate(self.conv_norm_out, x))
         c = self.latent_channels
         mean = x[..., :c]
         if self.latent_log_var == "per_channel":

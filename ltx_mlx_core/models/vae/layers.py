@@ -42,15 +42,16 @@ class CausalConv3d(nn.Module):
         k = self.time_kernel_size
         return (k - 1, 0) if causal else ((k - 1) // 2, (k - 1) // 2)
 
-    def __call__(self, x: mx.array, causal: bool = True) -> mx.array:
+    def __call__(self, x: mx.array, causal: bool = True, out_order: mx.array | None = None) -> mx.array:
+        """`out_order`: optional output-channel permutation (applied to the weights, not the output)."""
         front, back = self.time_padding(causal)
         if self.spatial_padding_mode != "zeros" and self.spatial_pad:
             x = pad_spatial(x, self.spatial_pad, self.spatial_padding_mode)
         space = self.spatial_pad if self.spatial_padding_mode == "zeros" else 0
-        weight = self.conv.weight
+        weight = self.conv.weight if out_order is None else self.conv.weight[out_order]
         y = mx.conv_general(x, weight, padding=([front, space, space], [back, space, space]))
         if "bias" in self.conv:
-            y = y + self.conv.bias
+            y = y + (self.conv.bias if out_order is None else self.conv.bias[out_order])
         for out_frame, edge_frame, taps in edge_taps(x.shape[1], self.time_kernel_size, front, back):
             edge_weight = weight[:, taps[0]] if len(taps) == 1 else weight[:, taps].sum(axis=1)
             y[:, out_frame] = y[:, out_frame] + mx.conv_general(
@@ -91,11 +92,6 @@ def pad_spatial(x: mx.array, pad: int, mode: str) -> mx.array:
     raise ValueError(f"Unsupported spatial padding mode {mode!r}.")
 
 
-def pixel_norm(x: mx.array, eps: float = 1e-8) -> mx.array:
-    """Scale every position's channel vector to unit RMS (one fused kernel)."""
-    return mx.fast.rms_norm(x, None, eps)
-
-
 @fuse_elementwise_on_gpu
 def modulated_silu(normed: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
     """SiLU(normed * (1 + scale) + shift): the decoder's timestep conditioning and activation in one pass."""
@@ -120,8 +116,18 @@ def make_norm(norm_layer: str, channels: int, groups: int, eps: float) -> nn.Mod
     return None
 
 
-def apply_norm(norm: nn.Module | None, x: mx.array) -> mx.array:
-    return pixel_norm(x) if norm is None else norm(x)
+def norm_activate(norm: nn.Module | None, x: mx.array, scale: mx.array | None = None,
+                  shift: mx.array | None = None) -> mx.array:
+    """norm (the pixel norm when None) -> timestep modulation when given -> SiLU.
+
+    The pixel-norm form runs as one fused kernel on GPUs (fused_norm.py).
+    """
+    if norm is None:
+        from ltx_mlx_core.models.vae.fused_norm import pixel_norm_silu
+
+        return pixel_norm_silu(x, scale, shift)
+    normed = norm(x)
+    return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
 
 
 def sinusoidal_timestep_embedding(timesteps: mx.array, dim: int = 256) -> mx.array:
@@ -173,6 +179,27 @@ def unpatchify(x: mx.array, patch: int) -> mx.array:
     c = cpp // (patch * patch)
     x = x.reshape(b, f, h, w, c, patch, patch)
     x = x.transpose(0, 1, 2, 6, 3, 5, 4)
+    return x.reshape(b, f, h * patch, w * patch, c)
+
+
+def offset_major_order(channels: int, patch: int) -> mx.array:
+    """Channel permutation from `patchify`'s (c, w-offset, h-offset) order to (h-offset, w-offset, c).
+
+    A convolution whose weights are permuted so can be unpatchified (`unpatchify_offset_major`)
+    by moving whole runs of patch * channels values instead of single values.
+    """
+    order = [c * patch * patch + col * patch + row
+             for row in range(patch) for col in range(patch) for c in range(channels)]
+    return mx.array(order)
+
+
+def unpatchify_offset_major(x: mx.array, patch: int) -> mx.array:
+    """`unpatchify` for channels in (h-offset, w-offset, c) order (see `offset_major_order`)."""
+    if patch == 1:
+        return x
+    b, f, h, w, cpp = x.shape
+    c = cpp // (patch * patch)
+    x = x.reshape(b, f, h, w, patch, patch * c).transpose(0, 1, 2, 4, 3, 5)
     return x.reshape(b, f, h * patch, w * patch, c)
 
 
