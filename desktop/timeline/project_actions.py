@@ -66,15 +66,40 @@ class ProjectActions(QObject):
             self.panel.add_files(list(paths), len(self.panel.project.clips))
 
     def new_project(self) -> None:
-        self.panel.set_project(Project())
+        if self.keep_or_discard_changes("starting a new timeline"):
+            self.panel.set_project(Project())
+
+    def has_unsaved_changes(self) -> bool:
+        """Edits since the last save, or clips on a timeline that was never saved (a recovered one, too)."""
+        project = self.panel.project
+        return bool(project.clips) and (not self.panel.undo_stack.isClean() or project.folder is None)
+
+    def keep_or_discard_changes(self, doing: str) -> bool:
+        """Before the timeline is replaced: True when nothing is unsaved, or the user saved or discarded it."""
+        if not self.has_unsaved_changes():
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved timeline",
+                          f"Save the changes to '{self.panel.project.name}' before {doing}?",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self.panel)
+        box.setInformativeText("Your changes are lost if you don't save them.")
+        box.setDefaultButton(QMessageBox.Save)
+        answer = box.exec()
+        if answer == QMessageBox.Save:
+            return self.save_project() is not None
+        return answer == QMessageBox.Discard
 
     def open_project(self, folder: Optional[Path] = None, use_autosave: Optional[bool] = None) -> None:
-        """Open a .ltxproj folder; an autosave newer than its last save (a crash) is offered, or used when told."""
+        """Open a .ltxproj folder; an autosave newer than its last save (a crash) is offered, or used when told.
+
+        Unsaved edits to the open timeline are offered for saving first (Cancel keeps it open).
+        """
         if folder is None:
             name = QFileDialog.getExistingDirectory(self.panel, "Open timeline (a .ltxproj folder)")
             if not name:
                 return
             folder = Path(name)
+        if not self.keep_or_discard_changes(f"opening {Path(folder).name}"):
+            return
         try:
             recovered = recover(Path(folder))
             if recovered is not None and use_autosave is None:
