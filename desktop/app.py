@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
 from desktop.blas_threads import limit_blas_threads
+from desktop.file_open import file_open_router
 from desktop.style import install_app_style, style_name
 from ltx_mlx_core import paths
 
@@ -45,6 +46,7 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
     # On Linux without a desktop theme, Fusion honours the palette Qt reads from the platform.
     linux_fallback = sys.platform.startswith("linux") and style_name(app) == "windows"
     install_app_style(app, "Fusion" if linux_fallback else None)  # with room for tool buttons' menu arrows
+    file_open_router(app)  # files dropped on the Dock icon at launch are kept until the window is up
     return app
 
 
@@ -84,7 +86,8 @@ def start_main_window(app: QApplication, **window_options):
     whole time, so done in the worker thread while the window runs they would
     freeze its event loop for 200-600 ms at a time. Done here, before the window
     exists, the window's event loop never waits on them. `window_options` go to
-    MainWindow; the shown window is returned.
+    MainWindow; the shown window is returned. Files the system asked the app to
+    open meanwhile (QFileOpenEvent) go to it once it is shown.
     """
     from desktop.worker import warm_up
 
@@ -105,6 +108,7 @@ def start_main_window(app: QApplication, **window_options):
     window = MainWindow(**window_options)
     window.show()
     splash.finish(window)
+    file_open_router(app).attach(window)
     return window
 
 

@@ -305,6 +305,27 @@ class MainWindow(QMainWindow):
         return box
 
     # ----- conditioning, history, files -----
+    def open_files(self, paths: list[str]) -> None:
+        """Files the system asked the app to open (the Dock icon, Finder's Open With; see desktop.file_open).
+
+        A .ltxproj project opens in the timeline as its Open timeline… does (asking about unsaved
+        edits first); images and clips join the conditioning strip as a drop there does, which
+        refuses anything else with the same message.
+        """
+        self.raise_()
+        self.activateWindow()
+        media = list(paths)
+        if self.timeline_panel is not None:
+            from desktop.timeline.project_actions import PROJECT_SUFFIX
+
+            projects = [Path(p) for p in paths if Path(p).suffix.lower() == PROJECT_SUFFIX]
+            media = [p for p in paths if Path(p).suffix.lower() != PROJECT_SUFFIX]
+            if projects:
+                self.timeline_panel.parentWidget().show()
+                self.timeline_panel.project_actions.open_project(projects[-1])  # one timeline at a time
+        if media:
+            self.conditioning.add_paths(media)
+
     def paste_image(self) -> None:
         self.conditioning.add_image(QGuiApplication.clipboard().image())
 
