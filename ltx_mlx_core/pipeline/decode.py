@@ -67,6 +67,36 @@ class TilingConfig:
         return cls(spatial_tile=1 << 20, spatial_overlap=0, temporal_tile=1 << 20, temporal_overlap=0)
 
 
+# Decode working memory per output pixel (frames x height x width) in bf16, block by block:
+# 4.1 GiB over a 768x512x97 clip with the 0.9.8 VAE on an H200 (docs/PERFORMANCE.md), rounded up.
+DECODE_BYTES_PER_PIXEL = 128
+_FALLBACK_TILINGS = (
+    TilingConfig(),
+    TilingConfig(spatial_tile=12, spatial_overlap=3, temporal_tile=6, temporal_overlap=2),
+    TilingConfig(spatial_tile=8, spatial_overlap=2, temporal_tile=4, temporal_overlap=1),
+)
+
+
+def largest_tile_pixels(latent_grid: tuple[int, int, int], tiling: TilingConfig,
+                        t_scale: int = 8, s_scale: int = 32) -> int:
+    """Output pixels (frames x height x width) of the largest tile `tiling` cuts the grid into."""
+    frames, rows, cols = latent_grid
+    f = max(e - s for s, e in plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap))
+    h = max(e - s for s, e in plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap))
+    w = max(e - s for s, e in plan_tiles(cols, tiling.spatial_tile, tiling.spatial_overlap))
+    return (t_scale * (f - 1) + 1) * h * s_scale * w * s_scale
+
+
+def tiling_within(latent_grid: tuple[int, int, int], budget_bytes: int, dtype_bytes: int = 2) -> TilingConfig:
+    """The fewest tiles whose decode fits `budget_bytes`: the whole clip at once when it fits
+    (no overlap recomputed), else the default tiles, else smaller ones."""
+    per_pixel = DECODE_BYTES_PER_PIXEL * dtype_bytes // 2
+    for tiling in (TilingConfig.untiled(), *_FALLBACK_TILINGS):
+        if largest_tile_pixels(latent_grid, tiling) * per_pixel <= budget_bytes:
+            return tiling
+    return _FALLBACK_TILINGS[-1]
+
+
 @dataclass
 class TileStep:
     """Progress after one tile. Evaluate `pending` now; `result` is set on the last step."""

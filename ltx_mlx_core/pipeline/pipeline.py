@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import mlx.core as mx
@@ -30,7 +30,7 @@ from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
 from ltx_mlx_core.pipeline import stage_runner
 from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
-from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_tiles
+from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_tiles, tiling_within
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
@@ -44,9 +44,12 @@ STAGE_KEYS = ("first_pass", "second_pass", "denoise", "decode")
 
 @dataclass
 class PipelineSettings:
-    """How the pipeline runs (not what it makes): tiling, preview sizes."""
+    """How the pipeline runs (not what it makes): tiling, preview sizes.
 
-    tiling: TilingConfig = field(default_factory=TilingConfig)
+    `tiling` None decodes in the fewest tiles that fit the memory left at decode time.
+    """
+
+    tiling: Optional[TilingConfig] = None
     preview_max_side: int = 256
     decoded_preview_frames: int = 9
 
@@ -156,24 +159,28 @@ class Pipeline:
             vae = runner.load_vae()
             projection = self._projection(vae, config)
             vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
-            timings["load"] = time.monotonic() - mark
+            # Every component load counts as 'load' (runner.load_seconds), wherever it happens;
+            # each stage's time is its own work.
+            timings["load"] = time.monotonic() - mark - runner.load_seconds
+
+            def add_time(stage: str, since: float, loads_before: float) -> None:
+                loads = runner.load_seconds - loads_before
+                timings[stage] = timings.get(stage, 0.0) + time.monotonic() - since - loads
 
             text = None
             if work.needs_transformer:
                 detail = "prompt + negative" if config.uses_cfg() else "prompt"
                 yield work.stage_started("text_encode", detail=detail)
-                mark = time.monotonic()
+                mark, loads = time.monotonic(), runner.load_seconds
                 text = runner.encode_text(request, config)
-                timings["text_encode"] = time.monotonic() - mark
+                add_time("text_encode", mark, loads)
                 # The transformer is loaded only once T5 is freed, and before the first step,
                 # so a step's time (and its one evaluation) is the step's alone.
-                mark = time.monotonic()
                 runner.transformer()
-                timings["load"] += time.monotonic() - mark
 
             for stage in work.stages:
                 for seed in work.seeds_needing(stage):
-                    mark = time.monotonic()
+                    mark, loads = time.monotonic(), runner.load_seconds
                     yield work.stage_started(stage, detail=f"seed {seed}")
                     steps = runner.stage_steps(stage, config, request, work.latents[seed], text, stage_keys(seed))
                     clock = _StepClock(runner.stage_length(stage, config))
@@ -189,19 +196,20 @@ class Pipeline:
                     work.latents[seed] = current
                     if checkpoints:
                         checkpoints.save(seed, stage, current)
-                    timings[stage] = timings.get(stage, 0.0) + time.monotonic() - mark
+                    add_time(stage, mark, loads)
                 runner.stage_finished(stage, work.stages)
             text = steps = current = None
 
             vae = runner.load_vae()
             videos = []
             for seed in seeds:
-                mark = time.monotonic()
+                mark, loads = time.monotonic(), runner.load_seconds
                 yield work.stage_started("decode", detail=f"seed {seed}")
                 pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
                 videos.append(to_uint8_frames(runner.finish_pixels(pixels, request)))
                 pixels = None
-                timings["decode"] = timings.get("decode", 0.0) + time.monotonic() - mark
+                add_time("decode", mark, loads)
+            timings["load"] += runner.load_seconds
             timings["total"] = time.monotonic() - started
             result = VideoResult(videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
                                  peak_memory_bytes=int(mx.get_peak_memory()), residency=mode)
@@ -232,15 +240,16 @@ class Pipeline:
     def _decode(self, vae, latents: mx.array, config: PipelineConfig, seed: int) -> Iterator[Event]:
         """Tiled decode with one evaluation and one StepDone per tile; returns pixels [F, H, W, 3]."""
         started = time.monotonic()
+        tiling = self.settings.tiling or self._tiling_for(latents, vae)
         tiles = iter_decode_tiled(
             vae, latents,
             timestep=config.decode_timestep,
             noise_scale=config.decode_noise_scale,
             key=stage_keys(seed)["decode"],
-            tiling=self.settings.tiling,
+            tiling=tiling,
             tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
         )
-        early_tiles, early_frames = self._first_final_frames(latents, vae)
+        early_tiles, early_frames = self._first_final_frames(latents, vae, tiling)
         clock = None
         video = None
         for tile in tiles:
@@ -262,13 +271,22 @@ class Pipeline:
         identity = self.components.cache_identity()
         return load_or_fit_projection(vae, projection_cache_key(*identity), config.decode_timestep)
 
-    def _first_final_frames(self, latents: mx.array, vae) -> tuple[int, int]:
+    @staticmethod
+    def _tiling_for(latents: mx.array, vae) -> TilingConfig:
+        """The fewest tiles that fit what memory is left now (models released, latents ready)."""
+        from ltx_mlx_core.pipeline.memory_estimate import available_memory
+
+        budget = max(0, available_memory() - mx.get_active_memory())
+        tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size)
+        log.info("decode tiling for %s latents within %.1f GiB: %s", tuple(latents.shape), budget / 2**30, tiling)
+        return tiling
+
+    def _first_final_frames(self, latents: mx.array, vae, tiling: TilingConfig) -> tuple[int, int]:
         """(tile index after which the first pixel frames are final, how many frames are).
 
         Tiles run frames-outermost, so the first temporal span is complete after all its
         spatial tiles; its frames before the next span's start get no later contributions.
         """
-        tiling = self.settings.tiling
         frames, rows, cols = latents.shape[1:4]
         f_spans = plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap)
         spatial = len(plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap)) * len(

@@ -14,6 +14,7 @@ are held at once. Each `stage_steps` generator yields unevaluated latents
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -104,6 +105,9 @@ class StageRunner:
         from ltx_mlx_core.weights.components import components_of
 
         self.components = components_of(model)
+        # Seconds spent loading components so far (the pipeline reports them as 'load', not as the
+        # stage that happened to need the component).
+        self.load_seconds = 0.0
         self._vae = None
         self._latent_statistics: Optional[LatentStatistics] = None
         self._transformer = None
@@ -144,11 +148,17 @@ class StageRunner:
             mx.clear_cache()
 
     def _load(self, component: str):
+        mark = time.monotonic()
         if component == "vae":
-            return self.components.load_vae(self._dtype)
-        if component == "upsampler":
-            return self.components.load_upsampler(self._dtype)
-        return self.components.load_transformer(self._dtype, self._request.quantize_bits, self._residency)
+            loaded = self.components.load_vae(self._dtype)
+        elif component == "upsampler":
+            loaded = self.components.load_upsampler(self._dtype)
+        elif component == "text_encoder":
+            loaded = self.components.load_text_encoder(self._dtype, self._request.quantize_bits)
+        else:
+            loaded = self.components.load_transformer(self._dtype, self._request.quantize_bits, self._residency)
+        self.load_seconds += time.monotonic() - mark
+        return loaded
 
     def transformer(self):
         if self._transformer is None:
@@ -185,7 +195,7 @@ class StageRunner:
         from ltx_mlx_core.models.text_encoding import encode_prompts
 
         self._release_vae_when_streaming()
-        tokenizer, encoder = self.components.load_text_encoder(self._dtype, request.quantize_bits)
+        tokenizer, encoder = self._load("text_encoder")
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)

@@ -165,3 +165,18 @@ def test_encode_with_temporal_tiles_needs_a_temporal_overlap():
     with pytest.raises(ValueError, match="temporal overlap"):
         tiling = TilingConfig(spatial_tile=4, spatial_overlap=0, temporal_tile=2, temporal_overlap=0)
         encode_video(vae, pixels, tiling=tiling)
+
+
+def test_tiling_within_a_budget_decodes_whole_clips_that_fit_and_tiles_the_rest() -> None:
+    from ltx_mlx_core.pipeline.decode import DECODE_BYTES_PER_PIXEL, largest_tile_pixels, tiling_within
+
+    grid = (13, 16, 24)  # 768x512x97
+    whole = 97 * 512 * 768 * DECODE_BYTES_PER_PIXEL
+    assert tiling_within(grid, whole) == TilingConfig.untiled()
+    smaller = tiling_within(grid, whole - 1)
+    assert smaller == TilingConfig()
+    assert largest_tile_pixels(grid, smaller) * DECODE_BYTES_PER_PIXEL < whole
+    # float32 needs twice the memory; nothing fits: the smallest tiles.
+    assert tiling_within(grid, whole, dtype_bytes=4) == TilingConfig()
+    tiny = tiling_within(grid, 0)
+    assert largest_tile_pixels(grid, tiny) < largest_tile_pixels(grid, TilingConfig())
