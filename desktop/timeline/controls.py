@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.project import Clip
+from desktop.widgets.overflow_row import OverflowRow
 from ltx_mlx_core.video.io import X264_PRESETS
 
 
@@ -34,31 +35,44 @@ class TimelineControls(QWidget):
         self.transition.setToolTip("Transition into the selected clip")
         self.fade_frames = QSpinBox(minimum=1, maximum=240, value=8, suffix=" f")
         self.delete = QPushButton("Delete")
-        self.zoom_out = QPushButton("−")
-        self.zoom_in = QPushButton("+")
+        self.zoom_out = QToolButton(text="−", toolTip="Zoom out (or Ctrl+wheel over the clips)")
+        self.zoom_in = QToolButton(text="+", toolTip="Zoom in (or Ctrl+wheel over the clips)")
         self.export = QPushButton("Export…")
         self.crf = QSpinBox(minimum=0, maximum=51, value=18, prefix="CRF ")
+        self.crf.setToolTip("Export quality: lower is better and larger (18 looks lossless)")
         self.preset = QComboBox()
         self.preset.addItems(X264_PRESETS)
         self.preset.setCurrentText("slow")
+        self.preset.setToolTip("Export speed: slower presets make smaller files of the same quality")
         self.prompt = QLineEdit(placeholderText="Prompt for the next generation (empty: keep the clip's prompt)")
         self.seed = QSpinBox(minimum=-1, maximum=2**31 - 2, value=-1, prefix="seed ", specialValueText="seed random")
         self.frames = QSpinBox(minimum=9, maximum=257, value=97, singleStep=8, suffix=" frames")
 
-        actions = QHBoxLayout()
-        for widget in (self.project_button, self.play, self.extend, self.extend_count, self.extend_n, self.bridge, self.retake,
-                       self.regenerate, self.take, self.transition, self.fade_frames, self.delete):
-            actions.addWidget(widget)
-        actions.addStretch(1)
-        for widget in (QLabel("Zoom"), self.zoom_out, self.zoom_in, self.crf, self.preset, self.export):
-            actions.addWidget(widget)
+        # What a narrow window cannot show moves into the row's More menu, least needed first:
+        # zoom (Ctrl+wheel does it too), the export settings, then the rarer edits. The timeline
+        # menu, Play, Extend and Export always stay.
+        self.actions_row = row = OverflowRow()
+        row.add(self.project_button)
+        row.add(self.play)
+        row.add(self.extend)
+        row.add_group(self.extend_count, self.extend_n, priority=3)
+        row.add(self.bridge, priority=7)
+        row.add(self.retake, priority=8)
+        row.add(self.regenerate, priority=4)
+        row.add(self.take, priority=6)
+        row.add_group(self.transition, self.fade_frames, priority=5)
+        row.add(self.delete, priority=9)
+        row.add_stretch()
+        row.add_group(QLabel("Zoom"), self.zoom_out, self.zoom_in, priority=1)
+        row.add_group(self.crf, self.preset, priority=2)
+        row.add(self.export)
         options = QHBoxLayout()
         options.addWidget(self.prompt, 1)
         options.addWidget(self.seed)
         options.addWidget(self.frames)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(actions)
+        layout.addWidget(row)
         layout.addLayout(options)
 
     def seed_value(self) -> Optional[int]:
