@@ -262,7 +262,8 @@ def iter_decode_tiled(
     tone_map_compression: float = 0.0,
     normalized: bool = True,
 ) -> Iterator[TileStep]:
-    """Decode latents [B, F', h, w, C] to float32 pixels [B, 8(F'-1)+1, 32h, 32w, 3] tile by tile.
+    """Decode latents [B, F', h, w, C] to pixels [B, 8(F'-1)+1, 32h, 32w, 3] tile by tile (float32 where
+    tiles are blended, the decoder's dtype when the clip is one tile).
 
     `latents` are the pipeline's normalised latents unless `normalized=False`.
     For timestep-conditioned VAEs (0.9.8) `timestep` defaults to 0.05 and `key` seeds
@@ -288,7 +289,7 @@ def iter_decode_tiled(
         (pf0, pf1), (ph0, ph1), (pw0, pw1) = out_spans
         pixels = _decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
         if count == 1:
-            output = pixels.astype(mx.float32)
+            output = pixels  # nothing to blend: the decoder's dtype, as the reference returns it
         else:
             output[:, pf0:pf1, ph0:ph1, pw0:pw1] += weight.apply(pixels)
         done = index == count
