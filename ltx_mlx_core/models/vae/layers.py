@@ -54,8 +54,9 @@ class CausalConv3d(nn.Module):
             y = y + (self.conv.bias if out_order is None else self.conv.bias[out_order])
         for out_frame, edge_frame, taps in edge_taps(x.shape[1], self.time_kernel_size, front, back):
             edge_weight = weight[:, taps[0]] if len(taps) == 1 else weight[:, taps].sum(axis=1)
-            y[:, out_frame] = y[:, out_frame] + mx.conv_general(
-                x[:, edge_frame], edge_weight, padding=([space, space], [space, space])
+            # .at[].add updates y in place; `y[:, t] = y[:, t] + c` copied all of y for each edge frame.
+            y = y.at[:, out_frame].add(
+                mx.conv_general(x[:, edge_frame], edge_weight, padding=([space, space], [space, space]))
             )
         return y
 
