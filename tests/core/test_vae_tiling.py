@@ -118,8 +118,10 @@ def test_single_tile_decode_is_bitwise_the_untiled_decode():
 def test_tiled_decode_stays_close_to_untiled_with_spatial_context():
     """Layers that see their neighbours: tiles lack context at their borders; blending keeps it small.
 
-    Stated tolerance: on 2x2x2 tiles, mean |tiled - untiled| below 8% of mean |untiled| (tiles of 3-4 latents are
-    smaller than these layers' receptive field);
+    Stated tolerance: on 2x2x2 tiles, mean |tiled - untiled| below 8% of mean |untiled| (measured 4.5%; tiles of
+    3-4 latents are smaller than these layers' receptive field, so single seam pixels differ by up to the output's
+    own scale: max |tiled - untiled| measured 1.08x max |untiled|, bound 1.5x, which a blend whose weights
+    did not sum to one would exceed);
     with spatial tiles only, the corner that one tile covers far from any seam within 1e-2 of the output scale.
     """
     vae = _vae_with_kernels(0.02)
@@ -128,11 +130,14 @@ def test_tiled_decode_stays_close_to_untiled_with_spatial_context():
     tiling = TilingConfig(spatial_tile=4, spatial_overlap=2, temporal_tile=3, temporal_overlap=2)
     tiled = np.array(decode_video(vae, latents, 0.05, None, mx.random.key(1), tiling))
     mean_ratio = np.abs(tiled - untiled).mean() / np.abs(untiled).mean()
+    max_ratio = np.abs(tiled - untiled).max() / np.abs(untiled).max()
     spatial_only = TilingConfig(spatial_tile=4, spatial_overlap=2, temporal_tile=8, temporal_overlap=2)
     tiled_spatially = np.array(decode_video(vae, latents, 0.05, None, mx.random.key(1), spatial_only))
     corner = np.abs(tiled_spatially - untiled)[:, :, :32, :32].max() / np.abs(untiled).max()
-    print(f"context tiled vs untiled decode: mean ratio {mean_ratio:.3f}, far corner {corner:.1e}")
+    print(f"context tiled vs untiled decode: mean ratio {mean_ratio:.3f}, max ratio {max_ratio:.3f}, "
+          f"far corner {corner:.1e}")
     assert mean_ratio < 0.08
+    assert max_ratio < 1.5
     assert corner < 1e-2
 
 
