@@ -148,15 +148,17 @@ class StageRunner:
             mx.clear_cache()
 
     def _load(self, component: str):
-        mark = time.monotonic()
         if component == "vae":
-            loaded = self.components.load_vae(self._dtype)
-        elif component == "upsampler":
-            loaded = self.components.load_upsampler(self._dtype)
-        elif component == "text_encoder":
-            loaded = self.components.load_text_encoder(self._dtype, self._request.quantize_bits)
-        else:
-            loaded = self.components.load_transformer(self._dtype, self._request.quantize_bits, self._residency)
+            return self._timed_load(lambda: self.components.load_vae(self._dtype))
+        if component == "upsampler":
+            return self._timed_load(lambda: self.components.load_upsampler(self._dtype))
+        return self._timed_load(
+            lambda: self.components.load_transformer(self._dtype, self._request.quantize_bits, self._residency)
+        )
+
+    def _timed_load(self, load):
+        mark = time.monotonic()
+        loaded = load()
         self.load_seconds += time.monotonic() - mark
         return loaded
 
@@ -195,7 +197,9 @@ class StageRunner:
         from ltx_mlx_core.models.text_encoding import encode_prompts
 
         self._release_vae_when_streaming()
-        tokenizer, encoder = self._load("text_encoder")
+        tokenizer, encoder = self._timed_load(
+            lambda: self.components.load_text_encoder(self._dtype, request.quantize_bits)
+        )
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
