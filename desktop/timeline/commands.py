@@ -14,7 +14,10 @@ from desktop.project import Clip, Project, Take
 
 
 class ProjectCommand(QUndoCommand):
-    """Base: saves transitions around the edit and runs `changed()` after every redo/undo so views refresh."""
+    """Base: saves transitions around the edit and runs `changed()` after every redo/undo so views refresh.
+
+    Each subclass defines `apply()` (the edit) and `revert()` (its exact inverse).
+    """
 
     def __init__(self, project: Project, text: str, changed: Optional[Callable[[], None]] = None):
         super().__init__(text)
@@ -23,12 +26,6 @@ class ProjectCommand(QUndoCommand):
         self._changed = changed or (lambda: None)
         self._transitions: dict[str, tuple[str, int]] = {}
         self.note = ""  # what the edit also changed, in a sentence for the status line
-
-    def apply(self) -> None:
-        raise NotImplementedError
-
-    def revert(self) -> None:
-        raise NotImplementedError
 
     def redo(self) -> None:
         before = self.project.transitions()
