@@ -302,9 +302,9 @@ def _decode_tile(vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.ar
                  key: mx.array | None) -> mx.array:
     """Decode one tile, evaluating after every decoder block; returns the (unevaluated) pixels.
 
-    One evaluation of the whole decoder graph holds every intermediate until it completes
-    (10.9 GiB for the last level of a 768x512x97 clip against 3.5 GiB for the reference)
-    and, on MLX's CUDA backend, ran 2.4x slower than evaluating block by block.
+    One evaluation of the whole decoder graph keeps intermediates alive until it completes:
+    a 768x512x97 clip peaked at 9.4 GiB that way against 5.2 GiB block by block (H200,
+    docs/PERFORMANCE.md), which costs 8-11 % more time.
     """
     blocks = vae.iter_decode(latents, timestep=timestep, key=key)
     activation = next(blocks)
