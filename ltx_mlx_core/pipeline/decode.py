@@ -303,7 +303,7 @@ def _decode_tile(vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.ar
     """Decode one tile, evaluating after every decoder block; returns the (unevaluated) pixels.
 
     One evaluation of the whole decoder graph keeps intermediates alive until it completes:
-    a 768x512x97 clip peaked at 9.4 GiB that way against 5.2 GiB block by block (H200,
+    a 768x512x97 clip peaked at 9.4 GiB that way against 6.9 GiB block by block (H200,
     docs/PERFORMANCE.md), which costs 8-11 % more time.
     """
     blocks = vae.iter_decode(latents, timestep=timestep, key=key)

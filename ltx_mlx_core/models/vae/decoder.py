@@ -98,7 +98,7 @@ class Decoder(nn.Module):
         """The activations after each block, unevaluated; the last one is the pixels.
 
         A caller that evaluates each one bounds the working memory by a block: on an H200 a
-        768x512x97 decode peaked at 5.2 GiB block by block against 9.4 GiB as one graph, for
+        768x512x97 decode peaked at 6.9 GiB block by block against 9.4 GiB as one graph, for
         8-11 % more time (docs/PERFORMANCE.md).
         """
         batch = latents.shape[0]
