@@ -16,7 +16,8 @@ import logging
 from typing import Callable, Optional
 
 import mlx.core as mx
-import mlx.nn as nn
+
+from ltx_mlx_core.models.vae.layers import activate
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +70,7 @@ _INPUTS = ["x", "scale", "shift", "eps", "dims"]
 def composed_norm_silu(x: mx.array, scale: Optional[mx.array], shift: Optional[mx.array],
                        eps: float) -> mx.array:
     """The same computation from MLX ops (the CPU path, and the check for the kernels)."""
-    normed = mx.fast.rms_norm(x, None, eps)
-    if scale is not None:
-        normed = normed * (1 + scale) + shift
-    return nn.silu(normed)
+    return activate(mx.fast.rms_norm(x, None, eps), scale, shift)
 
 
 def _build_kernel() -> Optional[Callable]:

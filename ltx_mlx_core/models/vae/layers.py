@@ -127,7 +127,11 @@ def norm_activate(norm: nn.Module | None, x: mx.array, scale: mx.array | None = 
         from ltx_mlx_core.models.vae.fused_norm import pixel_norm_silu
 
         return pixel_norm_silu(x, scale, shift)
-    normed = norm(x)
+    return activate(norm(x), scale, shift)
+
+
+def activate(normed: mx.array, scale: mx.array | None, shift: mx.array | None) -> mx.array:
+    """SiLU of normalised values, timestep-modulated first when `scale`/`shift` are given."""
     return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
 
 
