@@ -93,6 +93,8 @@ class TransformerBlock(nn.Module):
         self.ff = FeedForward(dim, config.activation_fn)
         self.shifts = config.adaptive_norm == "single_scale_shift"
         self.scale_shift_table = mx.zeros((6 if self.shifts else 4, dim))
+        # Compiled forwards per input layout; kept outside the module's tree (functions, not parameters).
+        object.__setattr__(self, "_compiled_forwards", {})
 
     def __call__(
         self,
@@ -119,15 +121,6 @@ class TransformerBlock(nn.Module):
             self._compiled_forwards[layout] = compiled
         optional = [a for a in (context_mask, skip_mask) if a is not None]
         return compiled(x, timestep, context, rotary.cos, rotary.sin, *optional)
-
-    @property
-    def _compiled_forwards(self) -> dict:
-        try:
-            return object.__getattribute__(self, "_compiled")
-        except AttributeError:
-            # Kept outside the module's tree: it holds functions, not parameters.
-            object.__setattr__(self, "_compiled", {})
-            return object.__getattribute__(self, "_compiled")
 
     def _compile_forward(self, has_mask: bool, has_skip: bool, skip_strategy: SkipLayerStrategy | None):
         def forward(x, timestep, context, cos, sin, *optional):
