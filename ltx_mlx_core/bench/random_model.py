@@ -59,6 +59,15 @@ def _shapes_of(module: Any) -> dict[str, tuple[int, ...]]:
     return {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
 
 
+def _quantize(module: Any, bits: Optional[int]) -> None:
+    """Quantise the module's linear layers in place when `bits` is given (as the loaders do)."""
+    if bits:
+        from ltx_mlx_core.weights.quantize import quantize_linear_layers
+
+        quantize_linear_layers(module, bits)
+        mx.eval(module.parameters())
+
+
 class RandomComponents:
     """A model of `spec`'s shapes with random weights (its output is noise), as `ModelComponents`."""
 
@@ -101,11 +110,7 @@ class RandomComponents:
             )
         model = LTXVideoTransformer(self.model_shapes.transformer)
         randomize_parameters(model, dtype, seed=self.seed)
-        if quantize_bits:
-            from ltx_mlx_core.weights.quantize import quantize_linear_layers
-
-            quantize_linear_layers(model, quantize_bits)
-            mx.eval(model.parameters())
+        _quantize(model, quantize_bits)
         return model
 
     def load_vae(self, dtype: mx.Dtype) -> Any:
@@ -125,9 +130,5 @@ class RandomComponents:
             write_tiny_t5_tokenizer(Path(self._tokenizer_dir.name))
         encoder = T5Encoder(self.model_shapes.t5)
         randomize_parameters(encoder, dtype, seed=self.seed + 3)
-        if quantize_bits:
-            from ltx_mlx_core.weights.quantize import quantize_linear_layers
-
-            quantize_linear_layers(encoder, quantize_bits)
-            mx.eval(encoder.parameters())
+        _quantize(encoder, quantize_bits)
         return load_tokenizer(self._tokenizer_dir.name), encoder

@@ -240,7 +240,7 @@ class Pipeline:
     def _decode(self, vae, latents: mx.array, config: PipelineConfig, seed: int) -> Iterator[Event]:
         """Tiled decode with one evaluation and one StepDone per tile; returns pixels [F, H, W, 3]."""
         started = time.monotonic()
-        tiling = self.settings.tiling or self._tiling_for(latents, vae)
+        tiling = self.settings.tiling or self._tiling_for(latents)
         tiles = iter_decode_tiled(
             vae, latents,
             timestep=config.decode_timestep,
@@ -272,7 +272,7 @@ class Pipeline:
         return load_or_fit_projection(vae, projection_cache_key(*identity), config.decode_timestep)
 
     @staticmethod
-    def _tiling_for(latents: mx.array, vae) -> TilingConfig:
+    def _tiling_for(latents: mx.array) -> TilingConfig:
         """The fewest tiles that fit what memory is left now (models released, latents ready)."""
         from ltx_mlx_core.pipeline.memory_estimate import available_memory
 
