@@ -145,7 +145,6 @@ def _vae_block_renames(raw: dict[str, Any]) -> list[tuple[str, str]]:
     """(diffusers block prefix, official block prefix), following the block walk of official_vae_config."""
     renames: list[tuple[str, str]] = []
     official = 0
-    layers = list(raw["layers_per_block"])
     for index, scales in enumerate(raw["spatio_temporal_scaling"]):
         renames.append((f"encoder.down_blocks.{index}.resnets.", f"encoder.down_blocks.{official}.res_blocks."))
         official += 1
