@@ -16,3 +16,12 @@ def isolated_app_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return home
+
+
+def pytest_collection_modifyitems(config, items):
+    """Parity and end-to-end tests form the slow tier: `./dev test -m "not slow"` skips them."""
+    slow = pytest.mark.slow
+    for item in items:
+        parts = item.path.parts
+        if "parity" in parts or "e2e" in parts or "perf" in parts:
+            item.add_marker(slow)
