@@ -22,6 +22,7 @@ import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.config import PassConfig, PipelineConfig
+from ltx_mlx_core.pipeline.denoise import TextConditioning, iter_denoise
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,6 @@ class LatentStatistics:
 
     mean_of_means: mx.array
     std_of_means: mx.array
-
-
-@dataclass
-class TextConditioning:
-    """Encoded prompt (and negative prompt when any step uses CFG)."""
-
-    embeds: mx.array
-    mask: mx.array
-    negative_embeds: Optional[mx.array] = None
-    negative_mask: Optional[mx.array] = None
 
 
 def _dtype(name: str) -> mx.Dtype:
@@ -270,7 +261,6 @@ class StageRunner:
         """One pass: noise (re-noised `previous` for the second pass), conditioning, denoising steps."""
         from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
         from ltx_mlx_core.pipeline.conditioning import prepare_conditioning
-        from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
         from ltx_mlx_core.pipeline.guidance import guidance_schedule
         from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
 
@@ -292,7 +282,7 @@ class StageRunner:
         )
         steps = iter_denoise(
             transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
-            Text(text.embeds, text.mask, text.negative_embeds, text.negative_mask), request.fps, loop_key,
+            text, request.fps, loop_key,
             stg_strategy=SkipLayerStrategy.from_stg_mode(config.stg_mode),
             image_cond_noise_scale=IMAGE_COND_NOISE_SCALE, stochastic=config.stochastic_sampling,
         )
