@@ -140,10 +140,10 @@ class Pipeline:
         if len(set(request.seeds)) != len(request.seeds):
             raise InvalidRequest(f"each seed can be given once (one video per seed); got {request.seeds}.")
         config = self.resolve_config(request)
-        runner = stage_runner.check_request_against_model(request, config, self.components)
-        return self._events(request, config, runner)
+        stage_runner.check_request_against_model(request, config, self.components)
+        return self._events(request, config)
 
-    def _events(self, request: GenerationRequest, config: PipelineConfig, runner) -> Iterator[Event]:
+    def _events(self, request: GenerationRequest, config: PipelineConfig) -> Iterator[Event]:
         started = time.monotonic()
         mx.reset_peak_memory()
         timings: dict[str, float] = {}
@@ -151,11 +151,13 @@ class Pipeline:
         checkpoints = None
         if request.job_dir:
             checkpoints = StageCheckpoints(request.job_dir, request_hash(request, config.to_dict()))
-        work = _Work.plan(seeds, runner.latent_stage_names(config), checkpoints)
+        work = _Work.plan(seeds, stage_runner.latent_stage_names(config), checkpoints)
+        runner: stage_runner.StageRunner | None = None
         try:
             mark = time.monotonic()
-            mode = runner.choose_residency(request, config)
-            yield work.stage_started("load", detail=f"residency: {mode}")
+            residency = stage_runner.choose_residency(request, config, self.components)
+            runner = stage_runner.StageRunner(self.components, request, config, residency)
+            yield work.stage_started("load", detail=f"residency: {residency.value}")
             vae = runner.load_vae()
             projection = self._projection(vae, config)
             vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
@@ -172,7 +174,7 @@ class Pipeline:
                 detail = "prompt + negative" if config.uses_cfg() else "prompt"
                 yield work.stage_started("text_encode", detail=detail)
                 mark, loads = time.monotonic(), runner.load_seconds
-                text = runner.encode_text(request, config)
+                text = runner.encode_text()
                 add_time("text_encode", mark, loads)
                 # The transformer is loaded only once T5 is freed, and before the first step,
                 # so a step's time (and its one evaluation) is the step's alone.
@@ -182,8 +184,8 @@ class Pipeline:
                 for seed in work.seeds_needing(stage):
                     mark, loads = time.monotonic(), runner.load_seconds
                     yield work.stage_started(stage, detail=f"seed {seed}")
-                    steps = runner.stage_steps(stage, config, request, work.latents[seed], text, stage_keys(seed))
-                    clock = _StepClock(runner.stage_length(stage, config))
+                    steps = runner.stage_steps(stage, work.latents[seed], text, stage_keys(seed))
+                    clock = _StepClock(runner.stage_length(stage))
                     current = None
                     for step, current in enumerate(steps, start=1):
                         mx.eval(current)
@@ -197,7 +199,7 @@ class Pipeline:
                     if checkpoints:
                         checkpoints.save(seed, stage, current)
                     add_time(stage, mark, loads)
-                runner.stage_finished(stage, work.stages)
+                runner.stage_finished(stage)
             text = steps = current = None
 
             vae = runner.load_vae()
@@ -206,13 +208,15 @@ class Pipeline:
                 mark, loads = time.monotonic(), runner.load_seconds
                 yield work.stage_started("decode", detail=f"seed {seed}")
                 pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
-                videos.append(to_uint8_frames(runner.finish_pixels(pixels, request)))
+                videos.append(to_uint8_frames(runner.finish_pixels(pixels)))
                 pixels = None
                 add_time("decode", mark, loads)
             timings["load"] += runner.load_seconds
             timings["total"] = time.monotonic() - started
-            result = VideoResult(videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
-                                 peak_memory_bytes=int(mx.get_peak_memory()), residency=mode)
+            result = VideoResult(
+                videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
+                peak_memory_bytes=int(mx.get_peak_memory()), residency=residency.value,
+            )
             runner.release()
             yield Finished(result)
         except GeneratorExit:
@@ -232,7 +236,8 @@ class Pipeline:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a
             # cancelled run returns its memory to the system rather than to the cache.
             vae = text = current = pixels = steps = None  # noqa: F841
-            runner.release()
+            if runner is not None:
+                runner.release()
             work.latents.clear()
             gc.collect()
             mx.clear_cache()
