@@ -34,6 +34,7 @@ from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_t
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +145,8 @@ class Pipeline:
         return self._events(request, config)
 
     def _events(self, request: GenerationRequest, config: PipelineConfig) -> Iterator[Event]:
-        started = time.monotonic()
+        timer = StageTimer()
         mx.reset_peak_memory()
-        timings: dict[str, float] = {}
         seeds = list(request.seeds)
         checkpoints = None
         if request.job_dir:
@@ -154,67 +154,55 @@ class Pipeline:
         work = _Work.plan(seeds, stage_runner.latent_stage_names(config), checkpoints)
         runner: stage_runner.StageRunner | None = None
         try:
-            mark = time.monotonic()
-            residency = stage_runner.choose_residency(request, config, self.components)
-            runner = stage_runner.StageRunner(self.components, request, config, residency)
-            yield work.stage_started("load", detail=f"residency: {residency.value}")
-            vae = runner.load_vae()
-            projection = self._projection(vae, config)
-            vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
-            # Every component load counts as 'load' (runner.load_seconds), wherever it happens;
-            # each stage's time is its own work.
-            timings["load"] = time.monotonic() - mark - runner.load_seconds
-
-            def add_time(stage: str, since: float, loads_before: float) -> None:
-                loads = runner.load_seconds - loads_before
-                timings[stage] = timings.get(stage, 0.0) + time.monotonic() - since - loads
+            with timer.stage("load"):
+                residency = stage_runner.choose_residency(request, config, self.components)
+                runner = stage_runner.StageRunner(self.components, request, config, residency, timer)
+                yield work.stage_started("load", detail=f"residency: {residency.value}")
+                vae = runner.load_vae()
+                projection = self._projection(vae, config)
+                vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
 
             text = None
             if work.needs_transformer:
                 detail = "prompt + negative" if config.uses_cfg() else "prompt"
                 yield work.stage_started("text_encode", detail=detail)
-                mark, loads = time.monotonic(), runner.load_seconds
-                text = runner.encode_text()
-                add_time("text_encode", mark, loads)
+                with timer.stage("text_encode"):
+                    text = runner.encode_text()
                 # The transformer is loaded only once T5 is freed, and before the first step,
                 # so a step's time (and its one evaluation) is the step's alone.
                 runner.transformer()
 
             for stage in work.stages:
                 for seed in work.seeds_needing(stage):
-                    mark, loads = time.monotonic(), runner.load_seconds
-                    yield work.stage_started(stage, detail=f"seed {seed}")
-                    steps = runner.stage_steps(stage, work.latents[seed], text, stage_keys(seed))
-                    clock = _StepClock(runner.stage_length(stage))
-                    current = None
-                    for step, current in enumerate(steps, start=1):
-                        mx.eval(current)
-                        yield clock.step_done(stage, step)
-                        if stage != "upsample":
-                            frames = projection.to_rgb_frames(current, self.settings.preview_max_side)
-                            yield Preview(frames, kind="latent", step=step)
-                    if current is None:
-                        raise GenerationError(f"The {stage} stage produced no latents.")
-                    work.latents[seed] = current
-                    if checkpoints:
-                        checkpoints.save(seed, stage, current)
-                    add_time(stage, mark, loads)
+                    with timer.stage(stage):
+                        yield work.stage_started(stage, detail=f"seed {seed}")
+                        steps = runner.stage_steps(stage, work.latents[seed], text, stage_keys(seed))
+                        clock = _StepClock(runner.stage_length(stage))
+                        current = None
+                        for step, current in enumerate(steps, start=1):
+                            mx.eval(current)
+                            yield clock.step_done(stage, step)
+                            if stage != "upsample":
+                                frames = projection.to_rgb_frames(current, self.settings.preview_max_side)
+                                yield Preview(frames, kind="latent", step=step)
+                        if current is None:
+                            raise GenerationError(f"The {stage} stage produced no latents.")
+                        work.latents[seed] = current
+                        if checkpoints:
+                            checkpoints.save(seed, stage, current)
                 runner.stage_finished(stage)
             text = steps = current = None
 
             vae = runner.load_vae()
             videos = []
             for seed in seeds:
-                mark, loads = time.monotonic(), runner.load_seconds
-                yield work.stage_started("decode", detail=f"seed {seed}")
-                pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
-                videos.append(to_uint8_frames(runner.finish_pixels(pixels)))
-                pixels = None
-                add_time("decode", mark, loads)
-            timings["load"] += runner.load_seconds
-            timings["total"] = time.monotonic() - started
+                with timer.stage("decode"):
+                    yield work.stage_started("decode", detail=f"seed {seed}")
+                    pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
+                    videos.append(to_uint8_frames(runner.finish_pixels(pixels)))
+                    pixels = None
             result = VideoResult(
-                videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
+                videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timer.timings(),
                 peak_memory_bytes=int(mx.get_peak_memory()), residency=residency.value,
             )
             runner.release()

@@ -18,7 +18,6 @@ method relies on another having run first.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -28,6 +27,7 @@ from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.config import PassConfig, PipelineConfig
 from ltx_mlx_core.pipeline.denoise import TextConditioning, iter_denoise
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
@@ -113,11 +113,12 @@ class StageRunner:
     """The stages of one request, in the residency mode chosen for it (`choose_residency`)."""
 
     def __init__(
-        self, model: Any, request: GenerationRequest, config: PipelineConfig, residency: ResidencyMode
+        self, model: Any, request: GenerationRequest, config: PipelineConfig, residency: ResidencyMode,
+        timer: StageTimer | None = None,
     ):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
         loads through. Everything a stage needs is given here, so the methods can run in any order
-        the pipeline calls them (encode_text alone, say)."""
+        the pipeline calls them (encode_text alone, say). Component loads are timed on `timer`."""
         from ltx_mlx_core.weights.components import components_of
 
         self.components = components_of(model)
@@ -125,9 +126,7 @@ class StageRunner:
         self.config = config
         self.residency = residency
         self.dtype = _dtype(config.compute_dtype)
-        # Seconds spent loading components so far (the pipeline reports them as 'load', not as the
-        # stage that happened to need the component).
-        self.load_seconds = 0.0
+        self.timer = timer or StageTimer()
         self._vae = None
         self._latent_statistics: LatentStatistics | None = None
         self._transformer = None
@@ -151,19 +150,12 @@ class StageRunner:
             mx.clear_cache()
 
     def _load(self, component: str):
-        if component == "vae":
-            return self._timed_load(lambda: self.components.load_vae(self.dtype))
-        if component == "upsampler":
-            return self._timed_load(lambda: self.components.load_upsampler(self.dtype))
-        return self._timed_load(
-            lambda: self.components.load_transformer(self.dtype, self.request.quantize_bits, self.residency)
-        )
-
-    def _timed_load(self, load):
-        mark = time.monotonic()
-        loaded = load()
-        self.load_seconds += time.monotonic() - mark
-        return loaded
+        with self.timer.load():
+            if component == "vae":
+                return self.components.load_vae(self.dtype)
+            if component == "upsampler":
+                return self.components.load_upsampler(self.dtype)
+            return self.components.load_transformer(self.dtype, self.request.quantize_bits, self.residency)
 
     def transformer(self):
         if self._transformer is None:
@@ -195,9 +187,8 @@ class StageRunner:
 
         request, config = self.request, self.config
         self._release_vae_when_streaming()
-        tokenizer, encoder = self._timed_load(
-            lambda: self.components.load_text_encoder(self.dtype, request.quantize_bits)
-        )
+        with self.timer.load():
+            tokenizer, encoder = self.components.load_text_encoder(self.dtype, request.quantize_bits)
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
