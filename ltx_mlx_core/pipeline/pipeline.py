@@ -30,10 +30,11 @@ from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
 from ltx_mlx_core.pipeline import stage_runner
 from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
-from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_tiles, tiling_within
+from ltx_mlx_core.pipeline.decode import iter_decode_tiled
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
 from ltx_mlx_core.pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,8 @@ class Pipeline:
             tiling=tiling,
             tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
         )
-        early_tiles, early_frames = self._first_final_frames(latents, vae, tiling)
+        grid = tuple(latents.shape[1:4])
+        early_tiles, early_frames = first_final_frames(grid, tiling, vae.temporal_compression)
         clock = None
         video = None
         for tile in tiles:
@@ -273,21 +275,6 @@ class Pipeline:
         tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size)
         log.info("decode tiling for %s latents within %.1f GiB: %s", tuple(latents.shape), budget / 2**30, tiling)
         return tiling
-
-    def _first_final_frames(self, latents: mx.array, vae, tiling: TilingConfig) -> tuple[int, int]:
-        """(tile index after which the first pixel frames are final, how many frames are).
-
-        Tiles run frames-outermost, so the first temporal span is complete after all its
-        spatial tiles; its frames before the next span's start get no later contributions.
-        """
-        frames, rows, cols = latents.shape[1:4]
-        f_spans = plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap)
-        spatial = len(plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap)) * len(
-            plan_tiles(cols, tiling.spatial_tile, tiling.spatial_overlap)
-        )
-        t_scale = vae.temporal_compression
-        final = t_scale * f_spans[1][0] if len(f_spans) > 1 else t_scale * (frames - 1) + 1
-        return spatial, max(1, final)
 
     def _decoded_preview(self, frames: np.ndarray) -> np.ndarray:
         """The first decoded frames, shrunk by whole-pixel striding to fit the preview size."""
