@@ -34,8 +34,8 @@ MIB = 1 << 20
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
 # Activation bytes per (token x model width x dtype byte) of a transformer step: hidden states,
-# q/k/v, the 4x feed-forward intermediate. Measured 26-29 on the CPU backend (float32, widths 512
-# and 1024, 192-384 tokens, where the attention scores are negligible); rounded up.
+# q/k/v, the 4x feed-forward intermediate. Measured, then rounded up: docs/PERFORMANCE.md
+# ("Memory planning").
 ACTIVATION_FACTOR = 30
 # Bytes per attention score (float32 softmax) where the scores are materialised.
 SCORE_BYTES = 4

@@ -21,7 +21,7 @@ Span = tuple[int, int]
 Grid = tuple[int, int, int]  # frames, rows, columns
 
 # The decoder's working memory (activations, not weights) per output pixel (frame x row x column)
-# of a tile, in bf16; float32 needs twice as much. docs/PERFORMANCE.md ("Decode memory") has the
+# of a tile, in bf16; float32 needs twice as much. docs/PERFORMANCE.md ("Memory planning") has the
 # measurement it comes from.
 DECODE_BYTES_PER_PIXEL = 128
 
