@@ -17,7 +17,9 @@ from ltx_mlx_core.models.transformer import LTXVideoTransformer
 from ltx_mlx_core.models.transformer_config import PRESETS, TransformerConfig
 from ltx_mlx_core.models.vae import CausalVideoAutoencoder
 from ltx_mlx_core.models.vae.config import VAEConfig, ltxv_098_vae_config
-from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video
+from ltx_mlx_core.pipeline.decode import decode_video
+from ltx_mlx_core.pipeline.latents import latent_grid
+from ltx_mlx_core.pipeline.tiling import TilingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class VideoShape:
 
     @property
     def latent_grid(self) -> tuple[int, int, int]:
-        return ((self.frames - 1) // 8 + 1, self.height // 32, self.width // 32)
+        return latent_grid(self.frames, self.height, self.width)
 
     @property
     def tokens(self) -> int:

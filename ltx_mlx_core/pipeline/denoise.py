@@ -7,8 +7,8 @@ step, scaled by t^2 (`image_cond_noise_scale`), which helps motion continue.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 import mlx.core as mx
 
@@ -19,11 +19,13 @@ from ltx_mlx_core.pipeline.schedule import T_EPS, euler_step, stochastic_step
 
 
 @dataclass
-class Text:
+class TextConditioning:
+    """Encoded prompt, and the negative prompt when any step uses CFG (zeros stand in otherwise)."""
+
     embeds: mx.array  # [1, L, D]
     mask: mx.array  # [1, L]
-    negative_embeds: Optional[mx.array] = None
-    negative_mask: Optional[mx.array] = None
+    negative_embeds: mx.array | None = None
+    negative_mask: mx.array | None = None
 
     def batch(self, conditions: list[str]) -> tuple[mx.array, mx.array]:
         negative = self.negative_embeds if self.negative_embeds is not None else mx.zeros_like(self.embeds)
@@ -38,7 +40,7 @@ def iter_denoise(
     state: ConditionedTokens,
     timesteps: list[float],
     guidance: list[StepGuidance],
-    text: Text,
+    text: TextConditioning,
     frame_rate: float,
     key: mx.array,
     stg_strategy: SkipLayerStrategy = SkipLayerStrategy.AttentionValues,

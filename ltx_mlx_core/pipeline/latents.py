@@ -50,8 +50,11 @@ def fractional_coords(pixels: mx.array, frame_rate: float) -> mx.array:
     return mx.concatenate([pixels[:, :1] * (1.0 / frame_rate), pixels[:, 1:]], axis=1)
 
 
-def latent_grid(num_frames: int, height: int, width: int) -> tuple[int, int, int]:
-    return ((num_frames - 1) // VAE_SCALE_FACTORS[0] + 1, height // VAE_SCALE_FACTORS[1], width // VAE_SCALE_FACTORS[2])
+def latent_grid(num_frames: int, height: int, width: int,
+                scale: tuple[int, int, int] = VAE_SCALE_FACTORS) -> tuple[int, int, int]:
+    """(frames, rows, columns) of the latents a clip of this size encodes to (the first frame is a latent)."""
+    frames, rows, cols = scale
+    return (num_frames - 1) // frames + 1, height // rows, width // cols
 
 
 def initial_noise(key: mx.array, batch: int, grid: tuple[int, int, int], channels: int,

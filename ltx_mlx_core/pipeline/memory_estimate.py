@@ -6,7 +6,8 @@ quantisation as bits per weight plus a scale and bias per group of the linear
 weights of the transformer and T5). Activations: the transformer's per-step working
 set grows with tokens x width, plus tokens^2 x heads where attention is not fused
 (MLX's CPU backend materialises the scores; Metal and CUDA do not); the VAE decode
-grows with the tile. A request is refused only when even the leanest mode cannot fit.
+grows with its largest tile (`tiling.decode_bytes`, the model by which the decode picks its
+tiles too). A request is refused only when even the leanest mode cannot fit.
 
 What may be used is Metal's recommended working set on a Mac, else the RAM, times
 USABLE_FRACTION; a user who wants ltx-mlx to plan within less (other work on the
@@ -15,12 +16,15 @@ machine) sets LTX_MLX_MEMORY_LIMIT_BYTES, which is used as given.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
+from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.tiling import TilingConfig, decode_bytes
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 logger = logging.getLogger(__name__)
@@ -30,13 +34,11 @@ MIB = 1 << 20
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
 # Activation bytes per (token x model width x dtype byte) of a transformer step: hidden states,
-# q/k/v, the 4x feed-forward intermediate. Measured 26-29 on the CPU backend (float32, widths 512
-# and 1024, 192-384 tokens, where the attention scores are negligible); rounded up.
+# q/k/v, the 4x feed-forward intermediate. Measured, then rounded up: docs/PERFORMANCE.md
+# ("Memory planning").
 ACTIVATION_FACTOR = 30
 # Bytes per attention score (float32 softmax) where the scores are materialised.
 SCORE_BYTES = 4
-DECODE_TILE_BYTES = 3 * GIB  # peak of one default 512x512x57 decode tile at the 0.9.8 widths, bf16
-DECODE_TILE_PIXELS = 57 * 512 * 512
 # A user's cap on the memory generation plans to use, in bytes (e.g. 17179869184 for 16 GiB).
 MEMORY_LIMIT_ENV = "LTX_MLX_MEMORY_LIMIT_BYTES"
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
@@ -219,14 +221,15 @@ def estimate_memory(request: GenerationRequest, model: Any, dtype_bytes: Optiona
     vae, _ = _bytes_at(vae_shapes, dtype_bytes)
     text, _ = _bytes_at(text_shapes, dtype_bytes, request.quantize_bits)
     upsampler, _ = _bytes_at(upsampler_shapes, dtype_bytes)
-    tokens = ((request.num_frames - 1) // 8 + 1) * (request.height // 32) * (request.width // 32)
+    grid = latent_grid(request.num_frames, request.height, request.width)
+    tokens = math.prod(grid)
     batch = len(request.seeds)
     denoise = tokens * config.inner_dim * ACTIVATION_FACTOR * dtype_bytes * batch
     if not attention_is_fused():
         denoise += tokens * tokens * config.num_attention_heads * SCORE_BYTES * batch
-    # Decoding runs tile by tile: a video smaller than one default tile needs proportionally less.
-    decode_share = min(1.0, request.num_frames * request.height * request.width / DECODE_TILE_PIXELS)
-    decode = int(DECODE_TILE_BYTES * decode_share * dtype_bytes / 2)
+    # Planned with the default tiles (a clip smaller than one needs proportionally less); at decode
+    # time the pipeline takes the fewest tiles that fit the memory then left, smaller ones if need be.
+    decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
     activations = max(denoise, decode)
     return MemoryEstimate(
         text_encoder=text, transformer=transformer, transformer_blocks=blocks, vae=vae,

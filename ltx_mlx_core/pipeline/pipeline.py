@@ -30,10 +30,12 @@ from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
 from ltx_mlx_core.pipeline import stage_runner
 from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
-from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_tiles, tiling_within
+from ltx_mlx_core.pipeline.decode import iter_decode_tiled
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
+from ltx_mlx_core.pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -140,79 +142,70 @@ class Pipeline:
         if len(set(request.seeds)) != len(request.seeds):
             raise InvalidRequest(f"each seed can be given once (one video per seed); got {request.seeds}.")
         config = self.resolve_config(request)
-        runner = stage_runner.check_request_against_model(request, config, self.components)
-        return self._events(request, config, runner)
+        stage_runner.check_request_against_model(request, config, self.components)
+        return self._events(request, config)
 
-    def _events(self, request: GenerationRequest, config: PipelineConfig, runner) -> Iterator[Event]:
-        started = time.monotonic()
+    def _events(self, request: GenerationRequest, config: PipelineConfig) -> Iterator[Event]:
+        timer = StageTimer()
         mx.reset_peak_memory()
-        timings: dict[str, float] = {}
         seeds = list(request.seeds)
         checkpoints = None
         if request.job_dir:
             checkpoints = StageCheckpoints(request.job_dir, request_hash(request, config.to_dict()))
-        work = _Work.plan(seeds, runner.latent_stage_names(config), checkpoints)
+        work = _Work.plan(seeds, stage_runner.latent_stage_names(config), checkpoints)
+        runner: stage_runner.StageRunner | None = None
         try:
-            mark = time.monotonic()
-            mode = runner.choose_residency(request, config)
-            yield work.stage_started("load", detail=f"residency: {mode}")
-            vae = runner.load_vae()
-            projection = self._projection(vae, config)
-            vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
-            # Every component load counts as 'load' (runner.load_seconds), wherever it happens;
-            # each stage's time is its own work.
-            timings["load"] = time.monotonic() - mark - runner.load_seconds
-
-            def add_time(stage: str, since: float, loads_before: float) -> None:
-                loads = runner.load_seconds - loads_before
-                timings[stage] = timings.get(stage, 0.0) + time.monotonic() - since - loads
+            with timer.stage("load"):
+                residency = stage_runner.choose_residency(request, config, self.components)
+                runner = stage_runner.StageRunner(self.components, request, config, residency, timer)
+                yield work.stage_started("load", detail=f"residency: {residency.value}")
+                vae = runner.load_vae()
+                projection = self._projection(vae, config)
+                vae = None  # the runner decides how long the VAE stays (streaming modes release it meanwhile)
 
             text = None
             if work.needs_transformer:
                 detail = "prompt + negative" if config.uses_cfg() else "prompt"
                 yield work.stage_started("text_encode", detail=detail)
-                mark, loads = time.monotonic(), runner.load_seconds
-                text = runner.encode_text(request, config)
-                add_time("text_encode", mark, loads)
+                with timer.stage("text_encode"):
+                    text = runner.encode_text()
                 # The transformer is loaded only once T5 is freed, and before the first step,
                 # so a step's time (and its one evaluation) is the step's alone.
                 runner.transformer()
 
             for stage in work.stages:
                 for seed in work.seeds_needing(stage):
-                    mark, loads = time.monotonic(), runner.load_seconds
-                    yield work.stage_started(stage, detail=f"seed {seed}")
-                    steps = runner.stage_steps(stage, config, request, work.latents[seed], text, stage_keys(seed))
-                    clock = _StepClock(runner.stage_length(stage, config))
-                    current = None
-                    for step, current in enumerate(steps, start=1):
-                        mx.eval(current)
-                        yield clock.step_done(stage, step)
-                        if stage != "upsample":
-                            frames = projection.to_rgb_frames(current, self.settings.preview_max_side)
-                            yield Preview(frames, kind="latent", step=step)
-                    if current is None:
-                        raise GenerationError(f"The {stage} stage produced no latents.")
-                    work.latents[seed] = current
-                    if checkpoints:
-                        checkpoints.save(seed, stage, current)
-                    add_time(stage, mark, loads)
-                runner.stage_finished(stage, work.stages)
+                    with timer.stage(stage):
+                        yield work.stage_started(stage, detail=f"seed {seed}")
+                        steps = runner.stage_steps(stage, work.latents[seed], text, stage_keys(seed))
+                        clock = _StepClock(runner.stage_length(stage))
+                        current = None
+                        for step, current in enumerate(steps, start=1):
+                            mx.eval(current)
+                            yield clock.step_done(stage, step)
+                            if stage != "upsample":
+                                frames = projection.to_rgb_frames(current, self.settings.preview_max_side)
+                                yield Preview(frames, kind="latent", step=step)
+                        if current is None:
+                            raise GenerationError(f"The {stage} stage produced no latents.")
+                        work.latents[seed] = current
+                        if checkpoints:
+                            checkpoints.save(seed, stage, current)
+                runner.stage_finished(stage)
             text = steps = current = None
 
             vae = runner.load_vae()
             videos = []
             for seed in seeds:
-                mark, loads = time.monotonic(), runner.load_seconds
-                yield work.stage_started("decode", detail=f"seed {seed}")
-                pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
-                videos.append(to_uint8_frames(runner.finish_pixels(pixels, request)))
-                pixels = None
-                add_time("decode", mark, loads)
-            timings["load"] += runner.load_seconds
-            timings["total"] = time.monotonic() - started
-            result = VideoResult(videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timings,
-                                 peak_memory_bytes=int(mx.get_peak_memory()), residency=mode)
+                with timer.stage("decode"):
+                    yield work.stage_started("decode", detail=f"seed {seed}")
+                    pixels = yield from self._decode(vae, work.latents.pop(seed), config, seed)
+                    videos.append(to_uint8_frames(runner.finish_pixels(pixels)))
+                    pixels = None
+            result = VideoResult(
+                videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timer.timings(),
+                peak_memory_bytes=int(mx.get_peak_memory()), residency=residency.value,
+            )
             runner.release()
             yield Finished(result)
         except GeneratorExit:
@@ -232,7 +225,8 @@ class Pipeline:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a
             # cancelled run returns its memory to the system rather than to the cache.
             vae = text = current = pixels = steps = None  # noqa: F841
-            runner.release()
+            if runner is not None:
+                runner.release()
             work.latents.clear()
             gc.collect()
             mx.clear_cache()
@@ -249,7 +243,8 @@ class Pipeline:
             tiling=tiling,
             tone_map_compression=config.passes()[-1][1].tone_map_compression_ratio,
         )
-        early_tiles, early_frames = self._first_final_frames(latents, vae, tiling)
+        grid = tuple(latents.shape[1:4])
+        early_tiles, early_frames = first_final_frames(grid, tiling, vae.temporal_compression)
         clock = None
         video = None
         for tile in tiles:
@@ -280,21 +275,6 @@ class Pipeline:
         tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size)
         log.info("decode tiling for %s latents within %.1f GiB: %s", tuple(latents.shape), budget / 2**30, tiling)
         return tiling
-
-    def _first_final_frames(self, latents: mx.array, vae, tiling: TilingConfig) -> tuple[int, int]:
-        """(tile index after which the first pixel frames are final, how many frames are).
-
-        Tiles run frames-outermost, so the first temporal span is complete after all its
-        spatial tiles; its frames before the next span's start get no later contributions.
-        """
-        frames, rows, cols = latents.shape[1:4]
-        f_spans = plan_tiles(frames, tiling.temporal_tile, tiling.temporal_overlap)
-        spatial = len(plan_tiles(rows, tiling.spatial_tile, tiling.spatial_overlap)) * len(
-            plan_tiles(cols, tiling.spatial_tile, tiling.spatial_overlap)
-        )
-        t_scale = vae.temporal_compression
-        final = t_scale * f_spans[1][0] if len(f_spans) > 1 else t_scale * (frames - 1) + 1
-        return spatial, max(1, final)
 
     def _decoded_preview(self, frames: np.ndarray) -> np.ndarray:
         """The first decoded frames, shrunk by whole-pixel striding to fit the preview size."""

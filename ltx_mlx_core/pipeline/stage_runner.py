@@ -10,19 +10,25 @@ it beside T5 and the transformer (the upsample stage needs only its latent
 statistics) and load it again when it is needed, so that no two large components
 are held at once. Each `stage_steps` generator yields unevaluated latents
 [B, F', H', W', C] once per step; the caller evaluates them.
+
+A runner serves one request: the request, its pipeline config and the residency mode
+(`choose_residency`, from the memory estimate) are given when it is made, so no
+method relies on another having run first.
 """
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.config import PassConfig, PipelineConfig
+from ltx_mlx_core.pipeline.denoise import TextConditioning, iter_denoise
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.timing import StageTimer
+from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +44,6 @@ class LatentStatistics:
 
     mean_of_means: mx.array
     std_of_means: mx.array
-
-
-@dataclass
-class TextConditioning:
-    """Encoded prompt (and negative prompt when any step uses CFG)."""
-
-    embeds: mx.array
-    mask: mx.array
-    negative_embeds: Optional[mx.array] = None
-    negative_mask: Optional[mx.array] = None
 
 
 def _dtype(name: str) -> mx.Dtype:
@@ -85,52 +81,60 @@ def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -
     return 2 * width, 2 * height
 
 
-def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: Any) -> "StageRunner":
-    """Checks needing the config and the model's components; returns the runner for this request."""
-    runner = StageRunner(model)
+def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: Any) -> None:
+    """Checks needing the config and the model's components (InvalidRequest naming what to change)."""
+    from ltx_mlx_core.weights.components import components_of
+
     if config.is_multiscale:
         pass_sizes(request, config, "first_pass")
-        if not runner.components.has_upsampler:
+        if not components_of(model).has_upsampler:
             raise InvalidRequest(
                 f"the '{config.name}' config is two-pass but model '{request.model}' has no spatial "
                 "upsampler; install it or choose a single-pass (base) config."
             )
-    return runner
+
+
+def choose_residency(request: GenerationRequest, config: PipelineConfig, model: Any) -> ResidencyMode:
+    """Estimate memory before loading anything and pick the residency mode (OutOfMemoryRisk if
+    nothing fits)."""
+    from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
+
+    estimate = estimate_memory(request, model, dtype_bytes=_dtype(config.compute_dtype).size)
+    residency = check_fits(estimate, request.residency)
+    log.info("Residency mode: %s (estimate %s)", residency.value, estimate)
+    return residency
+
+
+def latent_stage_names(config: PipelineConfig) -> list[str]:
+    return list(MULTISCALE_STAGES if config.is_multiscale else SINGLE_SCALE_STAGES)
 
 
 class StageRunner:
-    def __init__(self, model: Any):
+    """The stages of one request, in the residency mode chosen for it (`choose_residency`)."""
+
+    def __init__(
+        self, model: Any, request: GenerationRequest, config: PipelineConfig, residency: ResidencyMode,
+        timer: StageTimer | None = None,
+    ):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
-        loads through."""
+        loads through. Everything a stage needs is given here, so the methods can run in any order
+        the pipeline calls them (encode_text alone, say). Component loads are timed on `timer`."""
         from ltx_mlx_core.weights.components import components_of
 
         self.components = components_of(model)
-        # Seconds spent loading components so far (the pipeline reports them as 'load', not as the
-        # stage that happened to need the component).
-        self.load_seconds = 0.0
+        self.request = request
+        self.config = config
+        self.residency = residency
+        self.dtype = _dtype(config.compute_dtype)
+        self.timer = timer or StageTimer()
         self._vae = None
-        self._latent_statistics: Optional[LatentStatistics] = None
+        self._latent_statistics: LatentStatistics | None = None
         self._transformer = None
         self._upsampler = None
-        self._residency = None
-        self._dtype = mx.float32
-        self._request: Optional[GenerationRequest] = None
-        self._prepared_media: Optional[list] = None
+        self._prepared_media: list | None = None
         self._media_cache: dict[tuple[int, int], list] = {}
 
     # Lifetimes -------------------------------------------------------------------------------
-
-    def choose_residency(self, request: GenerationRequest, config: PipelineConfig) -> str:
-        """Estimate memory before loading anything and pick the residency mode (OutOfMemoryRisk if
-        nothing fits). Returns the mode's name."""
-        from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
-
-        self._request = request
-        self._dtype = _dtype(config.compute_dtype)
-        estimate = estimate_memory(request, self.components, dtype_bytes=self._dtype.size)
-        self._residency = check_fits(estimate, request.residency)
-        log.info("Residency mode: %s (estimate %s)", self._residency, estimate)
-        return str(getattr(self._residency, "value", self._residency))
 
     def load_vae(self):
         """The VAE, loaded now if it is not in memory (the streaming modes release it meanwhile)."""
@@ -141,26 +145,17 @@ class StageRunner:
 
     def _release_vae_when_streaming(self) -> None:
         """Outside 'resident', the VAE is not kept beside T5 or the transformer (load_vae brings it back)."""
-        from ltx_mlx_core.weights.residency import ResidencyMode
-
-        if self._vae is not None and self._residency not in (None, ResidencyMode.RESIDENT):
+        if self._vae is not None and self.residency is not ResidencyMode.RESIDENT:
             self._vae = None
             mx.clear_cache()
 
     def _load(self, component: str):
-        if component == "vae":
-            return self._timed_load(lambda: self.components.load_vae(self._dtype))
-        if component == "upsampler":
-            return self._timed_load(lambda: self.components.load_upsampler(self._dtype))
-        return self._timed_load(
-            lambda: self.components.load_transformer(self._dtype, self._request.quantize_bits, self._residency)
-        )
-
-    def _timed_load(self, load):
-        mark = time.monotonic()
-        loaded = load()
-        self.load_seconds += time.monotonic() - mark
-        return loaded
+        with self.timer.load():
+            if component == "vae":
+                return self.components.load_vae(self.dtype)
+            if component == "upsampler":
+                return self.components.load_upsampler(self.dtype)
+            return self.components.load_transformer(self.dtype, self.request.quantize_bits, self.residency)
 
     def transformer(self):
         if self._transformer is None:
@@ -168,13 +163,11 @@ class StageRunner:
             self._transformer = self._load("transformer")
         return self._transformer
 
-    def stage_finished(self, stage: str, stages: list[str]) -> None:
+    def stage_finished(self, stage: str) -> None:
         """Drop what later stages do not need (the transformer after the last pass unless resident)."""
-        from ltx_mlx_core.weights.residency import ResidencyMode
-
         if stage == "upsample":
             self._upsampler = None
-        if stage == stages[-1] and self._residency != ResidencyMode.RESIDENT:
+        if stage == latent_stage_names(self.config)[-1] and self.residency is not ResidencyMode.RESIDENT:
             self._transformer = None
         mx.clear_cache()
 
@@ -187,19 +180,15 @@ class StageRunner:
 
     # Stages ----------------------------------------------------------------------------------
 
-    @staticmethod
-    def latent_stage_names(config: PipelineConfig) -> list[str]:
-        return list(MULTISCALE_STAGES if config.is_multiscale else SINGLE_SCALE_STAGES)
-
-    def encode_text(self, request: GenerationRequest, config: PipelineConfig) -> TextConditioning:
+    def encode_text(self) -> TextConditioning:
         """Load T5 (quantised like the transformer when the request asks), encode the prompt (and the
         negative one when CFG is on), free T5."""
         from ltx_mlx_core.models.text_encoding import encode_prompts
 
+        request, config = self.request, self.config
         self._release_vae_when_streaming()
-        tokenizer, encoder = self._timed_load(
-            lambda: self.components.load_text_encoder(self._dtype, request.quantize_bits)
-        )
+        with self.timer.load():
+            tokenizer, encoder = self.components.load_text_encoder(self.dtype, request.quantize_bits)
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
@@ -212,14 +201,13 @@ class StageRunner:
             text.negative_embeds, text.negative_mask = embeds[1:], mask[1:]
         return text
 
-    def stage_length(self, stage: str, config: PipelineConfig) -> int:
+    def stage_length(self, stage: str) -> int:
         if stage == "upsample":
             return 1
-        return len(self._timesteps(self._pass_config(stage, config)))
+        return len(self._timesteps(self._pass_config(stage)))
 
-    @staticmethod
-    def _pass_config(stage: str, config: PipelineConfig) -> PassConfig:
-        return dict(config.passes())[stage]
+    def _pass_config(self, stage: str) -> PassConfig:
+        return dict(self.config.passes())[stage]
 
     def _timesteps(self, pass_config: PassConfig) -> list[float]:
         from ltx_mlx_core.pipeline.schedule import timesteps_from_config
@@ -229,15 +217,13 @@ class StageRunner:
     def stage_steps(
         self,
         stage: str,
-        config: PipelineConfig,
-        request: GenerationRequest,
-        previous: Optional[mx.array],
-        text: Optional[TextConditioning],
+        previous: mx.array | None,
+        text: TextConditioning | None,
         keys: dict[str, mx.array],
     ) -> Iterator[mx.array]:
         if stage == "upsample":
             return self._upsample(previous)
-        return self._vae_released_after_conditioning(self._denoise(stage, config, request, previous, text, keys))
+        return self._vae_released_after_conditioning(self._denoise(stage, previous, text, keys))
 
     def _vae_released_after_conditioning(self, steps: Iterator[mx.array]) -> Iterator[mx.array]:
         """A pass's steps. Its conditioning media are encoded (evaluated) before the first step's graph is
@@ -261,45 +247,43 @@ class StageRunner:
     def _denoise(
         self,
         stage: str,
-        config: PipelineConfig,
-        request: GenerationRequest,
-        previous: Optional[mx.array],
+        previous: mx.array | None,
         text: TextConditioning,
         keys: dict[str, mx.array],
     ) -> Iterator[mx.array]:
         """One pass: noise (re-noised `previous` for the second pass), conditioning, denoising steps."""
         from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
         from ltx_mlx_core.pipeline.conditioning import prepare_conditioning
-        from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
         from ltx_mlx_core.pipeline.guidance import guidance_schedule
         from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
 
-        pass_config = self._pass_config(stage, config)
+        request, config = self.request, self.config
+        pass_config = self._pass_config(stage)
         timesteps = self._timesteps(pass_config)
         width, height = pass_sizes(request, config, stage)
         grid = latent_grid(request.num_frames, height, width)
         transformer = self.transformer()
         noise_key, conditioning_key, loop_key = mx.random.split(keys[stage], 3)
-        latents = initial_noise(noise_key, 1, grid, transformer.config.in_channels, self._dtype)
+        latents = initial_noise(noise_key, 1, grid, transformer.config.in_channels, self.dtype)
         if previous is not None:
             # The reference re-noises the upsampled latents to the pass's first timestep.
             start = timesteps[0]
-            latents = start * latents + (1 - start) * previous.astype(self._dtype)
+            latents = start * latents + (1 - start) * previous.astype(self.dtype)
         state = prepare_conditioning(
-            latents, self._placed_media(request, width, height), self._encode_pixels, request.num_frames,
+            latents, self._placed_media(width, height), self._encode_pixels, request.num_frames,
             transformer.config.causal_temporal_positioning, conditioning_key,
             prefix_mode=config.prefix_latents_mode, prefix_soft_strength=config.prefix_soft_conditioning_strength,
         )
         steps = iter_denoise(
             transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
-            Text(text.embeds, text.mask, text.negative_embeds, text.negative_mask), request.fps, loop_key,
+            text, request.fps, loop_key,
             stg_strategy=SkipLayerStrategy.from_stg_mode(config.stg_mode),
             image_cond_noise_scale=IMAGE_COND_NOISE_SCALE, stochastic=config.stochastic_sampling,
         )
         for tokens in steps:
             yield unpatchify(tokens[:, state.num_extra:], grid)
 
-    def _placed_media(self, request: GenerationRequest, width: int, height: int) -> list:
+    def _placed_media(self, width: int, height: int) -> list:
         """Conditioning items at a pass's size, as the reference multi-scale pipeline makes them.
 
         Each item is prepared once for the requested size (cropped to its aspect at the source's
@@ -308,6 +292,7 @@ class StageRunner:
         from ltx_mlx_core.pipeline.conditioning import PlacedMedia
         from ltx_mlx_core.pipeline.media import prepare_item
 
+        request = self.request
         if (width, height) not in self._media_cache:
             if self._prepared_media is None:
                 self._prepared_media = [
@@ -315,7 +300,7 @@ class StageRunner:
                     for item in request.conditioning
                 ]
             self._media_cache[(width, height)] = [
-                PlacedMedia(prepared.at_size(height, width).astype(self._dtype), item.frame, item.strength)
+                PlacedMedia(prepared.at_size(height, width).astype(self.dtype), item.frame, item.strength)
                 for item, prepared in zip(request.conditioning, self._prepared_media)
             ]
         return self._media_cache[(width, height)]
@@ -325,11 +310,12 @@ class StageRunner:
 
         return encode_video(self.load_vae(), pixels)
 
-    def finish_pixels(self, pixels: mx.array, request: GenerationRequest) -> mx.array:
+    def finish_pixels(self, pixels: mx.array) -> mx.array:
         """Decoded [F, H, W, 3] resized (bilinear) to the requested size when a pass ran at another.
 
         As the reference, the frames are clipped to the displayable range before they are resized.
         """
+        request = self.request
         height, width = pixels.shape[1:3]
         if (width, height) == (request.width, request.height):
             return pixels

@@ -170,3 +170,15 @@ def test_generate_refuses_a_request_too_big_for_the_machine_before_loading_anyth
     assert "transformer " in message and "MiB" in message  # the estimate, per component
     for suggestion in ("Lower the resolution", "--quantize 8", "2B model"):
         assert suggestion in message
+
+
+def test_the_estimate_plans_the_decode_by_the_model_the_decode_tiles_with(model_13b):
+    """A machine with exactly the activation memory planned for a decode-bound request decodes it in the
+    default tiles; the whole clip needs more."""
+    from ltx_mlx_core.pipeline.tiling import TilingConfig, decode_bytes, tiling_within
+
+    grid = (13, 16, 24)  # 768x512x97
+    activations = estimate_memory(REQUEST, model_13b).activations
+    assert activations == decode_bytes(grid, TilingConfig())
+    assert tiling_within(grid, activations) == TilingConfig()
+    assert decode_bytes(grid, TilingConfig.untiled()) > activations

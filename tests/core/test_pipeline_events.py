@@ -135,7 +135,7 @@ def test_invalid_requests_are_refused_before_any_work(tiny_model, changes, fragm
 
 
 def test_decoded_preview_comes_as_soon_as_the_first_frames_are_final(tiny_model):
-    from ltx_mlx_core.pipeline.decode import TilingConfig
+    from ltx_mlx_core.pipeline.tiling import TilingConfig
     from ltx_mlx_core.pipeline.pipeline import PipelineSettings
 
     # 17 frames = 3 latent frames; temporal tiles of 2 latent frames overlapping by 1, 2x2 spatial tiles.

@@ -110,13 +110,13 @@ def test_an_eight_bit_request_encodes_its_prompt_with_an_eight_bit_t5(files):
     from ltx_mlx_core.pipeline.request import GenerationRequest
     from ltx_mlx_core.pipeline.stage_runner import StageRunner
 
-    config = load_pipeline_config("tiny.yaml")  # float32, as StageRunner computes before choose_residency
+    config = load_pipeline_config("tiny.yaml")  # float32
     plain = GenerationRequest(prompt="a red ball on grass", model="q")
     eight = GenerationRequest(prompt="a red ball on grass", model="q", quantize_bits=8)
-    reference = StageRunner(files).encode_text(plain, config).embeds
+    reference = StageRunner(files, plain, config, ResidencyMode.RESIDENT).encode_text().embeds
     quantised_cache = cache_path(files.text_encoder_dir, "t5", 8, mx.float32)
     assert not quantised_cache.exists()
-    quantised = StageRunner(files).encode_text(eight, config).embeds
+    quantised = StageRunner(files, eight, config, ResidencyMode.RESIDENT).encode_text().embeds
     assert quantised_cache.is_file()  # the 8-bit T5 was built (and cached for the next load)
     assert any(name.endswith(".scales") for name in mx.load(str(quantised_cache)))
     error = float(mx.abs(quantised - reference).max() / mx.abs(reference).max())

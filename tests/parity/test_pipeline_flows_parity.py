@@ -42,7 +42,7 @@ from ltx_mlx_core.models.upsampler import upsample_normalized_latents
 from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
 from ltx_mlx_core.pipeline.config import PassConfig
 from ltx_mlx_core.pipeline.decode import encode_video
-from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
+from ltx_mlx_core.pipeline.denoise import TextConditioning, iter_denoise
 from ltx_mlx_core.pipeline.guidance import guidance_schedule
 from ltx_mlx_core.pipeline.multiscale import resize_frames
 from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
@@ -149,11 +149,11 @@ def text_embeddings(seed: int = 7, length: int = 6) -> dict[str, torch.Tensor]:
     }
 
 
-def our_text(embeddings: dict[str, torch.Tensor]) -> Text:
+def our_text(embeddings: dict[str, torch.Tensor]) -> TextConditioning:
     def to_mx(name: str) -> mx.array:
         return mx.array(embeddings[name].numpy())
 
-    return Text(
+    return TextConditioning(
         to_mx("prompt_embeds"), to_mx("prompt_attention_mask"),
         to_mx("negative_prompt_embeds"), to_mx("negative_prompt_attention_mask"),
     )

@@ -166,12 +166,12 @@ def run_ours(files, yaml_path: Path, items, job_dir: Path, monkeypatch) -> dict[
     captured: dict[str, Any] = {}
     encode_text, finish_pixels = StageRunner.encode_text, StageRunner.finish_pixels
 
-    def keep_text(self, request, config):
-        captured["text"] = encode_text(self, request, config)
+    def keep_text(self):
+        captured["text"] = encode_text(self)
         return captured["text"]
 
-    def keep_pixels(self, pixels, request):
-        captured["pixels"] = finish_pixels(self, pixels, request)
+    def keep_pixels(self, pixels):
+        captured["pixels"] = finish_pixels(self, pixels)
         return captured["pixels"]
 
     monkeypatch.setattr(StageRunner, "encode_text", keep_text)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from ltx_mlx_core.models.vae import normalize_latents
-from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video, encode_video
+from ltx_mlx_core.pipeline.decode import decode_video, encode_video
+from ltx_mlx_core.pipeline.tiling import TilingConfig
 from tests.parity.conftest import mlx_to_torch, relative_max_error
 from tests.parity.vae_helpers import (
     mlx_vae_via_checkpoint,

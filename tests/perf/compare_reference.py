@@ -48,7 +48,7 @@ from ltx_mlx_core.bench.workloads import (  # noqa: E402
 )
 from ltx_mlx_core.models.transformer_config import PRESETS, TransformerConfig  # noqa: E402
 from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
-from ltx_mlx_core.pipeline.decode import TilingConfig  # noqa: E402
+from ltx_mlx_core.pipeline.tiling import TilingConfig  # noqa: E402
 
 TINY_TRANSFORMER = TransformerConfig(
     num_attention_heads=4, attention_head_dim=32, num_layers=4, cross_attention_dim=128, caption_channels=64

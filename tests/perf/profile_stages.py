@@ -237,7 +237,8 @@ def _random_vae(vae_config: dict, dtype: mx.Dtype) -> CausalVideoAutoencoder:
 
 def vae_evaluation(vae_config: dict, shape: VideoShape, dtype_name: str, repeats: int) -> dict[str, Any]:
     """The same decode evaluated as one graph, block by block, and block by block in default tiles."""
-    from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video, prepare_latents_for_decode
+    from ltx_mlx_core.pipeline.decode import decode_video, prepare_latents_for_decode
+    from ltx_mlx_core.pipeline.tiling import TilingConfig
 
     mlx_dtype = getattr(mx, dtype_name)
     vae = _random_vae(vae_config, mlx_dtype)

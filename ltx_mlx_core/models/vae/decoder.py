@@ -97,9 +97,8 @@ class Decoder(nn.Module):
     ) -> Iterator[mx.array]:
         """The activations after each block, unevaluated; the last one is the pixels.
 
-        A caller that evaluates each one bounds the working memory by a block: on an H200 a
-        768x512x97 decode peaked at 6.9 GiB block by block against 9.4 GiB as one graph, for
-        8-11 % more time (docs/PERFORMANCE.md).
+        A caller that evaluates each one bounds the working memory by a block rather than the
+        whole decoder's graph, for a little more time (docs/PERFORMANCE.md has the numbers).
         """
         batch = latents.shape[0]
         x = self.conv_in(latents, causal=self.causal)
