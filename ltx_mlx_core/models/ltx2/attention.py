@@ -1,0 +1,91 @@
+"""Multi-head attention of the LTX-2 transformer.
+
+q and k are RMS-normalised over the whole attention width (learned scale) and then rotated;
+keys may use their own rotary table (the audio-video cross-attentions rotate queries and keys
+by different streams' positions). LTX-2.3+ gates each head's output by 2 * sigmoid of a
+per-head logit computed from the attention's input.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from ltx_mlx_core.models.ltx2.rope import Rotary, apply_rope
+
+
+class LTX2Attention(nn.Module):
+    def __init__(
+        self,
+        query_dim: int,
+        heads: int,
+        head_dim: int,
+        context_dim: int | None = None,
+        eps: float = 1e-6,
+        gated: bool = False,
+    ):
+        super().__init__()
+        inner_dim = heads * head_dim
+        source_dim = query_dim if context_dim is None else context_dim
+        self.heads = heads
+        self.head_dim = head_dim
+        self.to_q = nn.Linear(query_dim, inner_dim)
+        self.to_k = nn.Linear(source_dim, inner_dim)
+        self.to_v = nn.Linear(source_dim, inner_dim)
+        self.q_norm = nn.RMSNorm(inner_dim, eps=eps)
+        self.k_norm = nn.RMSNorm(inner_dim, eps=eps)
+        self.to_out = nn.Linear(inner_dim, query_dim)
+        if gated:
+            self.to_gate_logits = nn.Linear(query_dim, heads)
+
+    def __call__(
+        self,
+        x: mx.array,
+        context: mx.array | None = None,
+        mask: mx.array | None = None,
+        rope: Rotary | None = None,
+        key_rope: Rotary | None = None,
+        keep: mx.array | None = None,
+        skip_all: bool = False,
+    ) -> mx.array:
+        """x [B, T, C]; context [B, S, C_ctx] (None: self-attention); mask additive, broadcast to [B, H, T, S].
+
+        `keep` [B, 1, 1] (1 attend, 0 skip) blends in the value projection for the skipped
+        entries; `skip_all` skips the query/key path and uses the values for every entry.
+        """
+        source = x if context is None else context
+        values = self.to_v(source)
+        if skip_all:
+            attended = values
+        else:
+            queries = self.q_norm(self.to_q(x))
+            keys = self.k_norm(self.to_k(source))
+            if rope is not None:
+                queries = apply_rope(queries, rope)
+                keys = apply_rope(keys, rope if key_rope is None else key_rope)
+            attended = self._attend(queries, keys, values, mask)
+            if keep is not None:
+                attended = attended * keep + values * (1.0 - keep)
+        if "to_gate_logits" in self:
+            batch, tokens, _ = attended.shape
+            gates = 2.0 * mx.sigmoid(self.to_gate_logits(x))
+            attended = (attended.reshape(batch, tokens, self.heads, -1) * gates[..., None]).reshape(
+                batch, tokens, -1
+            )
+        return self.to_out(attended)
+
+    def _attend(self, queries: mx.array, keys: mx.array, values: mx.array, mask: mx.array | None) -> mx.array:
+        batch, query_len, _ = queries.shape
+        key_len = keys.shape[1]
+
+        def heads_first(t: mx.array, length: int) -> mx.array:
+            return t.reshape(batch, length, self.heads, self.head_dim).transpose(0, 2, 1, 3)
+
+        attended = mx.fast.scaled_dot_product_attention(
+            heads_first(queries, query_len),
+            heads_first(keys, key_len),
+            heads_first(values, key_len),
+            scale=self.head_dim**-0.5,
+            mask=None if mask is None else mask.astype(queries.dtype),
+        )
+        return attended.transpose(0, 2, 1, 3).reshape(batch, query_len, -1)
