@@ -165,11 +165,18 @@ def test_padding_modes_follow_the_reference_configurators():
 
 @pytest.mark.parametrize(
     "key", ["vae.decoder.up_blocks.1.attention.weight", "vae.encoder.down_blocks.0.res_blocks.0.norm3.weight",
-            "vae.per_channel_statistics.median", "decoder.conv_in.conv.weight"]
+            "vae.per_channel_statistics.median", "model.diffusion_model.proj_out.weight"]
 )
 def test_unknown_official_keys_fail_loudly(key):
     with pytest.raises(CheckpointError, match="video VAE"):
         sanitize_official_video_vae({key: mx.zeros((1,))})
+
+
+def test_standalone_files_without_the_prefix_read_the_same():
+    weights = {"vae.decoder.conv_in.conv.bias": mx.ones((4,)), "vae.per_channel_statistics.std-of-means": mx.ones((2,))}
+    bare = {key.removeprefix("vae."): value for key, value in weights.items()}
+    assert sanitize_official_video_vae(bare).keys() == sanitize_official_video_vae(weights).keys()
+    assert set(sanitize_official_video_vae(bare)) == {"decoder.conv_in.conv.bias", "std_of_means"}
 
 
 def test_diffusers_channel_changing_up_block_is_refused():

@@ -2,7 +2,7 @@
 
 Two source layouts:
 - official single file: `vae.encoder.*`, `vae.decoder.*` and `vae.per_channel_statistics.*`,
-  the reference's (ltx-core's) own module paths under one prefix;
+  the reference's (ltx-core's) own module paths under one prefix (standalone files drop it);
 - diffusers (`AutoencoderKLLTX2Video`): down/up blocks grouped with their resamplers,
   `mid_block`s, `resnets`, and the statistics as `latents_mean`/`latents_std`.
 
@@ -50,12 +50,14 @@ _KNOWN = [
 
 def sanitize_official_video_vae(weights: dict[str, mx.array],
                                 config: VideoVAEConfig | None = None) -> dict[str, mx.array]:
-    """Official `vae.*` tensors -> our parameters; with `config` also checked name by name and shape by shape."""
+    """Official `vae.*` tensors -> our parameters; with `config` also checked name by name and shape by shape.
+
+    Standalone VAE files that drop the `vae.` prefix (`decoder.*`, `per_channel_statistics.*`)
+    are read the same way.
+    """
     renamed: dict[str, mx.array] = {}
     for key, value in weights.items():
-        if not key.startswith(OFFICIAL_PREFIX):
-            raise CheckpointError(f"{key!r} is not a video VAE weight (those start with {OFFICIAL_PREFIX!r}).")
-        name = key[len(OFFICIAL_PREFIX):]
+        name = key.removeprefix(OFFICIAL_PREFIX)
         stat = re.fullmatch(r"((encoder|decoder)\.)?per_channel_statistics\.(.+)", name)
         if stat:
             if stat.group(3) in _UNUSED_STATS:
