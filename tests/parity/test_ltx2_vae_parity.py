@@ -157,10 +157,21 @@ def test_ltx2_preset_matches_diffusers_defaults():
 
 
 def test_padding_modes_follow_the_reference_configurators():
+    from ltx_core.model.video_vae import VideoDecoderConfigurator, VideoEncoderConfigurator
+
     ltx2 = VideoVAEConfig.from_dict({"vae": LTX2_VIDEO_VAE_CONFIG})
     ltx23 = VideoVAEConfig.from_dict(LTX23_VIDEO_VAE_CONFIG)
     assert (ltx2.encoder_spatial_padding_mode, ltx2.decoder_spatial_padding_mode) == ("zeros", "reflect")
     assert (ltx23.encoder_spatial_padding_mode, ltx23.decoder_spatial_padding_mode) == ("zeros", "zeros")
+    for config in (ltx2, ltx23):
+        written = config.to_dict()
+        assert VideoVAEConfig.from_dict(written) == config
+        # What we write reads back in the reference with the same padding on each side.
+        with torch.device("meta"):
+            encoder = VideoEncoderConfigurator.from_config({"vae": written})
+            decoder = VideoDecoderConfigurator.from_config({"vae": written})
+        assert encoder.conv_in.conv.padding_mode == config.encoder_spatial_padding_mode
+        assert decoder.conv_in.conv.padding_mode == config.decoder_spatial_padding_mode
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ class VideoVAEConfig:
         return cls(**{k: copy.deepcopy(v) for k, v in config.items() if k in known})
 
     def to_dict(self) -> dict[str, Any]:
-        """The checkpoint's "vae" config for this VAE (what our tiny checkpoints embed)."""
+        """The checkpoint's "vae" config for this VAE, in the reference's vocabulary where it has one."""
         config: dict[str, Any] = {
             "_class_name": "CausalVideoAutoencoder",
             "dims": 3,
@@ -94,6 +94,12 @@ class VideoVAEConfig:
         }
         config["encoder_blocks"] = [[name, dict(params)] for name, params in self.encoder_blocks]
         config["decoder_blocks"] = [[name, dict(params)] for name, params in self.decoder_blocks]
+        sides = (self.encoder_spatial_padding_mode, self.decoder_spatial_padding_mode)
+        if sides[0] == sides[1] or sides == ("zeros", "reflect"):
+            # The reference reads one mode for both sides, or none for zeros/reflect.
+            del config["encoder_spatial_padding_mode"], config["decoder_spatial_padding_mode"]
+            if sides[0] == sides[1]:
+                config["spatial_padding_mode"] = sides[0]
         return config
 
     @property
