@@ -11,6 +11,7 @@ It works on raw (un-normalised) latents, as the reference's `upsample_video` fee
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -175,7 +176,7 @@ class LatentUpsampler(nn.Module):
         return per_frame(x) if x.ndim == 4 else frames_as_batch(per_frame, x)
 
 
-def frames_as_batch(fn, x: mx.array) -> mx.array:
+def frames_as_batch(fn: Callable[[mx.array], mx.array], x: mx.array) -> mx.array:
     """Apply a per-image `fn` [N, H, W, C] -> [N, H', W', C'] to every frame of [B, F, H, W, C]."""
     b, f = x.shape[:2]
     y = fn(x.reshape(b * f, *x.shape[2:]))
