@@ -4,7 +4,7 @@
 Both drivers are generators that yield a `TileStep` after each tile with the
 arrays to evaluate (`mx.eval(*step.pending)`), so the caller decides when work
 happens and can report progress; `decode_video`/`encode_video` drain them.
-Inside a tile the decoder is evaluated block by block (see `_decode_tile`).
+Inside a tile the decoder is evaluated block by block (see `decode_tile`).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class TileStep:
     result: mx.array | None = None
 
 
-def _weighted(values: mx.array, weight: TileWeight) -> mx.array:
+def weight_tile(values: mx.array, weight: TileWeight) -> mx.array:
     """`values` [B, F, H, W, C] times a tile's blend weight, in float32.
 
     The 1-D profiles broadcast on the device: a pixel-sized 3-D weight built on the host for
@@ -130,18 +130,18 @@ def iter_decode_tiled(
     for index, tile in enumerate(tiles, start=1):
         (f0, f1), (h0, h1), (w0, w1) = tile.latent
         (pf0, pf1), (ph0, ph1), (pw0, pw1) = tile.output
-        pixels = _decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
+        pixels = decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
         if count == 1:
             output = pixels  # nothing to blend: the decoder's dtype, as the reference returns it
         else:
-            output[:, pf0:pf1, ph0:ph1, pw0:pw1] += _weighted(pixels, tile.weight)
+            output[:, pf0:pf1, ph0:ph1, pw0:pw1] += weight_tile(pixels, tile.weight)
         done = index == count
         # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
         pending = [output, raw] if index == 1 and not done else [output]
         yield TileStep(index, count, pending, output if done else None)
 
 
-def _decode_tile(vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.array | None,
+def decode_tile(vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.array | None,
                  key: mx.array | None) -> mx.array:
     """Decode one tile, evaluating after every decoder block; returns the (unevaluated) pixels.
 
@@ -185,10 +185,10 @@ def iter_encode_tiled(
         pf0, pf1 = pixel_frames((f0, f1), t_scale)
         tile_pixels = pixels[:, pf0:pf1, h0 * s_scale : h1 * s_scale, w0 * s_scale : w1 * s_scale]
         mean, logvar = vae.encode_moments(tile_pixels)
-        mean_sum[:, f0:f1, h0:h1, w0:w1] += _weighted(mean, tile.weight)
+        mean_sum[:, f0:f1, h0:h1, w0:w1] += weight_tile(mean, tile.weight)
         pending = [mean_sum]
         if logvar_sum is not None:
-            logvar_sum[:, f0:f1, h0:h1, w0:w1] += _weighted(logvar, tile.weight)
+            logvar_sum[:, f0:f1, h0:h1, w0:w1] += weight_tile(logvar, tile.weight)
             pending.append(logvar_sum)
         if index < count:
             yield TileStep(index, count, pending)
@@ -200,7 +200,7 @@ def iter_encode_tiled(
         yield TileStep(index, count, [latents], latents)
 
 
-def _drain(steps: Iterator[TileStep]) -> mx.array:
+def drain_steps(steps: Iterator[TileStep]) -> mx.array:
     result = None
     for step in steps:
         mx.eval(*step.pending)
@@ -221,7 +221,7 @@ def decode_video(
     normalized: bool = True,
 ) -> mx.array:
     """`iter_decode_tiled` run to the end: pixels [B, F, H, W, 3] in about [-1, 1], evaluated."""
-    return _drain(
+    return drain_steps(
         iter_decode_tiled(
             vae,
             latents,
@@ -244,4 +244,4 @@ def encode_video(
     normalize: bool = True,
 ) -> mx.array:
     """`iter_encode_tiled` run to the end: (normalised) latents, evaluated."""
-    return _drain(iter_encode_tiled(vae, pixels, key, tiling, normalize=normalize))
+    return drain_steps(iter_encode_tiled(vae, pixels, key, tiling, normalize=normalize))

@@ -1,0 +1,116 @@
+"""Tiled VAE decoding that hands finished frames out as it goes.
+
+The tiles, their blend weights and the per-block evaluation of a tile are decode.py's:
+decoding here is the same computation as `iter_decode_tiled`, only the output is never
+held whole. Tiles are visited temporal span by temporal span; each span's spatial tiles are
+blended into a buffer of that span's frames; the frames the next span does not reach are
+then final and are handed out, and only the overlap is carried over. So a long clip is
+held in pieces of at most one temporal tile (plus its overlap), never twice, and the
+caller can encode, preview or write each piece and drop it.
+
+Works with any VAE with the 0.9.x interface (LTX-Video 0.9.x and the LTX-2 family).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import mlx.core as mx
+
+from ltx_mlx_core.models.vae import CausalVideoAutoencoder
+from ltx_mlx_core.pipeline.decode import decode_tile, weight_tile, prepare_latents_for_decode
+from ltx_mlx_core.pipeline.tiling import TilingConfig, tile_grid
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FramesStep:
+    """Progress after one tile. Evaluate `pending` now; then `frames`, when set, are final.
+
+    `frames` [B, n, H, W, C] are the clip's frames `first_frame` .. `first_frame + n - 1`, in
+    float32 where tiles were blended, in the decoder's dtype when the clip is one tile.
+    """
+
+    index: int
+    count: int
+    pending: list[mx.array]
+    frames: mx.array | None = None
+    first_frame: int = 0
+
+
+def iter_decode_frames(
+    vae: CausalVideoAutoencoder,
+    latents: mx.array,
+    timestep: float | mx.array | None = None,
+    noise_scale: float | mx.array | None = None,
+    key: mx.array | None = None,
+    tiling: TilingConfig | None = None,
+    *,
+    tone_map_compression: float = 0.0,
+    normalized: bool = True,
+) -> Iterator[FramesStep]:
+    """Decode latents [B, F', h, w, C] tile by tile, yielding the clip's frames in order as they finish.
+
+    Arguments as `decode.iter_decode_tiled`. `timestep`, `noise_scale` and `key` only matter
+    for timestep-conditioned decoders (no LTX-2 family checkpoint so far); for such an LTX-2
+    decoder the reference mixes in noise * 0.025 at timestep 0.05 (`DECODE_NOISE_SCALE`,
+    `DECODE_TIMESTEP` in models/ltx2/video_vae_config.py): pass both.
+    """
+    vae.check_latent_shape(latents)
+    tiling = tiling or TilingConfig()
+    raw, timestep = prepare_latents_for_decode(
+        vae, latents, timestep, noise_scale, key, tone_map_compression, normalized
+    )
+    t_scale, s_scale = vae.temporal_compression, vae.spatial_compression
+    batch, frames, rows, cols, _ = raw.shape
+    total_frames = t_scale * (frames - 1) + 1
+    tiles = list(tile_grid((frames, rows, cols), tiling, t_scale, s_scale, out_in_pixels=True))
+    count = len(tiles)
+    logger.debug("decoding %s latents in %d tiles, streaming frames", tuple(raw.shape), count)
+    # Decoders whose blocks inject spatial noise draw it per tile from this key (as decode.py does).
+    block_key = mx.random.split(key)[1] if key is not None else None
+    # tile_grid visits tiles frames-major: consecutive tiles share a temporal span.
+    spans = [list(group) for _, group in itertools.groupby(tiles, key=lambda tile: tile.output[0])]
+    starts = [group[0].output[0][0] for group in spans] + [total_frames]
+    carry: mx.array | None = None
+    index = 0
+    for span_index, group in enumerate(spans):
+        first, last = group[0].output[0]
+        chunk = mx.zeros((batch, last - first, rows * s_scale, cols * s_scale, vae.config.out_channels),
+                         dtype=mx.float32)
+        for position, tile in enumerate(group, start=1):
+            (f0, f1), (h0, h1), (w0, w1) = tile.latent
+            _, (ph0, ph1), (pw0, pw1) = tile.output
+            index += 1
+            pixels = decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
+            if count == 1:
+                chunk = pixels  # nothing to blend: the decoder's dtype, as the reference returns it
+            else:
+                chunk[:, :, ph0:ph1, pw0:pw1] += weight_tile(pixels, tile.weight)
+            # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
+            latents_once = [raw] if index == 1 and count > 1 else []
+            if position < len(group):
+                yield FramesStep(index, count, [chunk, *latents_once])
+        if carry is not None:
+            chunk[:, : carry.shape[1]] += carry
+        if span_index + 1 == len(spans):
+            yield FramesStep(index, count, [chunk], chunk, first)
+            return
+        done = starts[span_index + 1] - first
+        # Copies, not views: a view would keep the whole span's buffer alive for as long as
+        # the caller holds its frames, beside the next span's buffer.
+        finished, carry = mx.contiguous(chunk[:, :done]), mx.contiguous(chunk[:, done:])
+        yield FramesStep(index, count, [finished, carry, *latents_once], finished, first)
+
+
+def collect_frames(steps: Iterator[FramesStep]) -> mx.array:
+    """Run a frame stream to its end and join the pieces: the whole clip, evaluated (tests, short clips)."""
+    pieces = []
+    for step in steps:
+        mx.eval(*step.pending)
+        if step.frames is not None:
+            pieces.append(step.frames)
+    return pieces[0] if len(pieces) == 1 else mx.concatenate(pieces, axis=1)
