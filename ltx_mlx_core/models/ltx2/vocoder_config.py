@@ -95,8 +95,8 @@ class VocoderConfig:
     @classmethod
     def from_diffusers(cls, config: dict[str, Any], prefix: str = "") -> VocoderConfig:
         def get(name: str, default: Any) -> Any:
-            value = config.get(prefix + name, default)
-            return default if value is None and default is not None else value
+            value = config.get(prefix + name)
+            return default if value is None else value
 
         act_fn = get("act_fn", "leaky_relu")
         antialias = get("antialias", False)
@@ -164,7 +164,7 @@ class BWEConfig:
             ),
             n_fft=bwe["n_fft"],
             hop_length=bwe["hop_length"],
-            win_length=bwe.get("win_length", bwe["n_fft"]),
+            win_length=bwe["n_fft"],  # the reference windows the whole FFT, whatever else the file says
             num_mels=bwe["num_mels"],
             input_sampling_rate=bwe["input_sampling_rate"],
             output_sampling_rate=bwe["output_sampling_rate"],
