@@ -1,0 +1,127 @@
+"""LTX-2's vocoder: HiFi-GAN (LTX-2, 24 kHz) or BigVGAN with anti-aliased Snake (LTX-2.3's first stage).
+
+Input is the audio VAE's stereo log-mel spectrogram [B, 2, frames, mel bins]; the two
+channels' bins are stacked channel-major ("b s c t -> b (s c) t") into one feature
+axis. Inside, signals are channels-last [B, samples, C]. Names follow ltx-core
+(``conv_pre``, ``ups``, ``resblocks``, ``act_post``, ``conv_post``).
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.ltx2.antialias import Activation1d, Snake
+from ltx_mlx_core.models.ltx2.vocoder_config import VocoderConfig
+
+# nn.LeakyReLU()'s default: the reference's HiFi-GAN ends with it, not with its 0.1 slope.
+FINAL_LEAKY_SLOPE = 0.01
+
+
+def _conv(channels: int, kernel_size: int, dilation: int) -> nn.Conv1d:
+    return nn.Conv1d(
+        channels, channels, kernel_size, padding=dilation * (kernel_size - 1) // 2, dilation=dilation
+    )
+
+
+class ResBlock1(nn.Module):
+    """HiFi-GAN: three (leaky ReLU, dilated conv, leaky ReLU, conv) residual pairs."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...], slope: float):
+        super().__init__()
+        self.slope = slope
+        self.convs1 = [_conv(channels, kernel_size, d) for d in dilations]
+        self.convs2 = [_conv(channels, kernel_size, 1) for _ in dilations]
+
+    def __call__(self, x: mx.array) -> mx.array:
+        for conv1, conv2 in zip(self.convs1, self.convs2):
+            x = x + conv2(nn.leaky_relu(conv1(nn.leaky_relu(x, self.slope)), self.slope))
+        return x
+
+
+class AMPBlock1(nn.Module):
+    """BigVGAN: the same residual pairs with anti-aliased Snake(Beta) activations."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...], config: VocoderConfig):
+        super().__init__()
+        use_beta = config.activation == "snakebeta"
+        self.convs1 = [_conv(channels, kernel_size, d) for d in dilations]
+        self.convs2 = [_conv(channels, kernel_size, 1) for _ in dilations]
+        self.acts1 = [_act(channels, use_beta, config) for _ in dilations]
+        self.acts2 = [_act(channels, use_beta, config) for _ in dilations]
+
+    def __call__(self, x: mx.array) -> mx.array:
+        for conv1, conv2, act1, act2 in zip(self.convs1, self.convs2, self.acts1, self.acts2):
+            x = x + conv2(act2(conv1(act1(x))))
+        return x
+
+
+def _act(channels: int, use_beta: bool, config: VocoderConfig) -> Activation1d:
+    return Activation1d(Snake(channels, use_beta), config.antialias_ratio, config.antialias_kernel_size)
+
+
+class Vocoder(nn.Module):
+    def __init__(self, config: VocoderConfig):
+        super().__init__()
+        self.config = config
+        width = config.upsample_initial_channel
+        self.conv_pre = nn.Conv1d(config.in_channels, width, 7, padding=3)
+        self.ups = []
+        self.resblocks = []
+        for i, (rate, kernel) in enumerate(zip(config.upsample_rates, config.upsample_kernel_sizes)):
+            channels = width // 2 ** (i + 1)
+            self.ups.append(
+                nn.ConvTranspose1d(2 * channels, channels, kernel, stride=rate, padding=(kernel - rate) // 2)
+            )
+            for size, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes):
+                if config.is_amp:
+                    self.resblocks.append(AMPBlock1(channels, size, dilations, config))
+                else:
+                    self.resblocks.append(ResBlock1(channels, size, dilations, config.leaky_relu_slope))
+        final = width // 2 ** len(config.upsample_rates)
+        if config.is_amp:
+            # Always SnakeBeta, whatever the residual blocks use (as the reference builds it).
+            self.act_post = _act(final, True, config)
+        self.conv_post = nn.Conv1d(final, config.out_channels, 7, padding=3, bias=config.use_bias_at_final)
+
+    @property
+    def output_sampling_rate(self) -> int:
+        return self.config.output_sampling_rate
+
+    def __call__(self, mel: mx.array) -> mx.array:
+        """Log-mel [B, 2, frames, bins] -> waveform [B, 2, frames * hop]."""
+        if mel.ndim != 4 or mel.shape[1] * mel.shape[3] != self.config.in_channels:
+            raise InvalidRequest(
+                f"The vocoder takes a stereo spectrogram [batch, 2, frames, {self.config.in_channels // 2}]; "
+                f"got {tuple(mel.shape)}."
+            )
+        return self.forward_channels_last(stack_stereo_mel(mel)).transpose(0, 2, 1)
+
+    def forward_channels_last(self, x: mx.array) -> mx.array:
+        """[B, frames, 2 * bins] -> [B, frames * hop, out_channels]."""
+        cfg = self.config
+        x = self.conv_pre(x)
+        per_stage = len(cfg.resblock_kernel_sizes)
+        for i, up in enumerate(self.ups):
+            if not cfg.is_amp:
+                x = nn.leaky_relu(x, cfg.leaky_relu_slope)
+            x = up(x)
+            blocks = self.resblocks[i * per_stage : (i + 1) * per_stage]
+            total = blocks[0](x)
+            for block in blocks[1:]:
+                total = total + block(x)
+            x = total / per_stage
+        x = self.act_post(x) if cfg.is_amp else nn.leaky_relu(x, FINAL_LEAKY_SLOPE)
+        x = self.conv_post(x)
+        if cfg.final_activation == "tanh":
+            return mx.tanh(x)
+        if cfg.final_activation == "clamp":
+            return mx.clip(x, -1.0, 1.0)
+        return x
+
+
+def stack_stereo_mel(mel: mx.array) -> mx.array:
+    """[B, channels, frames, bins] -> [B, frames, channels * bins], channel-major."""
+    b, c, t, f = mel.shape
+    return mel.transpose(0, 2, 1, 3).reshape(b, t, c * f)
