@@ -18,10 +18,11 @@ __all__ = ["generate", "run", "write_result", "check_outputs", "output_paths", "
 
 
 def generate(request: GenerationRequest) -> Iterator[Event]:
-    """Validate, resolve the model and stream the generation's events (ends with Finished)."""
+    """Validate, probe the input media, resolve the model and stream the events (ends with Finished)."""
     from ltx_mlx_core.pipeline.pipeline import Pipeline
 
     request.validate()
+    request.check_media()
     return Pipeline.for_request(request).generate(request)
 
 

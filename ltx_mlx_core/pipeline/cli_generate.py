@@ -16,6 +16,7 @@ from typing import TextIO
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT, ConditioningItem, GenerationRequest
+from ltx_mlx_core.video.io import check_encoder_settings
 
 DEFAULT_EXTEND_OVERLAP = 9
 DEFAULT_EXTEND_FRAMES = 97
@@ -205,12 +206,14 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
     request = _base_request(args, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps)
     request.conditioning = items
     request.validate()
+    request.check_media()
     return request
 
 
 def handle_generate(args: argparse.Namespace) -> int:
     from ltx_mlx_core.pipeline import check_outputs, write_result
 
+    check_encoder_settings(args.crf, "medium", args.fps)
     check_outputs(Path(args.output), _seeds(args))
     request = build_generate_request(args)
     result = _run_with_progress(request, args.quiet)
@@ -267,6 +270,7 @@ def handle_extend(args: argparse.Namespace) -> int:
     from ltx_mlx_core.pipeline import check_outputs, write_result
     from ltx_mlx_core.video.io import probe_video, read_video
 
+    check_encoder_settings(args.crf, "medium", args.fps)
     check_outputs(Path(args.output), _seeds(args))
     input_path = Path(args.input)
     if not input_path.is_file():

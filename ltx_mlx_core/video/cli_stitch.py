@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ltx_mlx_core.video.io import X264_PRESETS
+from ltx_mlx_core.video.io import X264_PRESETS, check_encoder_settings
 from ltx_mlx_core.video.outputs import check_video_output
 
 
@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from ltx_mlx_core.video.project_file import read_project, segments_from_project
     from ltx_mlx_core.video.stitch import stitch
 
+    check_encoder_settings(args.crf, args.preset, args.fps)
     check_video_output(args.output)
     data, folder = read_project(args.project)
     fps = args.fps or float(data.get("fps", 30.0))

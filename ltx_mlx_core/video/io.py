@@ -9,6 +9,7 @@ interrupted write leaves the target as it was and no temporary file behind.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ X264_PRESETS = (
 )
 
 __all__ = ["VideoError", "VideoInfo", "VideoWriteCancelled", "VideoWriteError", "X264_PRESETS",
-           "check_encodable", "iter_frames", "probe_video", "read_frames", "read_video", "write_video"]
+           "check_encodable", "check_encoder_settings", "iter_frames", "probe_video", "read_frames", "read_video", "write_video"]
 
 
 class VideoWriteError(VideoError, OutputWriteError):
@@ -112,6 +113,16 @@ def check_encodable(width: int, height: int) -> None:
         )
 
 
+def check_encoder_settings(crf: int, preset: str, fps: float | None = None) -> None:
+    """The encoder's settings, checked before any work (the CLI) and again by `write_video`."""
+    if not 0 <= crf <= 51:
+        raise InvalidRequest(f"CRF must be between 0 (lossless) and 51; got {crf}.")
+    if preset not in X264_PRESETS:
+        raise InvalidRequest(f"x264 preset must be one of {', '.join(X264_PRESETS)}; got '{preset}'.")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise InvalidRequest(f"fps must be a positive number; got {fps}.")
+
+
 def _check_written(temp: Path, target: Path, written: int, existed: bool) -> None:
     """The file ffmpeg wrote must read back with every frame before it may replace anything."""
     try:
@@ -141,12 +152,7 @@ def write_video(
     """
     path = Path(path)
     container = container_for(path)
-    if not 0 <= crf <= 51:
-        raise InvalidRequest(f"CRF must be between 0 (lossless) and 51; got {crf}.")
-    if preset not in X264_PRESETS:
-        raise InvalidRequest(f"x264 preset must be one of {', '.join(X264_PRESETS)}; got '{preset}'.")
-    if not fps > 0 or fps == float("inf"):
-        raise InvalidRequest(f"fps must be a positive number; got {fps}.")
+    check_encoder_settings(crf, preset, fps)
     existed = path.exists()
     with replacing(path) as (temp,):
         encoder: H264Encoder | None = None

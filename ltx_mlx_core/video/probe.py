@@ -1,11 +1,17 @@
-"""The one media probe: what ffmpeg finds in a file, or one sentence saying why it cannot read it.
+"""The one media probe: what ffmpeg (or Pillow, for images) finds in a file, or one sentence saying why
+it cannot read it.
 
 Inputs (clips to continue, conditioning clips, timeline media) are probed before any
 work starts, and every video ltx-mlx writes is probed before it replaces its target.
 One ffmpeg run demuxes the whole video stream without decoding it (`-c copy` to the
 null muxer): that finds a missing index ("moov atom not found"), a truncated or
 corrupt stream, an audio-only file and a text file with a video's name, and counts
-the frames exactly, in about the time it takes to read the file.
+the frames exactly, in about the time it takes to read the file. An image is decoded
+once by Pillow, which finds a text file with an image's name, a truncated file and a
+picture too large to hold.
+
+A file that cannot be read is a `MediaUnreadable`, which is also an `InvalidRequest`:
+the command line answers it with exit 2 and its one sentence.
 """
 from __future__ import annotations
 
@@ -16,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import imageio_ffmpeg
+from PIL import Image, UnidentifiedImageError
 
-from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +40,7 @@ class VideoError(LtxMlxError):
     """A video file could not be read or written."""
 
 
-class MediaUnreadable(VideoError):
+class MediaUnreadable(VideoError, InvalidRequest):
     """ffmpeg cannot read the file as a video; the message says which file and why, `reason` only why."""
 
     def __init__(self, message: str, reason: str = ""):
@@ -128,3 +135,24 @@ def probe_media(path: str | Path) -> MediaInfo:
     if info.frames == 0 or not info.width or not info.height:
         raise MediaUnreadable(f"'{path.name}' has no video frames.", "it has no video frames")
     return info
+
+
+def probe_image(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image Pillow can decode whole; `MediaUnreadable` with one sentence otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise MediaUnreadable(f"Image file '{path}' {what}.", f"it {what}")
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes every pixel: a truncated file fails here, not after the model loads
+            return image.size
+    except Image.DecompressionBombError as error:
+        megapixels = Image.MAX_IMAGE_PIXELS * 2 // 1_000_000
+        raise MediaUnreadable(f"'{path.name}' has more than {megapixels} megapixels; scale it down first.",
+                              str(error)) from None
+    except UnidentifiedImageError:
+        raise MediaUnreadable(f"'{path.name}' is not an image Pillow can read.", "not an image") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        reason = str(error).rstrip(".") or type(error).__name__
+        raise MediaUnreadable(f"'{path.name}' is not an image Pillow can read ({reason}).", reason) from None
