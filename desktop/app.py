@@ -6,13 +6,15 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from types import TracebackType
 from typing import Optional
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QRect, Qt, QThread
 from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtWidgets import QApplication, QMessageBox, QSplashScreen
 
 from desktop.blas_threads import limit_blas_threads
 from desktop.file_open import file_open_router
@@ -33,6 +35,39 @@ def setup_logging() -> Path:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     return log_file
+
+
+def unexpected_error_message(error: BaseException, log_file: Path) -> str:
+    return (f"Something went wrong ({type(error).__name__}: {error}). The app keeps running; "
+            f"the details are in {log_file}.")
+
+
+def install_excepthook(log_file: Path) -> None:
+    """Unhandled exceptions, a slot's most often, go to the log file with their traceback and to a dialog.
+
+    Qt calls sys.excepthook for an exception a slot raises and carries on; without this
+    hook the traceback went only to stderr, which a bundled app does not have.
+    """
+
+    def on_exception(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, trace)
+            return
+        log.critical("Unhandled exception", exc_info=(kind, error, trace))
+        app = QApplication.instance()
+        if app is not None and QThread.currentThread() is app.thread():
+            box = QMessageBox(QMessageBox.Icon.Critical, APP_NAME, unexpected_error_message(error, log_file),
+                              QMessageBox.StandardButton.Ok, QApplication.activeWindow())
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()  # returns at once: the hook may run inside any slot
+
+    def on_thread_exception(args: threading.ExceptHookArgs) -> None:
+        name = args.thread.name if args.thread is not None else "?"
+        log.critical("Unhandled exception in thread %s", name,
+                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = on_exception
+    threading.excepthook = on_thread_exception
 
 
 def make_application(argv: Optional[list[str]] = None) -> QApplication:
@@ -158,6 +193,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.self_test and not os.environ.get("LTX_MLX_HOME"):
         os.environ["LTX_MLX_HOME"] = tempfile.mkdtemp(prefix="ltx-mlx-self-test-")
     log_file = setup_logging()
+    install_excepthook(log_file)
     app = make_application([sys.argv[0], *argv])
     log.info("Starting %s (log: %s)", APP_NAME, log_file)
     if args.self_test:

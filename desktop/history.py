@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.results import is_own_sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -52,32 +53,45 @@ def output_name(prompt: str, when: Optional[float] = None) -> str:
 
 
 def unique_output_path(folder: Path, prompt: str) -> Path:
-    """A new file name in `folder` (a -2, -3… suffix when two generations start in one second)."""
+    """A new file name in `folder` (a -2, -3… suffix when two generations start in one second, or when a
+    file of the user's has the name the video's sidecar would take)."""
     path = Path(folder) / output_name(prompt)
     number = 2
-    while path.exists():
+    while path.exists() or sidecar_path(path).exists():
         path = path.with_name(f"{Path(output_name(prompt)).stem}-{number}.mp4")
         number += 1
     return path
 
 
 def read_entry(sidecar: Path) -> Optional[HistoryEntry]:
+    """The entry a sidecar describes; None for any other JSON file (or a sidecar whose video is gone)."""
     try:
         data = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or "request" not in data or "video" not in data:
+    if not is_own_sidecar(data):
         return None  # some other JSON file
-    video = sidecar.with_name(data["video"])
+    name, prompt = data["video"], data["request"].get("prompt", "")
+    if not name or Path(name).name != name or not isinstance(prompt, str):
+        return None  # looks like a sidecar, but not one we could have written
+    video = sidecar.with_name(name)
     if not video.is_file():
         return None
     return HistoryEntry(video, sidecar, data, video.stat().st_mtime)
 
 
 def scan_history(output_dir: Path, limit: int = 200) -> list[HistoryEntry]:
-    """Newest first."""
+    """Newest first. A file that cannot be read as an entry is skipped, never fatal to the whole list."""
     if not Path(output_dir).is_dir():
         return []
-    entries = [e for e in (read_entry(p) for p in Path(output_dir).glob("*.json")) if e is not None]
+    entries = []
+    for path in Path(output_dir).glob("*.json"):
+        try:
+            entry = read_entry(path)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            log.info("Not listing %s in the history: %s", path.name, error)
+            continue
+        if entry is not None:
+            entries.append(entry)
     entries.sort(key=lambda e: e.created, reverse=True)
     return entries[:limit]

@@ -283,6 +283,8 @@ class MainWindow(QMainWindow):
         self.progress.reset("Failed")
         self.preview.show_message("The generation failed.")
         self.show_error(message)
+        if self.last_output is not None and self.last_output.is_file():
+            self.preview.load_video(self.last_output)  # the previous clip stays where the user left it
         self.generation_failed.emit(message)
 
     def _on_cancelled(self, job: str) -> None:

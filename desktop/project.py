@@ -1,9 +1,12 @@
 """The timeline document: ordered clips with takes, trims and transitions. No Qt here.
 
 A project is a folder `Name.ltxproj/` holding `project.json` (this document) and
-`media/` (clips copied in, or generated there). Saves are atomic (temp file,
-fsync, rename) so an interrupted save leaves the previous file intact; autosave
+`media/` (clips copied in, or generated there). Saves go through the one atomic
+writer (temp file, fsync, rename) so an interrupted save leaves the previous file
+intact, and the file a save replaces is kept as `project.json.bak`; autosave
 writes `autosave.json` beside it, and `recover()` offers it when it is newer.
+A file from a newer minor version opens: keys this version does not know are
+ignored (and dropped at the next save).
 Edits are methods that return what they changed, so undo commands can reverse them.
 
 A clip's transition is the edit point into it from the previous clip. Every edit keeps
@@ -17,26 +20,42 @@ from __future__ import annotations
 
 import copy
 import json
-import os
+import logging
 import shutil
-import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from ltx_mlx_core.video.atomic import write_bytes, write_json
 from ltx_mlx_core.video.project_file import PROJECT_FILE, resolve_media, segments_from_project
 from ltx_mlx_core.video.stitch import Segment
 
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 1
 AUTOSAVE_FILE = "autosave.json"
+BACKUP_SUFFIX = ".bak"
 MEDIA_DIR = "media"
 TRANSITIONS = ("cut", "crossfade")
 
 
 class ProjectError(ValueError):
     """An edit or file the project cannot accept; the message says why."""
+
+
+class AutosaveUnreadable(ProjectError):
+    """An autosave is damaged or from a newer version; the saved project itself may be fine."""
+
+
+def _known_fields(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """The keys of `raw` that `cls` has; a newer minor version's extra keys are left out (and logged)."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        log.info("Ignoring %s keys this version does not know: %s", cls.__name__, ", ".join(unknown))
+    return {key: value for key, value in raw.items() if key in names}
 
 
 @dataclass
@@ -235,8 +254,8 @@ class Project:
             raise ProjectError("This project was saved by a newer ltx-mlx; update the app to open it.")
         clips = []
         for raw in data.get("clips", []):
-            raw = dict(raw)
-            raw["takes"] = [Take(**t) for t in raw.get("takes", [])]
+            raw = _known_fields(Clip, raw)
+            raw["takes"] = [Take(**_known_fields(Take, t)) for t in raw.get("takes", [])]
             clips.append(Clip(**raw))
         project = cls(name=data.get("name", "Untitled"), fps=float(data.get("fps", 30.0)),
                       width=int(data.get("width", 768)), height=int(data.get("height", 512)),
@@ -249,7 +268,8 @@ class Project:
         if not str(folder):
             raise ProjectError("Choose where to save the project first.")
         (folder / MEDIA_DIR).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(folder / PROJECT_FILE, self.to_dict())
+        keep_backup(folder / PROJECT_FILE)
+        write_json(folder / PROJECT_FILE, self.to_dict())
         self.folder = folder
         autosave = folder / AUTOSAVE_FILE
         if autosave.exists():
@@ -261,9 +281,7 @@ class Project:
         folder = Path(folder) if folder is not None else self.folder
         if folder is None:
             return None
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(folder / AUTOSAVE_FILE, self.to_dict())
-        return folder / AUTOSAVE_FILE
+        return write_json(folder / AUTOSAVE_FILE, self.to_dict())
 
     def import_media(self, source: Path) -> str:
         """Copy a file into media/ (unique name); returns the path relative to the project."""
@@ -295,38 +313,57 @@ class Project:
         return len(copied)
 
 
-def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write beside the target, fsync, then rename over it: readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+def keep_backup(path: Path) -> None:
+    """Copy the file a save is about to replace to `NAME.bak` (atomically, mode kept), if there is one."""
     try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+        previous = path.read_bytes()
+    except FileNotFoundError:
+        return
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    write_bytes(backup, previous)
+    shutil.copymode(path, backup)
+
+
+def _read(file: Path, folder: Path) -> Project:
+    """Parse a project or autosave file; a damaged one is a ProjectError (never a TypeError or KeyError)."""
+    data = json.loads(file.read_text())
+    if not isinstance(data, dict):
+        raise ValueError("the file does not hold a project")
+    return Project.from_dict(data, folder)
 
 
 def load_project(folder: Path) -> Project:
     folder = Path(folder)
     try:
-        data = json.loads((folder / PROJECT_FILE).read_text())
+        return _read(folder / PROJECT_FILE, folder)
     except FileNotFoundError:
         raise ProjectError(f"'{folder}' has no {PROJECT_FILE}; is it an ltx-mlx project?") from None
-    except json.JSONDecodeError as error:
+    except ProjectError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise ProjectError(f"'{folder / PROJECT_FILE}' is damaged ({error}); an autosave may recover it.") from None
-    return Project.from_dict(data, folder)
 
 
 def recover(folder: Path) -> Optional[Project]:
-    """The autosaved project if it is newer than the saved one (after a crash), else None."""
+    """The autosaved project if it is newer than the saved one (after a crash), else None.
+
+    Raises `AutosaveUnreadable` for a damaged or newer-version autosave, so the caller can
+    open the saved project instead and say why the autosave was passed over.
+    """
     folder = Path(folder)
     autosave, saved = folder / AUTOSAVE_FILE, folder / PROJECT_FILE
     if not autosave.exists():
         return None
     if saved.exists() and saved.stat().st_mtime >= autosave.stat().st_mtime:
         return None
-    return Project.from_dict(json.loads(autosave.read_text()), folder)
+    return read_autosave(autosave, folder)
+
+
+def read_autosave(autosave: Path, folder: Path | None = None) -> Project:
+    """An autosave file as a project; `AutosaveUnreadable` (with the reason) when it cannot be used."""
+    try:
+        return _read(autosave, folder)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        reason = "it was saved by a newer ltx-mlx" if isinstance(error, ProjectError) else f"it is damaged ({error})"
+        log.warning("Ignoring the autosave %s: %s", autosave, reason)
+        raise AutosaveUnreadable(f"The autosave of this timeline was not used: {reason}.") from None

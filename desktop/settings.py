@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ltx_mlx_core import paths
+from ltx_mlx_core.video.atomic import write_json
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +82,7 @@ class AppSettings:
         return Path(chosen) if chosen else paths.default_output_dir()
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings.", suffix=".json", dir=self.path.parent)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self._values, handle, indent=2, default=str)
-        os.replace(tmp, self.path)
+        write_json(self.path, self._values, default=str)
         log.debug("Saved settings to %s", self.path)
 
 

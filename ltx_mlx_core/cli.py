@@ -2,14 +2,21 @@
 
 Each subcommand lives beside the code it drives and exposes
 `register(subparsers)`, which adds its parser and sets `handler(args) -> int`.
-Exit codes: 0 success, 2 invalid input (message on stderr), 1 failure.
+Exit codes: 0 success, 2 invalid input (message on stderr), 1 failure or Ctrl-C,
+143 terminated (SIGTERM). A SIGTERM is raised as an
+exception in the main thread, as Ctrl-C is, so every `finally` runs: the encoder
+is stopped and temporary files are removed before the process ends.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
@@ -23,6 +30,33 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 )
 
 log = logging.getLogger("ltx_mlx_core.cli")
+
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; a BaseException so that no `except Exception` swallows it on its way out."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises `Terminated` in the main thread, so cleanup runs as it does for Ctrl-C.
+
+    Signal handlers can only be set from the main thread; elsewhere (main() called from a
+    worker thread) the process keeps its handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return int(args.handler(args) or 0)
+        with sigterm_raises():
+            return int(args.handler(args) or 0)
     except InvalidRequest as error:
         print(f"ltx-mlx: {error}", file=sys.stderr)
         return 2
@@ -57,6 +92,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("ltx-mlx: cancelled", file=sys.stderr)
         return 1
+    except Terminated:
+        print("ltx-mlx: terminated; files being written were left as they were.", file=sys.stderr)
+        return EXIT_TERMINATED
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ class DownloadError(LtxMlxError):
     """A model file could not be fetched or failed verification."""
 
 
+class OutputWriteError(LtxMlxError):
+    """A result could not be written (disk full, permissions, encoder failure); the target is unchanged."""
+
+
 class GenerationError(LtxMlxError):
     """Generation failed while running; the message says at which stage and why."""
 

@@ -19,8 +19,8 @@ from PySide6.QtGui import QUndoStack
 from desktop.project import MEDIA_DIR, Clip, Project, ProjectError, Take
 from desktop.timeline.commands import AddTake, InsertClip
 from desktop.timeline.requests import PlannedJob, build_extend
+from desktop.unsaved_autosave import unsaved_media_folder
 from ltx_mlx_core.errors import LtxMlxError
-from ltx_mlx_core.paths import cache_dir
 from ltx_mlx_core.video.io import probe_video
 from ltx_mlx_core.video.stitch import Segment, stitch
 
@@ -75,7 +75,8 @@ class TimelineJobs(QObject):
 
     def output_folder(self) -> Path:
         project = self._project()
-        folder = project.folder / MEDIA_DIR if project.folder else cache_dir() / "timeline"
+        # A never-saved timeline's clips go to the data folder, which system cleaners leave alone.
+        folder = project.folder / MEDIA_DIR if project.folder else unsaved_media_folder()
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -1,17 +1,18 @@
 """Project files for the timeline: new, open, save, save as (media copied in), autosave and crash recovery, add media."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
-from desktop.project import AUTOSAVE_FILE, Project, ProjectError, load_project, recover
-from ltx_mlx_core.paths import data_dir
+from desktop.project import AutosaveUnreadable, Project, ProjectError, load_project, read_autosave, recover
+from desktop.unsaved_autosave import UnsavedSlot
+from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.video.atomic import describe_os_error
 
 if TYPE_CHECKING:
     from desktop.timeline.panel import TimelinePanel
@@ -21,9 +22,11 @@ PROJECT_SUFFIX = ".ltxproj"
 MEDIA_FILTER = "Videos and images (*.mp4 *.mov *.m4v *.mkv *.webm *.png *.jpg *.jpeg *.webp)"
 
 
-def unsaved_folder() -> Path:
-    """Where a timeline that was never saved autosaves (recovered after a crash)."""
-    return data_dir() / "timeline" / "unsaved"
+def save_failure(name: str, error: Exception) -> str:
+    """One sentence for a save that failed: our errors already are one; a system error gets its reason."""
+    if isinstance(error, OSError):
+        return f"Could not save '{name}': {describe_os_error(error)}; the timeline still has your changes."
+    return str(error)
 
 
 class ProjectActions(QObject):
@@ -42,6 +45,9 @@ class ProjectActions(QObject):
         self.add_last.setEnabled(False)
         self.last_generated: Optional[Path] = None
         self._recovery_checked = False
+        self.unsaved = UnsavedSlot()  # this instance's own autosave of a never-saved timeline
+        self.error_box: QMessageBox | None = None
+        self._autosave_failing = False  # one dialog per run of failed autosaves, not one every 30 s
 
     def menu(self, parent=None) -> QMenu:
         menu = QMenu(parent)
@@ -100,50 +106,97 @@ class ProjectActions(QObject):
             folder = Path(name)
         if not self.keep_or_discard_changes(f"opening {Path(folder).name}"):
             return
+        notice = ""
         try:
-            recovered = recover(Path(folder))
+            try:
+                recovered = recover(Path(folder))
+            except AutosaveUnreadable as error:  # the project's own file may be fine: open that
+                recovered, notice = None, str(error)
             if recovered is not None and use_autosave is None:
                 use_autosave = self._ask("Recover project", "This timeline has changes from a session that ended "
                                                             "unexpectedly. Recover them?")
             self.panel.set_project(recovered if recovered is not None and use_autosave else load_project(folder))
+            if notice:
+                self.panel.status.setText(notice)
         except ProjectError as error:
             self.panel.status.setText(str(error))
 
     def save_project(self, folder: Optional[Path] = None) -> Optional[Path]:
-        """Save to `folder` or the project's own; a project never saved asks where (Save as)."""
+        """Save to `folder` or the project's own; a project never saved asks where (Save as).
+
+        A save that fails (full disk, read-only folder) shows why and leaves the timeline
+        marked as changed; None is returned then.
+        """
         project = self.panel.project
         if folder is None and project.folder is None:
             return self.save_project_as()
-        path = project.save(folder)
+        try:
+            path = project.save(folder)
+        except (OSError, LtxMlxError, ProjectError) as error:
+            logger.warning("Saving %s failed: %s", folder or project.folder, error)
+            self.show_error(save_failure(project.name, error))
+            return None
         self.panel.undo_stack.setClean()
-        (unsaved_folder() / AUTOSAVE_FILE).unlink(missing_ok=True)
+        self.unsaved.discard()
         self.panel.status.setText(f"Saved {path.parent.name}.")
         return path
 
     def autosave(self) -> Optional[Path]:
-        """Autosave edits not yet saved; a project never saved autosaves to the app's data folder."""
+        """Autosave edits not yet saved; a project never saved autosaves to this instance's own slot.
+
+        A failure is shown once (and logged), not at every tick, until an autosave succeeds again.
+        """
         project = self.panel.project
         if self.panel.undo_stack.isClean() or not project.clips:
             return None
-        return project.autosave(None if project.folder else unsaved_folder())
+        try:
+            path = project.autosave(None if project.folder else self.unsaved.folder)
+        except (OSError, LtxMlxError) as error:
+            logger.warning("Autosave failed: %s", error)
+            if not self._autosave_failing:
+                self.show_error(f"Autosave failed: {save_failure(project.name, error)}")
+            self._autosave_failing = True
+            return None
+        self._autosave_failing = False
+        return path
 
     def recover_unsaved(self, use_autosave: Optional[bool] = None) -> bool:
-        """After a crash, offer the autosave of a timeline that was never saved (once; asks unless told)."""
+        """After a crash, offer the newest autosave of a never-saved timeline no running instance holds.
+
+        Asked once per start (unless told); a damaged autosave is passed over with a notice.
+        """
         if self._recovery_checked:
             return False
         self._recovery_checked = True
-        autosave = unsaved_folder() / AUTOSAVE_FILE
-        if not autosave.is_file():
+        orphans = self.unsaved.orphaned()
+        if not orphans:
+            return False
+        autosave = orphans[0]
+        try:
+            project = read_autosave(autosave)
+        except AutosaveUnreadable as error:
+            self.panel.status.setText(str(error))
             return False
         if use_autosave is None:
             use_autosave = self._ask("Recover timeline", "A timeline that was never saved was open when the app "
                                                          "last closed unexpectedly. Recover it?")
         if use_autosave:
-            self.panel.set_project(Project.from_dict(json.loads(autosave.read_text())))
+            self.unsaved.adopt(autosave)
+            self.panel.set_project(project)
             self.panel.status.setText("Recovered the unsaved timeline; save it to keep it.")
         else:
-            autosave.unlink()
+            self.unsaved.discard(autosave)
         return bool(use_autosave)
+
+    def show_error(self, message: str) -> QMessageBox:
+        """A window-modal message that does not block the event loop (a save is often triggered by a timer)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "LTX-MLX", message, QMessageBox.StandardButton.Ok, self.panel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+        self.panel.status.setText(message)
+        return box
 
     def _ask(self, title: str, question: str) -> bool:
         return QMessageBox.question(self.panel, title, question) == QMessageBox.Yes
@@ -159,6 +212,8 @@ class ProjectActions(QObject):
         if folder.suffix != PROJECT_SUFFIX:
             folder = folder.with_name(folder.name + PROJECT_SUFFIX)
         project = self.panel.project
+        # Save as changes the name, the folder and the takes' paths; all of it goes back if any step fails.
+        before = (project.name, project.folder, [[t.path for t in c.takes] for c in project.clips])
         previous = project.folder
         project.name = folder.stem
         project.folder = folder
@@ -168,10 +223,16 @@ class ProjectActions(QObject):
                 for take in (t for c in project.clips for t in c.takes if not Path(t.path).is_absolute()):
                     take.path = str((previous / take.path).resolve())
             copied = project.collect_media()
-        except (OSError, ProjectError) as error:
-            project.folder = previous
-            self.panel.status.setText(f"Could not save the timeline: {error}")
+            path = project.save(folder)
+        except (OSError, LtxMlxError, ProjectError) as error:
+            project.name, project.folder = before[0], before[1]
+            for clip, paths in zip(project.clips, before[2]):
+                for take, old_path in zip(clip.takes, paths):
+                    take.path = old_path
+            logger.warning("Save as %s failed: %s", folder, error)
+            self.show_error(save_failure(folder.name, error))
             return None
-        path = self.save_project(folder)
+        self.panel.undo_stack.setClean()
+        self.unsaved.discard()
         self.panel.status.setText(f"Saved {folder.name} ({copied} video(s) copied into it).")
         return path

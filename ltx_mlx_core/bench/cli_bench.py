@@ -9,12 +9,13 @@ A catalog model that is not installed is timed with random weights of its exact 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from ltx_mlx_core.pipeline.request import RESIDENCY_MODES, GenerationRequest
+from ltx_mlx_core.video.atomic import write_json
+from ltx_mlx_core.video.outputs import check_output_path
 
 log = logging.getLogger(__name__)
 PRECISIONS = ("bfloat16", "float16", "float32")
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1 or args.warmup < 0:
         raise InvalidRequest("--repeats must be at least 1 and --warmup at least 0.")
+    if args.json:
+        check_output_path(args.json)  # before the runs, not after them
     components, weights = _components(args.model, args.random_weights)
     request = GenerationRequest(
         prompt="a red boat moves slowly on a calm blue sea at sunset, camera pans",
@@ -75,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
     report = bench_generation(components, request, repeats=args.repeats, warmup=args.warmup, weights=weights)
     print(format_report(report))
     if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2))
+        write_json(args.json, report.to_dict())
     return 0

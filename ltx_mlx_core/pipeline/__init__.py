@@ -1,31 +1,28 @@
 """Generation pipeline: `generate(request)` streams events, `run(request)` drains them.
 
-`write_result` turns a finished `VideoResult` into MP4 files, each with a JSON
-sidecar holding the full request (so any video can be reproduced) and the residency
-mode that was in effect (the request may say "auto").
+`write_result` (results.py) turns a finished `VideoResult` into video files, each
+with a JSON sidecar holding the full request.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-from pathlib import Path
 from typing import Iterator
 
 from ltx_mlx_core.pipeline.events import Event, Finished, VideoResult
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.results import check_outputs, output_paths, sidecar_path, write_result
 
 log = logging.getLogger(__name__)
 
-__all__ = ["generate", "run", "write_result", "output_paths", "sidecar_path"]
+__all__ = ["generate", "run", "write_result", "check_outputs", "output_paths", "sidecar_path"]
 
 
 def generate(request: GenerationRequest) -> Iterator[Event]:
-    """Validate, resolve the model and stream the generation's events (ends with Finished)."""
+    """Validate, probe the input media, resolve the model and stream the events (ends with Finished)."""
     from ltx_mlx_core.pipeline.pipeline import Pipeline
 
     request.validate()
+    request.check_media()
     return Pipeline.for_request(request).generate(request)
 
 
@@ -40,50 +37,3 @@ def run(request: GenerationRequest) -> VideoResult:
 
         raise GenerationError("The generation ended without a video.")
     return result
-
-
-def output_paths(output_path: Path, seeds: list[int]) -> list[Path]:
-    """OUT.mp4 for one seed; OUT_seed{N}.mp4 for each of several."""
-    output_path = Path(output_path)
-    if len(seeds) == 1:
-        return [output_path]
-    return [output_path.with_name(f"{output_path.stem}_seed{seed}{output_path.suffix}") for seed in seeds]
-
-
-def sidecar_path(video_path: Path) -> Path:
-    return Path(video_path).with_suffix(".json")
-
-
-def _sidecar(result: VideoResult, seed: int, video_path: Path) -> dict:
-    request = result.request.to_dict()
-    request["seeds"] = [seed]
-    return {
-        "video": video_path.name,
-        "seed": seed,
-        "fps": result.fps,
-        "frames": int(result.videos[result.seeds.index(seed)].shape[0]),
-        "request": request,
-        "residency_in_effect": result.residency or None,
-        "timings": result.timings,
-        "peak_memory_bytes": result.peak_memory_bytes,
-    }
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, default=str)
-    os.replace(tmp, path)
-
-
-def write_result(result: VideoResult, output_path: Path, crf: int = 18) -> list[Path]:
-    """Write one MP4 (+ JSON sidecar of the request) per seed; returns the MP4 paths."""
-    from ltx_mlx_core.video.io import write_video
-
-    paths = output_paths(Path(output_path), result.seeds)
-    for path, seed, frames in zip(paths, result.seeds, result.videos):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_video(path, frames, result.fps, crf=crf)
-        _write_json_atomic(sidecar_path(path), _sidecar(result, seed, path))
-        log.info("Wrote %s (%d frames, seed %d)", path, frames.shape[0], seed)
-    return paths

@@ -16,6 +16,7 @@ from typing import TextIO
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT, ConditioningItem, GenerationRequest
+from ltx_mlx_core.video.io import check_encoder_settings
 
 DEFAULT_EXTEND_OVERLAP = 9
 DEFAULT_EXTEND_FRAMES = 97
@@ -136,7 +137,10 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
     parser.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
-    parser.add_argument("--output", required=True, help="the MP4 to write")
+    parser.add_argument("--output", required=True,
+                        help="the video to write: .mp4, .m4v, .mov or .mkv. Its settings go to a .json of the "
+                        "same name beside it, which is replaced only if ltx-mlx wrote it (another file of that "
+                        "name is refused before anything runs)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -202,12 +206,15 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
     request = _base_request(args, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps)
     request.conditioning = items
     request.validate()
+    request.check_media()
     return request
 
 
 def handle_generate(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.pipeline import write_result
+    from ltx_mlx_core.pipeline import check_outputs, write_result
 
+    check_encoder_settings(args.crf, "medium", args.fps)
+    check_outputs(Path(args.output), _seeds(args))
     request = build_generate_request(args)
     result = _run_with_progress(request, args.quiet)
     for path in write_result(result, Path(args.output), crf=args.crf):
@@ -260,9 +267,11 @@ def stitch_extension(input_frames, continuation, overlap: int):
 
 
 def handle_extend(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.pipeline import write_result
+    from ltx_mlx_core.pipeline import check_outputs, write_result
     from ltx_mlx_core.video.io import probe_video, read_video
 
+    check_encoder_settings(args.crf, "medium", args.fps)
+    check_outputs(Path(args.output), _seeds(args))
     input_path = Path(args.input)
     if not input_path.is_file():
         raise InvalidRequest(f"input video '{input_path}' does not exist.")

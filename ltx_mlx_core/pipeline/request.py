@@ -8,6 +8,7 @@ what to change.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -15,12 +16,14 @@ from typing import Any, Optional
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.video.probe import probe_image, probe_media
 
 SPATIAL_MULTIPLE = 32
 TEMPORAL_MULTIPLE = 8
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif"})
 RESIDENCY_MODES = ("auto", "resident", "stream_components", "stream_blocks")
+MIN_MEDIA_SIDE = 2  # conditioning is H.264-compressed at its own size first, which needs even sides >= 2
 
 DEFAULT_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 
@@ -129,8 +132,8 @@ class GenerationRequest:
                 f"frames must be 8k+1 (9, 17, 25, … 97, …); got {n}. "
                 f"Try {nearest_valid_frames(int(n or 0))}."
             )
-        if self.fps <= 0:
-            raise InvalidRequest(f"fps must be positive; got {self.fps}.")
+        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
+            raise InvalidRequest(f"fps must be a positive number; got {self.fps}.")
         if not self.seeds:
             raise InvalidRequest("give at least one seed.")
         if self.residency not in RESIDENCY_MODES:
@@ -151,6 +154,33 @@ class GenerationRequest:
             if not 0.0 <= item.strength <= 1.0:
                 raise InvalidRequest(
                     f"conditioning strength must be between 0 and 1; got {item.strength}."
+                )
+
+    def check_media(self) -> None:
+        """Probe every conditioning file (ffmpeg for clips, Pillow for images) before any model loads.
+
+        Raises InvalidRequest with one sentence for a file that cannot be read, is too
+        small, or holds fewer frames than the item asks for. Separate from `validate()`,
+        which stays cheap enough for the GUI thread: this one reads the files.
+        """
+        for item in self.conditioning:
+            if item.path is None or item.frames is not None:
+                continue
+            if item.kind == "image":
+                width, height = probe_image(item.path)
+                frames = 1
+            else:
+                info = probe_media(item.path)
+                width, height, frames = info.width, info.height, info.frames
+            if min(width, height) < MIN_MEDIA_SIDE:
+                raise InvalidRequest(
+                    f"'{Path(item.path).name}' is {width}x{height} pixels; conditioning media needs at least "
+                    f"{MIN_MEDIA_SIDE}x{MIN_MEDIA_SIDE}."
+                )
+            if item.kind == "video" and item.source_start >= frames:  # a negative start counts from the end
+                raise InvalidRequest(
+                    f"'{Path(item.path).name}' has {frames} frames; there is no frame {item.source_start} "
+                    "to start from."
                 )
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ltx_mlx_core.video.io import X264_PRESETS
+from ltx_mlx_core.video.io import X264_PRESETS, check_encoder_settings
+from ltx_mlx_core.video.outputs import check_video_output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stitch", help="export a timeline project (.ltxproj) to one MP4")
     parser.add_argument("project", help="project folder (Name.ltxproj) or its project.json")
-    parser.add_argument("--output", "-o", required=True, help="the MP4 to write")
+    parser.add_argument("--output", "-o", required=True, help="the video to write (.mp4, .m4v, .mov or .mkv)")
     parser.add_argument("--crf", type=int, default=18, help="x264 quality: 0 lossless … 51 worst (default 18)")
     parser.add_argument("--preset", default="slow", choices=X264_PRESETS, help="x264 speed/size trade-off")
     parser.add_argument("--fps", type=float, help="override the project's frame rate")
@@ -21,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
     from ltx_mlx_core.video.project_file import read_project, segments_from_project
     from ltx_mlx_core.video.stitch import stitch
 
+    check_encoder_settings(args.crf, args.preset, args.fps)
+    check_video_output(args.output)
     data, folder = read_project(args.project)
     fps = args.fps or float(data.get("fps", 30.0))
 
@@ -29,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         return True
 
-    out = stitch(segments_from_project(data, folder), args.output, fps, crf=args.crf, preset=args.preset,
-                 progress=progress)
-    sys.stderr.write("\n")
+    try:
+        out = stitch(segments_from_project(data, folder), args.output, fps, crf=args.crf, preset=args.preset,
+                     progress=progress)
+    finally:
+        sys.stderr.write("\n")  # an error message starts on a line of its own
     print(out)
     return 0

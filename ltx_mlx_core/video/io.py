@@ -1,23 +1,27 @@
-"""Video files in and out: MP4 (libx264, yuv420p) through the ffmpeg that imageio-ffmpeg ships.
+"""Video files in and out: H.264 (libx264, yuv420p) through the ffmpeg that imageio-ffmpeg ships.
 
-Frames are numpy uint8 [F, H, W, 3]. Writes are atomic: the encoder writes a
-temporary file beside the target and it is renamed over the target only once
-ffmpeg has finished, so a failed or cancelled write never leaves a half file
-where a video is expected.
+Frames are numpy uint8 [F, H, W, 3]. A write goes through the one atomic writer
+(video/atomic.py): ffmpeg encodes into a hidden temporary file beside the target;
+only when ffmpeg exited 0 and the one media probe (video/probe.py) reads the file
+back with every frame does it replace the target. A failed, cancelled or
+interrupted write leaves the target as it was and no temporary file behind.
 """
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
 
 import imageio_ffmpeg
 import numpy as np
 
-from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
+from ltx_mlx_core.errors import InvalidRequest, OutputWriteError
+from ltx_mlx_core.video.atomic import replacing, write_failure_message
+from ltx_mlx_core.video.encoder import EncoderFailed, H264Encoder
+from ltx_mlx_core.video.outputs import container_for
+from ltx_mlx_core.video.probe import MediaUnreadable, VideoError, probe_media
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +29,16 @@ X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
 )
 
+__all__ = ["VideoError", "VideoInfo", "VideoWriteCancelled", "VideoWriteError", "X264_PRESETS",
+           "check_encodable", "check_encoder_settings", "iter_frames", "probe_video", "read_frames", "read_video", "write_video"]
 
-class VideoError(LtxMlxError):
-    """A video file could not be read or written."""
+
+class VideoWriteError(VideoError, OutputWriteError):
+    """The encoder failed or wrote a file that does not play back; the target was left as it was."""
+
+
+class VideoWriteCancelled(VideoError):
+    """The caller cancelled a write; the target file was left as it was."""
 
 
 @dataclass(frozen=True)
@@ -56,23 +67,13 @@ def _open_reader(path: Path) -> tuple[Iterator[bytes], dict]:
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Frame count (decoded, exact), fps, size, codec and pixel format of a video file."""
-    reader, meta = _open_reader(Path(path))
-    reader.close()
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    codec = str(meta.get("codec", "")).split()[0] if meta.get("codec") else ""
-    width, height = meta["size"]
-    return VideoInfo(
-        frames=int(frames),
-        fps=float(meta.get("fps") or 0.0),
-        width=int(width),
-        height=int(height),
-        codec=codec,
-        pix_fmt=str(meta.get("pix_fmt", "")).split("(")[0].strip(),
-    )
+    """Frame count (exact), fps, size, codec and pixel format of a video file (see video/probe.py)."""
+    info = probe_media(path)
+    return VideoInfo(frames=info.frames, fps=info.fps, width=info.width, height=info.height,
+                     codec=info.codec, pix_fmt=info.pix_fmt)
 
 
-def iter_frames(path: str | Path, start: int = 0, count: Optional[int] = None) -> Iterator[np.ndarray]:
+def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Decode frames [start, start+count) one at a time as uint8 [H, W, 3]."""
     reader, meta = _open_reader(Path(path))
     width, height = meta["size"]
@@ -87,7 +88,7 @@ def iter_frames(path: str | Path, start: int = 0, count: Optional[int] = None) -
         reader.close()
 
 
-def read_frames(path: str | Path, start: int = 0, count: Optional[int] = None) -> np.ndarray:
+def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> np.ndarray:
     """Frames [start, start+count) as uint8 [F, H, W, 3]; negative `start` counts from the end."""
     if start < 0:
         start = max(0, probe_video(path).frames + start)
@@ -112,72 +113,71 @@ def check_encodable(width: int, height: int) -> None:
         )
 
 
+def check_encoder_settings(crf: int, preset: str, fps: float | None = None) -> None:
+    """The encoder's settings, checked before any work (the CLI) and again by `write_video`."""
+    if not 0 <= crf <= 51:
+        raise InvalidRequest(f"CRF must be between 0 (lossless) and 51; got {crf}.")
+    if preset not in X264_PRESETS:
+        raise InvalidRequest(f"x264 preset must be one of {', '.join(X264_PRESETS)}; got '{preset}'.")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise InvalidRequest(f"fps must be a positive number; got {fps}.")
+
+
+def _check_written(temp: Path, target: Path, written: int, existed: bool) -> None:
+    """The file ffmpeg wrote must read back with every frame before it may replace anything."""
+    try:
+        frames = probe_media(temp).frames
+    except MediaUnreadable as error:
+        reason = f"the encoded file does not play back ({error.reason})"
+        raise VideoWriteError(write_failure_message(target, reason, existed)) from None
+    if frames != written:
+        reason = f"the encoded file holds {frames} of its {written} frames"
+        raise VideoWriteError(write_failure_message(target, reason, existed))
+
+
 def write_video(
     path: str | Path,
     frames: np.ndarray | Iterable[np.ndarray],
     fps: float,
     crf: int = 18,
     preset: str = "medium",
-    on_frame: Optional[Callable[[int], bool]] = None,
+    on_frame: Callable[[int], bool] | None = None,
 ) -> Path:
-    """Encode uint8 frames to an H.264 MP4 (yuv420p, exact fps), atomically.
+    """Encode uint8 frames to H.264 in the container the suffix names (.mp4, .m4v, .mov, .mkv), atomically.
 
     `frames` is an array [F, H, W, 3] or an iterable of [H, W, 3] frames (so long
     videos stream). `on_frame(i)` is called after each frame; returning False
-    cancels: the temporary file is removed and nothing is written at `path`.
+    cancels (`VideoWriteCancelled`). A failed encode raises `VideoWriteError`, a
+    failed file operation `OutputWriteError`; in every case the target is unchanged.
     """
     path = Path(path)
-    if not 0 <= crf <= 51:
-        raise InvalidRequest(f"CRF must be between 0 (lossless) and 51; got {crf}.")
-    if preset not in X264_PRESETS:
-        raise InvalidRequest(f"x264 preset must be one of {', '.join(X264_PRESETS)}; got '{preset}'.")
-    if fps <= 0:
-        raise InvalidRequest(f"fps must be positive; got {fps}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix or ".mp4", dir=path.parent)
-    os.close(handle)
-    writer = None
-    written = 0
-    try:
-        for frame in frames:
-            frame = np.ascontiguousarray(frame, dtype=np.uint8)
-            if frame.ndim != 3 or frame.shape[2] != 3:
-                raise InvalidRequest(f"Frames must be [H, W, 3] RGB; got {frame.shape}.")
-            if writer is None:
-                height, width = frame.shape[:2]
-                check_encodable(width, height)
-                writer = imageio_ffmpeg.write_frames(
-                    temp_name, (width, height), fps=fps, codec="libx264", pix_fmt_in="rgb24",
-                    pix_fmt_out="yuv420p", quality=None, macro_block_size=1,
-                    output_params=["-crf", str(crf), "-preset", preset, "-movflags", "+faststart"],
-                )
-                writer.send(None)
-            writer.send(frame)
-            written += 1
-            if on_frame is not None and on_frame(written) is False:
-                raise _Cancelled()
-        if writer is None:
-            raise InvalidRequest("There are no frames to write.")
-        writer.close()
-        writer = None
-        os.replace(temp_name, path)
-        logger.info("wrote %s (%d frames at %.3f fps, crf %d)", path, written, fps, crf)
-        return path
-    except _Cancelled:
-        raise VideoWriteCancelled(f"Writing '{path.name}' was cancelled; nothing was saved.") from None
-    finally:
-        if writer is not None:
-            try:
-                writer.close()
-            except (OSError, RuntimeError):
-                logger.debug("ffmpeg writer for %s did not close cleanly", temp_name)
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-
-
-class _Cancelled(Exception):
-    pass
-
-
-class VideoWriteCancelled(VideoError):
-    """The caller cancelled a write; the target file was left as it was."""
+    container = container_for(path)
+    check_encoder_settings(crf, preset, fps)
+    existed = path.exists()
+    with replacing(path) as (temp,):
+        encoder: H264Encoder | None = None
+        written = 0
+        try:
+            for frame in frames:
+                frame = np.ascontiguousarray(frame, dtype=np.uint8)
+                if frame.ndim != 3 or frame.shape[2] != 3:
+                    raise InvalidRequest(f"Frames must be [H, W, 3] RGB; got {frame.shape}.")
+                if encoder is None:
+                    height, width = frame.shape[:2]
+                    check_encodable(width, height)
+                    encoder = H264Encoder(temp, width, height, fps, container, crf, preset)
+                encoder.write(frame)
+                written += 1
+                if on_frame is not None and on_frame(written) is False:
+                    raise VideoWriteCancelled(f"Writing '{path.name}' was cancelled; nothing was saved.")
+            if encoder is None:
+                raise InvalidRequest("There are no frames to write.")
+            encoder.finish()
+        except EncoderFailed as failure:
+            raise VideoWriteError(write_failure_message(path, failure.reason, existed)) from None
+        finally:
+            if encoder is not None:
+                encoder.abort()
+        _check_written(temp, path, written, existed)
+    logger.info("wrote %s (%d frames at %.3f fps, crf %d)", path, written, fps, crf)
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import cli_generate
@@ -48,7 +49,7 @@ def _parse(argv):
 
 def test_generate_arguments_become_a_validated_request(tmp_path):
     image = tmp_path / "first.png"
-    image.write_bytes(b"")
+    Image.new("RGB", (8, 8)).save(image)  # probed before the request is returned
     args = _parse(["generate", "--model", "tiny", "--prompt", "a boat", "--width", "64", "--height", "96",
                    "--frames", "17", "--seeds", "3", "4", "--image", f"{image}@8:0.5", "--output", "o.mp4"])
     request = cli_generate.build_generate_request(args)

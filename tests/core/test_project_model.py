@@ -1,17 +1,24 @@
 """The timeline document under random edits, undos and redos; save/load; interrupted saves."""
 from __future__ import annotations
 
+import errno
 import json
+import os
+import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PySide6.QtGui import QUndoStack
 
-from desktop.project import AUTOSAVE_FILE, Clip, Project, ProjectError, Take, load_project, recover
+from desktop.project import (
+    AUTOSAVE_FILE, AutosaveUnreadable, Clip, Project, ProjectError, Take, load_project, recover,
+)
 from desktop.timeline.commands import (
     AddTake, InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip,
 )
+from ltx_mlx_core.errors import OutputWriteError
+from ltx_mlx_core.video import atomic
 
 # Transitions are where edits interact (a delete or move makes a crossfaded clip the first,
 # a trim makes a clip shorter than its crossfade), so those edits and undos are drawn more often.
@@ -148,14 +155,63 @@ def test_interrupted_save_leaves_the_previous_file_intact(tmp_path, monkeypatch)
     before = (folder / "project.json").read_bytes()
     project.insert_clip(1, new_clip(17))
 
-    def broken_dump(*args, **kwargs):
-        raise OSError("disk full")
+    def full_disk(path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(json, "dump", broken_dump)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(atomic, "_fsync", full_disk)  # the new file is written, not yet flushed
+    with pytest.raises(OutputWriteError, match=r"^Could not write 'project\.json(\.bak)?': the disk is full; "):
         project.save(folder)
     assert (folder / "project.json").read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["media", "project.json"]
+
+
+def test_a_save_keeps_the_previous_project_file_as_a_backup(tmp_path):
+    project = Project(name="Keep")
+    project.insert_clip(0, new_clip(25))
+    folder = tmp_path / "Keep.ltxproj"
+    project.save(folder)
+    assert not (folder / "project.json.bak").exists()
+    first = (folder / "project.json").read_bytes()
+    project.insert_clip(1, new_clip(17))
+    project.save(folder)
+    assert (folder / "project.json.bak").read_bytes() == first
+    assert len(load_project(folder).clips) == 2
+
+
+def test_a_clip_or_take_with_keys_from_a_newer_minor_version_opens(tmp_path):
+    project = Project(name="Newer")
+    project.insert_clip(0, new_clip(25))
+    folder = tmp_path / "Newer.ltxproj"
+    project.save(folder)
+    data = json.loads((folder / "project.json").read_text())
+    data["clips"][0]["colour_label"] = "red"
+    data["clips"][0]["takes"][0]["rating"] = 5
+    (folder / "project.json").write_text(json.dumps(data))
+    loaded = load_project(folder)
+    assert loaded.clips[0].duration == 25 and loaded.clips[0].take.path == project.clips[0].take.path
+
+
+@pytest.mark.parametrize("content", ['{"version": 1, "clips": [{"takes": 3}]}', "[1, 2]", '{"clips": [7]}'])
+def test_a_damaged_project_file_is_a_project_error_not_a_traceback(tmp_path, content):
+    folder = tmp_path / "Bad.ltxproj"
+    folder.mkdir()
+    (folder / "project.json").write_text(content)
+    with pytest.raises(ProjectError, match=r"project\.json' is damaged"):
+        load_project(folder)
+
+
+@pytest.mark.parametrize("content", ["{ not json", '{"version": 99, "clips": []}', '{"clips": [{"takes": 3}]}'])
+def test_a_corrupt_or_future_autosave_is_reported_and_the_saved_project_still_opens(tmp_path, content):
+    project = Project(name="Fine")
+    project.insert_clip(0, new_clip(9))
+    folder = tmp_path / "Fine.ltxproj"
+    project.save(folder)
+    (folder / AUTOSAVE_FILE).write_text(content)
+    os.utime(folder / AUTOSAVE_FILE, (time.time() + 5, time.time() + 5))  # newer than the save: offered
+    with pytest.raises(AutosaveUnreadable, match=r"^The autosave of this timeline was not used: it (is damaged|"
+                                                 r"was saved by a newer ltx-mlx)"):
+        recover(folder)
+    assert len(load_project(folder).clips) == 1
 
 
 def test_autosave_newer_than_the_save_is_offered_for_recovery(tmp_path):

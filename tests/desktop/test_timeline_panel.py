@@ -309,7 +309,8 @@ def test_a_never_saved_timeline_is_autosaved_and_recovered_after_a_crash(panel, 
     autosave = panel.project_actions.autosave()
     assert autosave is not None and autosave.is_file() and panel.project.folder is None
     order = [c.id for c in panel.project.clips]
-    # The app died; the next start offers the autosave.
+    # The app died (the system drops its lock on its autosave slot); the next start offers the autosave.
+    panel.project_actions.unsaved.release()
     reopened = TimelinePanel(FakeService(tmp_path), QUndoStack())
     qtbot.addWidget(reopened)
     assert reopened.project_actions.recover_unsaved(use_autosave=True)
@@ -317,4 +318,4 @@ def test_a_never_saved_timeline_is_autosaved_and_recovered_after_a_crash(panel, 
     assert reopened.project.total_frames == panel.project.total_frames
     qtbot.wait(10)  # the startup check has run already: no second question
     reopened.project_actions.save_project_as(tmp_path / "Rescued")
-    assert not autosave.exists()
+    assert not autosave.exists() and not reopened.project_actions.unsaved.autosave_path.exists()
