@@ -6,7 +6,8 @@ passes it through a libx264 encode at CRF 29 (so conditioning frames carry the
 compression artefacts the model saw in training); the codec works on even sizes,
 so an odd last row or column is dropped. The pipeline then resizes these frames
 bilinearly to the size of each pass it runs (both passes of the multi-scale flow
-start from the same prepared frames). `prepare_frames` does the first part once
+start from the same prepared frames; `resize_frames` also resizes the first pass's
+result). `prepare_frames` does the first part once
 per item; `PreparedMedia.at_size` the second, once per pass size. Videos are
 trimmed to a valid 8k+1 length that fits in the clip from their start frame.
 """
@@ -24,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.pipeline.multiscale import resize_frames
 from ltx_mlx_core.pipeline.request import ConditioningItem
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,31 @@ def crf_compress(frames: np.ndarray, crf: int = CONDITIONING_CRF) -> np.ndarray:
     finally:
         os.remove(path)
     return np.stack(decoded[:count])
+
+
+def _linear_weights(out_size: int, in_size: int) -> tuple[mx.array, mx.array, mx.array]:
+    """Source indices and weights of bilinear sampling with align_corners=False (no antialiasing)."""
+    scale = in_size / out_size
+    source = (mx.arange(out_size, dtype=mx.float32) + 0.5) * scale - 0.5
+    source = mx.maximum(source, 0.0)
+    low = mx.minimum(mx.floor(source).astype(mx.int32), in_size - 1)
+    high = mx.minimum(low + 1, in_size - 1)
+    weight = (source - low.astype(mx.float32))[:, None]
+    return low, high, weight
+
+
+def resize_frames(pixels: mx.array, height: int, width: int) -> mx.array:
+    """Bilinear resize of frames [F, H, W, C] to [F, height, width, C], as torch's F.interpolate does it."""
+    frames, in_h, in_w, channels = pixels.shape
+    if (in_h, in_w) == (height, width):
+        return pixels
+    x = pixels.astype(mx.float32)
+    low, high, weight = _linear_weights(height, in_h)
+    row_weight = weight[None, :, :, None]  # [1, height, 1, 1]
+    x = x[:, low] * (1 - row_weight) + x[:, high] * row_weight
+    low, high, weight = _linear_weights(width, in_w)
+    x = x[:, :, low] * (1 - weight[None, None]) + x[:, :, high] * weight[None, None]
+    return x.astype(pixels.dtype)
 
 
 @dataclass

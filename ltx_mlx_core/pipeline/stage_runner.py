@@ -194,7 +194,7 @@ class StageRunner:
     def encode_text(self, request: GenerationRequest, config: PipelineConfig) -> TextConditioning:
         """Load T5 (quantised like the transformer when the request asks), encode the prompt (and the
         negative one when CFG is on), free T5."""
-        from ltx_mlx_core.models.text_encoding import encode_prompts
+        from ltx_mlx_core.models.ltxv.text_encoding import encode_prompts
 
         self._release_vae_when_streaming()
         tokenizer, encoder = self._timed_load(
@@ -248,8 +248,8 @@ class StageRunner:
             yield latents
 
     def _upsample(self, latents: mx.array) -> Iterator[mx.array]:
-        from ltx_mlx_core.models.latent_filters import adain_filter_latent
-        from ltx_mlx_core.models.upsampler import upsample_normalized_latents
+        from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent
+        from ltx_mlx_core.models.ltxv.upsampler import upsample_normalized_latents
 
         if self._upsampler is None:
             self._upsampler = self._load("upsampler")
@@ -268,11 +268,12 @@ class StageRunner:
         keys: dict[str, mx.array],
     ) -> Iterator[mx.array]:
         """One pass: noise (re-noised `previous` for the second pass), conditioning, denoising steps."""
-        from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
+        from ltx_mlx_core.models.common.attention import SkipLayerStrategy
         from ltx_mlx_core.pipeline.conditioning import prepare_conditioning
         from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
         from ltx_mlx_core.pipeline.guidance import guidance_schedule
-        from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
+        from ltx_mlx_core.models.common.patchify import unpatchify
+        from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid
 
         pass_config = self._pass_config(stage, config)
         timesteps = self._timesteps(pass_config)
@@ -333,6 +334,6 @@ class StageRunner:
         height, width = pixels.shape[1:3]
         if (width, height) == (request.width, request.height):
             return pixels
-        from ltx_mlx_core.pipeline.multiscale import resize_frames
+        from ltx_mlx_core.pipeline.media import resize_frames
 
         return resize_frames(mx.clip(pixels, -1.0, 1.0), request.height, request.width)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from ltx_mlx_core import cli
-from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
+from ltx_mlx_core.models.ltxv.transformer_config import LTXV_2B_098, LTXV_13B_098
 from ltx_mlx_core.weights import catalog
 from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_path, is_installed
 from ltx_mlx_core.weights.registry import resolve_model, tiny_model_dir

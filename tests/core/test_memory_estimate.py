@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
-from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
+from ltx_mlx_core.models.ltxv.transformer_config import LTXV_2B_098, LTXV_13B_098
 from ltx_mlx_core.pipeline import memory_estimate
 from ltx_mlx_core.pipeline.memory_estimate import GIB, check_fits, estimate_memory
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest

@@ -163,7 +163,7 @@ def test_residency_modes_change_memory_not_the_video(tiny_model, residency):
 
 @pytest.mark.parametrize("guidance, expected", [(1.0, ["a red ball rolls"]), (3.0, ["a red ball rolls", "blur"])])
 def test_negative_prompt_is_encoded_only_with_cfg(tiny_model, monkeypatch, guidance, expected):
-    import ltx_mlx_core.models.text_encoding as text_encoding
+    import ltx_mlx_core.models.ltxv.text_encoding as text_encoding
 
     encoded = []
     real = text_encoding.encode_prompts

@@ -12,7 +12,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 from ltx_mlx_core.pipeline.pipeline import Pipeline
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.weights.loader import t5_weight_files

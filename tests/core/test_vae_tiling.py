@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from mlx.utils import tree_map_with_path
 
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
 from ltx_mlx_core.pipeline.decode import (
     TilingConfig,
     blend_weights,

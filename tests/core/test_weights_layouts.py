@@ -17,7 +17,7 @@ import torch
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 from ltx_mlx_core.weights import loader
 from ltx_mlx_core.weights.registry import ModelFiles, resolve_model
 from ltx_mlx_core.weights.tiny import TINY_VAE, ModelShapes, write_tiny_model

@@ -10,8 +10,8 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest, ModelNotInstalled
-from ltx_mlx_core.models.t5 import T5Config
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.t5 import T5Config
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 from ltx_mlx_core.weights import loader
 from ltx_mlx_core.weights.fp8 import quantize_to_fp8
 from ltx_mlx_core.weights.registry import resolve_model
@@ -62,7 +62,7 @@ def test_fp8_checkpoint_dequantises_to_the_same_transformer(tmp_path, tiny_files
     files = type(tiny_files)(**{**tiny_files.__dict__, "checkpoint": fp8_path})
     model = loader.load_transformer(files, mx.bfloat16)
     params = dict(tree_flatten(model.parameters()))
-    from ltx_mlx_core.weights.transformer_keys import sanitize_official_transformer
+    from ltx_mlx_core.models.ltxv.transformer_keys import sanitize_official_transformer
 
     renamed = sanitize_official_transformer({k[len("model.diffusion_model."):]: v for k, v in expected.items()})
     for name, value in renamed.items():

@@ -7,8 +7,8 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.models.t5 import T5Config
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.t5 import T5Config
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 from ltx_mlx_core.weights import layout_hf_t5, layout_official, loader
 from ltx_mlx_core.weights.quantize import cache_path
 from ltx_mlx_core.weights.residency import ResidencyMode

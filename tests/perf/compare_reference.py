@@ -46,8 +46,8 @@ from ltx_mlx_core.bench.workloads import (  # noqa: E402
     transformer_step_workload,
     vae_decode_workload,
 )
-from ltx_mlx_core.models.transformer_config import PRESETS, TransformerConfig  # noqa: E402
-from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS, TransformerConfig  # noqa: E402
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
 from ltx_mlx_core.pipeline.decode import TilingConfig  # noqa: E402
 
 TINY_TRANSFORMER = TransformerConfig(
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="append this run's report to a JSON list here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("ltx_mlx_core.models.vae.fused_norm").setLevel(logging.INFO)
+    logging.getLogger("ltx_mlx_core.models.ltxv.vae.fused_norm").setLevel(logging.INFO)
 
     tiny = args.shape == "tiny"
     shape = VideoShape(args.width or (128 if tiny else 768), args.height or (96 if tiny else 512),
