@@ -6,8 +6,24 @@ import shutil
 import sys
 import threading
 
-from ltx_mlx_core.weights.catalog import CATALOG, GB, T5_APPROX_BYTES, T5_LICENCE, CatalogEntry
-from ltx_mlx_core.weights.registry import TINY_ID
+from ltx_mlx_core.weights.catalog import (
+    CATALOG,
+    GB,
+    T5_APPROX_BYTES,
+    T5_LICENCE,
+    CatalogEntry,
+    cached_path,
+    is_installed,
+)
+from ltx_mlx_core.weights.registry import (
+    MANIFEST,
+    TINY_APPROX_BYTES,
+    TINY_ID,
+    TINY_LABEL,
+    TINY_LICENCE,
+    list_models,
+    tiny_model_dir,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if action == "info":
         return _info(args.model_id)
     if action == "make-tiny":
-        from ltx_mlx_core.weights.tiny import LABEL, make_tiny_model
+        from ltx_mlx_core.weights.tiny import make_tiny_model
 
         folder = make_tiny_model(overwrite=args.force)
-        print(f"{LABEL}\n  written to {folder}\n  use it with: ltx-mlx generate --model tiny ...")
+        print(f"{TINY_LABEL}\n  written to {folder}\n  use it with: ltx-mlx generate --model tiny ...")
         return 0
     if action == "download":
         return _download(args.model_id)
@@ -57,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
         return 1 if problems else 0
     if action == "remove":
         if args.model_id == "tiny":
-            from ltx_mlx_core.weights.registry import tiny_model_dir
-
             shutil.rmtree(tiny_model_dir(), ignore_errors=True)
             print("removed the tiny test model")
             return 0
@@ -72,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(show_files: bool = False) -> int:
-    from ltx_mlx_core.weights.catalog import list_models
-
     rows = list_models()
     print(f"{'model':<32}{'size':>10}  status")
     for row in rows:
@@ -103,8 +115,6 @@ def _size(approx_bytes: int) -> str:
 
 def _print_files(entry: CatalogEntry, indent: str) -> None:
     """One line per hub file: repo id, file name, approximate size, downloaded or not."""
-    from ltx_mlx_core.weights.catalog import cached_path
-
     for hub_file in entry.files:
         state = "downloaded" if cached_path(hub_file) is not None else "not downloaded"
         print(f"{indent}{hub_file.repo_id}  {hub_file.filename}  {_size(hub_file.approx_bytes)}".rstrip()
@@ -112,15 +122,10 @@ def _print_files(entry: CatalogEntry, indent: str) -> None:
 
 
 def _info(model_id: str) -> int:
-    from ltx_mlx_core.weights.catalog import TINY_APPROX_BYTES, TINY_LICENCE, cached_path, is_installed
-
     if model_id == TINY_ID:
-        from ltx_mlx_core.weights.registry import MANIFEST, tiny_model_dir
-        from ltx_mlx_core.weights.tiny import LABEL
-
         folder = tiny_model_dir()
         made = (folder / MANIFEST).is_file()
-        print(f"{TINY_ID}: {LABEL}\n  size: about {_size(TINY_APPROX_BYTES)}\n  licence: {TINY_LICENCE}")
+        print(f"{TINY_ID}: {TINY_LABEL}\n  size: about {_size(TINY_APPROX_BYTES)}\n  licence: {TINY_LICENCE}")
         print(f"  files: made on this machine by `ltx-mlx models make-tiny`, not from the hub\n"
               f"  folder: {folder} ({'made' if made else 'not made yet'})")
         return 0

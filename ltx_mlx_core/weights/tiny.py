@@ -26,7 +26,7 @@ from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler, UpsamplerConfig
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
 from ltx_mlx_core.paths import configs_dir
-from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, ModelFiles, tiny_model_dir
+from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, TINY_LABEL, ModelFiles, tiny_model_dir
 from ltx_mlx_core.models.ltxv.t5_keys import to_hf_t5
 from ltx_mlx_core.weights.tiny_tokenizer import tiny_vocabulary, write_tiny_t5_tokenizer
 from ltx_mlx_core.models.ltxv.transformer_keys import to_official_transformer
@@ -35,7 +35,6 @@ from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 
 logger = logging.getLogger(__name__)
 
-LABEL = "Tiny test model (random weights: its output is noise)"
 TEXT_WIDTH = 32
 TINY_T5 = T5Config(vocab_size=len(tiny_vocabulary()), d_model=TEXT_WIDTH, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
 TINY_TRANSFORMER = TransformerConfig(
@@ -109,13 +108,13 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] 
 
     shutil.copyfile(configs_dir() / "tiny.yaml", folder / "tiny.yaml")
     (folder / "README.txt").write_text(
-        f"{LABEL}\n\nMade by `ltx-mlx models make-tiny` for offline trials and tests. Every weight is random,\n"
+        f"{TINY_LABEL}\n\nMade by `ltx-mlx models make-tiny` for offline trials and tests. Every weight is random,\n"
         "so generated videos are coloured noise. Delete this folder to remove it.\n"
     )
     files = ModelFiles(
         model_id=TINY_ID, checkpoint=folder / "tiny.safetensors", text_encoder_dir=text_dir,
         tokenizer_dir=folder / "tokenizer", upsampler=folder / "tiny-spatial-upscaler.safetensors",
-        config="tiny.yaml", label=LABEL, is_test_model=True,
+        config="tiny.yaml", label=TINY_LABEL, is_test_model=True,
     )
     (folder / MANIFEST).write_text(json.dumps(files.to_manifest(folder), indent=2))
     return files

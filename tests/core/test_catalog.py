@@ -128,7 +128,7 @@ def test_verify_finds_a_file_damaged_after_download(hub, monkeypatch, capsys):  
 
 
 def test_list_models_reports_what_is_on_this_machine():
-    from ltx_mlx_core.weights.catalog import list_models
+    from ltx_mlx_core.weights.registry import list_models
     from ltx_mlx_core.weights.tiny import make_tiny_model
 
     before = {row.model_id: row for row in list_models()}
