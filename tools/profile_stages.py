@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT / "tests" / "perf"))  # reference_workloads, the tor
 
 import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
+import reference_workloads as ref  # noqa: E402
 import torch  # noqa: E402
 
-import reference_workloads as ref  # noqa: E402
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import VideoShape, randomize_parameters  # noqa: E402
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock  # noqa: E402

@@ -19,14 +19,18 @@ from mlx.utils import tree_flatten
 from ltx_mlx_core.bench.workloads import random_vae, randomize_parameters
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltxv.t5 import T5_XXL, T5Encoder
+from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
 from ltx_mlx_core.models.ltxv.transformer_config import PRESETS
 from ltx_mlx_core.models.ltxv.upsampler import LTXV_098_UPSAMPLER_CONFIG, LatentUpsampler, UpsamplerConfig
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
 from ltx_mlx_core.weights.components import ComponentShapes
+from ltx_mlx_core.weights.quantize import quantize_linear_layers
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.tiny import ModelShapes
+from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
+
 
 @dataclass(frozen=True)
 class RandomModelSpec:
@@ -62,8 +66,6 @@ def _shapes_of(module: Any) -> dict[str, tuple[int, ...]]:
 def _quantize(module: Any, bits: Optional[int]) -> None:
     """Quantise the module's linear layers in place when `bits` is given (as the loaders do)."""
     if bits:
-        from ltx_mlx_core.weights.quantize import quantize_linear_layers
-
         quantize_linear_layers(module, bits)
         mx.eval(module.parameters())
 
@@ -122,9 +124,6 @@ class RandomComponents:
         return upsampler
 
     def load_text_encoder(self, dtype: mx.Dtype, quantize_bits: Optional[int]) -> tuple[Any, Any]:
-        from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
-        from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
-
         if self._tokenizer_dir is None:
             self._tokenizer_dir = tempfile.TemporaryDirectory(prefix="ltx-mlx-bench-tokenizer-")
             write_tiny_t5_tokenizer(Path(self._tokenizer_dir.name))

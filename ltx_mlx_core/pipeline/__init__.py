@@ -13,8 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from ltx_mlx_core.errors import GenerationError
 from ltx_mlx_core.pipeline.events import Event, Finished, VideoResult
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.video.io import write_video
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,10 @@ __all__ = ["generate", "run", "write_result", "output_paths", "sidecar_path"]
 
 def generate(request: GenerationRequest) -> Iterator[Event]:
     """Validate, resolve the model and stream the generation's events (ends with Finished)."""
+    # Imported on first use: the app imports this package at launch (for the request types), and
+    # the engine behind Pipeline (MLX, the models, weights) would delay the window by ~0.45 s
+    # (measured on Linux CPU: `import desktop.main_window` 1.0-1.2 s, then the engine 0.42-0.49 s);
+    # the worker thread imports it with the first generation instead.
     from ltx_mlx_core.pipeline.pipeline import Pipeline
 
     request.validate()
@@ -36,8 +42,6 @@ def run(request: GenerationRequest) -> VideoResult:
         if isinstance(event, Finished):
             result = event.result
     if result is None:
-        from ltx_mlx_core.errors import GenerationError
-
         raise GenerationError("The generation ended without a video.")
     return result
 
@@ -78,8 +82,6 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 def write_result(result: VideoResult, output_path: Path, crf: int = 18) -> list[Path]:
     """Write one MP4 (+ JSON sidecar of the request) per seed; returns the MP4 paths."""
-    from ltx_mlx_core.video.io import write_video
-
     paths = output_paths(Path(output_path), result.seeds)
     for path, seed, frames in zip(paths, result.seeds, result.videos):
         path.parent.mkdir(parents=True, exist_ok=True)

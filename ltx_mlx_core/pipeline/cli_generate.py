@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline import generate, write_result
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT, ConditioningItem, GenerationRequest
+from ltx_mlx_core.video.io import probe_video, read_video
 
 DEFAULT_EXTEND_OVERLAP = 9
 DEFAULT_EXTEND_FRAMES = 97
@@ -92,8 +94,6 @@ class ProgressLine:
 
 
 def _run_with_progress(request: GenerationRequest, quiet: bool):
-    from ltx_mlx_core.pipeline import generate
-
     progress = None if quiet else ProgressLine(sys.stderr)
     result = None
     events = generate(request)
@@ -206,8 +206,6 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
 
 
 def handle_generate(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.pipeline import write_result
-
     request = build_generate_request(args)
     result = _run_with_progress(request, args.quiet)
     for path in write_result(result, Path(args.output), crf=args.crf):
@@ -260,9 +258,6 @@ def stitch_extension(input_frames, continuation, overlap: int):
 
 
 def handle_extend(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.pipeline import write_result
-    from ltx_mlx_core.video.io import probe_video, read_video
-
     input_path = Path(args.input)
     if not input_path.is_file():
         raise InvalidRequest(f"input video '{input_path}' does not exist.")

@@ -26,6 +26,7 @@ from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.request import ConditioningItem
+from ltx_mlx_core.video.io import read_frames
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +168,6 @@ def load_item_frames(item: ConditioningItem, target_frames: int) -> np.ndarray:
     elif item.kind == "image":
         frames = np.asarray(Image.open(item.path).convert("RGB"))[None]
     else:
-        from ltx_mlx_core.video.io import read_frames
-
         frames = read_frames(item.path, item.source_start, item.source_count)
     if frames.shape[0] > 1:
         length = trim_sequence_length(item.frame, frames.shape[0], target_frames)

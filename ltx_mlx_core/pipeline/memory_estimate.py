@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
+from ltx_mlx_core.pipeline.config import load_pipeline_config
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.components import components_of
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 logger = logging.getLogger(__name__)
@@ -159,8 +161,6 @@ def _is_quantized_linear(name: str, shape: tuple[int, ...]) -> bool:
 
 def compute_dtype_bytes(request: GenerationRequest, model: Any) -> int:
     """Bytes per value in the compute dtype of the request's pipeline config (bf16 when there is none)."""
-    from ltx_mlx_core.pipeline.config import load_pipeline_config
-
     source = request.pipeline_config or model.config
     if source is None:
         return DTYPE_BYTES["bfloat16"]
@@ -174,8 +174,6 @@ def estimate_memory(request: GenerationRequest, model: Any, dtype_bytes: Optiona
     `model`: `ModelFiles` or `ModelComponents`. `dtype_bytes` is the compute dtype's size; by default
     the request's pipeline config decides it.
     """
-    from ltx_mlx_core.weights.components import components_of
-
     components = components_of(model)
     if dtype_bytes is None:
         dtype_bytes = compute_dtype_bytes(request, components)

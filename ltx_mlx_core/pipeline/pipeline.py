@@ -32,8 +32,11 @@ from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
 from ltx_mlx_core.pipeline.decode import TilingConfig, iter_decode_tiled, plan_tiles, tiling_within
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
+from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.components import components_of
+from ltx_mlx_core.weights.registry import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +120,11 @@ class Pipeline:
 
     def __init__(self, model: Any, settings: Optional[PipelineSettings] = None):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (e.g. random weights for benchmarks)."""
-        from ltx_mlx_core.weights.components import components_of
-
         self.components = components_of(model)
         self.settings = settings or PipelineSettings()
 
     @classmethod
     def for_request(cls, request: GenerationRequest, settings: Optional[PipelineSettings] = None) -> "Pipeline":
-        from ltx_mlx_core.weights.registry import resolve_model
-
         return cls(resolve_model(request.model), settings)
 
     def resolve_config(self, request: GenerationRequest) -> PipelineConfig:
@@ -274,8 +273,6 @@ class Pipeline:
     @staticmethod
     def _tiling_for(latents: mx.array) -> TilingConfig:
         """The fewest tiles that fit what memory is left now (models released, latents ready)."""
-        from ltx_mlx_core.pipeline.memory_estimate import available_memory
-
         budget = max(0, available_memory() - mx.get_active_memory())
         tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size)
         log.info("decode tiling for %s latents within %.1f GiB: %s", tuple(latents.shape), budget / 2**30, tiling)

@@ -21,8 +21,23 @@ from typing import Any, Iterator, Optional
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.attention import SkipLayerStrategy
+from ltx_mlx_core.models.common.patchify import unpatchify
+from ltx_mlx_core.models.ltxv import text_encoding
+from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent
+from ltx_mlx_core.models.ltxv.upsampler import upsample_normalized_latents
+from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
 from ltx_mlx_core.pipeline.config import PassConfig, PipelineConfig
+from ltx_mlx_core.pipeline.decode import encode_video
+from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
+from ltx_mlx_core.pipeline.guidance import guidance_schedule
+from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid
+from ltx_mlx_core.pipeline.media import prepare_item, resize_frames
+from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.schedule import timesteps_from_config
+from ltx_mlx_core.weights.components import components_of
+from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +117,6 @@ class StageRunner:
     def __init__(self, model: Any):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
         loads through."""
-        from ltx_mlx_core.weights.components import components_of
-
         self.components = components_of(model)
         # Seconds spent loading components so far (the pipeline reports them as 'load', not as the
         # stage that happened to need the component).
@@ -123,8 +136,6 @@ class StageRunner:
     def choose_residency(self, request: GenerationRequest, config: PipelineConfig) -> str:
         """Estimate memory before loading anything and pick the residency mode (OutOfMemoryRisk if
         nothing fits). Returns the mode's name."""
-        from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
-
         self._request = request
         self._dtype = _dtype(config.compute_dtype)
         estimate = estimate_memory(request, self.components, dtype_bytes=self._dtype.size)
@@ -141,8 +152,6 @@ class StageRunner:
 
     def _release_vae_when_streaming(self) -> None:
         """Outside 'resident', the VAE is not kept beside T5 or the transformer (load_vae brings it back)."""
-        from ltx_mlx_core.weights.residency import ResidencyMode
-
         if self._vae is not None and self._residency not in (None, ResidencyMode.RESIDENT):
             self._vae = None
             mx.clear_cache()
@@ -170,8 +179,6 @@ class StageRunner:
 
     def stage_finished(self, stage: str, stages: list[str]) -> None:
         """Drop what later stages do not need (the transformer after the last pass unless resident)."""
-        from ltx_mlx_core.weights.residency import ResidencyMode
-
         if stage == "upsample":
             self._upsampler = None
         if stage == stages[-1] and self._residency != ResidencyMode.RESIDENT:
@@ -194,8 +201,6 @@ class StageRunner:
     def encode_text(self, request: GenerationRequest, config: PipelineConfig) -> TextConditioning:
         """Load T5 (quantised like the transformer when the request asks), encode the prompt (and the
         negative one when CFG is on), free T5."""
-        from ltx_mlx_core.models.ltxv.text_encoding import encode_prompts
-
         self._release_vae_when_streaming()
         tokenizer, encoder = self._timed_load(
             lambda: self.components.load_text_encoder(self._dtype, request.quantize_bits)
@@ -203,7 +208,7 @@ class StageRunner:
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
-        embeds, mask = encode_prompts(tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens)
+        embeds, mask = text_encoding.encode_prompts(tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens)
         mx.eval(embeds, mask)
         del tokenizer, encoder
         mx.clear_cache()
@@ -222,8 +227,6 @@ class StageRunner:
         return dict(config.passes())[stage]
 
     def _timesteps(self, pass_config: PassConfig) -> list[float]:
-        from ltx_mlx_core.pipeline.schedule import timesteps_from_config
-
         return timesteps_from_config(pass_config)
 
     def stage_steps(
@@ -248,9 +251,6 @@ class StageRunner:
             yield latents
 
     def _upsample(self, latents: mx.array) -> Iterator[mx.array]:
-        from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent
-        from ltx_mlx_core.models.ltxv.upsampler import upsample_normalized_latents
-
         if self._upsampler is None:
             self._upsampler = self._load("upsampler")
         if self._latent_statistics is None:
@@ -268,13 +268,6 @@ class StageRunner:
         keys: dict[str, mx.array],
     ) -> Iterator[mx.array]:
         """One pass: noise (re-noised `previous` for the second pass), conditioning, denoising steps."""
-        from ltx_mlx_core.models.common.attention import SkipLayerStrategy
-        from ltx_mlx_core.pipeline.conditioning import prepare_conditioning
-        from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
-        from ltx_mlx_core.pipeline.guidance import guidance_schedule
-        from ltx_mlx_core.models.common.patchify import unpatchify
-        from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid
-
         pass_config = self._pass_config(stage, config)
         timesteps = self._timesteps(pass_config)
         width, height = pass_sizes(request, config, stage)
@@ -306,9 +299,6 @@ class StageRunner:
         Each item is prepared once for the requested size (cropped to its aspect at the source's
         resolution, blurred, CRF-compressed), then resized bilinearly to each pass's size.
         """
-        from ltx_mlx_core.pipeline.conditioning import PlacedMedia
-        from ltx_mlx_core.pipeline.media import prepare_item
-
         if (width, height) not in self._media_cache:
             if self._prepared_media is None:
                 self._prepared_media = [
@@ -322,8 +312,6 @@ class StageRunner:
         return self._media_cache[(width, height)]
 
     def _encode_pixels(self, pixels: mx.array) -> mx.array:
-        from ltx_mlx_core.pipeline.decode import encode_video
-
         return encode_video(self.load_vae(), pixels)
 
     def finish_pixels(self, pixels: mx.array, request: GenerationRequest) -> mx.array:
@@ -334,6 +322,4 @@ class StageRunner:
         height, width = pixels.shape[1:3]
         if (width, height) == (request.width, request.height):
             return pixels
-        from ltx_mlx_core.pipeline.media import resize_frames
-
         return resize_frames(mx.clip(pixels, -1.0, 1.0), request.height, request.width)

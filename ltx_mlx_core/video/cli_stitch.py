@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from ltx_mlx_core.video.io import X264_PRESETS
+from ltx_mlx_core.video.project_file import read_project, segments_from_project
+from ltx_mlx_core.video.stitch import stitch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,9 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.video.project_file import read_project, segments_from_project
-    from ltx_mlx_core.video.stitch import stitch
-
     data, folder = read_project(args.project)
     fps = args.fps or float(data.get("fps", 30.0))
 

@@ -6,6 +6,7 @@ import shutil
 import sys
 import threading
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.weights.catalog import (
     CATALOG,
     GB,
@@ -15,6 +16,7 @@ from ltx_mlx_core.weights.catalog import (
     cached_path,
     is_installed,
 )
+from ltx_mlx_core.weights.download import DownloadProgress, download_model, remove_model, verify_model
 from ltx_mlx_core.weights.registry import (
     MANIFEST,
     TINY_APPROX_BYTES,
@@ -47,14 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.errors import InvalidRequest
-
     action = args.models_action or "list"
     if action == "list":
         return _list(show_files=getattr(args, "show_files", False))
     if action == "info":
         return _info(args.model_id)
     if action == "make-tiny":
+        # Imported on use: the tiny model is built with MLX and the models, which would add ~0.5 s
+        # to every `ltx-mlx` command (each subcommand module is imported to build the parser).
         from ltx_mlx_core.weights.tiny import make_tiny_model
 
         folder = make_tiny_model(overwrite=args.force)
@@ -63,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
     if action == "download":
         return _download(args.model_id)
     if action == "verify":
-        from ltx_mlx_core.weights.download import verify_model
-
         problems = verify_model(args.model_id)
         for problem in problems:
             print(problem)
@@ -78,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.model_id not in CATALOG:
             raise InvalidRequest(f"Unknown model '{args.model_id}'.")
-        from ltx_mlx_core.weights.download import remove_model
-
         print(f"freed {remove_model(args.model_id) / 1e9:.1f} GB")
         return 0
     raise InvalidRequest(f"Unknown models action '{action}'.")
@@ -148,8 +146,6 @@ def _info(model_id: str) -> int:
 
 
 def _download(model_id: str) -> int:
-    from ltx_mlx_core.weights.download import DownloadProgress, download_model
-
     cancel = threading.Event()
 
     def show(p: DownloadProgress) -> None:

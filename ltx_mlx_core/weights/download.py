@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ltx_mlx_core.errors import DownloadError, LtxMlxError
+from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
 from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_path
 
 logger = logging.getLogger(__name__)
@@ -134,8 +135,6 @@ def download_file(hub_file: HubFile, progress: Optional[Callable[[int, int], Non
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     from huggingface_hub.file_download import repo_folder_name
     from huggingface_hub.utils import WeakFileLock
-
-    from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
 
     existing = cached_path(hub_file)
     if existing is not None:

@@ -14,12 +14,12 @@ import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
-from ltx_mlx_core.models.ltxv.upsampler import UpsamplerConfig
-from ltx_mlx_core.models.ltxv.vae.config import VAEConfig
-from ltx_mlx_core.weights.safetensors_io import SafetensorsHeader, load_tensors, read_header
 from ltx_mlx_core.models.ltxv.transformer_keys import sanitize_official_transformer
+from ltx_mlx_core.models.ltxv.upsampler import UpsamplerConfig
 from ltx_mlx_core.models.ltxv.upsampler_keys import sanitize_upsampler
+from ltx_mlx_core.models.ltxv.vae.config import VAEConfig
 from ltx_mlx_core.models.ltxv.vae_keys import sanitize_official_vae
+from ltx_mlx_core.weights.safetensors_io import SafetensorsHeader, load_tensors, read_header
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "vae."

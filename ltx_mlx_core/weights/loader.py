@@ -17,13 +17,14 @@ import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
 from ltx_mlx_core.models.ltxv.t5 import T5Encoder
+from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights
 from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.weights import layout_diffusers, layout_hf_t5, layout_official
 from ltx_mlx_core.weights.quantize import load_or_quantize, quantize_linear_layers
 from ltx_mlx_core.weights.residency import ResidencyMode, split_block_weights, stream_transformer_blocks
-from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +134,6 @@ def load_upsampler(files: Any, dtype: mx.Dtype = mx.bfloat16) -> LatentUpsampler
 def load_text_encoder(files: Any, dtype: mx.Dtype = mx.bfloat16, quantize_bits: Optional[int] = None,
                       cache_quantized: bool = True):
     """(tokenizer, T5Encoder) from the model's text encoder and tokenizer folders."""
-    from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
-
     folder = Path(files.text_encoder_dir)
     config = layout_hf_t5.t5_config(folder)
 

@@ -20,18 +20,18 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.models.ltxv.t5 import T5Config, T5Encoder
+from ltx_mlx_core.models.ltxv.t5_keys import to_hf_t5
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import to_official_transformer
 from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler, UpsamplerConfig
+from ltx_mlx_core.models.ltxv.upsampler_keys import to_official_upsampler
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 from ltx_mlx_core.paths import configs_dir
 from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, TINY_LABEL, ModelFiles, tiny_model_dir
-from ltx_mlx_core.models.ltxv.t5_keys import to_hf_t5
 from ltx_mlx_core.weights.tiny_tokenizer import tiny_vocabulary, write_tiny_t5_tokenizer
-from ltx_mlx_core.models.ltxv.transformer_keys import to_official_transformer
-from ltx_mlx_core.models.ltxv.upsampler_keys import to_official_upsampler
-from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 
 logger = logging.getLogger(__name__)
 

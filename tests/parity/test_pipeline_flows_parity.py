@@ -36,19 +36,19 @@ import torch
 from ltx_video.pipelines import pipeline_ltx_video as reference_module
 from ltx_video.utils.skip_layer_strategy import SkipLayerStrategy as ReferenceSkipLayerStrategy
 
+from ltx_mlx_core.models.common.patchify import unpatchify
 from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights, sanitize_official_transformer
 from ltx_mlx_core.models.ltxv.upsampler import upsample_normalized_latents
 from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
 from ltx_mlx_core.pipeline.config import PassConfig
 from ltx_mlx_core.pipeline.decode import encode_video
 from ltx_mlx_core.pipeline.denoise import Text, iter_denoise
 from ltx_mlx_core.pipeline.guidance import guidance_schedule
-from ltx_mlx_core.pipeline.media import resize_frames
-from ltx_mlx_core.models.common.patchify import unpatchify
 from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid
+from ltx_mlx_core.pipeline.media import resize_frames
 from ltx_mlx_core.pipeline.schedule import timesteps_from_config
-from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights, sanitize_official_transformer
 from tests.parity.conftest import relative_max_error
 from tests.parity.pipeline_helpers import (
     DISTILLED_FIRST_PASS,

@@ -68,9 +68,8 @@ def test_per_frame_2d_upsampler_matches_reference():
 
 
 def test_098_upsampler_preset_has_the_reference_parameter_shapes():
-    from mlx.utils import tree_flatten
-
     from ltx_video.models.autoencoders.latent_upsampler import LatentUpsampler as TorchUpsampler
+    from mlx.utils import tree_flatten
 
     with torch.device("meta"):
         reference = TorchUpsampler.from_config(dict(LTXV_098_UPSAMPLER_CONFIG))
