@@ -11,9 +11,10 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.bench.workloads import random_vae, randomize_parameters
@@ -58,12 +59,12 @@ MODEL_SHAPES: dict[str, RandomModelSpec] = {
 }
 
 
-def _shapes_of(module: Any) -> dict[str, tuple[int, ...]]:
+def _shapes_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
     # A freshly built module's parameters are unevaluated: reading their shapes allocates nothing.
     return {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
 
 
-def _quantize(module: Any, bits: Optional[int]) -> None:
+def _quantize(module: nn.Module, bits: int | None) -> None:
     """Quantise the module's linear layers in place when `bits` is given (as the loaders do)."""
     if bits:
         quantize_linear_layers(module, bits)
@@ -76,9 +77,9 @@ class RandomComponents:
     def __init__(self, model_id: str, spec: RandomModelSpec, seed: int = 0):
         self.model_id = model_id
         self.model_shapes = spec.shapes
-        self.config: Optional[str] = spec.pipeline_config
+        self.config: str | None = spec.pipeline_config
         self.seed = seed
-        self._tokenizer_dir: Optional[tempfile.TemporaryDirectory] = None
+        self._tokenizer_dir: tempfile.TemporaryDirectory | None = None
 
     @classmethod
     def for_model(cls, model_id: str, seed: int = 0) -> "RandomComponents":
@@ -104,7 +105,9 @@ class RandomComponents:
             transformer_config=self.model_shapes.transformer,
         )
 
-    def load_transformer(self, dtype: mx.Dtype, quantize_bits: Optional[int], residency: ResidencyMode) -> Any:
+    def load_transformer(
+        self, dtype: mx.Dtype, quantize_bits: int | None, residency: ResidencyMode
+    ) -> LTXVideoTransformer:
         if residency is ResidencyMode.STREAM_BLOCKS:
             raise InvalidRequest(
                 "Random weights have no file to stream transformer blocks from; "
@@ -115,15 +118,15 @@ class RandomComponents:
         _quantize(model, quantize_bits)
         return model
 
-    def load_vae(self, dtype: mx.Dtype) -> Any:
+    def load_vae(self, dtype: mx.Dtype) -> CausalVideoAutoencoder:
         return random_vae(dtype, VAEConfig.from_dict(self.model_shapes.vae))
 
-    def load_upsampler(self, dtype: mx.Dtype) -> Any:
+    def load_upsampler(self, dtype: mx.Dtype) -> LatentUpsampler:
         upsampler = LatentUpsampler(self.model_shapes.upsampler)
         randomize_parameters(upsampler, dtype, seed=self.seed + 2)
         return upsampler
 
-    def load_text_encoder(self, dtype: mx.Dtype, quantize_bits: Optional[int]) -> tuple[Any, Any]:
+    def load_text_encoder(self, dtype: mx.Dtype, quantize_bits: int | None) -> tuple[Any, T5Encoder]:
         if self._tokenizer_dir is None:
             self._tokenizer_dir = tempfile.TemporaryDirectory(prefix="ltx-mlx-bench-tokenizer-")
             write_tiny_t5_tokenizer(Path(self._tokenizer_dir.name))

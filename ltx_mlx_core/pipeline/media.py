@@ -17,7 +17,6 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Optional
 
 import imageio_ffmpeg
 import mlx.core as mx
@@ -139,7 +138,7 @@ class PreparedMedia:
         return mx.array(np.stack(resized)[None])
 
 
-def prepare_frames(frames: np.ndarray, height: int, width: int, crf: Optional[int] = None) -> PreparedMedia:
+def prepare_frames(frames: np.ndarray, height: int, width: int, crf: int | None = None) -> PreparedMedia:
     """uint8 [F, h, w, 3] → cropped to width:height, blurred and compressed, as the reference CLI does.
 
     `crf` defaults to CONDITIONING_CRF (read at call time).

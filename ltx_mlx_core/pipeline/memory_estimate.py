@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
 from ltx_mlx_core.pipeline.config import load_pipeline_config
 from ltx_mlx_core.pipeline.request import GenerationRequest
-from ltx_mlx_core.weights.components import components_of
+from ltx_mlx_core.weights.components import ModelComponents, components_of
+from ltx_mlx_core.weights.registry import ModelFiles
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ def _is_quantized_linear(name: str, shape: tuple[int, ...]) -> bool:
     return not any(part in name for part in ("embed", "shared.", "relative_attention_bias"))
 
 
-def compute_dtype_bytes(request: GenerationRequest, model: Any) -> int:
+def compute_dtype_bytes(request: GenerationRequest, model: ModelComponents) -> int:
     """Bytes per value in the compute dtype of the request's pipeline config (bf16 when there is none)."""
     source = request.pipeline_config or model.config
     if source is None:
@@ -167,7 +168,9 @@ def compute_dtype_bytes(request: GenerationRequest, model: Any) -> int:
     return DTYPE_BYTES[load_pipeline_config(source, request.config_overrides).compute_dtype]
 
 
-def estimate_memory(request: GenerationRequest, model: Any, dtype_bytes: Optional[int] = None) -> MemoryEstimate:
+def estimate_memory(
+    request: GenerationRequest, model: ModelFiles | ModelComponents, dtype_bytes: int | None = None
+) -> MemoryEstimate:
     """Bytes each component and the activations need for this request, from tensor shapes only
     (file headers for installed models): nothing is loaded.
 

@@ -21,7 +21,7 @@ import gc
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import mlx.core as mx
 import numpy as np
@@ -35,8 +35,8 @@ from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted,
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
-from ltx_mlx_core.weights.components import components_of
-from ltx_mlx_core.weights.registry import resolve_model
+from ltx_mlx_core.weights.components import ModelComponents, components_of
+from ltx_mlx_core.weights.registry import ModelFiles, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class _Work:
 class Pipeline:
     """One model's generation pipeline; `generate` may be called many times."""
 
-    def __init__(self, model: Any, settings: Optional[PipelineSettings] = None):
+    def __init__(self, model: ModelFiles | ModelComponents, settings: PipelineSettings | None = None):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (e.g. random weights for benchmarks)."""
         self.components = components_of(model)
         self.settings = settings or PipelineSettings()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import mlx.core as mx
 
@@ -36,7 +36,8 @@ from ltx_mlx_core.pipeline.media import prepare_item, resize_frames
 from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.schedule import timesteps_from_config
-from ltx_mlx_core.weights.components import components_of
+from ltx_mlx_core.weights.components import ModelComponents, components_of
+from ltx_mlx_core.weights.registry import ModelFiles
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -
     return 2 * width, 2 * height
 
 
-def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: Any) -> "StageRunner":
+def check_request_against_model(
+    request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents
+) -> StageRunner:
     """Checks needing the config and the model's components; returns the runner for this request."""
     runner = StageRunner(model)
     if config.is_multiscale:
@@ -114,7 +117,7 @@ def check_request_against_model(request: GenerationRequest, config: PipelineConf
 
 
 class StageRunner:
-    def __init__(self, model: Any):
+    def __init__(self, model: ModelFiles | ModelComponents):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
         loads through."""
         self.components = components_of(model)

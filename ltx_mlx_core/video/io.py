@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator
 
 import imageio_ffmpeg
 import numpy as np
@@ -72,7 +72,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     )
 
 
-def iter_frames(path: str | Path, start: int = 0, count: Optional[int] = None) -> Iterator[np.ndarray]:
+def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
     """Decode frames [start, start+count) one at a time as uint8 [H, W, 3]."""
     reader, meta = _open_reader(Path(path))
     width, height = meta["size"]
@@ -87,7 +87,7 @@ def iter_frames(path: str | Path, start: int = 0, count: Optional[int] = None) -
         reader.close()
 
 
-def read_frames(path: str | Path, start: int = 0, count: Optional[int] = None) -> np.ndarray:
+def read_frames(path: str | Path, start: int = 0, count: int | None = None) -> np.ndarray:
     """Frames [start, start+count) as uint8 [F, H, W, 3]; negative `start` counts from the end."""
     if start < 0:
         start = max(0, probe_video(path).frames + start)
@@ -118,7 +118,7 @@ def write_video(
     fps: float,
     crf: int = 18,
     preset: str = "medium",
-    on_frame: Optional[Callable[[int], bool]] = None,
+    on_frame: Callable[[int], bool] | None = None,
 ) -> Path:
     """Encode uint8 frames to an H.264 MP4 (yuv420p, exact fps), atomically.
 

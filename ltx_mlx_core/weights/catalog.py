@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from ltx_mlx_core.paths import hf_cache_dir
 
@@ -90,7 +89,7 @@ CATALOG: dict[str, CatalogEntry] = {
 }
 
 
-def cached_path(hub_file: HubFile) -> Optional[Path]:
+def cached_path(hub_file: HubFile) -> Path | None:
     """The file's path in the Hugging Face cache, or None when it is not fully downloaded."""
     from huggingface_hub import try_to_load_from_cache
 

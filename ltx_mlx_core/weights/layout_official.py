@@ -8,7 +8,7 @@ Each reader returns (config, sanitized lazily-loaded weights) and allocates noth
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 
@@ -39,7 +39,7 @@ def _config_error(header: SafetensorsHeader, section: str, error: Exception) -> 
     return CheckpointError(f"'{header.path.name}' has a '{section}' config this version cannot build: {error}")
 
 
-def transformer_config(path: Path, header: Optional[SafetensorsHeader] = None) -> TransformerConfig:
+def transformer_config(path: Path, header: SafetensorsHeader | None = None) -> TransformerConfig:
     header = header or read_header(path)
     try:
         return TransformerConfig.from_dict(component_config(header, "transformer"))

@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ltx_mlx_core import paths
 from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled
@@ -43,13 +43,13 @@ class ModelFiles:
     checkpoint: Path
     text_encoder_dir: Path
     tokenizer_dir: Path
-    upsampler: Optional[Path] = None
-    config: Optional[str] = None
+    upsampler: Path | None = None
+    config: str | None = None
     label: str = ""
     is_test_model: bool = False
 
     def to_manifest(self, root: Path) -> dict[str, Any]:
-        def rel(path: Optional[Path]) -> Optional[str]:
+        def rel(path: Path | None) -> str | None:
             return None if path is None else str(Path(path).relative_to(root))
 
         return {
@@ -71,7 +71,7 @@ def read_manifest(folder: Path) -> ModelFiles:
     except (OSError, json.JSONDecodeError) as error:
         raise InvalidRequest(f"'{manifest_path}' is not a readable model manifest: {error}") from None
 
-    def path(key: str) -> Optional[Path]:
+    def path(key: str) -> Path | None:
         return folder / data[key] if data.get(key) else None
 
     config = data.get("pipeline_config")

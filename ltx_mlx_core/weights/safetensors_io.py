@@ -11,7 +11,7 @@ import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 import mlx.core as mx
 
@@ -94,7 +94,7 @@ def read_header(path: str | Path) -> SafetensorsHeader:
 
 
 def load_tensors(
-    path: str | Path, prefix: str = "", keys: Optional[Iterable[str]] = None, header: Optional[SafetensorsHeader] = None
+    path: str | Path, prefix: str = "", keys: Iterable[str] | None = None, header: SafetensorsHeader | None = None
 ) -> dict[str, mx.array]:
     """Lazily loaded tensors whose names start with `prefix` (prefix removed), FP8 dequantised."""
     header = header or read_header(path)

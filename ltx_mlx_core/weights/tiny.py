@@ -13,7 +13,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -61,7 +60,7 @@ def _params(module: nn.Module) -> dict[str, mx.array]:
     return dict(tree_flatten(module.parameters()))
 
 
-def _save(path: Path, tensors: dict[str, mx.array], config: Optional[dict] = None) -> None:
+def _save(path: Path, tensors: dict[str, mx.array], config: dict | None = None) -> None:
     metadata = {"config": json.dumps(config)} if config is not None else {}
     mx.eval(list(tensors.values()))
     mx.save_safetensors(str(path), tensors, metadata=metadata)
@@ -77,7 +76,7 @@ class ModelShapes:
     upsampler: UpsamplerConfig = field(default_factory=lambda: TINY_UPSAMPLER)
 
 
-def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] = None) -> ModelFiles:
+def write_tiny_model(folder: Path, seed: int = 0, shapes: ModelShapes | None = None) -> ModelFiles:
     """Write every file of a random-weight model into `folder` (which must exist)."""
     shapes = shapes or ModelShapes()
     mx.random.seed(seed)
@@ -120,7 +119,7 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] 
     return files
 
 
-def make_tiny_model(dest_dir: Optional[Path] = None, overwrite: bool = False) -> Path:
+def make_tiny_model(dest_dir: Path | None = None, overwrite: bool = False) -> Path:
     """Create the tiny model (atomically: built in a temporary folder, then renamed into place)."""
     dest = Path(dest_dir) if dest_dir is not None else tiny_model_dir()
     if (dest / MANIFEST).is_file() and not overwrite:

@@ -28,7 +28,7 @@ multi-scale text-to-video 3.3e-7, multi-scale image-to-video 6.9e-7.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 import pytest
@@ -166,7 +166,7 @@ def run_our_pass(
     key: mx.array,
     height: int,
     width: int,
-    previous: Optional[mx.array] = None,
+    previous: mx.array | None = None,
 ) -> tuple[mx.array, int]:
     """One pass as the stage runner composes it; returns the final latents and the number of steps run."""
     pass_config = PassConfig.from_dict(flow.pass_config)
