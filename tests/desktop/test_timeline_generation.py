@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QUndoStack
 
+from desktop.generation_service import GenerationService
 from desktop.timeline.panel import TimelinePanel
 from ltx_mlx_core.video.io import probe_video, read_video
 from tests.desktop.test_timeline_fakes import FakeService, coloured_clip
@@ -109,8 +110,6 @@ def test_retake_replaces_only_the_range_and_keeps_the_original_take(panel, qtbot
 
 
 def test_extend_on_the_tiny_model_continues_a_clip_without_a_repeated_frame(qtbot, tmp_path, tiny_model):
-    from desktop.generation_service import GenerationService
-
     service = GenerationService()
     panel = TimelinePanel(service, QUndoStack())
     qtbot.addWidget(panel)
@@ -160,8 +159,6 @@ def test_timeline_jobs_show_progress_and_can_be_cancelled(panel, qtbot):
 
 def test_bridge_and_retake_run_on_the_tiny_model(qtbot, tmp_path, tiny_model):
     """Both-side video conditioning (frame 0 and a later multiple of 8) goes through the real pipeline."""
-    from desktop.generation_service import GenerationService
-
     service = GenerationService()
     panel = TimelinePanel(service, QUndoStack())
     qtbot.addWidget(panel)

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QDragEnterEvent, QUndoStack, QWheelEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QUndoStack, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop.project import AUTOSAVE_FILE, Project
 from desktop.timeline.panel import TimelinePanel
 from desktop.timeline.playback import FrameCache, film_sources
+from ltx_mlx_core.cli import main
 from ltx_mlx_core.video.io import probe_video, read_video
 from tests.desktop.test_timeline_fakes import FakeService, coloured_clip
 
@@ -285,8 +286,6 @@ def test_a_generated_video_arrives_with_its_request_and_can_be_added_in_one_clic
 
 
 def test_the_cli_exports_the_saved_project_exactly_as_the_app(panel, four_clips, tmp_path, qtbot):
-    from ltx_mlx_core.cli import main
-
     panel.select(four_clips[1])
     panel.controls.transition.setCurrentText("Crossfade")
     panel.controls.fade_frames.setValue(5)

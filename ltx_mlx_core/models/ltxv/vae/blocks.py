@@ -6,15 +6,10 @@ from typing import Iterator
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.vae.layers import (
-    CausalConv3d,
-    ChannelLayerNorm,
-    TimestepEmbedder,
-    depth_to_space,
-    make_norm,
-    norm_activate,
-    space_to_depth,
-)
+from ltx_mlx_core.models.common.norms import make_norm
+from ltx_mlx_core.models.common.patchify import depth_to_space, space_to_depth
+from ltx_mlx_core.models.common.timestep import TimestepEmbedder
+from ltx_mlx_core.models.ltxv.vae.layers import CausalConv3d, ChannelLayerNorm, norm_activate
 
 
 class ResnetBlock3D(nn.Module):
@@ -35,9 +30,9 @@ class ResnetBlock3D(nn.Module):
         out_channels = out_channels or in_channels
         self.inject_noise = inject_noise
         self.timestep_conditioning = timestep_conditioning
-        self.norm1 = make_norm(norm_layer, in_channels, groups, eps)
+        self.norm1 = make_norm(norm_layer, in_channels, eps, groups=groups)
         self.conv1 = CausalConv3d(in_channels, out_channels, 3, spatial_padding_mode=spatial_padding_mode)
-        self.norm2 = make_norm(norm_layer, out_channels, groups, eps)
+        self.norm2 = make_norm(norm_layer, out_channels, eps, groups=groups)
         self.conv2 = CausalConv3d(out_channels, out_channels, 3, spatial_padding_mode=spatial_padding_mode)
         if inject_noise:
             # Shapes as in the checkpoint: [C, 1, 1].

@@ -13,11 +13,12 @@ composed ops are used and a warning says so. The CPU backend always uses the com
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Callable
 
 import mlx.core as mx
+import mlx.nn as nn
 
-from ltx_mlx_core.models.vae.layers import activate
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +68,24 @@ _METAL_SOURCE = """
 _INPUTS = ["x", "scale", "shift", "eps", "dims"]
 
 
-def composed_norm_silu(x: mx.array, scale: Optional[mx.array], shift: Optional[mx.array],
+@fuse_elementwise_on_gpu
+def modulated_silu(normed: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
+    """SiLU(normed * (1 + scale) + shift): the decoder's timestep conditioning and activation in one pass."""
+    return nn.silu(normed * (1 + scale) + shift)
+
+
+def activate(normed: mx.array, scale: mx.array | None, shift: mx.array | None) -> mx.array:
+    """SiLU of normalised values, timestep-modulated first when `scale`/`shift` are given."""
+    return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
+
+
+def composed_norm_silu(x: mx.array, scale: mx.array | None, shift: mx.array | None,
                        eps: float) -> mx.array:
     """The same computation from MLX ops (the CPU path, and the check for the kernels)."""
     return activate(mx.fast.rms_norm(x, None, eps), scale, shift)
 
 
-def _build_kernel() -> Optional[Callable]:
+def _build_kernel() -> Callable | None:
     if mx.cuda.is_available():
         return mx.fast.cuda_kernel("ltx_pixel_norm_silu", _INPUTS, ["out"], _CUDA_SOURCE)
     if mx.metal.is_available():
@@ -81,7 +93,7 @@ def _build_kernel() -> Optional[Callable]:
     return None
 
 
-def _run_kernel(kernel: Callable, x: mx.array, scale: Optional[mx.array], shift: Optional[mx.array],
+def _run_kernel(kernel: Callable, x: mx.array, scale: mx.array | None, shift: mx.array | None,
                 eps: float) -> mx.array:
     batch, channels = x.shape[0], x.shape[-1]
     rows = x.size // channels
@@ -108,7 +120,7 @@ class _FusedNorm:
     """The kernel for this process's GPU, checked once per dtype before it is trusted."""
 
     def __init__(self) -> None:
-        self.kernel: Optional[Callable] = None
+        self.kernel: Callable | None = None
         self.built = False
         self.trusted: dict[mx.Dtype, bool] = {}
 
@@ -152,7 +164,7 @@ class _FusedNorm:
 _FUSED = _FusedNorm()
 
 
-def pixel_norm_silu(x: mx.array, scale: Optional[mx.array] = None, shift: Optional[mx.array] = None,
+def pixel_norm_silu(x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None,
                     eps: float = 1e-8) -> mx.array:
     """SiLU(pixel_norm(x) * (1 + scale) + shift) over [B, F, H, W, C]; scale/shift [B, 1, 1, 1, C] or None."""
     if _FUSED.usable(x.dtype):

@@ -1,45 +1,18 @@
-"""Building blocks of the LTX-Video transformer: feed-forward, the AdaLN-single block, embedders."""
+"""Building blocks of the LTX-Video transformer: the feed-forward and the AdaLN-single block."""
 from __future__ import annotations
 
-import math
 import mlx.core as mx
 import mlx.nn as nn
-import numpy as np
 
-from ltx_mlx_core.models.attention import Attention, make_norm
-from ltx_mlx_core.models.fusion import fuse_elementwise_on_gpu
-from ltx_mlx_core.models.rope import RotaryAngles
-from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
+from ltx_mlx_core.models.common.activations import gelu_erf, gelu_tanh
+from ltx_mlx_core.models.common.adaln import gated_residual, modulate
+from ltx_mlx_core.models.common.attention import Attention, SkipLayerStrategy
+from ltx_mlx_core.models.common.norms import make_norm
+from ltx_mlx_core.models.common.rope import RotaryAngles
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 
-TIMESTEP_PROJECTION_CHANNELS = 256
 # Whole blocks through mx.compile on GPU backends (the profile in docs/PERFORMANCE.md measures both).
 COMPILE_BLOCKS_ON_GPU = True
-
-
-@fuse_elementwise_on_gpu
-def gelu_tanh(x: mx.array) -> mx.array:
-    """tanh-approximate GELU evaluated in float32 (as torch does for bf16), one fused kernel."""
-    y = x.astype(mx.float32)
-    out = 0.5 * y * (1.0 + mx.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * y * y * y)))
-    return out.astype(x.dtype)
-
-
-@fuse_elementwise_on_gpu
-def gelu_erf(x: mx.array) -> mx.array:
-    y = x.astype(mx.float32)
-    return (0.5 * y * (1.0 + mx.erf(y * (1.0 / math.sqrt(2.0))))).astype(x.dtype)
-
-
-@fuse_elementwise_on_gpu
-def modulate(normed: mx.array, scale: mx.array, shift: mx.array | None) -> mx.array:
-    """AdaLN: normed * (1 + scale) + shift, fused into one kernel."""
-    modulated = normed * (1 + scale)
-    return modulated if shift is None else modulated + shift
-
-
-@fuse_elementwise_on_gpu
-def gated_residual(x: mx.array, gate: mx.array, update: mx.array) -> mx.array:
-    return x + gate * update
 
 
 class FeedForward(nn.Module):
@@ -163,35 +136,3 @@ class TransformerBlock(nn.Module):
             x = x * skip_mask + block_input * (1.0 - skip_mask)
         return x
 
-
-def timestep_sinusoids(timesteps: mx.array) -> mx.array:
-    """[T] float -> [T, 256] float32 (cos, sin) embedding, as diffusers' Timesteps(256, flip_sin_to_cos=True)."""
-    half = TIMESTEP_PROJECTION_CHANNELS // 2
-    # The reference's float32 exponents -ln(10000) * arange(half) / half, then a correctly rounded
-    # exp (numpy's float32 exp is off by an ulp for ~40% of them; at t = 1000 that is 1e-4 rad).
-    exponents = np.float32(-math.log(10000.0)) * np.arange(half, dtype=np.float32) / np.float32(half)
-    frequencies = mx.array(np.exp(exponents.astype(np.float64)).astype(np.float32))
-    angles = timesteps.astype(mx.float32)[:, None] * frequencies[None, :]
-    return mx.concatenate([mx.cos(angles), mx.sin(angles)], axis=-1)
-
-
-class TimestepEmbedder(nn.Module):
-    def __init__(self, dim: int):
-        super().__init__()
-        self.linear_1 = nn.Linear(TIMESTEP_PROJECTION_CHANNELS, dim)
-        self.linear_2 = nn.Linear(dim, dim)
-
-    def __call__(self, sinusoids: mx.array) -> mx.array:
-        return self.linear_2(nn.silu(self.linear_1(sinusoids)))
-
-
-class CaptionProjection(nn.Module):
-    """Text-encoder features -> model width: linear, tanh-GELU, linear."""
-
-    def __init__(self, in_features: int, dim: int):
-        super().__init__()
-        self.linear_1 = nn.Linear(in_features, dim)
-        self.linear_2 = nn.Linear(dim, dim)
-
-    def __call__(self, caption: mx.array) -> mx.array:
-        return self.linear_2(gelu_tanh(self.linear_1(caption)))

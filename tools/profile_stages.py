@@ -1,8 +1,8 @@
 """Where the time goes: per-block and per-op timings of the VAE decoder and the transformer block,
 ours (MLX) beside the reference (PyTorch), on one device.
 
-    python tests/perf/profile_stages.py --sections vae-blocks,vae-ops,transformer-parts
-    python tests/perf/profile_stages.py --small          # CPU check of the script itself
+    python tools/profile_stages.py --sections vae-blocks,vae-ops,transformer-parts
+    python tools/profile_stages.py --small          # CPU check of the script itself
 
 This is the profile behind docs/PERFORMANCE.md: it explains a ratio, it does not replace
 compare_reference.py's medians. Block timings evaluate after every block (ours) or
@@ -22,21 +22,21 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests" / "perf"))  # reference_workloads, the torch side
 
 import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
+import reference_workloads as ref  # noqa: E402
 import torch  # noqa: E402
 
-import reference_workloads as ref  # noqa: E402
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import VideoShape, randomize_parameters  # noqa: E402
-from ltx_mlx_core.models.transformer_blocks import TransformerBlock  # noqa: E402
-from ltx_mlx_core.models.transformer_config import PRESETS  # noqa: E402
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder  # noqa: E402
-from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
+from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock  # noqa: E402
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS  # noqa: E402
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder  # noqa: E402
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
 
 GIB = 2**30
 
@@ -204,7 +204,7 @@ def vae_ops(levels: list[tuple[int, tuple[int, int, int]]], dtype_name: str) -> 
         row["mlx_chain_plain_s"] = _median_mlx(plain_chain)[0]
         row["mlx_chain_fused_s"] = _median_mlx(
             lambda: modulate_silu(mx.fast.rms_norm(inner, None, 1e-8), scale, shift))[0]
-        from ltx_mlx_core.models.vae.fused_norm import pixel_norm_silu
+        from ltx_mlx_core.models.ltxv.vae.fused_norm import pixel_norm_silu
 
         row["mlx_chain_kernel_s"] = _median_mlx(lambda: pixel_norm_silu(inner, scale, shift))[0]
         row["mlx_time_pad_s"] = _median_mlx(
@@ -279,7 +279,7 @@ def vae_evaluation(vae_config: dict, shape: VideoShape, dtype_name: str, repeats
 def transformer_compile(preset: str, shape: VideoShape, dtype_name: str, repeats: int) -> dict[str, Any]:
     """A whole denoising step with blocks compiled (the default on GPU) and without."""
     from ltx_mlx_core.bench.workloads import random_transformer, transformer_step_workload
-    from ltx_mlx_core.models import transformer_blocks
+    from ltx_mlx_core.models.ltxv import transformer_blocks
 
     model = random_transformer(preset, getattr(mx, dtype_name))
     step = transformer_step_workload(model, shape)
@@ -302,7 +302,7 @@ def transformer_compile(preset: str, shape: VideoShape, dtype_name: str, repeats
 
 def transformer_parts(preset: str, tokens: int, text_tokens: int, dtype_name: str) -> dict[str, Any]:
     """One block of the preset's shape: whole block vs its matrix products vs self-attention."""
-    from ltx_mlx_core.models.rope import RotaryAngles
+    from ltx_mlx_core.models.common.rope import RotaryAngles
 
     config = PRESETS[preset]
     dtype = getattr(mx, dtype_name)
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("ltx_mlx_core.models.vae.fused_norm").setLevel(logging.INFO)
+    logging.getLogger("ltx_mlx_core.models.ltxv.vae.fused_norm").setLevel(logging.INFO)
     sections = {s.strip() for s in args.sections.split(",")}
     dtype_name = "float32" if args.small else "bfloat16"
     results = []

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
-from ltx_mlx_core.models.t5 import T5Encoder
+from ltx_mlx_core.models.ltxv.t5 import T5Encoder
 
 logger = logging.getLogger(__name__)
 

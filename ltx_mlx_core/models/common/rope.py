@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.models.fusion import fuse_elementwise_on_gpu
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 
 
 class RotaryAngles(NamedTuple):

@@ -1,7 +1,7 @@
 """Screenshots for the README: the main window mid-generation (preview visible) and the model manager.
 
 Run under a virtual X server so the real platform plugin draws the widgets:
-    xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python tests/desktop/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python tools/make_screenshots.py
 The window keeps its default size (settings.DEFAULT_WINDOW_SIZE, which the
 1920x1200 screen leaves whole), so the shot shows what a first launch shows.
 It uses a throw-away LTX_MLX_HOME with the tiny model and writes
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["LTX_MLX_HOME"] = tempfile.mkdtemp(prefix="ltx-shots-")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -12,6 +12,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, denormalize_latents, normalize_latents
 
 GROUP_NORM_GROUPS = 32
 
@@ -145,8 +146,6 @@ class LatentUpsampler(nn.Module):
         return self.final_conv(x)
 
 
-def upsample_normalized_latents(upsampler: LatentUpsampler, vae: Any, latents: mx.array) -> mx.array:
+def upsample_normalized_latents(upsampler: LatentUpsampler, vae: CausalVideoAutoencoder, latents: mx.array) -> mx.array:
     """What LTXMultiScalePipeline does between passes: un-normalise, upsample, re-normalise."""
-    from ltx_mlx_core.models.vae import denormalize_latents, normalize_latents
-
     return normalize_latents(upsampler(denormalize_latents(latents, vae)), vae)

@@ -5,32 +5,37 @@ heads and before the rotary embedding, as in the reference.
 """
 from __future__ import annotations
 
+from enum import Enum
+
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.rope import RotaryAngles, apply_rotary
-from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
+from ltx_mlx_core.models.common.rope import RotaryAngles, apply_rotary
 
 # The reference's qk-norm eps is fixed, independent of the config's norm_eps.
 QK_NORM_EPS = 1e-5
 
 
-class UnitRMSNorm(nn.Module):
-    """RMS normalisation without a learned scale (elementwise_affine=False)."""
+class SkipLayerStrategy(Enum):
+    """How a block is perturbed for spatio-temporal guidance (STG), named as the reference.
 
-    def __init__(self, eps: float):
-        super().__init__()
-        self.eps = eps
+    Values are the pipeline YAML's `stg_mode` strings. `Residual` only acts on attention layers
+    with a residual connection inside the attention module, which these models do not have, so
+    in the reference (and here) it leaves the perturbed pass equal to the plain one.
+    """
 
-    def __call__(self, x: mx.array) -> mx.array:
-        return mx.fast.rms_norm(x, None, self.eps)
+    AttentionSkip = "attention_skip"
+    AttentionValues = "attention_values"
+    Residual = "residual"
+    TransformerBlock = "transformer_block"
 
-
-def make_norm(kind: str, dims: int, eps: float, affine: bool) -> nn.Module:
-    """A block's pre-normalisation: "rms_norm" or "layer_norm", with or without learned affine."""
-    if kind == "rms_norm":
-        return nn.RMSNorm(dims, eps=eps) if affine else UnitRMSNorm(eps)
-    return nn.LayerNorm(dims, eps=eps, affine=affine)
+    @classmethod
+    def from_stg_mode(cls, stg_mode: str) -> "SkipLayerStrategy":
+        try:
+            return cls(stg_mode)
+        except ValueError:
+            known = ", ".join(member.value for member in cls)
+            raise ValueError(f"Unknown stg_mode {stg_mode!r}; expected one of: {known}.") from None
 
 
 def _make_qk_norm(kind: str | None, dims: int) -> nn.Module | None:

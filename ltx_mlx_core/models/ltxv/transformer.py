@@ -14,18 +14,15 @@ import mlx.nn as nn
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.models.rope import rotary_angles
-from ltx_mlx_core.models.transformer_blocks import (
-    CaptionProjection,
-    TimestepEmbedder,
-    TransformerBlock,
-    timestep_sinusoids,
-)
-from ltx_mlx_core.models.transformer_config import (
+from ltx_mlx_core.models.common.attention import SkipLayerStrategy
+from ltx_mlx_core.models.common.rope import rotary_angles
+from ltx_mlx_core.models.common.timestep import TIMESTEP_PROJECTION_CHANNELS, TimestepMLP, timestep_sinusoids
+from ltx_mlx_core.models.common.adaln import CaptionProjection
+from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
+from ltx_mlx_core.models.ltxv.transformer_config import (
     LTXV_2B_098,
     LTXV_13B_098,
     PRESETS,
-    SkipLayerStrategy,
     TransformerConfig,
 )
 
@@ -49,7 +46,7 @@ class LTXVideoTransformer(nn.Module):
         self.config = config
         dim = config.inner_dim
         self.proj_in = nn.Linear(config.in_channels, dim)
-        self.timestep_embedder = TimestepEmbedder(dim)
+        self.timestep_embedder = TimestepMLP(TIMESTEP_PROJECTION_CHANNELS, dim)
         modulation_count = 6 if config.adaptive_norm == "single_scale_shift" else 4
         self.modulation_width = modulation_count * dim
         self.adaln_linear = nn.Linear(dim, self.modulation_width)

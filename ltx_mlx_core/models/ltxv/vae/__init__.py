@@ -1,10 +1,10 @@
 """LTX-Video causal video autoencoder (channels-last MLX)."""
-from ltx_mlx_core.models.vae.autoencoder import (
+from ltx_mlx_core.models.ltxv.vae.autoencoder import (
     CausalVideoAutoencoder,
     denormalize_latents,
     normalize_latents,
 )
-from ltx_mlx_core.models.vae.config import (
+from ltx_mlx_core.models.ltxv.vae.config import (
     DEFAULT_DECODE_NOISE_SCALE,
     DEFAULT_DECODE_TIMESTEP,
     LTXV_098_VAE_CONFIG,

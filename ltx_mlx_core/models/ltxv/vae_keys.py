@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 
 import mlx.core as mx
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from ltx_mlx_core.models.vae import VAEConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +48,7 @@ def _is_known(key: str) -> bool:
     return any(pattern.fullmatch(key) for pattern in _KNOWN_KEY_PATTERNS)
 
 
-def sanitize_official_vae(weights: dict[str, mx.array], config: "VAEConfig | None" = None) -> dict[str, mx.array]:
+def sanitize_official_vae(weights: dict[str, mx.array], config: VAEConfig | None = None) -> dict[str, mx.array]:
     """Official VAE weights (no `vae.` prefix) -> our parameter dict.
 
     With `config` the result is also checked against the model's parameter names
@@ -80,9 +77,7 @@ def sanitize_official_vae(weights: dict[str, mx.array], config: "VAEConfig | Non
     return sanitized
 
 
-def _check_against_model(weights: dict[str, mx.array], config: "VAEConfig") -> dict[str, mx.array]:
-    from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-
+def _check_against_model(weights: dict[str, mx.array], config: VAEConfig) -> dict[str, mx.array]:
     # Parameters are lazy: building the model to read names and shapes allocates nothing.
     expected = dict(tree_flatten(CausalVideoAutoencoder(config).parameters()))
     unused_norms = [k for k in weights if k not in expected and "norm" in k]

@@ -3,7 +3,7 @@
 Run in a fresh process (test_main_window.py does), so that MLX, the core and
 transformers are not yet imported, as on a real launch:
     QT_QPA_PLATFORM=offscreen LTX_MLX_HOME=<home with the tiny model> .venv/bin/python \\
-        tests/desktop/launch_stall_probe.py <output folder>
+        tools/launch_stall_probe.py <output folder>
 A 5 ms timer ticks from the moment the main window is shown; a generation on
 the tiny model (128x96, 9 frames) starts right away, and the measurement ends
 once the finished clip plays in the preview pane. It prints one JSON line:
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TIMEOUT_S = 240.0

@@ -9,33 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Mapping
 
 from ltx_mlx_core.errors import CheckpointError
-
-
-class SkipLayerStrategy(Enum):
-    """How a block is perturbed for spatio-temporal guidance (STG), named as the reference.
-
-    Values are the pipeline YAML's `stg_mode` strings. `Residual` only acts on attention layers
-    with a residual connection inside the attention module, which these models do not have, so
-    in the reference (and here) it leaves the perturbed pass equal to the plain one.
-    """
-
-    AttentionSkip = "attention_skip"
-    AttentionValues = "attention_values"
-    Residual = "residual"
-    TransformerBlock = "transformer_block"
-
-    @classmethod
-    def from_stg_mode(cls, stg_mode: str) -> "SkipLayerStrategy":
-        try:
-            return cls(stg_mode)
-        except ValueError:
-            known = ", ".join(member.value for member in cls)
-            raise ValueError(f"Unknown stg_mode {stg_mode!r}; expected one of: {known}.") from None
-
 
 _ACTIVATIONS = ("gelu", "gelu-approximate", "geglu", "geglu-approximate")
 _NORMS = ("layer_norm", "rms_norm")
