@@ -1,0 +1,86 @@
+"""Reference side of the LTX-2 text-path parity tests: tiny Gemma models, a tiny Gemma tokenizer, ltx-core.
+
+ltx-core's audio package imports `torchaudio`, which cannot be installed beside the pinned CPU
+torch. transformers and diffusers are imported first (they probe for torchaudio themselves), then
+an inert stand-in module takes its place so that ltx-core's other modules import; any use of it
+raises.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import diffusers  # noqa: F401  (imported before the stand-in, see above)
+import torch
+import transformers  # noqa: F401
+from safetensors.torch import save_file
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast
+
+
+class _InertTorchaudio(types.ModuleType):
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"torchaudio.{name} was used, but only an inert stand-in is installed for the tests.")
+
+
+if importlib.util.find_spec("torchaudio") is None and "torchaudio" not in sys.modules:
+    sys.modules["torchaudio"] = _InertTorchaudio("torchaudio")
+
+from ltx_core.text_encoders.gemma.embeddings_connector import Embeddings1DConnector  # noqa: E402
+from ltx_core.text_encoders.gemma.embeddings_processor import EmbeddingsProcessor  # noqa: E402
+from ltx_core.text_encoders.gemma.feature_extractor import FeatureExtractorV1, FeatureExtractorV2  # noqa: E402
+
+__all__ = ["Embeddings1DConnector", "EmbeddingsProcessor", "FeatureExtractorV1", "FeatureExtractorV2"]
+
+GEMMA_SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>"]  # Gemma's ids 0, 1, 2, 3
+WORDS = (
+    "a the of in on with and is cat dog bird horse person car boat tree river sea mountain city street "
+    "sky sun moon rain snow fire water red blue green white black golden walks runs flies swims jumps "
+    "slowly quickly camera pans zooms close up wide shot light shadow night day forest beach , ."
+).split()
+
+
+def write_tiny_gemma_tokenizer(folder: Path, max_length: int = 1024) -> Path:
+    """A word-level tokenizer with Gemma's special tokens and its BOS-first template."""
+    vocab = {token: index for index, token in enumerate(GEMMA_SPECIAL_TOKENS)}
+    for word in WORDS:
+        vocab.setdefault(word, len(vocab))
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>",
+        model_max_length=max_length,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapped.save_pretrained(str(folder))
+    return folder
+
+
+def randomize_(module: torch.nn.Module, seed: int, std: float = 0.2) -> torch.nn.Module:
+    """Every parameter and persistent buffer drawn at random, so that norms and scalars are exercised."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+            if not tensor.is_floating_point() or name.endswith(("inv_freq", "embed_scale", "position_ids")):
+                continue
+            if name.endswith("layer_scalar"):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * std)
+    return module.eval()
+
+
+def save_state_dict(state: dict[str, torch.Tensor], path: Path, config: dict[str, Any] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {key: value.detach().contiguous() for key, value in state.items()}
+    metadata = {"config": json.dumps(config)} if config is not None else None
+    save_file(tensors, str(path), metadata=metadata)
+    return path
