@@ -30,11 +30,26 @@ class _InertTorchaudio(types.ModuleType):
 if importlib.util.find_spec("torchaudio") is None and "torchaudio" not in sys.modules:
     sys.modules["torchaudio"] = _InertTorchaudio("torchaudio")
 
-from ltx_core.text_encoders.gemma.embeddings_connector import Embeddings1DConnector  # noqa: E402
-from ltx_core.text_encoders.gemma.embeddings_processor import EmbeddingsProcessor  # noqa: E402
+# ltx-core is imported only here, after the stand-in; the tests take its classes from this module.
+from ltx_core.model.transformer.rope import LTXRopeType  # noqa: E402
+from ltx_core.text_encoders.gemma.embeddings_connector import (  # noqa: E402
+    AudioEmbeddings1DConnectorConfigurator,
+    Embeddings1DConnector,
+    Embeddings1DConnectorConfigurator,
+)
+from ltx_core.text_encoders.gemma.embeddings_processor import (  # noqa: E402
+    EmbeddingsProcessor,
+    convert_to_additive_mask,
+)
+from ltx_core.text_encoders.gemma.encoders.base_encoder import GemmaTextEncoder  # noqa: E402
 from ltx_core.text_encoders.gemma.feature_extractor import FeatureExtractorV1, FeatureExtractorV2  # noqa: E402
+from ltx_core.text_encoders.gemma.tokenizer import LTXVGemmaTokenizer  # noqa: E402
 
-__all__ = ["Embeddings1DConnector", "EmbeddingsProcessor", "FeatureExtractorV1", "FeatureExtractorV2"]
+__all__ = [
+    "AudioEmbeddings1DConnectorConfigurator", "Embeddings1DConnector", "Embeddings1DConnectorConfigurator",
+    "EmbeddingsProcessor", "FeatureExtractorV1", "FeatureExtractorV2", "GemmaTextEncoder", "LTXRopeType",
+    "LTXVGemmaTokenizer", "convert_to_additive_mask",
+]
 
 GEMMA_SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>"]  # Gemma's ids 0, 1, 2, 3
 WORDS = (

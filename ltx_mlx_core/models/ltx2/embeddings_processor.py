@@ -84,6 +84,27 @@ class EmbeddingsProcessor(nn.Module):
         return cls(extractor, video, audio)
 
     @classmethod
+    def load_official(
+        cls, weights: dict[str, mx.array], transformer_config: dict[str, Any], embedding_dim: int,
+        num_hidden_states: int, dtype: mx.Dtype = mx.bfloat16,
+    ) -> EmbeddingsProcessor:
+        """Built and loaded from an official checkpoint's tensors (all components' keys may be passed)."""
+        processor = cls.from_transformer_config(
+            transformer_config, embedding_dim, num_hidden_states, with_audio=has_audio_connector(weights)
+        )
+        processor.load_weights(list(_cast(sanitize_official(weights), dtype).items()), strict=True)
+        return processor
+
+    @classmethod
+    def load_diffusers(
+        cls, weights: dict[str, mx.array], config: dict[str, Any], dtype: mx.Dtype = mx.bfloat16
+    ) -> EmbeddingsProcessor:
+        """Built and loaded from a diffusers `connectors/` folder's config and tensors."""
+        processor = cls.from_diffusers_config(config)
+        processor.load_weights(list(_cast(sanitize_diffusers(weights), dtype).items()), strict=True)
+        return processor
+
+    @classmethod
     def from_diffusers_config(cls, config: dict[str, Any]) -> EmbeddingsProcessor:
         """From a diffusers `LTX2TextConnectors` config.json (LTX-2, 2.3 and 2.5 pipelines)."""
         embedding_dim = config.get("caption_channels", 3840)
@@ -158,6 +179,10 @@ def sanitize_diffusers(weights: dict[str, mx.array]) -> dict[str, mx.array]:
     for name, tensors in connectors.items():
         renamed.update({f"{name}.{k}": v for k, v in sanitize_diffusers_connector(tensors).items()})
     return renamed
+
+
+def _cast(weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[str, mx.array]:
+    return {key: value.astype(dtype) for key, value in weights.items()}
 
 
 def has_audio_connector(weights: dict[str, mx.array]) -> bool:
