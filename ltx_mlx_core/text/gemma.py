@@ -22,10 +22,9 @@ from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx_lm.models import gemma3_text, gemma4_text
 
 from ltx_mlx_core.errors import CheckpointError
-from ltx_mlx_core.text.gemma_config import GemmaSpec, gemma_spec
+from ltx_mlx_core.text.gemma_config import GemmaSpec, gemma_spec, mlx_lm_gemma
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,7 @@ class GemmaTextModel(nn.Module):
     def __init__(self, spec: GemmaSpec):
         super().__init__()
         self.spec = spec
+        gemma3_text, gemma4_text = mlx_lm_gemma()
         if spec.family == "gemma3":
             self.language_model = gemma3_text.Model(spec.args)
             # Logits are never computed: mlx-lm's sanitize drops the head when a file has none.

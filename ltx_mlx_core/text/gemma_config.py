@@ -14,11 +14,13 @@ no Gemma-3n per-layer inputs, no mixture of experts. Anything else is refused wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from mlx_lm.models import gemma3_text, gemma4_text
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ltx_mlx_core.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from mlx_lm.models import gemma3_text, gemma4_text
 
 GEMMA3_TYPES = ("gemma3", "gemma3_text")
 GEMMA4_TYPES = ("gemma4", "gemma4_text", "gemma4_unified", "gemma4_unified_text")
@@ -51,6 +53,17 @@ _GEMMA4_ROPE_DEFAULTS = {
     "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25, "rope_theta": 1_000_000.0},
 }
 _SLIDING_PATTERN = 6  # five sliding-window layers, then one global one
+
+
+def mlx_lm_gemma() -> tuple[ModuleType, ModuleType]:
+    """mlx-lm's `gemma3_text` and `gemma4_text` modules.
+
+    Imported on first use: mlx_lm's package __init__ imports transformers, which takes seconds
+    (and imports torch wherever torch is installed).
+    """
+    from mlx_lm.models import gemma3_text, gemma4_text
+
+    return gemma3_text, gemma4_text
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,7 @@ def _gemma3_spec(text: dict[str, Any]) -> GemmaSpec:
         raise CheckpointError(f"Gemma 3 text config: layer_types {types} are not periodic.")
 
     full_rope, local_rope = _gemma3_rope(text)
+    gemma3_text, _ = mlx_lm_gemma()
     args = gemma3_text.ModelArgs(
         model_type="gemma3_text",
         hidden_size=text["hidden_size"],
@@ -169,7 +183,7 @@ def _gemma4_spec(text: dict[str, Any], family: str) -> GemmaSpec:
     types[-1] = "full_attention"  # transformers forces the last layer global, with a warning
     global_head_dim, global_kv_heads = _gemma4_global_layer_shape(text, types)
     rope = {**_GEMMA4_ROPE_DEFAULTS, **(text.get("rope_parameters") or {})}
-
+    _, gemma4_text = mlx_lm_gemma()
     args = gemma4_text.ModelArgs(
         model_type="gemma4_text",
         hidden_size=text["hidden_size"],

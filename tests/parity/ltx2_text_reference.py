@@ -1,4 +1,4 @@
-"""Reference side of the LTX-2 text-path parity tests: tiny Gemma models, a tiny Gemma tokenizer, ltx-core.
+"""Reference side of the LTX-2 text-path parity tests: ltx-core's classes, random weights, files.
 
 ltx-core's audio package imports `torchaudio`, which cannot be installed beside the pinned CPU
 torch. transformers and diffusers are imported first (they probe for torchaudio themselves), then
@@ -18,8 +18,6 @@ import diffusers  # noqa: F401  (imported before the stand-in, see above)
 import torch
 import transformers  # noqa: F401
 from safetensors.torch import save_file
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerFast
 
 
 class _InertTorchaudio(types.ModuleType):
@@ -50,34 +48,6 @@ __all__ = [
     "EmbeddingsProcessor", "FeatureExtractorV1", "FeatureExtractorV2", "GemmaTextEncoder", "LTXRopeType",
     "LTXVGemmaTokenizer", "convert_to_additive_mask",
 ]
-
-GEMMA_SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>"]  # Gemma's ids 0, 1, 2, 3
-WORDS = (
-    "a the of in on with and is cat dog bird horse person car boat tree river sea mountain city street "
-    "sky sun moon rain snow fire water red blue green white black golden walks runs flies swims jumps "
-    "slowly quickly camera pans zooms close up wide shot light shadow night day forest beach , ."
-).split()
-
-
-def write_tiny_gemma_tokenizer(folder: Path, max_length: int = 1024) -> Path:
-    """A word-level tokenizer with Gemma's special tokens and its BOS-first template."""
-    vocab = {token: index for index, token in enumerate(GEMMA_SPECIAL_TOKENS)}
-    for word in WORDS:
-        vocab.setdefault(word, len(vocab))
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.normalizer = normalizers.Lowercase()
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.post_processor = processors.TemplateProcessing(
-        single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
-    )
-    wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>",
-        model_max_length=max_length,
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    wrapped.save_pretrained(str(folder))
-    return folder
-
 
 def randomize_(module: torch.nn.Module, seed: int, std: float = 0.2) -> torch.nn.Module:
     """Every parameter and persistent buffer drawn at random, so that norms and scalars are exercised."""

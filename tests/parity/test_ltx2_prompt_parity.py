@@ -32,13 +32,13 @@ from ltx_mlx_core.models.ltx2.embeddings_processor import EmbeddingsProcessor, P
 from ltx_mlx_core.text.gemma import bundled_projection, load_gemma, quantize_gemma
 from ltx_mlx_core.text.gemma_tokenizer import GemmaTokenizer
 from ltx_mlx_core.text.ltx2_prompt import encode_prompt
+from tests.core.tiny_gemma_tokenizer import write_tiny_gemma_tokenizer
 from tests.parity.conftest import relative_max_error
 from tests.parity.ltx2_text_reference import (
     GemmaTextEncoder,
     LTXVGemmaTokenizer,
     randomize_,
     save_state_dict,
-    write_tiny_gemma_tokenizer,
 )
 from tests.parity.test_gemma_parity import gemma3_reference, gemma4_reference
 from tests.parity.test_ltx2_text_parity import LTX2_TRANSFORMER, LTX23_TRANSFORMER, reference_processor
