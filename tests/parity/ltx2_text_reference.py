@@ -40,12 +40,13 @@ from ltx_core.text_encoders.gemma.embeddings_processor import (  # noqa: E402
     convert_to_additive_mask,
 )
 from ltx_core.text_encoders.gemma.encoders.base_encoder import GemmaTextEncoder  # noqa: E402
+from ltx_core.text_encoders.gemma.encoders.encoder_configurator import EmbeddingsProcessorConfigurator  # noqa: E402
 from ltx_core.text_encoders.gemma.feature_extractor import FeatureExtractorV1, FeatureExtractorV2  # noqa: E402
 from ltx_core.text_encoders.gemma.tokenizer import LTXVGemmaTokenizer  # noqa: E402
 
 __all__ = [
     "AudioEmbeddings1DConnectorConfigurator", "Embeddings1DConnector", "Embeddings1DConnectorConfigurator",
-    "EmbeddingsProcessor", "FeatureExtractorV1", "FeatureExtractorV2", "GemmaTextEncoder", "LTXRopeType",
+    "EmbeddingsProcessor", "EmbeddingsProcessorConfigurator", "FeatureExtractorV1", "FeatureExtractorV2", "GemmaTextEncoder", "LTXRopeType",
     "LTXVGemmaTokenizer", "convert_to_additive_mask",
 ]
 
