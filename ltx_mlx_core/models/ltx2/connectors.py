@@ -6,12 +6,12 @@ p mod R, so the whole sequence is attended to afterwards. Then pre-norm blocks (
 RMS norm → self-attention with RMS q/k-norm and 1-D RoPE, optionally gated per head → RMS norm →
 GELU(tanh) feed-forward), and a final RMS norm. LTX-2 has 2 blocks, 2.3 and 2.5 have 8 gated ones.
 
-RoPE positions are the token indices divided by `max_pos`, mapped to [-1, 1]; the frequencies are
-theta ** linspace(0, 1, dim / 2) * pi / 2, computed in float64 ("frequencies_precision": "float64")
-or in float32 as torch does. The tables depend only on the sequence length and the config, so they
-are computed on the host (angles in float32 exactly as the reference rounds them, cos/sin in
-float64, then float32): Metal has no float64, and the host's accurate cos/sin of angles of up to
-~1.6e4 rad match torch's to an ulp.
+RoPE positions are the token indices divided by `max_pos`, mapped to [-1, 1] by 2x - 1; the
+frequencies are theta ** linspace(0, 1, dim / 2) * pi / 2 over the whole width, computed in float64
+("frequencies_precision": "float64", every shipped checkpoint) or in float32. The tables depend only
+on the sequence length and the config, so they are computed on the host with numpy: the angles in
+float32, rounded exactly as the reference rounds them, then cos/sin in float64 rounded to float32,
+which matches torch's float32 cos/sin to an ulp even for angles of 1e5 rad (Metal has no float64).
 """
 from __future__ import annotations
 
