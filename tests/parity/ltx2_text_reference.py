@@ -21,8 +21,9 @@ from safetensors.torch import save_file
 
 
 class _InertTorchaudio(types.ModuleType):
+    # AttributeError, so that probes such as getattr(module, "__file__", None) still work.
     def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"torchaudio.{name} was used, but only an inert stand-in is installed for the tests.")
+        raise AttributeError(f"torchaudio.{name} was used, but only an inert stand-in is installed for the tests.")
 
 
 if importlib.util.find_spec("torchaudio") is None and "torchaudio" not in sys.modules:
