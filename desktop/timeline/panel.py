@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
 
 from desktop.project import Clip, Project, ProjectError, Take
 from desktop.settings import AppSettings
-from desktop.timeline.commands import InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip
+from desktop.timeline.commands import (
+    InsertClip, MoveClip, ProjectCommand, RemoveClip, SetTransition, SwitchTake, TrimClip, push_edit,
+)
 from desktop.timeline.controls import TimelineControls
 from desktop.timeline.export import ExportJob
 from desktop.timeline.generation import TimelineJobs
@@ -157,17 +159,15 @@ class TimelinePanel(QWidget):
         self.view.set_project(project)
         self._on_changed()
 
-    def push(self, command) -> bool:
+    def push(self, command: ProjectCommand) -> bool:
         """Push an edit; a refused edit (ProjectError) shows its reason and leaves the stack alone."""
         try:
-            command.redo()
+            push_edit(self.undo_stack, command)
         except ProjectError as error:
             self.status.setText(str(error))
-            self.view.refresh()
+            self.view.refresh()  # a dragged clip or handle snaps back
             return False
-        command.undo()
-        self.undo_stack.push(command)
-        if getattr(command, "note", ""):
+        if command.note:
             self.status.setText(command.note)
         return True
 
