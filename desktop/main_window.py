@@ -164,7 +164,8 @@ class MainWindow(QMainWindow):
             return
         from desktop.timeline.panel import TimelinePanel
 
-        self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self)
+        self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self,
+                                            fallback_model=self.settings.get("model"))
         dock = QDockWidget("Timeline", self)
         dock.setObjectName("timeline_dock")
         dock.setWidget(self.timeline_panel)
