@@ -14,15 +14,13 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
+from desktop.app_identity import APP_NAME, ICON_PATH
 from desktop.blas_threads import limit_blas_threads
 from desktop.file_open import file_open_router
 from desktop.style import install_app_style, style_name
 from ltx_mlx_core import paths
 
 log = logging.getLogger(__name__)
-
-APP_NAME = "LTX-MLX"
-ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icon.png"
 
 
 def setup_logging() -> Path:

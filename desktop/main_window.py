@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.actions import WindowActions, build_menus
+from desktop.app_identity import ICON_PATH
 from desktop.generation_service import GenerationService
-from desktop.app import ICON_PATH
 from desktop.history import HistoryEntry, unique_output_path
 from desktop.settings import AppSettings, default_window_size, restore_window_settings, save_window_settings
 from desktop.widgets.appearance import appearance_menu, apply_appearance
