@@ -7,12 +7,12 @@ a request and returns the job id; `generation_finished(str mp4_path)`,
 """
 from __future__ import annotations
 
-import importlib.util
+import json
 import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
@@ -24,6 +24,8 @@ from desktop.app_identity import ICON_PATH
 from desktop.generation_service import GenerationService
 from desktop.history import HistoryEntry, unique_output_path
 from desktop.settings import AppSettings, default_window_size, restore_window_settings, save_window_settings
+from desktop.timeline.panel import TimelinePanel
+from desktop.timeline.project_actions import PROJECT_SUFFIX
 from desktop.widgets.appearance import appearance_menu, apply_appearance
 from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.history_panel import HistoryPanel
@@ -33,7 +35,9 @@ from desktop.widgets.preview_player import PreviewPlayer
 from desktop.widgets.progress_panel import ProgressPanel, residency_in_effect, residency_label, stage_label
 from desktop.widgets.settings_dialog import SettingsDialog
 from ltx_mlx_core import paths
+from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.registry import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +71,9 @@ class MainWindow(QMainWindow):
         self.restore_settings()
         self.history_panel.refresh(self.settings.output_dir())
         self.service.set_video_quality(self.settings.get("video_crf"))
-        self._embed_timeline_if_available()
+        self._embed_timeline()
         if show_model_manager_if_empty and not installed_models():
             # First launch: nothing to generate with yet.
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(0, self.open_model_manager)
 
     # ----- construction -----
@@ -159,11 +161,7 @@ class MainWindow(QMainWindow):
         s.job_failed.connect(self._on_failed)
         s.job_cancelled.connect(self._on_cancelled)
 
-    def _embed_timeline_if_available(self) -> None:
-        if importlib.util.find_spec("desktop.timeline.panel") is None:
-            return
-        from desktop.timeline.panel import TimelinePanel
-
+    def _embed_timeline(self) -> None:
         self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self,
                                             fallback_model=self.settings.get("model"))
         dock = QDockWidget("Timeline", self)
@@ -190,9 +188,6 @@ class MainWindow(QMainWindow):
         model_id = self.gen_settings.model_id()
         config = None
         if model_id:
-            from ltx_mlx_core.errors import LtxMlxError
-            from ltx_mlx_core.weights.registry import resolve_model
-
             try:
                 config = resolve_model(model_id).config
             except LtxMlxError as error:
@@ -317,8 +312,6 @@ class MainWindow(QMainWindow):
         self.activateWindow()
         media = list(paths)
         if self.timeline_panel is not None:
-            from desktop.timeline.project_actions import PROJECT_SUFFIX
-
             projects = [Path(p) for p in paths if Path(p).suffix.lower() == PROJECT_SUFFIX]
             media = [p for p in paths if Path(p).suffix.lower() != PROJECT_SUFFIX]
             if projects:
@@ -359,8 +352,6 @@ class MainWindow(QMainWindow):
         self.generate()
 
     def open_request_file(self) -> None:
-        import json
-
         name, _ = QFileDialog.getOpenFileName(self, "Open request JSON", str(self.settings.output_dir()),
                                               "Request JSON (*.json)")
         if not name:

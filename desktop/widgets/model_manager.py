@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.background import Progress, TaskDispatcher, run_in_thread_pool
-from desktop.worker import import_generation_modules
+from desktop.warm_up import import_generation_modules
 from ltx_mlx_core.weights import download
 from ltx_mlx_core.weights.catalog import CATALOG, is_installed
 from ltx_mlx_core.weights.download import DownloadCancelled, DownloadProgress
