@@ -62,7 +62,6 @@ class MainWindow(QMainWindow):
         self.last_output: Optional[Path] = None
         self.error_dialog: Optional[QMessageBox] = None
         self.model_manager: Optional[ModelManager] = None
-        self.timeline_panel = None
 
         self._build_widgets()
         self._build_menus()
@@ -310,13 +309,11 @@ class MainWindow(QMainWindow):
         """
         self.raise_()
         self.activateWindow()
-        media = list(paths)
-        if self.timeline_panel is not None:
-            projects = [Path(p) for p in paths if Path(p).suffix.lower() == PROJECT_SUFFIX]
-            media = [p for p in paths if Path(p).suffix.lower() != PROJECT_SUFFIX]
-            if projects:
-                self.timeline_panel.parentWidget().show()
-                self.timeline_panel.project_actions.open_project(projects[-1])  # one timeline at a time
+        projects = [Path(p) for p in paths if Path(p).suffix.lower() == PROJECT_SUFFIX]
+        media = [p for p in paths if Path(p).suffix.lower() != PROJECT_SUFFIX]
+        if projects:
+            self.timeline_panel.parentWidget().show()
+            self.timeline_panel.project_actions.open_project(projects[-1])  # one timeline at a time
         if media:
             self.conditioning.add_paths(media)
 
@@ -332,13 +329,12 @@ class MainWindow(QMainWindow):
 
     def _set_last_output(self, video: Path) -> None:
         self.last_output = video
-        if self.timeline_panel is not None:
-            self.timeline_panel.project_actions.note_generated(str(video))
-        self.window_actions.add_to_timeline.setEnabled(self.timeline_panel is not None)
+        self.timeline_panel.project_actions.note_generated(str(video))
+        self.window_actions.add_to_timeline.setEnabled(True)
 
     def add_last_to_timeline(self) -> None:
         """Append the last finished (or reopened) video as a clip; its sidecar request comes along."""
-        if self.timeline_panel is not None and self.last_output is not None:
+        if self.last_output is not None:
             self.timeline_panel.project_actions.note_generated(str(self.last_output))
             self.timeline_panel.project_actions.add_last_generated()
             self.timeline_panel.parentWidget().show()
