@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop.project import AUTOSAVE_FILE, Project
+from desktop.timeline.commands import SetTransition, TrimClip
 from desktop.timeline.panel import TimelinePanel
 from desktop.timeline.playback import FrameCache, film_sources
 from ltx_mlx_core.cli import main
@@ -223,6 +224,33 @@ def test_trimming_a_clip_shorter_than_its_crossfade_shortens_the_crossfade_and_u
     panel.undo_stack.undo()  # one undo: the trim and the crossfade
     assert (clip.trim_in, clip.duration, clip.transition_frames) == (0, 33, 20)
     assert panel.view.clip_rect(four_clips[2]).width() == pytest.approx(33 * 4.0, abs=2)
+
+
+@pytest.mark.parametrize("refused", ["trim leaving no frame", "crossfade into the first clip"])
+def test_a_refused_edit_leaves_the_stack_and_the_document_as_they_were(panel, four_clips, refused):
+    stack = panel.undo_stack
+    assert panel.push(TrimClip(panel.project, four_clips[1], 0, 10, panel._on_changed))
+    stack.setClean()
+    stack.undo()  # a redo is pending and the saved state is one edit ahead
+    before = (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(), panel.project.to_dict())
+    edit = (TrimClip(panel.project, four_clips[0], 5, 3, panel._on_changed) if refused.startswith("trim")
+            else SetTransition(panel.project, four_clips[0], "crossfade", 4, panel._on_changed))
+    assert not panel.push(edit)
+    assert ("does not fit" if refused.startswith("trim") else "nothing to crossfade") in panel.status.text()
+    assert (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(),
+            panel.project.to_dict()) == before
+    stack.redo()
+    assert stack.isClean() and panel.project.clip(four_clips[1]).trim_out == 10
+
+
+def test_an_accepted_edit_is_applied_once_by_its_push(panel, four_clips, monkeypatch):
+    calls: list[str] = []
+    apply, revert = TrimClip.apply, TrimClip.revert
+    monkeypatch.setattr(TrimClip, "apply", lambda command: (calls.append("apply"), apply(command))[1])
+    monkeypatch.setattr(TrimClip, "revert", lambda command: (calls.append("revert"), revert(command))[1])
+    assert panel.push(TrimClip(panel.project, four_clips[2], 4, None, panel._on_changed))
+    assert calls == ["apply"]
+    assert panel.project.clip(four_clips[2]).trim_in == 4 and panel.undo_stack.undoText() == "Trim clip"
 
 
 def test_cancelled_export_writes_nothing(panel, four_clips, tmp_path, qtbot):
