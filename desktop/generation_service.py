@@ -16,6 +16,7 @@ from typing import Callable, Optional
 from PySide6.QtCore import QObject, QThread, Signal
 
 from desktop.worker import GenerateFn, GenerationWorker
+from ltx_mlx_core.pipeline import generate
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,7 @@ class GenerationService(QObject):
 
     def set_generate_fn(self, generate_fn: Optional[GenerateFn]) -> None:
         """Swap the generator (tests inject failures); takes effect for the next job."""
-        from desktop.worker import default_generate
-
-        self._worker.generate_fn = generate_fn or default_generate
+        self._worker.generate_fn = generate_fn or generate
 
     def set_video_quality(self, crf: int) -> None:
         """libx264 CRF of the videos jobs write from now on (File → Settings)."""

@@ -7,12 +7,12 @@ a request and returns the job id; `generation_finished(str mp4_path)`,
 """
 from __future__ import annotations
 
-import importlib.util
+import json
 import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.actions import WindowActions, build_menus
+from desktop.app_identity import ICON_PATH
 from desktop.generation_service import GenerationService
-from desktop.app import ICON_PATH
 from desktop.history import HistoryEntry, unique_output_path
 from desktop.settings import AppSettings, default_window_size, restore_window_settings, save_window_settings
+from desktop.timeline.panel import TimelinePanel
+from desktop.timeline.project_actions import PROJECT_SUFFIX
 from desktop.widgets.appearance import appearance_menu, apply_appearance
 from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.history_panel import HistoryPanel
@@ -33,7 +35,9 @@ from desktop.widgets.preview_player import PreviewPlayer
 from desktop.widgets.progress_panel import ProgressPanel, residency_in_effect, residency_label, stage_label
 from desktop.widgets.settings_dialog import SettingsDialog
 from ltx_mlx_core import paths
+from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.registry import resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,6 @@ class MainWindow(QMainWindow):
         self.last_output: Optional[Path] = None
         self.error_dialog: Optional[QMessageBox] = None
         self.model_manager: Optional[ModelManager] = None
-        self.timeline_panel = None
 
         self._build_widgets()
         self._build_menus()
@@ -67,11 +70,9 @@ class MainWindow(QMainWindow):
         self.restore_settings()
         self.history_panel.refresh(self.settings.output_dir())
         self.service.set_video_quality(self.settings.get("video_crf"))
-        self._embed_timeline_if_available()
+        self._embed_timeline()
         if show_model_manager_if_empty and not installed_models():
             # First launch: nothing to generate with yet.
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(0, self.open_model_manager)
 
     # ----- construction -----
@@ -159,12 +160,9 @@ class MainWindow(QMainWindow):
         s.job_failed.connect(self._on_failed)
         s.job_cancelled.connect(self._on_cancelled)
 
-    def _embed_timeline_if_available(self) -> None:
-        if importlib.util.find_spec("desktop.timeline.panel") is None:
-            return
-        from desktop.timeline.panel import TimelinePanel
-
-        self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self)
+    def _embed_timeline(self) -> None:
+        self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self,
+                                            fallback_model=self.settings.get("model"))
         dock = QDockWidget("Timeline", self)
         dock.setObjectName("timeline_dock")
         dock.setWidget(self.timeline_panel)
@@ -189,9 +187,6 @@ class MainWindow(QMainWindow):
         model_id = self.gen_settings.model_id()
         config = None
         if model_id:
-            from ltx_mlx_core.errors import LtxMlxError
-            from ltx_mlx_core.weights.registry import resolve_model
-
             try:
                 config = resolve_model(model_id).config
             except LtxMlxError as error:
@@ -316,15 +311,11 @@ class MainWindow(QMainWindow):
         """
         self.raise_()
         self.activateWindow()
-        media = list(paths)
-        if self.timeline_panel is not None:
-            from desktop.timeline.project_actions import PROJECT_SUFFIX
-
-            projects = [Path(p) for p in paths if Path(p).suffix.lower() == PROJECT_SUFFIX]
-            media = [p for p in paths if Path(p).suffix.lower() != PROJECT_SUFFIX]
-            if projects:
-                self.timeline_panel.parentWidget().show()
-                self.timeline_panel.project_actions.open_project(projects[-1])  # one timeline at a time
+        projects = [Path(p) for p in paths if Path(p).suffix.lower() == PROJECT_SUFFIX]
+        media = [p for p in paths if Path(p).suffix.lower() != PROJECT_SUFFIX]
+        if projects:
+            self.timeline_panel.parentWidget().show()
+            self.timeline_panel.project_actions.open_project(projects[-1])  # one timeline at a time
         if media:
             self.conditioning.add_paths(media)
 
@@ -340,13 +331,12 @@ class MainWindow(QMainWindow):
 
     def _set_last_output(self, video: Path) -> None:
         self.last_output = video
-        if self.timeline_panel is not None:
-            self.timeline_panel.project_actions.note_generated(str(video))
-        self.window_actions.add_to_timeline.setEnabled(self.timeline_panel is not None)
+        self.timeline_panel.project_actions.note_generated(str(video))
+        self.window_actions.add_to_timeline.setEnabled(True)
 
     def add_last_to_timeline(self) -> None:
         """Append the last finished (or reopened) video as a clip; its sidecar request comes along."""
-        if self.timeline_panel is not None and self.last_output is not None:
+        if self.last_output is not None:
             self.timeline_panel.project_actions.note_generated(str(self.last_output))
             self.timeline_panel.project_actions.add_last_generated()
             self.timeline_panel.parentWidget().show()
@@ -360,8 +350,6 @@ class MainWindow(QMainWindow):
         self.generate()
 
     def open_request_file(self) -> None:
-        import json
-
         name, _ = QFileDialog.getOpenFileName(self, "Open request JSON", str(self.settings.output_dir()),
                                               "Request JSON (*.json)")
         if not name:

@@ -133,9 +133,16 @@ class Project:
 
     # Edits ---------------------------------------------------------------------------------
 
-    def insert_clip(self, index: int, clip: Clip) -> None:
+    # Each check_* raises the ProjectError its edit would, and changes nothing: an edit is
+    # checked before it is pushed on the undo stack (desktop.timeline.commands.push_edit).
+
+    @staticmethod
+    def check_insert(clip: Clip) -> None:
         if not clip.takes:
             raise ProjectError("A clip needs at least one video.")
+
+    def insert_clip(self, index: int, clip: Clip) -> None:
+        self.check_insert(clip)
         self.clips.insert(max(0, min(index, len(self.clips))), clip)
         self.fit_transitions()
 
@@ -153,7 +160,7 @@ class Project:
         self.fit_transitions()
         return old
 
-    def set_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> tuple[int, Optional[int]]:
+    def check_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> None:
         clip = self.clip(clip_id)
         end = clip.source_frames if trim_out is None else trim_out
         if trim_in < 0 or end > clip.source_frames or end - trim_in - clip.overlap_in < 1:
@@ -161,22 +168,29 @@ class Project:
                 f"Trim {trim_in}–{end} does not fit clip of {clip.source_frames} frames "
                 f"(at least one frame must remain after the {clip.overlap_in} overlap frames)."
             )
+
+    def set_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> tuple[int, Optional[int]]:
+        self.check_trim(clip_id, trim_in, trim_out)
+        clip = self.clip(clip_id)
         previous = (clip.trim_in, clip.trim_out)
         clip.trim_in, clip.trim_out = trim_in, trim_out
         self.fit_transitions()
         return previous
 
-    def set_transition(self, clip_id: str, kind: str, frames: int) -> tuple[str, int]:
+    def check_transition(self, clip_id: str, kind: str, frames: int) -> None:
         if kind not in TRANSITIONS:
             raise ProjectError(f"Transition must be one of {', '.join(TRANSITIONS)}; got '{kind}'.")
         index = self.index_of(clip_id)
-        clip = self.clips[index]
         if kind == "crossfade":
             if index == 0:
                 raise ProjectError("The first clip has nothing to crossfade from.")
             longest = self.longest_crossfade(index)
             if not 1 <= frames <= longest:
                 raise ProjectError(f"A crossfade here can be 1 to {longest} frames; got {frames}.")
+
+    def set_transition(self, clip_id: str, kind: str, frames: int) -> tuple[str, int]:
+        self.check_transition(clip_id, kind, frames)
+        clip = self.clip(clip_id)
         previous = (clip.transition, clip.transition_frames)
         clip.transition, clip.transition_frames = kind, frames if kind == "crossfade" else 0
         return previous
@@ -191,10 +205,14 @@ class Project:
             self.fit_transitions()
         return previous
 
-    def set_active_take(self, clip_id: str, take_index: int) -> int:
+    def check_take(self, clip_id: str, take_index: int) -> None:
         clip = self.clip(clip_id)
         if not 0 <= take_index < len(clip.takes):
             raise ProjectError(f"Clip has {len(clip.takes)} takes; there is no take {take_index + 1}.")
+
+    def set_active_take(self, clip_id: str, take_index: int) -> int:
+        self.check_take(clip_id, take_index)
+        clip = self.clip(clip_id)
         previous, clip.active = clip.active, take_index
         self._clamp_trim(clip)
         self.fit_transitions()

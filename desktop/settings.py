@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QByteArray
+
 from ltx_mlx_core import paths
 from ltx_mlx_core.video.atomic import write_json
 
@@ -115,8 +117,6 @@ def save_window_settings(window, settings: AppSettings) -> None:
 
 
 def restore_window_settings(window, settings: AppSettings) -> None:
-    from PySide6.QtCore import QByteArray
-
     window.gen_settings.set_values({key: settings.get(key) for key in FORM_KEYS})
     window.advanced.set_values({key: settings.get(key) for key in ADVANCED_KEYS})
     window.prompt_panel.set_prompt(settings.get("prompt") or "")

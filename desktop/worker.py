@@ -8,11 +8,7 @@ the generator, whose GeneratorExit drops the models and frees MLX memory.
 """
 from __future__ import annotations
 
-import gc
-import importlib
-import importlib.util
 import logging
-import pkgutil
 import threading
 import time
 from pathlib import Path
@@ -20,93 +16,15 @@ from typing import Callable, Iterator, Optional
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.blas_threads import limit_blas_threads
+from desktop.warm_up import warm_up
 from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.pipeline import generate, write_result
+from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
 log = logging.getLogger(__name__)
 
 GenerateFn = Callable[[GenerationRequest], Iterator[object]]
-
-
-def default_generate(request: GenerationRequest) -> Iterator[object]:
-    """The core's `generate`, imported on first use (in the worker thread: MLX loads there)."""
-    from ltx_mlx_core.pipeline import generate
-
-    return generate(request)
-
-
-def default_write(result, output_path: Path, crf: int = 18) -> list[Path]:
-    from ltx_mlx_core.pipeline import write_result
-
-    return write_result(result, output_path, crf=crf)
-
-
-# Modules a generation imports on first use. Importing them blocks every thread
-# (the import machinery and C-extension loading hold the GIL for 100s of ms),
-# so they are imported once, before any job: the engine's packages whole (the
-# pipeline imports its model, weight and stage modules lazily, inside functions),
-# then the third-party modules a job reaches for.
-ENGINE_PACKAGES = ("ltx_mlx_core.pipeline", "ltx_mlx_core.models", "ltx_mlx_core.weights", "ltx_mlx_core.video")
-WARM_UP_MODULES = ("transformers", "tokenizers", "imageio_ffmpeg", "imageio_ffmpeg.binaries", "PIL.Image")
-
-
-# transformers resolves its names lazily and not thread-safely: two threads
-# importing from it at once can see "cannot import name". Every thread of the
-# app that needs these modules goes through import_generation_modules().
-_import_lock = threading.Lock()
-
-
-def generation_module_names() -> list[str]:
-    """Every module of ENGINE_PACKAGES (found on disk, not imported yet), then WARM_UP_MODULES."""
-    names: list[str] = []
-    for package_name in ENGINE_PACKAGES:
-        package = importlib.import_module(package_name)
-        names.append(package_name)
-        names.extend(info.name for info in pkgutil.walk_packages(package.__path__, package_name + "."))
-    return names + list(WARM_UP_MODULES)
-
-
-def import_generation_modules(progress: Optional[Callable[[str], None]] = None) -> None:
-    """Import the generation's modules (idempotent; serialised across threads).
-
-    `progress(module_name)` is called before each import (the launch splash shows it).
-    A module that cannot be imported (an optional dependency missing) is logged
-    and skipped: the job that needs it reports the error.
-    """
-    with _import_lock:
-        for name in generation_module_names():
-            if progress is not None:
-                progress(name)
-            try:
-                if importlib.util.find_spec(name) is not None:
-                    importlib.import_module(name)
-            except ImportError as error:
-                log.info("Not importing %s ahead of use: %s", name, error)
-        if importlib.util.find_spec("transformers") is not None:
-            from transformers import AutoTokenizer, PreTrainedTokenizerFast  # noqa: F401  (the slow lazy chain)
-
-
-def warm_up(progress: Optional[Callable[[str], None]] = None) -> float:
-    """Import the generation's modules, then freeze the GC heap; returns the seconds taken.
-
-    gc.freeze() moves every object alive now (hundreds of thousands after these
-    imports) out of the collector's reach, so the full collection the pipeline
-    runs when a job ends scans only that job's objects: without it, that
-    collection holds the GIL long enough to stall the GUI by ~300 ms.
-
-    The app calls this on the GUI thread before its window is shown (behind the
-    launch splash, see app.start_main_window): imports hold the GIL, so doing
-    them in the worker while the window runs stalls its event loop by 200-600 ms.
-    The worker calls it again when it starts; by then it costs milliseconds.
-    It also keeps numpy's BLAS on one thread (see blas_threads).
-    """
-    started = time.monotonic()
-    limit_blas_threads()
-    import_generation_modules(progress)
-    gc.collect()
-    gc.freeze()
-    return time.monotonic() - started
 
 
 def user_message(error: BaseException) -> str:
@@ -130,7 +48,7 @@ class GenerationWorker(QObject):
     def __init__(self, generate_fn: Optional[GenerateFn] = None,
                  write_fn: Optional[Callable] = None):
         super().__init__()
-        self.generate_fn: GenerateFn = generate_fn or default_generate
+        self.generate_fn: GenerateFn = generate_fn or generate
         self.write_fn = write_fn  # None: the core's write_result at `video_crf`
         self.video_crf = 18  # set from the GUI thread between jobs (an int assignment is atomic)
         # Job ids asked to stop; a set (not one flag) so a cancel that arrives
@@ -149,7 +67,7 @@ class GenerationWorker(QObject):
 
     def _write(self, result, output_path: Path) -> list[Path]:
         if self.write_fn is None:
-            return default_write(result, output_path, crf=self.video_crf)
+            return write_result(result, output_path, crf=self.video_crf)
         return self.write_fn(result, output_path)
 
     @Slot()
@@ -160,8 +78,6 @@ class GenerationWorker(QObject):
 
     @Slot(str, object, str)
     def run_job(self, job_id: str, request: GenerationRequest, output_path: str) -> None:
-        from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
-
         events = None
         started = time.monotonic()
         try:

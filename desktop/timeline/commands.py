@@ -2,13 +2,19 @@
 
 The document shortens or cuts crossfades that an edit leaves too long (see desktop.project);
 so that undo is exact, every command saves all transitions before its edit and puts them
-back after reversing it. Subclasses write `apply` and `revert`, not redo/undo.
+back after reversing it. Subclasses write `check`, `apply` and `revert`, not redo/undo.
+
+An edit is checked before it is pushed (`push_edit`), not tried: `check` raises the
+ProjectError that `apply` would, without changing the document, so a refused edit never
+reaches the stack and an accepted one is applied once, by the push. (Marking a refused
+command obsolete instead would not do: QUndoStack.push discards the redo history and the
+clean state before it drops an obsolete command.)
 """
 from __future__ import annotations
 
 from typing import Callable, Optional
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from desktop.project import Clip, Project, Take
 
@@ -16,7 +22,8 @@ from desktop.project import Clip, Project, Take
 class ProjectCommand(QUndoCommand):
     """Base: saves transitions around the edit and runs `changed()` after every redo/undo so views refresh.
 
-    Each subclass defines `apply()` (the edit) and `revert()` (its exact inverse).
+    Each subclass defines `check()` (raises the ProjectError `apply` would; changes nothing),
+    `apply()` (the edit) and `revert()` (its exact inverse).
     """
 
     def __init__(self, project: Project, text: str, changed: Optional[Callable[[], None]] = None):
@@ -66,6 +73,9 @@ class InsertClip(ProjectCommand):
         self.index, self.clip = index, clip
         self.own_transition = (clip.transition, clip.transition_frames)
 
+    def check(self) -> None:
+        self.project.check_insert(self.clip)
+
     def apply(self) -> None:
         self.clip.transition, self.clip.transition_frames = self.own_transition
         self.project.insert_clip(self.index, self.clip)
@@ -82,6 +92,9 @@ class RemoveClip(ProjectCommand):
         self.index: int = -1
         self.clip: Optional[Clip] = None
 
+    def check(self) -> None:
+        self.project.index_of(self.clip_id)
+
     def apply(self) -> None:
         self.index, self.clip = self.project.remove_clip(self.clip_id)
 
@@ -94,6 +107,9 @@ class MoveClip(ProjectCommand):
         super().__init__(project, "Move clip", changed)
         self.clip_id, self.new_index = clip_id, new_index
         self.old_index = project.index_of(clip_id)
+
+    def check(self) -> None:
+        self.project.index_of(self.clip_id)
 
     def apply(self) -> None:
         self.project.move_clip(self.clip_id, self.new_index)
@@ -111,6 +127,9 @@ class TrimClip(ProjectCommand):
         clip = project.clip(clip_id)
         self.old = (clip.trim_in, clip.trim_out)
 
+    def check(self) -> None:
+        self.project.check_trim(self.clip_id, *self.new)
+
     def apply(self) -> None:
         self.project.set_trim(self.clip_id, *self.new)
 
@@ -122,6 +141,9 @@ class SetTransition(ProjectCommand):
     def __init__(self, project: Project, clip_id: str, kind: str, frames: int, changed=None):
         super().__init__(project, "Change transition", changed)
         self.clip_id, self.new = clip_id, (kind, frames)
+
+    def check(self) -> None:
+        self.project.check_transition(self.clip_id, *self.new)
 
     def apply(self) -> None:
         self.project.set_transition(self.clip_id, *self.new)
@@ -142,6 +164,9 @@ class AddTake(ProjectCommand):
         self.previous_active = 0
         self.previous_trim = (0, None)
 
+    def check(self) -> None:
+        self.project.index_of(self.clip_id)
+
     def apply(self) -> None:
         clip = self.project.clip(self.clip_id)
         self.previous_trim = (clip.trim_in, clip.trim_out)
@@ -161,9 +186,22 @@ class SwitchTake(ProjectCommand):
         clip = project.clip(clip_id)
         self.previous = (clip.active, clip.trim_in, clip.trim_out)
 
+    def check(self) -> None:
+        self.project.check_take(self.clip_id, self.take_index)
+
     def apply(self) -> None:
         self.project.set_active_take(self.clip_id, self.take_index)
 
     def revert(self) -> None:
         clip = self.project.clip(self.clip_id)
         clip.active, clip.trim_in, clip.trim_out = self.previous
+
+
+def push_edit(stack: QUndoStack, command: ProjectCommand) -> None:
+    """Check `command`, then push it (the push's redo applies it).
+
+    Raises ProjectError, with a sentence for the status line, when the edit cannot apply;
+    the stack and the document are then left as they were.
+    """
+    command.check()
+    stack.push(command)

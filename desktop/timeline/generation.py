@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from desktop.project import MEDIA_DIR, Clip, Project, ProjectError, Take
-from desktop.timeline.commands import AddTake, InsertClip
+from desktop.timeline.commands import AddTake, InsertClip, push_edit
 from desktop.timeline.requests import PlannedJob, build_extend
 from desktop.unsaved_autosave import unsaved_media_folder
 from ltx_mlx_core.errors import LtxMlxError
@@ -139,7 +139,7 @@ class TimelineJobs(QObject):
                 index = project.index_of(plan.clip_id) + 1  # the source clip may have moved meanwhile
             except ProjectError:
                 pass
-        self.undo_stack.push(InsertClip(project, index, clip, self._changed, text=plan.label or "Add clip"))
+        push_edit(self.undo_stack, InsertClip(project, index, clip, self._changed, text=plan.label or "Add clip"))
         self.message.emit(f"{plan.label} added as clip {project.index_of(clip.id) + 1}.")
         if pending.chain_left > 0:
             follow = build_extend(project, clip.id, plan.request.prompt, None, plan.request.num_frames,
@@ -159,6 +159,6 @@ class TimelineJobs(QObject):
             path = spliced
         number = len(clip.takes) + 1
         take = Take(self._media_reference(path), request, f"{plan.label} (take {number})", probe_video(path).frames)
-        self.undo_stack.push(AddTake(project, clip.id, take, self._changed, text=plan.label))
+        push_edit(self.undo_stack, AddTake(project, clip.id, take, self._changed, text=plan.label))
         self.message.emit(f"{plan.label}: clip {project.index_of(clip.id) + 1} now shows take {number}.")
         return clip.id

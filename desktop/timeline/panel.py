@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.project import Clip, Project, ProjectError, Take
-from desktop.settings import AppSettings
-from desktop.timeline.commands import InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip
+from desktop.settings import DEFAULTS
+from desktop.timeline.commands import (
+    InsertClip, MoveClip, ProjectCommand, RemoveClip, SetTransition, SwitchTake, TrimClip, push_edit,
+)
 from desktop.timeline.controls import TimelineControls
 from desktop.timeline.export import ExportJob
 from desktop.timeline.generation import TimelineJobs
@@ -51,10 +53,13 @@ class TimelinePanel(QWidget):
     export_finished = Signal(str)
     export_failed = Signal(str)
 
-    def __init__(self, service, undo_stack: Optional[QUndoStack] = None, parent: Optional[QWidget] = None):
+    def __init__(self, service, undo_stack: Optional[QUndoStack] = None, parent: Optional[QWidget] = None,
+                 fallback_model: Optional[str] = DEFAULTS["model"]):
+        """`fallback_model`: the app's saved model (its settings), for when no model is chosen yet."""
         super().__init__(parent)
         self.project = Project()
         self.default_model: Optional[str] = None
+        self.fallback_model = fallback_model
         self._owns_stack = undo_stack is None
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
         self.service = service
@@ -157,17 +162,15 @@ class TimelinePanel(QWidget):
         self.view.set_project(project)
         self._on_changed()
 
-    def push(self, command) -> bool:
+    def push(self, command: ProjectCommand) -> bool:
         """Push an edit; a refused edit (ProjectError) shows its reason and leaves the stack alone."""
         try:
-            command.redo()
+            push_edit(self.undo_stack, command)
         except ProjectError as error:
             self.status.setText(str(error))
-            self.view.refresh()
+            self.view.refresh()  # a dragged clip or handle snaps back
             return False
-        command.undo()
-        self.undo_stack.push(command)
-        if getattr(command, "note", ""):
+        if command.note:
             self.status.setText(command.note)
         return True
 
@@ -256,7 +259,7 @@ class TimelinePanel(QWidget):
 
     def _submit(self, build, chain: int = 0) -> Optional[str]:
         if not self.project.model:  # imported clips and images are animated with the app's chosen model
-            self.project.model = self.default_model or AppSettings().get("model")
+            self.project.model = self.default_model or self.fallback_model
         try:
             return self.jobs.submit(build(), chain)
         except (ProjectError, LtxMlxError) as error:

@@ -3,19 +3,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional, Protocol
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QMessageBox
 
 from desktop.project import AutosaveUnreadable, Project, ProjectError, load_project, read_autosave, recover
 from desktop.unsaved_autosave import UnsavedSlot
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.video.atomic import describe_os_error
-
-if TYPE_CHECKING:
-    from desktop.timeline.panel import TimelinePanel
 
 logger = logging.getLogger(__name__)
 PROJECT_SUFFIX = ".ltxproj"
@@ -29,10 +26,22 @@ def save_failure(name: str, error: Exception) -> str:
     return str(error)
 
 
+class TimelineHost(Protocol):
+    """What the project actions use of the timeline panel (a QWidget: their parent and their dialogs')."""
+
+    project: Project
+    undo_stack: QUndoStack
+    status: QLabel
+
+    def set_project(self, project: Project) -> None: ...
+
+    def add_files(self, paths: list, index: int) -> None: ...
+
+
 class ProjectActions(QObject):
     """QActions a menu or toolbar can share; dialogs open only when no path is given."""
 
-    def __init__(self, panel: "TimelinePanel"):
+    def __init__(self, panel: TimelineHost):
         super().__init__(panel)
         self.panel = panel
         self.new = QAction("New timeline", self, triggered=lambda: self.new_project())

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.paths import configs_dir
+from ltx_mlx_core.pipeline.config import find_config_file, read_config_dict
 from ltx_mlx_core.pipeline.request import RESIDENCY_MODES
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ RESIDENCY_LABELS = {
 
 def describe_schedule(config_name: str) -> str:
     """'first pass 7 steps · second pass 3 steps' for a pipeline YAML name or path."""
-    from ltx_mlx_core.pipeline.config import find_config_file, read_config_dict
-
     try:
         data = read_config_dict(find_config_file(config_name))
     except InvalidRequest as error:

@@ -8,7 +8,6 @@ generation decodes only the new clip.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Optional
 
@@ -17,8 +16,11 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from desktop.background import run_in_thread_pool
 from desktop.history import HistoryEntry, scan_history
 from desktop.widgets.preview_player import frame_to_image
+from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.video.io import read_frames
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,6 @@ class HistoryPanel(QWidget):
     rerun_requested = Signal(object)  # HistoryEntry: load its settings and generate again
     add_to_timeline_requested = Signal(object)  # HistoryEntry: append it to the timeline as a clip
     thumbnails_ready = Signal()  # every entry of the last refresh has its thumbnail (or none could be read)
-    _thumbnail = Signal(str, float, object)  # video path, mtime, uint8 frame [H, W, 3]
-    _thumbnails_done = Signal(int)  # refresh number
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -61,8 +61,6 @@ class HistoryPanel(QWidget):
         self._icons: dict[tuple[str, float], QIcon] = {}
         self._refresh_number = 0
         self._missing: list[tuple[str, float]] = []
-        self._thumbnail.connect(self._on_thumbnail)
-        self._thumbnails_done.connect(self._on_thumbnails_done)
 
     def enable_timeline(self, enabled: bool) -> None:
         self.timeline_button.setVisible(enabled)
@@ -97,26 +95,24 @@ class HistoryPanel(QWidget):
         if missing:
             self._decode_thumbnails(missing, self._refresh_number)
         else:
-            self._thumbnails_done.emit(self._refresh_number)
+            self._on_thumbnails_done(self._refresh_number)
 
     def _decode_thumbnails(self, videos: list[tuple[str, float]], number: int) -> None:
-        def decode() -> None:
-            from ltx_mlx_core.errors import LtxMlxError
-            from ltx_mlx_core.video.io import read_frames
+        """First frames arrive as progress: (path, mtime, uint8 frame [H, W, 3]); the result is `number`."""
 
-            try:
-                for path, mtime in videos:
-                    try:
-                        frame = read_frames(path, 0, 1)[0]
-                    except (LtxMlxError, OSError, IndexError) as error:
-                        log.warning("No thumbnail for %s: %s", path, error)
-                        continue
-                    self._thumbnail.emit(path, mtime, frame)
-                self._thumbnails_done.emit(number)
-            except RuntimeError:
-                log.debug("The history panel closed while thumbnails were decoded")
+        def decode(progress) -> int:
+            for path, mtime in videos:
+                try:
+                    frame = read_frames(path, 0, 1)[0]
+                except (LtxMlxError, OSError, IndexError) as error:
+                    log.warning("No thumbnail for %s: %s", path, error)
+                    continue
+                progress((path, mtime, frame))
+            return number
 
-        threading.Thread(target=decode, daemon=True, name="history-thumbnails").start()
+        run_in_thread_pool(decode, self, name="history thumbnails",
+                           on_progress=lambda item: self._on_thumbnail(*item),
+                           on_result=self._on_thumbnails_done)
 
     def _on_thumbnail(self, path: str, mtime: float, frame: np.ndarray) -> None:
         pixmap = QPixmap.fromImage(frame_to_image(frame)).scaled(

@@ -7,6 +7,7 @@ never imports MLX itself: the GUI thread stays free of model code.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from typing import Optional
 
@@ -24,8 +25,6 @@ def resident_bytes() -> Optional[int]:
     except (OSError, ValueError, IndexError):
         pass
     if sys.platform == "darwin":
-        import resource
-
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
     return None
 

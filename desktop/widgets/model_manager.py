@@ -1,22 +1,28 @@
 """Model manager: installed and available models, download (progress, cancel), remove, make tiny.
 
-Downloads and the tiny-model build run in a Python thread; progress crosses
-back to the GUI thread through a queued Qt signal.
+Downloads and the tiny-model build run on the thread pool (desktop.background);
+progress, the outcome and failures come back to the GUI thread as its signals.
 """
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
     QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from desktop.background import Progress, TaskDispatcher, run_in_thread_pool
+from desktop.warm_up import import_generation_modules
+from ltx_mlx_core.weights import download
 from ltx_mlx_core.weights.catalog import CATALOG, is_installed
+from ltx_mlx_core.weights.download import DownloadCancelled, DownloadProgress
 from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, tiny_model_dir
+from ltx_mlx_core.weights.tiny import make_tiny_model
 
 log = logging.getLogger(__name__)
 
@@ -44,35 +50,8 @@ def installed_models() -> list[tuple[str, str]]:
     return models
 
 
-class _Task(QObject):
-    """Runs a function in a thread; reports progress, success and failure as signals."""
-
-    progress = Signal(int, int, str)  # done, total, text
-    done = Signal(str)  # "" on success, else the message
-    cancelled = Signal()
-
-    def __init__(self, fn: Callable[["_Task", threading.Event], None]):
-        super().__init__()
-        self.cancel_event = threading.Event()
-        self._fn = fn
-        self._thread = threading.Thread(target=self._run, daemon=True, name="model-task")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        from desktop.worker import import_generation_modules
-        from ltx_mlx_core.weights.download import DownloadCancelled
-
-        try:
-            import_generation_modules()  # the generation worker may be importing them right now
-            self._fn(self, self.cancel_event)
-            self.done.emit("")
-        except DownloadCancelled:
-            self.cancelled.emit()
-        except Exception as error:  # shown to the user; the dialog stays usable
-            log.exception("Model task failed")
-            self.done.emit(str(error) or type(error).__name__)
+# A model task: work(progress, cancel) on the thread pool.
+ModelWork = Callable[[Progress, threading.Event], None]
 
 
 class ModelManager(QDialog):
@@ -82,7 +61,8 @@ class ModelManager(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Model Manager")
         self.resize(760, 380)
-        self.task: Optional[_Task] = None
+        self.task: Optional[TaskDispatcher] = None
+        self._cancel = threading.Event()
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Model", "Size", "Status"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -124,6 +104,8 @@ class ModelManager(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(buttons)
         self.refresh()
+        # The thread pool is waited for when the app exits: a download must not hold the quit up.
+        QCoreApplication.instance().aboutToQuit.connect(self.cancel_task)
 
     # ----- table -----
     def refresh(self) -> None:
@@ -173,45 +155,39 @@ class ModelManager(QDialog):
         self.licence.setText(f"Licence: {entry.licence}" if entry else "")
 
     # ----- tasks -----
-    def _start(self, fn, text: str) -> _Task:
-        self.task = _Task(fn)
-        self.task.progress.connect(self._on_progress)
-        self.task.done.connect(self._on_done)
-        self.task.cancelled.connect(self._on_cancelled)
+    def _start(self, work: ModelWork, text: str) -> TaskDispatcher:
+        cancel = self._cancel = threading.Event()
+
+        def run(progress: Progress) -> None:
+            import_generation_modules()  # the generation worker may be importing them right now
+            work(progress, cancel)
+
+        self.task = run_in_thread_pool(run, self, name=text, on_progress=self._on_progress,
+                                       on_result=lambda _: self._on_done(""), on_error=self._on_failed,
+                                       expected=(DownloadCancelled,))
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.status.setText(text)
         self._update_buttons()
-        self.task.start()
         return self.task
 
-    def download_selected(self) -> Optional[_Task]:
+    def download_selected(self) -> Optional[TaskDispatcher]:
         model_id = self.selected_model()
         if model_id not in CATALOG:
             return None
 
-        def work(task: _Task, cancel: threading.Event) -> None:
-            from ltx_mlx_core.weights.download import download_model
-
-            def report(p) -> None:
-                task.progress.emit(int(p.done_bytes), int(p.total_bytes),
-                                   f"{p.filename} ({p.file_index}/{p.file_count})")
-
-            download_model(model_id, progress=report, cancel=cancel)
+        def work(progress: Progress, cancel: threading.Event) -> None:
+            download.download_model(model_id, progress=progress, cancel=cancel)
 
         return self._start(work, f"Downloading {model_id}…")
 
-    def make_tiny(self) -> _Task:
-        def work(task: _Task, cancel: threading.Event) -> None:
-            from ltx_mlx_core.weights.tiny import make_tiny_model
-
-            make_tiny_model(overwrite=True)
-
-        return self._start(work, "Making the tiny test model…")
+    def make_tiny(self) -> TaskDispatcher:
+        return self._start(lambda progress, cancel: make_tiny_model(overwrite=True),
+                           "Making the tiny test model…")
 
     def cancel_task(self) -> None:
         if self.task is not None:
-            self.task.cancel_event.set()
+            self._cancel.set()
             self.status.setText("Cancelling…")
 
     def remove_selected(self) -> None:
@@ -225,8 +201,6 @@ class ModelManager(QDialog):
 
     def remove_model(self, model_id: str) -> None:
         if model_id == TINY_ID:
-            import shutil
-
             folder = tiny_model_dir()
             freed = folder_size(folder)
             if folder.is_symlink():
@@ -235,14 +209,14 @@ class ModelManager(QDialog):
             else:
                 shutil.rmtree(folder)
         else:
-            from ltx_mlx_core.weights.download import remove_model
-
-            freed = remove_model(model_id)
+            freed = download.remove_model(model_id)
         self.status.setText(f"Removed {model_id} ({human_size(freed)} freed).")
         self.refresh()
         self.models_changed.emit()
 
-    def _on_progress(self, done: int, total: int, text: str) -> None:
+    def _on_progress(self, report: DownloadProgress) -> None:
+        done, total = int(report.done_bytes), int(report.total_bytes)
+        text = f"{report.filename} ({report.file_index}/{report.file_count})"
         if total > 0:
             # QProgressBar holds ints: count in kB so multi-GB files fit.
             self.progress.setRange(0, max(1, total // 1024))
@@ -258,6 +232,12 @@ class ModelManager(QDialog):
 
     def _on_done(self, error: str) -> None:
         self._finish_task(f"Failed: {error}" if error else "Done.")
+
+    def _on_failed(self, error: BaseException) -> None:
+        if isinstance(error, DownloadCancelled):
+            self._on_cancelled()
+        else:  # shown to the user; the dialog stays usable
+            self._on_done(str(error) or type(error).__name__)
 
     def _on_cancelled(self) -> None:
         self._finish_task("Download cancelled; finished files were kept.")

@@ -7,7 +7,6 @@ and a slider scrubs.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +16,10 @@ from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget,
 )
+
+from desktop.background import run_in_thread_pool
+from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.video.io import read_video
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,6 @@ def frame_to_image(frame: np.ndarray) -> QImage:
 class PreviewPlayer(QWidget):
     clip_loaded = Signal(str)  # path, once its frames are decoded and playing
     load_failed = Signal(str)  # message
-    _decoded = Signal(object, float, str, int)  # frames, fps, path, request number
 
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -40,7 +42,6 @@ class PreviewPlayer(QWidget):
         self.source: Optional[Path] = None
         self._image: Optional[QImage] = None
         self._load_number = 0
-        self._decoded.connect(self._on_decoded)
 
         self.screen = QLabel("The preview appears here while a video is generated.")
         self.screen.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -97,26 +98,10 @@ class PreviewPlayer(QWidget):
         """Decode the clip in a thread (starting ffmpeg takes ~0.2 s), then play it."""
         self._load_number += 1
         number = self._load_number
-
-        def decode() -> None:
-            from ltx_mlx_core.errors import LtxMlxError
-            from ltx_mlx_core.video.io import read_video
-
-            try:
-                frames, fps = read_video(path)
-            except (LtxMlxError, OSError) as error:
-                log.warning("Cannot play %s: %s", path, error)
-                try:
-                    self.load_failed.emit(f"Cannot play {Path(path).name}: {error}")
-                except RuntimeError:
-                    log.debug("The preview closed before %s was decoded", path)
-                return
-            try:
-                self._decoded.emit(frames, float(fps), str(path), number)
-            except RuntimeError:
-                log.debug("The preview closed before %s was decoded", path)  # window closed meanwhile
-
-        threading.Thread(target=decode, daemon=True, name="clip-decode").start()
+        run_in_thread_pool(lambda progress: read_video(path), self, name=f"decode {Path(path).name}",
+                           on_result=lambda decoded: self._on_decoded(*decoded, str(path), number),
+                           on_error=lambda error: self._on_decode_failed(str(path), error),
+                           expected=(LtxMlxError, OSError))
 
     def _on_decoded(self, frames: np.ndarray, fps: float, path: str, number: int) -> None:
         if number != self._load_number:
@@ -124,6 +109,10 @@ class PreviewPlayer(QWidget):
         self.source = Path(path)
         self.play(frames, fps)
         self.clip_loaded.emit(path)
+
+    def _on_decode_failed(self, path: str, error: BaseException) -> None:
+        log.warning("Cannot play %s: %s", path, error)
+        self.load_failed.emit(f"Cannot play {Path(path).name}: {error}")
 
     def play(self, frames: np.ndarray, fps: float) -> None:
         self.frames = np.asarray(frames)

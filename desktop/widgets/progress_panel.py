@@ -5,6 +5,8 @@ from typing import Optional
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
+from desktop.widgets.advanced_settings import RESIDENCY_LABELS
+
 STAGE_NAMES = {
     "load": "Loading models",
     "text_encode": "Reading the prompt",
@@ -28,8 +30,6 @@ def residency_in_effect(detail: str) -> Optional[str]:
 
 
 def residency_label(mode: str) -> str:
-    from desktop.widgets.advanced_settings import RESIDENCY_LABELS
-
     return RESIDENCY_LABELS.get(mode, mode.replace("_", " "))
 
 

@@ -12,13 +12,15 @@ import logging
 import platform
 import statistics
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 
 from ltx_mlx_core.pipeline.events import Finished, StepDone
 from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.components import ModelComponents
+from ltx_mlx_core.weights.registry import ModelFiles
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class GenerationBench:
     video: str
     dtype: str
     residency: str
-    quantize_bits: Optional[int]
+    quantize_bits: int | None
     repeats: int
     stages: list[StageTiming] = field(default_factory=list)
     total_s: float = 0.0
@@ -85,12 +87,12 @@ def run_once(pipeline: Pipeline, request: GenerationRequest) -> tuple[dict[str, 
 
 
 def bench_generation(
-    components: Any,
+    components: ModelFiles | ModelComponents,
     request: GenerationRequest,
     repeats: int = 3,
     warmup: int = 1,
     weights: str = "installed",
-    settings: Optional[PipelineSettings] = None,
+    settings: PipelineSettings | None = None,
 ) -> GenerationBench:
     if repeats < 1 or warmup < 0:
         raise ValueError("repeats must be at least 1 and warmup at least 0.")

@@ -11,22 +11,27 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.bench.workloads import random_vae, randomize_parameters
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.models.t5 import T5_XXL, T5Encoder
-from ltx_mlx_core.models.transformer import LTXVideoTransformer
-from ltx_mlx_core.models.transformer_config import PRESETS
-from ltx_mlx_core.models.upsampler import LTXV_098_UPSAMPLER_CONFIG, LatentUpsampler, UpsamplerConfig
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.models.ltxv.t5 import T5_XXL, T5Encoder
+from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS
+from ltx_mlx_core.models.ltxv.upsampler import LTXV_098_UPSAMPLER_CONFIG, LatentUpsampler, UpsamplerConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
 from ltx_mlx_core.weights.components import ComponentShapes
+from ltx_mlx_core.weights.quantize import quantize_linear_layers
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.tiny import ModelShapes
+from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
+
 
 @dataclass(frozen=True)
 class RandomModelSpec:
@@ -54,16 +59,14 @@ MODEL_SHAPES: dict[str, RandomModelSpec] = {
 }
 
 
-def _shapes_of(module: Any) -> dict[str, tuple[int, ...]]:
+def _shapes_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
     # A freshly built module's parameters are unevaluated: reading their shapes allocates nothing.
     return {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
 
 
-def _quantize(module: Any, bits: Optional[int]) -> None:
+def _quantize(module: nn.Module, bits: int | None) -> None:
     """Quantise the module's linear layers in place when `bits` is given (as the loaders do)."""
     if bits:
-        from ltx_mlx_core.weights.quantize import quantize_linear_layers
-
         quantize_linear_layers(module, bits)
         mx.eval(module.parameters())
 
@@ -74,9 +77,9 @@ class RandomComponents:
     def __init__(self, model_id: str, spec: RandomModelSpec, seed: int = 0):
         self.model_id = model_id
         self.model_shapes = spec.shapes
-        self.config: Optional[str] = spec.pipeline_config
+        self.config: str | None = spec.pipeline_config
         self.seed = seed
-        self._tokenizer_dir: Optional[tempfile.TemporaryDirectory] = None
+        self._tokenizer_dir: tempfile.TemporaryDirectory | None = None
 
     @classmethod
     def for_model(cls, model_id: str, seed: int = 0) -> "RandomComponents":
@@ -102,7 +105,9 @@ class RandomComponents:
             transformer_config=self.model_shapes.transformer,
         )
 
-    def load_transformer(self, dtype: mx.Dtype, quantize_bits: Optional[int], residency: ResidencyMode) -> Any:
+    def load_transformer(
+        self, dtype: mx.Dtype, quantize_bits: int | None, residency: ResidencyMode
+    ) -> LTXVideoTransformer:
         if residency is ResidencyMode.STREAM_BLOCKS:
             raise InvalidRequest(
                 "Random weights have no file to stream transformer blocks from; "
@@ -113,18 +118,15 @@ class RandomComponents:
         _quantize(model, quantize_bits)
         return model
 
-    def load_vae(self, dtype: mx.Dtype) -> Any:
+    def load_vae(self, dtype: mx.Dtype) -> CausalVideoAutoencoder:
         return random_vae(dtype, VAEConfig.from_dict(self.model_shapes.vae))
 
-    def load_upsampler(self, dtype: mx.Dtype) -> Any:
+    def load_upsampler(self, dtype: mx.Dtype) -> LatentUpsampler:
         upsampler = LatentUpsampler(self.model_shapes.upsampler)
         randomize_parameters(upsampler, dtype, seed=self.seed + 2)
         return upsampler
 
-    def load_text_encoder(self, dtype: mx.Dtype, quantize_bits: Optional[int]) -> tuple[Any, Any]:
-        from ltx_mlx_core.models.text_encoding import load_tokenizer
-        from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
-
+    def load_text_encoder(self, dtype: mx.Dtype, quantize_bits: int | None) -> tuple[Any, T5Encoder]:
         if self._tokenizer_dir is None:
             self._tokenizer_dir = tempfile.TemporaryDirectory(prefix="ltx-mlx-bench-tokenizer-")
             write_tiny_t5_tokenizer(Path(self._tokenizer_dir.name))

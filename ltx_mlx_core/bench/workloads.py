@@ -13,10 +13,10 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
-from ltx_mlx_core.models.transformer import LTXVideoTransformer
-from ltx_mlx_core.models.transformer_config import PRESETS, TransformerConfig
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-from ltx_mlx_core.models.vae.config import VAEConfig, ltxv_098_vae_config
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS, TransformerConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
+from ltx_mlx_core.models.ltxv.vae.config import VAEConfig, ltxv_098_vae_config
 from ltx_mlx_core.pipeline.decode import decode_video
 from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.tiling import TilingConfig

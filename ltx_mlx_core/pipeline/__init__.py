@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Iterator
 
+from ltx_mlx_core.errors import GenerationError
 from ltx_mlx_core.pipeline.events import Event, Finished, VideoResult
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.results import check_outputs, output_paths, sidecar_path, write_result
@@ -19,6 +20,10 @@ __all__ = ["generate", "run", "write_result", "check_outputs", "output_paths", "
 
 def generate(request: GenerationRequest) -> Iterator[Event]:
     """Validate, probe the input media, resolve the model and stream the events (ends with Finished)."""
+    # Imported on first use: the app imports this package at launch (for the request types), and
+    # the engine behind Pipeline (MLX, the models, weights) would delay the window by ~0.45 s
+    # (measured on Linux CPU: `import desktop.main_window` 1.0-1.2 s, then the engine 0.42-0.49 s);
+    # the worker thread imports it with the first generation instead.
     from ltx_mlx_core.pipeline.pipeline import Pipeline
 
     request.validate()
@@ -33,7 +38,5 @@ def run(request: GenerationRequest) -> VideoResult:
         if isinstance(event, Finished):
             result = event.result
     if result is None:
-        from ltx_mlx_core.errors import GenerationError
-
         raise GenerationError("The generation ended without a video.")
     return result

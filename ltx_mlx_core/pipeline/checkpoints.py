@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 
@@ -28,7 +28,7 @@ MANIFEST_NAME = "manifest.json"
 _FIELDS_NOT_AFFECTING_LATENTS = ("job_dir", "residency", "seeds")
 
 
-def request_hash(request: GenerationRequest, pipeline_config: Optional[dict[str, Any]] = None) -> str:
+def request_hash(request: GenerationRequest, pipeline_config: dict[str, Any] | None = None) -> str:
     """Stable hash of everything that determines a seed's latents (request + resolved config)."""
     data = request.to_dict()
     for name in _FIELDS_NOT_AFFECTING_LATENTS:
@@ -118,7 +118,7 @@ class StageCheckpoints:
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise CheckpointError(f"The stage checkpoint {path} cannot be read ({error}).") from error
 
-    def last_completed(self, seed: int, stage_order: list[str]) -> Optional[str]:
+    def last_completed(self, seed: int, stage_order: list[str]) -> str | None:
         """The latest stage in `stage_order` whose checkpoint exists for `seed`, or None."""
         last = None
         for stage in stage_order:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline import check_outputs, generate, write_result
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT, ConditioningItem, GenerationRequest
-from ltx_mlx_core.video.io import check_encoder_settings
+from ltx_mlx_core.video.io import check_encoder_settings, probe_video, read_video
 
 DEFAULT_EXTEND_OVERLAP = 9
 DEFAULT_EXTEND_FRAMES = 97
@@ -93,8 +94,6 @@ class ProgressLine:
 
 
 def _run_with_progress(request: GenerationRequest, quiet: bool):
-    from ltx_mlx_core.pipeline import generate
-
     progress = None if quiet else ProgressLine(sys.stderr)
     result = None
     events = generate(request)
@@ -211,8 +210,6 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
 
 
 def handle_generate(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.pipeline import check_outputs, write_result
-
     check_encoder_settings(args.crf, "medium", args.fps)
     check_outputs(Path(args.output), _seeds(args))
     request = build_generate_request(args)
@@ -267,9 +264,6 @@ def stitch_extension(input_frames, continuation, overlap: int):
 
 
 def handle_extend(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.pipeline import check_outputs, write_result
-    from ltx_mlx_core.video.io import probe_video, read_video
-
     check_encoder_settings(args.crf, "medium", args.fps)
     check_outputs(Path(args.output), _seeds(args))
     input_path = Path(args.input)

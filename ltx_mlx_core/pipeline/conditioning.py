@@ -24,7 +24,8 @@ from typing import Callable, Optional
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.pipeline.latents import fractional_coords, latent_coords, patchify, pixel_coords
+from ltx_mlx_core.models.common.patchify import patchify
+from ltx_mlx_core.pipeline.latents import fractional_coords, latent_coords, pixel_coords
 
 PREFIX_LATENT_FRAMES = 2
 PREFIX_MODES = ("concat", "soft", "drop")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import yaml
 
@@ -31,7 +31,7 @@ COMPUTE_DTYPES = {
     "float8_e4m3fn": "bfloat16",
 }
 
-ScaleSchedule = Union[float, list[float]]
+ScaleSchedule = float | list[float]
 
 
 def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -48,15 +48,15 @@ class PassConfig:
     as the reference does).
     """
 
-    timesteps: Optional[list[float]] = None
+    timesteps: list[float] | None = None
     num_inference_steps: int = 20
     skip_initial_inference_steps: int = 0
     skip_final_inference_steps: int = 0
     guidance_scale: ScaleSchedule = 1.0
     stg_scale: ScaleSchedule = 0.0
     rescaling_scale: ScaleSchedule = 1.0
-    guidance_timesteps: Optional[list[float]] = None
-    skip_block_list: Optional[list] = None
+    guidance_timesteps: list[float] | None = None
+    skip_block_list: list | None = None
     cfg_star_rescale: bool = False
     tone_map_compression_ratio: float = 0.0
 
@@ -111,9 +111,9 @@ class PipelineConfig:
     # The reference's `prefix_latents_mode` and `prefix_soft_conditioning_strength` (its pipeline uses "concat").
     prefix_latents_mode: str = "concat"
     prefix_soft_conditioning_strength: float = 0.15
-    checkpoint_path: Optional[str] = None
-    spatial_upscaler_model_path: Optional[str] = None
-    text_encoder_model_name_or_path: Optional[str] = None
+    checkpoint_path: str | None = None
+    spatial_upscaler_model_path: str | None = None
+    text_encoder_model_name_or_path: str | None = None
     first_pass: PassConfig = field(default_factory=PassConfig)
     second_pass: PassConfig = field(default_factory=PassConfig)
     # `base` pipelines: the single pass, read from the top-level keys.
@@ -219,7 +219,7 @@ def read_config_dict(path: Path) -> dict[str, Any]:
 
 
 def load_pipeline_config(
-    name_or_path: str | Path, overrides: Optional[dict[str, Any]] = None
+    name_or_path: str | Path, overrides: dict[str, Any] | None = None
 ) -> PipelineConfig:
     """Read a pipeline YAML (by path or by name under configs/) and apply per-request overrides."""
     path = find_config_file(name_or_path)

@@ -15,14 +15,14 @@ from typing import Iterator
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.models.latent_filters import tone_map_latents
-from ltx_mlx_core.models.vae import (
+from ltx_mlx_core.models.ltxv.latent_filters import tone_map_latents
+from ltx_mlx_core.models.ltxv.vae import (
     DEFAULT_DECODE_TIMESTEP,
     CausalVideoAutoencoder,
     denormalize_latents,
     normalize_latents,
 )
-from ltx_mlx_core.models.vae.autoencoder import sample_posterior
+from ltx_mlx_core.models.ltxv.vae.autoencoder import sample_posterior
 from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.tiling import (
     TileWeight,

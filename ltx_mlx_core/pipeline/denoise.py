@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import mlx.core as mx
 
-from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
+from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.pipeline.conditioning import ConditionedTokens
 from ltx_mlx_core.pipeline.guidance import StepGuidance, combine
 from ltx_mlx_core.pipeline.schedule import T_EPS, euler_step, stochastic_step

@@ -6,7 +6,6 @@ into a progress bar, and tests assert on them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
 
 import numpy as np
 
@@ -42,7 +41,7 @@ class Preview:
 
     frames: np.ndarray = field(repr=False)
     kind: str  # "latent" | "decoded"
-    step: Optional[int] = None
+    step: int | None = None
 
 
 @dataclass
@@ -64,4 +63,4 @@ class Finished:
     result: VideoResult
 
 
-Event = Union[StageStarted, StepDone, Preview, Finished]
+Event = StageStarted | StepDone | Preview | Finished

@@ -7,7 +7,7 @@ need: the distilled configs (guidance 1, STG 0) run a single pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 
@@ -17,7 +17,7 @@ class StepGuidance:
     cfg: float
     stg: float
     rescale: float
-    skip_blocks: Optional[list[int]]
+    skip_blocks: list[int] | None
     cfg_star: bool = False
 
     @property
@@ -34,7 +34,7 @@ class StepGuidance:
         return names + (["perturbed"] if self.uses_stg else [])
 
 
-def _per_step(value: Any, timesteps: list[float], mapping: Optional[list[int]]) -> list:
+def _per_step(value: Any, timesteps: list[float], mapping: list[int] | None) -> list:
     if not isinstance(value, list):
         return [value] * len(timesteps)
     if mapping is None:

@@ -11,19 +11,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ltx_mlx_core.models.common.patchify import unpatchify
+
 VAE_SCALE_FACTORS = (8, 32, 32)  # frames, rows, columns per latent
-
-
-def patchify(latents: mx.array) -> mx.array:
-    batch, frames, rows, cols, channels = latents.shape
-    return latents.reshape(batch, frames * rows * cols, channels)
-
-
-def unpatchify(tokens: mx.array, grid: tuple[int, int, int]) -> mx.array:
-    frames, rows, cols = grid
-    if tokens.shape[1] != frames * rows * cols:
-        raise ValueError(f"{tokens.shape[1]} tokens cannot form a {frames}x{rows}x{cols} latent grid.")
-    return tokens.reshape(tokens.shape[0], frames, rows, cols, tokens.shape[-1])
 
 
 def latent_coords(grid: tuple[int, int, int], batch: int = 1) -> mx.array:

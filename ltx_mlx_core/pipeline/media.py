@@ -6,7 +6,8 @@ passes it through a libx264 encode at CRF 29 (so conditioning frames carry the
 compression artefacts the model saw in training); the codec works on even sizes,
 so an odd last row or column is dropped. The pipeline then resizes these frames
 bilinearly to the size of each pass it runs (both passes of the multi-scale flow
-start from the same prepared frames). `prepare_frames` does the first part once
+start from the same prepared frames; `resize_frames` also resizes the first pass's
+result). `prepare_frames` does the first part once
 per item; `PreparedMedia.at_size` the second, once per pass size. Videos are
 trimmed to a valid 8k+1 length that fits in the clip from their start frame.
 """
@@ -16,7 +17,6 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Optional
 
 import imageio_ffmpeg
 import mlx.core as mx
@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.pipeline.multiscale import resize_frames
 from ltx_mlx_core.pipeline.request import ConditioningItem
+from ltx_mlx_core.video.io import read_frames
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,31 @@ def crf_compress(frames: np.ndarray, crf: int = CONDITIONING_CRF) -> np.ndarray:
     return np.stack(decoded[:count])
 
 
+def _linear_weights(out_size: int, in_size: int) -> tuple[mx.array, mx.array, mx.array]:
+    """Source indices and weights of bilinear sampling with align_corners=False (no antialiasing)."""
+    scale = in_size / out_size
+    source = (mx.arange(out_size, dtype=mx.float32) + 0.5) * scale - 0.5
+    source = mx.maximum(source, 0.0)
+    low = mx.minimum(mx.floor(source).astype(mx.int32), in_size - 1)
+    high = mx.minimum(low + 1, in_size - 1)
+    weight = (source - low.astype(mx.float32))[:, None]
+    return low, high, weight
+
+
+def resize_frames(pixels: mx.array, height: int, width: int) -> mx.array:
+    """Bilinear resize of frames [F, H, W, C] to [F, height, width, C], as torch's F.interpolate does it."""
+    frames, in_h, in_w, channels = pixels.shape
+    if (in_h, in_w) == (height, width):
+        return pixels
+    x = pixels.astype(mx.float32)
+    low, high, weight = _linear_weights(height, in_h)
+    row_weight = weight[None, :, :, None]  # [1, height, 1, 1]
+    x = x[:, low] * (1 - row_weight) + x[:, high] * row_weight
+    low, high, weight = _linear_weights(width, in_w)
+    x = x[:, :, low] * (1 - weight[None, None]) + x[:, :, high] * weight[None, None]
+    return x.astype(pixels.dtype)
+
+
 @dataclass
 class PreparedMedia:
     """One item's frames as the reference CLI hands them to its pipeline, at the source's resolution.
@@ -113,7 +138,7 @@ class PreparedMedia:
         return mx.array(np.stack(resized)[None])
 
 
-def prepare_frames(frames: np.ndarray, height: int, width: int, crf: Optional[int] = None) -> PreparedMedia:
+def prepare_frames(frames: np.ndarray, height: int, width: int, crf: int | None = None) -> PreparedMedia:
     """uint8 [F, h, w, 3] → cropped to width:height, blurred and compressed, as the reference CLI does.
 
     `crf` defaults to CONDITIONING_CRF (read at call time).
@@ -142,8 +167,6 @@ def load_item_frames(item: ConditioningItem, target_frames: int) -> np.ndarray:
     elif item.kind == "image":
         frames = np.asarray(Image.open(item.path).convert("RGB"))[None]
     else:
-        from ltx_mlx_core.video.io import read_frames
-
         frames = read_frames(item.path, item.source_start, item.source_count)
     if frames.shape[0] > 1:
         length = trim_sequence_length(item.frame, frames.shape[0], target_frames)

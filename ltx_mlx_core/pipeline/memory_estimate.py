@@ -19,12 +19,15 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
 from ltx_mlx_core.pipeline.latents import latent_grid
-from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.tiling import TilingConfig, decode_bytes
+from ltx_mlx_core.pipeline.config import load_pipeline_config
+from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.components import ModelComponents, components_of
+from ltx_mlx_core.weights.registry import ModelFiles
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 logger = logging.getLogger(__name__)
@@ -159,57 +162,23 @@ def _is_quantized_linear(name: str, shape: tuple[int, ...]) -> bool:
     return not any(part in name for part in ("embed", "shared.", "relative_attention_bias"))
 
 
-def _shapes(paths: list, prefix: str = "") -> dict[str, tuple[int, ...]]:
-    from ltx_mlx_core.weights.safetensors_io import read_header
-
-    shapes: dict[str, tuple[int, ...]] = {}
-    for path in paths:
-        header = read_header(path)
-        shapes.update({name[len(prefix):]: header.tensors[name].shape for name in header.keys_with_prefix(prefix)})
-    return shapes
-
-
-def component_shapes(model_files: Any) -> tuple[dict, dict, dict, dict, Any]:
-    """Tensor shapes of (transformer, VAE, text encoder, upsampler) and the transformer config, from headers only."""
-    from pathlib import Path
-
-    from ltx_mlx_core.weights import layout_diffusers, layout_official
-    from ltx_mlx_core.weights.layout_hf_t5 import t5_weight_files
-
-    checkpoint = Path(model_files.checkpoint)
-    if layout_diffusers.is_diffusers_folder(checkpoint):
-        transformer = _shapes(layout_diffusers.transformer_weight_files(checkpoint))
-        vae = _shapes(layout_diffusers.sharded_files(checkpoint / "vae", layout_diffusers.WEIGHTS_INDEX))
-        config = layout_diffusers.transformer_config(checkpoint)
-    else:
-        transformer = _shapes([checkpoint], layout_official.TRANSFORMER_PREFIX)
-        vae = _shapes([checkpoint], layout_official.VAE_PREFIX)
-        config = layout_official.transformer_config(checkpoint)
-    text = _shapes(t5_weight_files(Path(model_files.text_encoder_dir)))
-    text = {k: v for k, v in text.items() if not k.startswith("decoder.") and k != "encoder.embed_tokens.weight"}
-    upsampler = _shapes([model_files.upsampler]) if getattr(model_files, "upsampler", None) else {}
-    return transformer, vae, text, upsampler, config
-
-
-def compute_dtype_bytes(request: GenerationRequest, model: Any) -> int:
+def compute_dtype_bytes(request: GenerationRequest, model: ModelComponents) -> int:
     """Bytes per value in the compute dtype of the request's pipeline config (bf16 when there is none)."""
-    from ltx_mlx_core.pipeline.config import load_pipeline_config
-
     source = request.pipeline_config or model.config
     if source is None:
         return DTYPE_BYTES["bfloat16"]
     return DTYPE_BYTES[load_pipeline_config(source, request.config_overrides).compute_dtype]
 
 
-def estimate_memory(request: GenerationRequest, model: Any, dtype_bytes: Optional[int] = None) -> MemoryEstimate:
+def estimate_memory(
+    request: GenerationRequest, model: ModelFiles | ModelComponents, dtype_bytes: int | None = None
+) -> MemoryEstimate:
     """Bytes each component and the activations need for this request, from tensor shapes only
     (file headers for installed models): nothing is loaded.
 
     `model`: `ModelFiles` or `ModelComponents`. `dtype_bytes` is the compute dtype's size; by default
     the request's pipeline config decides it.
     """
-    from ltx_mlx_core.weights.components import components_of
-
     components = components_of(model)
     if dtype_bytes is None:
         dtype_bytes = compute_dtype_bytes(request, components)

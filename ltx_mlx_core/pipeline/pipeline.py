@@ -21,7 +21,7 @@ import gc
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
 
 import mlx.core as mx
 import numpy as np
@@ -32,10 +32,13 @@ from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
 from ltx_mlx_core.pipeline.decode import iter_decode_tiled
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
+from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
 from ltx_mlx_core.pipeline.timing import StageTimer
+from ltx_mlx_core.weights.components import ModelComponents, components_of
+from ltx_mlx_core.weights.registry import ModelFiles, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class PipelineSettings:
     `tiling` None decodes in the fewest tiles that fit the memory left at decode time.
     """
 
-    tiling: Optional[TilingConfig] = None
+    tiling: TilingConfig | None = None
     preview_max_side: int = 256
     decoded_preview_frames: int = 9
 
@@ -59,7 +62,7 @@ class PipelineSettings:
 class _StepClock:
     """Elapsed time and ETA of a stage from the mean step time so far."""
 
-    def __init__(self, total: int, started: Optional[float] = None):
+    def __init__(self, total: int, started: float | None = None):
         self.total = total
         self.started = time.monotonic() if started is None else started
 
@@ -84,7 +87,7 @@ class _Work:
 
     def __init__(self, stages: list[str], latents: dict, remaining: dict[int, list[str]], seeds: list[int]):
         self.stages = stages
-        self.latents: dict[int, Optional[mx.array]] = latents
+        self.latents: dict[int, mx.array | None] = latents
         self.remaining = remaining
         self.needs_transformer = any(s != "upsample" for left in remaining.values() for s in left)
         plan = ["load"] + (["text_encode"] if self.needs_transformer else [])
@@ -95,9 +98,9 @@ class _Work:
         self.current_stage = "start"
 
     @classmethod
-    def plan(cls, seeds: list[int], stages: list[str], checkpoints: Optional[StageCheckpoints]) -> "_Work":
+    def plan(cls, seeds: list[int], stages: list[str], checkpoints: StageCheckpoints | None) -> "_Work":
         """Resume each seed after its last checkpointed stage (all stages when there is none)."""
-        latents: dict[int, Optional[mx.array]] = {}
+        latents: dict[int, mx.array | None] = {}
         remaining: dict[int, list[str]] = {}
         for seed in seeds:
             done = checkpoints.last_completed(seed, stages) if checkpoints else None
@@ -117,17 +120,13 @@ class _Work:
 class Pipeline:
     """One model's generation pipeline; `generate` may be called many times."""
 
-    def __init__(self, model: Any, settings: Optional[PipelineSettings] = None):
+    def __init__(self, model: ModelFiles | ModelComponents, settings: PipelineSettings | None = None):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (e.g. random weights for benchmarks)."""
-        from ltx_mlx_core.weights.components import components_of
-
         self.components = components_of(model)
         self.settings = settings or PipelineSettings()
 
     @classmethod
-    def for_request(cls, request: GenerationRequest, settings: Optional[PipelineSettings] = None) -> "Pipeline":
-        from ltx_mlx_core.weights.registry import resolve_model
-
+    def for_request(cls, request: GenerationRequest, settings: PipelineSettings | None = None) -> "Pipeline":
         return cls(resolve_model(request.model), settings)
 
     def resolve_config(self, request: GenerationRequest) -> PipelineConfig:
@@ -269,8 +268,6 @@ class Pipeline:
     @staticmethod
     def _tiling_for(latents: mx.array) -> TilingConfig:
         """The fewest tiles that fit what memory is left now (models released, latents ready)."""
-        from ltx_mlx_core.pipeline.memory_estimate import available_memory
-
         budget = max(0, available_memory() - mx.get_active_memory())
         tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size)
         log.info("decode tiling for %s latents within %.1f GiB: %s", tuple(latents.shape), budget / 2**30, tiling)

@@ -14,7 +14,6 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import mlx.core as mx
 import numpy as np
@@ -51,7 +50,7 @@ class LatentProjection:
         return frames
 
 
-def fit_latent_projection(vae, decode_timestep: Optional[float] = None) -> LatentProjection:
+def fit_latent_projection(vae, decode_timestep: float | None = None) -> LatentProjection:
     """Least-squares 128 -> 3 map from normalised latents to their decoded block colours.
 
     Decodes one frame of random normal latents (a square grid with more latent
@@ -81,7 +80,7 @@ def projection_cache_key(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:24]
 
 
-def load_or_fit_projection(vae, cache_key: str, decode_timestep: Optional[float] = None) -> LatentProjection:
+def load_or_fit_projection(vae, cache_key: str, decode_timestep: float | None = None) -> LatentProjection:
     """The cached projection for this VAE, fitted and stored on first use."""
     path: Path = cache_dir() / "previews" / f"{cache_key}.npz"
     if path.is_file():

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +28,7 @@ MIN_MEDIA_SIDE = 2  # conditioning is H.264-compressed at its own size first, wh
 DEFAULT_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 
 
-def media_kind(path: str | Path) -> Optional[str]:
+def media_kind(path: str | Path) -> str | None:
     """'image', 'video' or None for a file suffix we cannot use as conditioning."""
     suffix = Path(path).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
@@ -60,12 +60,12 @@ class ConditioningItem:
     extension uses the last `overlap` frames of the previous clip).
     """
 
-    path: Optional[str] = None
+    path: str | None = None
     frame: int = 0
     strength: float = 1.0
-    frames: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    frames: np.ndarray | None = field(default=None, repr=False, compare=False)
     source_start: int = 0
-    source_count: Optional[int] = None
+    source_count: int | None = None
 
     @property
     def kind(self) -> str:
@@ -106,13 +106,13 @@ class GenerationRequest:
     seeds: list[int] = field(default_factory=lambda: [0])
     conditioning: list[ConditioningItem] = field(default_factory=list)
     # A pipeline YAML (path or name under configs/); None means the model's default.
-    pipeline_config: Optional[str] = None
+    pipeline_config: str | None = None
     # Per-request overrides of pipeline config keys (e.g. {"first_pass": {"guidance_scale": 3}}).
     config_overrides: dict[str, Any] = field(default_factory=dict)
     residency: str = "auto"
-    quantize_bits: Optional[int] = None
+    quantize_bits: int | None = None
     # Where stage checkpoints go so a failed second stage can resume; None = no checkpoints.
-    job_dir: Optional[str] = None
+    job_dir: str | None = None
 
     @property
     def seed(self) -> int:

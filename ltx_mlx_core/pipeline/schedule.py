@@ -9,7 +9,7 @@ their own t (conditioning tokens start lower), so dt is per token.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 import numpy as np
@@ -19,7 +19,7 @@ from ltx_mlx_core.errors import InvalidRequest
 T_EPS = 1e-6
 
 
-def linear_quadratic_schedule(num_steps: int, threshold_noise: float = 0.025, linear_steps: Optional[int] = None) -> list[float]:
+def linear_quadratic_schedule(num_steps: int, threshold_noise: float = 0.025, linear_steps: int | None = None) -> list[float]:
     if num_steps == 1:
         return [1.0]
     linear_steps = num_steps // 2 if linear_steps is None else linear_steps
@@ -42,8 +42,8 @@ def _time_shift(mu: float, timesteps: np.ndarray) -> np.ndarray:
     return math.exp(mu) / (math.exp(mu) + (1.0 / timesteps - 1.0))
 
 
-def shift_timesteps(timesteps: list[float], num_tokens: int, shifting: Optional[str],
-                    target_shift_terminal: Optional[float] = None, base_resolution: int = 32 * 32) -> list[float]:
+def shift_timesteps(timesteps: list[float], num_tokens: int, shifting: str | None,
+                    target_shift_terminal: float | None = None, base_resolution: int = 32 * 32) -> list[float]:
     """The scheduler's resolution-dependent shift ("SD3" or "SimpleDiffusion"); more tokens → later in the noise."""
     if not shifting:
         return list(timesteps)
@@ -63,7 +63,7 @@ def shift_timesteps(timesteps: list[float], num_tokens: int, shifting: Optional[
     return [float(v) for v in shifted]
 
 
-def sampled_schedule(steps: int, sampler: str, shift: Optional[float] = None) -> list[float]:
+def sampled_schedule(steps: int, sampler: str, shift: float | None = None) -> list[float]:
     name = sampler.lower().replace("-", "").replace("_", "")
     if name == "uniform":
         return uniform_schedule(steps)
@@ -78,9 +78,9 @@ def sampled_schedule(steps: int, sampler: str, shift: Optional[float] = None) ->
     raise InvalidRequest(f"Unknown sampler '{sampler}' (use linear-quadratic, uniform or constant).")
 
 
-def timesteps_from_config(pass_config: Any, sampler: str = "linear-quadratic", num_tokens: Optional[int] = None,
-                          shifting: Optional[str] = None, target_shift_terminal: Optional[float] = None,
-                          shift: Optional[float] = None) -> list[float]:
+def timesteps_from_config(pass_config: Any, sampler: str = "linear-quadratic", num_tokens: int | None = None,
+                          shifting: str | None = None, target_shift_terminal: float | None = None,
+                          shift: float | None = None) -> list[float]:
     """The pass's timesteps: its explicit list (never shifted, as the reference), or a sampled schedule,
     shifted for `num_tokens` latent tokens when the scheduler config names a `shifting`, with skips applied."""
     if pass_config.timesteps:

@@ -19,15 +19,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterator
+from collections.abc import Iterator
 
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.attention import SkipLayerStrategy
+from ltx_mlx_core.models.common.patchify import unpatchify
+from ltx_mlx_core.models.ltxv import text_encoding
+from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent
+from ltx_mlx_core.models.ltxv.upsampler import upsample_normalized_latents
+from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
 from ltx_mlx_core.pipeline.config import PassConfig, PipelineConfig
+from ltx_mlx_core.pipeline.decode import encode_video
 from ltx_mlx_core.pipeline.denoise import TextConditioning, iter_denoise
+from ltx_mlx_core.pipeline.guidance import guidance_schedule
+from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid
+from ltx_mlx_core.pipeline.media import prepare_item, resize_frames
+from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.schedule import timesteps_from_config
 from ltx_mlx_core.pipeline.timing import StageTimer
+from ltx_mlx_core.weights.components import ModelComponents, components_of
+from ltx_mlx_core.weights.registry import ModelFiles
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
@@ -81,10 +95,8 @@ def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -
     return 2 * width, 2 * height
 
 
-def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: Any) -> None:
+def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents) -> None:
     """Checks needing the config and the model's components (InvalidRequest naming what to change)."""
-    from ltx_mlx_core.weights.components import components_of
-
     if config.is_multiscale:
         pass_sizes(request, config, "first_pass")
         if not components_of(model).has_upsampler:
@@ -94,10 +106,9 @@ def check_request_against_model(request: GenerationRequest, config: PipelineConf
             )
 
 
-def choose_residency(request: GenerationRequest, config: PipelineConfig, model: Any) -> ResidencyMode:
+def choose_residency(request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents) -> ResidencyMode:
     """Estimate memory before loading anything and pick the residency mode (OutOfMemoryRisk if
     nothing fits)."""
-    from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
 
     estimate = estimate_memory(request, model, dtype_bytes=_dtype(config.compute_dtype).size)
     residency = check_fits(estimate, request.residency)
@@ -113,13 +124,12 @@ class StageRunner:
     """The stages of one request, in the residency mode chosen for it (`choose_residency`)."""
 
     def __init__(
-        self, model: Any, request: GenerationRequest, config: PipelineConfig, residency: ResidencyMode,
+        self, model: ModelFiles | ModelComponents, request: GenerationRequest, config: PipelineConfig, residency: ResidencyMode,
         timer: StageTimer | None = None,
     ):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
         loads through. Everything a stage needs is given here, so the methods can run in any order
         the pipeline calls them (encode_text alone, say). Component loads are timed on `timer`."""
-        from ltx_mlx_core.weights.components import components_of
 
         self.components = components_of(model)
         self.request = request
@@ -183,7 +193,6 @@ class StageRunner:
     def encode_text(self) -> TextConditioning:
         """Load T5 (quantised like the transformer when the request asks), encode the prompt (and the
         negative one when CFG is on), free T5."""
-        from ltx_mlx_core.models.text_encoding import encode_prompts
 
         request, config = self.request, self.config
         self._release_vae_when_streaming()
@@ -192,7 +201,7 @@ class StageRunner:
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
-        embeds, mask = encode_prompts(tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens)
+        embeds, mask = text_encoding.encode_prompts(tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens)
         mx.eval(embeds, mask)
         del tokenizer, encoder
         mx.clear_cache()
@@ -210,8 +219,6 @@ class StageRunner:
         return dict(self.config.passes())[stage]
 
     def _timesteps(self, pass_config: PassConfig) -> list[float]:
-        from ltx_mlx_core.pipeline.schedule import timesteps_from_config
-
         return timesteps_from_config(pass_config)
 
     def stage_steps(
@@ -234,9 +241,6 @@ class StageRunner:
             yield latents
 
     def _upsample(self, latents: mx.array) -> Iterator[mx.array]:
-        from ltx_mlx_core.models.latent_filters import adain_filter_latent
-        from ltx_mlx_core.models.upsampler import upsample_normalized_latents
-
         if self._upsampler is None:
             self._upsampler = self._load("upsampler")
         if self._latent_statistics is None:
@@ -252,10 +256,6 @@ class StageRunner:
         keys: dict[str, mx.array],
     ) -> Iterator[mx.array]:
         """One pass: noise (re-noised `previous` for the second pass), conditioning, denoising steps."""
-        from ltx_mlx_core.models.transformer_config import SkipLayerStrategy
-        from ltx_mlx_core.pipeline.conditioning import prepare_conditioning
-        from ltx_mlx_core.pipeline.guidance import guidance_schedule
-        from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
 
         request, config = self.request, self.config
         pass_config = self._pass_config(stage)
@@ -289,8 +289,6 @@ class StageRunner:
         Each item is prepared once for the requested size (cropped to its aspect at the source's
         resolution, blurred, CRF-compressed), then resized bilinearly to each pass's size.
         """
-        from ltx_mlx_core.pipeline.conditioning import PlacedMedia
-        from ltx_mlx_core.pipeline.media import prepare_item
 
         request = self.request
         if (width, height) not in self._media_cache:
@@ -306,8 +304,6 @@ class StageRunner:
         return self._media_cache[(width, height)]
 
     def _encode_pixels(self, pixels: mx.array) -> mx.array:
-        from ltx_mlx_core.pipeline.decode import encode_video
-
         return encode_video(self.load_vae(), pixels)
 
     def finish_pixels(self, pixels: mx.array) -> mx.array:
@@ -319,6 +315,5 @@ class StageRunner:
         height, width = pixels.shape[1:3]
         if (width, height) == (request.width, request.height):
             return pixels
-        from ltx_mlx_core.pipeline.multiscale import resize_frames
 
         return resize_frames(mx.clip(pixels, -1.0, 1.0), request.height, request.width)

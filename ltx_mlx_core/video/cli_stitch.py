@@ -6,6 +6,8 @@ import sys
 
 from ltx_mlx_core.video.io import X264_PRESETS, check_encoder_settings
 from ltx_mlx_core.video.outputs import check_video_output
+from ltx_mlx_core.video.project_file import read_project, segments_from_project
+from ltx_mlx_core.video.stitch import stitch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,9 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ltx_mlx_core.video.project_file import read_project, segments_from_project
-    from ltx_mlx_core.video.stitch import stitch
-
     check_encoder_settings(args.crf, args.preset, args.fps)
     check_video_output(args.output)
     data, folder = read_project(args.project)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 class Segment:
     path: str
     trim_in: int = 0
-    trim_out: Optional[int] = None  # exclusive; None = to the end
+    trim_out: int | None = None  # exclusive; None = to the end
     drop_first: int = 0
     crossfade: int = 0  # frames blended with the previous segment's last frames
 
@@ -50,7 +50,7 @@ class StitchPlan:
         return sum(self.kept) - sum(s.crossfade for s in self.segments[1:])
 
 
-def plan_stitch(segments: list[Segment], size: Optional[tuple[int, int]] = None) -> StitchPlan:
+def plan_stitch(segments: list[Segment], size: tuple[int, int] | None = None) -> StitchPlan:
     """Check every segment against its file; sizes default to the first clip's."""
     if not segments:
         raise InvalidRequest("The timeline is empty: add a clip before exporting.")
@@ -113,8 +113,8 @@ def stitch(
     fps: float,
     crf: int = 18,
     preset: str = "slow",
-    progress: Optional[Callable[[int, int], bool]] = None,
-    size: Optional[tuple[int, int]] = None,
+    progress: Callable[[int, int], bool] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Path:
     """Encode the film to `output` (H.264, yuv420p, atomic). `progress(done, total)` returning
     False cancels (raises VideoWriteCancelled; nothing is written)."""

@@ -1,16 +1,15 @@
 """The models ltx-mlx supports: hub repos, files, approximate sizes, licences.
 
 Weights live in the standard Hugging Face cache (shared with other tools that
-use it); `installed_files` finds them there without touching the network.
+use it); `cached_path` finds them there without touching the network.
 Sizes are approximate (the hub's own metadata is checked on download).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
-from ltx_mlx_core.errors import ModelNotInstalled
+from ltx_mlx_core.paths import hf_cache_dir
 
 LTXV_REPO = "Lightricks/LTX-Video"
 T5_REPO = "PixArt-alpha/PixArt-XL-2-1024-MS"
@@ -90,11 +89,9 @@ CATALOG: dict[str, CatalogEntry] = {
 }
 
 
-def cached_path(hub_file: HubFile) -> Optional[Path]:
+def cached_path(hub_file: HubFile) -> Path | None:
     """The file's path in the Hugging Face cache, or None when it is not fully downloaded."""
     from huggingface_hub import try_to_load_from_cache
-
-    from ltx_mlx_core.paths import hf_cache_dir
 
     found = try_to_load_from_cache(hub_file.repo_id, hub_file.filename, cache_dir=hf_cache_dir())
     return Path(found) if isinstance(found, str) else None
@@ -102,54 +99,3 @@ def cached_path(hub_file: HubFile) -> Optional[Path]:
 
 def is_installed(entry: CatalogEntry) -> bool:
     return all(cached_path(f) is not None for f in entry.files)
-
-
-def installed_files(entry: CatalogEntry):
-    from ltx_mlx_core.paths import configs_dir
-    from ltx_mlx_core.weights.registry import ModelFiles
-
-    found = {f.filename: cached_path(f) for f in entry.files}
-    missing = [name for name, path in found.items() if path is None]
-    if missing:
-        raise ModelNotInstalled(
-            f"Model '{entry.model_id}' is not downloaded ({len(missing)} file(s) missing, e.g. {missing[0]}). "
-            f"Download it with `ltx-mlx models download {entry.model_id}` or the app's model manager."
-        )
-    text_encoder = found["text_encoder/config.json"].parent
-    return ModelFiles(
-        model_id=entry.model_id,
-        checkpoint=found[entry.checkpoint.filename],
-        upsampler=found[entry.upsampler.filename],
-        text_encoder_dir=text_encoder,
-        tokenizer_dir=found["tokenizer/tokenizer_config.json"].parent,
-        config=str(configs_dir() / entry.pipeline_config),
-        label=entry.label,
-    )
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """One row of `ltx-mlx models list` and the app's model manager."""
-
-    model_id: str
-    label: str
-    approx_bytes: int
-    licence: str
-    installed: bool
-    is_test_model: bool = False
-
-
-TINY_LICENCE = "Random weights made on this machine; no licence restrictions. Its output is noise."
-TINY_APPROX_BYTES = 4_000_000
-
-
-def list_models() -> list[ModelStatus]:
-    """The tiny test model and every catalog model, with what is on this machine (no network)."""
-    from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, tiny_model_dir
-    from ltx_mlx_core.weights.tiny import LABEL
-
-    rows = [ModelStatus(TINY_ID, LABEL, TINY_APPROX_BYTES, TINY_LICENCE,
-                        (tiny_model_dir() / MANIFEST).is_file(), is_test_model=True)]
-    rows += [ModelStatus(entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry))
-             for entry in CATALOG.values()]
-    return rows

@@ -19,9 +19,10 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from ltx_mlx_core.errors import DownloadError, LtxMlxError
+from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
 from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_path
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _is_sha256(etag: str) -> bool:
     return len(etag) == 64 and all(c in "0123456789abcdef" for c in etag)
 
 
-def _progress_class(report: Callable[[int, int], None], cancel: Optional[threading.Event]):
+def _progress_class(report: Callable[[int, int], None], cancel: threading.Event | None):
     from tqdm.auto import tqdm
 
     class Progress(tqdm):  # type: ignore[misc]
@@ -95,7 +96,7 @@ def _link_into_snapshot(storage: Path, commit: str, filename: str, blob: Path) -
     return snapshot
 
 
-def _transfer(url: str, partial: Path, size: Optional[int], report, cancel, name: str) -> None:
+def _transfer(url: str, partial: Path, size: int | None, report, cancel, name: str) -> None:
     """Append the missing bytes to `partial` (Range request from its current length)."""
     from huggingface_hub.file_download import http_get
     from huggingface_hub.utils import build_hf_headers
@@ -112,7 +113,7 @@ def _transfer(url: str, partial: Path, size: Optional[int], report, cancel, name
                  displayed_filename=name, tqdm_class=_progress_class(report, cancel))
 
 
-def _verify(partial: Path, hub_file: HubFile, etag: str, size: Optional[int]) -> None:
+def _verify(partial: Path, hub_file: HubFile, etag: str, size: int | None) -> None:
     problem = None
     if size is not None and partial.stat().st_size != size:
         problem = f"is truncated ({partial.stat().st_size} of {size} bytes)"
@@ -127,15 +128,13 @@ def _verify(partial: Path, hub_file: HubFile, etag: str, size: Optional[int]) ->
         )
 
 
-def download_file(hub_file: HubFile, progress: Optional[Callable[[int, int], None]] = None,
-                  cancel: Optional[threading.Event] = None) -> Path:
+def download_file(hub_file: HubFile, progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> Path:
     """The file's path in the HF cache, downloading (or resuming) it when it is not there yet."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     from huggingface_hub.file_download import repo_folder_name
     from huggingface_hub.utils import WeakFileLock
-
-    from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
 
     existing = cached_path(hub_file)
     if existing is not None:
@@ -186,8 +185,8 @@ def _remove_cached(snapshot_path: Path) -> None:
             path.unlink()
 
 
-def download_model(model_id: str, progress: Optional[ProgressCallback] = None,
-                   cancel: Optional[threading.Event] = None) -> CatalogEntry:
+def download_model(model_id: str, progress: ProgressCallback | None = None,
+                   cancel: threading.Event | None = None) -> CatalogEntry:
     if model_id not in CATALOG:
         raise DownloadError(f"'{model_id}' is not in the catalog; known models: {', '.join(CATALOG)}.")
     entry = CATALOG[model_id]
@@ -205,7 +204,7 @@ def download_model(model_id: str, progress: Optional[ProgressCallback] = None,
     return entry
 
 
-def verify_model(model_id: str, progress: Optional[ProgressCallback] = None) -> list[str]:
+def verify_model(model_id: str, progress: ProgressCallback | None = None) -> list[str]:
     """Re-check a downloaded model's files against their sha256 (the blob names of LFS files).
 
     Returns one sentence per missing or damaged file; a damaged file is deleted so that

@@ -9,12 +9,9 @@ the header says which tensors those are.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import mlx.core as mx
-
-if TYPE_CHECKING:
-    from ltx_mlx_core.weights.safetensors_io import SafetensorsHeader
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +21,10 @@ DROPPED_SUFFIXES = (".input_scale", ".scale_input")
 
 
 def dequantize_fp8_tensors(
-    tensors: dict[str, mx.array], header: "SafetensorsHeader", dtype: mx.Dtype = mx.bfloat16
+    tensors: dict[str, mx.array], stored_dtypes: Mapping[str, str], dtype: mx.Dtype = mx.bfloat16
 ) -> dict[str, mx.array]:
-    fp8_names = [name for name in tensors if header.tensors[name].dtype in FP8_DTYPES]
+    """FP8 tensors (by their safetensors dtype name in `stored_dtypes`) scaled and cast to `dtype`."""
+    fp8_names = [name for name in tensors if stored_dtypes[name] in FP8_DTYPES]
     if not fp8_names and not any(name.endswith(SCALE_SUFFIXES + DROPPED_SUFFIXES) for name in tensors):
         return tensors
     out = dict(tensors)

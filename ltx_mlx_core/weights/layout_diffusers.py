@@ -24,12 +24,12 @@ from typing import Any
 import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError
-from ltx_mlx_core.models.transformer_config import TransformerConfig
-from ltx_mlx_core.models.vae.config import VAEConfig
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import sanitize_diffusers_transformer
+from ltx_mlx_core.models.ltxv.vae.config import VAEConfig
+from ltx_mlx_core.models.ltxv.vae_keys import sanitize_official_vae
 from ltx_mlx_core.weights.layout_hf_t5 import sharded_files
 from ltx_mlx_core.weights.safetensors_io import load_tensors
-from ltx_mlx_core.weights.transformer_keys import sanitize_diffusers_transformer
-from ltx_mlx_core.weights.vae_keys import sanitize_official_vae
 
 MODEL_INDEX = "model_index.json"
 WEIGHTS_INDEX = "diffusion_pytorch_model.safetensors.index.json"

@@ -12,9 +12,9 @@ from pathlib import Path
 import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError
-from ltx_mlx_core.models.t5 import T5Config
+from ltx_mlx_core.models.ltxv.t5 import T5Config
+from ltx_mlx_core.models.ltxv.t5_keys import sanitize_hf_t5
 from ltx_mlx_core.weights.safetensors_io import load_tensors
-from ltx_mlx_core.weights.t5_keys import sanitize_hf_t5
 
 SHARD_INDEX = "model.safetensors.index.json"
 

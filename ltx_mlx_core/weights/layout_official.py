@@ -8,18 +8,18 @@ Each reader returns (config, sanitized lazily-loaded weights) and allocates noth
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError
-from ltx_mlx_core.models.transformer_config import TransformerConfig
-from ltx_mlx_core.models.upsampler import UpsamplerConfig
-from ltx_mlx_core.models.vae.config import VAEConfig
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import sanitize_official_transformer
+from ltx_mlx_core.models.ltxv.upsampler import UpsamplerConfig
+from ltx_mlx_core.models.ltxv.upsampler_keys import sanitize_upsampler
+from ltx_mlx_core.models.ltxv.vae.config import VAEConfig
+from ltx_mlx_core.models.ltxv.vae_keys import sanitize_official_vae
 from ltx_mlx_core.weights.safetensors_io import SafetensorsHeader, load_tensors, read_header
-from ltx_mlx_core.weights.transformer_keys import sanitize_official_transformer
-from ltx_mlx_core.weights.upsampler_keys import sanitize_upsampler
-from ltx_mlx_core.weights.vae_keys import sanitize_official_vae
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "vae."
@@ -39,7 +39,7 @@ def _config_error(header: SafetensorsHeader, section: str, error: Exception) -> 
     return CheckpointError(f"'{header.path.name}' has a '{section}' config this version cannot build: {error}")
 
 
-def transformer_config(path: Path, header: Optional[SafetensorsHeader] = None) -> TransformerConfig:
+def transformer_config(path: Path, header: SafetensorsHeader | None = None) -> TransformerConfig:
     header = header or read_header(path)
     try:
         return TransformerConfig.from_dict(component_config(header, "transformer"))

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Optional
+from types import ModuleType
+from typing import Any, Callable
 
 import mlx.core as mx
+import mlx.nn as nn
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
-from ltx_mlx_core.models.t5 import T5Encoder
-from ltx_mlx_core.models.transformer import LTXVideoTransformer
-from ltx_mlx_core.models.upsampler import LatentUpsampler
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder
+from ltx_mlx_core.models.ltxv.t5 import T5Encoder
+from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights
+from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.weights import layout_diffusers, layout_hf_t5, layout_official
 from ltx_mlx_core.weights.quantize import load_or_quantize, quantize_linear_layers
+from ltx_mlx_core.weights.registry import ModelFiles
 from ltx_mlx_core.weights.residency import ResidencyMode, split_block_weights, stream_transformer_blocks
-from ltx_mlx_core.weights.transformer_keys import load_transformer_weights
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ __all__ = ["load_transformer", "load_vae", "load_upsampler", "load_text_encoder"
            "t5_weight_files", "layout_of"]
 
 
-def layout_of(files: Any) -> str:
+def layout_of(files: ModelFiles) -> str:
     """'diffusers' when the checkpoint is a diffusers pipeline folder, else 'official'."""
     checkpoint = Path(files.checkpoint)
     if checkpoint.is_dir():
@@ -45,11 +49,11 @@ def layout_of(files: Any) -> str:
     return "official"
 
 
-def _layout(files: Any) -> Any:
+def _layout(files: ModelFiles) -> ModuleType:
     return layout_diffusers if layout_of(files) == "diffusers" else layout_official
 
 
-def _reader(files: Any, component: str) -> Callable[[Path], tuple[Any, dict[str, mx.array]]]:
+def _reader(files: ModelFiles, component: str) -> Callable[[Path], tuple[Any, dict[str, mx.array]]]:
     return getattr(_layout(files), f"read_{component}")
 
 
@@ -57,7 +61,7 @@ def _cast(dtype: mx.Dtype) -> Callable[[mx.array], mx.array]:
     return lambda array: array.astype(dtype) if mx.issubdtype(array.dtype, mx.floating) else array
 
 
-def _loaded(module: Any, weights: dict[str, mx.array], dtype: mx.Dtype, what: str, source: Path) -> None:
+def _loaded(module: nn.Module, weights: dict[str, mx.array], dtype: mx.Dtype, what: str, source: Path) -> None:
     """load_weights with the file named in the error (strict: nothing missing, nothing extra)."""
     try:
         module.load_weights([(k, _cast(dtype)(v)) for k, v in weights.items()], strict=True)
@@ -66,9 +70,9 @@ def _loaded(module: Any, weights: dict[str, mx.array], dtype: mx.Dtype, what: st
 
 
 def load_transformer(
-    files: Any,
+    files: ModelFiles,
     dtype: mx.Dtype = mx.bfloat16,
-    quantize_bits: Optional[int] = None,
+    quantize_bits: int | None = None,
     residency: ResidencyMode = ResidencyMode.RESIDENT,
     cache_quantized: bool = True,
 ) -> LTXVideoTransformer:
@@ -112,7 +116,7 @@ def load_transformer(
     return model
 
 
-def load_vae(files: Any, dtype: mx.Dtype = mx.bfloat16) -> CausalVideoAutoencoder:
+def load_vae(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> CausalVideoAutoencoder:
     config, weights = _reader(files, "vae")(Path(files.checkpoint))
     vae = CausalVideoAutoencoder(config)
     _loaded(vae, weights, dtype, "VAE", Path(files.checkpoint))
@@ -120,7 +124,7 @@ def load_vae(files: Any, dtype: mx.Dtype = mx.bfloat16) -> CausalVideoAutoencode
     return vae
 
 
-def load_upsampler(files: Any, dtype: mx.Dtype = mx.bfloat16) -> LatentUpsampler:
+def load_upsampler(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> LatentUpsampler:
     if files.upsampler is None:
         raise CheckpointError(f"Model '{files.model_id}' has no latent upsampler, which multi-scale generation needs.")
     config, weights = layout_official.read_upsampler(Path(files.upsampler))
@@ -130,11 +134,9 @@ def load_upsampler(files: Any, dtype: mx.Dtype = mx.bfloat16) -> LatentUpsampler
     return upsampler
 
 
-def load_text_encoder(files: Any, dtype: mx.Dtype = mx.bfloat16, quantize_bits: Optional[int] = None,
-                      cache_quantized: bool = True):
+def load_text_encoder(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_bits: int | None = None,
+                      cache_quantized: bool = True) -> tuple[Any, T5Encoder]:
     """(tokenizer, T5Encoder) from the model's text encoder and tokenizer folders."""
-    from ltx_mlx_core.models.text_encoding import load_tokenizer
-
     folder = Path(files.text_encoder_dir)
     config = layout_hf_t5.t5_config(folder)
 

@@ -2,7 +2,8 @@
 
 A model folder holds a `model.json` manifest naming its files (the tiny test
 model and MLX-native caches are such folders). Catalog ids resolve through the
-Hugging Face cache, where `ltx-mlx models download` puts them.
+Hugging Face cache, where `ltx-mlx models download` puts them. `list_models` says
+which of them are on this machine.
 """
 from __future__ import annotations
 
@@ -10,16 +11,28 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ltx_mlx_core import paths
 from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled
+from ltx_mlx_core.paths import configs_dir
+from ltx_mlx_core.weights.catalog import (
+    CATALOG,
+    T5_FILES,
+    T5_REPO,
+    UPSCALER,
+    CatalogEntry,
+    HubFile,
+    cached_path,
+    is_installed,
+)
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "model.json"
 DIFFUSERS_INDEX = "model_index.json"
 TINY_ID = "tiny"
+TINY_LABEL = "Tiny test model (random weights: its output is noise)"
 
 
 @dataclass(frozen=True)
@@ -30,13 +43,13 @@ class ModelFiles:
     checkpoint: Path
     text_encoder_dir: Path
     tokenizer_dir: Path
-    upsampler: Optional[Path] = None
-    config: Optional[str] = None
+    upsampler: Path | None = None
+    config: str | None = None
     label: str = ""
     is_test_model: bool = False
 
     def to_manifest(self, root: Path) -> dict[str, Any]:
-        def rel(path: Optional[Path]) -> Optional[str]:
+        def rel(path: Path | None) -> str | None:
             return None if path is None else str(Path(path).relative_to(root))
 
         return {
@@ -58,7 +71,7 @@ def read_manifest(folder: Path) -> ModelFiles:
     except (OSError, json.JSONDecodeError) as error:
         raise InvalidRequest(f"'{manifest_path}' is not a readable model manifest: {error}") from None
 
-    def path(key: str) -> Optional[Path]:
+    def path(key: str) -> Path | None:
         return folder / data[key] if data.get(key) else None
 
     config = data.get("pipeline_config")
@@ -102,9 +115,6 @@ def single_file(checkpoint: Path) -> ModelFiles:
     from the Hugging Face cache, where `ltx-mlx models download` puts them; the
     pipeline YAML is the official one named like the file when there is one.
     """
-    from ltx_mlx_core.paths import configs_dir
-    from ltx_mlx_core.weights.catalog import T5_FILES, T5_REPO, UPSCALER, HubFile, cached_path
-
     text_config = cached_path(HubFile(T5_REPO, T5_FILES[0]))
     tokenizer_config = cached_path(HubFile(T5_REPO, "tokenizer/tokenizer_config.json"))
     if text_config is None or tokenizer_config is None:
@@ -151,9 +161,53 @@ def resolve_model(id_or_path: str) -> ModelFiles:
     local = paths.local_models_dir() / id_or_path
     if (local / MANIFEST).is_file():
         return read_manifest(local)
-    from ltx_mlx_core.weights.catalog import CATALOG, installed_files
-
     if id_or_path in CATALOG:
         return installed_files(CATALOG[id_or_path])
     known = ", ".join(sorted([TINY_ID, *CATALOG]))
     raise InvalidRequest(f"Unknown model '{id_or_path}'. Use one of: {known}, or a model folder.")
+
+
+def installed_files(entry: CatalogEntry) -> ModelFiles:
+    """A catalog model's files in the Hugging Face cache; ModelNotInstalled naming what is missing."""
+    found = {f.filename: cached_path(f) for f in entry.files}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise ModelNotInstalled(
+            f"Model '{entry.model_id}' is not downloaded ({len(missing)} file(s) missing, e.g. {missing[0]}). "
+            f"Download it with `ltx-mlx models download {entry.model_id}` or the app's model manager."
+        )
+    text_encoder = found["text_encoder/config.json"].parent
+    return ModelFiles(
+        model_id=entry.model_id,
+        checkpoint=found[entry.checkpoint.filename],
+        upsampler=found[entry.upsampler.filename],
+        text_encoder_dir=text_encoder,
+        tokenizer_dir=found["tokenizer/tokenizer_config.json"].parent,
+        config=str(configs_dir() / entry.pipeline_config),
+        label=entry.label,
+    )
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One row of `ltx-mlx models list` and the app's model manager."""
+
+    model_id: str
+    label: str
+    approx_bytes: int
+    licence: str
+    installed: bool
+    is_test_model: bool = False
+
+
+TINY_LICENCE = "Random weights made on this machine; no licence restrictions. Its output is noise."
+TINY_APPROX_BYTES = 4_000_000
+
+
+def list_models() -> list[ModelStatus]:
+    """The tiny test model and every catalog model, with what is on this machine (no network)."""
+    rows = [ModelStatus(TINY_ID, TINY_LABEL, TINY_APPROX_BYTES, TINY_LICENCE,
+                        (tiny_model_dir() / MANIFEST).is_file(), is_test_model=True)]
+    rows += [ModelStatus(entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry))
+             for entry in CATALOG.values()]
+    return rows

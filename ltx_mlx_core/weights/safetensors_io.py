@@ -11,11 +11,12 @@ import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 import mlx.core as mx
 
 from ltx_mlx_core.errors import CheckpointError
+from ltx_mlx_core.weights.fp8 import dequantize_fp8_tensors
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 
@@ -93,11 +94,9 @@ def read_header(path: str | Path) -> SafetensorsHeader:
 
 
 def load_tensors(
-    path: str | Path, prefix: str = "", keys: Optional[Iterable[str]] = None, header: Optional[SafetensorsHeader] = None
+    path: str | Path, prefix: str = "", keys: Iterable[str] | None = None, header: SafetensorsHeader | None = None
 ) -> dict[str, mx.array]:
     """Lazily loaded tensors whose names start with `prefix` (prefix removed), FP8 dequantised."""
-    from ltx_mlx_core.weights.fp8 import dequantize_fp8_tensors
-
     header = header or read_header(path)
     try:
         arrays = mx.load(str(path))
@@ -109,5 +108,5 @@ def load_tensors(
         for name, array in arrays.items()
         if name.startswith(prefix) and (wanted is None or name in wanted)
     }
-    selected = dequantize_fp8_tensors(selected, header)
+    selected = dequantize_fp8_tensors(selected, {name: header.tensors[name].dtype for name in selected})
     return {name[len(prefix):]: array for name, array in selected.items()}

@@ -13,29 +13,27 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
-from ltx_mlx_core.models.t5 import T5Config, T5Encoder
-from ltx_mlx_core.models.transformer import LTXVideoTransformer
-from ltx_mlx_core.models.transformer_config import TransformerConfig
-from ltx_mlx_core.models.upsampler import LatentUpsampler, UpsamplerConfig
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.models.ltxv.t5 import T5Config, T5Encoder
+from ltx_mlx_core.models.ltxv.t5_keys import to_hf_t5
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import to_official_transformer
+from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler, UpsamplerConfig
+from ltx_mlx_core.models.ltxv.upsampler_keys import to_official_upsampler
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 from ltx_mlx_core.paths import configs_dir
-from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, ModelFiles, tiny_model_dir
-from ltx_mlx_core.weights.t5_keys import to_hf_t5
+from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, TINY_LABEL, ModelFiles, tiny_model_dir
 from ltx_mlx_core.weights.tiny_tokenizer import tiny_vocabulary, write_tiny_t5_tokenizer
-from ltx_mlx_core.weights.transformer_keys import to_official_transformer
-from ltx_mlx_core.weights.upsampler_keys import to_official_upsampler
-from ltx_mlx_core.weights.vae_keys import to_official_vae
 
 logger = logging.getLogger(__name__)
 
-LABEL = "Tiny test model (random weights: its output is noise)"
 TEXT_WIDTH = 32
 TINY_T5 = T5Config(vocab_size=len(tiny_vocabulary()), d_model=TEXT_WIDTH, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
 TINY_TRANSFORMER = TransformerConfig(
@@ -62,7 +60,7 @@ def _params(module: nn.Module) -> dict[str, mx.array]:
     return dict(tree_flatten(module.parameters()))
 
 
-def _save(path: Path, tensors: dict[str, mx.array], config: Optional[dict] = None) -> None:
+def _save(path: Path, tensors: dict[str, mx.array], config: dict | None = None) -> None:
     metadata = {"config": json.dumps(config)} if config is not None else {}
     mx.eval(list(tensors.values()))
     mx.save_safetensors(str(path), tensors, metadata=metadata)
@@ -78,7 +76,7 @@ class ModelShapes:
     upsampler: UpsamplerConfig = field(default_factory=lambda: TINY_UPSAMPLER)
 
 
-def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] = None) -> ModelFiles:
+def write_tiny_model(folder: Path, seed: int = 0, shapes: ModelShapes | None = None) -> ModelFiles:
     """Write every file of a random-weight model into `folder` (which must exist)."""
     shapes = shapes or ModelShapes()
     mx.random.seed(seed)
@@ -109,19 +107,19 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: Optional[ModelShapes] 
 
     shutil.copyfile(configs_dir() / "tiny.yaml", folder / "tiny.yaml")
     (folder / "README.txt").write_text(
-        f"{LABEL}\n\nMade by `ltx-mlx models make-tiny` for offline trials and tests. Every weight is random,\n"
+        f"{TINY_LABEL}\n\nMade by `ltx-mlx models make-tiny` for offline trials and tests. Every weight is random,\n"
         "so generated videos are coloured noise. Delete this folder to remove it.\n"
     )
     files = ModelFiles(
         model_id=TINY_ID, checkpoint=folder / "tiny.safetensors", text_encoder_dir=text_dir,
         tokenizer_dir=folder / "tokenizer", upsampler=folder / "tiny-spatial-upscaler.safetensors",
-        config="tiny.yaml", label=LABEL, is_test_model=True,
+        config="tiny.yaml", label=TINY_LABEL, is_test_model=True,
     )
     (folder / MANIFEST).write_text(json.dumps(files.to_manifest(folder), indent=2))
     return files
 
 
-def make_tiny_model(dest_dir: Optional[Path] = None, overwrite: bool = False) -> Path:
+def make_tiny_model(dest_dir: Path | None = None, overwrite: bool = False) -> Path:
     """Create the tiny model (atomically: built in a temporary folder, then renamed into place)."""
     dest = Path(dest_dir) if dest_dir is not None else tiny_model_dir()
     if (dest / MANIFEST).is_file() and not overwrite:

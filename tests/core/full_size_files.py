@@ -12,16 +12,16 @@ from pathlib import Path
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
-from ltx_mlx_core.models.t5 import T5Config, T5Encoder
-from ltx_mlx_core.models.transformer import LTXVideoTransformer
-from ltx_mlx_core.models.transformer_config import TransformerConfig
-from ltx_mlx_core.models.upsampler import LTXV_098_UPSAMPLER_CONFIG, LatentUpsampler, UpsamplerConfig
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder
-from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.models.ltxv.t5 import T5Config, T5Encoder
+from ltx_mlx_core.models.ltxv.t5_keys import to_hf_t5
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import to_official_transformer
+from ltx_mlx_core.models.ltxv.upsampler import LTXV_098_UPSAMPLER_CONFIG, LatentUpsampler, UpsamplerConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
+from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 from ltx_mlx_core.weights.registry import ModelFiles
-from ltx_mlx_core.weights.t5_keys import to_hf_t5
-from ltx_mlx_core.weights.transformer_keys import to_official_transformer
-from ltx_mlx_core.weights.vae_keys import to_official_vae
 
 BYTES = {"BF16": 2, "F32": 4, "F8_E4M3": 1}
 

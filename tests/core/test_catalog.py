@@ -6,10 +6,13 @@ import os
 import pytest
 
 from ltx_mlx_core import cli
-from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
+from ltx_mlx_core.errors import ModelNotInstalled
+from ltx_mlx_core.models.ltxv.transformer_config import LTXV_2B_098, LTXV_13B_098
 from ltx_mlx_core.weights import catalog
-from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_path, is_installed
-from ltx_mlx_core.weights.registry import resolve_model, tiny_model_dir
+from ltx_mlx_core.weights.catalog import CATALOG, T5_REPO, CatalogEntry, HubFile, cached_path, is_installed
+from ltx_mlx_core.weights.download import download_file
+from ltx_mlx_core.weights.registry import list_models, resolve_model, tiny_model_dir
+from ltx_mlx_core.weights.tiny import make_tiny_model
 from tests.core.full_size_files import write_full_size_model
 from tests.core.test_download import REPO, hub  # noqa: F401  (the local hub server fixture)
 
@@ -63,8 +66,6 @@ def test_make_tiny_then_remove_it_from_the_command_line(capsys):
 
 
 def test_make_tiny_is_deterministic(tmp_path):
-    from ltx_mlx_core.weights.tiny import make_tiny_model
-
     first = make_tiny_model(tmp_path / "a")
     second = make_tiny_model(tmp_path / "b")
     for name in ("tiny.safetensors", "tiny-spatial-upscaler.safetensors", "text_encoder/model.safetensors"):
@@ -88,10 +89,6 @@ def test_download_and_remove_a_catalog_model_from_the_command_line(hub, monkeypa
 
 def test_a_single_checkpoint_file_uses_the_cached_text_encoder(hub, tmp_path):  # noqa: F811
     import mlx.core as mx
-
-    from ltx_mlx_core.errors import ModelNotInstalled
-    from ltx_mlx_core.weights.catalog import T5_REPO
-    from ltx_mlx_core.weights.download import download_file
 
     checkpoint = tmp_path / "ltxv-2b-0.9.8-distilled.safetensors"
     mx.save_safetensors(str(checkpoint), {"vae.x": mx.zeros((2,))})
@@ -128,9 +125,6 @@ def test_verify_finds_a_file_damaged_after_download(hub, monkeypatch, capsys):  
 
 
 def test_list_models_reports_what_is_on_this_machine():
-    from ltx_mlx_core.weights.catalog import list_models
-    from ltx_mlx_core.weights.tiny import make_tiny_model
-
     before = {row.model_id: row for row in list_models()}
     assert set(before) == {"tiny", *CATALOG} and not any(row.installed for row in before.values())
     assert before["tiny"].is_test_model and "noise" in before["tiny"].licence

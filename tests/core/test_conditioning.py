@@ -9,6 +9,7 @@ from ltx_video.models.autoencoders.vae_encode import latent_to_pixel_coords_from
 from ltx_video.models.transformers.symmetric_patchifier import SymmetricPatchifier
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.patchify import patchify, unpatchify
 from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
 from ltx_mlx_core.pipeline.config import PipelineConfig
 from ltx_mlx_core.pipeline.latents import (
@@ -16,9 +17,7 @@ from ltx_mlx_core.pipeline.latents import (
     initial_noise,
     latent_coords,
     latent_grid,
-    patchify,
     pixel_coords,
-    unpatchify,
 )
 from ltx_mlx_core.pipeline.media import trim_sequence_length
 

@@ -19,12 +19,15 @@ from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import media
+from ltx_mlx_core.pipeline.media import resize_frames
 from ltx_mlx_core.pipeline.request import ConditioningItem
 from tests.parity.reference_media import (
     compress_at_crf_zero,
     compress_without_codec,
-    gaussian_blur as reference_blur,
     reference_cli,
+)
+from tests.parity.reference_media import (
+    gaussian_blur as reference_blur,
 )
 
 
@@ -139,8 +142,6 @@ def test_image_file_is_read_as_one_rgb_frame(tmp_path) -> None:
 @pytest.mark.parametrize("size, target", [((32, 96), (64, 160)), ((64, 64), (40, 24)), ((37, 53), (64, 96))])
 def test_frames_resize_bilinearly_as_torch_interpolate(size, target) -> None:
     """The multi-scale flow's last step (and conditioning media per pass) resizes like the reference."""
-    from ltx_mlx_core.pipeline.multiscale import resize_frames
-
     frames = np.random.default_rng(4).standard_normal((3, *size, 3)).astype(np.float32)
     expected = F.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2), size=target, mode="bilinear",
                              align_corners=False).permute(0, 2, 3, 1).numpy()

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from ltx_mlx_core.errors import DownloadError
+from ltx_mlx_core.paths import hf_cache_dir
 from ltx_mlx_core.weights import catalog
 from ltx_mlx_core.weights.catalog import CatalogEntry, HubFile, cached_path
 from ltx_mlx_core.weights.download import DownloadCancelled, download_file, download_model
@@ -114,8 +115,6 @@ def test_download_model_walks_every_file_with_one_progress_stream(hub, monkeypat
 
 
 def catalog_cache_root():
-    from ltx_mlx_core.paths import hf_cache_dir
-
     return hf_cache_dir()
 
 

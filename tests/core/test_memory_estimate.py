@@ -6,11 +6,15 @@ import dataclasses
 import pytest
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
-from ltx_mlx_core.models.transformer_config import LTXV_2B_098, LTXV_13B_098
+from ltx_mlx_core.models.ltxv.transformer_config import LTXV_2B_098, LTXV_13B_098
 from ltx_mlx_core.pipeline import memory_estimate
 from ltx_mlx_core.pipeline.memory_estimate import GIB, check_fits, estimate_memory
+from ltx_mlx_core.pipeline.pipeline import Pipeline
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
+from ltx_mlx_core.weights import loader
+from ltx_mlx_core.weights.registry import resolve_model
 from ltx_mlx_core.weights.residency import ResidencyMode
+from ltx_mlx_core.weights.tiny import make_tiny_model
 from tests.core.full_size_files import write_full_size_model
 
 REQUEST = GenerationRequest(prompt="a boat", model="ltxv-13b-0.9.8-distilled", width=768, height=512, num_frames=97)
@@ -148,11 +152,6 @@ def test_the_memory_limit_variable_overrides_the_machine(monkeypatch):
 
 def test_generate_refuses_a_request_too_big_for_the_machine_before_loading_anything(monkeypatch):
     """End to end: Pipeline.generate on the tiny model, on a 'machine' of 1 MiB."""
-    from ltx_mlx_core.pipeline.pipeline import Pipeline
-    from ltx_mlx_core.weights import loader
-    from ltx_mlx_core.weights.registry import resolve_model
-    from ltx_mlx_core.weights.tiny import make_tiny_model
-
     make_tiny_model()
     files = resolve_model("tiny")
     monkeypatch.setenv(memory_estimate.MEMORY_LIMIT_ENV, str(1 << 20))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.paths import configs_dir
 from ltx_mlx_core.pipeline.config import PipelineConfig, deep_merge, find_config_file, load_pipeline_config
 
 OFFICIAL_DEV_13B = {
@@ -37,8 +38,6 @@ def test_official_distilled_config_loads_by_name():
 
 
 def test_every_shipped_config_loads():
-    from ltx_mlx_core.paths import configs_dir
-
     names = sorted(p.stem for p in configs_dir().glob("*.yaml"))
     assert "tiny" in names
     for name in names:

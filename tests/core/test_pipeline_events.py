@@ -5,10 +5,12 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
+import ltx_mlx_core.models.ltxv.text_encoding as text_encoding
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import run
+from ltx_mlx_core.pipeline.tiling import TilingConfig
 from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
-from ltx_mlx_core.pipeline.pipeline import Pipeline
+from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
 from ltx_mlx_core.weights.registry import resolve_model
 from ltx_mlx_core.weights.tiny import make_tiny_model
@@ -135,9 +137,6 @@ def test_invalid_requests_are_refused_before_any_work(tiny_model, changes, fragm
 
 
 def test_decoded_preview_comes_as_soon_as_the_first_frames_are_final(tiny_model):
-    from ltx_mlx_core.pipeline.tiling import TilingConfig
-    from ltx_mlx_core.pipeline.pipeline import PipelineSettings
-
     # 17 frames = 3 latent frames; temporal tiles of 2 latent frames overlapping by 1, 2x2 spatial tiles.
     tiling = TilingConfig(spatial_tile=1, spatial_overlap=0, temporal_tile=2, temporal_overlap=1)
     pipeline = Pipeline(resolve_model(tiny_model), PipelineSettings(tiling=tiling))
@@ -163,8 +162,6 @@ def test_residency_modes_change_memory_not_the_video(tiny_model, residency):
 
 @pytest.mark.parametrize("guidance, expected", [(1.0, ["a red ball rolls"]), (3.0, ["a red ball rolls", "blur"])])
 def test_negative_prompt_is_encoded_only_with_cfg(tiny_model, monkeypatch, guidance, expected):
-    import ltx_mlx_core.models.text_encoding as text_encoding
-
     encoded = []
     real = text_encoding.encode_prompts
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
 from ltx_mlx_core.pipeline.preview import LatentProjection, fit_latent_projection, load_or_fit_projection
 
 

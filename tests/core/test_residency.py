@@ -12,12 +12,14 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.pipeline import run
 from ltx_mlx_core.pipeline.pipeline import Pipeline
-from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
+from ltx_mlx_core.weights import loader
 from ltx_mlx_core.weights.loader import t5_weight_files
 from ltx_mlx_core.weights.safetensors_io import read_header
-from ltx_mlx_core.weights.tiny import TINY_T5, TINY_VAE, ModelShapes, write_tiny_model
+from ltx_mlx_core.weights.tiny import TINY_T5, TINY_VAE, ModelShapes, make_tiny_model, write_tiny_model
 
 MIB = 2**20
 
@@ -84,11 +86,6 @@ def test_streaming_components_peaks_below_the_sum_of_components(medium_model):
 def test_streaming_modes_make_the_video_resident_mode_makes(tmp_path, monkeypatch):
     """With an image to encode at each pass's start, the VAE is reloaded for it and released again."""
     import imageio.v3 as iio
-
-    from ltx_mlx_core.pipeline import run
-    from ltx_mlx_core.pipeline.request import ConditioningItem
-    from ltx_mlx_core.weights import loader
-    from ltx_mlx_core.weights.tiny import make_tiny_model
 
     vae_loads = []
     original = loader.load_vae

@@ -13,6 +13,7 @@ from ltx_mlx_core.pipeline.config import PassConfig
 from ltx_mlx_core.pipeline.schedule import (
     euler_step,
     linear_quadratic_schedule,
+    stochastic_step,
     timesteps_from_config,
     uniform_schedule,
 )
@@ -120,8 +121,6 @@ def test_unknown_samplers_and_incomplete_shift_settings_are_refused(kwargs) -> N
 
 
 def test_stochastic_step_renoises_the_predicted_clean_latents_as_the_reference(monkeypatch) -> None:
-    from ltx_mlx_core.pipeline.schedule import stochastic_step
-
     generator = torch.Generator().manual_seed(2)
     scheduler = RectifiedFlowScheduler()
     scheduler.set_timesteps(timesteps=DISTILLED_FIRST_PASS)

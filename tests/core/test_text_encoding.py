@@ -15,7 +15,7 @@ import pytest
 import sentencepiece as spm
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
-from ltx_mlx_core.models.text_encoding import load_tokenizer, read_sentencepiece_model, tokenize
+from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer, read_sentencepiece_model, tokenize
 from ltx_mlx_core.weights.tiny_tokenizer import WORDS, tiny_vocabulary, write_tiny_t5_tokenizer
 
 EXTRA_IDS = 100

@@ -8,8 +8,8 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
-from ltx_mlx_core.models.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
-from ltx_mlx_core.weights.transformer_keys import (
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import (
     load_transformer_weights,
     sanitize_diffusers_transformer,
     sanitize_official_transformer,

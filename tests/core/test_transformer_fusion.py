@@ -5,8 +5,12 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_mlx_core.models.rope import _rotate_pairs
-from ltx_mlx_core.models.transformer_blocks import gated_residual, gelu_erf, gelu_tanh, modulate
+from ltx_mlx_core.models.common.activations import gelu_erf, gelu_tanh
+from ltx_mlx_core.models.common.attention import SkipLayerStrategy
+from ltx_mlx_core.models.common.rope import RotaryAngles, _rotate_pairs
+from ltx_mlx_core.models.common.adaln import gated_residual, modulate
+from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 
 
 def _random(*shape: int, dtype: mx.Dtype = mx.float32, seed: int = 0) -> mx.array:
@@ -38,8 +42,6 @@ def test_fused_kernels_match_plain_versions(dtype: mx.Dtype) -> None:
 
 
 def _tiny_block_inputs(config, tokens: int = 6, text: int = 4, seed: int = 0):
-    from ltx_mlx_core.models.rope import RotaryAngles
-
     keys = mx.random.split(mx.random.key(seed), 5)
     dim = config.inner_dim
     x = mx.random.normal((2, tokens, dim), key=keys[0])
@@ -54,9 +56,6 @@ def _tiny_block_inputs(config, tokens: int = 6, text: int = 4, seed: int = 0):
 
 def test_a_compiled_block_computes_what_the_plain_block_computes_and_reads_fresh_weights() -> None:
     from mlx.utils import tree_map
-
-    from ltx_mlx_core.models.transformer_blocks import TransformerBlock
-    from ltx_mlx_core.models.transformer_config import SkipLayerStrategy, TransformerConfig
 
     config = TransformerConfig(num_attention_heads=2, attention_head_dim=8, num_layers=1, cross_attention_dim=16,
                                caption_channels=8)

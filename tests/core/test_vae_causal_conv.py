@@ -5,16 +5,11 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_mlx_core.models.vae.fused_norm import composed_norm_silu, pixel_norm_silu
-from ltx_mlx_core.models.vae.layers import (
-    CausalConv3d,
-    edge_taps,
-    modulated_silu,
-    offset_major_order,
-    pad_spatial,
-    unpatchify,
-    unpatchify_offset_major,
-)
+from ltx_mlx_core.models.common.patchify import offset_major_order
+from ltx_mlx_core.models.common.patchify import unpatchify_pixels as unpatchify
+from ltx_mlx_core.models.common.patchify import unpatchify_pixels_offset_major as unpatchify_offset_major
+from ltx_mlx_core.models.ltxv.vae.fused_norm import composed_norm_silu, modulated_silu, pixel_norm_silu
+from ltx_mlx_core.models.ltxv.vae.layers import CausalConv3d, edge_taps, pad_spatial
 
 
 def _explicitly_padded(conv: CausalConv3d, x: mx.array, causal: bool) -> mx.array:

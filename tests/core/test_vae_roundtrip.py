@@ -4,7 +4,7 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
 from ltx_mlx_core.pipeline.decode import decode_video, encode_video
 from ltx_mlx_core.pipeline.tiling import TilingConfig
 from tests.parity.vae_helpers import tiny_vae_config

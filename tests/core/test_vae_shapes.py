@@ -6,9 +6,9 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
-from ltx_mlx_core.models.upsampler import LatentUpsampler, UpsamplerConfig, pixel_shuffle_2d
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig, ltxv_098_vae_config
-from ltx_mlx_core.weights.vae_keys import sanitize_official_vae, to_official_vae
+from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler, UpsamplerConfig, pixel_shuffle_2d
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig, ltxv_098_vae_config
+from ltx_mlx_core.models.ltxv.vae_keys import sanitize_official_vae, to_official_vae
 from tests.parity.vae_helpers import tiny_vae_config
 
 

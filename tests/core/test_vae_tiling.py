@@ -8,9 +8,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from mlx.utils import tree_map_with_path
 
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
 from ltx_mlx_core.pipeline.decode import decode_video, encode_video, iter_decode_tiled
-from ltx_mlx_core.pipeline.tiling import TilingConfig, blend_weights, plan_tiles
+from ltx_mlx_core.pipeline.tiling import (
+    DECODE_BYTES_PER_PIXEL,
+    TilingConfig,
+    blend_weights,
+    largest_tile_pixels,
+    plan_tiles,
+    tiling_within,
+)
 from tests.parity.vae_helpers import tiny_vae_config
 
 # 5 latent frames x 6 x 6 latents with these tiles: 2 temporal x 2 x 2 spatial tiles.
@@ -167,8 +174,6 @@ def test_encode_with_temporal_tiles_needs_a_temporal_overlap():
 
 
 def test_tiling_within_a_budget_decodes_whole_clips_that_fit_and_tiles_the_rest() -> None:
-    from ltx_mlx_core.pipeline.tiling import DECODE_BYTES_PER_PIXEL, largest_tile_pixels, tiling_within
-
     grid = (13, 16, 24)  # 768x512x97
     whole = 97 * 512 * 768 * DECODE_BYTES_PER_PIXEL
     assert tiling_within(grid, whole) == TilingConfig.untiled()

@@ -17,10 +17,12 @@ import torch
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import CheckpointError
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 from ltx_mlx_core.weights import loader
 from ltx_mlx_core.weights.registry import ModelFiles, resolve_model
+from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.tiny import TINY_VAE, ModelShapes, write_tiny_model
+from tests.core.test_weights_loading import step_inputs
 
 # The 0.9.8 VAE's block pattern (space, time, all, all; residual depth-to-space decoder) at toy widths.
 VAE_098_PATTERN = dict(
@@ -58,8 +60,10 @@ def _torch_state(arrays: dict[str, mx.array]) -> dict[str, torch.Tensor]:
 
 def write_diffusers_folder(official: ModelFiles, root):
     from diffusers import AutoencoderKLLTXVideo, LTXVideoTransformer3DModel
-    from diffusers.loaders.single_file_utils import (convert_ltx_transformer_checkpoint_to_diffusers,
-                                                     convert_ltx_vae_checkpoint_to_diffusers)
+    from diffusers.loaders.single_file_utils import (
+        convert_ltx_transformer_checkpoint_to_diffusers,
+        convert_ltx_vae_checkpoint_to_diffusers,
+    )
 
     checkpoint = _torch_state(mx.load(str(official.checkpoint)))
     vae_state = {k: v for k, v in checkpoint.items() if k.startswith("vae.")}
@@ -131,9 +135,6 @@ def test_diffusers_text_encoder_equals_the_official_one(both_layouts):
 
 
 def test_streamed_blocks_work_from_a_diffusers_folder(both_layouts):
-    from ltx_mlx_core.weights.residency import ResidencyMode
-    from tests.core.test_weights_loading import step_inputs
-
     _, diffusers = both_layouts
     resident = loader.load_transformer(diffusers, mx.float32)
     streamed = loader.load_transformer(diffusers, mx.float32, residency=ResidencyMode.STREAM_BLOCKS)

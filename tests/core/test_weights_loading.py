@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
+from ltx_mlx_core.bench.workloads import VideoShape, simple_indices_grid
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest, ModelNotInstalled
-from ltx_mlx_core.models.t5 import T5Config
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.t5 import T5Config
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import sanitize_official_transformer
 from ltx_mlx_core.weights import loader
 from ltx_mlx_core.weights.fp8 import quantize_to_fp8
 from ltx_mlx_core.weights.registry import resolve_model
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.safetensors_io import read_header
 from ltx_mlx_core.weights.tiny import ModelShapes, make_tiny_model, write_tiny_model
-from ltx_mlx_core.bench.workloads import VideoShape, simple_indices_grid
 
 
 def step_inputs(model, tokens_grid=VideoShape(96, 64, 9), text=8):
@@ -62,7 +63,6 @@ def test_fp8_checkpoint_dequantises_to_the_same_transformer(tmp_path, tiny_files
     files = type(tiny_files)(**{**tiny_files.__dict__, "checkpoint": fp8_path})
     model = loader.load_transformer(files, mx.bfloat16)
     params = dict(tree_flatten(model.parameters()))
-    from ltx_mlx_core.weights.transformer_keys import sanitize_official_transformer
 
     renamed = sanitize_official_transformer({k[len("model.diffusion_model."):]: v for k, v in expected.items()})
     for name, value in renamed.items():

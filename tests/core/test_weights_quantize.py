@@ -7,8 +7,11 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.models.t5 import T5Config
-from ltx_mlx_core.models.transformer_config import TransformerConfig
+from ltx_mlx_core.models.ltxv.t5 import T5Config
+from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
+from ltx_mlx_core.pipeline.config import load_pipeline_config
+from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.stage_runner import StageRunner
 from ltx_mlx_core.weights import layout_hf_t5, layout_official, loader
 from ltx_mlx_core.weights.quantize import cache_path
 from ltx_mlx_core.weights.residency import ResidencyMode
@@ -106,10 +109,6 @@ def test_bad_bits_and_streaming_with_quantisation_are_refused(files):
 
 def test_an_eight_bit_request_encodes_its_prompt_with_an_eight_bit_t5(files):
     """GenerationRequest.quantize_bits covers both quantised components: the transformer and T5."""
-    from ltx_mlx_core.pipeline.config import load_pipeline_config
-    from ltx_mlx_core.pipeline.request import GenerationRequest
-    from ltx_mlx_core.pipeline.stage_runner import StageRunner
-
     config = load_pipeline_config("tiny.yaml")  # float32
     plain = GenerationRequest(prompt="a red ball on grass", model="q")
     eight = GenerationRequest(prompt="a red ball on grass", model="q", quantize_bits=8)

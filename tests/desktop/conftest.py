@@ -6,21 +6,20 @@ from pathlib import Path
 
 import pytest
 
+from desktop.main_window import MainWindow
 from desktop.settings import AppSettings
+from ltx_mlx_core.weights.registry import tiny_model_dir
+from ltx_mlx_core.weights.tiny import make_tiny_model
 
 
 @pytest.fixture(scope="session")
 def tiny_model_source(tmp_path_factory) -> Path:
-    from ltx_mlx_core.weights.tiny import make_tiny_model
-
     return make_tiny_model(tmp_path_factory.mktemp("tiny_model") / "tiny")
 
 
 @pytest.fixture
 def tiny_model(isolated_app_home, tiny_model_source) -> Path:
     """The tiny model installed under this test's LTX_MLX_HOME (a symlink: no copy per test)."""
-    from ltx_mlx_core.weights.registry import tiny_model_dir
-
     target = tiny_model_dir()
     if not target.exists():
         os.symlink(tiny_model_source, target, target_is_directory=True)
@@ -39,8 +38,6 @@ def app_settings(isolated_app_home, tmp_path) -> AppSettings:
 
 @pytest.fixture
 def window(qtbot, tiny_model, app_settings):
-    from desktop.main_window import MainWindow
-
     win = MainWindow(settings=app_settings, show_model_manager_if_empty=False)
     qtbot.addWidget(win)
     win.show()

@@ -10,6 +10,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
+from ltx_mlx_core.video.io import write_video
+
 
 def drop_files(widget, paths: list[Path]) -> bool:
     """Send the drag-enter and drop events a file manager's drag produces; True if the drop was accepted."""
@@ -70,7 +72,6 @@ def test_dropped_non_media_file_is_refused_with_a_clear_message(qtbot, window, t
 def test_mixed_drop_keeps_the_media_and_names_the_refused_file(qtbot, window, tmp_path):
     png = write_png(tmp_path / "a.png")
     clip = tmp_path / "b.mp4"
-    from ltx_mlx_core.video.io import write_video
 
     write_video(clip, np.zeros((9, 64, 64, 3), np.uint8), 8.0)
     other = tmp_path / "c.pdf"

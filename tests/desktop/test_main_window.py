@@ -149,10 +149,10 @@ def test_gui_event_loop_never_stalls_over_100_ms_during_a_generation(qtbot, wind
 
 def test_gui_event_loop_never_stalls_over_100_ms_from_launch_through_a_first_generation(tiny_model, tmp_path):
     # A fresh process: MLX, the core and transformers are imported by the launch itself, as for a user.
-    probe = Path(__file__).with_name("launch_stall_probe.py")
+    probe = Path(__file__).resolve().parents[2] / "tools" / "launch_stall_probe.py"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run([sys.executable, str(probe), str(tmp_path / "outputs")], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=probe.parents[2])
+                            text=True, timeout=300, cwd=probe.parents[1])
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
     measured = json.loads(lines[-1])

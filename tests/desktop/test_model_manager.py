@@ -4,9 +4,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+import ltx_mlx_core.weights.download as download
 from desktop.main_window import MainWindow
 from desktop.widgets.model_manager import ModelManager, installed_models
 from ltx_mlx_core.weights.catalog import CATALOG
+from ltx_mlx_core.weights.download import DownloadCancelled, DownloadProgress
 from ltx_mlx_core.weights.registry import TINY_ID, tiny_model_dir
 
 
@@ -68,9 +70,6 @@ def test_a_failed_download_is_reported_and_the_manager_stays_usable(qtbot):
 
 
 def test_download_shows_progress_and_cancel_stops_it(qtbot, monkeypatch):
-    import ltx_mlx_core.weights.download as download
-    from ltx_mlx_core.weights.download import DownloadCancelled, DownloadProgress
-
     calls = []
 
     def fake_download_model(model_id, progress=None, cancel=None):

@@ -72,3 +72,15 @@ def test_live_preview_shows_its_middle_frame_and_disables_playback(qtbot):
     assert shown_value(player) == 60
     assert not player.slider.isEnabled() and not player.play_button.isEnabled()
     assert player.position_label.text() == "preview"
+
+
+def test_a_clip_that_cannot_be_decoded_reports_why_and_keeps_the_player_usable(qtbot, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    player = PreviewPlayer()
+    qtbot.addWidget(player)
+    with qtbot.waitSignal(player.load_failed, timeout=10_000) as failed:
+        player.load_video(broken)
+    assert failed.args[0].startswith("Cannot play broken.mp4")
+    player.play(numbered_frames(3), fps=10.0)
+    assert player.is_playing()

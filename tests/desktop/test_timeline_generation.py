@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QUndoStack
 
+from desktop.generation_service import GenerationService
+from desktop.settings import AppSettings
 from desktop.timeline.panel import TimelinePanel
 from ltx_mlx_core.video.io import probe_video, read_video
 from tests.desktop.test_timeline_fakes import FakeService, coloured_clip
@@ -109,8 +111,6 @@ def test_retake_replaces_only_the_range_and_keeps_the_original_take(panel, qtbot
 
 
 def test_extend_on_the_tiny_model_continues_a_clip_without_a_repeated_frame(qtbot, tmp_path, tiny_model):
-    from desktop.generation_service import GenerationService
-
     service = GenerationService()
     panel = TimelinePanel(service, QUndoStack())
     qtbot.addWidget(panel)
@@ -160,8 +160,6 @@ def test_timeline_jobs_show_progress_and_can_be_cancelled(panel, qtbot):
 
 def test_bridge_and_retake_run_on_the_tiny_model(qtbot, tmp_path, tiny_model):
     """Both-side video conditioning (frame 0 and a later multiple of 8) goes through the real pipeline."""
-    from desktop.generation_service import GenerationService
-
     service = GenerationService()
     panel = TimelinePanel(service, QUndoStack())
     qtbot.addWidget(panel)
@@ -184,3 +182,15 @@ def test_bridge_and_retake_run_on_the_tiny_model(qtbot, tmp_path, tiny_model):
     assert (bridge.source_frames, bridge.overlap_in, bridge.trim_out, bridge.duration) == (25, 9, 16, 7)
     assert len(a.takes) == 2 and a.source_frames == 25 and a.take.request["retake"]["count"] == 7
     assert panel.status.text().startswith("Retake")
+
+
+def test_with_no_model_chosen_the_panel_uses_the_model_it_was_given_not_the_settings_file(qtbot, tmp_path):
+    saved = AppSettings()
+    saved.set("model", "model-in-the-settings-file")
+    saved.save()
+    panel = TimelinePanel(FakeService(tmp_path), QUndoStack(), fallback_model="model-from-the-window")
+    qtbot.addWidget(panel)
+    panel.add_files([str(coloured_clip(tmp_path / "a.mp4", 33, RED))], 0)
+    panel.select(panel.project.clips[0].id)
+    assert panel.extend(1) is not None, panel.status.text()
+    assert [r.model for r in panel.service.requests] == ["model-from-the-window"]

@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QDragEnterEvent, QUndoStack, QWheelEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QUndoStack, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop.project import AUTOSAVE_FILE, Project
+from desktop.timeline.commands import SetTransition, TrimClip
 from desktop.timeline.panel import TimelinePanel
 from desktop.timeline.playback import FrameCache, film_sources
+from ltx_mlx_core.cli import main
 from ltx_mlx_core.video.io import probe_video, read_video
 from tests.desktop.test_timeline_fakes import FakeService, coloured_clip
 
@@ -224,6 +226,33 @@ def test_trimming_a_clip_shorter_than_its_crossfade_shortens_the_crossfade_and_u
     assert panel.view.clip_rect(four_clips[2]).width() == pytest.approx(33 * 4.0, abs=2)
 
 
+@pytest.mark.parametrize("refused", ["trim leaving no frame", "crossfade into the first clip"])
+def test_a_refused_edit_leaves_the_stack_and_the_document_as_they_were(panel, four_clips, refused):
+    stack = panel.undo_stack
+    assert panel.push(TrimClip(panel.project, four_clips[1], 0, 10, panel._on_changed))
+    stack.setClean()
+    stack.undo()  # a redo is pending and the saved state is one edit ahead
+    before = (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(), panel.project.to_dict())
+    edit = (TrimClip(panel.project, four_clips[0], 5, 3, panel._on_changed) if refused.startswith("trim")
+            else SetTransition(panel.project, four_clips[0], "crossfade", 4, panel._on_changed))
+    assert not panel.push(edit)
+    assert ("does not fit" if refused.startswith("trim") else "nothing to crossfade") in panel.status.text()
+    assert (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(),
+            panel.project.to_dict()) == before
+    stack.redo()
+    assert stack.isClean() and panel.project.clip(four_clips[1]).trim_out == 10
+
+
+def test_an_accepted_edit_is_applied_once_by_its_push(panel, four_clips, monkeypatch):
+    calls: list[str] = []
+    apply, revert = TrimClip.apply, TrimClip.revert
+    monkeypatch.setattr(TrimClip, "apply", lambda command: (calls.append("apply"), apply(command))[1])
+    monkeypatch.setattr(TrimClip, "revert", lambda command: (calls.append("revert"), revert(command))[1])
+    assert panel.push(TrimClip(panel.project, four_clips[2], 4, None, panel._on_changed))
+    assert calls == ["apply"]
+    assert panel.project.clip(four_clips[2]).trim_in == 4 and panel.undo_stack.undoText() == "Trim clip"
+
+
 def test_cancelled_export_writes_nothing(panel, four_clips, tmp_path, qtbot):
     out = tmp_path / "never.mp4"
     job = panel.export(out, crf=20, preset="veryslow")
@@ -285,8 +314,6 @@ def test_a_generated_video_arrives_with_its_request_and_can_be_added_in_one_clic
 
 
 def test_the_cli_exports_the_saved_project_exactly_as_the_app(panel, four_clips, tmp_path, qtbot):
-    from ltx_mlx_core.cli import main
-
     panel.select(four_clips[1])
     panel.controls.transition.setCurrentText("Crossfade")
     panel.controls.fade_frames.setValue(5)

@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
+from desktop.widgets.advanced_settings import RESIDENCY_LABELS
 from desktop.widgets.memory_label import MIB, resident_bytes
 
 GENERATION_TIMEOUT_MS = 120_000
@@ -60,7 +61,6 @@ def test_the_memory_mode_the_core_chose_is_shown_in_progress_and_status_bar(qtbo
     generate(qtbot, window, "automatic memory mode")
     chosen = loads[0][0].split(": ", 1)[1]
     assert chosen in ("resident", "stream_components", "stream_blocks")
-    from desktop.widgets.advanced_settings import RESIDENCY_LABELS
 
     assert window.residency_label.text() == f"Memory mode: {RESIDENCY_LABELS[chosen]}"
 

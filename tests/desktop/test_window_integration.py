@@ -10,8 +10,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
+from desktop.main_window import MainWindow
 from desktop.settings import AppSettings, settings_path
 from desktop.widgets.settings_dialog import SettingsDialog
+from ltx_mlx_core.pipeline import generate as real_generate
 
 GENERATION_TIMEOUT_MS = 120_000
 
@@ -135,7 +137,6 @@ def test_view_appearance_switches_light_and_dark_and_is_remembered(qtbot, window
         assert app.palette().color(QPalette.ColorRole.Window).lightness() > 180
         actions["dark"].trigger()
         window.close()
-        from desktop.main_window import MainWindow
 
         reopened = MainWindow(settings=AppSettings(), show_model_manager_if_empty=False)
         qtbot.addWidget(reopened)
@@ -151,8 +152,6 @@ def test_cancel_mid_denoise_frees_the_models_memory(qtbot, window):
     import time
 
     import mlx.core as mx
-
-    from ltx_mlx_core.pipeline import generate as real_generate
 
     def slowed(request):
         for event in real_generate(request):

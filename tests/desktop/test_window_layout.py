@@ -4,8 +4,10 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
+from desktop.app import make_application
 from desktop.settings import DEFAULT_WINDOW_SIZE, default_window_size
-from desktop.style import AppStyle
+from desktop.style import AppStyle, install_app_style, style_name
+from desktop.widgets.appearance import apply_appearance
 
 
 def visible_in_form(window, widget) -> bool:
@@ -54,10 +56,6 @@ def test_a_short_window_scrolls_the_form_and_keeps_generate_in_view(qtbot, windo
 
 
 def test_make_application_installs_the_app_style_and_forcing_dark_keeps_it(qtbot):
-    from desktop.app import make_application
-    from desktop.style import install_app_style, style_name
-    from desktop.widgets.appearance import apply_appearance
-
     app = QApplication.instance()
     before = style_name(app)
     try:

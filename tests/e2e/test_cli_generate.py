@@ -11,6 +11,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.video.io import write_video
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -110,8 +113,6 @@ def test_a_request_too_big_for_the_machine_fails_with_exit_1_the_estimate_and_su
 
 
 def test_sidecar_records_the_residency_in_effect_and_the_request_as_given(home, tmp_path):
-    from ltx_mlx_core.pipeline.request import GenerationRequest
-
     for residency, expected in (("auto", ("resident", "stream_components", "stream_blocks")),
                                 ("stream_components", ("stream_components",))):
         out = tmp_path / f"{residency}.mp4"
@@ -125,8 +126,6 @@ def test_sidecar_records_the_residency_in_effect_and_the_request_as_given(home, 
 
 
 def test_generate_with_a_video_condition(home, tmp_path):
-    from ltx_mlx_core.video.io import write_video
-
     clip = tmp_path / "clip.mp4"
     ramp = np.linspace(0, 255, 9, dtype=np.uint8)[:, None, None, None]
     write_video(clip, np.broadcast_to(ramp, (9, 64, 64, 3)).copy(), fps=12)

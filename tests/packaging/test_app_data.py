@@ -10,6 +10,9 @@ from pathlib import Path
 import platformdirs
 import pytest
 
+import desktop.main_window as main_window
+from desktop.app import setup_logging
+from desktop.settings import AppSettings, settings_path
 from ltx_mlx_core import paths
 
 
@@ -38,14 +41,11 @@ def test_config_cache_data_and_logs_are_platformdirs_locations(platform_home):
         assert paths.config_dir() == platform_home / "xdg_config_home" / "ltx-mlx"
         assert paths.cache_dir() == platform_home / "xdg_cache_home" / "ltx-mlx"
         assert paths.log_dir() == platform_home / "xdg_state_home" / "ltx-mlx" / "log"
-    from desktop.settings import settings_path
 
     assert settings_path().parent == paths.config_dir()
 
 
 def test_the_desktop_log_is_a_rotating_file_in_the_log_folder(platform_home):
-    from desktop.app import setup_logging
-
     root = logging.getLogger()
     before_handlers, before_level = list(root.handlers), root.level
     log_file = setup_logging()
@@ -67,9 +67,6 @@ def test_the_desktop_log_is_a_rotating_file_in_the_log_folder(platform_home):
 
 
 def test_help_menu_opens_the_log_folder(qtbot, isolated_app_home, monkeypatch):
-    import desktop.main_window as main_window
-    from desktop.settings import AppSettings
-
     opened = []
     monkeypatch.setattr(main_window.QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     window = main_window.MainWindow(settings=AppSettings(), show_model_manager_if_empty=False)

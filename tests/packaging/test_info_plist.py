@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import plistlib
 
+from desktop.timeline.project_actions import PROJECT_SUFFIX
 from tests.packaging.conftest import PACKAGING, ROOT
 
 
@@ -35,8 +36,6 @@ def test_minimum_macos_is_the_oldest_mlx_wheel_and_follows_the_bundled_wheel(pac
 
 
 def test_document_types_cover_projects_images_and_movies(packaging_info):
-    from desktop.timeline.project_actions import PROJECT_SUFFIX
-
     plist = packaging_info.info_plist()
     (exported,) = plist["UTExportedTypeDeclarations"]
     assert exported["UTTypeTagSpecification"]["public.filename-extension"] == [PROJECT_SUFFIX.lstrip(".")]

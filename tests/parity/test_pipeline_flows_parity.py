@@ -28,7 +28,7 @@ multi-scale text-to-video 3.3e-7, multi-scale image-to-video 6.9e-7.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import mlx.core as mx
 import pytest
@@ -36,18 +36,19 @@ import torch
 from ltx_video.pipelines import pipeline_ltx_video as reference_module
 from ltx_video.utils.skip_layer_strategy import SkipLayerStrategy as ReferenceSkipLayerStrategy
 
-from ltx_mlx_core.models.latent_filters import adain_filter_latent
-from ltx_mlx_core.models.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
-from ltx_mlx_core.models.upsampler import upsample_normalized_latents
+from ltx_mlx_core.models.common.patchify import unpatchify
+from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights, sanitize_official_transformer
+from ltx_mlx_core.models.ltxv.upsampler import upsample_normalized_latents
 from ltx_mlx_core.pipeline.conditioning import PlacedMedia, prepare_conditioning
 from ltx_mlx_core.pipeline.config import PassConfig
 from ltx_mlx_core.pipeline.decode import encode_video
 from ltx_mlx_core.pipeline.denoise import TextConditioning, iter_denoise
 from ltx_mlx_core.pipeline.guidance import guidance_schedule
-from ltx_mlx_core.pipeline.multiscale import resize_frames
-from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid, unpatchify
+from ltx_mlx_core.pipeline.latents import initial_noise, latent_grid
+from ltx_mlx_core.pipeline.media import resize_frames
 from ltx_mlx_core.pipeline.schedule import timesteps_from_config
-from ltx_mlx_core.weights.transformer_keys import load_transformer_weights, sanitize_official_transformer
 from tests.parity.conftest import relative_max_error
 from tests.parity.pipeline_helpers import (
     DISTILLED_FIRST_PASS,
@@ -165,7 +166,7 @@ def run_our_pass(
     key: mx.array,
     height: int,
     width: int,
-    previous: Optional[mx.array] = None,
+    previous: mx.array | None = None,
 ) -> tuple[mx.array, int]:
     """One pass as the stage runner composes it; returns the final latents and the number of steps run."""
     pass_config = PassConfig.from_dict(flow.pass_config)

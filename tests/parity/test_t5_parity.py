@@ -20,9 +20,9 @@ from transformers import T5EncoderModel
 from transformers.models.t5.modeling_t5 import T5Attention
 
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest
-from ltx_mlx_core.models.t5 import T5Config, T5Encoder, relative_position_buckets
-from ltx_mlx_core.models.text_encoding import encode_prompts, load_tokenizer, tokenize
-from ltx_mlx_core.weights.t5_keys import sanitize_hf_t5, to_hf_t5
+from ltx_mlx_core.models.ltxv.t5 import T5Config, T5Encoder, relative_position_buckets
+from ltx_mlx_core.models.ltxv.t5_keys import sanitize_hf_t5, to_hf_t5
+from ltx_mlx_core.models.ltxv.text_encoding import encode_prompts, load_tokenizer, tokenize
 from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
 from tests.parity.conftest import relative_max_error, torch_to_mlx
 

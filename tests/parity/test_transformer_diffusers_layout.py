@@ -4,8 +4,8 @@ from __future__ import annotations
 import mlx.core as mx
 from diffusers.models.transformers.transformer_ltx import LTXVideoTransformer3DModel
 
-from ltx_mlx_core.models.transformer import LTXVideoTransformer, TransformerConfig
-from ltx_mlx_core.weights.transformer_keys import load_transformer_weights, sanitize_diffusers_transformer
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights, sanitize_diffusers_transformer
 from tests.parity.conftest import relative_max_error, torch_to_mlx
 
 

@@ -26,8 +26,8 @@ import torch
 from ltx_video.models.transformers.transformer3d import Transformer3DModel
 from ltx_video.utils.skip_layer_strategy import SkipLayerStrategy as ReferenceSkipLayerStrategy
 
-from ltx_mlx_core.models.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
-from ltx_mlx_core.weights.transformer_keys import (
+from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, SkipLayerStrategy, TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_keys import (
     OFFICIAL_TRANSFORMER_PREFIX,
     load_transformer_weights,
     sanitize_official_transformer,

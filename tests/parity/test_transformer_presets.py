@@ -11,8 +11,13 @@ import torch
 from ltx_video.models.transformers.transformer3d import Transformer3DModel
 from mlx.utils import tree_flatten
 
-from ltx_mlx_core.models.transformer import LTXV_2B_098, LTXV_13B_098, LTXVideoTransformer, TransformerConfig
-from ltx_mlx_core.weights.transformer_keys import to_official_transformer
+from ltx_mlx_core.models.ltxv.transformer import (
+    LTXV_2B_098,
+    LTXV_13B_098,
+    LTXVideoTransformer,
+    TransformerConfig,
+)
+from ltx_mlx_core.models.ltxv.transformer_keys import to_official_transformer
 
 # preset, number of blocks, model width
 EXPECTED = {

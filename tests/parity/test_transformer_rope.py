@@ -14,7 +14,7 @@ import torch
 from ltx_video.models.transformers.attention import Attention as ReferenceAttention
 from ltx_video.models.transformers.transformer3d import Transformer3DModel
 
-from ltx_mlx_core.models.rope import apply_rotary, rotary_angles
+from ltx_mlx_core.models.common.rope import apply_rotary, rotary_angles
 from tests.parity.conftest import mlx_to_numpy, relative_max_error, torch_to_mlx
 
 MAX_POS = [20, 2048, 2048]

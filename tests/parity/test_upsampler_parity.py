@@ -8,14 +8,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ltx_mlx_core.models.latent_filters import adain_filter_latent, tone_map_latents
-from ltx_mlx_core.models.upsampler import (
+from ltx_mlx_core.models.ltxv.latent_filters import adain_filter_latent, tone_map_latents
+from ltx_mlx_core.models.ltxv.upsampler import (
     LTXV_098_UPSAMPLER_CONFIG,
     LatentUpsampler,
     UpsamplerConfig,
     upsample_normalized_latents,
 )
-from ltx_mlx_core.weights.upsampler_keys import sanitize_upsampler, to_official_upsampler
+from ltx_mlx_core.models.ltxv.upsampler_keys import sanitize_upsampler, to_official_upsampler
 from tests.parity.conftest import relative_max_error, torch_to_mlx
 from tests.parity.vae_helpers import (
     TINY_UPSAMPLER_CONFIG,
@@ -68,9 +68,8 @@ def test_per_frame_2d_upsampler_matches_reference():
 
 
 def test_098_upsampler_preset_has_the_reference_parameter_shapes():
-    from mlx.utils import tree_flatten
-
     from ltx_video.models.autoencoders.latent_upsampler import LatentUpsampler as TorchUpsampler
+    from mlx.utils import tree_flatten
 
     with torch.device("meta"):
         reference = TorchUpsampler.from_config(dict(LTXV_098_UPSAMPLER_CONFIG))

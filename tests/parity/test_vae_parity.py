@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from ltx_mlx_core.models.vae import normalize_latents
+from ltx_mlx_core.models.ltxv.vae import (
+    LTXV_098_VAE_CONFIG,
+    CausalVideoAutoencoder,
+    ltxv_098_vae_config,
+    normalize_latents,
+)
+from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 from ltx_mlx_core.pipeline.decode import decode_video, encode_video
 from ltx_mlx_core.pipeline.tiling import TilingConfig
 from tests.parity.conftest import mlx_to_torch, relative_max_error
@@ -155,11 +161,8 @@ def test_normalisation_uses_checkpoint_statistics(tiny_pair):
 
 def test_098_preset_has_the_reference_parameter_names_and_shapes():
     """Every tensor of the full-size 0.9.8 VAE, compared on the meta device (nothing allocated)."""
-    from mlx.utils import tree_flatten
     from ltx_video.models.autoencoders.causal_video_autoencoder import CausalVideoAutoencoder as TorchVAE
-
-    from ltx_mlx_core.models.vae import LTXV_098_VAE_CONFIG, CausalVideoAutoencoder, ltxv_098_vae_config
-    from ltx_mlx_core.weights.vae_keys import to_official_vae
+    from mlx.utils import tree_flatten
 
     with torch.device("meta"):
         reference = TorchVAE.from_config(dict(LTXV_098_VAE_CONFIG))

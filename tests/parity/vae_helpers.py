@@ -8,10 +8,10 @@ import mlx.core as mx
 import numpy as np
 import torch
 
-from ltx_mlx_core.models.upsampler import LatentUpsampler, UpsamplerConfig
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
-from ltx_mlx_core.weights.upsampler_keys import sanitize_upsampler
-from ltx_mlx_core.weights.vae_keys import sanitize_official_vae
+from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler, UpsamplerConfig
+from ltx_mlx_core.models.ltxv.upsampler_keys import sanitize_upsampler
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
+from ltx_mlx_core.models.ltxv.vae_keys import sanitize_official_vae
 from tests.parity.conftest import VAE_PREFIX, load_official_component, save_official_checkpoint, torch_to_mlx
 
 # Every block type the 0.9.8 VAE uses, at toy widths: 32x spatial, 8x temporal.

@@ -32,10 +32,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mlx.core as mx  # noqa: E402
+import reference_workloads as ref  # noqa: E402
 import torch  # noqa: E402
 
-import reference_workloads as ref  # noqa: E402
 from ltx_mlx_core.bench.flops import TransformerShape, peak_flops_for, transformer_step_flops  # noqa: E402
+from ltx_mlx_core.bench.generation import bench_generation  # noqa: E402
+from ltx_mlx_core.bench.random_model import RandomComponents, RandomModelSpec  # noqa: E402
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import (  # noqa: E402
     TEXT_TOKENS,
@@ -46,9 +48,13 @@ from ltx_mlx_core.bench.workloads import (  # noqa: E402
     transformer_step_workload,
     vae_decode_workload,
 )
-from ltx_mlx_core.models.transformer_config import PRESETS, TransformerConfig  # noqa: E402
-from ltx_mlx_core.models.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS, TransformerConfig  # noqa: E402
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig  # noqa: E402
+from ltx_mlx_core.paths import configs_dir  # noqa: E402
+from ltx_mlx_core.pipeline.request import GenerationRequest  # noqa: E402
 from ltx_mlx_core.pipeline.tiling import TilingConfig  # noqa: E402
+from ltx_mlx_core.weights.tiny import ModelShapes  # noqa: E402
+from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer  # noqa: E402
 
 TINY_TRANSFORMER = TransformerConfig(
     num_attention_heads=4, attention_head_dim=32, num_layers=4, cross_attention_dim=128, caption_channels=64
@@ -58,15 +64,10 @@ SHAPES = {"2b": PRESETS["ltxv-2b-0.9.8"], "13b": PRESETS["ltxv-13b-0.9.8"], "tin
 
 
 def _tiny_generation_model():
-    from ltx_mlx_core.bench.random_model import RandomComponents, RandomModelSpec
-    from ltx_mlx_core.weights.tiny import ModelShapes
-
     return RandomComponents("tiny-random", RandomModelSpec(ModelShapes(), "tiny.yaml"))
 
 
 def _catalog_generation_model(model_id: str):
-    from ltx_mlx_core.bench.random_model import RandomComponents
-
     return lambda: RandomComponents.for_model(model_id)
 
 
@@ -127,13 +128,8 @@ def compare_vae_decode(vae_config: dict, shape: VideoShape, args, torch_dtype, m
 def compare_generation(shape_name: str, shape: VideoShape, args, torch_dtype, mlx_dtype) -> dict[str, Any]:
     import tempfile
 
-    import yaml
-
     import reference_pipeline
-    from ltx_mlx_core.bench.generation import bench_generation
-    from ltx_mlx_core.paths import configs_dir
-    from ltx_mlx_core.pipeline.request import GenerationRequest
-    from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
+    import yaml
 
     components = GENERATION_MODELS[shape_name]()
     config_name = components.config
@@ -211,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="append this run's report to a JSON list here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("ltx_mlx_core.models.vae.fused_norm").setLevel(logging.INFO)
+    logging.getLogger("ltx_mlx_core.models.ltxv.vae.fused_norm").setLevel(logging.INFO)
 
     tiny = args.shape == "tiny"
     shape = VideoShape(args.width or (128 if tiny else 768), args.height or (96 if tiny else 512),

@@ -16,8 +16,8 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv
 run() { python3 tests/perf/compare_reference.py --json "$out/reference-comparison.json" "$@" 2>&1 | grep -v "should be kept in float32"; }
 for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
     case "$stage" in
-        profile) python3 tests/perf/profile_stages.py --json "$out/profile.json" 2>&1 | grep -v "kept in float32" ;;
-        profile-vae) python3 tests/perf/profile_stages.py --sections vae-blocks,vae-eval,vae-ops \
+        profile) python3 tools/profile_stages.py --json "$out/profile.json" 2>&1 | grep -v "kept in float32" ;;
+        profile-vae) python3 tools/profile_stages.py --sections vae-blocks,vae-eval,vae-ops \
                          --json "$out/profile-vae.json" 2>&1 | grep -v "kept in float32" ;;
         t2b) run --shape 2b --stages transformer ;;
         t13b) run --shape 13b --stages transformer ;;

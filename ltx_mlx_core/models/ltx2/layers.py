@@ -5,7 +5,8 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.transformer_blocks import TimestepEmbedder, gelu_tanh, timestep_sinusoids
+from ltx_mlx_core.models.common.activations import gelu_tanh
+from ltx_mlx_core.models.common.timestep import TIMESTEP_PROJECTION_CHANNELS, TimestepMLP, timestep_sinusoids
 
 
 class AdaLNSingle(nn.Module):
@@ -17,7 +18,7 @@ class AdaLNSingle(nn.Module):
 
     def __init__(self, dim: int, coefficient: int):
         super().__init__()
-        self.embedder = TimestepEmbedder(dim)
+        self.embedder = TimestepMLP(TIMESTEP_PROJECTION_CHANNELS, dim)
         self.linear = nn.Linear(dim, coefficient * dim)
 
     def __call__(self, timesteps: mx.array, dtype: mx.Dtype) -> tuple[mx.array, mx.array]:

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.models.rope import RotaryAngles, _float32_linspace, apply_rotary
+from ltx_mlx_core.models.common.rope import RotaryAngles, _float32_linspace, apply_rotary
 
 
 class SplitRotary(NamedTuple):

@@ -21,7 +21,7 @@ from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.layers import AdaLNSingle
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations
 from ltx_mlx_core.models.ltx2.rope import rotary_table
-from ltx_mlx_core.models.transformer_blocks import CaptionProjection
+from ltx_mlx_core.models.common.adaln import CaptionProjection
 
 
 @dataclass(frozen=True)

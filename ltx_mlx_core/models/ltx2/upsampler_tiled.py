@@ -23,7 +23,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.models.ltx2.upsampler import LatentUpsampler, frames_as_batch
-from ltx_mlx_core.models.upsampler import ResBlock
+from ltx_mlx_core.models.ltxv.upsampler import ResBlock
 
 Span = tuple[int, int]
 Grid = tuple[list[Span], list[Span]]

@@ -20,11 +20,12 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.models.ltx2.video_vae_config import DECODER_BLOCKS, VideoVAEConfig
-from ltx_mlx_core.models.vae import CausalVideoAutoencoder, VAEConfig
-from ltx_mlx_core.models.vae.blocks import DepthToSpaceUpsample, UNetMidBlock3D
-from ltx_mlx_core.models.vae.decoder import Decoder
-from ltx_mlx_core.models.vae.encoder import Encoder
-from ltx_mlx_core.models.vae.layers import CausalConv3d, TimestepEmbedder, make_norm
+from ltx_mlx_core.models.common.norms import make_norm
+from ltx_mlx_core.models.common.timestep import TimestepEmbedder
+from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
+from ltx_mlx_core.models.ltxv.vae.autoencoder import Decoder, Encoder
+from ltx_mlx_core.models.ltxv.vae.blocks import DepthToSpaceUpsample, UNetMidBlock3D
+from ltx_mlx_core.models.ltxv.vae.layers import CausalConv3d
 
 # The reference decoder's first width is 8x its base width whatever its blocks (three x2 levels).
 DECODER_WIDTH_FACTOR = 8
@@ -88,7 +89,7 @@ class VideoDecoder(Decoder):
                 )
             )
             channels //= reduction
-        self.conv_norm_out = make_norm(config.norm_layer, channels, config.norm_num_groups, 1e-6)
+        self.conv_norm_out = make_norm(config.norm_layer, channels, 1e-6, groups=config.norm_num_groups)
         self.conv_out = CausalConv3d(
             channels, config.out_channels * config.patch_size**2, 3, spatial_padding_mode=padding
         )

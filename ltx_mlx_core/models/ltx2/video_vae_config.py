@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ltx_mlx_core.models.vae.config import BlockSpec
+from ltx_mlx_core.models.ltxv.vae.config import BlockSpec
 
 # The LTX-2 checkpoints use only these blocks; the reference's others (res_x_y, strided-conv
 # compression, attention) appear in no LTX-2 checkpoint and are refused rather than guessed.

@@ -1,0 +1,182 @@
+"""The LTX-Video 0.9.x denoising transformer (the reference's `Transformer3DModel`) in MLX.
+
+Tokens are 1x1x1 patches of the 128-channel latent, ordered (frame, height, width). Each
+block modulates its normalised inputs with AdaLN-single (one timestep projection shared by all
+blocks plus a learned per-block table), attends over the video tokens with fractional 3-D RoPE,
+attends to the projected text embeddings, and runs a GELU feed-forward.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+
+from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.attention import SkipLayerStrategy
+from ltx_mlx_core.models.common.rope import rotary_angles
+from ltx_mlx_core.models.common.timestep import TIMESTEP_PROJECTION_CHANNELS, TimestepMLP, timestep_sinusoids
+from ltx_mlx_core.models.common.adaln import CaptionProjection
+from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
+from ltx_mlx_core.models.ltxv.transformer_config import (
+    LTXV_2B_098,
+    LTXV_13B_098,
+    PRESETS,
+    TransformerConfig,
+)
+
+__all__ = [
+    "LTXVideoTransformer",
+    "TransformerConfig",
+    "SkipLayerStrategy",
+    "LTXV_2B_098",
+    "LTXV_13B_098",
+    "PRESETS",
+    "TEXT_MASK_BIAS",
+]
+
+# The reference turns padded text positions into this additive attention bias (not -inf).
+TEXT_MASK_BIAS = -10000.0
+
+
+class LTXVideoTransformer(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        dim = config.inner_dim
+        self.proj_in = nn.Linear(config.in_channels, dim)
+        self.timestep_embedder = TimestepMLP(TIMESTEP_PROJECTION_CHANNELS, dim)
+        modulation_count = 6 if config.adaptive_norm == "single_scale_shift" else 4
+        self.modulation_width = modulation_count * dim
+        self.adaln_linear = nn.Linear(dim, self.modulation_width)
+        if config.caption_channels is not None:
+            self.caption_projection = CaptionProjection(config.caption_channels, dim)
+        self.transformer_blocks = [TransformerBlock(config) for _ in range(config.num_layers)]
+        self.scale_shift_table = mx.zeros((2, dim))
+        self.proj_out = nn.Linear(dim, config.output_channels)
+
+    @property
+    def dtype(self) -> mx.Dtype:
+        """The compute dtype: that of the weights (the tables are never quantised)."""
+        return self.scale_shift_table.dtype
+
+    def create_skip_layer_mask(
+        self, batch_size: int, num_conds: int, ptb_index: int, skip_block_list: Sequence[int] | None
+    ) -> mx.array | None:
+        """The reference's STG mask: [num_layers, batch_size * num_conds] ones, with 0 in each listed
+        block's row at entries ptb_index, ptb_index + num_conds, ...; None for an empty list.
+
+        With batch_size 1 (what the reference pipeline runs) that is the perturbed condition's entry.
+        """
+        if not skip_block_list:
+            return None
+        num_layers = self.config.num_layers
+        for block_index in skip_block_list:
+            if not 0 <= block_index < num_layers:
+                raise InvalidRequest(f"STG block {block_index} does not exist: the model has {num_layers} blocks.")
+        mask = np.ones((num_layers, batch_size * num_conds), dtype=np.float32)
+        for block_index in skip_block_list:
+            mask[block_index, ptb_index::num_conds] = 0.0
+        return mx.array(mask).astype(self.dtype)
+
+    def __call__(
+        self,
+        latents: mx.array,
+        indices_grid: mx.array,
+        text_embeds: mx.array,
+        text_mask: mx.array | None,
+        timestep: mx.array,
+        skip_layer_mask: mx.array | None = None,
+        skip_layer_strategy: SkipLayerStrategy | None = None,
+    ) -> mx.array:
+        """Predict the velocity for patchified latents.
+
+        latents [B, N, C_in]; indices_grid [B, 3, N] fractional (frame, height, width) coordinates
+        as the reference pipeline passes them (pixel coordinates, frames divided by the frame rate);
+        text_embeds [B, L, caption_channels]; text_mask [B, L] (1 keep, 0 pad) or None;
+        timestep [B], [B, 1] or [B, N] on the 0..1 scale; skip_layer_mask [num_layers, B]
+        (0 marks the batch entries a layer perturbs for STG). Returns [B, N, C_out] in the weights' dtype.
+        """
+        self._check_inputs(latents, indices_grid, text_embeds, text_mask, timestep, skip_layer_mask)
+        config = self.config
+        dtype = self.dtype
+        batch = latents.shape[0]
+
+        hidden = self.proj_in(latents.astype(dtype))
+        rotary = rotary_angles(
+            indices_grid,
+            config.inner_dim,
+            config.positional_embedding_theta,
+            config.positional_embedding_max_pos,
+            dtype,
+        )
+
+        timesteps = timestep.astype(mx.float32).reshape(-1)
+        if config.timestep_scale_multiplier:
+            timesteps = timesteps * config.timestep_scale_multiplier
+        embedded_timestep = self.timestep_embedder(timestep_sinusoids(timesteps).astype(dtype))
+        block_timestep = self.adaln_linear(nn.silu(embedded_timestep)).reshape(batch, -1, self.modulation_width)
+        embedded_timestep = embedded_timestep.reshape(batch, -1, config.inner_dim)
+
+        context = text_embeds.astype(dtype)
+        if config.caption_channels is not None:
+            context = self.caption_projection(context)
+        context_mask = None
+        if text_mask is not None:
+            context_mask = ((1 - text_mask.astype(dtype)) * TEXT_MASK_BIAS)[:, None, None, :]
+
+        for index, block in enumerate(self.transformer_blocks):
+            block_skip = None
+            if skip_layer_mask is not None and skip_layer_strategy is not None:
+                block_skip = skip_layer_mask[index].astype(dtype).reshape(batch, 1, 1)
+            hidden = block(hidden, block_timestep, context, context_mask, rotary, block_skip, skip_layer_strategy)
+
+        output_modulation = self.scale_shift_table + embedded_timestep[:, :, None, :]
+        shift, scale = output_modulation[:, :, 0], output_modulation[:, :, 1]
+        hidden = mx.fast.layer_norm(hidden, None, None, 1e-6)
+        hidden = hidden * (1 + scale) + shift
+        return self.proj_out(hidden)
+
+    def _check_inputs(
+        self,
+        latents: mx.array,
+        indices_grid: mx.array,
+        text_embeds: mx.array,
+        text_mask: mx.array | None,
+        timestep: mx.array,
+        skip_layer_mask: mx.array | None,
+    ) -> None:
+        config = self.config
+        if latents.ndim != 3 or latents.shape[-1] != config.in_channels:
+            raise InvalidRequest(
+                f"The transformer takes latent tokens shaped [batch, tokens, {config.in_channels}], "
+                f"got {tuple(latents.shape)}."
+            )
+        batch, tokens = latents.shape[:2]
+        if tuple(indices_grid.shape) != (batch, 3, tokens):
+            raise InvalidRequest(
+                f"indices_grid must be shaped [batch, 3, tokens] = {(batch, 3, tokens)} for latents "
+                f"{tuple(latents.shape)}, got {tuple(indices_grid.shape)}."
+            )
+        if text_embeds.ndim != 3 or text_embeds.shape[0] != batch or text_embeds.shape[-1] != config.text_channels:
+            raise InvalidRequest(
+                f"Text embeddings must be shaped [{batch}, text_length, {config.text_channels}], "
+                f"got {tuple(text_embeds.shape)}."
+            )
+        if text_mask is not None and tuple(text_mask.shape) != tuple(text_embeds.shape[:2]):
+            raise InvalidRequest(
+                f"The text mask must be shaped like the text embeddings' first two axes "
+                f"{tuple(text_embeds.shape[:2])}, got {tuple(text_mask.shape)}."
+            )
+        valid_timestep = timestep.ndim == 1 and timestep.shape[0] == batch
+        valid_timestep |= timestep.ndim == 2 and timestep.shape[0] == batch and timestep.shape[1] in (1, tokens)
+        if not valid_timestep:
+            raise InvalidRequest(
+                f"timestep must be shaped [{batch}], [{batch}, 1] or [{batch}, {tokens}], got {tuple(timestep.shape)}."
+            )
+        if skip_layer_mask is not None and tuple(skip_layer_mask.shape) != (config.num_layers, batch):
+            raise InvalidRequest(
+                f"skip_layer_mask must be shaped [num_layers, batch] = {(config.num_layers, batch)}, "
+                f"got {tuple(skip_layer_mask.shape)}."
+            )
