@@ -1,16 +1,18 @@
 """LoRA files placed on a model family's components through the family's checkpoint key maps.
 
-A component (the LTX-2 transformer, the text connectors, ...) is a model plus the key map that
-loads it from an official checkpoint (`sanitize`: checkpoint names -> our parameter names). A
-LoRA layer named after checkpoint module `M` belongs to the first component whose key map takes
-`M.weight`, at the module path the map gives; no renames are repeated here. kohya's flattened
-names (`lora_unet_...`, dots turned into underscores) are restored by trying the ways to put the
-dots back until a component's key map takes the name and its model has that linear layer (once
-per name shape: block indices do not change where the dots go).
+A component is a model plus the key map that loads it from an official checkpoint (`sanitize`:
+checkpoint names -> our parameter names); for LTX-2 the transformer and the text path after Gemma
+(feature-extractor projection and embeddings connectors). A LoRA layer named after checkpoint
+module `M` belongs to the first component whose key map takes `M.weight`, at the module path the
+map gives; no renames are repeated here. kohya's flattened names (`lora_unet_...`, dots turned
+into underscores) are restored by trying the ways to put the dots back until a component's key
+map takes the name and its model has that linear layer (once per name shape: block indices do
+not change where the dots go).
 
 Every layer of a file must land in a component, or lie under a prefix the caller leaves out on
-purpose (e.g. the LTX-2 text path when only the transformer is adapted, as ltx-core does);
-anything else is a LoraError naming the file and the first such tensor.
+purpose: ltx-core fuses LoRAs into the transformer only, so a file's text-path layers do nothing
+there (`left_out=LTX2_TEXT_PATH` does the same); ComfyUI also adapts the connectors (pass the
+text component). Anything else is a LoraError naming the file and the first such tensor.
 """
 
 from __future__ import annotations
@@ -25,8 +27,23 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.errors import CheckpointError, LoraError
-from ltx_mlx_core.models.lora import AppliedLoras, Lora, LoraLayer, apply_loras, find_module, linear_shape
-from ltx_mlx_core.models.ltx2.keys import OFFICIAL_PREFIX, TEXT_PATH_PREFIXES, sanitize
+from ltx_mlx_core.models.common.lora import (
+    AppliedLoras,
+    Lora,
+    LoraLayer,
+    apply_loras,
+    find_module,
+    linear_shape,
+)
+from ltx_mlx_core.models.ltx2.embeddings_processor import (
+    AUDIO_CONNECTOR_PREFIX,
+    PROJECTION_PREFIX,
+    VIDEO_CONNECTOR_PREFIX,
+    VIDEO_ONLY_CONNECTOR_PREFIX,
+    EmbeddingsProcessor,
+    sanitize_official,
+)
+from ltx_mlx_core.models.ltx2.keys import sanitize
 from ltx_mlx_core.weights.lora_files import (
     DIFFUSION_MODEL_PREFIX,
     FLATTENED_PREFIX,
@@ -39,11 +56,13 @@ logger = logging.getLogger(__name__)
 
 KeyMap = Callable[[Mapping[str, mx.array]], Mapping[str, mx.array]]
 
-# The LTX-2 text path's checkpoint prefixes: its connectors sit under the transformer's prefix,
-# the feature extractor's projection under its own.
+# The LTX-2 text path's checkpoint prefixes (its connectors sit under the transformer's prefix):
+# leave them out to adapt the transformer only, as ltx-core does.
 LTX2_TEXT_PATH: tuple[str, ...] = (
-    *(OFFICIAL_PREFIX + prefix for prefix in TEXT_PATH_PREFIXES),
-    "text_embedding_projection.",
+    VIDEO_CONNECTOR_PREFIX,
+    AUDIO_CONNECTOR_PREFIX,
+    VIDEO_ONLY_CONNECTOR_PREFIX,
+    PROJECTION_PREFIX,
 )
 # More underscores than this in a flattened name is no checkpoint name of ours (2^(n-1) groupings).
 _MAX_FLATTENED_TOKENS = 16
@@ -67,6 +86,11 @@ class LoraSpec:
 
 def ltx2_transformer_component(model: nn.Module) -> LoraComponent:
     return LoraComponent("transformer", model, sanitize)
+
+
+def ltx2_text_component(processor: EmbeddingsProcessor) -> LoraComponent:
+    """The text path after Gemma: the feature extractor's projection and the embeddings connectors."""
+    return LoraComponent("text connectors", processor, sanitize_official)
 
 
 def _module_path(component: LoraComponent, checkpoint_module: str, must_exist: bool) -> str | None:

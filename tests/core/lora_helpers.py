@@ -9,7 +9,7 @@ import mlx.nn as nn
 import numpy as np
 from mlx.utils import tree_flatten
 
-from ltx_mlx_core.models.lora import Lora, LoraLayer
+from ltx_mlx_core.models.common.lora import Lora, LoraLayer
 from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.positions import audio_positions, video_positions
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 import pytest
-from mlx.utils import tree_flatten
+from mlx.utils import tree_map
 
 from ltx_mlx_core.errors import InvalidRequest, LoraError
+from ltx_mlx_core.models.ltx2.embeddings_processor import EmbeddingsProcessor
 from ltx_mlx_core.weights.lora_files import read_lora_file
 from ltx_mlx_core.weights.lora_mapping import (
     LTX2_TEXT_PATH,
-    LoraComponent,
     LoraSpec,
     apply_lora_files,
     lora_files_applied,
     loras_for,
+    ltx2_text_component,
     ltx2_transformer_component,
 )
 from tests.core.lora_helpers import (
+    TINY,
     TINY_GATED,
     layer_shape,
     linear_paths,
@@ -227,33 +228,32 @@ def test_text_path_layers_are_left_out_only_when_asked(tmp_path: Path) -> None:
         assert applied.layers == 1
 
 
-class _Connector(nn.Module):
-    """Stands in for a text connector: linear layers under other names than the checkpoint's."""
+def _text_path() -> EmbeddingsProcessor:
+    """A tiny processor (V1 projection, two 2-block connectors of width 64) with random weights."""
+    connectors = dict(
+        TINY,
+        connector_num_attention_heads=2,
+        connector_attention_head_dim=32,
+        connector_num_layers=2,
+        connector_num_learnable_registers=4,
+    )
+    processor = EmbeddingsProcessor.from_transformer_config(connectors, 16, 3)
+    key = mx.random.key(4)
+    processor.update(
+        tree_map(lambda value: mx.random.normal(value.shape, key=key) * 0.1, processor.parameters())
+    )
+    return processor
 
-    def __init__(self):
-        super().__init__()
-        self.blocks = [nn.Linear(64, 64), nn.Linear(64, 64)]
 
-
-def _connector_key_map(weights: Mapping[str, mx.array]) -> dict[str, mx.array]:
-    prefix = "model.diffusion_model.video_embeddings_connector.transformer_1d_blocks."
-    return {
-        "blocks." + name[len(prefix) :].replace(".attn1.to_q", ""): value
-        for name, value in weights.items()
-        if name.startswith(prefix)
-    }
-
-
-def test_layers_of_several_parts_go_to_their_own_model_and_back(tmp_path: Path) -> None:
-    transformer, connector = tiny_transformer(), _Connector()
-    components = [
-        ltx2_transformer_component(transformer),
-        LoraComponent("text connectors", connector, _connector_key_map),
-    ]
+def test_text_connector_layers_go_to_the_text_path_and_back(tmp_path: Path) -> None:
+    """Official names of both parts (the connectors' `to_out.0` and `ff.net.*` renamed by their key map)."""
+    transformer, text = tiny_transformer(), _text_path()
+    components = [ltx2_transformer_component(transformer), ltx2_text_component(text)]
     rng = np.random.default_rng(3)
     pairs = {
         **_pairs(transformer, ["transformer_blocks.1.video_to_audio_attn.to_out"]),
-        "video_embeddings_connector.transformer_1d_blocks.1.attn1.to_q": random_pair(64, 64, 2, rng),
+        "video_embeddings_connector.transformer_1d_blocks.1.attn1.to_out.0": random_pair(64, 64, 2, rng),
+        "audio_embeddings_connector.transformer_1d_blocks.0.ff.net.0.proj": random_pair(256, 64, 2, rng),
     }
     for naming in ("official", "kohya"):
         path = write_lora_file(tmp_path / f"{naming}.safetensors", pairs, naming)
@@ -261,26 +261,51 @@ def test_layers_of_several_parts_go_to_their_own_model_and_back(tmp_path: Path) 
         assert [layer.module for layer in split["transformer"].layers] == [
             "transformer_blocks.1.video_to_audio_attn.to_out"
         ]
-        assert [layer.module for layer in split["text connectors"].layers] == ["blocks.1"]
-    before = {k: np.array(v) for k, v in tree_flatten(connector.parameters())}
-    with lora_files_applied([LoraSpec(path)], components) as applied:
-        assert applied.layers == 2
-        assert not np.array_equal(np.array(connector.blocks[1].weight), before["blocks.1.weight"])
-    assert all(np.array_equal(np.array(v), before[k]) for k, v in tree_flatten(connector.parameters()))
-    # A misfit in the second part's model leaves the first part's model untouched too.
+        assert sorted(layer.module for layer in split["text connectors"].layers) == [
+            "audio_connector.transformer_1d_blocks.0.ff.proj_in",
+            "video_connector.transformer_1d_blocks.1.attn1.to_out",
+        ]
+    projection = tmp_path / "projection.safetensors"
+    down, up = random_pair(16, 48, 2, rng)
+    mx.save_safetensors(
+        str(projection),
+        {
+            "text_embedding_projection.aggregate_embed.lora_A.weight": mx.array(down),
+            "text_embedding_projection.aggregate_embed.lora_B.weight": mx.array(up),
+        },
+    )
+    before = parameters(text)
+    with lora_files_applied([LoraSpec(path), LoraSpec(projection)], components) as applied:
+        assert applied.layers == 4
+        changed = {
+            name for name, value in parameters(text).items() if not np.array_equal(value, before[name])
+        }
+        assert changed == {
+            "audio_connector.transformer_1d_blocks.0.ff.proj_in.weight",
+            "video_connector.transformer_1d_blocks.1.attn1.to_out.weight",
+            "feature_extractor.aggregate_embed.weight",
+        }
+    assert all(np.array_equal(value, before[name]) for name, value in parameters(text).items())
+
+
+def test_a_misfit_in_the_second_part_leaves_the_first_part_untouched(tmp_path: Path) -> None:
+    transformer, text = tiny_transformer(), _text_path()
+    components = [ltx2_transformer_component(transformer), ltx2_text_component(text)]
     misfit = write_lora_file(
         tmp_path / "misfit.safetensors",
         {
-            **pairs,
+            **_pairs(transformer, linear_paths(transformer)),
             "video_embeddings_connector.transformer_1d_blocks.1.attn1.to_q": (
                 np.zeros((2, 32), np.float32),
                 np.zeros((64, 2), np.float32),
             ),
         },
     )
-    transformer_before = parameters(transformer)
-    with pytest.raises(LoraError, match="misfit.safetensors"):
+    transformer_before, text_before = parameters(transformer), parameters(text)
+    with pytest.raises(LoraError, match="misfit.safetensors") as raised:
         apply_lora_files([LoraSpec(misfit)], components)
+    assert "video_connector.transformer_1d_blocks.1.attn1.to_q" in str(raised.value)
     assert all(
         np.array_equal(value, transformer_before[name]) for name, value in parameters(transformer).items()
     )
+    assert all(np.array_equal(value, text_before[name]) for name, value in parameters(text).items())

@@ -9,8 +9,8 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_mlx_core.errors import InvalidRequest, LoraError
-from ltx_mlx_core.models import lora as lora_module
-from ltx_mlx_core.models.lora import Lora, LoraLayer, apply_loras, fused_loras
+from ltx_mlx_core.models.common import lora as lora_module
+from ltx_mlx_core.models.common.lora import Lora, LoraLayer, apply_loras, fused_loras
 from tests.core.lora_helpers import linear_paths, parameters, random_lora, tiny_inputs, tiny_transformer
 
 

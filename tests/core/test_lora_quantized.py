@@ -23,8 +23,8 @@ import mlx.nn as nn
 import numpy as np
 import pytest
 
-from ltx_mlx_core.models import lora as lora_module
-from ltx_mlx_core.models.lora import LoraSidePath, apply_loras, fused_loras
+from ltx_mlx_core.models.common import lora as lora_module
+from ltx_mlx_core.models.common.lora import LoraSidePath, apply_loras, fused_loras
 from ltx_mlx_core.weights.quantize import quantize_linear_layers
 from tests.core.lora_helpers import linear_paths, parameters, random_lora, tiny_inputs, tiny_transformer
 
