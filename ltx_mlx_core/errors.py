@@ -40,3 +40,7 @@ class GenerationError(LtxMlxError):
 
 class GenerationCancelled(GenerationError):
     """The user cancelled; nothing partial is presented as finished."""
+
+
+class LoraError(InvalidRequest):
+    """A LoRA file does not fit the model (another family, wrong shapes, unreadable); nothing was changed."""
