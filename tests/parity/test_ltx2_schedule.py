@@ -77,7 +77,9 @@ def test_euler_step_matches_the_reference() -> None:
     sigmas = torch.tensor(DISTILLED_SIGMAS)
     for index in range(len(DISTILLED_SIGMAS) - 1):
         expected = EulerDiffusionStep().step(sample, denoised, sigmas, index)
-        ours = euler_step(mx.array(sample.numpy()), mx.array(denoised.numpy()), *DISTILLED_SIGMAS[index : index + 2])
+        ours = euler_step(
+            mx.array(sample.numpy()), mx.array(denoised.numpy()), *DISTILLED_SIGMAS[index : index + 2]
+        )
         assert relative_max_error(ours, expected) <= 1e-6
 
 
@@ -139,7 +141,10 @@ def test_guidance_bins_pick_the_reference_s_params() -> None:
 )
 def test_dev_defaults_are_the_pipelines_constants(ours, reference) -> None:
     assert ours.num_inference_steps == reference.num_inference_steps
-    for mine, theirs in ((ours.video, reference.video_guider_params), (ours.audio, reference.audio_guider_params)):
+    for mine, theirs in (
+        (ours.video, reference.video_guider_params),
+        (ours.audio, reference.audio_guider_params),
+    ):
         expected = dataclasses.asdict(theirs)
         expected["stg_blocks"] = tuple(expected["stg_blocks"])
         assert dataclasses.asdict(mine) == expected

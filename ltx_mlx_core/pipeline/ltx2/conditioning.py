@@ -50,7 +50,9 @@ class TokenState:
         return self.latent[:, : self.target_tokens]
 
 
-def video_state(batch: int, grid: tuple[int, int, int], fps: float, initial: mx.array | None, channels: int) -> TokenState:
+def video_state(
+    batch: int, grid: tuple[int, int, int], fps: float, initial: mx.array | None, channels: int
+) -> TokenState:
     """Tokens of a video latent grid: `initial` latents [B, F, H, W, C] or zeros, all to be denoised."""
     frames, rows, cols = grid
     if initial is None:
@@ -60,7 +62,9 @@ def video_state(batch: int, grid: tuple[int, int, int], fps: float, initial: mx.
             raise ValueError(f"Initial video latents {tuple(initial.shape)} do not fit the grid {grid}.")
         tokens = patchify(initial)
     count = tokens.shape[1]
-    keyframes = mx.concatenate([mx.ones((batch, rows * cols)), mx.zeros((batch, count - rows * cols))], axis=1)
+    keyframes = mx.concatenate(
+        [mx.ones((batch, rows * cols)), mx.zeros((batch, count - rows * cols))], axis=1
+    )
     return TokenState(
         latent=tokens,
         clean=tokens,
@@ -83,9 +87,7 @@ def audio_state(batch: int, frames: int, layout: AudioLatentLayout, initial: mx.
         latent=tokens,
         clean=tokens,
         denoise_mask=mx.ones((batch, frames), dtype=mx.float32),
-        positions=audio_positions(
-            batch, frames, layout.sample_rate, layout.hop_length, layout.downsample
-        ),
+        positions=audio_positions(batch, frames, layout.sample_rate, layout.hop_length, layout.downsample),
         target_tokens=frames,
     )
 
@@ -180,11 +182,20 @@ def _extend_attention(mask: mx.array, noisy: int, added: int) -> mx.array:
     themselves, and not to earlier conditioning tokens (ltx-core's `build_attention_mask` with full strength)."""
     batch, existing = mask.shape[0], mask.shape[1]
     top = mx.concatenate(
-        [mask, mx.concatenate([mx.ones((batch, noisy, added)), mx.zeros((batch, existing - noisy, added))], axis=1)],
+        [
+            mask,
+            mx.concatenate(
+                [mx.ones((batch, noisy, added)), mx.zeros((batch, existing - noisy, added))], axis=1
+            ),
+        ],
         axis=2,
     )
     bottom = mx.concatenate(
-        [mx.ones((batch, added, noisy)), mx.zeros((batch, added, existing - noisy)), mx.ones((batch, added, added))],
+        [
+            mx.ones((batch, added, noisy)),
+            mx.zeros((batch, added, existing - noisy)),
+            mx.ones((batch, added, added)),
+        ],
         axis=2,
     )
     return mx.concatenate([top, bottom.astype(mask.dtype)], axis=1)
@@ -202,7 +213,9 @@ class ReplaceAudio:
         _check_strength(self.strength)
         frames = state.target_tokens
         if not 0 <= self.frame < frames:
-            raise InvalidRequest(f"Audio conditioning from latent frame {self.frame} starts outside the clip's {frames}.")
+            raise InvalidRequest(
+                f"Audio conditioning from latent frame {self.frame} starts outside the clip's {frames}."
+            )
         tokens = patchify_audio(self.latents)[:, : frames - self.frame]
         return _overwrite(state, self.frame, tokens, self.strength)
 

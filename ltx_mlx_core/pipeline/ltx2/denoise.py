@@ -104,7 +104,9 @@ def iter_denoise(
         if skip_video and skip_audio:
             video_x0, audio_x0 = last_video, last_audio
         else:
-            entries = _entries(video_params, audio_params, positive, negative, audio is not None, skip_video, skip_audio)
+            entries = _entries(
+                video_params, audio_params, positive, negative, audio is not None, skip_video, skip_audio
+            )
             predictions = _predict(transformer, entries, video, audio, sigma)
             video_x0 = last_video if skip_video else guide(predictions[0], video_params)
             audio_x0 = last_audio if skip_audio else guide(predictions[1], audio_params)
@@ -154,7 +156,11 @@ def _entries(
 
 
 def _predict(
-    transformer: LTX2Transformer, entries: list[_Entry], video: TokenState, audio: TokenState | None, sigma: float
+    transformer: LTX2Transformer,
+    entries: list[_Entry],
+    video: TokenState,
+    audio: TokenState | None,
+    sigma: float,
 ) -> tuple[dict[Pass, mx.array], dict[Pass, mx.array]]:
     """x0 predictions of every pass for each stream, one transformer call per group of batchable passes."""
     groups: dict[tuple, list[_Entry]] = {}
@@ -229,7 +235,9 @@ def _step(
 ) -> TokenState:
     mask = state.denoise_mask[..., None]
     # Conditioned tokens are predicted as their clean values, so they stay where they are.
-    held = (denoised.astype(mx.float32) * mask + state.clean.astype(mx.float32) * (1 - mask)).astype(denoised.dtype)
+    held = (denoised.astype(mx.float32) * mask + state.clean.astype(mx.float32) * (1 - mask)).astype(
+        denoised.dtype
+    )
     if ancestral is None:
         return state.with_latent(euler_step(state.latent, held, sigma, sigma_next))
     noise = None

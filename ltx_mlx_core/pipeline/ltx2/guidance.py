@@ -102,7 +102,11 @@ def pass_perturbations(kind: Pass, video: GuiderParams, audio: GuiderParams) -> 
     """What a pass switches off in the transformer: STG skips the self-attention of each stream that asks."""
     if kind is Pass.PERTURBED:
         skips = [(Skip.VIDEO_SELF_ATTENTION, video), (Skip.AUDIO_SELF_ATTENTION, audio)]
-        return tuple(Perturbation(skip, frozenset(params.stg_blocks)) for skip, params in skips if params.uses_perturbed)
+        return tuple(
+            Perturbation(skip, frozenset(params.stg_blocks))
+            for skip, params in skips
+            if params.uses_perturbed
+        )
     if kind is Pass.ISOLATED:
         return ISOLATE_MODALITIES
     return ()

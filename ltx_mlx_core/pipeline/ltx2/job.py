@@ -97,9 +97,10 @@ class LTX2Job:
         return mx.random.key(self.seed)
 
 
-def check_job(job: LTX2Job, side_multiple: int, guidance: list[DevGuidance | None], has_audio: bool) -> None:
-    """Every constraint of the request, with what to change: sizes (multiples of `side_multiple`: 64 when a
-    half-size first stage runs), 8k+1 frames, conditioning inside the clip, the contexts guidance needs."""
+def check_job(job: LTX2Job, side_multiple: int, guidance: list[DevGuidance | None]) -> None:
+    """Every constraint of the request the model does not decide, with what to change: sizes (multiples of
+    `side_multiple`: 64 when a half-size first stage runs), 8k+1 frames, conditioning inside the clip, the
+    negative prompt guidance needs. (Whether the model takes sound is checked when a stage gets it.)"""
     if job.num_frames < 1 or job.num_frames % FRAMES_PER_LATENT != 1:
         raise InvalidRequest(f"The frame count must be 8k+1 (9, 17, ..., 121); got {job.num_frames}.")
     if job.height % side_multiple or job.width % side_multiple or min(job.height, job.width) < side_multiple:
@@ -119,16 +120,14 @@ def check_job(job: LTX2Job, side_multiple: int, guidance: list[DevGuidance | Non
                 f"Media replacing latent frames must start on a multiple of 8 frames; {condition.frame} is not."
             )
         if not 0.0 <= condition.strength <= 1.0:
-            raise InvalidRequest(f"A conditioning strength must be between 0 and 1; got {condition.strength}.")
-    if job.audio and not has_audio:
-        raise InvalidRequest("This model makes silent video; it cannot be conditioned on audio.")
+            raise InvalidRequest(
+                f"A conditioning strength must be between 0 and 1; got {condition.strength}."
+            )
     for condition in job.audio:
         if not 0 <= condition.frame < job.audio_frames:
             raise InvalidRequest(
                 f"Audio conditioning from latent frame {condition.frame} starts outside the clip's "
                 f"{job.audio_frames} audio latent frames."
             )
-    if has_audio and job.positive.audio is None:
-        raise InvalidRequest("This model makes sound: the prompt's audio embeddings are needed.")
     if any(g is not None and g.uses_negative() for g in guidance) and job.negative is None:
         raise InvalidRequest("Classifier-free guidance needs a negative prompt's embeddings.")

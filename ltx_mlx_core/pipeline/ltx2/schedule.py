@@ -96,5 +96,7 @@ class AncestralStep:
             eps = f32(_ANCESTRAL_EPS)
             variance = sigma_next**2 - sigma_down**2 * alpha_next**2 / (alpha_down**2 + eps)
             renoise = np.sqrt(max(variance, f32(0.0)), dtype=np.float32)
-            x = float(alpha_next / (alpha_down + eps)) * x + noise.astype(mx.float32) * float(renoise * f32(self.s_noise))
+            x = float(alpha_next / (alpha_down + eps)) * x + noise.astype(mx.float32) * float(
+                renoise * f32(self.s_noise)
+            )
         return x.astype(sample.dtype)

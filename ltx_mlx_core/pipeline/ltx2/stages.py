@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import mlx.core as mx
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.models.ltx2.upsampler import LatentUpsampler
 from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
@@ -89,8 +90,11 @@ def distilled_plans(
     stage_2_transformer: TransformerProvider | None = None,
     ancestral: AncestralStep | None = None,
 ) -> tuple[StagePlan, StagePlan]:
-    """The distilled two-stage recipe; `ancestral` steps stage 1 as LTX-2.5's ancestral variant does."""
-    first = StagePlan("first_pass", job.height // 2, job.width // 2, DISTILLED_SIGMAS, transformer, ancestral=ancestral)
+    """The distilled two-stage recipe; with `ancestral`, stage 1 takes Euler-ancestral steps (diffusers'
+    `LTXEulerAncestralRFScheduler`) instead of Euler ones."""
+    first = StagePlan(
+        "first_pass", job.height // 2, job.width // 2, DISTILLED_SIGMAS, transformer, ancestral=ancestral
+    )
     return first, _refine_plan(job, stage_2_transformer or transformer)
 
 
@@ -106,7 +110,9 @@ def dev_plans(
     return first, _refine_plan(job, stage_2_transformer)
 
 
-def dev_one_stage_plan(job: LTX2Job, transformer: TransformerProvider, steps: int, guidance: DevGuidance) -> StagePlan:
+def dev_one_stage_plan(
+    job: LTX2Job, transformer: TransformerProvider, steps: int, guidance: DevGuidance
+) -> StagePlan:
     return StagePlan("denoise", job.height, job.width, dev_sigmas(steps), transformer, guidance)
 
 
@@ -116,10 +122,14 @@ def _refine_plan(job: LTX2Job, transformer: TransformerProvider) -> StagePlan:
 
 
 def iter_two_stage(
-    job: LTX2Job, first: StagePlan, second: StagePlan, media: MediaModels, first_result: LTX2Latents | None = None
+    job: LTX2Job,
+    first: StagePlan,
+    second: StagePlan,
+    media: MediaModels,
+    first_result: LTX2Latents | None = None,
 ) -> Iterator[StageStarted | StepDone | StageFinished]:
     """Stage 1, the x2 upsample, stage 2; with `first_result` (a stage checkpoint) stage 1 is not run again."""
-    check_job(job, 64, [first.guidance, second.guidance], _has_audio(job))
+    check_job(job, 64, [first.guidance, second.guidance])
     if media.upsampler is None:
         raise ValueError("A two-stage recipe needs the spatial upsampler.")
     if first_result is None:
@@ -128,13 +138,11 @@ def iter_two_stage(
     yield from iter_stage(job, second, 2, 3, media, initial=upsampled)
 
 
-def iter_one_stage(job: LTX2Job, plan: StagePlan, media: MediaModels | None) -> Iterator[StageStarted | StepDone | StageFinished]:
-    check_job(job, 32, [plan.guidance], _has_audio(job))
+def iter_one_stage(
+    job: LTX2Job, plan: StagePlan, media: MediaModels | None
+) -> Iterator[StageStarted | StepDone | StageFinished]:
+    check_job(job, 32, [plan.guidance])
     yield from iter_stage(job, plan, 0, 1, media)
-
-
-def _has_audio(job: LTX2Job) -> bool:
-    return job.positive.audio is not None or bool(job.audio)
 
 
 def final_latents(events: Iterator[object]) -> LTX2Latents:
@@ -149,32 +157,39 @@ def final_latents(events: Iterator[object]) -> LTX2Latents:
 
 
 def iter_stage(
-    job: LTX2Job, plan: StagePlan, index: int, total: int, media: MediaModels | None, initial: LTX2Latents | None = None
+    job: LTX2Job,
+    plan: StagePlan,
+    index: int,
+    total: int,
+    media: MediaModels | None,
+    initial: LTX2Latents | None = None,
 ) -> Iterator[StageStarted | StepDone | StageFinished]:
-    """One denoising stage at the plan's size; returns (and announces in StageFinished) its latents."""
+    """One denoising stage at the plan's size; returns (and announces in StageFinished) its latents.
+
+    Conditioning media is encoded before the transformer is asked for (the reference frees the VAE
+    encoder first); the audio stream runs when the transformer has one.
+    """
     check_sigmas(plan.sigmas)
     yield StageStarted(plan.name, index, total, f"{plan.width}x{plan.height}, {len(plan.sigmas) - 1} steps")
-    video, audio, grid = _conditioned_states(job, plan, media, initial)
+    video, grid = _video_tokens(job, plan, media, initial)
     transformer = plan.transformer()
-    if transformer.config.in_channels != job.latent_channels:
-        raise ValueError(
-            f"The transformer takes {transformer.config.in_channels} video latent channels; the job has "
-            f"{job.latent_channels}."
-        )
-    if audio is not None and not transformer.config.has_audio:
-        raise ValueError("This transformer was built video-only; the job asks for sound.")
-    if audio is not None and transformer.config.audio_in_channels != job.audio_layout.token_channels:
-        raise ValueError(
-            f"The transformer takes {transformer.config.audio_in_channels} audio features per token; the audio "
-            f"latents have {job.audio_layout.token_channels}."
-        )
+    _check_transformer(job, transformer)
+    audio = _audio_tokens(job, initial) if transformer.config.has_audio else None
     keys = StageKeys.for_stage(job.key(), index)
     video = noised(video, noise_like(keys.video, video.latent), plan.noise_scale)
     if audio is not None:
         audio = noised(audio, noise_like(keys.audio, audio.latent), plan.noise_scale)
     started = time.monotonic()
     steps = iter_denoise(
-        transformer, video, audio, plan.sigmas, job.positive, job.negative, plan.guidance, plan.ancestral, keys
+        transformer,
+        video,
+        audio,
+        plan.sigmas,
+        job.positive,
+        job.negative,
+        plan.guidance,
+        plan.ancestral,
+        keys,
     )
     for step in steps:
         mx.eval(*step.pending)
@@ -190,13 +205,31 @@ def iter_stage(
     return latents
 
 
-def _conditioned_states(
+def _check_transformer(job: LTX2Job, transformer: LTX2Transformer) -> None:
+    config = transformer.config
+    if config.in_channels != job.latent_channels:
+        raise ValueError(
+            f"The transformer takes {config.in_channels} video latent channels; the job has {job.latent_channels}."
+        )
+    if not config.has_audio:
+        if job.audio:
+            raise InvalidRequest("This model makes silent video; it cannot be conditioned on audio.")
+        return
+    if job.positive.audio is None:
+        raise InvalidRequest("This model makes sound: the prompt's audio embeddings are needed.")
+    if config.audio_in_channels != job.audio_layout.token_channels:
+        raise ValueError(
+            f"The transformer takes {config.audio_in_channels} audio features per token; the audio latents "
+            f"have {job.audio_layout.token_channels}."
+        )
+
+
+def _video_tokens(
     job: LTX2Job, plan: StagePlan, media: MediaModels | None, initial: LTX2Latents | None
-) -> tuple[TokenState, TokenState | None, tuple[int, int, int]]:
-    """Both streams' tokens at the plan's size with the job's conditioning applied, before noise."""
+) -> tuple[TokenState, tuple[int, int, int]]:
+    """The video tokens at the plan's size with the job's visual conditioning applied, before noise."""
     grid = job.shape.scaled(plan.height, plan.width).grid
-    initial_video = None if initial is None else initial.video
-    video = video_state(1, grid, job.fps, initial_video, job.latent_channels)
+    video = video_state(1, grid, job.fps, None if initial is None else initial.video, job.latent_channels)
     if job.visual:
         if media is None:
             raise ValueError("Conditioning media needs the video VAE to encode it.")
@@ -207,13 +240,14 @@ def _conditioned_states(
 
         for condition in job.visual:
             video = condition.latent_item(plan.height, plan.width, encode).apply(video, grid, job.fps)
-    audio = None
-    if _has_audio(job):
-        initial_audio = None if initial is None else initial.audio
-        audio = audio_state(1, job.audio_frames, job.audio_layout, initial_audio)
-        for condition in job.audio:
-            audio = condition.latent_item().apply(audio)
-    return video, audio, grid
+    return video, grid
+
+
+def _audio_tokens(job: LTX2Job, initial: LTX2Latents | None) -> TokenState:
+    audio = audio_state(1, job.audio_frames, job.audio_layout, None if initial is None else initial.audio)
+    for condition in job.audio:
+        audio = condition.latent_item().apply(audio)
+    return audio
 
 
 def iter_upsample(
@@ -229,7 +263,9 @@ def iter_upsample(
         mx.eval(*step.pending)
         result = step.result if step.result is not None else result
         elapsed = time.monotonic() - started
-        yield StepDone("upsample", step.index, step.count, elapsed, elapsed / step.index * (step.count - step.index))
+        yield StepDone(
+            "upsample", step.index, step.count, elapsed, elapsed / step.index * (step.count - step.index)
+        )
     video = vae.normalize_latents(result)
     mx.eval(video)
     upsampled = LTX2Latents(video, latents.audio)
