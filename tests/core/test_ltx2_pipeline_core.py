@@ -219,3 +219,17 @@ def test_a_video_only_model_refuses_audio_conditioning() -> None:
     )
     with pytest.raises(InvalidRequest, match="silent video"):
         list(iter_one_stage(request, plan, None))
+
+
+def test_replacing_media_lands_on_the_latent_frame_of_its_start(models) -> None:
+    image = mx.random.uniform(-1, 1, (1, 1, 64, 64, 3), key=mx.random.key(10))
+    request = job(
+        height=64, width=64, visual=(VisualCondition(lambda h, w: image, 8, 1.0, Placement.REPLACE),)
+    )
+    plan = dev_one_stage_plan(
+        request, models.provider(0), 2, DevGuidance.constant(GuiderParams(), GuiderParams())
+    )
+    result = final_latents(iter_one_stage(request, plan, models.media()))
+    expected = encode_video(models.vae, image, tiling=TilingConfig.untiled())
+    assert np.array_equal(np.array(result.video[:, 1:2]), np.array(expected))
+    assert not np.allclose(np.array(result.video[:, :1]), np.array(expected))
