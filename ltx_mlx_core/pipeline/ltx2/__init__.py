@@ -1,0 +1,1 @@
+"""The LTX-2 family's denoising core: schedules, conditioning, guidance, the joint loop, stage recipes."""
