@@ -39,10 +39,18 @@ def run(args: argparse.Namespace) -> int:
     if action == "info":
         return _info(args.model_id)
     if action == "make-tiny":
-        from ltx_mlx_core.weights.tiny import LABEL, make_tiny_model
+        from ltx_mlx_core.weights.registry import tiny_model_dir
+        from ltx_mlx_core.weights.tiny import LABEL, make_tiny_model, tiny_model_problems
 
+        problems = tiny_model_problems(tiny_model_dir())
         folder = make_tiny_model(overwrite=args.force)
-        print(f"{LABEL}\n  written to {folder}\n  use it with: ltx-mlx generate --model tiny ...")
+        if problems == [] and not args.force:
+            state = f"already made at {folder} (every file checked; --force writes it again)"
+        elif problems:
+            state = f"was not intact ({'; '.join(problems)}); written again to {folder}"
+        else:
+            state = f"written to {folder}"
+        print(f"{LABEL}\n  {state}\n  use it with: ltx-mlx generate --model tiny ...")
         return 0
     if action == "download":
         return _download(args.model_id)
