@@ -28,17 +28,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.video.atomic import write_bytes, write_json
-from ltx_mlx_core.video.project_file import PROJECT_FILE, resolve_media, segments_from_project
+from ltx_mlx_core.video.project_file import PROJECT_FILE, read_project, resolve_media, segments_from_project
+from ltx_mlx_core.video.project_schema import FORMAT_VERSION, TRANSITIONS, validate_project
 from ltx_mlx_core.video.stitch import Segment
 
 log = logging.getLogger(__name__)
-
-FORMAT_VERSION = 1
 AUTOSAVE_FILE = "autosave.json"
 BACKUP_SUFFIX = ".bak"
 MEDIA_DIR = "media"
-TRANSITIONS = ("cut", "crossfade")
 
 
 class ProjectError(ValueError):
@@ -267,17 +266,20 @@ class Project:
         return copy.deepcopy(data)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], folder: Optional[Path] = None) -> "Project":
-        if data.get("version", 0) > FORMAT_VERSION:
-            raise ProjectError("This project was saved by a newer ltx-mlx; update the app to open it.")
+    def from_dict(cls, data: Any, folder: Optional[Path] = None, checked: bool = False) -> "Project":
+        """A project from its file's dict; `checked`: it already went through `validate_project`."""
+        if not checked:
+            try:
+                data = validate_project(data)
+            except InvalidRequest as error:
+                raise ProjectError(str(error)) from None
         clips = []
         for raw in data.get("clips", []):
             raw = _known_fields(Clip, raw)
             raw["takes"] = [Take(**_known_fields(Take, t)) for t in raw.get("takes", [])]
             clips.append(Clip(**raw))
-        project = cls(name=data.get("name", "Untitled"), fps=float(data.get("fps", 30.0)),
-                      width=int(data.get("width", 768)), height=int(data.get("height", 512)),
-                      clips=clips, folder=folder, model=data.get("model"))
+        project = cls(name=data["name"], fps=data["fps"], width=data["width"], height=data["height"],
+                      clips=clips, folder=folder, model=data["model"])
         project.fit_transitions()  # a file from before the rules were kept plays as it exports
         return project
 
@@ -351,15 +353,12 @@ def _read(file: Path, folder: Path) -> Project:
 
 
 def load_project(folder: Path) -> Project:
-    folder = Path(folder)
+    """The project in `folder`, read and checked as `ltx-mlx stitch` reads it; ProjectError says what is wrong."""
     try:
-        return _read(folder / PROJECT_FILE, folder)
-    except FileNotFoundError:
-        raise ProjectError(f"'{folder}' has no {PROJECT_FILE}; is it an ltx-mlx project?") from None
-    except ProjectError:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise ProjectError(f"'{folder / PROJECT_FILE}' is damaged ({error}); an autosave may recover it.") from None
+        data, folder = read_project(Path(folder))
+    except InvalidRequest as error:
+        raise ProjectError(str(error)) from None
+    return Project.from_dict(data, folder, checked=True)
 
 
 def recover(folder: Path) -> Optional[Project]:

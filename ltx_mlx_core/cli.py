@@ -59,8 +59,16 @@ def sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (exit 2), like every other refused input; --help has the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Subparsers are made of the same class, so every subcommand's errors are one line too.
+    parser = _Parser(
         prog="ltx-mlx", description="LTX-Video on MLX: generate, extend and stitch videos."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")

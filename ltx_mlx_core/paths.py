@@ -12,6 +12,8 @@ from pathlib import Path
 
 import platformdirs
 
+from ltx_mlx_core.errors import InvalidRequest
+
 APP_NAME = "ltx-mlx"
 
 
@@ -20,14 +22,26 @@ def _home() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _ensure(path: Path) -> Path:
+    """The folder, created if need be; one sentence when it cannot be (a file in the way, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        where = " (from LTX_MLX_HOME)" if _home() is not None else ""
+        raise InvalidRequest(
+            f"cannot create the folder '{path}'{where}: {error.strerror or error}. "
+            "Point LTX_MLX_HOME at a folder you can write to, or fix that path."
+        ) from None
+    return path
+
+
 def _dir(kind: str) -> Path:
     home = _home()
     if home is not None:
         path = home / kind
     else:
         path = Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _ensure(path)
 
 
 def data_dir() -> Path:
@@ -48,9 +62,7 @@ def log_dir() -> Path:
 
 def local_models_dir() -> Path:
     """Models made on this machine (tiny test model, MLX-native quantised caches)."""
-    path = data_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _ensure(data_dir() / "models")
 
 
 def default_output_dir() -> Path:

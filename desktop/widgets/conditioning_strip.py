@@ -1,9 +1,11 @@
 """The conditioning strip: images and clips that pin frames of the generated video.
 
 Files dropped from the file manager (or images pasted from the clipboard)
-become `ConditioningItem`s. Each row shows a thumbnail, the file name and a
-frame position the user can move; unsupported files are refused with a
-message saying which kinds are accepted.
+become `ConditioningItem`s. Each row shows a thumbnail (decoded as the pipeline
+decodes the image: upright, in the right bit depth, reduced while decoding), the
+file name and a frame position the user can move; unsupported files are refused
+with a message saying which kinds are accepted, unreadable images with the
+reason the probe gives.
 """
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.request import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ConditioningItem, media_kind
+from ltx_mlx_core.video.images import decode_image
+from ltx_mlx_core.video.probe import probe_image
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +104,13 @@ class ConditioningRow(QFrame):
         if self.item.frames is not None:
             self.thumb.setPixmap(frames_to_pixmap(self.item.frames, THUMB))
         elif self.item.kind == "image":
-            pixmap = QPixmap(str(self.item.path))
-            if not pixmap.isNull():
-                self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                                   Qt.TransformationMode.SmoothTransformation))
+            try:
+                frame = decode_image(self.item.path, cover=(THUMB, THUMB))
+            except InvalidRequest as error:
+                log.warning("no thumbnail for %s: %s", self.item.path, error)
+                self.thumb.setText("?")
+                return
+            self.thumb.setPixmap(frames_to_pixmap(frame[None], THUMB))
         else:
             self.thumb.setText("▶ clip")
 
@@ -158,16 +166,26 @@ class ConditioningStrip(QFrame):
 
     def add_paths(self, paths: list[str]) -> list[ConditioningRow]:
         """Add every usable file; report the others in one message."""
-        added, refused = [], []
+        added, refused, unreadable = [], [], []
         for path in paths:
-            if media_kind(path) is None or not Path(path).is_file():
+            kind = media_kind(path)
+            if kind is None or not Path(path).is_file():
                 refused.append(path)
                 continue
+            if kind == "image":
+                # Header and checksums only; videos are probed when the generation is validated.
+                try:
+                    probe_image(path)
+                except InvalidRequest as error:
+                    unreadable.append(str(error))
+                    continue
             # The first item pins frame 0; later ones default to the end (keyframes).
             frame = 0 if not self.rows else self.max_frame
             added.append(self.add_item(ConditioningItem(path=str(path), frame=frame)))
-        if refused:
-            self.rejected.emit(unsupported_message(refused))
+        messages = ([unsupported_message(refused)] if refused else []) + [
+            text[0].upper() + text[1:] for text in unreadable]
+        if messages:
+            self.rejected.emit(" ".join(messages))
         return added
 
     def add_image(self, image: QImage) -> Optional[ConditioningRow]:

@@ -13,8 +13,9 @@ import logging
 import sys
 from pathlib import Path
 
-from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled
+from ltx_mlx_core.errors import ModelNotInstalled
 from ltx_mlx_core.pipeline.request import RESIDENCY_MODES, GenerationRequest
+from ltx_mlx_core.validation import fps_argument, positive_int, whole_number_argument
 from ltx_mlx_core.video.atomic import write_json
 from ltx_mlx_core.video.outputs import check_output_path
 from ltx_mlx_core.weights.registry import resolve_model
@@ -28,16 +29,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="ltxv-2b-0.9.8-distilled", help="model id or folder")
     parser.add_argument("--random-weights", action="store_true",
                         help="use random weights of the model's shapes even if it is installed")
-    parser.add_argument("--width", type=int, default=768)
-    parser.add_argument("--height", type=int, default=512)
-    parser.add_argument("--frames", type=int, default=97)
-    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--width", type=positive_int, default=768)
+    parser.add_argument("--height", type=positive_int, default=512)
+    parser.add_argument("--frames", type=positive_int, default=97)
+    parser.add_argument("--fps", type=fps_argument, default=30.0)
     parser.add_argument("--precision", choices=PRECISIONS, help="compute dtype (default: the model's config)")
     parser.add_argument("--quantize", type=int, choices=(4, 8), help="quantise transformer and T5 linear layers")
     parser.add_argument("--residency", default="auto", choices=RESIDENCY_MODES)
     parser.add_argument("--steps-config", help="pipeline YAML to use instead of the model's")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs (median reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (kernel compilation, caches)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs (median reported)")
+    parser.add_argument("--warmup", type=whole_number_argument(0), default=1,
+                        help="untimed runs first (kernel compilation, caches)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.set_defaults(handler=run)
 
@@ -65,17 +67,16 @@ def _components(model: str, random_weights: bool):
 def run(args: argparse.Namespace) -> int:
     from ltx_mlx_core.bench.generation import bench_generation, format_report  # on use: see _components
 
-    if args.repeats < 1 or args.warmup < 0:
-        raise InvalidRequest("--repeats must be at least 1 and --warmup at least 0.")
     if args.json:
         check_output_path(args.json)  # before the runs, not after them
-    components, weights = _components(args.model, args.random_weights)
     request = GenerationRequest(
         prompt="a red boat moves slowly on a calm blue sea at sunset, camera pans",
         model=args.model, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
         pipeline_config=args.steps_config, residency=args.residency, quantize_bits=args.quantize,
         config_overrides={"precision": args.precision} if args.precision else {},
     )
+    request.validate()
+    components, weights = _components(args.model, args.random_weights)
     print(f"ltx-mlx bench: {args.warmup} warm-up and {args.repeats} timed generation(s)…", file=sys.stderr)
     report = bench_generation(components, request, repeats=args.repeats, warmup=args.warmup, weights=weights)
     print(format_report(report))

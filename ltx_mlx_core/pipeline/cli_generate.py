@@ -13,10 +13,18 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import check_outputs, generate, write_result
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
-from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT, ConditioningItem, GenerationRequest
+from ltx_mlx_core.pipeline.request import (
+    DEFAULT_NEGATIVE_PROMPT,
+    ConditioningItem,
+    GenerationRequest,
+    media_kind,
+)
+from ltx_mlx_core.validation import crf_argument, fps_argument, positive_int
 from ltx_mlx_core.video.io import check_encoder_settings, probe_video, read_video
 
 DEFAULT_EXTEND_OVERLAP = 9
@@ -25,6 +33,15 @@ DEFAULT_EXTEND_FRAMES = 97
 # PATH, optionally followed by @FRAME and :STRENGTH (both optional, in that order).
 # Matched from the right so paths may contain '@' or ':' themselves (C:\..., user@host).
 _SPEC_TAIL = re.compile(r"^(?P<path>.+?)(?:@(?P<frame>-?\d+))?(?::(?P<strength>-?(?:\d+\.?\d*|\.\d+)))?$")
+SPEC_SYNTAX = "PATH[@FRAME[:STRENGTH]]"
+
+
+def _malformed_tail(text: str) -> tuple[str, str] | None:
+    """(media path, rest) where a media file name is followed by '@' or ':' and a tail that is no spec."""
+    for index, char in enumerate(text):
+        if char in "@:" and index and media_kind(text[:index]) is not None:
+            return text[:index], text[index:]
+    return None
 
 
 def parse_conditioning_spec(spec: str) -> ConditioningItem:
@@ -38,19 +55,21 @@ def parse_conditioning_spec(spec: str) -> ConditioningItem:
     if Path(text).exists():
         return ConditioningItem(path=text)
     match = _SPEC_TAIL.match(text)
-    if match is None or (match.group("frame") is None and match.group("strength") is None):
+    parsed = match is not None and (match.group("frame") is not None or match.group("strength") is not None)
+    if not parsed or media_kind(match.group("path")) is None:
+        # No tail read as FRAME/STRENGTH leaves a media file name: the tail after it is a typo.
+        malformed = _malformed_tail(text)
+        if malformed is not None:
+            raise InvalidRequest(
+                f"'{text}' is not a conditioning spec {SPEC_SYNTAX}: after '{malformed[0]}', "
+                f"'{malformed[1]}' should be @FRAME (a whole number) and/or :STRENGTH (a number from 0 to 1), "
+                "e.g. first.png@0:0.8."
+            )
+    if not parsed:
         return ConditioningItem(path=text)
     frame = int(match.group("frame")) if match.group("frame") is not None else 0
     strength = float(match.group("strength")) if match.group("strength") is not None else 1.0
     return ConditioningItem(path=match.group("path"), frame=frame, strength=strength)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from error
-    return value
 
 
 class ProgressLine:
@@ -120,9 +139,9 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, help="what the video shows")
     parser.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT,
                         help="what to avoid (used only when the config's guidance scale is > 1)")
-    parser.add_argument("--width", type=_positive_int, default=None, help="pixels, multiple of 32")
-    parser.add_argument("--height", type=_positive_int, default=None, help="pixels, multiple of 32")
-    parser.add_argument("--fps", type=float, default=None, help="frames per second")
+    parser.add_argument("--width", type=positive_int, default=None, help="pixels, multiple of 32")
+    parser.add_argument("--height", type=positive_int, default=None, help="pixels, multiple of 32")
+    parser.add_argument("--fps", type=fps_argument, default=None, help="frames per second")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="several seeds: one video per seed, written as OUT_seed{N}.mp4")
@@ -134,7 +153,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", type=int, choices=(4, 8), default=None,
                         help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits")
     parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
-    parser.add_argument("--crf", type=int, default=18, help="x264 quality, lower is better (default 18)")
+    parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--output", required=True,
                         help="the video to write: .mp4, .m4v, .mov or .mkv. Its settings go to a .json of the "
@@ -153,7 +172,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "set LTX_MLX_MEMORY_LIMIT_BYTES to plan within fewer bytes than the machine has.",
     )
     _add_common_arguments(generate_parser)
-    generate_parser.add_argument("--frames", type=_positive_int, default=None, help="frame count, 8k+1")
+    generate_parser.add_argument("--frames", type=positive_int, default=None, help="frame count, 8k+1")
     generate_parser.add_argument("--image", action="append", default=[], metavar="PATH[@FRAME[:STRENGTH]]",
                                  help="an image that pins a frame (repeatable)")
     generate_parser.add_argument("--video", action="append", default=[], metavar="PATH[@FRAME[:STRENGTH]]",
@@ -169,9 +188,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common_arguments(extend_parser)
     extend_parser.add_argument("--input", required=True, help="the MP4 to continue")
-    extend_parser.add_argument("--frames", type=_positive_int, default=DEFAULT_EXTEND_FRAMES,
+    extend_parser.add_argument("--frames", type=positive_int, default=DEFAULT_EXTEND_FRAMES,
                                help=f"frames of the new clip including the overlap, 8k+1 (default {DEFAULT_EXTEND_FRAMES})")
-    extend_parser.add_argument("--overlap", type=_positive_int, default=DEFAULT_EXTEND_OVERLAP,
+    extend_parser.add_argument("--overlap", type=positive_int, default=DEFAULT_EXTEND_OVERLAP,
                                help=f"input frames reused as conditioning, 8k+1 (default {DEFAULT_EXTEND_OVERLAP})")
     extend_parser.add_argument("--strength", type=float, default=1.0, help="conditioning strength of the overlap")
     extend_parser.add_argument("--continuation-only", action="store_true",
@@ -258,8 +277,6 @@ def build_extend_request(args: argparse.Namespace, input_frames: int, input_fps:
 
 def stitch_extension(input_frames, continuation, overlap: int):
     """Input followed by the continuation, the overlapping frames written once."""
-    import numpy as np
-
     return np.concatenate([input_frames, continuation[overlap:]], axis=0)
 
 

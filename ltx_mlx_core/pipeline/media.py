@@ -25,12 +25,18 @@ from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.request import ConditioningItem
+from ltx_mlx_core.video.images import decode_image
 from ltx_mlx_core.video.io import read_frames
 
 logger = logging.getLogger(__name__)
 
 # The reference's CRF; 0 skips the codec (and, as in the reference, the uint8 step before it).
 CONDITIONING_CRF = 29
+# Images are decoded no smaller than this many times the clip's size (by whole factors, while
+# decoding). The reference blurs at the source's resolution and resizes without antialiasing;
+# at twice the clip's size its 3x3 blur stays below the clip's pixel scale, and an image up to
+# that size is prepared exactly as the reference prepares it. A huge photo is never held in float.
+IMAGE_DECODE_MARGIN = 2
 _BLUR = np.exp(-(np.array([-1.0, 0.0, 1.0]) ** 2) / 2.0)
 _BLUR = (_BLUR / _BLUR.sum()).astype(np.float32)
 
@@ -160,12 +166,17 @@ def trim_sequence_length(start_frame: int, frames: int, target_frames: int) -> i
     return (available - 1) // 8 * 8 + 1
 
 
-def load_item_frames(item: ConditioningItem, target_frames: int) -> np.ndarray:
-    """The item's source frames (uint8), video ones trimmed to a valid length."""
+def load_item_frames(item: ConditioningItem, target_frames: int,
+                     size: tuple[int, int] | None = None) -> np.ndarray:
+    """The item's source frames (uint8), video ones trimmed to a valid length.
+
+    `size` (height, width) of the clip lets an image file be reduced while it is decoded.
+    """
     if item.frames is not None:
         frames = np.asarray(item.frames, dtype=np.uint8)
     elif item.kind == "image":
-        frames = np.asarray(Image.open(item.path).convert("RGB"))[None]
+        cover = None if size is None else (size[1] * IMAGE_DECODE_MARGIN, size[0] * IMAGE_DECODE_MARGIN)
+        frames = decode_image(item.path, cover)[None]
     else:
         frames = read_frames(item.path, item.source_start, item.source_count)
     if frames.shape[0] > 1:
@@ -182,4 +193,4 @@ def load_item_frames(item: ConditioningItem, target_frames: int) -> np.ndarray:
 
 def prepare_item(item: ConditioningItem, height: int, width: int, target_frames: int) -> PreparedMedia:
     """An item's frames loaded, trimmed and prepared for a `width`x`height` clip of `target_frames`."""
-    return prepare_frames(load_item_frames(item, target_frames), height, width)
+    return prepare_frames(load_item_frames(item, target_frames, (height, width)), height, width)

@@ -92,9 +92,16 @@ def load_or_fit_projection(vae, cache_key: str, decode_timestep: float | None = 
     # One small decode: about a second on a GPU, minutes for the full-size VAE on a 2-core CPU.
     log.info("Fitting the live-preview colours of this VAE (once; cached in %s)", path.parent)
     projection = fit_latent_projection(vae, decode_timestep)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, matrix=projection.matrix, bias=projection.bias)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, matrix=projection.matrix, bias=projection.bias)
+        tmp.replace(path)
+    except OSError as error:
+        # A cache that cannot be written (read-only or full disk) costs a refit next time, not the run.
+        log.warning("Could not cache the preview projection in %s (%s)", path.parent, error.strerror or error)
+        if tmp.exists():
+            tmp.unlink()
+        return projection
     log.debug("Fitted latent preview projection, cached at %s", path)
     return projection

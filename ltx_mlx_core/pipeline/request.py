@@ -8,7 +8,6 @@ what to change.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.validation import check_fps, check_seed, check_text
 from ltx_mlx_core.video.probe import probe_image, probe_media
 
 SPATIAL_MULTIPLE = 32
@@ -119,7 +119,12 @@ class GenerationRequest:
         return self.seeds[0]
 
     def validate(self) -> None:
-        """Raise InvalidRequest with an actionable sentence for the first problem found."""
+        """Raise InvalidRequest with an actionable sentence for the first problem found.
+
+        Cheap enough to call more than once: each media file is probed once per version of it.
+        """
+        check_text(self.prompt, "prompt")
+        check_text(self.negative_prompt, "negative prompt")
         for name, value in (("width", self.width), ("height", self.height)):
             if not isinstance(value, int) or value < SPATIAL_MULTIPLE or value % SPATIAL_MULTIPLE:
                 raise InvalidRequest(
@@ -132,10 +137,11 @@ class GenerationRequest:
                 f"frames must be 8k+1 (9, 17, 25, … 97, …); got {n}. "
                 f"Try {nearest_valid_frames(int(n or 0))}."
             )
-        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
-            raise InvalidRequest(f"fps must be a positive number; got {self.fps}.")
+        check_fps(self.fps)
         if not self.seeds:
             raise InvalidRequest("give at least one seed.")
+        for seed in self.seeds:
+            check_seed(seed)
         if self.residency not in RESIDENCY_MODES:
             raise InvalidRequest(
                 f"residency must be one of {', '.join(RESIDENCY_MODES)}; got '{self.residency}'."
@@ -144,8 +150,9 @@ class GenerationRequest:
             raise InvalidRequest(f"quantisation must be 4 or 8 bits (or off); got {self.quantize_bits}.")
         for item in self.conditioning:
             _ = item.kind  # raises for unsupported files
-            if item.path is not None and item.frames is None and not Path(item.path).is_file():
-                raise InvalidRequest(f"conditioning file '{item.path}' does not exist.")
+            if item.path is not None and item.frames is None:
+                if not Path(item.path).is_file():
+                    raise InvalidRequest(f"conditioning file '{item.path}' does not exist.")
             if not 0 <= item.frame < n:
                 raise InvalidRequest(
                     f"conditioning '{item.path or 'image'}' is placed at frame {item.frame}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ltx_mlx_core.validation import crf_argument, fps_argument
 from ltx_mlx_core.video.io import X264_PRESETS, check_encoder_settings
 from ltx_mlx_core.video.outputs import check_video_output
 from ltx_mlx_core.video.project_file import read_project, segments_from_project
@@ -14,9 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stitch", help="export a timeline project (.ltxproj) to one MP4")
     parser.add_argument("project", help="project folder (Name.ltxproj) or its project.json")
     parser.add_argument("--output", "-o", required=True, help="the video to write (.mp4, .m4v, .mov or .mkv)")
-    parser.add_argument("--crf", type=int, default=18, help="x264 quality: 0 lossless … 51 worst (default 18)")
+    parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality: 0 lossless … 51 worst (default 18)")
     parser.add_argument("--preset", default="slow", choices=X264_PRESETS, help="x264 speed/size trade-off")
-    parser.add_argument("--fps", type=float, help="override the project's frame rate")
+    parser.add_argument("--fps", type=fps_argument, help="override the project's frame rate")
     parser.set_defaults(handler=run)
 
 

@@ -7,7 +7,7 @@ One ffmpeg run demuxes the whole video stream without decoding it (`-c copy` to 
 null muxer): that finds a missing index ("moov atom not found"), a truncated or
 corrupt stream, an audio-only file and a text file with a video's name, and counts
 the frames exactly, in about the time it takes to read the file. An image is decoded
-once by Pillow, which finds a text file with an image's name, a truncated file and a
+once by Pillow (after a structural check), which finds a text file with an image's name, a truncated file and a
 picture too large to hold.
 
 A file that cannot be read is a `MediaUnreadable`, which is also an `InvalidRequest`:
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import imageio_ffmpeg
-from PIL import Image, UnidentifiedImageError
 
 from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
+from ltx_mlx_core.video.images import open_image
 
 logger = logging.getLogger(__name__)
 
@@ -138,21 +138,24 @@ def probe_media(path: str | Path) -> MediaInfo:
 
 
 def probe_image(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image Pillow can decode whole; `MediaUnreadable` with one sentence otherwise."""
+    """(width, height) of an image Pillow can decode whole; InvalidRequest with one sentence otherwise.
+
+    Opened through `images.open_image`, the one image decoder (its refusals: missing file, not an
+    image, too many megapixels); then every pixel is decoded, so a truncated file fails here.
+    """
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise MediaUnreadable(f"Image file '{path}' {what}.", f"it {what}")
-    try:
-        with Image.open(path) as image:
-            image.load()  # decodes every pixel: a truncated file fails here, not after the model loads
-            return image.size
-    except Image.DecompressionBombError as error:
-        megapixels = Image.MAX_IMAGE_PIXELS * 2 // 1_000_000
-        raise MediaUnreadable(f"'{path.name}' has more than {megapixels} megapixels; scale it down first.",
-                              str(error)) from None
-    except UnidentifiedImageError:
-        raise MediaUnreadable(f"'{path.name}' is not an image Pillow can read.", "not an image") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        reason = str(error).rstrip(".") or type(error).__name__
-        raise MediaUnreadable(f"'{path.name}' is not an image Pillow can read ({reason}).", reason) from None
+    if path.is_dir():
+        raise MediaUnreadable(f"Image file '{path}' is a folder.", "it is a folder")
+    with open_image(path) as image:
+        try:
+            image.verify()  # chunk structure and checksums (PNG): finds a cut file whose pixels still load
+        except (OSError, SyntaxError, ValueError) as error:
+            reason = str(error).rstrip(".") or type(error).__name__
+            raise MediaUnreadable(f"'{path.name}' is not an image Pillow can read ({reason}).", reason) from None
+    with open_image(path) as image:
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError) as error:
+            reason = str(error).rstrip(".") or type(error).__name__
+            raise MediaUnreadable(f"'{path.name}' is not an image Pillow can read ({reason}).", reason) from None
+        return image.size

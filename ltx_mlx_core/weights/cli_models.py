@@ -57,10 +57,17 @@ def run(args: argparse.Namespace) -> int:
     if action == "make-tiny":
         # Imported on use: the tiny model is built with MLX and the models, which would add ~0.5 s
         # to every `ltx-mlx` command (each subcommand module is imported to build the parser).
-        from ltx_mlx_core.weights.tiny import make_tiny_model
+        from ltx_mlx_core.weights.tiny import make_tiny_model, tiny_model_problems
 
+        problems = tiny_model_problems(tiny_model_dir())
         folder = make_tiny_model(overwrite=args.force)
-        print(f"{TINY_LABEL}\n  written to {folder}\n  use it with: ltx-mlx generate --model tiny ...")
+        if problems == [] and not args.force:
+            state = f"already made at {folder} (every file checked; --force writes it again)"
+        elif problems:
+            state = f"was not intact ({'; '.join(problems)}); written again to {folder}"
+        else:
+            state = f"written to {folder}"
+        print(f"{TINY_LABEL}\n  {state}\n  use it with: ltx-mlx generate --model tiny ...")
         return 0
     if action == "download":
         return _download(args.model_id)

@@ -67,8 +67,12 @@ def _save(model: nn.Module, path: Path, bits: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.stem}.{os.getpid()}.partial.safetensors")
     metadata = {"format": str(CACHE_FORMAT), "bits": str(bits), "group_size": str(GROUP_SIZE)}
-    mx.save_safetensors(str(staging), dict(tree_flatten(model.parameters())), metadata=metadata)
-    os.replace(staging, path)  # atomic: a reader sees the whole cache file or none
+    try:
+        mx.save_safetensors(str(staging), dict(tree_flatten(model.parameters())), metadata=metadata)
+        os.replace(staging, path)  # atomic: a reader sees the whole cache file or none
+    finally:
+        if staging.exists():
+            staging.unlink()
 
 
 def load_or_quantize(
@@ -98,6 +102,10 @@ def load_or_quantize(
     quantize_linear_layers(model, bits)
     _evaluate_layer_by_layer(model)
     if use_cache:
-        _save(model, path, bits)
-        logger.info("%s: quantised to %d bits and cached at %s", component, bits, path)
+        try:
+            _save(model, path, bits)
+            logger.info("%s: quantised to %d bits and cached at %s", component, bits, path)
+        except (OSError, RuntimeError) as error:
+            # A cache that cannot be written (read-only or full disk) costs quantising again, not the run.
+            logger.warning("could not cache the %d-bit %s in %s (%s)", bits, component, path.parent, error)
     return model

@@ -7,6 +7,7 @@ which of them are on this machine.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ltx_mlx_core import paths
-from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled
+from ltx_mlx_core.errors import CheckpointError, InvalidRequest, ModelNotInstalled
 from ltx_mlx_core.paths import configs_dir
 from ltx_mlx_core.weights.catalog import (
     CATALOG,
@@ -33,6 +34,9 @@ MANIFEST = "model.json"
 DIFFUSERS_INDEX = "model_index.json"
 TINY_ID = "tiny"
 TINY_LABEL = "Tiny test model (random weights: its output is noise)"
+# Manifest key: {relative path: sha256} of every file of a model made on this machine.
+CHECKSUMS = "sha256"
+MAKE_TINY_AGAIN = "`ltx-mlx models make-tiny --force`"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,32 @@ class ModelFiles:
         }
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of every file under `folder` except the manifest."""
+    return {str(path.relative_to(folder)): file_sha256(path) for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.name != MANIFEST}
+
+
+def checksum_problems(folder: Path, recorded: dict[str, str]) -> list[str]:
+    """One phrase per file of `recorded` that is missing or differs from when the model was made."""
+    problems = []
+    for relative, expected in recorded.items():
+        path = folder / relative
+        if not path.is_file():
+            problems.append(f"{relative} is missing")
+        elif file_sha256(path) != expected:
+            problems.append(f"{relative} has changed since it was made")
+    return problems
+
+
 def read_manifest(folder: Path) -> ModelFiles:
     manifest_path = folder / MANIFEST
     try:
@@ -89,7 +119,15 @@ def read_manifest(folder: Path) -> ModelFiles:
     )
     for name, value in (("checkpoint", files.checkpoint), ("text encoder", files.text_encoder_dir)):
         if value is None or not Path(value).exists():
-            raise ModelNotInstalled(f"Model '{files.model_id}' is incomplete: its {name} is missing from '{folder}'.")
+            raise ModelNotInstalled(f"Model '{files.model_id}' is incomplete: its {name} is missing from '{folder}'."
+                                    + (f" Make it again with {MAKE_TINY_AGAIN}." if files.is_test_model else ""))
+    # Made here (no hub to download from again): a damaged file is caught before anything reads it.
+    problems = checksum_problems(folder, data.get(CHECKSUMS) or {})
+    if problems:
+        remedy = f"make it again with {MAKE_TINY_AGAIN}" if files.is_test_model else "make it again"
+        raise CheckpointError(
+            f"Model '{files.model_id}' in '{folder}' is damaged ({'; '.join(problems)}); {remedy}."
+        )
     return files
 
 

@@ -18,6 +18,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltxv.t5 import T5Config, T5Encoder
 from ltx_mlx_core.models.ltxv.t5_keys import to_hf_t5
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
@@ -29,7 +30,16 @@ from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, VAEConfig
 from ltx_mlx_core.models.ltxv.vae_keys import to_official_vae
 from ltx_mlx_core.paths import configs_dir
-from ltx_mlx_core.weights.registry import MANIFEST, TINY_ID, TINY_LABEL, ModelFiles, tiny_model_dir
+from ltx_mlx_core.weights.registry import (
+    CHECKSUMS,
+    MANIFEST,
+    TINY_ID,
+    TINY_LABEL,
+    ModelFiles,
+    checksum_problems,
+    checksums,
+    tiny_model_dir,
+)
 from ltx_mlx_core.weights.tiny_tokenizer import tiny_vocabulary, write_tiny_t5_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -115,18 +125,39 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: ModelShapes | None = N
         tokenizer_dir=folder / "tokenizer", upsampler=folder / "tiny-spatial-upscaler.safetensors",
         config="tiny.yaml", label=TINY_LABEL, is_test_model=True,
     )
-    (folder / MANIFEST).write_text(json.dumps(files.to_manifest(folder), indent=2))
+    manifest = {**files.to_manifest(folder), CHECKSUMS: checksums(folder)}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return files
+
+
+def tiny_model_problems(folder: Path) -> list[str] | None:
+    """None when no model was made in `folder`; else what is wrong with it ([] = every file as made)."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return [f"{MANIFEST} is unreadable"]
+    if not isinstance(data, dict) or not isinstance(data.get(CHECKSUMS), dict):
+        return [f"{MANIFEST} holds no checksums to check its files by"]
+    return checksum_problems(folder, data[CHECKSUMS])
 
 
 def make_tiny_model(dest_dir: Path | None = None, overwrite: bool = False) -> Path:
     """Create the tiny model (atomically: built in a temporary folder, then renamed into place)."""
     dest = Path(dest_dir) if dest_dir is not None else tiny_model_dir()
-    if (dest / MANIFEST).is_file() and not overwrite:
+    problems = tiny_model_problems(dest)
+    if problems == [] and not overwrite:
         logger.info("tiny model already at %s", dest)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=dest.parent))
+    if problems:
+        logger.info("the tiny model at %s is not intact (%s); writing it again", dest, "; ".join(problems))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=dest.parent))
+    except OSError as error:
+        raise InvalidRequest(f"the tiny model cannot be written in '{dest.parent}': {error.strerror or error}.") from None
     try:
         write_tiny_model(staging)
         if dest.exists():

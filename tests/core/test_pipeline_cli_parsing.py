@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import cli_generate
 from ltx_mlx_core.pipeline.cli_generate import parse_conditioning_spec
+from ltx_mlx_core.video.io import write_video
+
+
+def write_image(path: Path) -> Path:
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A real (tiny) video: requests probe their media when they are validated."""
+    return write_video(tmp_path_factory.mktemp("media") / "in.mp4", np.zeros((9, 32, 64, 3), np.uint8), fps=24)
 
 
 @pytest.mark.parametrize(
@@ -21,7 +35,7 @@ from ltx_mlx_core.pipeline.cli_generate import parse_conditioning_spec
         ("clip.mp4@16:1", "clip.mp4", 16, 1.0),
         ("dir/with@at/b.jpg@3", "dir/with@at/b.jpg", 3, 1.0),
         (r"C:\media\b.jpg@3:.5", r"C:\media\b.jpg", 3, 0.5),
-        ("no_suffix_marker.png@x", "no_suffix_marker.png@x", 0, 1.0),
+        ("user@host", "user@host", 0, 1.0),
     ],
 )
 def test_conditioning_spec_parses_frame_and_strength(spec, path, frame, strength):
@@ -36,6 +50,12 @@ def test_an_existing_path_with_at_sign_is_taken_literally(tmp_path):
     assert item.path == str(odd) and item.frame == 0
 
 
+@pytest.mark.parametrize("spec", ["a.png@x", "a.png@x:0.5", "a.png@3:strong", "clip.mp4@1.5", "b.jpg:"])
+def test_a_malformed_spec_is_reported_as_a_syntax_error(spec):
+    with pytest.raises(InvalidRequest, match=r"is not a conditioning spec PATH\[@FRAME\[:STRENGTH\]\]"):
+        parse_conditioning_spec(spec)
+
+
 def test_empty_spec_is_invalid():
     with pytest.raises(InvalidRequest):
         parse_conditioning_spec("  ")
@@ -48,8 +68,7 @@ def _parse(argv):
 
 
 def test_generate_arguments_become_a_validated_request(tmp_path):
-    image = tmp_path / "first.png"
-    Image.new("RGB", (8, 8)).save(image)  # probed before the request is returned
+    image = write_image(tmp_path / "first.png")
     args = _parse(["generate", "--model", "tiny", "--prompt", "a boat", "--width", "64", "--height", "96",
                    "--frames", "17", "--seeds", "3", "4", "--image", f"{image}@8:0.5", "--output", "o.mp4"])
     request = cli_generate.build_generate_request(args)
@@ -74,17 +93,14 @@ def test_image_flag_with_a_video_file_is_rejected(tmp_path):
     ],
 )
 def test_invalid_generate_input_is_an_invalid_request(tmp_path, argv, fragment):
-    image = tmp_path / "i.png"
-    image.write_bytes(b"")
+    image = write_image(tmp_path / "i.png")
     argv = [a.format(image=image) for a in argv]
     args = _parse(["generate", "--model", "tiny", "--prompt", "p", "--output", "o.mp4", *argv])
     with pytest.raises(InvalidRequest, match=fragment):
         cli_generate.build_generate_request(args)
 
 
-def test_extend_conditions_on_the_inputs_last_overlap_frames(tmp_path):
-    clip = tmp_path / "in.mp4"
-    clip.write_bytes(b"")
+def test_extend_conditions_on_the_inputs_last_overlap_frames(clip):
     args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
                    "--overlap", "9", "--output", "o.mp4"])
     request = cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=(64, 32))
@@ -129,9 +145,7 @@ def test_extend_refuses_sizes_it_cannot_stitch_before_generating(tmp_path, extra
         cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=size)
 
 
-def test_extend_continuation_only_may_change_size(tmp_path):
-    clip = tmp_path / "in.mp4"
-    clip.write_bytes(b"")
+def test_extend_continuation_only_may_change_size(clip):
     args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
                    "--width", "96", "--height", "64", "--continuation-only", "--output", "o.mp4"])
     request = cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=(100, 60))

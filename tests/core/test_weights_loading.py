@@ -11,7 +11,6 @@ from mlx.utils import tree_flatten
 
 from ltx_mlx_core.bench.workloads import VideoShape, simple_indices_grid
 from ltx_mlx_core.errors import CheckpointError, InvalidRequest, ModelNotInstalled
-from ltx_mlx_core.models.ltxv.t5 import T5Config
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 from ltx_mlx_core.models.ltxv.transformer_keys import sanitize_official_transformer
 from ltx_mlx_core.weights import loader

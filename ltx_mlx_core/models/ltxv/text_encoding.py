@@ -44,8 +44,12 @@ def load_tokenizer(folder: str | Path) -> Any:
 
     try:
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"Could not load the tokenizer in '{folder}': {error}") from None
+    except Exception as error:
+        # A malformed tokenizer.json fails in transformers or tokenizers with anything from
+        # KeyError to a bare Exception; each is the same fact for the user: these files are broken.
+        raise CheckpointError(
+            f"Could not load the tokenizer in '{folder}' ({type(error).__name__}: {error}); its files are damaged."
+        ) from None
 
 
 def tokenize(tokenizer: Any, prompts: Sequence[str], max_length: int = DEFAULT_MAX_TOKENS) -> tuple[mx.array, mx.array]:
