@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.patchify import patchify
 from ltx_mlx_core.models.ltx2.positions import VIDEO_SCALE_FACTORS, audio_positions, video_positions
-from ltx_mlx_core.pipeline.latents import patchify
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout, patchify_audio
 
 

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.patchify import unpatchify
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.models.ltx2.upsampler import LatentUpsampler
 from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
 from ltx_mlx_core.pipeline.decode import TilingConfig, encode_video
 from ltx_mlx_core.pipeline.events import StageStarted, StepDone
-from ltx_mlx_core.pipeline.latents import unpatchify
 from ltx_mlx_core.pipeline.ltx2.conditioning import TokenState, audio_state, noised, video_state
 from ltx_mlx_core.pipeline.ltx2.denoise import iter_denoise
 from ltx_mlx_core.pipeline.ltx2.guidance import DevGuidance
