@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from ltx_mlx_core.errors import InvalidRequest
@@ -69,28 +67,6 @@ def check_text(text: Any, name: str) -> str:
             "check the encoding of the terminal or script that passes it."
         ) from None
     return text
-
-
-def check_writable_file(path: str | Path, name: str) -> Path:
-    """A file we will be able to write at the end of a run: its folder exists and takes a new file.
-
-    Tried with a real temporary file, since permission bits say nothing of a read-only
-    mount or of a process running as root.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise InvalidRequest(f"the {name} '{path}' is a folder; give a file name.")
-    folder = path.parent
-    if not folder.is_dir():
-        raise InvalidRequest(f"the {name} cannot be written: the folder '{folder}' does not exist.")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}-"):
-            pass
-    except OSError as error:
-        raise InvalidRequest(
-            f"the {name} cannot be written to '{folder}': {error.strerror or error}."
-        ) from None
-    return path
 
 
 def _argument(convert: Callable[[str], T], check: Callable[[T], T], expected: str) -> Callable[[str], T]:

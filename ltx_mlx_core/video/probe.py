@@ -115,6 +115,8 @@ def probe_media(path: str | Path) -> MediaInfo:
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         raise MediaUnreadable(f"Video file '{path}' {what}.", f"it {what}")
+    if path.stat().st_size == 0:
+        raise MediaUnreadable(f"'{path.name}' is empty (0 bytes).", "it is empty")
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "level+info",
                "-i", str(path), "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"]
     try:

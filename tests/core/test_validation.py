@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 
 import pytest
 
@@ -16,7 +15,6 @@ from ltx_mlx_core.validation import (
     check_fps,
     check_seed,
     check_text,
-    check_writable_file,
     crf_argument,
     fps_argument,
     positive_int,
@@ -90,25 +88,6 @@ def test_argument_errors_are_one_line_with_exit_2(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "usage" not in err
     assert err.startswith("ltx-mlx extend: argument --overlap: the value must be a whole number of at least 1")
-
-
-def test_a_writable_file_is_checked_with_a_real_file(tmp_path):
-    assert check_writable_file(tmp_path / "report.json", "JSON report") == tmp_path / "report.json"
-    assert list(tmp_path.iterdir()) == []  # the trial file is gone
-    with pytest.raises(InvalidRequest, match="is a folder"):
-        check_writable_file(tmp_path, "JSON report")
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises(InvalidRequest, match="does not exist"):
-        check_writable_file(blocker / "report.json", "JSON report")
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_folder_is_found_before_the_run(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir(mode=0o555)
-    with pytest.raises(InvalidRequest, match="cannot be written to"):
-        check_writable_file(folder / "report.json", "JSON report")
 
 
 def test_a_data_folder_that_cannot_be_made_is_one_sentence(tmp_path, monkeypatch):

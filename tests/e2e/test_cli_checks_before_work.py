@@ -3,6 +3,7 @@ nothing written (issue 22, "Checked after the work instead of before")."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,10 @@ def refused(run: subprocess.CompletedProcess) -> str:
     assert run.returncode == 2, run.stderr
     assert "[1/" not in run.stderr and "warm-up" not in run.stderr, "work started before the refusal"
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ltx-mlx: "), run.stderr
-    return lines[0].removeprefix("ltx-mlx: ")
+    # "ltx-mlx: SENTENCE", or "ltx-mlx SUBCOMMAND: argument --X: SENTENCE (see ...)" from the parser.
+    prefix = re.match(r"ltx-mlx(?: [a-z-]+)?: (?:argument [^:]+: )?", lines[0]) if len(lines) == 1 else None
+    assert prefix is not None, run.stderr
+    return re.sub(r" \(see `ltx-mlx [a-z-]+ --help`\)$", "", lines[0][prefix.end():])
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -75,10 +78,10 @@ def test_an_output_on_a_read_only_disk_is_refused(home, read_only_folder):
 
 
 @pytest.mark.parametrize("extra, expected", [
-    (["--fps", "nan"], "fps must be a positive number; got nan."),
-    (["--fps", "inf"], "fps must be a positive number; got inf."),
-    (["--fps", "-3"], "fps must be a positive number; got -3.0."),
-    (["--crf", "99"], "CRF must be between 0 (lossless) and 51; got 99."),
+    (["--fps", "nan"], "fps must be a number above 0 and at most 1000; got nan"),
+    (["--fps", "inf"], "fps must be a number above 0 and at most 1000; got inf"),
+    (["--fps", "-3"], "fps must be a number above 0 and at most 1000; got -3.0"),
+    (["--crf", "99"], "CRF must be a whole number from 0 (lossless) to 51; got 99"),
 ])
 def test_bad_encoder_settings_are_refused_before_the_model_loads(home, tmp_path, extra, expected):
     assert refused(_cli("generate", *SMALL, *extra, "--output", str(tmp_path / "x.mp4"), home=home)) == expected
@@ -87,7 +90,7 @@ def test_bad_encoder_settings_are_refused_before_the_model_loads(home, tmp_path,
 
 def test_stitch_refuses_bad_settings_and_outputs_before_reading_the_project(home, tmp_path):
     assert refused(_cli("stitch", str(tmp_path / "none.ltxproj"), "--output", str(tmp_path / "x.mp4"), "--crf", "77",
-                        home=home)) == "CRF must be between 0 (lossless) and 51; got 77."
+                        home=home)) == "CRF must be a whole number from 0 (lossless) to 51; got 77"
     assert refused(_cli("stitch", str(tmp_path / "none.ltxproj"), "--output", str(tmp_path / "x.gif"),
                         home=home)) == "'x.gif' has '.gif'; a video is written as .mp4, .m4v, .mov or .mkv."
 
@@ -125,10 +128,10 @@ def bad_media(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("name, fragment", [
     ("corrupt.mp4", "'corrupt.mp4' is not a video ffmpeg can read ("),
-    ("empty.mp4", "'empty.mp4' is not a video ffmpeg can read ("),
+    ("empty.mp4", "'empty.mp4' is empty (0 bytes)."),
     ("truncated.mp4", "'truncated.mp4' is not a video ffmpeg can read ("),
     ("audio-only.mp4", "'audio-only.mp4' has no video stream."),
-    ("text.png", "'text.png' is not an image Pillow can read."),
+    ("text.png", "'text.png' is not an image file that can be read"),
     ("tiny.png", "'tiny.png' is 1x1 pixels; conditioning media needs at least 2x2."),
 ])
 def test_an_unreadable_input_is_exit_2_with_one_sentence_before_the_model_loads(home, tmp_path, bad_media, name,
