@@ -116,11 +116,13 @@ class StepCache:
         """What `decide` needs per branch: "modulated_input", "first_block_residual" or None."""
         return self.settings.rule.probe
 
-    def begin_step(self, step: int, branches: Sequence[Hashable]) -> None:
-        """Start step `step` (0-based) run by `branches`; branches absent last step start afresh."""
+    def begin_step(self, step: int, branches: Sequence[Hashable], layout: Hashable = None) -> None:
+        """Start step `step` (0-based) run by `branches`. Branches absent last step start afresh, and so
+        do all when `layout` (what the residuals cover, e.g. which streams) differs from last step's."""
         if self._step is not None and step != self._step + 1:
             raise ValueError(f"step {step} follows step {self._step}; a step cache serves one pass in order")
-        self._branches = {key: self._branches.get(key, BranchState()) for key in branches}
+        kept = {key: state for key, state in self._branches.items() if state.layout == layout}
+        self._branches = {key: kept.get(key, BranchState(layout=layout)) for key in branches}
         self._step = step
         self._decisions = {}
 

@@ -47,7 +47,8 @@ def cached_av_call(
     streams = _cached_streams(prepared)
     rows = branch_rows(branches, len(prepared.perturbations.per_entry))
     layers = len(transformer.transformer_blocks)
-    cache.begin_step(step, branches)
+    # A stream switched on or off between steps changes what a residual holds: start afresh.
+    cache.begin_step(step, branches, layout=tuple(streams))
 
     states = [prepared.video_x, prepared.audio_x]
     first = 0

@@ -22,7 +22,7 @@ A change that is not finite (a zero reference) always runs the blocks.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -83,6 +83,7 @@ class StepCacheSettings:
 class BranchState:
     """What one guidance branch remembers between steps."""
 
+    layout: Hashable = None  # what its probes and residuals cover (e.g. which streams)
     previous_probe: Arrays | None = None
     residual: Arrays | None = None
     accumulated: float = 0.0  # TeaCache: rescaled distance since the last computed step

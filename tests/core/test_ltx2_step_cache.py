@@ -197,3 +197,34 @@ def test_teacache_is_refused_for_ltx2():
         cached_av_call(
             model, StepCache(StepCacheSettings(CacheRule.TEACACHE, 0.1), 4), 0, ["text"], video, audio
         )
+
+
+def test_a_stream_switched_off_or_on_starts_every_branch_afresh():
+    model = _model(TINY)
+    cache = StepCache(StepCacheSettings(CacheRule.FIRST_BLOCK, 1e6, compute_last_step=False), 10)
+    video, audio = _inputs(1, 0.8)
+    records = [
+        cached_av_call(model, cache, step, ["text"], video, replace(audio, enabled=enabled))[2]
+        for step, enabled in enumerate([True, True, False, False, True])
+    ]
+    assert [r.skipped for r in records] == [False, True, False, True, False]
+
+
+def test_a_context_only_stream_follows_the_computing_rows_of_a_sub_batch():
+    model = _model(TINY)
+    cache = StepCache(StepCacheSettings(CacheRule.FIRST_BLOCK, 1e6, compute_last_step=False), 10)
+    video, audio = _inputs(2, 0.8)
+    audio = replace(audio, enabled=False)
+    cached_av_call(model, cache, 0, ["text", "perturbed"], video, audio, Perturbations(((), stg([1]))))
+    three_video, three_audio = _inputs(3, 0.8)
+    three_audio = replace(three_audio, enabled=False)
+    triple = Perturbations(((), stg([1]), ISOLATE_MODALITIES))
+    v, a, record = cached_av_call(
+        model, cache, 1, ["text", "perturbed", "isolated"], three_video, three_audio, triple
+    )
+    assert record.computed == ("isolated",)
+    plain_v, plain_a = model(three_video, three_audio, triple)
+    np.testing.assert_allclose(np.array(v)[2], np.array(plain_v)[2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(a), np.array(plain_a), rtol=1e-5, atol=1e-5
+    )  # not denoised: unchanged
