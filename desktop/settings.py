@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "stg_scale": None,
     "residency": "auto",
     "quantize_bits": None,
+    "step_cache": "off",  # "off" | "faster" | "fastest" | a threshold such as "0.05"
     "output_dir": None,  # None = paths.default_output_dir()
     "video_crf": 18,  # libx264 quality of saved videos
     "appearance": "system",  # "system" | "light" | "dark" (View → Appearance)
@@ -89,7 +90,7 @@ class AppSettings:
 
 
 FORM_KEYS = ("model", "width", "height", "seconds", "fps", "seed", "seed_locked")
-ADVANCED_KEYS = ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits")
+ADVANCED_KEYS = ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits", "step_cache")
 
 
 # The main window's first size (before a saved geometry exists): room for the whole form column

@@ -1,4 +1,5 @@
-"""Advanced settings: pipeline config (its step schedule), guidance, STG, residency, quantisation.
+"""Advanced settings: pipeline config (its step schedule), guidance, STG, residency, quantisation,
+step cache.
 
 Guidance and STG default to the pipeline config's values ("from config");
 setting them becomes a `config_overrides` entry on the request, so the JSON
@@ -16,6 +17,7 @@ from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.paths import configs_dir
 from ltx_mlx_core.pipeline.config import find_config_file, read_config_dict
 from ltx_mlx_core.pipeline.request import RESIDENCY_MODES
+from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,12 @@ RESIDENCY_LABELS = {
     "stream_components": "One model at a time",
     "stream_blocks": "Stream transformer blocks (least memory)",
 }
+STEP_CACHE_CHOICES = (
+    ("Off", "off"),
+    ("Faster (no visible loss)", "faster"),
+    ("Fastest (some loss)", "fastest"),
+    ("Threshold", "threshold"),
+)
 
 
 def describe_schedule(config_name: str) -> str:
@@ -83,10 +91,33 @@ class AdvancedSettings(QGroupBox):
         self.quantize_combo.setToolTip("Quantise the transformer on load: less memory, slightly lower quality.")
         form.addRow("Quantisation", self.quantize_combo)
 
+        self.step_cache_combo = QComboBox()
+        for label, value in STEP_CACHE_CHOICES:
+            self.step_cache_combo.addItem(label, value)
+        self.step_cache_combo.setToolTip(
+            "Reuse the transformer's work on denoising steps that change little: faster generation, "
+            "with more loss the higher the threshold."
+        )
+        self.step_cache_spin = QDoubleSpinBox()
+        self.step_cache_spin.setRange(0.0, 10.0)
+        self.step_cache_spin.setDecimals(3)
+        self.step_cache_spin.setSingleStep(0.01)
+        self.step_cache_spin.setValue(0.05)
+        self.step_cache_spin.setToolTip("The step cache's threshold (TeaCache's for LTX-Video; 0 never skips).")
+        self.step_cache_spin.setEnabled(False)
+        step_cache_row = QHBoxLayout()
+        step_cache_row.addWidget(self.step_cache_combo, 1)
+        step_cache_row.addWidget(self.step_cache_spin)
+        form.addRow("Step cache", step_cache_row)
+        self.step_cache_combo.currentIndexChanged.connect(
+            lambda: self.step_cache_spin.setEnabled(self.step_cache_combo.currentData() == "threshold")
+        )
+
         self.config_combo.currentIndexChanged.connect(self._update_schedule)
         for signal in (self.config_combo.currentIndexChanged, self.guidance_spin.valueChanged,
                        self.stg_spin.valueChanged, self.residency_combo.currentIndexChanged,
-                       self.quantize_combo.currentIndexChanged):
+                       self.quantize_combo.currentIndexChanged, self.step_cache_combo.currentIndexChanged,
+                       self.step_cache_spin.valueChanged):
             signal.connect(self.changed)
         self.default_config: Optional[str] = None
         self._update_schedule()
@@ -129,7 +160,13 @@ class AdvancedSettings(QGroupBox):
             "config_overrides": overrides,
             "residency": self.residency_combo.currentData(),
             "quantize_bits": self.quantize_combo.currentData(),
+            "step_cache": self.step_cache(),
         }
+
+    def step_cache(self) -> str:
+        """The request's `step_cache`: a preset's name or the threshold as a number."""
+        choice = self.step_cache_combo.currentData()
+        return normalise_step_cache(self.step_cache_spin.value()) if choice == "threshold" else choice
 
     def values(self) -> dict[str, Any]:
         return {
@@ -138,6 +175,7 @@ class AdvancedSettings(QGroupBox):
             "stg_scale": self._scale(self.stg_spin),
             "residency": self.residency_combo.currentData(),
             "quantize_bits": self.quantize_combo.currentData(),
+            "step_cache": self.step_cache(),
         }
 
     def set_values(self, values: dict[str, Any]) -> None:
@@ -149,3 +187,13 @@ class AdvancedSettings(QGroupBox):
         self.residency_combo.setCurrentIndex(max(self.residency_combo.findData(values.get("residency", "auto")), 0))
         bits = values.get("quantize_bits")
         self.quantize_combo.setCurrentIndex(max(self.quantize_combo.findData(bits), 0) if bits else 0)
+        try:
+            step_cache = normalise_step_cache(values.get("step_cache"))
+        except InvalidRequest:
+            log.warning("Ignoring the saved step cache setting %r", values.get("step_cache"))
+            step_cache = "off"
+        index = self.step_cache_combo.findData(step_cache)
+        if index < 0:
+            self.step_cache_spin.setValue(float(step_cache))
+            index = self.step_cache_combo.findData("threshold")
+        self.step_cache_combo.setCurrentIndex(index)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ltx_mlx_core.errors import ModelNotInstalled
 from ltx_mlx_core.pipeline.request import RESIDENCY_MODES, GenerationRequest
+from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 from ltx_mlx_core.validation import fps_argument, positive_int, whole_number_argument
 from ltx_mlx_core.video.atomic import write_json
 from ltx_mlx_core.video.outputs import check_output_path
@@ -37,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quantize", type=int, choices=(4, 8), help="quantise transformer and T5 linear layers")
     parser.add_argument("--residency", default="auto", choices=RESIDENCY_MODES)
     parser.add_argument("--steps-config", help="pipeline YAML to use instead of the model's")
+    parser.add_argument("--step-cache", default="off", metavar="{off,faster,fastest,THRESHOLD}",
+                        help="skip transformer work on steps that change little (as ltx-mlx generate)")
     parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs (median reported)")
     parser.add_argument("--warmup", type=whole_number_argument(0), default=1,
                         help="untimed runs first (kernel compilation, caches)")
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
         pipeline_config=args.steps_config, residency=args.residency, quantize_bits=args.quantize,
         config_overrides={"precision": args.precision} if args.precision else {},
+        step_cache=normalise_step_cache(args.step_cache),
     )
     request.validate()
     components, weights = _components(args.model, args.random_weights)

@@ -32,6 +32,7 @@ class StageTiming:
     stage: str
     median_s: float
     steps: int
+    skipped: int = 0  # steps whose transformer blocks the step cache skipped (in the last timed run)
 
     @property
     def per_step_s(self) -> float:
@@ -49,6 +50,7 @@ class GenerationBench:
     residency: str
     quantize_bits: int | None
     repeats: int
+    step_cache: str = "off"
     stages: list[StageTiming] = field(default_factory=list)
     total_s: float = 0.0
     total_without_load_s: float = 0.0
@@ -73,17 +75,22 @@ def device_description() -> str:
     return f"{name or platform.machine()} ({device})"
 
 
-def run_once(pipeline: Pipeline, request: GenerationRequest) -> tuple[dict[str, float], dict[str, int], int, str]:
-    """(stage seconds, stage step counts, peak memory bytes, residency in effect) of one generation."""
+def run_once(
+    pipeline: Pipeline, request: GenerationRequest
+) -> tuple[dict[str, float], dict[str, int], int, str, dict[str, int]]:
+    """(stage seconds, stage step counts, peak memory bytes, residency in effect, stage steps the
+    step cache skipped) of one generation."""
     steps: dict[str, int] = {}
+    skipped: dict[str, int] = {}
     result = None
     for event in pipeline.generate(request):
         if isinstance(event, StepDone):
             steps[event.stage] = max(steps.get(event.stage, 0), event.step)
+            skipped[event.stage] = max(skipped.get(event.stage, 0), event.skipped)
         elif isinstance(event, Finished):
             result = event.result
     assert result is not None, "the pipeline finished without a result"
-    return dict(result.timings), steps, result.peak_memory_bytes, result.residency
+    return dict(result.timings), steps, result.peak_memory_bytes, result.residency, skipped
 
 
 def bench_generation(
@@ -114,7 +121,9 @@ def bench_generation(
         residency=runs[-1][3],
         quantize_bits=request.quantize_bits,
         repeats=repeats,
-        stages=[StageTiming(name, statistics.median(t[name] for t in timings), runs[-1][1].get(name, 0))
+        step_cache=request.step_cache,
+        stages=[StageTiming(name, statistics.median(t[name] for t in timings), runs[-1][1].get(name, 0),
+                            runs[-1][4].get(name, 0))
                 for name in stage_names],
         total_s=statistics.median(t["total"] for t in timings),
         total_without_load_s=statistics.median(t["total"] - t.get("load", 0.0) for t in timings),
@@ -131,11 +140,13 @@ def format_report(report: GenerationBench) -> str:
     quant = f", {report.quantize_bits}-bit" if report.quantize_bits else ""
     lines = [
         f"{report.model} ({report.weights}) {report.video} {report.dtype}{quant}, residency {report.residency}",
-        f"{report.device}, MLX {report.mlx_version}, median of {report.repeats}",
+        f"{report.device}, MLX {report.mlx_version}, median of {report.repeats}"
+        + (f", step cache {report.step_cache}" if report.step_cache != "off" else ""),
         f"{'stage':<14}{'seconds':>10}{'steps':>7}{'s/step':>10}",
     ]
     for stage in report.stages:
-        lines.append(f"{stage.stage:<14}{stage.median_s:>10.3f}{stage.steps:>7}{stage.per_step_s:>10.3f}")
+        skipped = f"  ({stage.skipped} skipped)" if stage.skipped else ""
+        lines.append(f"{stage.stage:<14}{stage.median_s:>10.3f}{stage.steps:>7}{stage.per_step_s:>10.3f}{skipped}")
     lines.append(f"{'total':<14}{report.total_s:>10.3f}   (without load {report.total_without_load_s:.3f} s)")
     lines.append(f"peak memory {gib:.2f} GiB")
     return "\n".join(lines)

@@ -33,6 +33,8 @@ def request_hash(request: GenerationRequest, pipeline_config: dict[str, Any] | N
     data = request.to_dict()
     for name in _FIELDS_NOT_AFFECTING_LATENTS:
         data.pop(name, None)
+    if data.get("step_cache") == "off":
+        data.pop("step_cache")  # so checkpoints from before the step cache existed still resume
     # In-memory conditioning frames are hashed by content, not just by shape.
     data["conditioning_pixels"] = [
         hashlib.sha256(item.frames.tobytes()).hexdigest() if item.frames is not None else None

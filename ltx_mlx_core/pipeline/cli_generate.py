@@ -24,6 +24,7 @@ from ltx_mlx_core.pipeline.request import (
     GenerationRequest,
     media_kind,
 )
+from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 from ltx_mlx_core.validation import crf_argument, fps_argument, positive_int
 from ltx_mlx_core.video.io import check_encoder_settings, probe_video, read_video
 
@@ -92,9 +93,10 @@ class ProgressLine:
             width = 24
             filled = int(width * event.step / max(1, event.total))
             bar = "#" * filled + "-" * (width - filled)
+            skipped = f", {event.skipped} skipped" if event.skipped else ""
             self._write(
                 f"{event.stage:<12} |{bar}| {event.step}/{event.total} "
-                f"{event.elapsed:6.1f}s elapsed, ETA {event.eta:6.1f}s"
+                f"{event.elapsed:6.1f}s elapsed, ETA {event.eta:6.1f}s{skipped}"
             )
         elif isinstance(event, Finished):
             self.end_line()
@@ -153,6 +155,10 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", type=int, choices=(4, 8), default=None,
                         help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits")
     parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
+    parser.add_argument("--step-cache", default="off", metavar="{off,faster,fastest,THRESHOLD}",
+                        help="reuse the transformer's work on denoising steps that change little: faster (no "
+                        "visible loss in published comparisons), fastest (some loss) or a threshold such as "
+                        "0.05 (TeaCache's for LTX-Video 0.9.x); default off")
     parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--output", required=True,
@@ -208,6 +214,7 @@ def _base_request(args: argparse.Namespace, **sizes) -> GenerationRequest:
         residency=args.residency,
         quantize_bits=args.quantize,
         job_dir=args.job_dir,
+        step_cache=normalise_step_cache(args.step_cache),
         **{k: v for k, v in sizes.items() if v is not None},
     )
     return request

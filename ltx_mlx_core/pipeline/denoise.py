@@ -16,6 +16,8 @@ from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.pipeline.conditioning import ConditionedTokens
 from ltx_mlx_core.pipeline.guidance import StepGuidance, combine
 from ltx_mlx_core.pipeline.schedule import T_EPS, euler_step, stochastic_step
+from ltx_mlx_core.pipeline.step_cache import StepCache
+from ltx_mlx_core.pipeline.step_cache_ltxv import cached_transformer_call
 
 
 @dataclass
@@ -35,6 +37,17 @@ class TextConditioning:
         return mx.concatenate(embeds), mx.concatenate(masks)
 
 
+def branch_keys(step: StepGuidance) -> list[str]:
+    """The step cache's branch per batched condition; a perturbed pass is named by the blocks it perturbs,
+    so a change of STG blocks between steps starts that branch's cache afresh."""
+    keys = []
+    for condition in step.conditions:
+        if condition == "perturbed" and step.skip_blocks:
+            condition += "@" + ",".join(str(block) for block in step.skip_blocks)
+        keys.append(condition)
+    return keys
+
+
 def iter_denoise(
     transformer,
     state: ConditionedTokens,
@@ -46,8 +59,13 @@ def iter_denoise(
     stg_strategy: SkipLayerStrategy = SkipLayerStrategy.AttentionValues,
     image_cond_noise_scale: float = 0.15,
     stochastic: bool = False,
+    step_cache: StepCache | None = None,
 ) -> Iterator[mx.array]:
-    """Yield the full token sequence [B, N_extra + N, C] after each step."""
+    """Yield the full token sequence [B, N_extra + N, C] after each step.
+
+    With `step_cache` (one per pass), steps whose transformer input barely changed reuse the
+    blocks' cached residual; the cache records which steps did (`step_cache.records`).
+    """
     latents = state.tokens
     init_tokens = state.tokens
     mask = state.mask
@@ -69,10 +87,14 @@ def iter_denoise(
         if step.uses_stg and step.skip_blocks is not None:
             skip_mask = transformer.create_skip_layer_mask(batch, count, count - 1, step.skip_blocks)
         embeds, text_mask = text.batch(conditions)
-        prediction = transformer(
+        arguments = (
             model_input, mx.concatenate([coords] * count), embeds, text_mask, token_t,
-            skip_layer_mask=skip_mask, skip_layer_strategy=stg_strategy if skip_mask is not None else None,
-        )
+            skip_mask, stg_strategy if skip_mask is not None else None,
+        )  # fmt: skip
+        if step_cache is None:
+            prediction = transformer(*arguments)
+        else:
+            prediction, _ = cached_transformer_call(transformer, step_cache, i, branch_keys(step), *arguments)
         velocity = combine(prediction, step)
         step_t = token_t[:batch]
         if stochastic:

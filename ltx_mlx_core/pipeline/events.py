@@ -32,6 +32,8 @@ class StepDone:
     total: int
     elapsed: float  # seconds since the stage started
     eta: float  # seconds left in this stage, estimated
+    cached: bool = False  # the step cache reused the transformer blocks' residual for this step
+    skipped: int = 0  # steps of this stage the step cache skipped so far
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class VideoResult:
     peak_memory_bytes: int = 0
     # The residency mode in effect (the request's may be 'auto'); "" where no pipeline ran.
     residency: str = ""
+    # Per seed, what the step cache did (StepCache.summary per stage, with totals); absent when off.
+    step_cache: dict[int, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

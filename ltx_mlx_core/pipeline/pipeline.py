@@ -35,6 +35,7 @@ from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted,
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.step_cache import StepCache
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import ModelComponents, components_of
@@ -66,10 +67,24 @@ class _StepClock:
         self.total = total
         self.started = time.monotonic() if started is None else started
 
-    def step_done(self, stage: str, step: int) -> StepDone:
+    def step_done(self, stage: str, step: int, cache: StepCache | None = None) -> StepDone:
         elapsed = time.monotonic() - self.started
         eta = elapsed / step * (self.total - step)
-        return StepDone(stage=stage, step=step, total=self.total, elapsed=elapsed, eta=eta)
+        records = cache.records if cache is not None else []
+        return StepDone(
+            stage=stage, step=step, total=self.total, elapsed=elapsed, eta=eta,
+            cached=bool(records) and records[-1].skipped, skipped=sum(r.skipped for r in records),
+        )  # fmt: skip
+
+
+def step_cache_summary(setting: str, stages: dict[str, dict]) -> dict:
+    """The sidecar's record of what the step cache did for one seed, stage by stage and in total."""
+    return {
+        "setting": setting,
+        "steps_computed": sum(s["steps_computed"] for s in stages.values()),
+        "steps_skipped": sum(s["steps_skipped"] for s in stages.values()),
+        "stages": stages,
+    }
 
 
 def stage_keys(seed: int) -> dict[str, mx.array]:
@@ -153,6 +168,7 @@ class Pipeline:
             checkpoints = StageCheckpoints(request.job_dir, request_hash(request, config.to_dict()))
         work = _Work.plan(seeds, stage_runner.latent_stage_names(config), checkpoints)
         runner: stage_runner.StageRunner | None = None
+        cache_stages: dict[int, dict[str, dict]] = {}
         try:
             with timer.stage("load"):
                 residency = stage_runner.choose_residency(request, config, self.components)
@@ -179,19 +195,23 @@ class Pipeline:
                         steps = runner.stage_steps(stage, work.latents[seed], text, stage_keys(seed))
                         clock = _StepClock(runner.stage_length(stage))
                         current = None
+                        cache = None
                         for step, current in enumerate(steps, start=1):
                             mx.eval(current)
-                            yield clock.step_done(stage, step)
+                            cache = runner.step_cache(stage) if stage != "upsample" else None
+                            yield clock.step_done(stage, step, cache)
                             if stage != "upsample":
                                 frames = projection.to_rgb_frames(current, self.settings.preview_max_side)
                                 yield Preview(frames, kind="latent", step=step)
                         if current is None:
                             raise GenerationError(f"The {stage} stage produced no latents.")
                         work.latents[seed] = current
+                        if cache is not None:
+                            cache_stages.setdefault(seed, {})[stage] = cache.summary()
                         if checkpoints:
                             checkpoints.save(seed, stage, current)
                 runner.stage_finished(stage)
-            text = steps = current = None
+            text = steps = current = cache = None
 
             vae = runner.load_vae()
             videos = []
@@ -204,6 +224,7 @@ class Pipeline:
             result = VideoResult(
                 videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timer.timings(),
                 peak_memory_bytes=int(mx.get_peak_memory()), residency=residency.value,
+                step_cache={seed: step_cache_summary(request.step_cache, stages) for seed, stages in cache_stages.items()},
             )
             runner.release()
             yield Finished(result)
@@ -223,7 +244,7 @@ class Pipeline:
         finally:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a
             # cancelled run returns its memory to the system rather than to the cache.
-            vae = text = current = pixels = steps = None  # noqa: F841
+            vae = text = current = pixels = steps = cache = None  # noqa: F841
             if runner is not None:
                 runner.release()
             work.latents.clear()

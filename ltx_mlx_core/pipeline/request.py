@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 from ltx_mlx_core.validation import check_fps, check_seed, check_text
 from ltx_mlx_core.video.probe import probe_image, probe_media
 
@@ -113,6 +114,9 @@ class GenerationRequest:
     quantize_bits: int | None = None
     # Where stage checkpoints go so a failed second stage can resume; None = no checkpoints.
     job_dir: str | None = None
+    # Skip transformer work on steps that change little: "off", "faster", "fastest" or a threshold
+    # such as "0.05" (pipeline/step_cache.py).
+    step_cache: str = "off"
 
     @property
     def seed(self) -> int:
@@ -146,6 +150,7 @@ class GenerationRequest:
             raise InvalidRequest(
                 f"residency must be one of {', '.join(RESIDENCY_MODES)}; got '{self.residency}'."
             )
+        normalise_step_cache(self.step_cache)
         if self.quantize_bits not in (None, 4, 8):
             raise InvalidRequest(f"quantisation must be 4 or 8 bits (or off); got {self.quantize_bits}.")
         for item in self.conditioning:

@@ -83,6 +83,7 @@ def sidecar_data(result: VideoResult, seed: int, video_path: Path) -> dict:
         "residency_in_effect": result.residency or None,
         "timings": result.timings,
         "peak_memory_bytes": result.peak_memory_bytes,
+        "step_cache": result.step_cache.get(seed),
     }
 
 

@@ -39,6 +39,7 @@ from ltx_mlx_core.pipeline.media import prepare_item, resize_frames
 from ltx_mlx_core.pipeline.memory_estimate import check_fits, estimate_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.schedule import timesteps_from_config
+from ltx_mlx_core.pipeline.step_cache import StepCache, step_cache_settings
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import ModelComponents, components_of
 from ltx_mlx_core.weights.registry import ModelFiles
@@ -143,6 +144,7 @@ class StageRunner:
         self._upsampler = None
         self._prepared_media: list | None = None
         self._media_cache: dict[tuple[int, int], list] = {}
+        self._step_caches: dict[str, StepCache] = {}
 
     # Lifetimes -------------------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ class StageRunner:
         self._latent_statistics = None
         self._prepared_media = None
         self._media_cache.clear()
+        self._step_caches.clear()
         mx.clear_cache()
 
     # Stages ----------------------------------------------------------------------------------
@@ -209,6 +212,10 @@ class StageRunner:
         if config.uses_cfg():
             text.negative_embeds, text.negative_mask = embeds[1:], mask[1:]
         return text
+
+    def step_cache(self, stage: str) -> StepCache | None:
+        """The step cache of the stage's latest pass (None when the request's cache is off)."""
+        return self._step_caches.get(stage)
 
     def stage_length(self, stage: str) -> int:
         if stage == "upsample":
@@ -274,11 +281,18 @@ class StageRunner:
             transformer.config.causal_temporal_positioning, conditioning_key,
             prefix_mode=config.prefix_latents_mode, prefix_soft_strength=config.prefix_soft_conditioning_strength,
         )
+        # A fresh cache per pass: a resumed pass computes its first step like any other.
+        cache_settings = step_cache_settings(request.step_cache, "ltxv")
+        cache = None if cache_settings is None else StepCache(cache_settings, len(timesteps))
+        self._step_caches.pop(stage, None)
+        if cache is not None:
+            self._step_caches[stage] = cache
         steps = iter_denoise(
             transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
             text, request.fps, loop_key,
             stg_strategy=SkipLayerStrategy.from_stg_mode(config.stg_mode),
             image_cond_noise_scale=IMAGE_COND_NOISE_SCALE, stochastic=config.stochastic_sampling,
+            step_cache=cache,
         )
         for tokens in steps:
             yield unpatchify(tokens[:, state.num_extra:], grid)

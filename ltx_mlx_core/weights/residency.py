@@ -10,6 +10,7 @@ STREAM_BLOCKS       additionally, transformer blocks are read from the memory-ma
 """
 from __future__ import annotations
 
+import functools
 import logging
 from enum import Enum
 from typing import Any, Callable
@@ -57,9 +58,22 @@ class StreamedBlock(nn.Module):
 
     def __call__(self, *args: Any, **kwargs: Any) -> mx.array:
         block = object.__getattribute__(self, "_block")
+        return self._with_weights(type(block).__call__, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        """The wrapped block's other public methods (e.g. a step cache's `modulated_input`) also run
+        with the block's weights read in for the call, and dropped after."""
+        block = object.__getattribute__(self, "_block")
+        method = getattr(type(block), name, None)
+        if name.startswith("_") or not callable(method):
+            return super().__getattr__(name)
+        return functools.partial(self._with_weights, method)
+
+    def _with_weights(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        block = object.__getattribute__(self, "_block")
         block.update(tree_unflatten(list(self._weights_for_step(self._index).items())))
         try:
-            return block(*args, **kwargs)
+            return method(block, *args, **kwargs)
         finally:
             self._drop_weights()
 

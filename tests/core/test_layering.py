@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ltx_mlx_core", "desktop")
 # (layer, module prefixes), lowest first; a module belongs to the layer of its longest prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground", ("ltx_mlx_core", "ltx_mlx_core.errors", "ltx_mlx_core.paths", "ltx_mlx_core.video")),
+    ("ground", ("ltx_mlx_core", "ltx_mlx_core.errors", "ltx_mlx_core.paths", "ltx_mlx_core.validation",
+                "ltx_mlx_core.video")),
     ("shared model pieces", ("ltx_mlx_core.models.common",)),
     ("models", ("ltx_mlx_core.models", "ltx_mlx_core.text")),
     ("weights", ("ltx_mlx_core.weights",)),

@@ -11,7 +11,7 @@ Built video-only (`config.video_only`), it holds no audio module at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -49,6 +49,48 @@ class _Stream:
     max_pos: Sequence[int]
     cross_scale_shift: str
     cross_gate: str
+
+
+@dataclass(frozen=True)
+class PreparedStreams:
+    """Both streams' block inputs for one forward (`LTX2Transformer.prepare`); None for an absent stream."""
+
+    video: StreamState | None
+    audio: StreamState | None
+    perturbations: Perturbations
+
+    @property
+    def video_x(self) -> mx.array | None:
+        return None if self.video is None else self.video.x
+
+    @property
+    def audio_x(self) -> mx.array | None:
+        return None if self.audio is None else self.audio.x
+
+    def entries(self, indices: Sequence[int]) -> PreparedStreams:
+        """The chosen batch entries, in that order (a sub-batch of the guidance branches)."""
+        batch = len(self.perturbations.per_entry)
+        chosen = mx.array(list(indices))
+        return PreparedStreams(
+            _state_entries(self.video, chosen, batch),
+            _state_entries(self.audio, chosen, batch),
+            Perturbations(tuple(self.perturbations.per_entry[i] for i in indices)),
+        )
+
+
+def _state_entries(state: StreamState | None, chosen: mx.array, batch: int) -> StreamState | None:
+    """Every batch-leading array of a stream's state (rotary tables included) taken at `chosen`."""
+
+    def take(value):
+        if isinstance(value, mx.array):
+            return mx.take(value, chosen, axis=0) if value.ndim and value.shape[0] == batch else value
+        if isinstance(value, tuple):  # the rotary tables (NamedTuples)
+            return type(value)(*(take(item) for item in value))
+        return value
+
+    if state is None:
+        return None
+    return replace(state, **{f.name: take(getattr(state, f.name)) for f in fields(state)})
 
 
 class LTX2Transformer(nn.Module):
@@ -105,7 +147,22 @@ class LTX2Transformer(nn.Module):
         audio: ModalityInput | None = None,
         perturbations: Perturbations | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:
-        """Velocities (video [B, T_v, C_out], audio [B, T_a, C_audio_out]); None for an absent stream."""
+        """Velocities (video [B, T_v, C_out], audio [B, T_a, C_audio_out]); None for an absent stream.
+
+        The forward is prepare -> run_blocks -> outputs; a step cache calls those parts itself to
+        run only some blocks (pipeline/step_cache_ltx2.py).
+        """
+        prepared = self.prepare(video, audio, perturbations)
+        vx, ax = self.run_blocks(prepared, prepared.video_x, prepared.audio_x)
+        return self.outputs(prepared, vx, ax)
+
+    def prepare(
+        self,
+        video: ModalityInput | None,
+        audio: ModalityInput | None = None,
+        perturbations: Perturbations | None = None,
+    ) -> PreparedStreams:
+        """Both streams embedded: the first block's inputs and what every block reads besides them."""
         if video is None and audio is None:
             raise ValueError("The transformer needs a video or an audio input.")
         if audio is not None and not self.config.has_audio:
@@ -113,19 +170,31 @@ class LTX2Transformer(nn.Module):
         batch = (video or audio).latent.shape[0]
         perturbations = Perturbations.none(batch) if perturbations is None else perturbations
         perturbations.check_batch(batch)
-
         video_state = None if video is None else self._prepare(video, audio, self._video_stream())
         audio_state = None if audio is None else self._prepare(audio, video, self._audio_stream())
-        vx = None if video_state is None else video_state.x
-        ax = None if audio_state is None else audio_state.x
-        for block in self.transformer_blocks:
+        return PreparedStreams(video_state, audio_state, perturbations)
+
+    def run_blocks(
+        self, prepared: PreparedStreams, vx: mx.array | None, ax: mx.array | None, start: int = 0,
+        stop: int | None = None,
+    ) -> tuple[mx.array | None, mx.array | None]:  # fmt: skip
+        """Blocks start..stop-1 (all by default) over the streams' hidden states (None: absent)."""
+        video_state, audio_state = prepared.video, prepared.audio
+        stop = len(self.transformer_blocks) if stop is None else stop
+        for block in self.transformer_blocks[start:stop]:
             vx, ax = block(
                 None if video_state is None else replace(video_state, x=vx),
                 None if audio_state is None else replace(audio_state, x=ax),
-                perturbations,
+                prepared.perturbations,
             )
-        video_out = None if video_state is None else self._output(vx, video_state, "")
-        audio_out = None if audio_state is None else self._output(ax, audio_state, "audio_")
+        return vx, ax
+
+    def outputs(
+        self, prepared: PreparedStreams, vx: mx.array | None, ax: mx.array | None
+    ) -> tuple[mx.array | None, mx.array | None]:
+        """The velocities from the last block's hidden states."""
+        video_out = None if prepared.video is None else self._output(vx, prepared.video, "")
+        audio_out = None if prepared.audio is None else self._output(ax, prepared.audio, "audio_")
         return video_out, audio_out
 
     def _prepare(self, modality: ModalityInput, other: ModalityInput | None, stream: _Stream) -> StreamState:

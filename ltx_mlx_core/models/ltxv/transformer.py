@@ -7,6 +7,7 @@ attends to the projected text embeddings, and runs a GELU feed-forward.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import mlx.core as mx
@@ -15,7 +16,7 @@ import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
-from ltx_mlx_core.models.common.rope import rotary_angles
+from ltx_mlx_core.models.common.rope import RotaryAngles, rotary_angles
 from ltx_mlx_core.models.common.timestep import TIMESTEP_PROJECTION_CHANNELS, TimestepMLP, timestep_sinusoids
 from ltx_mlx_core.models.common.adaln import CaptionProjection
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
@@ -27,6 +28,7 @@ from ltx_mlx_core.models.ltxv.transformer_config import (
 )
 
 __all__ = [
+    "BlockInputs",
     "LTXVideoTransformer",
     "TransformerConfig",
     "SkipLayerStrategy",
@@ -38,6 +40,35 @@ __all__ = [
 
 # The reference turns padded text positions into this additive attention bias (not -inf).
 TEXT_MASK_BIAS = -10000.0
+
+
+@dataclass(frozen=True)
+class BlockInputs:
+    """What every block of one forward reads besides the hidden states (`LTXVideoTransformer.embed`)."""
+
+    timestep: mx.array  # [B, 1 or N, P * D] the AdaLN-single projection
+    embedded_timestep: mx.array  # [B, 1 or N, D]
+    context: mx.array  # [B, L, D]
+    context_mask: mx.array | None  # additive, [B, 1, 1, L]
+    rotary: RotaryAngles
+    skip_layer_mask: mx.array | None = None  # [num_layers, B]; None without an STG strategy
+    skip_layer_strategy: SkipLayerStrategy | None = None
+
+    def entries(self, indices: Sequence[int]) -> BlockInputs:
+        """The inputs of the chosen batch entries, in that order (a sub-batch of the branches)."""
+        chosen = mx.array(list(indices))
+        batch = self.timestep.shape[0]
+
+        def take(array: mx.array | None, axis: int = 0) -> mx.array | None:
+            if array is None or array.shape[axis] != batch:
+                return array  # absent, or broadcast over the batch
+            return mx.take(array, chosen, axis=axis)
+
+        return BlockInputs(
+            take(self.timestep), take(self.embedded_timestep), take(self.context), take(self.context_mask),
+            RotaryAngles(take(self.rotary.cos), take(self.rotary.sin)), take(self.skip_layer_mask, axis=1),
+            self.skip_layer_strategy,
+        )  # fmt: skip
 
 
 class LTXVideoTransformer(nn.Module):
@@ -97,7 +128,27 @@ class LTXVideoTransformer(nn.Module):
         text_embeds [B, L, caption_channels]; text_mask [B, L] (1 keep, 0 pad) or None;
         timestep [B], [B, 1] or [B, N] on the 0..1 scale; skip_layer_mask [num_layers, B]
         (0 marks the batch entries a layer perturbs for STG). Returns [B, N, C_out] in the weights' dtype.
+
+        The forward is embed -> run_blocks -> output_features -> project_out; a step cache calls
+        those parts itself to run only some blocks (pipeline/step_cache_ltxv.py).
         """
+        hidden, inputs = self.embed(
+            latents, indices_grid, text_embeds, text_mask, timestep, skip_layer_mask, skip_layer_strategy
+        )
+        hidden = self.run_blocks(hidden, inputs)
+        return self.project_out(self.output_features(hidden, inputs))
+
+    def embed(
+        self,
+        latents: mx.array,
+        indices_grid: mx.array,
+        text_embeds: mx.array,
+        text_mask: mx.array | None,
+        timestep: mx.array,
+        skip_layer_mask: mx.array | None = None,
+        skip_layer_strategy: SkipLayerStrategy | None = None,
+    ) -> tuple[mx.array, BlockInputs]:
+        """The first blocks' hidden states [B, N, D] and what every block reads besides them."""
         self._check_inputs(latents, indices_grid, text_embeds, text_mask, timestep, skip_layer_mask)
         config = self.config
         dtype = self.dtype
@@ -125,18 +176,41 @@ class LTXVideoTransformer(nn.Module):
         context_mask = None
         if text_mask is not None:
             context_mask = ((1 - text_mask.astype(dtype)) * TEXT_MASK_BIAS)[:, None, None, :]
+        if skip_layer_strategy is None:
+            skip_layer_mask = None
+        inputs = BlockInputs(
+            block_timestep, embedded_timestep, context, context_mask, rotary, skip_layer_mask, skip_layer_strategy
+        )
+        return hidden, inputs
 
-        for index, block in enumerate(self.transformer_blocks):
+    def first_block_modulated_input(self, hidden: mx.array, inputs: BlockInputs) -> mx.array:
+        """The first block's modulated self-attention input [B, N, D] (TeaCache's probe)."""
+        return self.transformer_blocks[0].modulated_input(hidden, inputs.timestep)
+
+    def run_blocks(self, hidden: mx.array, inputs: BlockInputs, start: int = 0, stop: int | None = None) -> mx.array:
+        """Blocks start..stop-1 (all by default) over hidden [B, N, D]."""
+        dtype = self.dtype
+        batch = hidden.shape[0]
+        stop = len(self.transformer_blocks) if stop is None else stop
+        for index in range(start, stop):
             block_skip = None
-            if skip_layer_mask is not None and skip_layer_strategy is not None:
-                block_skip = skip_layer_mask[index].astype(dtype).reshape(batch, 1, 1)
-            hidden = block(hidden, block_timestep, context, context_mask, rotary, block_skip, skip_layer_strategy)
+            if inputs.skip_layer_mask is not None:
+                block_skip = inputs.skip_layer_mask[index].astype(dtype).reshape(batch, 1, 1)
+            hidden = self.transformer_blocks[index](
+                hidden, inputs.timestep, inputs.context, inputs.context_mask, inputs.rotary, block_skip,
+                inputs.skip_layer_strategy,
+            )  # fmt: skip
+        return hidden
 
-        output_modulation = self.scale_shift_table + embedded_timestep[:, :, None, :]
+    def output_features(self, hidden: mx.array, inputs: BlockInputs) -> mx.array:
+        """The last blocks' output normalised and modulated by the timestep: proj_out's input."""
+        output_modulation = self.scale_shift_table + inputs.embedded_timestep[:, :, None, :]
         shift, scale = output_modulation[:, :, 0], output_modulation[:, :, 1]
         hidden = mx.fast.layer_norm(hidden, None, None, 1e-6)
-        hidden = hidden * (1 + scale) + shift
-        return self.proj_out(hidden)
+        return hidden * (1 + scale) + shift
+
+    def project_out(self, features: mx.array) -> mx.array:
+        return self.proj_out(features)
 
     def _check_inputs(
         self,

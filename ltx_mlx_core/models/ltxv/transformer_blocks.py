@@ -114,15 +114,7 @@ class TransformerBlock(nn.Module):
         skip_mask: mx.array | None = None,
         skip_strategy: SkipLayerStrategy | None = None,
     ) -> mx.array:
-        batch, steps = timestep.shape[:2]
-        modulation = self.scale_shift_table + timestep.reshape(batch, steps, *self.scale_shift_table.shape)
-        if self.shifts:
-            shift_msa, scale_msa, gate_msa = modulation[:, :, 0], modulation[:, :, 1], modulation[:, :, 2]
-            shift_mlp, scale_mlp, gate_mlp = modulation[:, :, 3], modulation[:, :, 4], modulation[:, :, 5]
-        else:
-            scale_msa, gate_msa, scale_mlp, gate_mlp = (modulation[:, :, i] for i in range(4))
-            shift_msa = shift_mlp = None
-
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self._modulation(timestep)
         block_input = x
         normed = modulate(self.norm1(x), scale_msa, shift_msa)
         attended = self.attn1(normed, rotary=rotary, skip_mask=skip_mask, skip_strategy=skip_strategy)
@@ -136,3 +128,17 @@ class TransformerBlock(nn.Module):
             x = x * skip_mask + block_input * (1.0 - skip_mask)
         return x
 
+    def modulated_input(self, x: mx.array, timestep: mx.array) -> mx.array:
+        """The self-attention's input: norm1(x) modulated by this block's shift/scale (what TeaCache
+        compares between steps). The same expression as the start of `forward`."""
+        shift_msa, scale_msa = self._modulation(timestep)[:2]
+        return modulate(self.norm1(x), scale_msa, shift_msa)
+
+    def _modulation(self, timestep: mx.array) -> tuple[mx.array | None, ...]:
+        """(shift, scale, gate) for attention then feed-forward; the shifts are None without shift rows."""
+        batch, steps = timestep.shape[:2]
+        modulation = self.scale_shift_table + timestep.reshape(batch, steps, *self.scale_shift_table.shape)
+        if self.shifts:
+            return tuple(modulation[:, :, i] for i in range(6))
+        scale_msa, gate_msa, scale_mlp, gate_mlp = (modulation[:, :, i] for i in range(4))
+        return None, scale_msa, gate_msa, None, scale_mlp, gate_mlp
