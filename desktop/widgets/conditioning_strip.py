@@ -21,7 +21,13 @@ from PySide6.QtWidgets import (
 )
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.pipeline.request import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ConditioningItem, media_kind
+from ltx_mlx_core.pipeline.request import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    ConditioningItem,
+    check_media_size,
+    media_kind,
+)
 from ltx_mlx_core.video.images import decode_image
 from ltx_mlx_core.video.probe import probe_image
 
@@ -175,7 +181,7 @@ class ConditioningStrip(QFrame):
             if kind == "image":
                 # Header and checksums only; videos are probed when the generation is validated.
                 try:
-                    probe_image(path)
+                    check_media_size(path, *probe_image(path))
                 except InvalidRequest as error:
                     unreadable.append(str(error))
                     continue

@@ -93,6 +93,15 @@ class ConditioningItem:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def check_media_size(path: str | Path, width: int, height: int) -> None:
+    """InvalidRequest naming the file when conditioning media is too small to use."""
+    if min(width, height) < MIN_MEDIA_SIDE:
+        raise InvalidRequest(
+            f"'{Path(path).name}' is {width}x{height} pixels; conditioning media needs at least "
+            f"{MIN_MEDIA_SIDE}x{MIN_MEDIA_SIDE}."
+        )
+
+
 @dataclass
 class GenerationRequest:
     """Everything needed to reproduce one generation (saved as the JSON sidecar)."""
@@ -184,11 +193,7 @@ class GenerationRequest:
             else:
                 info = probe_media(item.path)
                 width, height, frames = info.width, info.height, info.frames
-            if min(width, height) < MIN_MEDIA_SIDE:
-                raise InvalidRequest(
-                    f"'{Path(item.path).name}' is {width}x{height} pixels; conditioning media needs at least "
-                    f"{MIN_MEDIA_SIDE}x{MIN_MEDIA_SIDE}."
-                )
+            check_media_size(item.path, width, height)
             if item.kind == "video" and item.source_start >= frames:  # a negative start counts from the end
                 raise InvalidRequest(
                     f"'{Path(item.path).name}' has {frames} frames; there is no frame {item.source_start} "

@@ -45,4 +45,4 @@ def test_an_unreadable_image_is_refused_with_the_probes_sentence(qtbot, tmp_path
     assert strip.items() == []
     message = rejected.args[0]
     assert "'fake.png' is not an image file that can be read" in message
-    assert "The image 'dot.png' is 1x1 pixels" in message
+    assert "'dot.png' is 1x1 pixels" in message
