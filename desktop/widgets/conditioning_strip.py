@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QDoubleSpinBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ltx_mlx_core.errors import InvalidRequest
@@ -64,7 +70,7 @@ class ConditioningRow(QFrame):
 
     removed = Signal(object)
 
-    def __init__(self, item: ConditioningItem, max_frame: int, parent: Optional[QWidget] = None):
+    def __init__(self, item: ConditioningItem, max_frame: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.item = item
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -127,7 +133,7 @@ class ConditioningStrip(QFrame):
     items_changed = Signal()
     rejected = Signal(str)  # a message for the user
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -194,7 +200,7 @@ class ConditioningStrip(QFrame):
             self.rejected.emit(" ".join(messages))
         return added
 
-    def add_image(self, image: QImage) -> Optional[ConditioningRow]:
+    def add_image(self, image: QImage) -> ConditioningRow | None:
         if image.isNull():
             self.rejected.emit("The clipboard holds no image to paste.")
             return None
