@@ -146,7 +146,8 @@ def read_video_vae(path: Path) -> tuple[VideoVAEConfig, dict[str, mx.array]]:
         raise _config_error(path, "video VAE", error) from None
     weights = _tensors(path, header, component_keys(header, VAE_PREFIX), f"video VAE ('{VAE_PREFIX}*')")
     try:
-        return config, sanitize_official_video_vae(weights, config=config)
+        # Names and shapes are checked against the model by the loader, which names the file's tensor.
+        return config, sanitize_official_video_vae(weights)
     except CheckpointError as error:
         raise CheckpointError(f"'{path.name}': {error}") from None
 

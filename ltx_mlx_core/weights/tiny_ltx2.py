@@ -47,10 +47,10 @@ from ltx_mlx_core.weights.tiny_tokenizer import tiny_gemma_vocabulary, write_tin
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "tiny-ltx2.safetensors"
-GEMMA_WIDTH = 32
+GEMMA_WIDTH = 64
 TINY_GEMMA: dict[str, Any] = {
     "model_type": "gemma3_text", "architectures": ["Gemma3ForCausalLM"], "hidden_size": GEMMA_WIDTH,
-    "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1,
     "head_dim": 16, "sliding_window": 64, "vocab_size": len(tiny_gemma_vocabulary()),
 }
 # LTX-2.3's switches (gated attention, prompt AdaLN, projections in the text path) at toy widths
