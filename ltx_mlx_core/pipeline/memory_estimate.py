@@ -275,16 +275,15 @@ def _gemma_states(gemma: dict[str, tuple[int, ...]]) -> tuple[int, int]:
 
 def estimate_ltx2_memory(
     request: GenerationRequest, shapes: LTX2ComponentShapes, variant: str, dtype_bytes: int,
-    quantize_bits: int | None,
+    bits: int | None,
 ) -> MemoryEstimate:
-    """An LTX-2 request's memory from its model's shapes, with `quantize_bits` weights.
+    """An LTX-2 request's memory from its model's shapes, with `bits`-bit weights (None: unquantised).
 
     The text phase holds Gemma and the text connectors with the prompts' hidden states; the
     decode phase the video VAE, the audio VAE and the vocoder. The transformer's activations cover
     video and audio tokens at the final resolution (the largest stage) for every guidance pass.
     """
-    bits, config = quantize_bits, shapes.transformer_config
-    guided = variant == "dev"
+    config, guided = shapes.transformer_config, variant == "dev"
     gemma, _ = _bytes_at(shapes.gemma, dtype_bytes, bits, embeddings=True)
     text_path, _ = _bytes_at(shapes.text_path, dtype_bytes)
     states, width = _gemma_states(shapes.gemma)

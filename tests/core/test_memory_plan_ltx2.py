@@ -7,12 +7,14 @@ import dataclasses
 import pytest
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
+from ltx_mlx_core.models.ltxv.transformer_config import LTXV_13B_098
 from ltx_mlx_core.pipeline import memory_estimate
 from ltx_mlx_core.pipeline.memory_estimate import GIB, MEMORY_LIMIT_ENV, estimate_ltx2_memory, plan_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.shapes_ltx2 import full_size_shapes
 from ltx_mlx_core.weights.tiny_ltx2 import write_tiny_ltx2_model
+from tests.core.full_size_files import write_full_size_model
 
 REQUEST = GenerationRequest(prompt="a drummer on a rooftop", model="ltx-2.3-22b-distilled", width=768, height=512,
                             num_frames=121, fps=24.0)
@@ -102,3 +104,13 @@ def test_an_installed_model_is_planned_from_its_file_headers(tmp_path, monkeypat
     plan = plan_memory(request)
     assert (plan.quantize_bits, plan.residency) == (None, ResidencyMode.RESIDENT)
     assert 0 < plan.estimate.transformer < 10_000_000 and plan.estimate.num_blocks == 2
+
+
+def test_the_plan_serves_the_0_9_family_too(tmp_path, monkeypatch):
+    files = write_full_size_model(tmp_path, LTXV_13B_098)
+    request = GenerationRequest(prompt="a boat", model="ltxv-13b-0.9.8-distilled", width=768, height=512, num_frames=97)
+    _budget(monkeypatch, 64)
+    assert plan_memory(request, files).residency is ResidencyMode.RESIDENT
+    _budget(monkeypatch, 16)
+    plan = plan_memory(request, files)
+    assert plan.quantize_bits == 8 and plan.estimate.peak_for(plan.residency) <= 16 * GIB

@@ -3,6 +3,7 @@ the catalog path; broken files fail naming the tensor; FP8 files dequantise exac
 come from the MLX cache the second time."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ltx_mlx_core.text.ltx2_prompt import encode_prompt
 from ltx_mlx_core.weights import catalog, loader_ltx2, quantize
 from ltx_mlx_core.weights.catalog import CatalogEntry, HubFile
 from ltx_mlx_core.weights.components import FileComponents, components_of
-from ltx_mlx_core.weights.download import download_model
+from ltx_mlx_core.weights.download import download_file, download_model
 from ltx_mlx_core.weights.registry import resolve_model
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.tiny import make_tiny_model
@@ -241,3 +242,60 @@ def test_a_0_9_model_has_no_ltx2_components():
     assert components.family == "ltxv" and components.version == "0.9.8"
     with pytest.raises(InvalidRequest, match="no audio VAE"):
         components.load_audio_vae(mx.float32)
+
+
+def _split_like_ltx25(tiny_dir: Path, folder: Path) -> dict[str, Path]:
+    """The tiny model as LTX-2.5 ships: transformer, video VAE, audio VAE (+ vocoder) and a Gemma file
+    that carries the text projection, each a file of its own with its config in the header."""
+    tensors, metadata = mx.load(str(tiny_dir / CHECKPOINT), return_metadata=True)
+    config = json.loads(metadata["config"])
+
+    def part(name: str, prefixes: tuple[str, ...], sections: dict) -> Path:
+        path = folder / name
+        mx.save_safetensors(str(path), {k: v for k, v in tensors.items() if k.startswith(prefixes)},
+                            metadata={"config": json.dumps(sections)})
+        return path
+
+    gemma = dict(mx.load(str(tiny_dir / "gemma" / "model.safetensors")))
+    gemma.update({k: v for k, v in tensors.items() if k.startswith("text_embedding_projection.")})
+    gemma_config = json.loads((tiny_dir / "gemma" / "config.json").read_text())
+    mx.save_safetensors(str(folder / "gemma4-with-proj.safetensors"), gemma,
+                        metadata={"config": json.dumps(gemma_config)})
+    return {
+        "transformer": part("ltx-2.5-test-transformer.safetensors", (PREFIX,), {"transformer": config["transformer"]}),
+        "video_vae": part("ltx-2.5-video-vae.safetensors", ("vae.",), {"vae": config["vae"]}),
+        "audio_vae": part("ltx-2.5-audio-vae.safetensors", ("audio_vae.", "vocoder."),
+                          {"audio_vae": config["audio_vae"], "vocoder": config["vocoder"]}),
+        "gemma": folder / "gemma4-with-proj.safetensors",
+    }
+
+
+def test_split_component_files_load_like_the_single_file(tiny_dir, tmp_path):
+    split = _split_like_ltx25(tiny_dir, tmp_path)
+    files = _files(tiny_dir, checkpoint=split["transformer"], video_vae=split["video_vae"],
+                   audio_vae=split["audio_vae"], text_encoder_dir=split["gemma"])
+    for a, b in zip(_step(components_of(files)), _step(components_of(resolve_model(str(tiny_dir))))):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    shapes = components_of(files).shapes()
+    assert any(name.startswith("text_embedding_projection.") for name in shapes.text_path)  # from the Gemma file
+    assert shapes.vocoder and shapes.audio_vae and shapes.video_vae
+
+
+def test_a_loose_split_transformer_file_finds_its_parts_beside_it(hub, tiny_dir, tmp_path, monkeypatch):  # noqa: F811
+    split = _split_like_ltx25(tiny_dir, tmp_path)
+    repo = "Lightricks/LTX-2-test"
+    hub.files[f"{repo}/gemma.safetensors"] = split["gemma"].read_bytes()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        hub.files[f"{repo}/tokenizer/{name}"] = (tiny_dir / "gemma" / name).read_bytes()
+    entry = catalog.CATALOG["ltx-2.3-22b-distilled"]
+    text = (HubFile(repo, "gemma.safetensors"),)
+    tokenizer = tuple(HubFile(repo, f"tokenizer/{n}") for n in ("tokenizer.json", "tokenizer_config.json"))
+    monkeypatch.setitem(catalog.CATALOG, entry.model_id, dataclasses.replace(
+        entry, text_encoder=text, tokenizer=tokenizer, text_encoder_bytes=0))
+    for hub_file in (*text, *tokenizer):
+        download_file(hub_file)
+    files = resolve_model(str(split["transformer"]))
+    assert (files.video_vae, files.audio_vae) == (split["video_vae"], split["audio_vae"])
+    assert files.text_encoder_dir.suffix == ".safetensors" and files.tokenizer_dir.name == "tokenizer"
+    components = components_of(files)
+    components.load_vocoder(mx.float32), components.load_embeddings_processor(mx.float32)
