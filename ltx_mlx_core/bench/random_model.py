@@ -78,6 +78,8 @@ class RandomComponents:
         self.model_id = model_id
         self.model_shapes = spec.shapes
         self.config: str | None = spec.pipeline_config
+        # Random stand-ins exist for the LTX-Video 0.9.x family only.
+        self.family, self.version, self.variant = "ltxv", "0.9.8", "distilled"
         self.seed = seed
         self._tokenizer_dir: tempfile.TemporaryDirectory | None = None
 

@@ -23,7 +23,14 @@ from typing import Callable
 
 from ltx_mlx_core.errors import DownloadError, LtxMlxError
 from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
-from ltx_mlx_core.weights.catalog import CATALOG, CatalogEntry, HubFile, cached_path
+from ltx_mlx_core.weights.catalog import (
+    CATALOG,
+    CatalogEntry,
+    HubFile,
+    cached_path,
+    expanded,
+    installed_checkpoint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +193,19 @@ def _remove_cached(snapshot_path: Path) -> None:
 
 
 def download_model(model_id: str, progress: ProgressCallback | None = None,
-                   cancel: threading.Event | None = None) -> CatalogEntry:
+                   cancel: threading.Event | None = None, quantized: bool = False) -> CatalogEntry:
+    """Every file of a catalog model into the HF cache; `quantized` takes the FP8 checkpoint where there is one.
+
+    Shard indexes come first (they are small), so the shards they name join the one progress stream.
+    """
     if model_id not in CATALOG:
         raise DownloadError(f"'{model_id}' is not in the catalog; known models: {', '.join(CATALOG)}.")
     entry = CATALOG[model_id]
-    files = entry.files
+    chosen = entry.files_for(quantized)
+    for hub_file in chosen:
+        if hub_file.lists_shards and cached_path(hub_file) is None:
+            download_file(hub_file, None, cancel)
+    files = expanded(chosen)
     for index, hub_file in enumerate(files, start=1):
         if cached_path(hub_file) is not None:
             logger.info("%s already downloaded", hub_file.filename)
@@ -211,8 +226,10 @@ def verify_model(model_id: str, progress: ProgressCallback | None = None) -> lis
     `download_model` fetches it again.
     """
     entry = CATALOG[model_id]
+    checkpoint = installed_checkpoint(entry) or entry.checkpoint
+    files = expanded((checkpoint, *entry.parts))
     problems = []
-    for index, hub_file in enumerate(entry.files, start=1):
+    for index, hub_file in enumerate(files, start=1):
         path = cached_path(hub_file)
         if path is None:
             problems.append(f"{hub_file.filename} is not downloaded.")
@@ -220,7 +237,7 @@ def verify_model(model_id: str, progress: ProgressCallback | None = None) -> lis
         blob = path.resolve()
         if progress is not None:
             size = blob.stat().st_size
-            progress(DownloadProgress(hub_file.filename, index, len(entry.files), size, size))
+            progress(DownloadProgress(hub_file.filename, index, len(files), size, size))
         if _is_sha256(blob.name) and _sha256(blob) != blob.name:
             _remove_cached(path)
             problems.append(f"{hub_file.filename} was damaged on disk and has been deleted; download the model again.")
@@ -228,11 +245,14 @@ def verify_model(model_id: str, progress: ProgressCallback | None = None) -> lis
 
 
 def remove_model(model_id: str) -> int:
-    """Delete a catalog model's own checkpoint from the HF cache (the shared T5 and upsampler stay); bytes freed."""
+    """Delete a catalog model's own checkpoints (bf16 and FP8) from the HF cache; bytes freed.
+
+    Upsamplers, text encoders and split component files are shared with the family's other models and stay.
+    """
     entry = CATALOG[model_id]
     freed = 0
-    for hub_file in (entry.checkpoint,):
-        path = cached_path(hub_file)
+    for hub_file in (entry.checkpoint, entry.fp8_checkpoint):
+        path = cached_path(hub_file) if hub_file is not None else None
         if path is not None:
             freed += path.resolve().stat().st_size
             _remove_cached(path)

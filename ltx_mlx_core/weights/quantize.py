@@ -83,14 +83,19 @@ def load_or_quantize(
     bits: int,
     dtype: mx.Dtype,
     use_cache: bool = True,
+    quantize: Callable[[nn.Module, int], None] = quantize_linear_layers,
 ) -> ModuleT:
-    """The quantised model: from the cache when it is there, else quantised now (and cached)."""
+    """The quantised model: from the cache when it is there, else quantised now (and cached).
+
+    `quantize(model, bits)` gives a model its quantised structure (linear layers by default; the
+    Gemma text encoders quantise their token embedding too); it must act the same on both builds.
+    """
     if bits not in SUPPORTED_BITS:
         raise InvalidRequest(f"Quantisation must be 4 or 8 bits; got {bits}.")
     path = cache_path(source, component, bits, dtype)
     if use_cache and path.is_file():
         model = build_empty()
-        quantize_linear_layers(model, bits)
+        quantize(model, bits)
         try:
             model.load_weights(list(mx.load(str(path)).items()), strict=True)
             logger.info("%s: %d-bit weights from the cache %s", component, bits, path.name)
@@ -99,7 +104,7 @@ def load_or_quantize(
             logger.warning("ignoring the unreadable quantised cache %s (%s); quantising again", path, error)
             path.unlink(missing_ok=True)
     model = build_full()
-    quantize_linear_layers(model, bits)
+    quantize(model, bits)
     _evaluate_layer_by_layer(model)
     if use_cache:
         try:

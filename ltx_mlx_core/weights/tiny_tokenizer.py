@@ -1,8 +1,9 @@
-"""A tiny T5-style tokenizer built offline, for the tiny test model and tests.
+"""Tiny tokenizers built offline, for the tiny test models and tests: T5-style and Gemma-style.
 
-Word-level over a small built-in vocabulary (unknown words map to <unk>), with
-T5's special-token ids (<pad>=0, </s>=1, <unk>=2) and </s> appended like T5.
-It loads through `transformers.AutoTokenizer` exactly like a real one.
+Word-level over a small built-in vocabulary (unknown words map to <unk>): the T5 one with
+T5's special-token ids (<pad>=0, </s>=1, <unk>=2) and </s> appended like T5, the Gemma one
+with Gemma's (<pad>=0, <eos>=1, <bos>=2, <unk>=3) and <bos> first. Both load through
+`transformers.AutoTokenizer` exactly like real ones.
 """
 from __future__ import annotations
 
@@ -46,6 +47,40 @@ def write_tiny_t5_tokenizer(folder: str | Path) -> Path:
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
         model_max_length=512,
+    )
+    wrapped.save_pretrained(str(folder))
+    return folder
+
+
+GEMMA_SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>"]  # Gemma's ids 0, 1, 2, 3
+
+
+def tiny_gemma_vocabulary() -> dict[str, int]:
+    vocab = {token: index for index, token in enumerate(GEMMA_SPECIAL_TOKENS)}
+    for word in WORDS:
+        vocab.setdefault(word, len(vocab))
+    return vocab
+
+
+def write_tiny_gemma_tokenizer(folder: str | Path, max_length: int = 1024) -> Path:
+    """A word-level tokenizer with Gemma's special-token ids and its BOS-first template, saved in `folder`.
+
+    It loads through `transformers.AutoTokenizer` like a real Gemma tokenizer folder (the tiny
+    LTX-2 model's text encoder reads it).
+    """
+    from transformers import PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer(models.WordLevel(tiny_gemma_vocabulary(), unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>",
+        model_max_length=max_length,
     )
     wrapped.save_pretrained(str(folder))
     return folder

@@ -18,9 +18,10 @@ from tests.core.test_download import REPO, hub  # noqa: F401  (the local hub ser
 
 
 def test_every_entry_names_official_hub_files_and_its_licence():
-    assert set(CATALOG) == {"ltxv-2b-0.9.8-distilled", "ltxv-2b-0.9.8-distilled-fp8",
-                            "ltxv-13b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled-fp8"}
-    for model_id, entry in CATALOG.items():
+    ltxv = {model_id: entry for model_id, entry in CATALOG.items() if entry.family == "ltxv"}
+    assert set(ltxv) == {"ltxv-2b-0.9.8-distilled", "ltxv-2b-0.9.8-distilled-fp8",
+                         "ltxv-13b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled-fp8"}
+    for model_id, entry in ltxv.items():
         assert entry.checkpoint.repo_id == "Lightricks/LTX-Video"
         assert entry.checkpoint.filename == f"{model_id}.safetensors"
         assert entry.upsampler.filename == "ltxv-spatial-upscaler-0.9.8.safetensors"
@@ -126,7 +127,7 @@ def test_verify_finds_a_file_damaged_after_download(hub, monkeypatch, capsys):  
 
 def test_list_models_reports_what_is_on_this_machine():
     before = {row.model_id: row for row in list_models()}
-    assert set(before) == {"tiny", *CATALOG} and not any(row.installed for row in before.values())
+    assert set(before) == {"tiny", "tiny-ltx2", *CATALOG} and not any(row.installed for row in before.values())
     assert before["tiny"].is_test_model and "noise" in before["tiny"].licence
     make_tiny_model()
     assert {row.model_id: row.installed for row in list_models()}["tiny"]
