@@ -21,14 +21,15 @@ def resolve_media(root: Path, path: str) -> Path:
 
 
 def segments_from_project(data: dict[str, Any], root: Path) -> list[Segment]:
-    """One segment per clip: its active take, trims, overlap to drop, crossfade from the previous clip."""
+    """One segment per clip: its active take, trims, overlap to drop, crossfade from the previous clip,
+    and its sound's gain and mute (absent from files saved before clips had sound: 0 dB, not muted)."""
     segments = []
     for index, clip in enumerate(data.get("clips", [])):
         take = clip["takes"][clip.get("active", 0)]
         crossfade = clip.get("transition_frames", 0) if clip.get("transition") == "crossfade" and index else 0
         segments.append(Segment(
             str(resolve_media(root, take["path"])), clip.get("trim_in", 0), clip.get("trim_out"),
-            clip.get("overlap_in", 0), crossfade,
+            clip.get("overlap_in", 0), crossfade, float(clip.get("gain_db", 0.0)), bool(clip.get("muted", False)),
         ))
     return segments
 
