@@ -320,7 +320,8 @@ class MainWindow(QMainWindow):
             self.conditioning.add_paths(media)
 
     def paste_image(self) -> None:
-        self.conditioning.add_image(QGuiApplication.clipboard().image())
+        """Edit → Paste: an image, or files copied in a file manager (images, clips, a sound)."""
+        self.conditioning.paste(QGuiApplication.clipboard().mimeData())
 
     def load_request(self, request: GenerationRequest) -> None:
         self.form.load_request(request)

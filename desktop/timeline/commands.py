@@ -197,6 +197,40 @@ class SwitchTake(ProjectCommand):
         clip.active, clip.trim_in, clip.trim_out = self.previous
 
 
+class SetClipGain(ProjectCommand):
+    """The clip's sound level in dB."""
+
+    def __init__(self, project: Project, clip_id: str, gain_db: float, changed=None):
+        super().__init__(project, "Change clip volume", changed)
+        self.clip_id, self.new = clip_id, float(gain_db)
+        self.old = project.clip(clip_id).gain_db
+
+    def check(self) -> None:
+        self.project.check_gain(self.clip_id, self.new)
+
+    def apply(self) -> None:
+        self.project.set_gain(self.clip_id, self.new)
+
+    def revert(self) -> None:
+        self.project.set_gain(self.clip_id, self.old)
+
+
+class SetClipMute(ProjectCommand):
+    def __init__(self, project: Project, clip_id: str, muted: bool, changed=None):
+        super().__init__(project, "Mute clip" if muted else "Unmute clip", changed)
+        self.clip_id, self.new = clip_id, bool(muted)
+        self.old = project.clip(clip_id).muted
+
+    def check(self) -> None:
+        self.project.index_of(self.clip_id)
+
+    def apply(self) -> None:
+        self.project.set_muted(self.clip_id, self.new)
+
+    def revert(self) -> None:
+        self.project.set_muted(self.clip_id, self.old)
+
+
 def push_edit(stack: QUndoStack, command: ProjectCommand) -> None:
     """Check `command`, then push it (the push's redo applies it).
 

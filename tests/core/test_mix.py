@@ -9,7 +9,13 @@ import pytest
 
 from ltx_mlx_core.video.audio import MIX_RATE
 from ltx_mlx_core.video.mix import (
-    DECLICK_SECONDS, AudioPiece, film_frames, gain_from_db, iter_mix, mix, sample_at,
+    DECLICK_SECONDS,
+    AudioPiece,
+    film_frames,
+    gain_from_db,
+    iter_mix,
+    mix,
+    sample_at,
 )
 from tests.sound_clips import envelope, rms
 

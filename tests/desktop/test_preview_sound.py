@@ -1,0 +1,86 @@
+"""The preview player plays a clip's sound with its picture: frames from the playback clock, volume and mute,
+the space bar, and a clear word (not a crash) when the clip or the machine has no sound."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+import desktop.sound_output as sound_output
+from desktop.playback_clock import PlaybackClock
+from desktop.widgets.preview_player import NO_SOUND_IN_CLIP, PreviewPlayer
+from ltx_mlx_core.video.audio import MIX_RATE, tone
+from tests.desktop.test_preview_player import numbered_frames
+from tests.sound_clips import sound_clip
+
+
+@pytest.fixture()
+def player(qtbot):
+    player = PreviewPlayer()
+    qtbot.addWidget(player)
+    player.resize(480, 320)
+    player.show()
+    qtbot.waitExposed(player)
+    return player
+
+
+def test_a_clip_s_sound_is_loaded_with_its_frames_and_plays_where_a_device_exists(player, qtbot, tmp_path):
+    clip = sound_clip(tmp_path / "tone.mp4", 2.0, 24.0, "red", 440)
+    with qtbot.waitSignal(player.clip_loaded, timeout=15_000):
+        player.load_video(clip)
+    assert player.sound.has_sound and player.sound.duration() == pytest.approx(2.0, abs=0.03)
+    assert len(player.frames) == 48 and player.is_playing()
+    problem = sound_output.output_problem()
+    if problem is None:  # a machine with a sound device: the sink runs and its position drives the picture
+        qtbot.waitUntil(lambda: player.sound.position() is not None and player.sound.position() > 0.1, timeout=5000)
+        assert player.volume.unavailable is None and player.volume.slider.isEnabled()
+    else:  # CI: no device; the volume says why and the picture plays on the system clock
+        assert player.volume.unavailable == problem and f"No sound: {problem}." in player.volume.slider.toolTip()
+        qtbot.waitUntil(lambda: player.current >= 5, timeout=5000)
+
+
+def test_without_a_sound_device_the_player_says_so_and_plays_the_picture(player, qtbot, monkeypatch, caplog):
+    monkeypatch.setattr(sound_output, "output_problem", lambda: "no sound output device was found")
+    monkeypatch.setattr(sound_output, "_reported", set())
+    with caplog.at_level(logging.WARNING, logger="desktop.sound_output"):
+        player.play(numbered_frames(6), fps=30.0, sound=tone(0.2))
+    assert "No sound: no sound output device was found. Clips play without sound." in caplog.text
+    assert player.volume.unavailable == "no sound output device was found"
+    assert not player.volume.mute_button.isEnabled() and player.volume.mute_button.text() == "🔇"
+    qtbot.waitUntil(lambda: player.current == 5, timeout=3000)
+
+
+def test_a_clip_without_sound_greys_the_volume_out_with_the_reason(player):
+    player.play(numbered_frames(4), fps=10.0)
+    assert not player.sound.has_sound and player.volume.unavailable == NO_SOUND_IN_CLIP
+    assert player.volume.slider.toolTip() == f"No sound: {NO_SOUND_IN_CLIP}."
+    player.play(numbered_frames(4), fps=10.0, sound=tone(0.4))
+    assert player.volume.unavailable in (None, sound_output.output_problem())
+
+
+def test_the_picture_is_the_frame_at_the_clock_not_a_count_of_ticks(player, qtbot):
+    now = [50.0]
+    player.clock = PlaybackClock(lambda: now[0])
+    player.play(numbered_frames(12), fps=10.0)
+    now[0] += 0.75
+    qtbot.waitUntil(lambda: player.current == 7, timeout=3000)
+    qtbot.wait(60)
+    assert player.current == 7  # ticks went by; the clock did not move, so neither did the picture
+    now[0] += 1.5  # past the end: it loops to the start
+    qtbot.waitUntil(lambda: player.current == 0, timeout=3000)
+
+
+def test_space_plays_and_pauses_and_the_volume_reaches_the_output(player, qtbot):
+    player.play(numbered_frames(8), fps=10.0, sound=tone(0.8))
+    player.setFocus()
+    QTest.keyClick(player, Qt.Key.Key_Space)
+    assert not player.is_playing() and player.play_button.text() == "Play"
+    QTest.keyClick(player.slider, Qt.Key.Key_Space)  # from the slider too
+    assert player.is_playing()
+    player.volume.slider.setValue(30)
+    assert player.sound._volume == pytest.approx(0.3)
+    player.volume.mute_button.setChecked(True)  # (a click where a device exists; disabled without one)
+    assert player.sound._muted and player.volume.mute_button.text() == "🔇"
+    assert player.sound.BYTES_PER_SECOND == MIX_RATE * 4
