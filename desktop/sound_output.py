@@ -5,8 +5,9 @@ both hand their sound here as float PCM and read back how far it has played, whi
 their picture (desktop.playback_clock). The samples sit in a QBuffer the sink pulls from in
 C++, so no Python runs per audio buffer.
 
-Without a sound device (a server, a CI machine, a Linux desktop without PulseAudio) the app
-plays pictures only: `available()` is False, the reason is logged once, and the players say so.
+Without a sound device (a server, a CI machine, a Linux desktop without PulseAudio), or where
+Qt's sound library cannot load at all (Linux without libpulse), the app plays pictures only:
+`output_problem()` says why, the reason is logged once, and the players show it.
 """
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject
-from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices, QtAudio
 
 from ltx_mlx_core.video.audio import MIX_CHANNELS, MIX_RATE
 
 log = logging.getLogger(__name__)
+
+try:
+    from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices, QtAudio
+except ImportError as error:  # libQt6Multimedia needs libpulse on Linux: without it, no sound at all
+    MULTIMEDIA_MISSING: str | None = f"Qt's sound library could not load ({error})"
+    log.warning("No sound: %s. Clips play without sound.", MULTIMEDIA_MISSING)
+else:
+    MULTIMEDIA_MISSING = None
 
 BUFFER_SECONDS = 0.2  # queued ahead of the device: rides out short GUI-thread stalls
 _reported: set[str] = set()
@@ -32,12 +40,19 @@ def _report_once(reason: str) -> None:
 
 def output_problem() -> str | None:
     """Why sound cannot play on this machine now (None: it can)."""
+    if MULTIMEDIA_MISSING is not None:
+        return MULTIMEDIA_MISSING
     device = QMediaDevices.defaultAudioOutput()
     if device.isNull():
         return "no sound output device was found"
     if not device.isFormatSupported(sound_format()):
         return f"the sound output '{device.description()}' does not take {MIX_RATE} Hz stereo"
     return None
+
+
+def output_name() -> str:
+    """The default sound output's name ('' when there is none)."""
+    return "" if MULTIMEDIA_MISSING is not None else QMediaDevices.defaultAudioOutput().description()
 
 
 def sound_format() -> QAudioFormat:
@@ -61,7 +76,7 @@ class SoundOutput(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._buffer = QBuffer(self)
-        self._sink: QAudioSink | None = None
+        self._sink = None  # a QAudioSink, made at the first play
         self._start = 0.0  # media position the sink started from
         self._volume = 1.0
         self._muted = False

@@ -3,6 +3,10 @@ the space bar, and a clear word (not a crash) when the clip or the machine has n
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -84,3 +88,41 @@ def test_space_plays_and_pauses_and_the_volume_reaches_the_output(player, qtbot)
     player.volume.mute_button.setChecked(True)  # (a click where a device exists; disabled without one)
     assert player.sound._muted and player.volume.mute_button.text() == "🔇"
     assert player.sound.BYTES_PER_SECOND == MIX_RATE * 4
+
+
+MISSING_MULTIMEDIA = """
+import sys
+
+
+class NoMultimedia:  # as on a Linux machine without libpulse: the import fails
+    def find_spec(self, name, path=None, target=None):
+        if name == "PySide6.QtMultimedia":
+            raise ImportError("libpulse.so.0: cannot open shared object file: No such file or directory")
+
+
+sys.meta_path.insert(0, NoMultimedia())
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from desktop.widgets.preview_player import PreviewPlayer
+from ltx_mlx_core.video.audio import tone
+import numpy as np
+player = PreviewPlayer()
+from PySide6.QtCore import QTimer
+player.play(np.zeros((6, 24, 32, 3), np.uint8), 30.0, sound=tone(0.2))
+watch = QTimer(interval=10)
+watch.timeout.connect(lambda: app.quit() if player.current >= 5 else None)
+watch.start()
+QTimer.singleShot(20_000, app.quit)
+app.exec()
+print("frame:", player.current)
+print("volume:", player.volume.slider.toolTip())
+"""
+
+
+def test_without_qt_s_sound_library_the_app_still_plays_pictures_and_says_why():
+    result = subprocess.run([sys.executable, "-c", MISSING_MULTIMEDIA], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[2],
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "frame: 5" in result.stdout and "volume: No sound: Qt's sound library could not load (" in result.stdout
+    assert "No sound: Qt's sound library could not load" in result.stderr  # logged, once the app logs
