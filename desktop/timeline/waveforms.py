@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QLineF, QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QObject, QRectF, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -113,7 +113,3 @@ class WaveformItem(QGraphicsItem):
         scale = middle - 1
         painter.drawLines([QLineF(x + 0.5, middle - high * scale, x + 0.5, middle - low * scale + 0.5)
                            for x, (low, high) in enumerate(self.columns())])
-        if self.muted:
-            painter.setPen(QColor("#c9ccd1"))
-            painter.drawText(self.boundingRect().adjusted(4, 0, -4, 0),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, "muted")

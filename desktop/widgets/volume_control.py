@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QSlider, QToolButton, QWidget
-
-SPEAKER, MUTED = "🔊", "🔇"
+from PySide6.QtWidgets import QHBoxLayout, QSlider, QStyle, QToolButton, QWidget
 
 
 class VolumeControl(QWidget):
@@ -19,21 +17,20 @@ class VolumeControl(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.mute_button = QToolButton(text=SPEAKER, checkable=True)
-        self.mute_button.setToolTip("Mute the sound")
+        self.mute_button = QToolButton(checkable=True)
         self.mute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the space bar plays, never mutes
         self.slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=80)
         self.slider.setFixedWidth(70)
-        self.slider.setToolTip("Volume")
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.mute_button)
         layout.addWidget(self.slider)
+        self.unavailable: str | None = None
         self.mute_button.toggled.connect(self._on_muted)
         self.slider.valueChanged.connect(lambda value: self.volume_changed.emit(value / 100))
-        self.unavailable: str | None = None
+        self._show_state()
 
     def volume(self) -> float:
         return self.slider.value() / 100
@@ -41,16 +38,24 @@ class VolumeControl(QWidget):
     def muted(self) -> bool:
         return self.mute_button.isChecked()
 
-    def _on_muted(self, muted: bool) -> None:
-        self.mute_button.setText(MUTED if muted or self.unavailable else SPEAKER)
-        self.mute_button.setToolTip("Unmute the sound" if muted else "Mute the sound")
-        self.muted_changed.emit(muted)
+    def silent(self) -> bool:
+        """Whether the speaker shows as silenced (muted, or no sound to play)."""
+        return self.muted() or self.unavailable is not None
 
     def set_unavailable(self, reason: str | None) -> None:
         self.unavailable = reason
         self.mute_button.setEnabled(reason is None)
         self.slider.setEnabled(reason is None)
-        self.mute_button.setText(MUTED if reason or self.muted() else SPEAKER)
-        tip = f"No sound: {reason}." if reason else None
+        self._show_state()
+
+    def _on_muted(self, muted: bool) -> None:
+        self._show_state()
+        self.muted_changed.emit(muted)
+
+    def _show_state(self) -> None:
+        """The platform's speaker icon (struck through when silent) and a tooltip saying why."""
+        icon = QStyle.StandardPixmap.SP_MediaVolumeMuted if self.silent() else QStyle.StandardPixmap.SP_MediaVolume
+        self.mute_button.setIcon(self.style().standardIcon(icon))
+        tip = f"No sound: {self.unavailable}." if self.unavailable else None
         self.mute_button.setToolTip(tip or ("Unmute the sound" if self.muted() else "Mute the sound"))
         self.slider.setToolTip(tip or "Volume")
