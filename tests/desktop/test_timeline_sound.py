@@ -13,9 +13,12 @@ from PySide6.QtTest import QTest
 from desktop.playback_clock import PlaybackClock
 from desktop.project import Project, ProjectError, Take, load_project
 from desktop.timeline.commands import SetClipGain, push_edit
+from desktop.timeline.generation import splice_retake
 from desktop.timeline.panel import TimelinePanel
+from desktop.timeline.requests import PlannedJob
 from desktop.timeline.waveforms import WAVEFORM_FOLDER
 from ltx_mlx_core import paths
+from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.video.audio import MIX_RATE
 from ltx_mlx_core.video.mix import sample_at
 from ltx_mlx_core.video.probe import probe_media
@@ -180,3 +183,18 @@ def test_a_project_saved_before_clips_had_sound_opens_unchanged(tmp_path):
     again = load_project(folder)
     assert [c.muted for c in again.clips] == [False, True] and again.total_frames == project.total_frames
     assert Project.from_dict(again.to_dict()).to_dict()["clips"] == data["clips"]
+
+
+def test_a_retake_spliced_into_a_clip_keeps_each_part_s_sound_on_its_frames(tmp_path):
+    original = sound_clip(tmp_path / "original.mp4", 2.0, FPS, "red", 440)
+    generated = sound_clip(tmp_path / "generated.mp4", 1.5, FPS, "blue", 880)
+    plan = PlannedJob("retake", GenerationRequest(prompt="x"), retake_start=16, retake_count=16, context_before=8)
+    spliced = splice_retake(original, generated, plan, tmp_path / "spliced.mp4", FPS)
+    sound = sound_of(spliced)[:, 0]
+    assert probe_media(spliced).frames == 48
+
+    def frequency(first_frame: int, last_frame: int) -> float:
+        span = sound[sample_at(first_frame, FPS) + 960:sample_at(last_frame, FPS) - 960]
+        return np.count_nonzero(np.diff(np.signbit(span))) / 2 / (len(span) / MIX_RATE)
+
+    assert [round(frequency(a, b), -1) for a, b in ((0, 16), (16, 32), (32, 48))] == [440, 880, 440]
