@@ -148,6 +148,8 @@ class MainWindow(QMainWindow):
         a.open_log_folder.triggered.connect(lambda: self._open_folder(paths.log_dir()))
         self.conditioning.rejected.connect(self.show_error)
         self.preview.load_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+        self.preview.sound_unavailable.connect(
+            lambda reason: self.statusBar().showMessage(f"No sound: {reason}. Clips play without sound.", 15000))
         self.gen_settings.model_combo.currentIndexChanged.connect(self._model_changed)
         self.history_panel.open_requested.connect(self.open_history_entry)
         self.history_panel.rerun_requested.connect(self.rerun_history_entry)

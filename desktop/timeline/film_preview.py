@@ -136,6 +136,8 @@ class FilmPreview(QLabel):
 class FilmScreen(QWidget):
     """The preview with the playback volume under it (greyed out, with the reason, when there is no sound)."""
 
+    sound_unavailable = Signal(str)  # why a film with sound plays without it (once per reason)
+
     def __init__(self, project: Callable[[], Project], playhead: Callable[[], int],
                  set_playhead: Callable[[int], None], parent=None):
         super().__init__(parent)
@@ -144,8 +146,15 @@ class FilmScreen(QWidget):
         self.volume.volume_changed.connect(self.preview.sound.set_volume)
         self.volume.muted_changed.connect(self.preview.sound.set_muted)
         self.preview.sound.set_volume(self.volume.volume())
-        self.preview.sound_problem.connect(self.volume.set_unavailable)
+        self.preview.sound_problem.connect(self._on_sound_problem)
+        self._told: set[str] = set()
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.preview, 1)
         column.addWidget(self.volume, 0, Qt.AlignLeft)
+
+    def _on_sound_problem(self, reason: str | None) -> None:
+        self.volume.set_unavailable(reason)
+        if reason and reason != NO_SOUND_IN_FILM and reason not in self._told:
+            self._told.add(reason)
+            self.sound_unavailable.emit(reason)

@@ -127,6 +127,7 @@ class TimelinePanel(QWidget):
         self.view.selection_changed.connect(self._on_selection)
         self.view.playhead_moved.connect(self.show_frame)
         self.view.playhead_moved.connect(self.preview.follow_playhead)
+        self.screen.sound_unavailable.connect(lambda why: self.status.setText(f"No sound: {why}; playing without."))
         self.view.move_requested.connect(lambda cid, index: self.push(MoveClip(self.project, cid, index,
                                                                                self._on_changed)))
         self.view.trim_requested.connect(lambda cid, a, b: self.push(TrimClip(self.project, cid, a, b,

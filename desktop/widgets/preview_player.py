@@ -50,6 +50,7 @@ def decode_clip(path: str | Path) -> tuple[np.ndarray, float, bytes | None]:
 class PreviewPlayer(QWidget):
     clip_loaded = Signal(str)  # path, once its frames are decoded and playing
     load_failed = Signal(str)  # message
+    sound_unavailable = Signal(str)  # why a clip with sound plays without it (once per reason)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -59,6 +60,7 @@ class PreviewPlayer(QWidget):
         self.source: Path | None = None
         self._image: QImage | None = None
         self._load_number = 0
+        self._told: set[str] = set()  # the reasons for no sound already told
         self.clock = PlaybackClock(time.monotonic)
         self.sound = SoundOutput(self)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the picture gives the space bar to it
@@ -165,6 +167,9 @@ class PreviewPlayer(QWidget):
         with_sound = self.sound.play(position)
         if self.sound.has_sound:
             self.volume.set_unavailable(None if with_sound else self.sound.problem)
+            if not with_sound and self.sound.problem and self.sound.problem not in self._told:
+                self._told.add(self.sound.problem)
+                self.sound_unavailable.emit(self.sound.problem)
         self.clock.start(position, with_sound=with_sound)
         self.timer.start(TICK_MS)
         self.play_button.setText("Pause")

@@ -48,9 +48,11 @@ def test_a_clip_s_sound_is_loaded_with_its_frames_and_plays_where_a_device_exist
 def test_without_a_sound_device_the_player_says_so_and_plays_the_picture(player, qtbot, monkeypatch, caplog):
     monkeypatch.setattr(sound_output, "output_problem", lambda: "no sound output device was found")
     monkeypatch.setattr(sound_output, "_reported", set())
-    with caplog.at_level(logging.WARNING, logger="desktop.sound_output"):
+    with caplog.at_level(logging.WARNING, logger="desktop.sound_output"), \
+            qtbot.waitSignal(player.sound_unavailable) as told:
         player.play(numbered_frames(6), fps=30.0, sound=tone(0.2))
     assert "No sound: no sound output device was found. Clips play without sound." in caplog.text
+    assert told.args == ["no sound output device was found"]
     assert player.volume.unavailable == "no sound output device was found"
     assert not player.volume.mute_button.isEnabled() and player.volume.silent()
     qtbot.waitUntil(lambda: player.current == 5, timeout=3000)
@@ -126,3 +128,10 @@ def test_without_qt_s_sound_library_the_app_still_plays_pictures_and_says_why():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "frame: 5" in result.stdout and "volume: No sound: Qt's sound library could not load (" in result.stdout
     assert "No sound: Qt's sound library could not load" in result.stderr  # logged, once the app logs
+
+
+def test_the_main_window_says_in_its_status_bar_when_a_clip_plays_without_sound(qtbot, window, monkeypatch):
+    monkeypatch.setattr(sound_output, "output_problem", lambda: "no sound output device was found")
+    window.preview.play(numbered_frames(4), fps=10.0, sound=tone(0.4))
+    assert window.statusBar().currentMessage() == \
+        "No sound: no sound output device was found. Clips play without sound."

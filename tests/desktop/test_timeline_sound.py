@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtTest import QTest
 
+import desktop.sound_output as sound_output
 from desktop.playback_clock import PlaybackClock
 from desktop.project import Project, ProjectError, Take, load_project
 from desktop.timeline.commands import SetClipGain, push_edit
@@ -198,3 +199,14 @@ def test_a_retake_spliced_into_a_clip_keeps_each_part_s_sound_on_its_frames(tmp_
         return np.count_nonzero(np.diff(np.signbit(span))) / 2 / (len(span) / MIX_RATE)
 
     assert [round(frequency(a, b), -1) for a, b in ((0, 16), (16, 32), (32, 48))] == [440, 880, 440]
+
+
+def test_timeline_playback_without_a_sound_device_says_so(panel, sound_clips, qtbot, monkeypatch):
+    monkeypatch.setattr(sound_output, "output_problem", lambda: "no sound output device was found")
+    film_sound = panel.preview.film_sound
+    with qtbot.waitSignal(film_sound.ready, timeout=30_000):
+        film_sound.samples(panel.project)
+    with qtbot.waitSignal(panel.screen.sound_unavailable):
+        panel.toggle_play()
+    assert panel.is_playing() and panel.status.text() == "No sound: no sound output device was found; playing without."
+    assert panel.volume.unavailable == "no sound output device was found"
