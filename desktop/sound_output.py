@@ -128,9 +128,6 @@ class SoundOutput(QObject):
         if self._buffer.isOpen():
             self._buffer.close()
 
-    def playing(self) -> bool:
-        return self._sink is not None and self._sink.state() == QtAudio.State.ActiveState
-
     def position(self) -> float | None:
         """The media position the device has played to (None: no sound is playing)."""
         if self._sink is None or self._sink.state() == QtAudio.State.StoppedState:

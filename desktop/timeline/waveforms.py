@@ -83,9 +83,6 @@ class WaveformStore(QObject):
         logger.warning("no waveform for %s: %s", key, error)
         self._arrived(key, None)
 
-    def forget(self, path: Path) -> None:
-        self._known.pop(str(path), None)
-
 
 class WaveformItem(QGraphicsItem):
     """A clip's sound under its filmstrip: peaks over the clip's kept frames, scaled by its gain."""

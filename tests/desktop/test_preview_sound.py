@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 import desktop.sound_output as sound_output
 from desktop.playback_clock import PlaybackClock
 from desktop.widgets.preview_player import NO_SOUND_IN_CLIP, PreviewPlayer
+from desktop.widgets.volume_control import VolumeControl
 from ltx_mlx_core.video.audio import MIX_RATE, tone
 from tests.desktop.test_preview_player import numbered_frames
 from tests.sound_clips import sound_clip
@@ -88,8 +89,23 @@ def test_space_plays_and_pauses_and_the_volume_reaches_the_output(player, qtbot)
     player.volume.slider.setValue(30)
     assert player.sound._volume == pytest.approx(0.3)
     player.volume.mute_button.setChecked(True)  # (a click where a device exists; disabled without one)
-    assert player.sound._muted and player.volume.silent() and player.volume.mute_button.toolTip() == "Unmute the sound"
+    assert player.sound._muted and player.volume.muted() and player.volume.silent()
     assert player.sound.BYTES_PER_SECOND == MIX_RATE * 4
+
+
+def test_the_volume_control_says_what_its_button_does_or_why_there_is_no_sound(qtbot):
+    volume = VolumeControl()
+    qtbot.addWidget(volume)
+    assert volume.mute_button.toolTip() == "Mute the sound" and not volume.silent()
+    with qtbot.waitSignal(volume.muted_changed) as muted:
+        volume.mute_button.click()
+    assert muted.args == [True] and volume.mute_button.toolTip() == "Unmute the sound" and volume.silent()
+    volume.set_unavailable("no sound output device was found")
+    assert not volume.mute_button.isEnabled() and not volume.slider.isEnabled()
+    assert volume.slider.toolTip() == volume.mute_button.toolTip() == "No sound: no sound output device was found."
+    volume.set_unavailable(None)
+    volume.mute_button.click()
+    assert volume.mute_button.isEnabled() and not volume.silent() and volume.slider.toolTip() == "Volume"
 
 
 MISSING_MULTIMEDIA = """
