@@ -8,9 +8,8 @@ writes `autosave.json` beside it, and `recover()` offers it when it is newer.
 A file from a newer minor version opens: keys this version does not know are
 ignored (and dropped at the next save).
 Edits are methods that return what they changed, so undo commands can reverse them.
-A clip's sound is part of its frames (see ltx_mlx_core.video.mix): trims, moves, takes and
-extensions carry it; a clip adds its gain (dB) and can be muted. Files saved before clips had
-sound open as they were: every clip at 0 dB, not muted.
+A clip's sound goes with its frames (ltx_mlx_core.video.mix), at its gain (dB) unless muted;
+files saved before clips had sound open with every clip at 0 dB, not muted.
 
 A clip's transition is the edit point into it from the previous clip. Every edit keeps
 two rules, so what is stored is what plays and exports: the first clip enters with a
@@ -42,7 +41,7 @@ AUTOSAVE_FILE = "autosave.json"
 BACKUP_SUFFIX = ".bak"
 MEDIA_DIR = "media"
 TRANSITIONS = ("cut", "crossfade")
-GAIN_RANGE_DB = (-60.0, 12.0)
+GAIN_RANGE_DB = (-60.0, 12.0)  # a clip's sound level (desktop.timeline.commands.SetClipGain checks it)
 
 
 class ProjectError(ValueError):
@@ -223,25 +222,6 @@ class Project:
         previous, clip.active = clip.active, take_index
         self._clamp_trim(clip)
         self.fit_transitions()
-        return previous
-
-    def check_gain(self, clip_id: str, gain_db: float) -> None:
-        self.clip(clip_id)
-        low, high = GAIN_RANGE_DB
-        if not low <= gain_db <= high:
-            raise ProjectError(f"A clip's gain can be {low:g} to +{high:g} dB; got {gain_db:g}.")
-
-    def set_gain(self, clip_id: str, gain_db: float) -> float:
-        """Set the clip's sound level; returns the previous one."""
-        self.check_gain(clip_id, gain_db)
-        clip = self.clip(clip_id)
-        previous, clip.gain_db = clip.gain_db, float(gain_db)
-        return previous
-
-    def set_muted(self, clip_id: str, muted: bool) -> bool:
-        """Mute or unmute the clip's sound; returns whether it was muted."""
-        clip = self.clip(clip_id)
-        previous, clip.muted = clip.muted, bool(muted)
         return previous
 
     # Transitions (the rules every edit keeps) ------------------------------------------------

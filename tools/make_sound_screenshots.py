@@ -86,8 +86,8 @@ def main() -> int:
     panel = window.timeline_panel
     panel.add_files(clips, 0)
     project = panel.project
-    project.set_gain(project.clips[1].id, -6.0)
-    project.set_muted(project.clips[2].id, True)
+    project.clips[1].gain_db = -6.0
+    project.clips[2].muted = True
     project.set_transition(project.clips[3].id, "crossfade", 12)
     panel.view.set_zoom((panel.view.viewport().width() - 220) / project.total_frames)  # no scroll bar
     panel.select(project.clips[1].id)

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from desktop.project import Clip, Project, Take
+from desktop.project import GAIN_RANGE_DB, Clip, Project, ProjectError, Take
 
 
 class ProjectCommand(QUndoCommand):
@@ -198,7 +198,7 @@ class SwitchTake(ProjectCommand):
 
 
 class SetClipGain(ProjectCommand):
-    """The clip's sound level in dB."""
+    """The clip's sound level in dB (within GAIN_RANGE_DB)."""
 
     def __init__(self, project: Project, clip_id: str, gain_db: float, changed=None):
         super().__init__(project, "Change clip volume", changed)
@@ -206,13 +206,16 @@ class SetClipGain(ProjectCommand):
         self.old = project.clip(clip_id).gain_db
 
     def check(self) -> None:
-        self.project.check_gain(self.clip_id, self.new)
+        self.project.index_of(self.clip_id)
+        low, high = GAIN_RANGE_DB
+        if not low <= self.new <= high:
+            raise ProjectError(f"A clip's gain can be {low:g} to +{high:g} dB; got {self.new:g}.")
 
     def apply(self) -> None:
-        self.project.set_gain(self.clip_id, self.new)
+        self.project.clip(self.clip_id).gain_db = self.new
 
     def revert(self) -> None:
-        self.project.set_gain(self.clip_id, self.old)
+        self.project.clip(self.clip_id).gain_db = self.old
 
 
 class SetClipMute(ProjectCommand):
@@ -225,10 +228,10 @@ class SetClipMute(ProjectCommand):
         self.project.index_of(self.clip_id)
 
     def apply(self) -> None:
-        self.project.set_muted(self.clip_id, self.new)
+        self.project.clip(self.clip_id).muted = self.new
 
     def revert(self) -> None:
-        self.project.set_muted(self.clip_id, self.old)
+        self.project.clip(self.clip_id).muted = self.old
 
 
 def push_edit(stack: QUndoStack, command: ProjectCommand) -> None:
