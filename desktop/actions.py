@@ -29,7 +29,8 @@ class WindowActions:
         self.settings = _action(parent, "&Settings…", "Ctrl+,", "Output folder and video quality")
         self.settings.setMenuRole(QAction.MenuRole.PreferencesRole)  # the app menu on macOS
         self.quit = _action(parent, "&Quit", QKeySequence.StandardKey.Quit)
-        self.paste_image = _action(parent, "&Paste Image as Conditioning", QKeySequence.StandardKey.Paste)
+        self.paste_image = _action(parent, "&Paste as Conditioning", QKeySequence.StandardKey.Paste,
+                                  "An image, or files copied in a file manager (images, clips, a sound)")
         self.clear_conditioning = _action(parent, "Clear Conditioning", None)
         self.add_to_timeline = _action(parent, "Add Last Video to &Timeline", "Ctrl+T",
                                        "Append the last finished video to the timeline as a clip")

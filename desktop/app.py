@@ -150,12 +150,16 @@ def start_main_window(app: QApplication, **window_options):
 
 
 def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
-    """Generate one clip with the tiny model through the real window; 0 when an MP4 was written.
+    """Generate one clip with the tiny model through the real window, then play a clip with sound in
+    its preview player; 0 when an MP4 was written and the clip played.
 
     Packaged builds run this (packaging/build.sh) to prove the bundle holds
-    everything a generation needs. It works in a throw-away LTX_MLX_HOME.
+    everything a generation and playback need; it reports whether sound could be
+    heard (a machine without a sound output still passes). It works in a
+    throw-away LTX_MLX_HOME.
     """
-    # Imported here for the reason MainWindow is (above): it imports MLX and the models.
+    # Imported here for the reason MainWindow is (above): they import MLX, the models and numpy.
+    from desktop.sound_check import SoundCheck, sound_check_clip
     from ltx_mlx_core.weights.tiny import make_tiny_model
 
     make_tiny_model()
@@ -165,14 +169,26 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
                      "prompt": "self-test: a lighthouse at night"})
     window = start_main_window(app, settings=settings, show_model_manager_if_empty=False)
     outcome: dict[str, str] = {}
-    window.generation_finished.connect(lambda path: (outcome.setdefault("video", path), app.quit()))
+    check = SoundCheck(window.preview, sound_check_clip(paths.data_dir() / "self-test"), window)
+
+    def sound_checked(played: bool, report: str) -> None:
+        outcome.setdefault("sound" if played else "error", report)
+        app.quit()
+
+    def generated(path: str) -> None:
+        outcome.setdefault("video", path)
+        check.start()
+
+    check.finished.connect(sound_checked)
+    window.generation_finished.connect(generated)
     window.generation_failed.connect(lambda message: (outcome.setdefault("error", message), app.quit()))
     QTimer.singleShot(int(timeout_s * 1000), lambda: (outcome.setdefault("error", "timed out"), app.quit()))
     QTimer.singleShot(0, window.generate_action.trigger)
     app.exec()
     window.close()
     video = Path(outcome.get("video", ""))
-    if video.is_file() and video.stat().st_size > 0:
+    if video.is_file() and video.stat().st_size > 0 and "sound" in outcome:
+        print(f"self-test sound: {outcome['sound']}")
         print(f"self-test passed: {video}")
         return 0
     print(f"self-test failed: {outcome.get('error', 'no video')}", file=sys.stderr)

@@ -15,8 +15,15 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-    QSplitter, QVBoxLayout, QWidget,
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from desktop.actions import WindowActions, build_menus
@@ -148,6 +155,8 @@ class MainWindow(QMainWindow):
         a.open_log_folder.triggered.connect(lambda: self._open_folder(paths.log_dir()))
         self.conditioning.rejected.connect(self.show_error)
         self.preview.load_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+        self.preview.sound_unavailable.connect(
+            lambda reason: self.statusBar().showMessage(f"No sound: {reason}. Clips play without sound.", 15000))
         self.gen_settings.model_combo.currentIndexChanged.connect(self._model_changed)
         self.history_panel.open_requested.connect(self.open_history_entry)
         self.history_panel.rerun_requested.connect(self.rerun_history_entry)
@@ -320,7 +329,8 @@ class MainWindow(QMainWindow):
             self.conditioning.add_paths(media)
 
     def paste_image(self) -> None:
-        self.conditioning.add_image(QGuiApplication.clipboard().image())
+        """Edit → Paste: an image, or files copied in a file manager (images, clips, a sound)."""
+        self.conditioning.paste(QGuiApplication.clipboard().mimeData())
 
     def load_request(self, request: GenerationRequest) -> None:
         self.form.load_request(request)

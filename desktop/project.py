@@ -1,4 +1,4 @@
-"""The timeline document: ordered clips with takes, trims and transitions. No Qt here.
+"""The timeline document: ordered clips with takes, trims, transitions and sound levels. No Qt here.
 
 A project is a folder `Name.ltxproj/` holding `project.json` (this document) and
 `media/` (clips copied in, or generated there). Saves go through the one atomic
@@ -8,6 +8,8 @@ writes `autosave.json` beside it, and `recover()` offers it when it is newer.
 A file from a newer minor version opens: keys this version does not know are
 ignored (and dropped at the next save).
 Edits are methods that return what they changed, so undo commands can reverse them.
+A clip's sound goes with its frames (ltx_mlx_core.video.mix), at its gain (dB) unless muted;
+files saved before clips had sound open with every clip at 0 dB, not muted.
 
 A clip's transition is the edit point into it from the previous clip. Every edit keeps
 two rules, so what is stored is what plays and exports: the first clip enters with a
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 AUTOSAVE_FILE = "autosave.json"
 BACKUP_SUFFIX = ".bak"
 MEDIA_DIR = "media"
+GAIN_RANGE_DB = (-60.0, 12.0)  # a clip's sound level (desktop.timeline.commands.SetClipGain checks it)
 
 
 class ProjectError(ValueError):
@@ -66,6 +69,7 @@ class Take:
     label: str = ""
     frames: int = 0
     created: float = field(default_factory=time.time)
+    has_audio: Optional[bool] = None  # whether the video has a sound track (None: not known yet)
 
 
 @dataclass
@@ -78,6 +82,8 @@ class Clip:
     transition: str = "cut"  # into this clip from the previous one
     transition_frames: int = 0
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    gain_db: float = 0.0  # the clip's sound level in the film
+    muted: bool = False
 
     @property
     def take(self) -> Take:

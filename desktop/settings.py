@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "fps": 24.0,
     "seed": 42,
     "seed_locked": False,
+    "with_audio": True,  # LTX-2 family models make sound with the video
     "steps_preset": "default",
     "guidance_scale": None,  # None = the pipeline config's value
     "stg_scale": None,

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory, QStyleOption, QStyleOptionToolButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleOption,
+    QStyleOptionToolButton,
+)
 
 Feature = QStyleOptionToolButton.ToolButtonFeature
 

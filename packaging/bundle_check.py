@@ -63,6 +63,22 @@ def colocate_metallib(lib_root: Path) -> list[Path]:
     return made
 
 
+def multimedia_problems(lib_root: Path, platform: str) -> list[str]:
+    """What sound playback needs: the QtMultimedia module, the Qt library and a multimedia plugin
+    (the FFmpeg backend on Linux; FFmpeg or Darwin on macOS), which provides the audio devices too."""
+    found = []
+    qt = lib_root / "PySide6"
+    if not list(qt.glob("QtMultimedia.*")):
+        found.append("PySide6's QtMultimedia module is missing (no sound playback)")
+    library = "Qt/lib/QtMultimedia.framework" if platform == "darwin" else "Qt/lib/libQt6Multimedia.so*"
+    if not list(qt.glob(library)):
+        found.append(f"the Qt multimedia library is missing from PySide6/{library.rsplit('/', 1)[0]}")
+    plugin_suffix = "dylib" if platform == "darwin" else "so"
+    if not list((qt / "Qt" / "plugins" / "multimedia").glob(f"*mediaplugin*.{plugin_suffix}")):
+        found.append("no Qt multimedia plugin in PySide6/Qt/plugins/multimedia (no sound output)")
+    return found
+
+
 def problems(lib_root: Path, platform: str = sys.platform, repo_root: Path = ROOT) -> list[str]:
     """What is wrong with the bundle rooted at lib_root (empty when it is complete and clean)."""
     found: list[str] = []
@@ -87,6 +103,7 @@ def problems(lib_root: Path, platform: str = sys.platform, repo_root: Path = ROO
         found.append(f"libmlx.{lib_suffix} is missing")
     if not list(lib_root.rglob("tokenizers.*")) and not (lib_root / "tokenizers").is_dir():
         found.append("the tokenizers extension is missing")
+    found += multimedia_problems(lib_root, platform)
     plugins = lib_root / "PySide6" / "Qt" / "plugins" / "platforms"
     platform_plugin = "libqcocoa.dylib" if platform == "darwin" else "libqoffscreen.so"
     if not (plugins / platform_plugin).exists():

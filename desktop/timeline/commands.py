@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from desktop.project import Clip, Project, Take
+from desktop.project import GAIN_RANGE_DB, Clip, Project, ProjectError, Take
 
 
 class ProjectCommand(QUndoCommand):
@@ -195,6 +195,43 @@ class SwitchTake(ProjectCommand):
     def revert(self) -> None:
         clip = self.project.clip(self.clip_id)
         clip.active, clip.trim_in, clip.trim_out = self.previous
+
+
+class SetClipGain(ProjectCommand):
+    """The clip's sound level in dB (within GAIN_RANGE_DB)."""
+
+    def __init__(self, project: Project, clip_id: str, gain_db: float, changed=None):
+        super().__init__(project, "Change clip volume", changed)
+        self.clip_id, self.new = clip_id, float(gain_db)
+        self.old = project.clip(clip_id).gain_db
+
+    def check(self) -> None:
+        self.project.index_of(self.clip_id)
+        low, high = GAIN_RANGE_DB
+        if not low <= self.new <= high:
+            raise ProjectError(f"A clip's gain can be {low:g} to +{high:g} dB; got {self.new:g}.")
+
+    def apply(self) -> None:
+        self.project.clip(self.clip_id).gain_db = self.new
+
+    def revert(self) -> None:
+        self.project.clip(self.clip_id).gain_db = self.old
+
+
+class SetClipMute(ProjectCommand):
+    def __init__(self, project: Project, clip_id: str, muted: bool, changed=None):
+        super().__init__(project, "Mute clip" if muted else "Unmute clip", changed)
+        self.clip_id, self.new = clip_id, bool(muted)
+        self.old = project.clip(clip_id).muted
+
+    def check(self) -> None:
+        self.project.index_of(self.clip_id)
+
+    def apply(self) -> None:
+        self.project.clip(self.clip_id).muted = self.new
+
+    def revert(self) -> None:
+        self.project.clip(self.clip_id).muted = self.old
 
 
 def push_edit(stack: QUndoStack, command: ProjectCommand) -> None:

@@ -1,4 +1,5 @@
-"""Exporting the timeline on a worker thread: progress and cancel through signals."""
+"""Exporting the timeline (picture and sound, H.264 + AAC or ProRes + ALAC) on a worker thread: progress
+and cancel through signals."""
 from __future__ import annotations
 
 import logging
@@ -22,14 +23,14 @@ class _StitchWorker(QObject):
     cancelled = Signal()
 
     def __init__(self, segments: list[Segment], output: Path, fps: float, crf: int, preset: str,
-                 size: Optional[tuple[int, int]], cancel: threading.Event):
+                 size: Optional[tuple[int, int]], cancel: threading.Event, codec: str):
         super().__init__()
-        self.args = (segments, output, fps, crf, preset, size)
+        self.args = (segments, output, fps, crf, preset, size, codec)
         self.cancel = cancel
 
     @Slot()
     def run(self) -> None:
-        segments, output, fps, crf, preset, size = self.args
+        segments, output, fps, crf, preset, size, codec = self.args
 
         def report(done: int, total: int) -> bool:
             if done % 4 == 0 or done == total:
@@ -37,7 +38,7 @@ class _StitchWorker(QObject):
             return not self.cancel.is_set()
 
         try:
-            path = stitch(segments, output, fps, crf=crf, preset=preset, progress=report, size=size)
+            path = stitch(segments, output, fps, crf=crf, preset=preset, progress=report, size=size, codec=codec)
         except VideoWriteCancelled:
             self.cancelled.emit()
         except (LtxMlxError, OSError) as error:
@@ -56,11 +57,11 @@ class ExportJob(QObject):
     cancelled = Signal()
 
     def __init__(self, segments: list[Segment], output: Path, fps: float, crf: int = 18, preset: str = "slow",
-                 size: Optional[tuple[int, int]] = None, parent=None):
+                 size: Optional[tuple[int, int]] = None, parent=None, codec: str = "h264"):
         super().__init__(parent)
         self._cancel = threading.Event()
         self._thread = QThread()
-        self._worker = _StitchWorker(segments, Path(output), fps, crf, preset, size, self._cancel)
+        self._worker = _StitchWorker(segments, Path(output), fps, crf, preset, size, self._cancel, codec)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self.progress)

@@ -22,6 +22,7 @@ from desktop.timeline.requests import PlannedJob, build_extend
 from desktop.unsaved_autosave import unsaved_media_folder
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.video.io import probe_video
+from ltx_mlx_core.video.probe import probe_media
 from ltx_mlx_core.video.stitch import Segment, stitch
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ class _Pending:
 
 
 def splice_retake(original: Path, generated: Path, plan: PlannedJob, output: Path, fps: float) -> Path:
-    """The original clip with frames [start, start+count) replaced by the generated middle."""
+    """The original clip with frames [start, start+count) replaced by the generated middle (each part's
+    sound goes with its frames; a cut fades over a few milliseconds)."""
     info = probe_video(original)
     start, count = plan.retake_start, plan.retake_count
     parts = [Segment(str(original), 0, start)] if start else []
@@ -131,7 +133,8 @@ class TimelineJobs(QObject):
         request = plan.request.to_dict()
         if plan.kind in ("regenerate", "retake"):
             return self._land_take(plan, project, path, request)
-        take = Take(self._media_reference(path), request, plan.label, probe_video(path).frames)
+        info = probe_media(path)
+        take = Take(self._media_reference(path), request, plan.label, info.frames, has_audio=info.audio_codec is not None)
         clip = Clip(takes=[take], overlap_in=plan.overlap_in, trim_out=plan.trim_out)
         index = plan.insert_index
         if plan.kind == "extend" and plan.clip_id:
@@ -158,7 +161,9 @@ class TimelineJobs(QObject):
             request = {**base, "retake": request["retake"], "retake_request": request} if base else request
             path = spliced
         number = len(clip.takes) + 1
-        take = Take(self._media_reference(path), request, f"{plan.label} (take {number})", probe_video(path).frames)
+        info = probe_media(path)
+        take = Take(self._media_reference(path), request, f"{plan.label} (take {number})", info.frames,
+                    has_audio=info.audio_codec is not None)
         push_edit(self.undo_stack, AddTake(project, clip.id, take, self._changed, text=plan.label))
         self.message.emit(f"{plan.label}: clip {project.index_of(clip.id) + 1} now shows take {number}.")
         return clip.id

@@ -1,51 +1,62 @@
 """The timeline panel: toolbar, preview player and the timeline view over one project.
 
-Every edit goes through the shared QUndoStack (the main window's Edit menu);
-generation goes through the shared GenerationService; export runs on its own thread.
+Every edit goes through the shared QUndoStack (the main window's Edit menu), a clip's
+sound level and mute among them; generation goes through the shared GenerationService;
+export (picture and sound) runs on its own thread. The space bar plays and pauses.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from desktop.project import Clip, Project, ProjectError, Take
 from desktop.settings import DEFAULTS
 from desktop.timeline.commands import (
-    InsertClip, MoveClip, ProjectCommand, RemoveClip, SetTransition, SwitchTake, TrimClip, push_edit,
+    InsertClip,
+    MoveClip,
+    ProjectCommand,
+    RemoveClip,
+    SetClipGain,
+    SetClipMute,
+    SetTransition,
+    SwitchTake,
+    TrimClip,
+    push_edit,
 )
 from desktop.timeline.controls import TimelineControls
 from desktop.timeline.export import ExportJob
+from desktop.timeline.film_preview import FilmScreen
 from desktop.timeline.generation import TimelineJobs
-from desktop.timeline.film_preview import FilmPreview
 from desktop.timeline.project_actions import ProjectActions
 from desktop.timeline.requests import (
-    build_bridge, build_extend, build_image_clip, build_regenerate, build_retake,
+    build_bridge,
+    build_extend,
+    build_image_clip,
+    build_regenerate,
+    build_retake,
+    generated_request,
 )
 from desktop.timeline.view import TimelineView
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline.request import media_kind, nearest_valid_size
-from ltx_mlx_core.video.io import probe_video
+from ltx_mlx_core.video.probe import probe_media
 
 logger = logging.getLogger(__name__)
 AUTOSAVE_MS = 30_000
-
-
-def generated_request(video: Path) -> Optional[dict]:
-    """The request in a generated video's JSON sidecar (so it can be regenerated and extended alike)."""
-    sidecar = video.with_suffix(".json")
-    try:
-        request = json.loads(sidecar.read_text()).get("request")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return request if isinstance(request, dict) and "prompt" in request else None
 
 
 class TimelinePanel(QWidget):
@@ -67,7 +78,8 @@ class TimelinePanel(QWidget):
         self.view = TimelineView(self)
         self.controls = TimelineControls(self)
         self.project_actions = ProjectActions(self)
-        self.preview = FilmPreview(lambda: self.project, lambda: self.view.playhead, self.view.set_playhead, self)
+        self.screen = FilmScreen(lambda: self.project, lambda: self.view.playhead, self.view.set_playhead, self)
+        self.preview, self.volume = self.screen.preview, self.screen.volume
         self.status = QLabel("Drop videos or images here, or generate a clip and extend it.")
         self.generation_bar = QProgressBar(visible=False, format="generating %v/%m")
         self.cancel_generation_button = QPushButton("Cancel generation", visible=False)
@@ -84,7 +96,7 @@ class TimelinePanel(QWidget):
 
     def _build_layout(self) -> None:
         splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(self.preview)
+        splitter.addWidget(self.screen)
         splitter.addWidget(self.view)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 3)
@@ -129,9 +141,13 @@ class TimelinePanel(QWidget):
         c.take.activated.connect(self.switch_take)
         c.transition.activated.connect(lambda _: self.apply_transition())
         c.fade_frames.editingFinished.connect(self.apply_transition)
+        c.clip_mute.toggled.connect(self.set_clip_muted)
+        c.clip_gain.editingFinished.connect(lambda: self.set_clip_gain(c.clip_gain.value()))
         self.cancel_export_button.clicked.connect(self.cancel_export)
         self.view.selection_changed.connect(self._on_selection)
         self.view.playhead_moved.connect(self.show_frame)
+        self.view.playhead_moved.connect(self.preview.follow_playhead)
+        self.screen.sound_unavailable.connect(lambda why: self.status.setText(f"No sound: {why}; playing without."))
         self.view.move_requested.connect(lambda cid, index: self.push(MoveClip(self.project, cid, index,
                                                                                self._on_changed)))
         self.view.trim_requested.connect(lambda cid, a, b: self.push(TrimClip(self.project, cid, a, b,
@@ -178,6 +194,7 @@ class TimelinePanel(QWidget):
         self.view.refresh()
         self._update_controls()
         self.show_frame(self.view.playhead)
+        self.preview.prepare_sound()
         self.project_changed.emit()
 
     def selected_clips(self) -> list[Clip]:
@@ -218,8 +235,9 @@ class TimelinePanel(QWidget):
             kind = media_kind(path)
             try:
                 if kind == "video":
-                    info = probe_video(path)
-                    take = Take(self.project.import_media(path), generated_request(path), path.stem, info.frames)
+                    info = probe_media(path)
+                    take = Take(self.project.import_media(path), generated_request(path), path.stem, info.frames,
+                                has_audio=info.audio_codec is not None)
                     clip = Clip(takes=[take])
                     if not self.project.clips:  # the first video sets the film's rate and generation size
                         self.project.fps = info.fps or self.project.fps
@@ -254,6 +272,16 @@ class TimelinePanel(QWidget):
         clip = clips[-1]
         if (clip.transition, clip.transition_frames) != (kind, frames):
             self.push(SetTransition(self.project, clip.id, kind, frames, self._on_changed))
+
+    def set_clip_muted(self, muted: bool) -> None:
+        clips = self.selected_clips()
+        if clips and clips[-1].muted != muted:
+            self.push(SetClipMute(self.project, clips[-1].id, muted, self._on_changed))
+
+    def set_clip_gain(self, gain_db: float) -> None:
+        clips = self.selected_clips()
+        if clips and clips[-1].gain_db != gain_db:
+            self.push(SetClipGain(self.project, clips[-1].id, gain_db, self._on_changed))
 
     # Generation -----------------------------------------------------------------------------
 
@@ -325,21 +353,32 @@ class TimelinePanel(QWidget):
     def is_playing(self) -> bool:
         return self.preview.is_playing()
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():  # from the view, or anything not typing
+            self.toggle_play()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     # Files and export -----------------------------------------------------------------------
 
     def export(self, output: Optional[Path] = None, crf: Optional[int] = None,
                preset: Optional[str] = None) -> Optional[ExportJob]:
-        """Stitch the timeline into one MP4 on a worker thread (progress bar, Cancel export)."""
+        """Stitch the timeline and its sound in the toolbar's format on a worker thread (progress, Cancel export)."""
         if self.export_job is not None:
             return None
+        codec, suffix = self.controls.export_format()
         if output is None:
-            name, _ = QFileDialog.getSaveFileName(self, "Export video", f"{self.project.name}.mp4", "MP4 (*.mp4)")
+            kind = suffix[1:].upper()
+            name, _ = QFileDialog.getSaveFileName(self, "Export video", f"{self.project.name}{suffix}",
+                                                  f"{kind} (*{suffix})")
             if not name:
                 return None
             output = Path(name)
         crf = self.controls.crf.value() if crf is None else crf
         preset = self.controls.preset.currentText() if preset is None else preset
-        job = ExportJob(self.project.segments(), Path(output), self.project.fps, crf, preset, parent=self)
+        job = ExportJob(self.project.segments(), Path(output), self.project.fps, crf, preset, parent=self,
+                        codec=codec)
         job.progress.connect(lambda done, total: (self.export_bar.setMaximum(total), self.export_bar.setValue(done)))
         job.finished.connect(lambda path: self._export_done(f"Exported {Path(path).name}.", path, True))
         job.failed.connect(lambda message: self._export_done(message, message, False))

@@ -15,17 +15,27 @@ multiple of 8, so the context lengths and retake ranges are rounded here.
 from __future__ import annotations
 
 import copy
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, nearest_valid_frames
-
 from desktop.project import Clip, Project, ProjectError
+from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, nearest_valid_frames
 
 DEFAULT_CONTEXT_FRAMES = 9
 DEFAULT_NEW_FRAMES = 97
+
+
+def generated_request(video: Path) -> Optional[dict]:
+    """The request in a generated video's JSON sidecar (so it can be regenerated and extended alike)."""
+    sidecar = video.with_suffix(".json")
+    try:
+        request = json.loads(sidecar.read_text()).get("request")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return request if isinstance(request, dict) and "prompt" in request else None
 
 
 @dataclass

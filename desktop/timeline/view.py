@@ -1,4 +1,5 @@
-"""The timeline: clips as thumbnails sized by duration, a playhead, drag to reorder, trim handles.
+"""The timeline: clips as thumbnails sized by duration, their waveforms, a playhead, drag to reorder,
+trim handles.
 
 The view never edits the project: drags end in signals (move_requested,
 trim_requested, …) that the panel turns into undo commands, then `refresh()`
@@ -14,6 +15,8 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView
 
 from desktop.project import Project
 from desktop.timeline.playback import FrameCache, Placement, film_layout
+from desktop.timeline.waveforms import WAVE_HEIGHT, ClipSound, WaveformItem, WaveformStore, waveform_cache
+from ltx_mlx_core.video.mix import gain_from_db
 
 RULER = 22
 TRACK_TOP = 30
@@ -34,7 +37,7 @@ def to_pixmap(frame) -> QPixmap:
 
 
 class ClipItem(QGraphicsItem):
-    """One clip: thumbnails tiled over its width, a label, trim handles when selected."""
+    """One clip: thumbnails tiled over its width, its waveform under them, a label, trim handles when selected."""
 
     def __init__(self, place: Placement, index: int, view: "TimelineView"):
         super().__init__()
@@ -42,8 +45,21 @@ class ClipItem(QGraphicsItem):
         self.clip_id = place.clip.id
         self.width = max(8.0, place.duration * view.pixels_per_frame)
         self.trim_preview: Optional[tuple[int, int]] = None  # frames moved at (left, right) while dragging
+        self.wave: Optional[WaveformItem] = None
         self.setPos(place.start * view.pixels_per_frame, TRACK_TOP)
         self.setZValue(index)
+        self.attach_sound()
+
+    def attach_sound(self) -> None:
+        """Show the clip's waveform once its peaks are known (the store computes them in the background)."""
+        sound = self.view.waveforms.sound(self.view.project.media_path(self.place.clip))
+        if self.wave is not None or not isinstance(sound, ClipSound):
+            return
+        clip = self.place.clip
+        self.wave = WaveformItem(sound, self.place.first_source_frame, self.place.duration, self.width - 2,
+                                 gain_from_db(clip.gain_db), clip.muted, self)
+        self.wave.setPos(1, TRACK_HEIGHT - LABEL_STRIP - WAVE_HEIGHT - 1)
+        self.update()
 
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self.width, TRACK_HEIGHT)
@@ -55,7 +71,7 @@ class ClipItem(QGraphicsItem):
             rect = rect.adjusted(self.trim_preview[0] * ppf, 0, self.trim_preview[1] * ppf, 0)
         selected = self.clip_id in self.view.selected
         painter.fillRect(rect, QColor(CLIP_BACKGROUND))
-        filmstrip = rect.adjusted(0, 0, 0, -LABEL_STRIP)
+        filmstrip = rect.adjusted(0, 0, 0, -LABEL_STRIP - (WAVE_HEIGHT if self.wave else 0))
         painter.save()
         painter.setClipRect(filmstrip)
         x = rect.left()
@@ -86,10 +102,11 @@ class ClipItem(QGraphicsItem):
         takes = f" · take {clip.active + 1}/{len(clip.takes)}" if len(clip.takes) > 1 else ""
         fade = f" · fade {self.place.fade_in}" if self.place.fade_in else ""
         extension = " · ext" if clip.overlap_in else ""  # continues the previous clip (overlap dropped)
+        sound = " · muted" if clip.muted else f" · {clip.gain_db:+g} dB" if clip.gain_db else ""
         label_rect = rect.adjusted(HANDLE + 3 if selected else 4, rect.height() - LABEL_STRIP + 1,
                                    -4 - self.view.fade_of_next(self.index), 0)
-        label = painter.fontMetrics().elidedText(f"{self.index + 1}  {self.place.duration} f{extension}{takes}{fade}",
-                                                 Qt.ElideRight, int(max(0, label_rect.width())))
+        text = f"{self.index + 1}  {self.place.duration} f{extension}{takes}{fade}{sound}"
+        label = painter.fontMetrics().elidedText(text, Qt.ElideRight, int(max(0, label_rect.width())))
         painter.drawText(label_rect, Qt.AlignLeft | Qt.AlignVCenter, label)
         painter.setBrush(Qt.NoBrush)
         painter.setPen(QPen(QColor("#4da3ff") if selected else QColor("#55595f"), 2 if selected else 1))
@@ -122,6 +139,8 @@ class TimelineView(QGraphicsView):
         self.selected: list[str] = []
         self.retake_range: Optional[tuple[str, int, int]] = None
         self.cache = FrameCache(height=96, clips=12)
+        self.waveforms = WaveformStore(lambda: waveform_cache(self.project), self)
+        self.waveforms.ready.connect(self._on_sound_known)
         self._thumbs: dict[tuple[str, int, int], QPixmap] = {}
         self._items: list[ClipItem] = []
         self._drag: Optional[dict] = None
@@ -150,6 +169,17 @@ class TimelineView(QGraphicsView):
         scene.setSceneRect(0, 0, width, TRACK_TOP + TRACK_HEIGHT + 10)
         self.playhead = min(self.playhead, max(0, self.project.total_frames - 1))
         self.viewport().update()
+
+    def _on_sound_known(self, path: str) -> None:
+        """A clip's waveform arrived: add it to the clips showing that file (without a redraw that
+        would drop a drag in progress)."""
+        for item in self._items:
+            if str(self.project.media_path(item.place.clip)) == path:
+                item.attach_sound()
+        self.viewport().update()
+
+    def waveform_items(self) -> list[WaveformItem]:
+        return [item.wave for item in self._items if item.wave is not None]
 
     def fade_of_next(self, index: int) -> float:
         """Pixels of this clip covered by the next clip's crossfade."""

@@ -1,11 +1,12 @@
-"""The conditioning strip: images and clips that pin frames of the generated video.
+"""The conditioning strip: images and clips that pin frames of the generated video, and a sound to follow.
 
-Files dropped from the file manager (or images pasted from the clipboard)
+Files dropped from the file manager (or images and files pasted from the clipboard)
 become `ConditioningItem`s. Each row shows a thumbnail (decoded as the pipeline
 decodes the image: upright, in the right bit depth, reduced while decoding), the
-file name and a frame position the user can move; unsupported files are refused
-with a message saying which kinds are accepted, unreadable images with the
-reason the probe gives.
+file name and a frame position the user can move; a sound file (WAV, MP3, M4A,
+FLAC) becomes the strip's one sound row, with its waveform (desktop.widgets.audio_item),
+which an LTX-2 model follows. Unsupported files are refused with a message saying
+which kinds are accepted, unreadable images with the reason the probe gives.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.widgets.audio_item import AudioRow
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.request import (
     IMAGE_SUFFIXES,
@@ -34,19 +36,21 @@ from ltx_mlx_core.pipeline.request import (
     check_media_size,
     media_kind,
 )
+from ltx_mlx_core.video.audio import AUDIO_SUFFIXES
 from ltx_mlx_core.video.images import decode_image
 from ltx_mlx_core.video.probe import probe_image
 
 log = logging.getLogger(__name__)
 
 THUMB = 56
-HINT = "Drop images or video clips here (or paste an image) to condition frames of the video."
+HINT = ("Drop images or video clips here (or paste an image) to condition frames of the video, "
+        "or a sound (WAV, MP3, M4A, FLAC) for an LTX-2 model to follow.")
 
 
 def unsupported_message(paths: list[str]) -> str:
     names = ", ".join(Path(p).name for p in paths)
-    accepted = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
-    return f"Cannot use {names} as conditioning: only images and videos are accepted ({accepted})."
+    accepted = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES | AUDIO_SUFFIXES))
+    return f"Cannot use {names} as conditioning: only images, videos and sounds are accepted ({accepted})."
 
 
 def qimage_to_frames(image: QImage) -> np.ndarray:
@@ -146,10 +150,36 @@ class ConditioningStrip(QFrame):
         self.hint.setEnabled(False)  # drawn in the palette's disabled (placeholder) colour
         self._layout.addWidget(self.hint)
         self.rows: list[ConditioningRow] = []
+        self.audio_row: AudioRow | None = None
         self.max_frame = 96
 
     def items(self) -> list[ConditioningItem]:
         return [row.item for row in self.rows]
+
+    def audio(self) -> tuple[str, float] | None:
+        """(sound file, the second the video starts at in it), or None."""
+        return (self.audio_row.path, self.audio_row.start()) if self.audio_row is not None else None
+
+    def set_audio(self, path: str, start: float = 0.0) -> AudioRow:
+        """The sound the generation follows; a second sound replaces the first."""
+        if self.audio_row is not None:
+            self.remove_audio()
+        row = self.audio_row = AudioRow(str(path), self)
+        row.start_spin.setValue(start)
+        row.removed.connect(lambda _: self.remove_audio())
+        self._layout.addWidget(row)
+        self.hint.setVisible(False)
+        self.items_changed.emit()
+        return row
+
+    def remove_audio(self) -> None:
+        if self.audio_row is None:
+            return
+        row, self.audio_row = self.audio_row, None
+        row.setParent(None)
+        row.deleteLater()
+        self.hint.setVisible(not self.rows)
+        self.items_changed.emit()
 
     def set_max_frame(self, max_frame: int) -> None:
         self.max_frame = max_frame
@@ -169,12 +199,13 @@ class ConditioningStrip(QFrame):
         self.rows.remove(row)
         row.setParent(None)
         row.deleteLater()
-        self.hint.setVisible(not self.rows)
+        self.hint.setVisible(not self.rows and self.audio_row is None)
         self.items_changed.emit()
 
     def clear(self) -> None:
         for row in list(self.rows):
             self.remove_row(row)
+        self.remove_audio()
 
     def add_paths(self, paths: list[str]) -> list[ConditioningRow]:
         """Add every usable file; report the others in one message."""
@@ -183,6 +214,9 @@ class ConditioningStrip(QFrame):
             kind = media_kind(path)
             if kind is None or not Path(path).is_file():
                 refused.append(path)
+                continue
+            if kind == "audio":
+                self.set_audio(path)
                 continue
             if kind == "image":
                 # Header and checksums only; videos are probed when the generation is validated.
@@ -206,6 +240,14 @@ class ConditioningStrip(QFrame):
             return None
         frame = 0 if not self.rows else self.max_frame
         return self.add_item(ConditioningItem(frames=qimage_to_frames(image), frame=frame))
+
+    def paste(self, mime: QMimeData) -> None:
+        """The clipboard's files (copied in a file manager) or its image."""
+        paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+        if paths:
+            self.add_paths(paths)
+        else:
+            self.add_image(QImage(mime.imageData()) if mime.hasImage() else QImage())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():

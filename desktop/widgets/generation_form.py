@@ -82,6 +82,7 @@ class GenerationForm(QWidget):
 
     def build_request(self) -> GenerationRequest:
         g = self.gen_settings
+        audio = self.conditioning.audio()
         return GenerationRequest(
             prompt=self.prompt_panel.prompt(),
             negative_prompt=self.prompt_panel.negative_prompt(),
@@ -92,6 +93,9 @@ class GenerationForm(QWidget):
             fps=g.fps(),
             seeds=[g.seed_for_next_generation()],
             conditioning=list(self.conditioning.items()),
+            with_audio=g.with_audio(),
+            audio_path=audio[0] if audio else None,
+            audio_start=audio[1] if audio else 0.0,
             **self.advanced.request_fields(),
         )
 
@@ -104,10 +108,13 @@ class GenerationForm(QWidget):
                       "fps": request.fps, "seed": request.seed, "seed_locked": True,
                       "seconds": (request.num_frames - 1) / request.fps})
         g.set_frames(request.num_frames, request.fps)
+        g.sound_box.setChecked(request.with_audio)
         self.conditioning.clear()
         for item in request.conditioning:
             if item.path and Path(item.path).is_file():
                 self.conditioning.add_item(item)
+        if request.audio_path and Path(request.audio_path).is_file():
+            self.conditioning.set_audio(request.audio_path, request.audio_start)
 
     def set_running(self, running: bool, has_model: bool) -> None:
         self.generate_button.setEnabled(not running and has_model)

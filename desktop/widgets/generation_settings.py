@@ -11,11 +11,18 @@ from typing import Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
     QWidget,
 )
 
-from ltx_mlx_core.pipeline.request import nearest_valid_frames, nearest_valid_size
+from ltx_mlx_core.pipeline.request import makes_sound, nearest_valid_frames, nearest_valid_size
 
 # (label, width, height): every size a multiple of 32.
 RESOLUTION_PRESETS: list[tuple[str, int, int]] = [
@@ -105,17 +112,23 @@ class GenerationSettings(QWidget):
         seed_row.addWidget(self.randomise_button)
         form.addRow("Seed", seed_row)
 
+        self.sound_box = QCheckBox("Make sound with the video")
+        self.sound_box.setChecked(True)
+        form.addRow("Sound", self.sound_box)
+
         self.preset_combo.currentIndexChanged.connect(self._apply_preset)
         self.width_spin.editingFinished.connect(self._snap_size)
         self.height_spin.editingFinished.connect(self._snap_size)
         self.seconds_spin.valueChanged.connect(self._update_frames)
         self.fps_combo.currentIndexChanged.connect(self._update_frames)
+        self.model_combo.currentIndexChanged.connect(self._update_sound)
         for signal in (self.model_combo.currentIndexChanged, self.width_spin.valueChanged,
                        self.height_spin.valueChanged, self.seconds_spin.valueChanged,
                        self.fps_combo.currentIndexChanged, self.seed_spin.valueChanged,
-                       self.seed_lock.toggled):
+                       self.seed_lock.toggled, self.sound_box.toggled):
             signal.connect(self.changed)
         self._update_frames()
+        self._update_sound()
 
     @staticmethod
     def _size_spin(tip: str) -> QSpinBox:
@@ -137,9 +150,23 @@ class GenerationSettings(QWidget):
         index = self.model_combo.findData(keep)
         self.model_combo.setCurrentIndex(max(index, 0))
         self.model_combo.blockSignals(False)
+        self._update_sound()
 
     def model_id(self) -> Optional[str]:
         return self.model_combo.currentData()
+
+    # ----- sound -----
+    def _update_sound(self) -> None:
+        """Sound is an LTX-2 family option: for other models the box is disabled and says why."""
+        has_sound = makes_sound(self.model_id() or "")
+        self.sound_box.setEnabled(has_sound)
+        self.sound_box.setToolTip(
+            "Generate the clip's sound with it (LTX-2 makes video and sound together)" if has_sound else
+            "This model (LTX-Video 0.9.x) makes silent video; choose an LTX-2 model for sound")
+
+    def with_audio(self) -> bool:
+        """Whether the request asks for sound: only when the model makes it and the box is ticked."""
+        return self.sound_box.isEnabled() and self.sound_box.isChecked()
 
     # ----- size, duration, seed -----
     def _apply_preset(self) -> None:
@@ -190,6 +217,7 @@ class GenerationSettings(QWidget):
             "fps": self.fps(),
             "seed": self.seed_spin.value(),
             "seed_locked": self.seed_lock.isChecked(),
+            "with_audio": self.sound_box.isChecked(),
         }
 
     def set_values(self, values: dict) -> None:
@@ -205,6 +233,7 @@ class GenerationSettings(QWidget):
         self.seconds_spin.setValue(float(values.get("seconds") or 3.0))
         self.seed_spin.setValue(int(values.get("seed") or 0))
         self.seed_lock.setChecked(bool(values.get("seed_locked")))
+        self.sound_box.setChecked(values.get("with_audio", True) is not False)
         self._update_frames()
 
     def set_frames(self, frames: int, fps: float) -> None:

@@ -12,8 +12,18 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from desktop.background import Progress, TaskDispatcher, run_in_thread_pool
@@ -68,7 +78,12 @@ class ModelManager(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The name takes what the size and status leave: the columns fill the dialog after every refresh
+        # (resizeColumnsToContents after a refresh shrank them to their text and left the right side empty).
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
@@ -126,7 +141,6 @@ class ModelManager(QDialog):
                 size_text = f"≈ {size_text}"
             self.table.setItem(row, 1, QTableWidgetItem(size_text))
             self.table.setItem(row, 2, QTableWidgetItem("Installed" if installed else "Available"))
-        self.table.resizeColumnsToContents()
         self._update_buttons()
 
     def selected_model(self) -> Optional[str]:

@@ -14,7 +14,13 @@ from typing import Optional
 
 from PySide6.QtCore import QEvent, QSize
 from PySide6.QtWidgets import (
-    QHBoxLayout, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget, QWidgetAction,
+    QHBoxLayout,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+    QWidgetAction,
 )
 
 

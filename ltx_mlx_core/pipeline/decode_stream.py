@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
-from ltx_mlx_core.pipeline.decode import decode_tile, weight_tile, prepare_latents_for_decode
+from ltx_mlx_core.pipeline.decode import decode_tile, prepare_latents_for_decode, weight_tile
 from ltx_mlx_core.pipeline.tiling import TilingConfig, tile_grid
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import mlx.core as mx
 import numpy as np

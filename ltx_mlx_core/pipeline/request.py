@@ -8,6 +8,7 @@ what to change.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 from ltx_mlx_core.validation import check_fps, check_seed, check_text
+from ltx_mlx_core.video.audio import AUDIO_SUFFIXES, probe_audio
 from ltx_mlx_core.video.probe import probe_image, probe_media
 
 SPATIAL_MULTIPLE = 32
@@ -27,16 +29,26 @@ RESIDENCY_MODES = ("auto", "resident", "stream_components", "stream_blocks")
 MIN_MEDIA_SIDE = 2  # conditioning is H.264-compressed at its own size first, which needs even sides >= 2
 
 DEFAULT_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
+# Model ids of the LTX-2 family (LTX-2, 2.3, 2.5 and the tiny LTX-2 test model), which make video with
+# sound; LTX-Video 0.9.x ids ("ltxv-…", "tiny") make silent video.
+SOUND_MODEL_PREFIXES = ("ltx-2", "ltx2", "tiny-ltx2")
 
 
 def media_kind(path: str | Path) -> str | None:
-    """'image', 'video' or None for a file suffix we cannot use as conditioning."""
+    """'image', 'video', 'audio' or None for a file suffix we cannot use as conditioning."""
     suffix = Path(path).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
     if suffix in VIDEO_SUFFIXES:
         return "video"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
     return None
+
+
+def makes_sound(model: str) -> bool:
+    """Whether the model (an id, or a folder named after one) is of the LTX-2 family, which makes sound."""
+    return Path(model or "").name.lower().startswith(SOUND_MODEL_PREFIXES)
 
 
 def nearest_valid_frames(frames: int) -> int:
@@ -73,6 +85,8 @@ class ConditioningItem:
         if self.frames is not None:
             return "image" if self.frames.shape[0] == 1 else "video"
         kind = media_kind(self.path or "")
+        if kind == "audio":
+            raise InvalidRequest(f"'{Path(self.path).name}' is a sound: give it as the request's audio, not as frames.")
         if kind is None:
             raise InvalidRequest(
                 f"'{self.path}' is not an image or video file we can read "
@@ -126,6 +140,10 @@ class GenerationRequest:
     # Skip transformer work on steps that change little: "off", "faster", "fastest" or a threshold
     # such as "0.05" (pipeline/step_cache.py).
     step_cache: str = "off"
+    # Sound (LTX-2 family): make it with the video, and/or follow a sound file from `audio_start` seconds.
+    with_audio: bool = True
+    audio_path: str | None = None
+    audio_start: float = 0.0
 
     @property
     def seed(self) -> int:
@@ -162,6 +180,7 @@ class GenerationRequest:
         normalise_step_cache(self.step_cache)
         if self.quantize_bits not in (None, 4, 8):
             raise InvalidRequest(f"quantisation must be 4 or 8 bits (or off); got {self.quantize_bits}.")
+        self._validate_audio()
         for item in self.conditioning:
             _ = item.kind  # raises for unsupported files
             if item.path is not None and item.frames is None:
@@ -177,13 +196,37 @@ class GenerationRequest:
                     f"conditioning strength must be between 0 and 1; got {item.strength}."
                 )
 
+    def _validate_audio(self) -> None:
+        if self.audio_path is None:
+            return
+        name = Path(self.audio_path).name
+        if not makes_sound(self.model):
+            raise InvalidRequest(
+                f"'{self.model}' is an LTX-Video 0.9.x model, which makes silent video; the sound '{name}' "
+                "can only guide an LTX-2 model. Choose an LTX-2 model, or remove the sound."
+            )
+        if Path(self.audio_path).suffix.lower() not in AUDIO_SUFFIXES:
+            raise InvalidRequest(f"'{name}' is not a sound file we can read (use one of "
+                                 f"{', '.join(sorted(AUDIO_SUFFIXES))}).")
+        if not Path(self.audio_path).is_file():
+            raise InvalidRequest(f"audio file '{self.audio_path}' does not exist.")
+        if not (isinstance(self.audio_start, (int, float)) and math.isfinite(self.audio_start)
+                and self.audio_start >= 0):
+            raise InvalidRequest(f"the sound's start must be 0 seconds or later; got {self.audio_start}.")
+
     def check_media(self) -> None:
         """Probe every conditioning file (ffmpeg for clips, Pillow for images) before any model loads.
 
         Raises InvalidRequest with one sentence for a file that cannot be read, is too
-        small, or holds fewer frames than the item asks for. Separate from `validate()`,
-        which stays cheap enough for the GUI thread: this one reads the files.
+        small, or holds fewer frames than the item asks for (or a sound file that cannot be
+        read or ends before `audio_start`). Separate from `validate()`, which stays cheap
+        enough for the GUI thread: this one reads the files.
         """
+        if self.audio_path is not None:
+            info = probe_audio(self.audio_path)
+            if info.duration and self.audio_start >= info.duration:
+                raise InvalidRequest(f"'{Path(self.audio_path).name}' lasts {info.duration:.2f} s; its sound "
+                                     f"cannot start at {self.audio_start:g} s.")
         for item in self.conditioning:
             if item.path is None or item.frames is not None:
                 continue

@@ -18,8 +18,8 @@ method relies on another having run first.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import mlx.core as mx
 

@@ -1,4 +1,5 @@
-"""One ffmpeg process that encodes raw RGB frames from a pipe to H.264 (libx264, yuv420p).
+"""One ffmpeg process that encodes raw RGB frames from a pipe to H.264 (libx264, yuv420p) or ProRes 422,
+with the clip's sound (AAC beside H.264, ALAC beside ProRes) muxed in from a raw PCM file.
 
 We run ffmpeg ourselves, rather than through imageio-ffmpeg's writer, for what a
 safe writer needs from it: its exit status, its error lines (kept, not printed on
@@ -14,6 +15,7 @@ import re
 import subprocess
 import threading
 from collections import deque
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,16 +40,40 @@ class EncoderFailed(Exception):
         self.reason = reason
 
 
-class H264Encoder:
-    """`write(frame)` per uint8 [H, W, 3] frame, then `finish()`; `abort()` stops it on any other exit."""
+@dataclass(frozen=True)
+class AudioInput:
+    """Float32 interleaved PCM in a raw file (no header), muxed in as the video's sound."""
+
+    path: Path
+    rate: int
+    channels: int
+
+
+def _codec_flags(codec: str, crf: int, preset: str) -> list[str]:
+    if codec == "prores":  # ProRes 422 (profile 2), 10-bit 4:2:2 as editors expect; ALAC for its sound
+        return ["-c:v", "prores_ks", "-profile:v", "2", "-vendor", "apl0", "-pix_fmt", "yuv422p10le"]
+    return ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", preset]
+
+
+def _audio_flags(codec: str) -> list[str]:
+    return ["-c:a", "alac"] if codec == "prores" else ["-c:a", "aac", "-b:a", "192k"]
+
+
+class VideoEncoder:
+    """`write(frame)` per uint8 [H, W, 3] frame, then `finish()`; `abort()` stops it on any other exit.
+
+    `codec` is "h264" or "prores"; `audio`, when given, is muxed in (its file must be complete).
+    """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, container: Container,
-                 crf: int, preset: str):
+                 crf: int, preset: str, codec: str = "h264", audio: AudioInput | None = None):
         rate = Fraction(fps).limit_denominator(100_000)  # 24000/1001 stays exact
+        sound = ["-f", "f32le", "-ar", str(audio.rate), "-ac", str(audio.channels), "-i", str(audio.path)] if audio else []
+        streams = ["-map", "0:v:0", "-map", "1:a:0", *_audio_flags(codec)] if audio else ["-an"]
         command = [
             imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(rate), "-i", "pipe:0",
-            "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", preset,
+            *sound, *streams, *_codec_flags(codec, crf, preset),
             *container.flags, "-f", container.muxer, str(path),
         ]
         logger.debug("encoding with: %s", " ".join(command))

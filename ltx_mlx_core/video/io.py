@@ -1,10 +1,13 @@
-"""Video files in and out: H.264 (libx264, yuv420p) through the ffmpeg that imageio-ffmpeg ships.
+"""Video files in and out: H.264 (libx264, yuv420p) or ProRes 422, with sound, through the ffmpeg
+that imageio-ffmpeg ships.
 
-Frames are numpy uint8 [F, H, W, 3]. A write goes through the one atomic writer
-(video/atomic.py): ffmpeg encodes into a hidden temporary file beside the target;
-only when ffmpeg exited 0 and the one media probe (video/probe.py) reads the file
-back with every frame does it replace the target. A failed, cancelled or
-interrupted write leaves the target as it was and no temporary file behind.
+Frames are numpy uint8 [F, H, W, 3]; sound is float32 PCM [samples, channels] (see video/audio.py),
+written first to a hidden raw file beside the target that ffmpeg muxes in (AAC beside H.264, ALAC
+beside ProRes). A write goes through the one atomic writer (video/atomic.py): ffmpeg encodes into
+a hidden temporary file beside the target; only when ffmpeg exited 0 and the one media probe
+(video/probe.py) reads the file back with every frame (and its sound track, when it was given one)
+does it replace the target. A failed, cancelled or interrupted write leaves the target as it was
+and no temporary file behind.
 """
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ import imageio_ffmpeg
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest, OutputWriteError
-from ltx_mlx_core.video.atomic import replacing, write_failure_message
-from ltx_mlx_core.video.encoder import EncoderFailed, H264Encoder
-from ltx_mlx_core.video.outputs import container_for
+from ltx_mlx_core.video.atomic import replacing, temp_path_for, write_failure_message
+from ltx_mlx_core.video.audio import MIX_RATE
+from ltx_mlx_core.video.encoder import AudioInput, EncoderFailed, VideoEncoder
+from ltx_mlx_core.video.outputs import check_codec, container_for
 from ltx_mlx_core.video.probe import MediaUnreadable, VideoError, probe_media
 
 logger = logging.getLogger(__name__)
@@ -123,16 +127,37 @@ def check_encoder_settings(crf: int, preset: str, fps: float | None = None) -> N
         raise InvalidRequest(f"fps must be a positive number; got {fps}.")
 
 
-def _check_written(temp: Path, target: Path, written: int, existed: bool) -> None:
-    """The file ffmpeg wrote must read back with every frame before it may replace anything."""
+def _check_written(temp: Path, target: Path, written: int, existed: bool, with_sound: bool = False) -> None:
+    """The file ffmpeg wrote must read back with every frame (and its sound) before it may replace anything."""
     try:
-        frames = probe_media(temp).frames
+        info = probe_media(temp)
     except MediaUnreadable as error:
         reason = f"the encoded file does not play back ({error.reason})"
         raise VideoWriteError(write_failure_message(target, reason, existed)) from None
-    if frames != written:
-        reason = f"the encoded file holds {frames} of its {written} frames"
+    if info.frames != written:
+        reason = f"the encoded file holds {info.frames} of its {written} frames"
         raise VideoWriteError(write_failure_message(target, reason, existed))
+    if with_sound and info.audio_codec is None:
+        raise VideoWriteError(write_failure_message(target, "the encoded file lost its sound track", existed))
+
+
+def _write_pcm(path: Path, audio: np.ndarray | Iterable[np.ndarray]) -> int:
+    """Float32 PCM chunks [n, channels] (or mono [n]) into a raw file; returns the channel count."""
+    channels = 0
+    samples = 0
+    with open(path, "wb") as out:
+        for chunk in [audio] if isinstance(audio, np.ndarray) else audio:
+            chunk = np.asarray(chunk, dtype=np.float32)
+            chunk = chunk[:, None] if chunk.ndim == 1 else chunk
+            if chunk.ndim != 2 or chunk.shape[1] not in (1, 2) or (channels and chunk.shape[1] != channels):
+                raise InvalidRequest(f"Sound must be [samples, 1 or 2 channels] throughout; got {chunk.shape}.")
+            channels = chunk.shape[1]
+            samples += len(chunk)
+            # Past full scale a decoder wraps or clips harshly; limit here, once.
+            out.write(np.ascontiguousarray(np.clip(np.nan_to_num(chunk), -1.0, 1.0)).tobytes())
+    if not samples:
+        raise InvalidRequest("The sound track to write is empty.")
+    return channels
 
 
 def write_video(
@@ -142,22 +167,31 @@ def write_video(
     crf: int = 18,
     preset: str = "medium",
     on_frame: Callable[[int], bool] | None = None,
+    audio: np.ndarray | Iterable[np.ndarray] | None = None,
+    audio_rate: int = MIX_RATE,
+    codec: str = "h264",
 ) -> Path:
-    """Encode uint8 frames to H.264 in the container the suffix names (.mp4, .m4v, .mov, .mkv), atomically.
+    """Encode uint8 frames to H.264 (or ProRes 422 in a .mov) in the container the suffix names
+    (.mp4, .m4v, .mov, .mkv), atomically, with `audio` as its sound track when given.
 
     `frames` is an array [F, H, W, 3] or an iterable of [H, W, 3] frames (so long
-    videos stream). `on_frame(i)` is called after each frame; returning False
-    cancels (`VideoWriteCancelled`). A failed encode raises `VideoWriteError`, a
-    failed file operation `OutputWriteError`; in every case the target is unchanged.
+    videos stream). `audio` is float32 PCM at `audio_rate`, an array [samples, channels]
+    or an iterable of such chunks; it is written out before the first frame is encoded.
+    `on_frame(i)` is called after each frame; returning False cancels
+    (`VideoWriteCancelled`). A failed encode raises `VideoWriteError`, a failed file
+    operation `OutputWriteError`; in every case the target is unchanged.
     """
     path = Path(path)
     container = container_for(path)
+    check_codec(path, codec)
     check_encoder_settings(crf, preset, fps)
     existed = path.exists()
+    pcm = temp_path_for(path.with_name(f"{path.name}.pcm")) if audio is not None else None
     with replacing(path) as (temp,):
-        encoder: H264Encoder | None = None
+        encoder: VideoEncoder | None = None
         written = 0
         try:
+            sound = AudioInput(pcm, audio_rate, _write_pcm(pcm, audio)) if pcm is not None else None
             for frame in frames:
                 frame = np.ascontiguousarray(frame, dtype=np.uint8)
                 if frame.ndim != 3 or frame.shape[2] != 3:
@@ -165,7 +199,7 @@ def write_video(
                 if encoder is None:
                     height, width = frame.shape[:2]
                     check_encodable(width, height)
-                    encoder = H264Encoder(temp, width, height, fps, container, crf, preset)
+                    encoder = VideoEncoder(temp, width, height, fps, container, crf, preset, codec, sound)
                 encoder.write(frame)
                 written += 1
                 if on_frame is not None and on_frame(written) is False:
@@ -178,6 +212,9 @@ def write_video(
         finally:
             if encoder is not None:
                 encoder.abort()
-        _check_written(temp, path, written, existed)
-    logger.info("wrote %s (%d frames at %.3f fps, crf %d)", path, written, fps, crf)
+            if pcm is not None:
+                pcm.unlink(missing_ok=True)
+        _check_written(temp, path, written, existed, with_sound=audio is not None)
+    logger.info("wrote %s (%d frames at %.3f fps, %s%s)", path, written, fps, codec if codec != "h264" else f"crf {crf}",
+                ", with sound" if audio is not None else "")
     return path

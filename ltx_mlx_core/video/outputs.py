@@ -35,6 +35,20 @@ def video_suffixes() -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
+# The video codecs the writer makes: H.264 (with AAC sound) in any container above, ProRes 422 (with
+# ALAC sound) for people who edit further, in QuickTime only.
+VIDEO_CODECS = {"h264": "H.264 + AAC", "prores": "ProRes 422 + ALAC"}
+PRORES_SUFFIXES = (".mov",)
+
+
+def check_codec(path: str | Path, codec: str) -> None:
+    """`InvalidRequest` for an unknown codec or ProRes in a container other than .mov."""
+    if codec not in VIDEO_CODECS:
+        raise InvalidRequest(f"The video codec must be one of {', '.join(VIDEO_CODECS)}; got '{codec}'.")
+    if codec == "prores" and Path(path).suffix.lower() not in PRORES_SUFFIXES:
+        raise InvalidRequest(f"ProRes is written in a QuickTime file: name the output '{Path(path).stem}.mov'.")
+
+
 def container_for(path: str | Path) -> Container:
     """The container a video path's suffix asks for; `InvalidRequest` for a suffix the writer cannot make."""
     path = Path(path)

@@ -23,14 +23,16 @@ def resolve_media(root: Path, path: str) -> Path:
 
 
 def segments_from_project(data: dict[str, Any], root: Path) -> list[Segment]:
-    """One segment per clip of a checked project (`validate_project`): its active take, trims,
-    overlap to drop, crossfade from the previous clip."""
+    """One segment per clip of a checked project (`validate_project`): its active take, trims, overlap
+    to drop, crossfade from the previous clip, and its sound's gain and mute (absent from files saved
+    before clips had sound: 0 dB, not muted)."""
     segments = []
     for index, clip in enumerate(data["clips"]):
         take = clip["takes"][clip["active"]]
         crossfade = clip["transition_frames"] if clip["transition"] == "crossfade" and index else 0
         segments.append(Segment(
             str(resolve_media(root, take["path"])), clip["trim_in"], clip["trim_out"], clip["overlap_in"], crossfade,
+            float(clip.get("gain_db", 0.0)), bool(clip.get("muted", False)),
         ))
     return segments
 

@@ -93,6 +93,10 @@ def _take(data: Any, where: str) -> dict[str, Any]:
         if not _number(data["created"]):
             fields._refuse("created", "a time in seconds", data["created"])
         take["created"] = float(data["created"])
+    if data.get("has_audio") is not None:
+        if not isinstance(data["has_audio"], bool):
+            fields._refuse("has_audio", "true, false or null", data["has_audio"])
+        take["has_audio"] = data["has_audio"]
     return take
 
 
@@ -115,6 +119,15 @@ def _clip(data: Any, where: str) -> dict[str, Any]:
             "transition_frames": fields.whole("transition_frames", 0)}
     if "id" in data:
         clip["id"] = fields.text("id", "")
+    # Sound (files saved before clips had sound have neither: 0 dB, not muted).
+    if "gain_db" in data:
+        if not _number(data["gain_db"]):
+            fields._refuse("gain_db", "a number of decibels", data["gain_db"])
+        clip["gain_db"] = float(data["gain_db"])
+    if "muted" in data:
+        if not isinstance(data["muted"], bool):
+            fields._refuse("muted", "true or false", data["muted"])
+        clip["muted"] = data["muted"]
     return clip
 
 

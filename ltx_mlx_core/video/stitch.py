@@ -1,4 +1,4 @@
-"""Stitch clips into one film: trims, dropped continuation overlaps, crossfades, one encode.
+"""Stitch clips into one film: trims, dropped continuation overlaps, crossfades, one encode, with sound.
 
 A `Segment` is a clip as the timeline uses it: the source frames [trim_in, trim_out),
 minus `drop_first` frames at its start that repeat the previous clip's end (an
@@ -8,6 +8,11 @@ appear twice), blended over `crossfade` frames with the previous segment's tail.
 Output frames = sum of each segment's kept frames - sum of crossfades.
 Frames stream from decoder to encoder (one clip's tail held for a crossfade), so
 memory does not grow with the film's length.
+
+The sound goes with the frames: each segment's sound over its kept frames, scaled by its
+gain (silent when muted), mixed by video/mix.py (equal-power crossfades, a short fade at
+each cut); a clip without sound is silence. A film gets a sound track when any of its
+clips has sound (or when told to).
 """
 from __future__ import annotations
 
@@ -20,7 +25,10 @@ import numpy as np
 from PIL import Image
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.video.io import iter_frames, probe_video, write_video
+from ltx_mlx_core.video.audio import MIX_RATE
+from ltx_mlx_core.video.io import iter_frames, write_video
+from ltx_mlx_core.video.mix import AudioPiece, AudioReader, gain_from_db, iter_mix
+from ltx_mlx_core.video.probe import probe_media
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,8 @@ class Segment:
     trim_out: int | None = None  # exclusive; None = to the end
     drop_first: int = 0
     crossfade: int = 0  # frames blended with the previous segment's last frames
+    gain_db: float = 0.0  # the clip's sound, louder or quieter
+    muted: bool = False
 
     def kept_frames(self, source_frames: int) -> int:
         end = source_frames if self.trim_out is None else min(self.trim_out, source_frames)
@@ -44,10 +54,19 @@ class StitchPlan:
     kept: list[int] = field(default_factory=list)
     width: int = 0
     height: int = 0
+    source_fps: list[float] = field(default_factory=list)
+    has_audio: list[bool] = field(default_factory=list)
 
     @property
     def total_frames(self) -> int:
         return sum(self.kept) - sum(s.crossfade for s in self.segments[1:])
+
+    def audio_pieces(self) -> list[AudioPiece]:
+        """The segments as the sound mix takes them (a clip without sound as a silent piece)."""
+        return [AudioPiece(s.path, s.trim_in + s.drop_first, kept, fps if sound else 0.0,
+                           gain_from_db(s.gain_db, s.muted), s.crossfade if index else 0)
+                for index, (s, kept, fps, sound) in enumerate(zip(self.segments, self.kept, self.source_fps,
+                                                                  self.has_audio))]
 
 
 def plan_stitch(segments: list[Segment], size: tuple[int, int] | None = None) -> StitchPlan:
@@ -56,7 +75,9 @@ def plan_stitch(segments: list[Segment], size: tuple[int, int] | None = None) ->
         raise InvalidRequest("The timeline is empty: add a clip before exporting.")
     plan = StitchPlan(segments=list(segments))
     for index, segment in enumerate(segments):
-        info = probe_video(segment.path)
+        info = probe_media(segment.path)
+        plan.source_fps.append(info.fps)
+        plan.has_audio.append(info.audio_codec is not None)
         if index == 0:
             plan.width, plan.height = size or (info.width - info.width % 2, info.height - info.height % 2)
         kept = segment.kept_frames(info.frames)
@@ -115,14 +136,25 @@ def stitch(
     preset: str = "slow",
     progress: Callable[[int, int], bool] | None = None,
     size: tuple[int, int] | None = None,
+    audio: bool | None = None,
+    codec: str = "h264",
+    read_audio: AudioReader | None = None,
 ) -> Path:
-    """Encode the film to `output` (H.264, yuv420p, atomic). `progress(done, total)` returning
-    False cancels (raises VideoWriteCancelled; nothing is written)."""
+    """Encode the film to `output` (H.264 + AAC, or ProRes 422 + ALAC in a .mov; atomic).
+
+    `audio`: None gives the film a sound track when any clip has sound, True always, False
+    never. `progress(done, total)` returning False cancels (raises VideoWriteCancelled;
+    nothing is written). `read_audio(path)` decodes a clip's sound (a cache, in the app).
+    """
     plan = plan_stitch(segments, size)
     total = plan.total_frames
-    logger.info("stitching %d clips into %d frames at %.3f fps", len(segments), total, fps)
+    with_sound = any(plan.has_audio) if audio is None else audio
+    logger.info("stitching %d clips into %d frames at %.3f fps%s", len(segments), total, fps,
+                " with sound" if with_sound else "")
 
     def on_frame(done: int) -> bool:
         return True if progress is None else progress(done, total) is not False
 
-    return write_video(output, iter_film_frames(plan), fps, crf=crf, preset=preset, on_frame=on_frame)
+    sound = iter_mix(plan.audio_pieces(), fps, MIX_RATE, read=read_audio) if with_sound else None
+    return write_video(output, iter_film_frames(plan), fps, crf=crf, preset=preset, on_frame=on_frame,
+                       audio=sound, audio_rate=MIX_RATE, codec=codec)

@@ -8,10 +8,10 @@ import pytest
 import ltx_mlx_core.models.ltxv.text_encoding as text_encoding
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import run
-from ltx_mlx_core.pipeline.tiling import TilingConfig
 from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
 from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
+from ltx_mlx_core.pipeline.tiling import TilingConfig
 from ltx_mlx_core.weights.registry import resolve_model
 from ltx_mlx_core.weights.tiny import make_tiny_model
 

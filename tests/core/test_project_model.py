@@ -12,10 +12,23 @@ from hypothesis import strategies as st
 from PySide6.QtGui import QUndoStack
 
 from desktop.project import (
-    AUTOSAVE_FILE, AutosaveUnreadable, Clip, Project, ProjectError, Take, load_project, recover,
+    AUTOSAVE_FILE,
+    AutosaveUnreadable,
+    Clip,
+    Project,
+    ProjectError,
+    Take,
+    load_project,
+    recover,
 )
 from desktop.timeline.commands import (
-    AddTake, InsertClip, MoveClip, RemoveClip, SetTransition, SwitchTake, TrimClip,
+    AddTake,
+    InsertClip,
+    MoveClip,
+    RemoveClip,
+    SetTransition,
+    SwitchTake,
+    TrimClip,
 )
 from ltx_mlx_core.errors import OutputWriteError
 from ltx_mlx_core.video import atomic

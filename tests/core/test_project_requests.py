@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 
 from desktop.project import Clip, Project, ProjectError, Take
 from desktop.timeline.requests import (
-    build_bridge, build_extend, build_image_clip, build_regenerate, build_retake, context_length,
+    build_bridge,
+    build_extend,
+    build_image_clip,
+    build_regenerate,
+    build_retake,
+    context_length,
 )
 from ltx_mlx_core.pipeline.media import load_item_frames
 from ltx_mlx_core.pipeline.request import GenerationRequest

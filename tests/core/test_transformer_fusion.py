@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ltx_mlx_core.models.common.activations import gelu_erf, gelu_tanh
+from ltx_mlx_core.models.common.adaln import gated_residual, modulate
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.models.common.rope import RotaryAngles, _rotate_pairs
-from ltx_mlx_core.models.common.adaln import gated_residual, modulate
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 

@@ -63,7 +63,7 @@ def test_dropped_non_media_file_is_refused_with_a_clear_message(qtbot, window, t
         drop_files(window.conditioning, [notes])
     assert window.conditioning.items() == []
     message = rejected.args[0]
-    assert "notes.txt" in message and "only images and videos" in message and ".png" in message
+    assert "notes.txt" in message and "only images, videos and sounds" in message and ".png" in message
     assert window.error_dialog is not None and window.error_dialog.isVisible()
     assert "notes.txt" in window.error_dialog.text()
     window.error_dialog.accept()

@@ -5,7 +5,10 @@ import pytest
 
 from desktop.widgets.advanced_settings import AdvancedSettings, describe_schedule
 from desktop.widgets.generation_settings import (
-    RESOLUTION_PRESETS, GenerationSettings, frames_for_seconds, seconds_for_frames,
+    RESOLUTION_PRESETS,
+    GenerationSettings,
+    frames_for_seconds,
+    seconds_for_frames,
 )
 
 

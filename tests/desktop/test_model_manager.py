@@ -95,3 +95,25 @@ def test_download_shows_progress_and_cancel_stops_it(qtbot, monkeypatch):
     assert calls == [model_id]
     assert "cancelled" in manager.status.text()
     assert manager.download_button.isEnabled() and not manager.cancel_button.isEnabled()
+
+
+def test_the_columns_fill_the_dialog_after_every_refresh(qtbot, tiny_model):
+    """After Make Tiny Test Model the table used to shrink its columns to their text and leave the
+    dialog's right part empty; the columns fill the table's width after every refresh, at any width."""
+    manager = ModelManager()
+    qtbot.addWidget(manager)
+    manager.show()
+    qtbot.waitExposed(manager)
+
+    def filled() -> bool:
+        header = manager.table.horizontalHeader()
+        used = sum(header.sectionSize(column) for column in range(header.count()))
+        return abs(used - manager.table.viewport().width()) <= 1
+
+    assert filled()
+    for width in (760, 1100, 620):
+        manager.resize(width, 380)
+        manager.refresh()  # what the end of Make Tiny Test Model (or a download, or Remove) does
+        qtbot.waitUntil(filled, timeout=2000)
+        name = manager.table.horizontalHeader().sectionSize(0)
+        assert name >= manager.table.columnWidth(1) and name >= manager.table.columnWidth(2)

@@ -2,14 +2,16 @@
 controls that do not fit move into its More menu, and every one stays reachable, none cut off."""
 from __future__ import annotations
 
+from operator import attrgetter
+
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QWidget
 
 NARROW = 1280
-CONTROLS = ("project_button", "play", "extend", "extend_count", "extend_n", "bridge", "retake", "regenerate",
-            "take", "transition", "fade_frames", "delete", "zoom_out", "zoom_in", "crf", "preset", "export",
-            "prompt", "seed", "frames")
+CONTROLS = ("project_button", "play", "extend", "extend_count", "extend_n", "bridge", "retake",
+            "regenerate", "take", "transition", "fade_frames", "delete", "clip_mute", "clip_gain", "zoom_out",
+            "zoom_in", "crf", "preset", "format", "export", "prompt", "seed", "frames")
 INPUTS = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit)
 
 
@@ -43,7 +45,7 @@ def test_the_main_window_can_be_1280_px_wide_with_every_timeline_control_reachab
     controls = window.timeline_panel.controls
     row = controls.actions_row
     assert row.collapsed() and row.more.isVisible(), "at 1280 px some controls wait in the More menu"
-    widgets = {name: getattr(controls, name) for name in CONTROLS}
+    widgets = {name: attrgetter(name)(controls) for name in CONTROLS}
     found = {w for w in controls.findChildren(QWidget) + row.overflow.findChildren(QWidget)
              if isinstance(w, INPUTS) and not isinstance(w.parentWidget(), INPUTS)}  # a spin box's own line edit
     assert found - {row.more} == set(widgets.values()), "a timeline control this test does not know of"

@@ -18,7 +18,7 @@ GENERATION_TIMEOUT_MS = 120_000
 EXPECTED_MENUS = {
     "File": ["Generate", "Cancel Generation", "Open Request JSON…", "Choose Output Folder…", "Show Output Folder",
              "Settings…", "Quit"],
-    "Edit": ["Undo", "Redo", "Paste Image as Conditioning", "Clear Conditioning", "Add Last Video to Timeline"],
+    "Edit": ["Undo", "Redo", "Paste as Conditioning", "Clear Conditioning", "Add Last Video to Timeline"],
     "View": ["History", "Appearance", "Timeline"],
     "Models": ["Model Manager…", "Make Tiny Test Model"],
     "Help": ["About LTX-MLX", "Open Log Folder"],
@@ -58,7 +58,7 @@ def test_menu_items_carry_their_shortcuts(window):
     assert file["Quit"].shortcut() == QKeySequence(QKeySequence.StandardKey.Quit)
     assert edit["Undo"].shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
     assert edit["Redo"].shortcut() == QKeySequence(QKeySequence.StandardKey.Redo)
-    assert edit["Paste Image as Conditioning"].shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
+    assert edit["Paste as Conditioning"].shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
     assert shortcut(edit["Add Last Video to Timeline"]) == "Ctrl+T"
     assert shortcut(view["History"]) == "Ctrl+Shift+H"
     assert shortcut(models["Model Manager…"]) == "Ctrl+Shift+M"
@@ -123,7 +123,7 @@ def test_edit_models_and_help_menus_do_what_they_say(qtbot, window, monkeypatch)
     image = QImage(64, 48, QImage.Format.Format_RGB888)
     image.fill(Qt.GlobalColor.darkCyan)
     QGuiApplication.clipboard().setImage(image)
-    edit["Paste Image as Conditioning"].trigger()
+    edit["Paste as Conditioning"].trigger()
     assert len(window.conditioning.items()) == 1
     edit["Clear Conditioning"].trigger()
     assert window.conditioning.items() == []

@@ -20,7 +20,10 @@ def make_bundle(lib_root: Path, platform: str) -> Path:
     suffix = "dylib" if platform == "darwin" else "so"
     files = [f"mlx/core.cpython-311-x86_64-linux-gnu.{suffix}", f"mlx/lib/libmlx.{suffix}",
              "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2", "tokenizers/tokenizers.abi3.so",
-             "PySide6/Qt/plugins/platforms/" + ("libqcocoa.dylib" if platform == "darwin" else "libqoffscreen.so")]
+             "PySide6/Qt/plugins/platforms/" + ("libqcocoa.dylib" if platform == "darwin" else "libqoffscreen.so"),
+             "PySide6/QtMultimedia.abi3.so", f"PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.{suffix}",
+             "PySide6/Qt/lib/" + ("QtMultimedia.framework/QtMultimedia" if platform == "darwin"
+                                  else "libQt6Multimedia.so.6")]
     files += [f"configs/{p.name}" for p in (ROOT / "configs").glob("*.yaml")]
     files += [f"resources/{p.name}" for p in (ROOT / "resources").iterdir() if p.is_file()]
     if platform == "darwin":
@@ -58,7 +61,9 @@ def test_lookalike_names_are_not_mistaken_for_the_test_stack(bundle_check, tmp_p
 
 @pytest.mark.parametrize("missing", ["configs/tiny.yaml", "resources/icon.png", "mlx/lib/libmlx.so",
                                      "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2",
-                                     "PySide6/Qt/plugins/platforms/libqoffscreen.so"])
+                                     "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/QtMultimedia.abi3.so",
+                                     "PySide6/Qt/lib/libQt6Multimedia.so.6",
+                                     "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so"])
 def test_a_missing_data_file_or_library_fails_the_check(bundle_check, tmp_path, missing):
     root = make_bundle(tmp_path / "_internal", "linux")
     (root / missing).unlink()

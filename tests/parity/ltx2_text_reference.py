@@ -12,10 +12,6 @@ from typing import Any
 import diffusers  # noqa: F401  (imported before the stand-in, see above)
 import torch
 import transformers  # noqa: F401
-from safetensors.torch import save_file
-
-
-from tests.parity import ltx2_reference  # noqa: F401  (installs the one torchaudio stand-in)
 
 # ltx-core is imported only here, after the stand-in; the tests take its classes from this module.
 from ltx_core.model.transformer.rope import LTXRopeType  # noqa: E402
@@ -32,6 +28,9 @@ from ltx_core.text_encoders.gemma.encoders.base_encoder import GemmaTextEncoder 
 from ltx_core.text_encoders.gemma.encoders.encoder_configurator import EmbeddingsProcessorConfigurator  # noqa: E402
 from ltx_core.text_encoders.gemma.feature_extractor import FeatureExtractorV1, FeatureExtractorV2  # noqa: E402
 from ltx_core.text_encoders.gemma.tokenizer import LTXVGemmaTokenizer  # noqa: E402
+from safetensors.torch import save_file
+
+from tests.parity import ltx2_reference  # noqa: F401  (installs the one torchaudio stand-in)
 
 __all__ = [
     "AudioEmbeddings1DConnectorConfigurator", "Embeddings1DConnector", "Embeddings1DConnectorConfigurator",

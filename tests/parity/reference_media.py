@@ -15,13 +15,12 @@ from types import SimpleNamespace
 from typing import Callable, List, Optional, Union
 
 import imageio
+import ltx_video
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
-
-import ltx_video
 from ltx_video.pipelines.pipeline_ltx_video import ConditioningItem, LTXVideoPipeline
+from PIL import Image
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import reference_workloads as ref
 import torch
 from ltx_video.models.autoencoders.latent_upsampler import LatentUpsampler
 from ltx_video.models.transformers.symmetric_patchifier import SymmetricPatchifier
@@ -17,8 +18,6 @@ from ltx_video.pipelines.pipeline_ltx_video import LTXMultiScalePipeline, LTXVid
 from ltx_video.schedulers.rf import RectifiedFlowScheduler
 from ltx_video.utils.skip_layer_strategy import SkipLayerStrategy
 from transformers import AutoTokenizer, T5Config, T5EncoderModel
-
-import reference_workloads as ref
 
 PROMPT = "a red boat moves slowly on a calm blue sea at sunset, camera pans"
 

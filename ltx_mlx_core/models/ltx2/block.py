@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_mlx_core.models.common.adaln import gated_residual, modulate
 from ltx_mlx_core.models.ltx2.attention import LTX2Attention
 from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.layers import FeedForward, ada_values, rms_norm
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations, Skip
 from ltx_mlx_core.models.ltx2.rope import Rotary
-from ltx_mlx_core.models.common.adaln import gated_residual, modulate
 
 # Rows of the audio-video tables: scale/shift for audio-to-video, scale/shift for video-to-audio, gate.
 _A2V_ROWS, _V2A_ROWS, _SCALE_SHIFT_ROWS = slice(0, 2), slice(2, 4), 4

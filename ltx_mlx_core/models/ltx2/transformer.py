@@ -16,12 +16,12 @@ from dataclasses import dataclass, fields, replace
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_mlx_core.models.common.adaln import CaptionProjection
 from ltx_mlx_core.models.ltx2.block import LTX2Block, StreamState
 from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.layers import AdaLNSingle
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations
 from ltx_mlx_core.models.ltx2.rope import rotary_table
-from ltx_mlx_core.models.common.adaln import CaptionProjection
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.models.ltxv.upsampler import GROUP_NORM_GROUPS, ResBlock, pixel_shuffle_2d
 from ltx_mlx_core.models.common.patchify import depth_to_space
+from ltx_mlx_core.models.ltxv.upsampler import GROUP_NORM_GROUPS, ResBlock, pixel_shuffle_2d
 
 # The reference's rational resampler: scale -> (shuffle up by, blur down by).
 RATIONAL_SCALES = {0.75: (3, 4), 1.5: (3, 2), 2.0: (2, 1), 4.0: (4, 1)}

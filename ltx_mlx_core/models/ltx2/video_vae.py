@@ -19,9 +19,9 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.ltx2.video_vae_config import DECODER_BLOCKS, VideoVAEConfig
 from ltx_mlx_core.models.common.norms import make_norm
 from ltx_mlx_core.models.common.timestep import TimestepEmbedder
+from ltx_mlx_core.models.ltx2.video_vae_config import DECODER_BLOCKS, VideoVAEConfig
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder, VAEConfig
 from ltx_mlx_core.models.ltxv.vae.autoencoder import Decoder, Encoder
 from ltx_mlx_core.models.ltxv.vae.blocks import DepthToSpaceUpsample, UNetMidBlock3D

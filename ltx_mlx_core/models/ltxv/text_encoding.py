@@ -97,7 +97,16 @@ def _checked_prompts(prompts: Sequence[str]) -> list[str]:
 
 def t5_tokenizer_from_sentencepiece(folder: Path) -> Any:
     """T5's tokenizer from `spiece.model` + `tokenizer_config.json`, as transformers' T5 converter builds it."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from transformers import PreTrainedTokenizerFast
 
     settings = _tokenizer_settings(folder)

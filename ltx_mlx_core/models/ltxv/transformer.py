@@ -15,10 +15,10 @@ import mlx.nn as nn
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.adaln import CaptionProjection
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.models.common.rope import RotaryAngles, rotary_angles
 from ltx_mlx_core.models.common.timestep import TIMESTEP_PROJECTION_CHANNELS, TimestepMLP, timestep_sinusoids
-from ltx_mlx_core.models.common.adaln import CaptionProjection
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
 from ltx_mlx_core.models.ltxv.transformer_config import (
     LTXV_2B_098,
