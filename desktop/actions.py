@@ -1,4 +1,5 @@
 """The window's QActions: one object per command, shared by menus, buttons and shortcuts."""
+
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
@@ -21,23 +22,37 @@ class WindowActions:
         self.generate = _action(parent, "&Generate", "Ctrl+Return", "Generate a video from the prompt")
         self.cancel = _action(parent, "&Cancel Generation", "Esc", "Stop at the next step and free memory")
         self.cancel.setEnabled(False)
-        self.choose_output_folder = _action(parent, "Choose &Output Folder…", None,
-                                            "Where videos and their request JSON files are saved")
+        self.choose_output_folder = _action(
+            parent, "Choose &Output Folder…", None, "Where videos and their request JSON files are saved"
+        )
         self.open_output_folder = _action(parent, "Show Output &Folder", None)
-        self.open_request = _action(parent, "&Open Request JSON…", QKeySequence.StandardKey.Open,
-                                    "Load the settings of a past generation from its JSON file")
+        self.open_request = _action(
+            parent,
+            "&Open Request JSON…",
+            QKeySequence.StandardKey.Open,
+            "Load the settings of a past generation from its JSON file",
+        )
         self.settings = _action(parent, "&Settings…", "Ctrl+,", "Output folder and video quality")
         self.settings.setMenuRole(QAction.MenuRole.PreferencesRole)  # the app menu on macOS
         self.quit = _action(parent, "&Quit", QKeySequence.StandardKey.Quit)
-        self.paste_image = _action(parent, "&Paste as Conditioning", QKeySequence.StandardKey.Paste,
-                                  "An image, or files copied in a file manager (images, clips, a sound)")
+        self.paste_image = _action(
+            parent,
+            "&Paste as Conditioning",
+            QKeySequence.StandardKey.Paste,
+            "An image, or files copied in a file manager (images, clips, a sound)",
+        )
         self.clear_conditioning = _action(parent, "Clear Conditioning", None)
-        self.add_to_timeline = _action(parent, "Add Last Video to &Timeline", "Ctrl+T",
-                                       "Append the last finished video to the timeline as a clip")
+        self.add_to_timeline = _action(
+            parent, "Add Last Video to &Timeline", "Ctrl+T", "Append the last finished video to the timeline as a clip"
+        )
         self.add_to_timeline.setEnabled(False)
         self.model_manager = _action(parent, "&Model Manager…", "Ctrl+Shift+M")
-        self.make_tiny = _action(parent, "Make &Tiny Test Model", None,
-                                 "A small random-weight model for offline trials (its output is noise)")
+        self.make_tiny = _action(
+            parent,
+            "Make &Tiny Test Model",
+            None,
+            "A small random-weight model for offline trials (its output is noise)",
+        )
         self.about = _action(parent, "&About LTX-MLX", None)
         # On macOS these move to the application menu, where users look for them.
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
@@ -45,16 +60,31 @@ class WindowActions:
         self.open_log_folder = _action(parent, "Open &Log Folder", None)
 
 
-def build_menus(window: QMainWindow, a: WindowActions, undo_stack: QUndoStack,
-                history_dock: QDockWidget) -> tuple[QAction, QAction, QMenu]:
+def build_menus(
+    window: QMainWindow, a: WindowActions, undo_stack: QUndoStack, history_dock: QDockWidget
+) -> tuple[QAction, QAction, QMenu]:
     """File, Edit, View, Models, Help; returns (undo, redo, the View menu for later docks)."""
+
     def fill(menu: QMenu, actions) -> None:
         for action in actions:
             menu.addSeparator() if action is None else menu.addAction(action)
 
     bar = window.menuBar()
-    fill(bar.addMenu("&File"), (a.generate, a.cancel, None, a.open_request, a.choose_output_folder,
-                                a.open_output_folder, None, a.settings, None, a.quit))
+    fill(
+        bar.addMenu("&File"),
+        (
+            a.generate,
+            a.cancel,
+            None,
+            a.open_request,
+            a.choose_output_folder,
+            a.open_output_folder,
+            None,
+            a.settings,
+            None,
+            a.quit,
+        ),
+    )
     undo = undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
     redo = undo_stack.createRedoAction(window, "&Redo")

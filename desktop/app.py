@@ -1,4 +1,5 @@
 """`ltx-mlx-desktop`: QApplication bootstrap (logging to the log folder, icon, palette, window)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,6 @@ import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
-from typing import Optional
 
 from PySide6.QtCore import QRect, Qt, QThread, QTimer
 from PySide6.QtGui import QFont, QIcon, QPainter, QPalette, QPixmap
@@ -38,8 +38,9 @@ def setup_logging() -> Path:
 
 
 def unexpected_error_message(error: BaseException, log_file: Path) -> str:
-    return (f"Something went wrong ({type(error).__name__}: {error}). The app keeps running; "
-            f"the details are in {log_file}.")
+    return (
+        f"Something went wrong ({type(error).__name__}: {error}). The app keeps running; the details are in {log_file}."
+    )
 
 
 def install_excepthook(log_file: Path) -> None:
@@ -56,21 +57,27 @@ def install_excepthook(log_file: Path) -> None:
         log.critical("Unhandled exception", exc_info=(kind, error, trace))
         app = QApplication.instance()
         if app is not None and QThread.currentThread() is app.thread():
-            box = QMessageBox(QMessageBox.Icon.Critical, APP_NAME, unexpected_error_message(error, log_file),
-                              QMessageBox.StandardButton.Ok, QApplication.activeWindow())
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                APP_NAME,
+                unexpected_error_message(error, log_file),
+                QMessageBox.StandardButton.Ok,
+                QApplication.activeWindow(),
+            )
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # returns at once: the hook may run inside any slot
 
     def on_thread_exception(args: threading.ExceptHookArgs) -> None:
         name = args.thread.name if args.thread is not None else "?"
-        log.critical("Unhandled exception in thread %s", name,
-                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        log.critical(
+            "Unhandled exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+        )
 
     sys.excepthook = on_exception
     threading.excepthook = on_thread_exception
 
 
-def make_application(argv: Optional[list[str]] = None) -> QApplication:
+def make_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("ltx-mlx")
@@ -86,11 +93,13 @@ def make_application(argv: Optional[list[str]] = None) -> QApplication:
 
 
 # What the launch splash says while the generation code is imported (by module name prefix).
-SPLASH_MESSAGES = (("ltx_mlx_core.pipeline", "Starting… loading MLX and the pipeline"),
-                   ("ltx_mlx_core.models", "Starting… loading the models' code"),
-                   ("ltx_mlx_core.weights", "Starting… loading the weight readers"),
-                   ("ltx_mlx_core.video", "Starting… loading the video codecs"),
-                   ("transformers", "Starting… loading the tokenizer"))
+SPLASH_MESSAGES = (
+    ("ltx_mlx_core.pipeline", "Starting… loading MLX and the pipeline"),
+    ("ltx_mlx_core.models", "Starting… loading the models' code"),
+    ("ltx_mlx_core.weights", "Starting… loading the weight readers"),
+    ("ltx_mlx_core.video", "Starting… loading the video codecs"),
+    ("transformers", "Starting… loading the tokenizer"),
+)
 
 
 def splash_message(module: str) -> str:
@@ -103,8 +112,13 @@ def splash_pixmap(app: QApplication) -> QPixmap:
     pixmap.fill(app.palette().color(QPalette.ColorRole.Window))
     painter = QPainter(pixmap)
     if ICON_PATH.is_file():
-        painter.drawPixmap(120, 24, QPixmap(str(ICON_PATH)).scaled(
-            120, 120, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+        painter.drawPixmap(
+            120,
+            24,
+            QPixmap(str(ICON_PATH)).scaled(
+                120, 120, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            ),
+        )
     font = QFont(app.font())
     font.setPointSizeF(font.pointSizeF() * 1.8)
     painter.setFont(font)
@@ -128,9 +142,11 @@ def start_main_window(app: QApplication, **window_options):
     splash.show()
 
     def announce(module: str) -> None:
-        splash.showMessage(splash_message(module),
-                           Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-                           app.palette().color(QPalette.ColorRole.WindowText))
+        splash.showMessage(
+            splash_message(module),
+            Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+            app.palette().color(QPalette.ColorRole.WindowText),
+        )
         app.processEvents()
 
     announce("")
@@ -164,9 +180,19 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
 
     make_tiny_model()
     settings = AppSettings()
-    settings.update({"model": "tiny", "width": 128, "height": 96, "fps": 8.0, "seconds": 1.0, "seed": 1,
-                     "seed_locked": True, "output_dir": str(paths.data_dir() / "self-test"),
-                     "prompt": "self-test: a lighthouse at night"})
+    settings.update(
+        {
+            "model": "tiny",
+            "width": 128,
+            "height": 96,
+            "fps": 8.0,
+            "seconds": 1.0,
+            "seed": 1,
+            "seed_locked": True,
+            "output_dir": str(paths.data_dir() / "self-test"),
+            "prompt": "self-test: a lighthouse at night",
+        }
+    )
     window = start_main_window(app, settings=settings, show_model_manager_if_empty=False)
     outcome: dict[str, str] = {}
     check = SoundCheck(window.preview, sound_check_clip(paths.data_dir() / "self-test"), window)
@@ -197,12 +223,13 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ltx-mlx-desktop", description="The LTX-MLX desktop app.")
-    parser.add_argument("--self-test", action="store_true",
-                        help="generate one clip with the tiny model in the real window, then exit")
+    parser.add_argument(
+        "--self-test", action="store_true", help="generate one clip with the tiny model in the real window, then exit"
+    )
     return parser.parse_known_args(argv)[0]
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     limit_blas_threads()  # before numpy loads, so OpenBLAS never starts its thread pool
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)

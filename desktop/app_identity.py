@@ -1,4 +1,5 @@
 """The app's name and icon, for the bootstrap (desktop.app) and the windows alike."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ it, but the callbacks connected to it usually close over the receiver: deleting
 the dispatcher can drop the last reference to a receiver that Python owns, which
 would then delete its children, the dispatcher among them, a second time.)
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,7 @@ class BackgroundTask(QRunnable):
     `work` runs on a pool thread: it must neither touch nor hold a widget.
     """
 
-    def __init__(self, work: Work, receiver: QObject, name: str,
-                 expected: tuple[type[BaseException], ...] = ()):
+    def __init__(self, work: Work, receiver: QObject, name: str, expected: tuple[type[BaseException], ...] = ()):
         super().__init__()
         self.name = name
         self._work = work
@@ -97,12 +97,17 @@ class BackgroundTask(QRunnable):
             dispatcher._result_ready.emit(value)
 
 
-def run_in_thread_pool(work: Work, receiver: QObject, *, name: str,
-                       on_result: Callable[[object], None] | None = None,
-                       on_error: Callable[[BaseException], None] | None = None,
-                       on_progress: Callable[[object], None] | None = None,
-                       expected: tuple[type[BaseException], ...] = (),
-                       pool: QThreadPool | None = None) -> TaskDispatcher:
+def run_in_thread_pool(
+    work: Work,
+    receiver: QObject,
+    *,
+    name: str,
+    on_result: Callable[[object], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    on_progress: Callable[[object], None] | None = None,
+    expected: tuple[type[BaseException], ...] = (),
+    pool: QThreadPool | None = None,
+) -> TaskDispatcher:
     """Start `work(progress)` on `pool`; the callbacks run on the GUI thread while `receiver` exists.
 
     Exceptions of the `expected` types are the receiver's to report; any other is also
@@ -110,8 +115,11 @@ def run_in_thread_pool(work: Work, receiver: QObject, *, name: str,
     Call it from the GUI thread.
     """
     task = BackgroundTask(work, receiver, name, expected)
-    for signal, callback in ((task.dispatcher.result, on_result), (task.dispatcher.error, on_error),
-                             (task.dispatcher.progress, on_progress)):
+    for signal, callback in (
+        (task.dispatcher.result, on_result),
+        (task.dispatcher.error, on_error),
+        (task.dispatcher.progress, on_progress),
+    ):
         if callback is not None:
             signal.connect(callback)
     (pool or QThreadPool.globalInstance()).start(task)

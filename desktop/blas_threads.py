@@ -8,6 +8,7 @@ held, stalling the GUI thread just as long. The app's numpy work is small
 (preview colours, frame copies; MLX does the heavy lifting), so one thread
 costs nothing. A user's own OPENBLAS_NUM_THREADS is respected.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -20,8 +21,12 @@ log = logging.getLogger(__name__)
 
 VARIABLE = "OPENBLAS_NUM_THREADS"
 # The thread-count setters of numpy's bundled OpenBLAS (scipy-openblas renames its symbols) and of a plain one.
-SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads_64_",
-           "openblas_set_num_threads64_", "openblas_set_num_threads")
+SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads_64_",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
 
 
 def limit_blas_threads() -> bool:

@@ -6,10 +6,10 @@ window exists. FileOpenRouter, an event filter on the application, queues their
 paths and hands them to the window's `open_files(paths)` once `attach(window)`
 is called, which start_main_window does after showing it.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtGui import QFileOpenEvent
@@ -24,7 +24,7 @@ class FileOpenRouter(QObject):
         super().__init__(app)
         self.setObjectName(ROUTER_NAME)
         self.pending: list[str] = []
-        self.window: Optional[QObject] = None
+        self.window: QObject | None = None
         app.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

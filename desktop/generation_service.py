@@ -5,13 +5,14 @@ The main window and the timeline (extend, bridge, retake) both submit
 single worker thread (one model in memory at a time is the point of the core's
 design); the service re-emits the worker's signals on the GUI thread.
 """
+
 from __future__ import annotations
 
 import itertools
 import logging
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal
 
@@ -40,12 +41,13 @@ class GenerationService(QObject):
     _run = Signal(str, object, str)
     _warm_up = Signal()
 
-    def __init__(self, generate_fn: Optional[GenerateFn] = None, parent: Optional[QObject] = None,
-                 write_fn: Optional[Callable] = None):
+    def __init__(
+        self, generate_fn: GenerateFn | None = None, parent: QObject | None = None, write_fn: Callable | None = None
+    ):
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._pending: deque[tuple[str, GenerationRequest, str]] = deque()
-        self._current: Optional[str] = None
+        self._current: str | None = None
         self.last_stage = ""
         self._thread = QThread()
         self._thread.setObjectName("generation-worker")
@@ -69,7 +71,7 @@ class GenerationService(QObject):
         return self._worker
 
     @property
-    def current_job(self) -> Optional[str]:
+    def current_job(self) -> str | None:
         return self._current
 
     def is_ready(self) -> bool:
@@ -82,7 +84,7 @@ class GenerationService(QObject):
     def is_busy(self) -> bool:
         return self._current is not None
 
-    def set_generate_fn(self, generate_fn: Optional[GenerateFn]) -> None:
+    def set_generate_fn(self, generate_fn: GenerateFn | None) -> None:
         """Swap the generator (tests inject failures); takes effect for the next job."""
         self._worker.generate_fn = generate_fn or generate
 
@@ -97,7 +99,7 @@ class GenerationService(QObject):
         self._start_next()
         return job_id
 
-    def cancel(self, job_id: Optional[str] = None) -> None:
+    def cancel(self, job_id: str | None = None) -> None:
         """Cancel one job (queued or running), or the running job and the queue when None."""
         if job_id is None:
             dropped = [job for job, _, _ in self._pending]

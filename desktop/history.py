@@ -4,6 +4,7 @@ The sidecar (written by the core's `write_result`) holds the full request, so
 a history entry can be reopened (played) or re-run exactly. No separate
 database: moving or deleting videos in the file manager is reflected at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.results import is_own_sidecar, sidecar_path
@@ -41,12 +42,14 @@ class HistoryEntry:
     def subtitle(self) -> str:
         req = self.data["request"]
         when = datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M")
-        return (f"{when} · {req.get('model')} · {req.get('width')}×{req.get('height')} · "
-                f"{self.data.get('frames', req.get('num_frames'))} frames · seed {self.data.get('seed')}")
+        return (
+            f"{when} · {req.get('model')} · {req.get('width')}×{req.get('height')} · "
+            f"{self.data.get('frames', req.get('num_frames'))} frames · seed {self.data.get('seed')}"
+        )
 
 
-def output_name(prompt: str, when: Optional[float] = None) -> str:
-    """"20261124-031500-a-red-fox.mp4": sortable, unique per second, readable."""
+def output_name(prompt: str, when: float | None = None) -> str:
+    """ "20261124-031500-a-red-fox.mp4": sortable, unique per second, readable."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
     slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40] or "video"
     return f"{stamp}-{slug}.mp4"
@@ -63,7 +66,7 @@ def unique_output_path(folder: Path, prompt: str) -> Path:
     return path
 
 
-def read_entry(sidecar: Path) -> Optional[HistoryEntry]:
+def read_entry(sidecar: Path) -> HistoryEntry | None:
     """The entry a sidecar describes; None for any other JSON file (or a sidecar whose video is gone)."""
     try:
         data = json.loads(sidecar.read_text())

@@ -5,12 +5,12 @@ a request and returns the job id; `generation_finished(str mp4_path)`,
 `generation_failed(str message)` and `generation_cancelled()` report the end.
 `window.generate_action.trigger()` does what the Generate button does.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QUndoStack
@@ -48,13 +48,18 @@ from ltx_mlx_core.weights.registry import resolve_model
 
 log = logging.getLogger(__name__)
 
+
 class MainWindow(QMainWindow):
     generation_finished = Signal(str)  # mp4 path
     generation_failed = Signal(str)  # user-facing message
     generation_cancelled = Signal()
 
-    def __init__(self, service: Optional[GenerationService] = None, settings: Optional[AppSettings] = None,
-                 show_model_manager_if_empty: bool = True):
+    def __init__(
+        self,
+        service: GenerationService | None = None,
+        settings: AppSettings | None = None,
+        show_model_manager_if_empty: bool = True,
+    ):
         super().__init__()
         self.setWindowTitle("LTX-MLX")
         if ICON_PATH.is_file():
@@ -65,10 +70,10 @@ class MainWindow(QMainWindow):
         self.window_actions = WindowActions(self)
         self.generate_action = self.window_actions.generate
         self.cancel_action = self.window_actions.cancel
-        self.current_job: Optional[str] = None
-        self.last_output: Optional[Path] = None
-        self.error_dialog: Optional[QMessageBox] = None
-        self.model_manager: Optional[ModelManager] = None
+        self.current_job: str | None = None
+        self.last_output: Path | None = None
+        self.error_dialog: QMessageBox | None = None
+        self.model_manager: ModelManager | None = None
 
         self._build_widgets()
         self._build_menus()
@@ -115,8 +120,10 @@ class MainWindow(QMainWindow):
 
         # The residency mode the core chose for the running (or last) job; hidden until a job reports one.
         self.residency_label = QLabel()
-        self.residency_label.setToolTip("How the running or last generation keeps its models in memory "
-                                        "(Advanced → Memory mode; 'Automatic' picks by free memory)")
+        self.residency_label.setToolTip(
+            "How the running or last generation keeps its models in memory "
+            "(Advanced → Memory mode; 'Automatic' picks by free memory)"
+        )
         self.residency_label.hide()
         self.statusBar().addPermanentWidget(self.residency_label)
         self.memory_label = MemoryLabel()
@@ -126,7 +133,8 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         self.undo_action, self.redo_action, self.view_menu = build_menus(
-            self, self.window_actions, self.undo_stack, self.history_dock)
+            self, self.window_actions, self.undo_stack, self.history_dock
+        )
         self.appearance_group = appearance_menu(self.view_menu, self.settings)
         if self.settings.get("appearance") != "system":
             apply_appearance(QApplication.instance(), self.settings.get("appearance"))
@@ -141,8 +149,7 @@ class MainWindow(QMainWindow):
         self.generate_button.clicked.connect(a.generate.trigger)
         self.cancel_button.clicked.connect(a.cancel.trigger)
         a.choose_output_folder.triggered.connect(self.choose_output_folder)
-        a.open_output_folder.triggered.connect(
-            lambda: self._open_folder(self.settings.output_dir()))
+        a.open_output_folder.triggered.connect(lambda: self._open_folder(self.settings.output_dir()))
         a.open_request.triggered.connect(self.open_request_file)
         a.settings.triggered.connect(self.open_settings)
         a.quit.triggered.connect(self.close)
@@ -156,7 +163,8 @@ class MainWindow(QMainWindow):
         self.conditioning.rejected.connect(self.show_error)
         self.preview.load_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
         self.preview.sound_unavailable.connect(
-            lambda reason: self.statusBar().showMessage(f"No sound: {reason}. Clips play without sound.", 15000))
+            lambda reason: self.statusBar().showMessage(f"No sound: {reason}. Clips play without sound.", 15000)
+        )
         self.gen_settings.model_combo.currentIndexChanged.connect(self._model_changed)
         self.history_panel.open_requested.connect(self.open_history_entry)
         self.history_panel.rerun_requested.connect(self.rerun_history_entry)
@@ -170,8 +178,9 @@ class MainWindow(QMainWindow):
         s.job_cancelled.connect(self._on_cancelled)
 
     def _embed_timeline(self) -> None:
-        self.timeline_panel = TimelinePanel(self.service, self.undo_stack, self,
-                                            fallback_model=self.settings.get("model"))
+        self.timeline_panel = TimelinePanel(
+            self.service, self.undo_stack, self, fallback_model=self.settings.get("model")
+        )
         dock = QDockWidget("Timeline", self)
         dock.setObjectName("timeline_dock")
         dock.setWidget(self.timeline_panel)
@@ -179,7 +188,8 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(dock.toggleViewAction())
         self.timeline_panel.set_default_model(self.gen_settings.model_id())
         self.gen_settings.model_combo.currentIndexChanged.connect(
-            lambda: self.timeline_panel.set_default_model(self.gen_settings.model_id()))
+            lambda: self.timeline_panel.set_default_model(self.gen_settings.model_id())
+        )
         self.history_panel.enable_timeline(True)
 
     # ----- models -----
@@ -188,8 +198,9 @@ class MainWindow(QMainWindow):
         has_model = self.gen_settings.model_id() is not None
         self.generate_action.setEnabled(has_model and self.current_job is None)
         self.generate_button.setEnabled(self.generate_action.isEnabled())
-        self.generate_button.setToolTip("Generate (Ctrl+Return / ⌘↩)" if has_model
-                                        else "Install a model first (Models → Model Manager)")
+        self.generate_button.setToolTip(
+            "Generate (Ctrl+Return / ⌘↩)" if has_model else "Install a model first (Models → Model Manager)"
+        )
         self._model_changed()
 
     def _model_changed(self) -> None:
@@ -215,7 +226,7 @@ class MainWindow(QMainWindow):
     def build_request(self) -> GenerationRequest:
         return self.form.build_request()
 
-    def generate(self) -> Optional[str]:
+    def generate(self) -> str | None:
         if self.current_job is not None:
             return None
         if not self.prompt_panel.prompt():
@@ -224,7 +235,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         return self.generate_with(self.build_request())
 
-    def generate_with(self, request: GenerationRequest, output_path: Optional[Path] = None) -> str:
+    def generate_with(self, request: GenerationRequest, output_path: Path | None = None) -> str:
         """Submit a request (self-test and tests call this directly); returns the job id."""
         output_dir = self.settings.output_dir()
         output_path = Path(output_path) if output_path else unique_output_path(output_dir, request.prompt)
@@ -360,8 +371,9 @@ class MainWindow(QMainWindow):
         self.generate()
 
     def open_request_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open request JSON", str(self.settings.output_dir()),
-                                              "Request JSON (*.json)")
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Open request JSON", str(self.settings.output_dir()), "Request JSON (*.json)"
+        )
         if not name:
             return
         try:
@@ -396,9 +408,12 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About LTX-MLX",
-                          "LTX-MLX generates video with Lightricks' LTX-Video models on Apple MLX.\n"
-                          "Model weights are under their own licences (Models → Model Manager).")
+        QMessageBox.about(
+            self,
+            "About LTX-MLX",
+            "LTX-MLX generates video with Lightricks' LTX-Video models on Apple MLX.\n"
+            "Model weights are under their own licences (Models → Model Manager).",
+        )
 
     # ----- settings -----
     def save_settings(self) -> None:

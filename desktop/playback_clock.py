@@ -13,6 +13,7 @@ drives the picture: frames are never counted by timer ticks, which would run slo
 No Qt here: the time source and the sound's readings are passed in, so tests can run 60 s of
 playback with a simulated sound card in a moment.
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,8 +64,9 @@ class PlaybackClock:
         """
         if not self.running or sound_position is None or sound_position == self._last_reading:
             if self.waiting and self._now() - self._wall > START_TIMEOUT:
-                log.warning("The sound output did not start within %.0f s; the picture plays on without it.",
-                            START_TIMEOUT)
+                log.warning(
+                    "The sound output did not start within %.0f s; the picture plays on without it.", START_TIMEOUT
+                )
                 self.start(self._media)
             return
         self._last_reading = sound_position

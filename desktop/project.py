@@ -18,6 +18,7 @@ cut, and a crossfade is never longer than either clip it joins. An edit that bre
 neighbouring crossfade) shortens the crossfade or turns it into a cut, as Final Cut and
 iMovie shorten a transition; undo puts back what it took with `restore_transitions`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.video.atomic import write_bytes, write_json
@@ -65,11 +66,11 @@ class Take:
     """One version of a clip: a video file and the request that made it (None if imported)."""
 
     path: str
-    request: Optional[dict[str, Any]] = None
+    request: dict[str, Any] | None = None
     label: str = ""
     frames: int = 0
     created: float = field(default_factory=time.time)
-    has_audio: Optional[bool] = None  # whether the video has a sound track (None: not known yet)
+    has_audio: bool | None = None  # whether the video has a sound track (None: not known yet)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Clip:
     takes: list[Take]
     active: int = 0
     trim_in: int = 0
-    trim_out: Optional[int] = None  # exclusive; None = the take's end
+    trim_out: int | None = None  # exclusive; None = the take's end
     overlap_in: int = 0  # frames at the start repeating the previous clip (dropped when stitching)
     transition: str = "cut"  # into this clip from the previous one
     transition_frames: int = 0
@@ -103,7 +104,6 @@ class Clip:
         return max(0, self.end - self.trim_in - self.overlap_in)
 
 
-
 @dataclass
 class Project:
     name: str = "Untitled"
@@ -111,8 +111,8 @@ class Project:
     width: int = 768
     height: int = 512
     clips: list[Clip] = field(default_factory=list)
-    folder: Optional[Path] = None
-    model: Optional[str] = None  # model for clips generated from imported media (None: the app's default)
+    folder: Path | None = None
+    model: str | None = None  # model for clips generated from imported media (None: the app's default)
 
     # Queries -------------------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ class Project:
         self.fit_transitions()
         return old
 
-    def check_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> None:
+    def check_trim(self, clip_id: str, trim_in: int, trim_out: int | None) -> None:
         clip = self.clip(clip_id)
         end = clip.source_frames if trim_out is None else trim_out
         if trim_in < 0 or end > clip.source_frames or end - trim_in - clip.overlap_in < 1:
@@ -174,7 +174,7 @@ class Project:
                 f"(at least one frame must remain after the {clip.overlap_in} overlap frames)."
             )
 
-    def set_trim(self, clip_id: str, trim_in: int, trim_out: Optional[int]) -> tuple[int, Optional[int]]:
+    def set_trim(self, clip_id: str, trim_in: int, trim_out: int | None) -> tuple[int, int | None]:
         self.check_trim(clip_id, trim_in, trim_out)
         clip = self.clip(clip_id)
         previous = (clip.trim_in, clip.trim_out)
@@ -267,12 +267,19 @@ class Project:
     # Files ---------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"version": FORMAT_VERSION, "name": self.name, "fps": self.fps, "width": self.width,
-                "height": self.height, "model": self.model, "clips": [asdict(c) for c in self.clips]}
+        data = {
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "model": self.model,
+            "clips": [asdict(c) for c in self.clips],
+        }
         return copy.deepcopy(data)
 
     @classmethod
-    def from_dict(cls, data: Any, folder: Optional[Path] = None, checked: bool = False) -> "Project":
+    def from_dict(cls, data: Any, folder: Path | None = None, checked: bool = False) -> Project:
         """A project from its file's dict; `checked`: it already went through `validate_project`."""
         if not checked:
             try:
@@ -284,12 +291,19 @@ class Project:
             raw = _known_fields(Clip, raw)
             raw["takes"] = [Take(**_known_fields(Take, t)) for t in raw.get("takes", [])]
             clips.append(Clip(**raw))
-        project = cls(name=data["name"], fps=data["fps"], width=data["width"], height=data["height"],
-                      clips=clips, folder=folder, model=data["model"])
+        project = cls(
+            name=data["name"],
+            fps=data["fps"],
+            width=data["width"],
+            height=data["height"],
+            clips=clips,
+            folder=folder,
+            model=data["model"],
+        )
         project.fit_transitions()  # a file from before the rules were kept plays as it exports
         return project
 
-    def save(self, folder: Optional[Path] = None) -> Path:
+    def save(self, folder: Path | None = None) -> Path:
         folder = Path(folder or self.folder or "")
         if not str(folder):
             raise ProjectError("Choose where to save the project first.")
@@ -302,7 +316,7 @@ class Project:
             autosave.unlink()
         return folder / PROJECT_FILE
 
-    def autosave(self, folder: Optional[Path] = None) -> Optional[Path]:
+    def autosave(self, folder: Path | None = None) -> Path | None:
         """Write autosave.json into the project's folder (or `folder`, for a project never saved)."""
         folder = Path(folder) if folder is not None else self.folder
         if folder is None:
@@ -320,7 +334,6 @@ class Project:
             target = media / f"{Path(source).stem}-{uuid.uuid4().hex[:6]}{Path(source).suffix}"
         shutil.copy2(source, target)
         return str(target.relative_to(self.folder))
-
 
     def collect_media(self) -> int:
         """Copy media referenced from outside the project folder into media/ (a self-contained
@@ -367,7 +380,7 @@ def load_project(folder: Path) -> Project:
     return Project.from_dict(data, folder, checked=True)
 
 
-def recover(folder: Path) -> Optional[Project]:
+def recover(folder: Path) -> Project | None:
     """The autosaved project if it is newer than the saved one (after a crash), else None.
 
     Raises `AutosaveUnreadable` for a damaged or newer-version autosave, so the caller can

@@ -5,6 +5,7 @@ point LTX_MLX_HOME at a temporary folder, and is written atomically so a crash
 never leaves a half-written file. Unknown keys are kept; missing keys fall
 back to DEFAULTS, so older files keep working.
 """
+
 from __future__ import annotations
 
 import json
@@ -103,8 +104,10 @@ DEFAULT_SCREEN_SHARE = 0.92
 def default_window_size(available_width: int, available_height: int) -> tuple[int, int]:
     """DEFAULT_WINDOW_SIZE, shrunk to fit a smaller screen's available area."""
     width, height = DEFAULT_WINDOW_SIZE
-    return (min(width, int(available_width * DEFAULT_SCREEN_SHARE)),
-            min(height, int(available_height * DEFAULT_SCREEN_SHARE)))
+    return (
+        min(width, int(available_width * DEFAULT_SCREEN_SHARE)),
+        min(height, int(available_height * DEFAULT_SCREEN_SHARE)),
+    )
 
 
 def save_window_settings(window, settings: AppSettings) -> None:

@@ -4,6 +4,7 @@ It proves the bundle holds what playing sound needs (QtMultimedia, its plugins, 
 and says whether this machine has a sound output: a machine without one (a CI runner) still
 passes when the picture plays, and the report says the sound could not be heard and why.
 """
+
 from __future__ import annotations
 
 import logging

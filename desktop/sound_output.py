@@ -9,6 +9,7 @@ Without a sound device (a server, a CI machine, a Linux desktop without PulseAud
 Qt's sound library cannot load at all (Linux without libpulse), the app plays pictures only:
 `output_problem()` says why, the reason is logged once, and the players show it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -148,6 +149,7 @@ class SoundOutput(QObject):
 
     def _apply_volume(self) -> None:
         if self._sink is not None:
-            linear = QtAudio.convertVolume(self._volume, QtAudio.VolumeScale.LogarithmicVolumeScale,
-                                           QtAudio.VolumeScale.LinearVolumeScale)
+            linear = QtAudio.convertVolume(
+                self._volume, QtAudio.VolumeScale.LogarithmicVolumeScale, QtAudio.VolumeScale.LinearVolumeScale
+            )
             self._sink.setVolume(0.0 if self._muted else linear)

@@ -6,9 +6,8 @@ the text alone: "Timeline" with a menu reads "Timelin▾". AppStyle gives those
 buttons room for the arrow and draws it beside the text, centred. Everything
 else is the base style's.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtWidgets import (
@@ -39,15 +38,13 @@ class AppStyle(QProxyStyle):
     def _indicator(self, option: QStyleOption, widget) -> int:
         return self.pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator, option, widget)
 
-    def sizeFromContents(self, contents: QStyle.ContentsType, option: QStyleOption, size: QSize,
-                         widget=None) -> QSize:
+    def sizeFromContents(self, contents: QStyle.ContentsType, option: QStyleOption, size: QSize, widget=None) -> QSize:
         result = super().sizeFromContents(contents, option, size, widget)
         if contents == QStyle.ContentsType.CT_ToolButton and _arrow_in_corner(option):
             result.setWidth(result.width() + self._indicator(option, widget))
         return result
 
-    def drawComplexControl(self, control: QStyle.ComplexControl, option: QStyleOption, painter,
-                           widget=None) -> None:
+    def drawComplexControl(self, control: QStyle.ComplexControl, option: QStyleOption, painter, widget=None) -> None:
         if control != QStyle.ComplexControl.CC_ToolButton or not _arrow_in_corner(option):
             super().drawComplexControl(control, option, painter, widget)
             return
@@ -66,12 +63,13 @@ class AppStyle(QProxyStyle):
         arrow = QStyleOptionToolButton(option)
         side = max(6, indicator // 2 + 1)
         rect = option.rect
-        arrow.rect = QRect(rect.right() - frame - indicator + (indicator - side) // 2,
-                           rect.center().y() - side // 2 + 1, side, side)
+        arrow.rect = QRect(
+            rect.right() - frame - indicator + (indicator - side) // 2, rect.center().y() - side // 2 + 1, side, side
+        )
         self.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorArrowDown, arrow, painter, widget)
 
 
-def install_app_style(app: QApplication, base: Optional[str] = None) -> AppStyle:
+def install_app_style(app: QApplication, base: str | None = None) -> AppStyle:
     """Make AppStyle over the named style (e.g. "Fusion"), or over the current one, the app's style."""
     style = AppStyle(base or style_name(app))
     app.setStyle(style)

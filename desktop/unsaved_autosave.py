@@ -7,6 +7,7 @@ to recover the autosaves of slots nobody holds, and two instances never write th
 file. Clips generated for such a timeline go to `timeline/media/` beside them: the data
 folder, not the cache folder that system cleaners empty.
 """
+
 from __future__ import annotations
 
 import fcntl

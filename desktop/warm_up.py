@@ -3,6 +3,7 @@
 This module imports only the standard library on purpose: the app imports it
 before its launch splash is up, and the splash reports what `warm_up` imports.
 """
+
 from __future__ import annotations
 
 import gc

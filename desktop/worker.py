@@ -6,13 +6,14 @@ thread only ever sees signals. Cancelling sets a threading.Event that the
 worker checks after every event (so it stops at the next step) and then closes
 the generator, whose GeneratorExit drops the models and frees MLX memory.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -45,8 +46,7 @@ class GenerationWorker(QObject):
     cancelled = Signal(str)  # job
     ready = Signal(float)  # seconds the warm-up took
 
-    def __init__(self, generate_fn: Optional[GenerateFn] = None,
-                 write_fn: Optional[Callable] = None):
+    def __init__(self, generate_fn: GenerateFn | None = None, write_fn: Callable | None = None):
         super().__init__()
         self.generate_fn: GenerateFn = generate_fn or generate
         self.write_fn = write_fn  # None: the core's write_result at `video_crf`

@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 invalid input (message on stderr), 1 failure or Ctrl-C,
 exception in the main thread, as Ctrl-C is, so every `finally` runs: the encoder
 is stopped and temporary files are removed before the process ends.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Sequence
 
 from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
 
@@ -68,9 +68,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     # Subparsers are made of the same class, so every subcommand's errors are one line too.
-    parser = _Parser(
-        prog="ltx-mlx", description="LTX-Video on MLX: generate, extend and stitch videos."
-    )
+    parser = _Parser(prog="ltx-mlx", description="LTX-Video on MLX: generate, extend and stitch videos.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:

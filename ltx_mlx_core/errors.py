@@ -3,6 +3,7 @@
 The CLI maps `InvalidRequest` to exit code 2 and every other `LtxMlxError` to 1;
 the desktop app shows `str(error)` in its error dialog.
 """
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ otherwise platformdirs gives the OS's conventional locations. Model weights
 from the hub live in the standard Hugging Face cache (shared with other tools);
 models we make ourselves (the tiny test model, quantised caches) live here.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ One sentence per refusal, the same wherever the value comes from: the request
 parsers, for argparse's `type=`) and the stitcher all call these, before any
 model loads or any file is written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,7 @@ def check_seed(seed: Any) -> int:
 
 
 def check_fps(fps: Any, name: str = "fps") -> float:
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) \
-            or not 0 < fps <= MAX_FPS:
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
         raise InvalidRequest(f"{name} must be a number above 0 and at most {MAX_FPS:g}; got {fps}.")
     return float(fps)
 

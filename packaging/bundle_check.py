@@ -6,6 +6,7 @@ LIB_ROOT is the folder the frozen app runs from (sys._MEIPASS): dist/ltx-mlx-des
 on Linux, LTX-MLX.app/Contents/Frameworks on macOS (PyInstaller links Contents/Resources into it).
 Exits 1 and lists the problems when the bundle is incomplete or holds test-only code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,7 @@ def forbidden_entries(lib_root: Path) -> list[str]:
 
 def libmlx_dirs(lib_root: Path) -> list[Path]:
     """Every folder holding a libmlx.so / libmlx.dylib (a file or PyInstaller's top-level symlink)."""
-    return sorted({path.parent for path in lib_root.rglob("libmlx.*")
-                   if path.name.split(".")[1] in ("so", "dylib")})
+    return sorted({path.parent for path in lib_root.rglob("libmlx.*") if path.name.split(".")[1] in ("so", "dylib")})
 
 
 def colocate_metallib(lib_root: Path) -> list[Path]:
@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lib_root", type=Path)
     parser.add_argument("--platform", default=sys.platform)
-    parser.add_argument("--colocate-metallib", action="store_true",
-                        help="first link mlx.metallib next to every libmlx (macOS)")
+    parser.add_argument(
+        "--colocate-metallib", action="store_true", help="first link mlx.metallib next to every libmlx (macOS)"
+    )
     args = parser.parse_args(argv)
     if args.colocate_metallib:
         for link in colocate_metallib(args.lib_root):

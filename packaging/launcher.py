@@ -4,13 +4,25 @@ With --self-test it first checks, inside the frozen app, what the tiny-model gen
 desktop.app's self-test does not exercise: every pipeline YAML loads, the T5 tokenizer class
 a real checkpoint names resolves, ffmpeg is there, and no test-only package is importable.
 """
+
 import importlib.util
 import sys
 
 # Kept in step with packaging_info.FORBIDDEN_MODULES (tests/packaging checks it).
 FORBIDDEN_MODULES = (
-    "torch", "torchvision", "torchaudio", "diffusers", "ltx_video", "timm", "einops",
-    "pytest", "pytestqt", "_pytest", "hypothesis", "sentencepiece", "tests",
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "diffusers",
+    "ltx_video",
+    "timm",
+    "einops",
+    "pytest",
+    "pytestqt",
+    "_pytest",
+    "hypothesis",
+    "sentencepiece",
+    "tests",
 )
 
 

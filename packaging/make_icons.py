@@ -7,6 +7,7 @@ The icon is drawn, not downloaded: a rounded square with a film strip and a
 play triangle. Pillow writes .icns directly, on any platform (all the sizes
 macOS asks for, 16-1024 px, scaled from the PNG).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,12 +39,10 @@ def draw_icon(size: int = SIZE) -> Image.Image:
     for row_y in (margin + hole, size - margin - 2 * hole):
         for i in range(7):
             x = margin + radius // 2 + i * (size - 2 * margin - radius) // 6 - hole // 2
-            draw.rounded_rectangle((x, row_y, x + hole, row_y + hole), radius=hole // 4,
-                                   fill=(255, 255, 255, 200))
+            draw.rounded_rectangle((x, row_y, x + hole, row_y + hole), radius=hole // 4, fill=(255, 255, 255, 200))
     # Play triangle.
     cx, cy, r = size // 2, size // 2, size // 5
-    draw.polygon([(cx - r * 0.7, cy - r), (cx - r * 0.7, cy + r), (cx + r, cy)],
-                 fill=(255, 255, 255, 240))
+    draw.polygon([(cx - r * 0.7, cy - r), (cx - r * 0.7, cy + r), (cx + r, cy)], fill=(255, 255, 255, 240))
     return image
 
 

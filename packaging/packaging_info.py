@@ -2,12 +2,12 @@
 
 No PyInstaller and no Qt here, so the tests can load it on any platform.
 """
+
 from __future__ import annotations
 
 import re
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
 
 APP_NAME = "LTX-MLX"
 EXECUTABLE = "ltx-mlx-desktop"
@@ -24,8 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 # Never ship these: the test-only reference stack (torch is hundreds of MB and unused
 # at run time), the tests themselves and test tools. Top-level module names.
 FORBIDDEN_MODULES = (
-    "torch", "torchvision", "torchaudio", "diffusers", "ltx_video", "timm", "einops",
-    "pytest", "pytestqt", "_pytest", "hypothesis", "sentencepiece", "tests",
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "diffusers",
+    "ltx_video",
+    "timm",
+    "einops",
+    "pytest",
+    "pytestqt",
+    "_pytest",
+    "hypothesis",
+    "sentencepiece",
+    "tests",
 )
 
 
@@ -39,7 +50,7 @@ def package_version() -> str:
         return tomllib.load(handle)["project"]["version"]
 
 
-def macos_tag_version(wheel_text: str) -> Optional[str]:
+def macos_tag_version(wheel_text: str) -> str | None:
     """'14.0' from a WHEEL file's `Tag: ...-macosx_14_0_arm64` line (the highest if several); None if none."""
     found = [(int(a), int(b)) for a, b in re.findall(r"^Tag:\s*\S+-macosx_(\d+)_(\d+)_\w+\s*$", wheel_text, re.M)]
     if not found:
@@ -65,7 +76,7 @@ def bundled_mlx_minimum_macos() -> str:
     return f"{major}.{minor}"
 
 
-def info_plist(minimum_macos: str = MINIMUM_MACOS, version: Optional[str] = None) -> dict:
+def info_plist(minimum_macos: str = MINIMUM_MACOS, version: str | None = None) -> dict:
     """The keys the spec's BUNDLE merges into Contents/Info.plist."""
     version = version or package_version()
     return {
@@ -100,13 +111,13 @@ def info_plist(minimum_macos: str = MINIMUM_MACOS, version: Optional[str] = None
                 "LSItemContentTypes": [f"{BUNDLE_ID}.project"],
                 "LSTypeIsPackage": True,
             },
-            {   # conditioning images dropped on the Dock icon
+            {  # conditioning images dropped on the Dock icon
                 "CFBundleTypeName": "Image",
                 "CFBundleTypeRole": "Viewer",
                 "LSHandlerRank": "Alternate",
                 "LSItemContentTypes": ["public.image"],
             },
-            {   # conditioning / timeline clips dropped on the Dock icon
+            {  # conditioning / timeline clips dropped on the Dock icon
                 "CFBundleTypeName": "Movie",
                 "CFBundleTypeRole": "Viewer",
                 "LSHandlerRank": "Alternate",

@@ -1,4 +1,5 @@
 """Shared test setup: headless Qt, deterministic MLX on CPU, temp caches."""
+
 from __future__ import annotations
 
 import os
@@ -21,14 +22,31 @@ def isolated_app_home(tmp_path_factory, monkeypatch):
 # Modules that run whole generations, whole windows or memory measurements on real shapes: each test
 # takes seconds on 2 CPU cores. With the parity, end-to-end and perf folders they form the slow tier;
 # `./dev test -m "not slow"` runs the rest in about a minute and a half.
-SLOW_MODULES = frozenset({
-    "test_ltx2_audio_roundtrip", "test_ltx2_audio_chunked_decode", "test_ltx2_vae_tiling",
-    "test_ltx2_upsample_tiling", "test_pipeline_resume", "test_pipeline_events", "test_pipeline_checkpoints",
-    "test_vae_tiling", "test_vae_roundtrip", "test_residency", "test_weights_quantize",
-    "test_step_cache_pipeline", "test_main_window", "test_window_integration", "test_window_feedback",
-    "test_timeline_panel", "test_timeline_generation", "test_timeline_screenshot", "test_file_open",
-    "test_narrow_window", "test_generation_service",
-})
+SLOW_MODULES = frozenset(
+    {
+        "test_ltx2_audio_roundtrip",
+        "test_ltx2_audio_chunked_decode",
+        "test_ltx2_vae_tiling",
+        "test_ltx2_upsample_tiling",
+        "test_pipeline_resume",
+        "test_pipeline_events",
+        "test_pipeline_checkpoints",
+        "test_vae_tiling",
+        "test_vae_roundtrip",
+        "test_residency",
+        "test_weights_quantize",
+        "test_step_cache_pipeline",
+        "test_main_window",
+        "test_window_integration",
+        "test_window_feedback",
+        "test_timeline_panel",
+        "test_timeline_generation",
+        "test_timeline_screenshot",
+        "test_file_open",
+        "test_narrow_window",
+        "test_generation_service",
+    }
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -4,6 +4,7 @@
 QuickTime file when a test needs the exact samples back. Helpers read the sound and the
 picture back and measure them.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -23,8 +24,16 @@ def ffmpeg(*arguments: str) -> None:
     subprocess.run(command, check=True, capture_output=True)
 
 
-def sound_clip(path: Path, seconds: float = 2.0, fps: float = 24.0, colour: str = "red", frequency: float | None = 440.0,
-               size: tuple[int, int] = (64, 48), exact: bool = False, sound_delay: float = 0.0) -> Path:
+def sound_clip(
+    path: Path,
+    seconds: float = 2.0,
+    fps: float = 24.0,
+    colour: str = "red",
+    frequency: float | None = 440.0,
+    size: tuple[int, int] = (64, 48),
+    exact: bool = False,
+    sound_delay: float = 0.0,
+) -> Path:
     """A `colour` video of `seconds` at `fps` with a sine of `frequency` Hz at AMPLITUDE (None: no sound).
 
     `exact`: 16-bit PCM sound in a .mov (lossless, for sample-exact checks); else AAC in an MP4.
@@ -38,8 +47,7 @@ def sound_clip(path: Path, seconds: float = 2.0, fps: float = 24.0, colour: str 
     tone = f"aevalsrc={AMPLITUDE}*sin(2*PI*{frequency}*t):s={MIX_RATE}:d={seconds - sound_delay}"
     sound = [*(["-itsoffset", str(sound_delay)] if sound_delay else []), "-f", "lavfi", "-i", tone]
     audio_codec = ["-c:a", "pcm_s16le"] if exact else ["-c:a", "aac", "-b:a", "192k"]
-    ffmpeg(*video, *sound, "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", *audio_codec,
-           path)
+    ffmpeg(*video, *sound, "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", *audio_codec, path)
     return path
 
 

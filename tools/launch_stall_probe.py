@@ -10,6 +10,7 @@ once the finished clip plays in the preview pane. It prints one JSON line:
 max_stall_ms, the three longest gaps (ms, seconds after the show), the tick
 count, the video, and whether MLX had been imported before the launch began.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,19 @@ def main() -> int:
 
     app = make_application(sys.argv[:1])
     settings = AppSettings()
-    settings.update({"model": "tiny", "width": 128, "height": 96, "fps": 8.0, "seconds": 1.0, "seed": 3,
-                     "seed_locked": True, "output_dir": sys.argv[1], "prompt": "measuring the launch"})
+    settings.update(
+        {
+            "model": "tiny",
+            "width": 128,
+            "height": 96,
+            "fps": 8.0,
+            "seconds": 1.0,
+            "seed": 3,
+            "seed_locked": True,
+            "output_dir": sys.argv[1],
+            "prompt": "measuring the launch",
+        }
+    )
     gaps: list[tuple[float, float]] = []  # (gap, seconds after the show)
     clock = {"shown": None, "last": None}
 
@@ -50,8 +62,7 @@ def main() -> int:
         """Starts the clock at the main window's Show event (inside start_main_window)."""
 
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if (event.type() == QEvent.Type.Show and clock["shown"] is None
-                    and type(watched).__name__ == "MainWindow"):
+            if event.type() == QEvent.Type.Show and clock["shown"] is None and type(watched).__name__ == "MainWindow":
                 clock["shown"] = clock["last"] = time.perf_counter()
                 timer.start()
             return False
@@ -70,10 +81,18 @@ def main() -> int:
     timer.stop()
     window.close()
     worst = sorted(gaps, reverse=True)[:3]
-    print(json.dumps({"max_stall_ms": round(worst[0][0] * 1000, 1) if worst else None,
-                      "worst": [(round(g * 1000, 1), round(at, 2)) for g, at in worst],
-                      "ticks": len(gaps), "video": outcome.get("video"), "error": outcome.get("error"),
-                      "mlx_before_launch": mlx_before_launch}))
+    print(
+        json.dumps(
+            {
+                "max_stall_ms": round(worst[0][0] * 1000, 1) if worst else None,
+                "worst": [(round(g * 1000, 1), round(at, 2)) for g, at in worst],
+                "ticks": len(gaps),
+                "video": outcome.get("video"),
+                "error": outcome.get("error"),
+                "mlx_before_launch": mlx_before_launch,
+            }
+        )
+    )
     return 0 if outcome.get("video") else 1
 
 

@@ -8,6 +8,7 @@ It uses a throw-away LTX_MLX_HOME with the tiny model and writes
 docs/screenshots/main-window.png and docs/screenshots/model-manager.png
 (with `dark` as the argument: main-window-dark.png and model-manager-dark.png, View → Appearance → Dark).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,7 @@ def slowed(delay_s: float):
         for event in generate(request):
             time.sleep(delay_s)
             yield event
+
     return run
 
 
@@ -48,7 +50,7 @@ def first_frame_image(path: Path) -> Path:
     sky = np.stack([255 - y * 0.6, 170 - y * 0.5, 90 + y * 0.6], axis=-1)
     snow = np.full((height, width, 3), 235.0)
     pixels = np.where((y > 100)[..., None], snow, sky)
-    sun = (x - 180) ** 2 + (y - 70) ** 2 < 22 ** 2
+    sun = (x - 180) ** 2 + (y - 70) ** 2 < 22**2
     pixels[sun] = (255, 220, 120)
     Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path)
     return path
@@ -64,10 +66,21 @@ def main() -> int:
 
     make_tiny_model()
     settings = AppSettings()
-    settings.update({"model": "tiny", "width": 256, "height": 160, "fps": 24.0, "seconds": 2.0, "seed": 42,
-                     "seed_locked": True, "output_dir": str(Path(os.environ["LTX_MLX_HOME"]) / "videos"),
-                     "prompt": "A red fox trots through fresh snow at dawn, low camera following it, "
-                               "soft golden light, breath visible in the cold air", "appearance": appearance})
+    settings.update(
+        {
+            "model": "tiny",
+            "width": 256,
+            "height": 160,
+            "fps": 24.0,
+            "seconds": 2.0,
+            "seed": 42,
+            "seed_locked": True,
+            "output_dir": str(Path(os.environ["LTX_MLX_HOME"]) / "videos"),
+            "prompt": "A red fox trots through fresh snow at dawn, low camera following it, "
+            "soft golden light, breath visible in the cold air",
+            "appearance": appearance,
+        }
+    )
     settings.save()
     window = MainWindow(settings=settings, show_model_manager_if_empty=False)
     window.conditioning.add_paths([str(first_frame_image(Path(os.environ["LTX_MLX_HOME"]) / "fox.png"))])
@@ -89,8 +102,14 @@ def main() -> int:
     def grab_manager() -> None:
         manager = window.open_model_manager()
         manager.select_model("tiny")
-        QTimer.singleShot(300, lambda: (manager.grab().save(str(OUT / f"model-manager{suffix}.png")),
-                                        print("wrote", OUT / f"model-manager{suffix}.png"), app.quit()))
+        QTimer.singleShot(
+            300,
+            lambda: (
+                manager.grab().save(str(OUT / f"model-manager{suffix}.png")),
+                print("wrote", OUT / f"model-manager{suffix}.png"),
+                app.quit(),
+            ),
+        )
 
     def first_clip_done(path: str) -> None:
         # A finished clip in the history and on the timeline; then the second run is captured mid-way.

@@ -8,6 +8,7 @@ third muted, the fourth crossfading in; a sound file waits on the conditioning s
 plays the first clip. Writes docs/screenshots/main-window-sound[-dark].png and
 timeline-sound[-dark].png. It uses a throw-away LTX_MLX_HOME with the tiny model.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,12 @@ from ltx_mlx_core.weights.tiny import make_tiny_model  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 W, H, FPS = 256, 160, 24.0
-SCENES = [((120, 170, 230), (70, 140, 60), (240, 80, 40), 220.0), ((250, 180, 120), (190, 120, 70), (60, 60, 200), 330.0),
-          ((30, 30, 70), (50, 50, 90), (250, 240, 120), 196.0), ((150, 210, 220), (220, 220, 200), (200, 40, 120), 262.0)]
+SCENES = [
+    ((120, 170, 230), (70, 140, 60), (240, 80, 40), 220.0),
+    ((250, 180, 120), (190, 120, 70), (60, 60, 200), 330.0),
+    ((30, 30, 70), (50, 50, 90), (250, 240, 120), 196.0),
+    ((150, 210, 220), (220, 220, 200), (200, 40, 120), 262.0),
+]
 RATE = 48_000
 
 
@@ -55,7 +60,7 @@ def shapes_clip(path: Path, frames: int, sky, ground, ball, pitch: float, phase:
         frame = np.where((rows < H * 0.65)[..., None], np.array(sky, np.uint8), np.array(ground, np.uint8))
         x = (phase + f / frames) % 1 * (W + 40) - 20
         y = H * 0.65 - 22 - abs(np.sin((phase + f / frames) * np.pi * 3)) * H * 0.4
-        frame[(rows - y) ** 2 + (cols - x) ** 2 < 18 ** 2] = ball
+        frame[(rows - y) ** 2 + (cols - x) ** 2 < 18**2] = ball
         video[f] = frame
     return write_video(path, video, FPS, crf=20, preset="ultrafast", audio=speech_like(frames / FPS, pitch, int(pitch)))
 
@@ -66,8 +71,10 @@ def main() -> int:
     suffix = "-dark" if appearance == "dark" else ""
     make_tiny_model()
     home = Path(os.environ["LTX_MLX_HOME"])
-    clips = [str(shapes_clip(home / f"scene{i}.mp4", 72 + 24 * (i % 2), *scene, phase=i / 4))
-             for i, scene in enumerate(SCENES)]
+    clips = [
+        str(shapes_clip(home / f"scene{i}.mp4", 72 + 24 * (i % 2), *scene, phase=i / 4))
+        for i, scene in enumerate(SCENES)
+    ]
     voice = home / "dialogue.wav"
     with wave.open(str(voice), "wb") as out:
         out.setnchannels(1)
@@ -76,10 +83,21 @@ def main() -> int:
         out.writeframes((speech_like(4.0, 180.0, 7)[:, 0] * 32767).astype("<i2").tobytes())
 
     settings = AppSettings()
-    settings.update({"model": "tiny", "width": 256, "height": 160, "fps": 24.0, "seconds": 4.0, "seed": 42,
-                     "seed_locked": True, "output_dir": str(home / "videos"), "appearance": appearance,
-                     "prompt": "A ball bounces across a summer meadow while a narrator hums along, "
-                               "warm afternoon light, handheld camera"})
+    settings.update(
+        {
+            "model": "tiny",
+            "width": 256,
+            "height": 160,
+            "fps": 24.0,
+            "seconds": 4.0,
+            "seed": 42,
+            "seed_locked": True,
+            "output_dir": str(home / "videos"),
+            "appearance": appearance,
+            "prompt": "A ball bounces across a summer meadow while a narrator hums along, "
+            "warm afternoon light, handheld camera",
+        }
+    )
     settings.save()
     window = MainWindow(settings=settings, show_model_manager_if_empty=False)
     window.show()
@@ -97,8 +115,12 @@ def main() -> int:
 
     def ready() -> bool:
         strip_row = window.conditioning.audio_row
-        return (len(panel.view.waveform_items()) == 4 and strip_row is not None and strip_row.peaks is not None
-                and window.preview.current >= 20)
+        return (
+            len(panel.view.waveform_items()) == 4
+            and strip_row is not None
+            and strip_row.peaks is not None
+            and window.preview.current >= 20
+        )
 
     def grab() -> None:
         if not ready():

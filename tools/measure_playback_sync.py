@@ -7,6 +7,7 @@ the playback clock (what frame is shown) with the sound output's own position:
 Prints one JSON line: the largest and mean offset in ms once the sound has started, the change
 of the offset from the first to the last 5 s (drift), and the output's name.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,10 +54,18 @@ def main() -> int:
     app.exec()
     offsets = np.array([picture - sound for picture, sound in samples]) * 1000
     window = int(5 * 100)  # ticks in 5 s
-    print(json.dumps({"seconds": seconds, "readings": len(offsets), "output": output_name(),
-                      "max_offset_ms": round(float(np.abs(offsets).max()), 2),
-                      "mean_offset_ms": round(float(offsets.mean()), 2),
-                      "drift_ms": round(float(offsets[-window:].mean() - offsets[:window].mean()), 2)}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "readings": len(offsets),
+                "output": output_name(),
+                "max_offset_ms": round(float(np.abs(offsets).max()), 2),
+                "mean_offset_ms": round(float(offsets.mean()), 2),
+                "drift_ms": round(float(offsets[-window:].mean() - offsets[:window].mean()), 2),
+            }
+        )
+    )
     return 0
 
 

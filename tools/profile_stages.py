@@ -9,6 +9,7 @@ compare_reference.py's medians. Block timings evaluate after every block (ours) 
 synchronise around it (reference), which removes overlap between blocks, so their sum is a
 little above the whole decode.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,9 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,8 +84,9 @@ class _BlockClock:
         module.register_forward_hook(post)
 
     def medians(self) -> dict[str, float]:
-        return {name: statistics.median(samples[1:] if len(samples) > 2 else samples)
-                for name, samples in self.rows.items()}
+        return {
+            name: statistics.median(samples[1:] if len(samples) > 2 else samples) for name, samples in self.rows.items()
+        }
 
 
 def _block_names(decoder_blocks: list) -> list[str]:
@@ -142,15 +145,23 @@ def vae_blocks(vae_config: dict, shape: VideoShape, dtype_name: str, repeats: in
 
     ours_t, ref_t = our_clock.medians(), ref_clock.medians()
     rows = [
-        {"block": n, "ours_s": ours_t[n], "reference_s": ref_t[n], "ratio": ours_t[n] / ref_t[n],
-         "ours_peak_gib": our_clock.peaks[n] / GIB, "reference_peak_gib": ref_clock.peaks.get(n, 0) / GIB}
+        {
+            "block": n,
+            "ours_s": ours_t[n],
+            "reference_s": ref_t[n],
+            "ratio": ours_t[n] / ref_t[n],
+            "ours_peak_gib": our_clock.peaks[n] / GIB,
+            "reference_peak_gib": ref_clock.peaks.get(n, 0) / GIB,
+        }
         for n in names
     ]
     print(f"\nVAE decoder blocks, {shape.width}x{shape.height}x{shape.frames}, {dtype_name} (untiled)")
     print(f"{'block':<22}{'ours s':>10}{'ref s':>10}{'ratio':>8}{'ours +GiB':>10}{'ref +GiB':>10}")
     for row in rows:
-        print(f"{row['block']:<22}{row['ours_s']:>10.4f}{row['reference_s']:>10.4f}{row['ratio']:>8.2f}"
-              f"{row['ours_peak_gib']:>10.2f}{row['reference_peak_gib']:>10.2f}")
+        print(
+            f"{row['block']:<22}{row['ours_s']:>10.4f}{row['reference_s']:>10.4f}{row['ratio']:>8.2f}"
+            f"{row['ours_peak_gib']:>10.2f}{row['reference_peak_gib']:>10.2f}"
+        )
     return {"section": "vae-blocks", "rows": rows}
 
 
@@ -199,29 +210,34 @@ def vae_ops(levels: list[tuple[int, tuple[int, int, int]]], dtype_name: str) -> 
 
         modulate_silu = mx.compile(lambda normed, s, b: nn.silu(normed * (1 + s) + b))
         row["mlx_norm_plain_s"] = _median_mlx(
-            lambda: inner * mx.rsqrt(mx.mean(inner * inner, axis=-1, keepdims=True) + 1e-8))[0]
+            lambda: inner * mx.rsqrt(mx.mean(inner * inner, axis=-1, keepdims=True) + 1e-8)
+        )[0]
         row["mlx_norm_fast_s"] = _median_mlx(lambda: mx.fast.rms_norm(inner, None, 1e-8))[0]
         row["mlx_chain_plain_s"] = _median_mlx(plain_chain)[0]
         row["mlx_chain_fused_s"] = _median_mlx(
-            lambda: modulate_silu(mx.fast.rms_norm(inner, None, 1e-8), scale, shift))[0]
+            lambda: modulate_silu(mx.fast.rms_norm(inner, None, 1e-8), scale, shift)
+        )[0]
         from ltx_mlx_core.models.ltxv.vae.fused_norm import pixel_norm_silu
 
         row["mlx_chain_kernel_s"] = _median_mlx(lambda: pixel_norm_silu(inner, scale, shift))[0]
-        row["mlx_time_pad_s"] = _median_mlx(
-            lambda: mx.concatenate([inner[:, :1], inner, inner[:, -1:]], axis=1))[0]
+        row["mlx_time_pad_s"] = _median_mlx(lambda: mx.concatenate([inner[:, :1], inner, inner[:, -1:]], axis=1))[0]
         row["mlx_copy_s"] = _median_mlx(lambda: inner + 1)[0]
         del x, inner, conv
         gc.collect()
         mx.clear_cache()
 
-        print(f"C={channels:<5} {f}x{h}x{w}: conv mlx {row['mlx_conv_s']:.4f} [{flops / row['mlx_conv_s'] / 1e12:.0f}]"
-              f"  torch ncdhw {row['torch_conv_ncdhw_s']:.4f} [{flops / row['torch_conv_ncdhw_s'] / 1e12:.0f}]"
-              f"  torch ndhwc {row['torch_conv_ndhwc_s']:.4f} [{flops / row['torch_conv_ndhwc_s'] / 1e12:.0f}]"
-              f"  mlx conv peak {row['mlx_conv_peak_gib']:.2f} GiB")
-        print(f"           norm plain {row['mlx_norm_plain_s']:.4f} fast {row['mlx_norm_fast_s']:.4f}"
-              f"  norm+mod+silu plain {row['mlx_chain_plain_s']:.4f} fused {row['mlx_chain_fused_s']:.4f}"
-              f" kernel {row['mlx_chain_kernel_s']:.4f}"
-              f"  time pad {row['mlx_time_pad_s']:.4f}  one pass (x+1) {row['mlx_copy_s']:.4f}")
+        print(
+            f"C={channels:<5} {f}x{h}x{w}: conv mlx {row['mlx_conv_s']:.4f} [{flops / row['mlx_conv_s'] / 1e12:.0f}]"
+            f"  torch ncdhw {row['torch_conv_ncdhw_s']:.4f} [{flops / row['torch_conv_ncdhw_s'] / 1e12:.0f}]"
+            f"  torch ndhwc {row['torch_conv_ndhwc_s']:.4f} [{flops / row['torch_conv_ndhwc_s'] / 1e12:.0f}]"
+            f"  mlx conv peak {row['mlx_conv_peak_gib']:.2f} GiB"
+        )
+        print(
+            f"           norm plain {row['mlx_norm_plain_s']:.4f} fast {row['mlx_norm_fast_s']:.4f}"
+            f"  norm+mod+silu plain {row['mlx_chain_plain_s']:.4f} fused {row['mlx_chain_fused_s']:.4f}"
+            f" kernel {row['mlx_chain_kernel_s']:.4f}"
+            f"  time pad {row['mlx_time_pad_s']:.4f}  one pass (x+1) {row['mlx_copy_s']:.4f}"
+        )
         rows.append(row)
     return {"section": "vae-ops", "rows": rows}
 
@@ -258,10 +274,12 @@ def vae_evaluation(vae_config: dict, shape: VideoShape, dtype_name: str, repeats
         "decoder, block by block": lambda: block_by_block(latents, mx.array(0.05)),
         "prepared latents, one graph": lambda: vae.decode(raw, timestep=timestep),
         "prepared latents, block by block": lambda: block_by_block(raw, timestep),
-        "decode_video, untiled": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025,
-                                                      key=mx.random.key(3), tiling=TilingConfig.untiled()),
-        "decode_video, default tiles": lambda: decode_video(vae, latents, timestep=0.05, noise_scale=0.025,
-                                                            key=mx.random.key(3), tiling=TilingConfig()),
+        "decode_video, untiled": lambda: decode_video(
+            vae, latents, timestep=0.05, noise_scale=0.025, key=mx.random.key(3), tiling=TilingConfig.untiled()
+        ),
+        "decode_video, default tiles": lambda: decode_video(
+            vae, latents, timestep=0.05, noise_scale=0.025, key=mx.random.key(3), tiling=TilingConfig()
+        ),
     }
     rows = []
     print(f"\nVAE decode evaluation, {shape.width}x{shape.height}x{shape.frames}, {dtype_name}")
@@ -289,8 +307,7 @@ def transformer_compile(preset: str, shape: VideoShape, dtype_name: str, repeats
         timing = time_mlx(step, repeats, 2)
         result["compiled_s" if compiled else "plain_s"] = timing.median
     transformer_blocks.COMPILE_BLOCKS_ON_GPU = True
-    print(f"\nTransformer step {preset}: blocks compiled {result['compiled_s']:.4f} s, "
-          f"plain {result['plain_s']:.4f} s")
+    print(f"\nTransformer step {preset}: blocks compiled {result['compiled_s']:.4f} s, plain {result['plain_s']:.4f} s")
     del model, step
     gc.collect()
     mx.clear_cache()
@@ -322,8 +339,15 @@ def transformer_parts(preset: str, tokens: int, text_tokens: int, dtype_name: st
     whole = _median_mlx(lambda: block(x, timestep, context, None, rotary), repeats=10)[0]
     hidden_ff = mx.random.normal((1, tokens, block.ff.proj_out.weight.shape[1])).astype(dtype)
     mx.eval(hidden_ff)
-    width_layers = [block.attn1.to_q, block.attn1.to_k, block.attn1.to_v, block.attn1.to_out,
-                    block.attn2.to_q, block.attn2.to_out, block.ff.proj_in]
+    width_layers = [
+        block.attn1.to_q,
+        block.attn1.to_k,
+        block.attn1.to_v,
+        block.attn1.to_out,
+        block.attn2.to_q,
+        block.attn2.to_out,
+        block.ff.proj_in,
+    ]
 
     def gemms():
         return [layer(x) for layer in width_layers] + [block.ff.proj_out(hidden_ff)]
@@ -332,19 +356,25 @@ def transformer_parts(preset: str, tokens: int, text_tokens: int, dtype_name: st
     heads, head_dim = config.num_attention_heads, config.attention_head_dim
     q = mx.random.normal((1, heads, tokens, head_dim)).astype(dtype)
     mx.eval(q)
-    sdpa_time = _median_mlx(lambda: mx.fast.scaled_dot_product_attention(q, q, q, scale=head_dim**-0.5),
-                            repeats=10)[0]
+    sdpa_time = _median_mlx(lambda: mx.fast.scaled_dot_product_attention(q, q, q, scale=head_dim**-0.5), repeats=10)[0]
     gemm_flops = 2.0 * tokens * dim * dim * (4 + 2 + 8)
     sdpa_flops = 4.0 * tokens * tokens * dim
     result = {
-        "section": "transformer-parts", "preset": preset, "tokens": tokens,
-        "block_s": whole, "gemms_s": gemm_time, "self_attention_s": sdpa_time,
-        "gemm_tflops": gemm_flops / gemm_time / 1e12, "sdpa_tflops": sdpa_flops / sdpa_time / 1e12,
+        "section": "transformer-parts",
+        "preset": preset,
+        "tokens": tokens,
+        "block_s": whole,
+        "gemms_s": gemm_time,
+        "self_attention_s": sdpa_time,
+        "gemm_tflops": gemm_flops / gemm_time / 1e12,
+        "sdpa_tflops": sdpa_flops / sdpa_time / 1e12,
         "rest_s": whole - gemm_time - sdpa_time,
     }
-    print(f"\nTransformer block {preset}, {tokens} tokens, {dtype_name}: block {whole * 1e3:.2f} ms = "
-          f"GEMMs {gemm_time * 1e3:.2f} ms ({result['gemm_tflops']:.0f} TFLOP/s) + self-attention "
-          f"{sdpa_time * 1e3:.2f} ms ({result['sdpa_tflops']:.0f} TFLOP/s) + rest {result['rest_s'] * 1e3:.2f} ms")
+    print(
+        f"\nTransformer block {preset}, {tokens} tokens, {dtype_name}: block {whole * 1e3:.2f} ms = "
+        f"GEMMs {gemm_time * 1e3:.2f} ms ({result['gemm_tflops']:.0f} TFLOP/s) + self-attention "
+        f"{sdpa_time * 1e3:.2f} ms ({result['sdpa_tflops']:.0f} TFLOP/s) + rest {result['rest_s'] * 1e3:.2f} ms"
+    )
     return result
 
 
@@ -366,12 +396,17 @@ def main(argv: list[str] | None = None) -> int:
         levels = [(32, (3, 4, 6)), (16, (9, 16, 24))]
         preset, tokens = "tiny-check", 64
         PRESETS[preset] = PRESETS["ltxv-2b-0.9.8"].__class__(
-            num_attention_heads=2, attention_head_dim=16, num_layers=1, cross_attention_dim=32, caption_channels=16)
+            num_attention_heads=2, attention_head_dim=16, num_layers=1, cross_attention_dim=32, caption_channels=16
+        )
     else:
         vae_config, shape = LTXV_098_VAE_CONFIG, VideoShape()
         f, h, w = shape.latent_grid
-        levels = [(1024, (f, h, w)), (512, (2 * f - 1, 2 * h, 2 * w)), (256, (4 * f - 3, 4 * h, 4 * w)),
-                  (128, (8 * f - 7, 8 * h, 8 * w))]
+        levels = [
+            (1024, (f, h, w)),
+            (512, (2 * f - 1, 2 * h, 2 * w)),
+            (256, (4 * f - 3, 4 * h, 4 * w)),
+            (128, (8 * f - 7, 8 * h, 8 * w)),
+        ]
         preset, tokens = "ltxv-13b-0.9.8", shape.tokens
     if "vae-blocks" in sections:
         results.append(vae_blocks(vae_config, shape, dtype_name, args.repeats))

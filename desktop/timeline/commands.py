@@ -10,9 +10,10 @@ reaches the stack and an accepted one is applied once, by the push. (Marking a r
 command obsolete instead would not do: QUndoStack.push discards the redo history and the
 clean state before it drops an obsolete command.)
 """
+
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -26,7 +27,7 @@ class ProjectCommand(QUndoCommand):
     `apply()` (the edit) and `revert()` (its exact inverse).
     """
 
-    def __init__(self, project: Project, text: str, changed: Optional[Callable[[], None]] = None):
+    def __init__(self, project: Project, text: str, changed: Callable[[], None] | None = None):
         super().__init__(text)
         self.project = project
         self.base_text = text
@@ -39,7 +40,9 @@ class ProjectCommand(QUndoCommand):
         self.apply()
         self._transitions = before
         after = self.project.transitions()
-        fitted = [cid for cid in before if cid in after and after[cid] != before[cid] and not self.sets_transition_of(cid)]
+        fitted = [
+            cid for cid in before if cid in after and after[cid] != before[cid] and not self.sets_transition_of(cid)
+        ]
         self.note = " ".join(self._describe(cid, *after[cid]) for cid in fitted)
         if fitted:  # the Edit menu says what else the edit did ("Undo Trim clip (crossfade shortened)")
             effect = "shortened" if all(after[cid][0] == "crossfade" for cid in fitted) else "removed"
@@ -90,7 +93,7 @@ class RemoveClip(ProjectCommand):
         super().__init__(project, "Delete clip", changed)
         self.clip_id = clip_id
         self.index: int = -1
-        self.clip: Optional[Clip] = None
+        self.clip: Clip | None = None
 
     def check(self) -> None:
         self.project.index_of(self.clip_id)
@@ -121,7 +124,7 @@ class MoveClip(ProjectCommand):
 class TrimClip(ProjectCommand):
     """A trim; a neighbouring crossfade longer than the trimmed clip is shortened in the same edit."""
 
-    def __init__(self, project: Project, clip_id: str, trim_in: int, trim_out: Optional[int], changed=None):
+    def __init__(self, project: Project, clip_id: str, trim_in: int, trim_out: int | None, changed=None):
         super().__init__(project, "Trim clip", changed)
         self.clip_id, self.new = clip_id, (trim_in, trim_out)
         clip = project.clip(clip_id)

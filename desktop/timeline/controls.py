@@ -1,8 +1,7 @@
 """The timeline's toolbar: actions on the selection (its sound's level and mute among them), generation
 options, transition and export settings."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,7 +26,7 @@ EXPORT_FORMATS = (("h264", ".mp4", "MP4"), ("prores", ".mov", "MOV ProRes"))
 
 
 class TimelineControls(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.project_button = QToolButton(text="Timeline", popupMode=QToolButton.InstantPopup)
         self.play = QPushButton("Play")
@@ -52,8 +51,9 @@ class TimelineControls(QWidget):
         self.delete = QPushButton("Delete")
         self.clip_mute = QToolButton(text="Mute", checkable=True)
         self.clip_mute.setToolTip("Silence the selected clip's sound, in playback and in the export")
-        self.clip_gain = QDoubleSpinBox(minimum=GAIN_RANGE_DB[0], maximum=GAIN_RANGE_DB[1], singleStep=1.0,
-                                        decimals=1, suffix=" dB")
+        self.clip_gain = QDoubleSpinBox(
+            minimum=GAIN_RANGE_DB[0], maximum=GAIN_RANGE_DB[1], singleStep=1.0, decimals=1, suffix=" dB"
+        )
         self.clip_gain.setToolTip("The selected clip's sound level, in playback and in the export")
         self.zoom_out = QToolButton(text="−", toolTip="Zoom out (or Ctrl+wheel over the clips)")
         self.zoom_in = QToolButton(text="+", toolTip="Zoom in (or Ctrl+wheel over the clips)")
@@ -65,10 +65,12 @@ class TimelineControls(QWidget):
         self.preset.setCurrentText("slow")
         self.preset.setToolTip("Export speed: slower presets make smaller files of the same quality")
         self.format = QComboBox()
-        for codec, suffix, label in EXPORT_FORMATS:
+        for codec, _suffix, label in EXPORT_FORMATS:
             self.format.addItem(label, codec)
-        self.format.setToolTip(f"MP4 ({VIDEO_CODECS['h264']}) to share and play; MOV ({VIDEO_CODECS['prores']}) "
-                               "for further editing (larger files)")
+        self.format.setToolTip(
+            f"MP4 ({VIDEO_CODECS['h264']}) to share and play; MOV ({VIDEO_CODECS['prores']}) "
+            "for further editing (larger files)"
+        )
         self.prompt = QLineEdit(placeholderText="Prompt for the next generation (empty: keep the clip's prompt)")
         self.seed = QSpinBox(minimum=-1, maximum=2**31 - 2, value=-1, prefix="seed ", specialValueText="seed random")
         self.frames = QSpinBox(minimum=9, maximum=257, value=97, singleStep=8, suffix=" frames")
@@ -106,10 +108,10 @@ class TimelineControls(QWidget):
         codec = self.format.currentData()
         return codec, next(suffix for name, suffix, _ in EXPORT_FORMATS if name == codec)
 
-    def seed_value(self) -> Optional[int]:
+    def seed_value(self) -> int | None:
         return None if self.seed.value() < 0 else self.seed.value()
 
-    def update_for(self, clip: Optional[Clip], index: int, clips: int, has_range: bool, exporting: bool) -> None:
+    def update_for(self, clip: Clip | None, index: int, clips: int, has_range: bool, exporting: bool) -> None:
         """Enable what applies to the selection; show its takes and transition."""
         self.extend.setEnabled(clip is not None)
         self.extend_n.setEnabled(clip is not None)

@@ -1,11 +1,11 @@
 """Exporting the timeline (picture and sound, H.264 + AAC or ProRes + ALAC) on a worker thread: progress
 and cancel through signals."""
+
 from __future__ import annotations
 
 import logging
 import threading
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -22,8 +22,17 @@ class _StitchWorker(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, segments: list[Segment], output: Path, fps: float, crf: int, preset: str,
-                 size: Optional[tuple[int, int]], cancel: threading.Event, codec: str):
+    def __init__(
+        self,
+        segments: list[Segment],
+        output: Path,
+        fps: float,
+        crf: int,
+        preset: str,
+        size: tuple[int, int] | None,
+        cancel: threading.Event,
+        codec: str,
+    ):
         super().__init__()
         self.args = (segments, output, fps, crf, preset, size, codec)
         self.cancel = cancel
@@ -56,8 +65,17 @@ class ExportJob(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, segments: list[Segment], output: Path, fps: float, crf: int = 18, preset: str = "slow",
-                 size: Optional[tuple[int, int]] = None, parent=None, codec: str = "h264"):
+    def __init__(
+        self,
+        segments: list[Segment],
+        output: Path,
+        fps: float,
+        crf: int = 18,
+        preset: str = "slow",
+        size: tuple[int, int] | None = None,
+        parent=None,
+        codec: str = "h264",
+    ):
         super().__init__(parent)
         self._cancel = threading.Event()
         self._thread = QThread()
@@ -65,8 +83,11 @@ class ExportJob(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self.progress)
-        for source, target in ((self._worker.finished, self.finished), (self._worker.failed, self.failed),
-                               (self._worker.cancelled, self.cancelled)):
+        for source, target in (
+            (self._worker.finished, self.finished),
+            (self._worker.failed, self.failed),
+            (self._worker.cancelled, self.cancelled),
+        ):
             source.connect(self._thread.quit)
             source.connect(target)
 

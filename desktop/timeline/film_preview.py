@@ -9,6 +9,7 @@ holds 1800 frames and dozens of cuts; per-clip players would each add their star
 A film whose mix is still being made plays its picture at once and its sound from when the
 mix arrives.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,13 @@ class FilmPreview(QLabel):
     playing_changed = Signal(bool)
     sound_problem = Signal(object)  # why playback has no sound (str), or None when it has
 
-    def __init__(self, project: Callable[[], Project], playhead: Callable[[], int],
-                 set_playhead: Callable[[int], None], parent=None):
+    def __init__(
+        self,
+        project: Callable[[], Project],
+        playhead: Callable[[], int],
+        set_playhead: Callable[[int], None],
+        parent=None,
+    ):
         super().__init__(parent, alignment=Qt.AlignCenter)
         self._project, self._playhead, self._set_playhead = project, playhead, set_playhead
         self.setMinimumSize(240, 135)
@@ -138,8 +144,13 @@ class FilmScreen(QWidget):
 
     sound_unavailable = Signal(str)  # why a film with sound plays without it (once per reason)
 
-    def __init__(self, project: Callable[[], Project], playhead: Callable[[], int],
-                 set_playhead: Callable[[int], None], parent=None):
+    def __init__(
+        self,
+        project: Callable[[], Project],
+        playhead: Callable[[], int],
+        set_playhead: Callable[[int], None],
+        parent=None,
+    ):
         super().__init__(parent)
         self.preview = FilmPreview(project, playhead, set_playhead, self)
         self.volume = VolumeControl()

@@ -7,6 +7,7 @@ so playback sounds as the exported film will. One mix is made at a time; an edit
 meanwhile is mixed next. Each clip's decoded sound is kept, so a mix after an edit only
 decodes clips it has not heard yet.
 """
+
 from __future__ import annotations
 
 import logging
@@ -94,9 +95,14 @@ class FilmSound(QObject):
         if self._running is not None or self._wanted is None or self._wanted == self._key:
             return
         key = self._running = self._wanted
-        run_in_thread_pool(lambda progress: mix_film(key[0], key[1], self.sounds), self, name="mix the film's sound",
-                           on_result=lambda samples: self._done(key, samples),
-                           on_error=lambda error: self._failed(key, error), expected=(LtxMlxError, OSError))
+        run_in_thread_pool(
+            lambda progress: mix_film(key[0], key[1], self.sounds),
+            self,
+            name="mix the film's sound",
+            on_result=lambda samples: self._done(key, samples),
+            on_error=lambda error: self._failed(key, error),
+            expected=(LtxMlxError, OSError),
+        )
 
     def _done(self, key: MixKey, samples: bytes | None) -> None:
         self._running = None

@@ -4,14 +4,15 @@ Extend, bridge and image clips become new clips (InsertClip); regenerate and
 retake become new takes (AddTake), so earlier versions stay one switch away.
 Extend ×N chains: each finished extension submits the next from the new clip.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
@@ -43,8 +44,9 @@ def splice_retake(original: Path, generated: Path, plan: PlannedJob, output: Pat
     parts.append(Segment(str(generated), plan.context_before, plan.context_before + count))
     if start + count < info.frames:
         parts.append(Segment(str(original), start + count, None))
-    return stitch(parts, output, fps, crf=12, preset="fast", size=(info.width - info.width % 2,
-                                                                    info.height - info.height % 2))
+    return stitch(
+        parts, output, fps, crf=12, preset="fast", size=(info.width - info.width % 2, info.height - info.height % 2)
+    )
 
 
 class TimelineJobs(QObject):
@@ -56,8 +58,14 @@ class TimelineJobs(QObject):
     progress = Signal(int, int)  # denoising step i of n of the running timeline job
     foreign_finished = Signal(str)  # mp4 of a job submitted by someone else (the main window's Generate)
 
-    def __init__(self, service, undo_stack: QUndoStack, project: Callable[[], Project],
-                 changed: Callable[[], None], parent: Optional[QObject] = None):
+    def __init__(
+        self,
+        service,
+        undo_stack: QUndoStack,
+        project: Callable[[], Project],
+        changed: Callable[[], None],
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.service = service
         self.undo_stack = undo_stack
@@ -134,7 +142,9 @@ class TimelineJobs(QObject):
         if plan.kind in ("regenerate", "retake"):
             return self._land_take(plan, project, path, request)
         info = probe_media(path)
-        take = Take(self._media_reference(path), request, plan.label, info.frames, has_audio=info.audio_codec is not None)
+        take = Take(
+            self._media_reference(path), request, plan.label, info.frames, has_audio=info.audio_codec is not None
+        )
         clip = Clip(takes=[take], overlap_in=plan.overlap_in, trim_out=plan.trim_out)
         index = plan.insert_index
         if plan.kind == "extend" and plan.clip_id:
@@ -145,8 +155,9 @@ class TimelineJobs(QObject):
         push_edit(self.undo_stack, InsertClip(project, index, clip, self._changed, text=plan.label or "Add clip"))
         self.message.emit(f"{plan.label} added as clip {project.index_of(clip.id) + 1}.")
         if pending.chain_left > 0:
-            follow = build_extend(project, clip.id, plan.request.prompt, None, plan.request.num_frames,
-                                  plan.overlap_in or 9)
+            follow = build_extend(
+                project, clip.id, plan.request.prompt, None, plan.request.num_frames, plan.overlap_in or 9
+            )
             self.submit(follow, pending.chain_left - 1)
         return clip.id
 
@@ -155,15 +166,23 @@ class TimelineJobs(QObject):
         if plan.kind == "retake":
             spliced = path.with_name(f"{path.stem}-spliced.mp4")
             splice_retake(project.media_path(clip), path, plan, spliced, project.fps)
-            request["retake"] = {"start": plan.retake_start, "count": plan.retake_count,
-                                 "generated": self._media_reference(path)}
+            request["retake"] = {
+                "start": plan.retake_start,
+                "count": plan.retake_count,
+                "generated": self._media_reference(path),
+            }
             base = clip.take.request or {}
             request = {**base, "retake": request["retake"], "retake_request": request} if base else request
             path = spliced
         number = len(clip.takes) + 1
         info = probe_media(path)
-        take = Take(self._media_reference(path), request, f"{plan.label} (take {number})", info.frames,
-                    has_audio=info.audio_codec is not None)
+        take = Take(
+            self._media_reference(path),
+            request,
+            f"{plan.label} (take {number})",
+            info.frames,
+            has_audio=info.audio_codec is not None,
+        )
         push_edit(self.undo_stack, AddTake(project, clip.id, take, self._changed, text=plan.label))
         self.message.emit(f"{plan.label}: clip {project.index_of(clip.id) + 1} now shows take {number}.")
         return clip.id

@@ -4,11 +4,11 @@ Every edit goes through the shared QUndoStack (the main window's Edit menu), a c
 sound level and mute among them; generation goes through the shared GenerationService;
 export (picture and sound) runs on its own thread. The space bar plays and pauses.
 """
+
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QUndoStack
@@ -64,12 +64,17 @@ class TimelinePanel(QWidget):
     export_finished = Signal(str)
     export_failed = Signal(str)
 
-    def __init__(self, service, undo_stack: Optional[QUndoStack] = None, parent: Optional[QWidget] = None,
-                 fallback_model: Optional[str] = DEFAULTS["model"]):
+    def __init__(
+        self,
+        service,
+        undo_stack: QUndoStack | None = None,
+        parent: QWidget | None = None,
+        fallback_model: str | None = DEFAULTS["model"],
+    ):
         """`fallback_model`: the app's saved model (its settings), for when no model is chosen yet."""
         super().__init__(parent)
         self.project = Project()
-        self.default_model: Optional[str] = None
+        self.default_model: str | None = None
         self.fallback_model = fallback_model
         self._owns_stack = undo_stack is None
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
@@ -85,7 +90,7 @@ class TimelinePanel(QWidget):
         self.cancel_generation_button = QPushButton("Cancel generation", visible=False)
         self.export_bar = QProgressBar(visible=False, format="export %p%")
         self.cancel_export_button = QPushButton("Cancel export", visible=False)
-        self.export_job: Optional[ExportJob] = None
+        self.export_job: ExportJob | None = None
         self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
         self._autosave_timer.start()
         self._build_layout()
@@ -148,10 +153,12 @@ class TimelinePanel(QWidget):
         self.view.playhead_moved.connect(self.show_frame)
         self.view.playhead_moved.connect(self.preview.follow_playhead)
         self.screen.sound_unavailable.connect(lambda why: self.status.setText(f"No sound: {why}; playing without."))
-        self.view.move_requested.connect(lambda cid, index: self.push(MoveClip(self.project, cid, index,
-                                                                               self._on_changed)))
-        self.view.trim_requested.connect(lambda cid, a, b: self.push(TrimClip(self.project, cid, a, b,
-                                                                              self._on_changed)))
+        self.view.move_requested.connect(
+            lambda cid, index: self.push(MoveClip(self.project, cid, index, self._on_changed))
+        )
+        self.view.trim_requested.connect(
+            lambda cid, a, b: self.push(TrimClip(self.project, cid, a, b, self._on_changed))
+        )
         self.view.range_selected.connect(self._on_range)
         self.view.files_dropped.connect(self.add_files)
         self.jobs.message.connect(self.status.setText)
@@ -163,7 +170,7 @@ class TimelinePanel(QWidget):
 
     # Document -------------------------------------------------------------------------------
 
-    def set_default_model(self, model_id: Optional[str]) -> None:
+    def set_default_model(self, model_id: str | None) -> None:
         """The model that extends imported clips and animates dropped images (generated clips keep theirs)."""
         self.default_model = model_id
         if model_id and not self.project.model:
@@ -216,16 +223,22 @@ class TimelinePanel(QWidget):
             self.status.setText("Range cleared.")
             self._update_controls()
             return
-        self.status.setText(f"Range {start}–{end - 1} of clip {self.project.index_of(clip_id) + 1} selected: "
-                            f"Retake regenerates it.")
+        self.status.setText(
+            f"Range {start}–{end - 1} of clip {self.project.index_of(clip_id) + 1} selected: Retake regenerates it."
+        )
         self._update_controls()
 
     def _update_controls(self) -> None:
         clips = self.selected_clips()
         one = len(clips) >= 1
         index = self.project.index_of(clips[-1].id) if one else -1
-        self.controls.update_for(clips[-1] if one else None, index, len(self.project.clips),
-                                 bool(self.view.retake_range), self.export_job is not None)
+        self.controls.update_for(
+            clips[-1] if one else None,
+            index,
+            len(self.project.clips),
+            bool(self.view.retake_range),
+            self.export_job is not None,
+        )
 
     # Edits ----------------------------------------------------------------------------------
 
@@ -236,8 +249,13 @@ class TimelinePanel(QWidget):
             try:
                 if kind == "video":
                     info = probe_media(path)
-                    take = Take(self.project.import_media(path), generated_request(path), path.stem, info.frames,
-                                has_audio=info.audio_codec is not None)
+                    take = Take(
+                        self.project.import_media(path),
+                        generated_request(path),
+                        path.stem,
+                        info.frames,
+                        has_audio=info.audio_codec is not None,
+                    )
                     clip = Clip(takes=[take])
                     if not self.project.clips:  # the first video sets the film's rate and generation size
                         self.project.fps = info.fps or self.project.fps
@@ -246,8 +264,14 @@ class TimelinePanel(QWidget):
                     self.push(InsertClip(self.project, index, clip, self._on_changed, text="Import video"))
                     index += 1
                 elif kind == "image":
-                    plan = build_image_clip(self.project, path, index, self.controls.prompt.text(),
-                                            self.controls.seed_value(), self.controls.frames.value())
+                    plan = build_image_clip(
+                        self.project,
+                        path,
+                        index,
+                        self.controls.prompt.text(),
+                        self.controls.seed_value(),
+                        self.controls.frames.value(),
+                    )
                     self.jobs.submit(plan)
                 else:
                     self.status.setText(f"'{path.name}' is not a video or image the timeline can use.")
@@ -285,7 +309,7 @@ class TimelinePanel(QWidget):
 
     # Generation -----------------------------------------------------------------------------
 
-    def _submit(self, build, chain: int = 0) -> Optional[str]:
+    def _submit(self, build, chain: int = 0) -> str | None:
         if not self.project.model:  # imported clips and images are animated with the app's chosen model
             self.project.model = self.default_model or self.fallback_model
         try:
@@ -294,17 +318,19 @@ class TimelinePanel(QWidget):
             self.status.setText(str(error))
             return None
 
-    def extend(self, times: int = 1) -> Optional[str]:
+    def extend(self, times: int = 1) -> str | None:
         """Continue the selected clip `times` times in a chain (each from the previous result)."""
         clips = self.selected_clips()
         if not clips:
             self.status.setText("Select the clip to continue.")
             return None
         c = self.controls
-        return self._submit(lambda: build_extend(self.project, clips[-1].id, c.prompt.text(), c.seed_value(),
-                                                 c.frames.value()), max(0, times - 1))
+        return self._submit(
+            lambda: build_extend(self.project, clips[-1].id, c.prompt.text(), c.seed_value(), c.frames.value()),
+            max(0, times - 1),
+        )
 
-    def bridge(self) -> Optional[str]:
+    def bridge(self) -> str | None:
         clips = self.selected_clips()
         if not clips:
             self.status.setText("Select the clip after which the bridge goes.")
@@ -315,26 +341,31 @@ class TimelinePanel(QWidget):
         else:
             second_id = clips[-1].id
         c = self.controls
-        return self._submit(lambda: build_bridge(self.project, clips[0].id, second_id, c.prompt.text(),
-                                                 c.seed_value(), c.frames.value()))
+        return self._submit(
+            lambda: build_bridge(
+                self.project, clips[0].id, second_id, c.prompt.text(), c.seed_value(), c.frames.value()
+            )
+        )
 
-    def retake(self) -> Optional[str]:
+    def retake(self) -> str | None:
         if not self.view.retake_range:
             self.status.setText("Shift-drag across a clip to choose the frames to retake.")
             return None
         clip_id, start, end = self.view.retake_range
         c = self.controls
-        return self._submit(lambda: build_retake(self.project, clip_id, start, end - start, c.prompt.text(),
-                                                 c.seed_value()))
+        return self._submit(
+            lambda: build_retake(self.project, clip_id, start, end - start, c.prompt.text(), c.seed_value())
+        )
 
-    def regenerate(self) -> Optional[str]:
+    def regenerate(self) -> str | None:
         clips = self.selected_clips()
         if not clips:
             self.status.setText("Select the clip to regenerate.")
             return None
         c = self.controls
-        return self._submit(lambda: build_regenerate(self.project, clips[-1].id, c.prompt.text() or None,
-                                                     c.seed_value()))
+        return self._submit(
+            lambda: build_regenerate(self.project, clips[-1].id, c.prompt.text() or None, c.seed_value())
+        )
 
     def _on_jobs_pending(self, count: int) -> None:
         self.generation_bar.setVisible(count > 0)
@@ -362,28 +393,26 @@ class TimelinePanel(QWidget):
 
     # Files and export -----------------------------------------------------------------------
 
-    def export(self, output: Optional[Path] = None, crf: Optional[int] = None,
-               preset: Optional[str] = None) -> Optional[ExportJob]:
+    def export(self, output: Path | None = None, crf: int | None = None, preset: str | None = None) -> ExportJob | None:
         """Stitch the timeline and its sound in the toolbar's format on a worker thread (progress, Cancel export)."""
         if self.export_job is not None:
             return None
         codec, suffix = self.controls.export_format()
         if output is None:
             kind = suffix[1:].upper()
-            name, _ = QFileDialog.getSaveFileName(self, "Export video", f"{self.project.name}{suffix}",
-                                                  f"{kind} (*{suffix})")
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Export video", f"{self.project.name}{suffix}", f"{kind} (*{suffix})"
+            )
             if not name:
                 return None
             output = Path(name)
         crf = self.controls.crf.value() if crf is None else crf
         preset = self.controls.preset.currentText() if preset is None else preset
-        job = ExportJob(self.project.segments(), Path(output), self.project.fps, crf, preset, parent=self,
-                        codec=codec)
+        job = ExportJob(self.project.segments(), Path(output), self.project.fps, crf, preset, parent=self, codec=codec)
         job.progress.connect(lambda done, total: (self.export_bar.setMaximum(total), self.export_bar.setValue(done)))
         job.finished.connect(lambda path: self._export_done(f"Exported {Path(path).name}.", path, True))
         job.failed.connect(lambda message: self._export_done(message, message, False))
-        job.cancelled.connect(lambda: self._export_done("Export cancelled; nothing was written.", "cancelled",
-                                                        False))
+        job.cancelled.connect(lambda: self._export_done("Export cancelled; nothing was written.", "cancelled", False))
         self.export_job = job
         self.export_bar.setValue(0)
         self.export_bar.setVisible(True)

@@ -3,13 +3,13 @@
 `film_layout` and `film_sources` are pure (no Qt) so the timeline view, the
 preview player and the tests agree on one mapping from film frames to clip frames.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -52,7 +52,7 @@ def film_sources(project: Project, frame: int) -> list[tuple[Clip, int, float]]:
     """(clip, source frame, weight) pairs whose weighted sum is film frame `frame` (as stitch blends)."""
     sources = []
     layout = film_layout(project)
-    for index, place in enumerate(layout):
+    for place in layout:
         if not place.start <= frame < place.end:
             continue
         offset = frame - place.start
@@ -72,9 +72,9 @@ class FrameCache:
     def __init__(self, height: int = 180, clips: int = 6):
         self.height = height
         self.capacity = clips
-        self._videos: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._videos: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def frames(self, path: Path) -> Optional[np.ndarray]:
+    def frames(self, path: Path) -> np.ndarray | None:
         key = str(path)
         if key in self._videos:
             self._videos.move_to_end(key)
@@ -93,13 +93,13 @@ class FrameCache:
             self._videos.popitem(last=False)
         return video
 
-    def frame(self, path: Path, index: int) -> Optional[np.ndarray]:
+    def frame(self, path: Path, index: int) -> np.ndarray | None:
         video = self.frames(path)
         if video is None or len(video) == 0:
             return None
         return video[max(0, min(index, len(video) - 1))]
 
-    def film_frame(self, project: Project, frame: int) -> Optional[np.ndarray]:
+    def film_frame(self, project: Project, frame: int) -> np.ndarray | None:
         """The film frame as the export will show it (crossfades blended), at preview size."""
         result = None
         for clip, source, weight in film_sources(project, frame):

@@ -1,9 +1,10 @@
 """Project files for the timeline: new, open, save, save as (media copied in), autosave and crash recovery, add media."""
+
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
@@ -52,7 +53,7 @@ class ProjectActions(QObject):
         self.add_media = QAction("Add videos or images…", self, triggered=lambda: self.add_media_files())
         self.add_last = QAction("Add the last generated video", self, triggered=self.add_last_generated)
         self.add_last.setEnabled(False)
-        self.last_generated: Optional[Path] = None
+        self.last_generated: Path | None = None
         self._recovery_checked = False
         self.unsaved = UnsavedSlot()  # this instance's own autosave of a never-saved timeline
         self.error_box: QMessageBox | None = None
@@ -74,7 +75,7 @@ class ProjectActions(QObject):
         if self.last_generated is not None:
             self.panel.add_files([str(self.last_generated)], len(self.panel.project.clips))
 
-    def add_media_files(self, paths: Optional[list[str]] = None) -> None:
+    def add_media_files(self, paths: list[str] | None = None) -> None:
         if paths is None:
             paths, _ = QFileDialog.getOpenFileNames(self.panel, "Add to the timeline", "", MEDIA_FILTER)
         if paths:
@@ -93,9 +94,13 @@ class ProjectActions(QObject):
         """Before the timeline is replaced: True when nothing is unsaved, or the user saved or discarded it."""
         if not self.has_unsaved_changes():
             return True
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved timeline",
-                          f"Save the changes to '{self.panel.project.name}' before {doing}?",
-                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self.panel)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Unsaved timeline",
+            f"Save the changes to '{self.panel.project.name}' before {doing}?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+            self.panel,
+        )
         box.setInformativeText("Your changes are lost if you don't save them.")
         box.setDefaultButton(QMessageBox.Save)
         answer = box.exec()
@@ -103,7 +108,7 @@ class ProjectActions(QObject):
             return self.save_project() is not None
         return answer == QMessageBox.Discard
 
-    def open_project(self, folder: Optional[Path] = None, use_autosave: Optional[bool] = None) -> None:
+    def open_project(self, folder: Path | None = None, use_autosave: bool | None = None) -> None:
         """Open a .ltxproj folder; an autosave newer than its last save (a crash) is offered, or used when told.
 
         Unsaved edits to the open timeline are offered for saving first (Cancel keeps it open).
@@ -122,15 +127,16 @@ class ProjectActions(QObject):
             except AutosaveUnreadable as error:  # the project's own file may be fine: open that
                 recovered, notice = None, str(error)
             if recovered is not None and use_autosave is None:
-                use_autosave = self._ask("Recover project", "This timeline has changes from a session that ended "
-                                                            "unexpectedly. Recover them?")
+                use_autosave = self._ask(
+                    "Recover project", "This timeline has changes from a session that ended unexpectedly. Recover them?"
+                )
             self.panel.set_project(recovered if recovered is not None and use_autosave else load_project(folder))
             if notice:
                 self.panel.status.setText(notice)
         except ProjectError as error:
             self.panel.status.setText(str(error))
 
-    def save_project(self, folder: Optional[Path] = None) -> Optional[Path]:
+    def save_project(self, folder: Path | None = None) -> Path | None:
         """Save to `folder` or the project's own; a project never saved asks where (Save as).
 
         A save that fails (full disk, read-only folder) shows why and leaves the timeline
@@ -150,7 +156,7 @@ class ProjectActions(QObject):
         self.panel.status.setText(f"Saved {path.parent.name}.")
         return path
 
-    def autosave(self) -> Optional[Path]:
+    def autosave(self) -> Path | None:
         """Autosave edits not yet saved; a project never saved autosaves to this instance's own slot.
 
         A failure is shown once (and logged), not at every tick, until an autosave succeeds again.
@@ -169,7 +175,7 @@ class ProjectActions(QObject):
         self._autosave_failing = False
         return path
 
-    def recover_unsaved(self, use_autosave: Optional[bool] = None) -> bool:
+    def recover_unsaved(self, use_autosave: bool | None = None) -> bool:
         """After a crash, offer the newest autosave of a never-saved timeline no running instance holds.
 
         Asked once per start (unless told); a damaged autosave is passed over with a notice.
@@ -187,8 +193,10 @@ class ProjectActions(QObject):
             self.panel.status.setText(str(error))
             return False
         if use_autosave is None:
-            use_autosave = self._ask("Recover timeline", "A timeline that was never saved was open when the app "
-                                                         "last closed unexpectedly. Recover it?")
+            use_autosave = self._ask(
+                "Recover timeline",
+                "A timeline that was never saved was open when the app last closed unexpectedly. Recover it?",
+            )
         if use_autosave:
             self.unsaved.adopt(autosave)
             self.panel.set_project(project)
@@ -210,11 +218,15 @@ class ProjectActions(QObject):
     def _ask(self, title: str, question: str) -> bool:
         return QMessageBox.question(self.panel, title, question) == QMessageBox.Yes
 
-    def save_project_as(self, folder: Optional[Path] = None) -> Optional[Path]:
+    def save_project_as(self, folder: Path | None = None) -> Path | None:
         """Save into a new .ltxproj folder and copy every referenced video into its media/."""
         if folder is None:
-            name, _ = QFileDialog.getSaveFileName(self.panel, "Save timeline as", f"{self.panel.project.name}"
-                                                  f"{PROJECT_SUFFIX}", f"Timeline (*{PROJECT_SUFFIX})")
+            name, _ = QFileDialog.getSaveFileName(
+                self.panel,
+                "Save timeline as",
+                f"{self.panel.project.name}{PROJECT_SUFFIX}",
+                f"Timeline (*{PROJECT_SUFFIX})",
+            )
             if not name:
                 return None
             folder = Path(name)

@@ -12,6 +12,7 @@ multiple of 8, so the context lengths and retake ranges are rounded here.
 - Retake: frames before the range at frame 0 and frames after it at the end;
   only the middle replaces the range (spliced into a new take).
 """
+
 from __future__ import annotations
 
 import copy
@@ -19,7 +20,6 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from desktop.project import Clip, Project, ProjectError
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, nearest_valid_frames
@@ -28,7 +28,7 @@ DEFAULT_CONTEXT_FRAMES = 9
 DEFAULT_NEW_FRAMES = 97
 
 
-def generated_request(video: Path) -> Optional[dict]:
+def generated_request(video: Path) -> dict | None:
     """The request in a generated video's JSON sidecar (so it can be regenerated and extended alike)."""
     sidecar = video.with_suffix(".json")
     try:
@@ -44,10 +44,10 @@ class PlannedJob:
 
     kind: str  # "extend" | "bridge" | "retake" | "regenerate" | "image"
     request: GenerationRequest
-    clip_id: Optional[str] = None  # the clip the action starts from (or gets the new take)
+    clip_id: str | None = None  # the clip the action starts from (or gets the new take)
     insert_index: int = 0  # where a new clip goes (extend, bridge, image)
     overlap_in: int = 0  # leading frames of the result that repeat the previous clip
-    trim_out: Optional[int] = None  # frames of the result kept (bridge drops B's repeated start)
+    trim_out: int | None = None  # frames of the result kept (bridge drops B's repeated start)
     retake_start: int = 0  # first source frame the retake replaces
     retake_count: int = 0  # frames replaced
     context_before: int = 0  # generated frames before the replacement (retake)
@@ -65,7 +65,7 @@ def context_length(available: int, wanted: int) -> int:
     return 0 if usable < 1 else (usable - 1) // 8 * 8 + 1
 
 
-def base_request(project: Project, clip: Optional[Clip]) -> GenerationRequest:
+def base_request(project: Project, clip: Clip | None) -> GenerationRequest:
     """The clip's own request (model, size, prompt) when it was generated, else the project's defaults."""
     if clip is not None and clip.take.request:
         request = GenerationRequest.from_dict(copy.deepcopy(clip.take.request))
@@ -77,7 +77,7 @@ def base_request(project: Project, clip: Optional[Clip]) -> GenerationRequest:
     return request
 
 
-def _finish(request: GenerationRequest, prompt: Optional[str], seed: Optional[int], frames: int) -> None:
+def _finish(request: GenerationRequest, prompt: str | None, seed: int | None, frames: int) -> None:
     if prompt is not None:
         request.prompt = prompt
     request.seeds = [new_seed() if seed is None else int(seed)]
@@ -87,18 +87,29 @@ def _finish(request: GenerationRequest, prompt: Optional[str], seed: Optional[in
 
 def tail_item(project: Project, clip: Clip, frames: int, at_frame: int = 0) -> ConditioningItem:
     """The clip's last `frames` kept frames as a conditioning video."""
-    return ConditioningItem(path=str(project.media_path(clip)), frame=at_frame,
-                            source_start=clip.end - frames, source_count=frames)
+    return ConditioningItem(
+        path=str(project.media_path(clip)), frame=at_frame, source_start=clip.end - frames, source_count=frames
+    )
 
 
 def head_item(project: Project, clip: Clip, frames: int, at_frame: int) -> ConditioningItem:
     """The clip's first `frames` frames after its trim and overlap, placed at `at_frame`."""
-    return ConditioningItem(path=str(project.media_path(clip)), frame=at_frame,
-                            source_start=clip.trim_in + clip.overlap_in, source_count=frames)
+    return ConditioningItem(
+        path=str(project.media_path(clip)),
+        frame=at_frame,
+        source_start=clip.trim_in + clip.overlap_in,
+        source_count=frames,
+    )
 
 
-def build_extend(project: Project, clip_id: str, prompt: Optional[str] = None, seed: Optional[int] = None,
-                 num_frames: int = DEFAULT_NEW_FRAMES, context: int = DEFAULT_CONTEXT_FRAMES) -> PlannedJob:
+def build_extend(
+    project: Project,
+    clip_id: str,
+    prompt: str | None = None,
+    seed: int | None = None,
+    num_frames: int = DEFAULT_NEW_FRAMES,
+    context: int = DEFAULT_CONTEXT_FRAMES,
+) -> PlannedJob:
     """Continue `clip_id`: its last frames condition frame 0 of a new clip inserted after it."""
     index = project.index_of(clip_id)
     clip = project.clips[index]
@@ -112,9 +123,15 @@ def build_extend(project: Project, clip_id: str, prompt: Optional[str] = None, s
     return PlannedJob("extend", request, clip_id, index + 1, overlap_in=overlap, label="Extend")
 
 
-def build_bridge(project: Project, first_id: str, second_id: str, prompt: Optional[str] = None,
-                 seed: Optional[int] = None, num_frames: int = DEFAULT_NEW_FRAMES,
-                 context: int = DEFAULT_CONTEXT_FRAMES) -> PlannedJob:
+def build_bridge(
+    project: Project,
+    first_id: str,
+    second_id: str,
+    prompt: str | None = None,
+    seed: int | None = None,
+    num_frames: int = DEFAULT_NEW_FRAMES,
+    context: int = DEFAULT_CONTEXT_FRAMES,
+) -> PlannedJob:
     """A clip between two clips: A's end at frame 0, B's start at the last frames."""
     first, second = project.index_of(first_id), project.index_of(second_id)
     if second != first + 1:
@@ -129,12 +146,12 @@ def build_bridge(project: Project, first_id: str, second_id: str, prompt: Option
     request = base_request(project, a)
     _finish(request, prompt, seed, num_frames)
     request.conditioning = [tail_item(project, a, before), head_item(project, b, after, num_frames - after)]
-    return PlannedJob("bridge", request, first_id, second, overlap_in=before, trim_out=num_frames - after,
-                      label="Bridge")
+    return PlannedJob(
+        "bridge", request, first_id, second, overlap_in=before, trim_out=num_frames - after, label="Bridge"
+    )
 
 
-def retake_span(start: int, before: int, wanted: int, end: int, source_frames: int,
-                context: int) -> tuple[int, int]:
+def retake_span(start: int, before: int, wanted: int, end: int, source_frames: int, context: int) -> tuple[int, int]:
     """(frames to regenerate, after-context frames) near `wanted` that make a valid request.
 
     With an after-context the replaced span must end on a multiple of 8 from the
@@ -155,8 +172,15 @@ def retake_span(start: int, before: int, wanted: int, end: int, source_frames: i
     raise ProjectError("The selected range cannot be retaken here; select a longer or earlier range.")
 
 
-def build_retake(project: Project, clip_id: str, start: int, count: int, prompt: Optional[str] = None,
-                 seed: Optional[int] = None, context: int = DEFAULT_CONTEXT_FRAMES) -> PlannedJob:
+def build_retake(
+    project: Project,
+    clip_id: str,
+    start: int,
+    count: int,
+    prompt: str | None = None,
+    seed: int | None = None,
+    context: int = DEFAULT_CONTEXT_FRAMES,
+) -> PlannedJob:
     """Regenerate source frames [start, start+count) of a clip, conditioned on both sides.
 
     The range may change by a few frames (see `retake_span`); the plan says which frames are replaced.
@@ -172,17 +196,25 @@ def build_retake(project: Project, clip_id: str, start: int, count: int, prompt:
     source = str(project.media_path(clip))
     request.conditioning = []
     if before:
-        request.conditioning.append(ConditioningItem(path=source, frame=0, source_start=start - before,
-                                                     source_count=before))
+        request.conditioning.append(
+            ConditioningItem(path=source, frame=0, source_start=start - before, source_count=before)
+        )
     if after:
-        request.conditioning.append(ConditioningItem(path=source, frame=before + span, source_start=start + span,
-                                                     source_count=after))
-    return PlannedJob("retake", request, clip_id, retake_start=start, retake_count=span,
-                      context_before=before, label=f"Retake {start}–{start + span - 1}")
+        request.conditioning.append(
+            ConditioningItem(path=source, frame=before + span, source_start=start + span, source_count=after)
+        )
+    return PlannedJob(
+        "retake",
+        request,
+        clip_id,
+        retake_start=start,
+        retake_count=span,
+        context_before=before,
+        label=f"Retake {start}–{start + span - 1}",
+    )
 
 
-def build_regenerate(project: Project, clip_id: str, prompt: Optional[str] = None,
-                     seed: Optional[int] = None) -> PlannedJob:
+def build_regenerate(project: Project, clip_id: str, prompt: str | None = None, seed: int | None = None) -> PlannedJob:
     """The active take's request again with a new seed (or the given one) and/or prompt."""
     clip = project.clip(clip_id)
     if not clip.take.request:
@@ -192,8 +224,15 @@ def build_regenerate(project: Project, clip_id: str, prompt: Optional[str] = Non
     return PlannedJob("regenerate", request, clip_id, label="Regenerate")
 
 
-def build_image_clip(project: Project, image: Path, index: int, prompt: str = "", seed: Optional[int] = None,
-                     num_frames: int = DEFAULT_NEW_FRAMES, model: Optional[str] = None) -> PlannedJob:
+def build_image_clip(
+    project: Project,
+    image: Path,
+    index: int,
+    prompt: str = "",
+    seed: int | None = None,
+    num_frames: int = DEFAULT_NEW_FRAMES,
+    model: str | None = None,
+) -> PlannedJob:
     """An image-to-video clip from a dropped image (the image at frame 0)."""
     request = base_request(project, project.clips[index - 1] if 0 < index <= len(project.clips) else None)
     if model:

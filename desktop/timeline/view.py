@@ -5,9 +5,8 @@ The view never edits the project: drags end in signals (move_requested,
 trim_requested, …) that the panel turns into undo commands, then `refresh()`
 redraws from the document.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
@@ -39,13 +38,13 @@ def to_pixmap(frame) -> QPixmap:
 class ClipItem(QGraphicsItem):
     """One clip: thumbnails tiled over its width, its waveform under them, a label, trim handles when selected."""
 
-    def __init__(self, place: Placement, index: int, view: "TimelineView"):
+    def __init__(self, place: Placement, index: int, view: TimelineView):
         super().__init__()
         self.place, self.index, self.view = place, index, view
         self.clip_id = place.clip.id
         self.width = max(8.0, place.duration * view.pixels_per_frame)
-        self.trim_preview: Optional[tuple[int, int]] = None  # frames moved at (left, right) while dragging
-        self.wave: Optional[WaveformItem] = None
+        self.trim_preview: tuple[int, int] | None = None  # frames moved at (left, right) while dragging
+        self.wave: WaveformItem | None = None
         self.setPos(place.start * view.pixels_per_frame, TRACK_TOP)
         self.setZValue(index)
         self.attach_sound()
@@ -56,8 +55,15 @@ class ClipItem(QGraphicsItem):
         if self.wave is not None or not isinstance(sound, ClipSound):
             return
         clip = self.place.clip
-        self.wave = WaveformItem(sound, self.place.first_source_frame, self.place.duration, self.width - 2,
-                                 gain_from_db(clip.gain_db), clip.muted, self)
+        self.wave = WaveformItem(
+            sound,
+            self.place.first_source_frame,
+            self.place.duration,
+            self.width - 2,
+            gain_from_db(clip.gain_db),
+            clip.muted,
+            self,
+        )
         self.wave.setPos(1, TRACK_HEIGHT - LABEL_STRIP - WAVE_HEIGHT - 1)
         self.update()
 
@@ -85,8 +91,12 @@ class ClipItem(QGraphicsItem):
         range_ = self.view.retake_range
         if range_ and range_[0] == self.clip_id:  # over the filmstrip only: the label below stays legible
             ppf = self.view.pixels_per_frame
-            band = QRectF(rect.left() + (range_[1] - self.place.first_source_frame) * ppf, filmstrip.top(),
-                          (range_[2] - range_[1]) * ppf, filmstrip.height())
+            band = QRectF(
+                rect.left() + (range_[1] - self.place.first_source_frame) * ppf,
+                filmstrip.top(),
+                (range_[2] - range_[1]) * ppf,
+                filmstrip.height(),
+            )
             painter.fillRect(band, QColor(255, 170, 0, 90))
             painter.fillRect(QRectF(band.left(), band.top(), 2, band.height()), QColor(RETAKE_EDGE))
             painter.fillRect(QRectF(band.right() - 2, band.top(), 2, band.height()), QColor(RETAKE_EDGE))
@@ -103,8 +113,9 @@ class ClipItem(QGraphicsItem):
         fade = f" · fade {self.place.fade_in}" if self.place.fade_in else ""
         extension = " · ext" if clip.overlap_in else ""  # continues the previous clip (overlap dropped)
         sound = " · muted" if clip.muted else f" · {clip.gain_db:+g} dB" if clip.gain_db else ""
-        label_rect = rect.adjusted(HANDLE + 3 if selected else 4, rect.height() - LABEL_STRIP + 1,
-                                   -4 - self.view.fade_of_next(self.index), 0)
+        label_rect = rect.adjusted(
+            HANDLE + 3 if selected else 4, rect.height() - LABEL_STRIP + 1, -4 - self.view.fade_of_next(self.index), 0
+        )
         text = f"{self.index + 1}  {self.place.duration} f{extension}{takes}{fade}{sound}"
         label = painter.fontMetrics().elidedText(text, Qt.ElideRight, int(max(0, label_rect.width())))
         painter.drawText(label_rect, Qt.AlignLeft | Qt.AlignVCenter, label)
@@ -137,13 +148,13 @@ class TimelineView(QGraphicsView):
         self.pixels_per_frame = 3.0
         self.playhead = 0
         self.selected: list[str] = []
-        self.retake_range: Optional[tuple[str, int, int]] = None
+        self.retake_range: tuple[str, int, int] | None = None
         self.cache = FrameCache(height=96, clips=12)
         self.waveforms = WaveformStore(lambda: waveform_cache(self.project), self)
         self.waveforms.ready.connect(self._on_sound_known)
         self._thumbs: dict[tuple[str, int, int], QPixmap] = {}
         self._items: list[ClipItem] = []
-        self._drag: Optional[dict] = None
+        self._drag: dict | None = None
 
     # Drawing --------------------------------------------------------------------------------
 
@@ -187,7 +198,7 @@ class TimelineView(QGraphicsView):
             return self._items[index + 1].place.fade_in * self.pixels_per_frame
         return 0.0
 
-    def thumbnail(self, place: Placement, frame: int, height: int) -> Optional[QPixmap]:
+    def thumbnail(self, place: Placement, frame: int, height: int) -> QPixmap | None:
         path = self.project.media_path(place.clip)
         key = (str(path), frame, height)
         if key not in self._thumbs:
@@ -248,7 +259,7 @@ class TimelineView(QGraphicsView):
         self.viewport().update()
         self.playhead_moved.emit(self.playhead)
 
-    def _item_at(self, scene_x: float, scene_y: float) -> Optional[ClipItem]:
+    def _item_at(self, scene_x: float, scene_y: float) -> ClipItem | None:
         if not TRACK_TOP <= scene_y <= TRACK_TOP + TRACK_HEIGHT:
             return None
         hits = [i for i in self._items if i.x() <= scene_x <= i.x() + i.width]

@@ -6,6 +6,7 @@ for a file without sound, or PENDING while its peaks are computed on the thread 
 project's media (media/.waveforms/; a never-saved timeline keeps them in the app's cache
 folder), so a project opens with its waveforms without decoding its clips again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,9 +70,14 @@ class WaveformStore(QObject):
         if key not in self._pending:
             self._pending.add(key)
             cache = self._cache()
-            run_in_thread_pool(lambda progress: load_clip_sound(Path(key), cache), self, name=f"waveform {path.name}",
-                               on_result=lambda sound: self._arrived(key, sound),
-                               on_error=lambda error: self._failed(key, error), expected=(LtxMlxError, OSError))
+            run_in_thread_pool(
+                lambda progress: load_clip_sound(Path(key), cache),
+                self,
+                name=f"waveform {path.name}",
+                on_result=lambda sound: self._arrived(key, sound),
+                on_error=lambda error: self._failed(key, error),
+                expected=(LtxMlxError, OSError),
+            )
         return PENDING
 
     def _arrived(self, key: str, sound: ClipSound | None) -> None:
@@ -87,8 +93,16 @@ class WaveformStore(QObject):
 class WaveformItem(QGraphicsItem):
     """A clip's sound under its filmstrip: peaks over the clip's kept frames, scaled by its gain."""
 
-    def __init__(self, sound: ClipSound, first_frame: int, frames: int, width: float, gain: float, muted: bool,
-                 parent: QGraphicsItem):
+    def __init__(
+        self,
+        sound: ClipSound,
+        first_frame: int,
+        frames: int,
+        width: float,
+        gain: float,
+        muted: bool,
+        parent: QGraphicsItem,
+    ):
         super().__init__(parent)
         self.sound, self.first_frame, self.frames = sound, first_frame, frames
         self.width, self.gain, self.muted = width, gain, muted
@@ -108,5 +122,9 @@ class WaveformItem(QGraphicsItem):
         middle = WAVE_HEIGHT / 2
         painter.setPen(QPen(QColor(MUTED_COLOUR if self.muted else WAVE_COLOUR), 1))
         scale = middle - 1
-        painter.drawLines([QLineF(x + 0.5, middle - high * scale, x + 0.5, middle - low * scale + 0.5)
-                           for x, (low, high) in enumerate(self.columns())])
+        painter.drawLines(
+            [
+                QLineF(x + 0.5, middle - high * scale, x + 0.5, middle - low * scale + 0.5)
+                for x, (low, high) in enumerate(self.columns())
+            ]
+        )

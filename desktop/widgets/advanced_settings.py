@@ -5,10 +5,11 @@ Guidance and STG default to the pipeline config's values ("from config");
 setting them becomes a `config_overrides` entry on the request, so the JSON
 sidecar records exactly what was changed.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
@@ -48,15 +49,14 @@ def describe_schedule(config_name: str) -> str:
         return f"{len(timesteps) if timesteps else section.get('num_inference_steps', 20)} steps"
 
     if data.get("pipeline_type") == "multi-scale":
-        return (f"two passes: first {steps(data.get('first_pass') or {})}, "
-                f"second {steps(data.get('second_pass') or {})}")
+        return f"two passes: first {steps(data.get('first_pass') or {})}, second {steps(data.get('second_pass') or {})}"
     return f"one pass, {steps(data)}"
 
 
 class AdvancedSettings(QGroupBox):
     changed = Signal()
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__("Advanced", parent)
         form = QFormLayout(self)
 
@@ -114,12 +114,17 @@ class AdvancedSettings(QGroupBox):
         )
 
         self.config_combo.currentIndexChanged.connect(self._update_schedule)
-        for signal in (self.config_combo.currentIndexChanged, self.guidance_spin.valueChanged,
-                       self.stg_spin.valueChanged, self.residency_combo.currentIndexChanged,
-                       self.quantize_combo.currentIndexChanged, self.step_cache_combo.currentIndexChanged,
-                       self.step_cache_spin.valueChanged):
+        for signal in (
+            self.config_combo.currentIndexChanged,
+            self.guidance_spin.valueChanged,
+            self.stg_spin.valueChanged,
+            self.residency_combo.currentIndexChanged,
+            self.quantize_combo.currentIndexChanged,
+            self.step_cache_combo.currentIndexChanged,
+            self.step_cache_spin.valueChanged,
+        ):
             signal.connect(self.changed)
-        self.default_config: Optional[str] = None
+        self.default_config: str | None = None
         self._update_schedule()
 
     @staticmethod
@@ -132,7 +137,7 @@ class AdvancedSettings(QGroupBox):
         spin.setToolTip(tip)
         return spin
 
-    def set_default_config(self, config: Optional[str]) -> None:
+    def set_default_config(self, config: str | None) -> None:
         """The selected model's own pipeline YAML (shown when 'Model default' is chosen)."""
         self.default_config = config
         self._update_schedule()
@@ -142,7 +147,7 @@ class AdvancedSettings(QGroupBox):
         self.schedule_label.setText(describe_schedule(name) if name else "")
 
     @staticmethod
-    def _scale(spin: QDoubleSpinBox) -> Optional[float]:
+    def _scale(spin: QDoubleSpinBox) -> float | None:
         return None if spin.value() <= FROM_CONFIG else spin.value()
 
     def request_fields(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ desktops with the settings portal) Qt does it natively. Elsewhere (a bare X
 server, the offscreen platform) forcing a scheme falls back to Fusion with a
 palette of our own, so the choice still takes effect.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,21 +19,36 @@ from desktop.style import install_app_style, style_name
 
 log = logging.getLogger(__name__)
 
-APPEARANCES = {"system": ("Follow the System", Qt.ColorScheme.Unknown),
-               "light": ("Light", Qt.ColorScheme.Light),
-               "dark": ("Dark", Qt.ColorScheme.Dark)}
+APPEARANCES = {
+    "system": ("Follow the System", Qt.ColorScheme.Unknown),
+    "light": ("Light", Qt.ColorScheme.Light),
+    "dark": ("Dark", Qt.ColorScheme.Dark),
+}
 
 
 def dark_palette() -> QPalette:
     palette = QPalette()
     role, group = QPalette.ColorRole, QPalette.ColorGroup
-    for name, colour in ((role.Window, "#2b2b2d"), (role.WindowText, "#e6e6e6"), (role.Base, "#1e1e20"),
-                         (role.AlternateBase, "#2f2f33"), (role.Text, "#e6e6e6"), (role.Button, "#3a3a3d"),
-                         (role.ButtonText, "#e6e6e6"), (role.Highlight, "#2f6fd0"),
-                         (role.HighlightedText, "#ffffff"), (role.ToolTipBase, "#3a3a3d"),
-                         (role.ToolTipText, "#e6e6e6"), (role.PlaceholderText, "#8a8a8a"),
-                         (role.Link, "#6ea8ff"), (role.Mid, "#505054"), (role.Dark, "#161618"),
-                         (role.Light, "#505054"), (role.Midlight, "#444448"), (role.Shadow, "#000000")):
+    for name, colour in (
+        (role.Window, "#2b2b2d"),
+        (role.WindowText, "#e6e6e6"),
+        (role.Base, "#1e1e20"),
+        (role.AlternateBase, "#2f2f33"),
+        (role.Text, "#e6e6e6"),
+        (role.Button, "#3a3a3d"),
+        (role.ButtonText, "#e6e6e6"),
+        (role.Highlight, "#2f6fd0"),
+        (role.HighlightedText, "#ffffff"),
+        (role.ToolTipBase, "#3a3a3d"),
+        (role.ToolTipText, "#e6e6e6"),
+        (role.PlaceholderText, "#8a8a8a"),
+        (role.Link, "#6ea8ff"),
+        (role.Mid, "#505054"),
+        (role.Dark, "#161618"),
+        (role.Light, "#505054"),
+        (role.Midlight, "#444448"),
+        (role.Shadow, "#000000"),
+    ):
         palette.setColor(name, QColor(colour))
     for name in (role.WindowText, role.Text, role.ButtonText):
         palette.setColor(group.Disabled, name, QColor("#7c7c80"))

@@ -4,6 +4,7 @@ The sound guides an LTX-2 generation (the request's `audio_path`, from `audio_st
 the file); its waveform is computed on the thread pool (desktop.background) and drawn once it
 arrives, so a long file never holds the window up.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,12 @@ def waveform_pixmap(peaks: Peaks, width: int, height: int, colour: str = WAVE_CO
     middle, scale = height / 2, height / 2 - 1
     painter = QPainter(pixmap)
     painter.setPen(QPen(QColor(colour), 1))
-    painter.drawLines([QLineF(x + 0.5, middle - high * scale, x + 0.5, middle - low * scale + 0.5)
-                       for x, (low, high) in enumerate(columns)])
+    painter.drawLines(
+        [
+            QLineF(x + 0.5, middle - high * scale, x + 0.5, middle - low * scale + 0.5)
+            for x, (low, high) in enumerate(columns)
+        ]
+    )
     painter.end()
     return pixmap
 
@@ -62,8 +67,14 @@ class AudioRow(QFrame):
         remove = QPushButton("Remove")
         remove.clicked.connect(lambda: self.removed.emit(self))
         layout.addWidget(remove)
-        run_in_thread_pool(lambda progress: file_peaks(path), self, name=f"waveform {Path(path).name}",
-                           on_result=self._show_peaks, on_error=self._no_peaks, expected=(LtxMlxError, OSError))
+        run_in_thread_pool(
+            lambda progress: file_peaks(path),
+            self,
+            name=f"waveform {Path(path).name}",
+            on_result=self._show_peaks,
+            on_error=self._no_peaks,
+            expected=(LtxMlxError, OSError),
+        )
 
     def start(self) -> float:
         return self.start_spin.value()

@@ -8,6 +8,7 @@ FLAC) becomes the strip's one sound row, with its waveform (desktop.widgets.audi
 which an LTX-2 model follows. Unsupported files are refused with a message saying
 which kinds are accepted, unreadable images with the reason the probe gives.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,10 @@ from ltx_mlx_core.video.probe import probe_image
 log = logging.getLogger(__name__)
 
 THUMB = 56
-HINT = ("Drop images or video clips here (or paste an image) to condition frames of the video, "
-        "or a sound (WAV, MP3, M4A, FLAC) for an LTX-2 model to follow.")
+HINT = (
+    "Drop images or video clips here (or paste an image) to condition frames of the video, "
+    "or a sound (WAV, MP3, M4A, FLAC) for an LTX-2 model to follow."
+)
 
 
 def unsupported_message(paths: list[str]) -> str:
@@ -65,8 +68,9 @@ def frames_to_pixmap(frames: np.ndarray, side: int) -> QPixmap:
     frame = np.ascontiguousarray(frames[0])
     height, width, _ = frame.shape
     image = QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation)
+    return QPixmap.fromImage(image).scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
 
 
 class ConditioningRow(QFrame):
@@ -229,7 +233,8 @@ class ConditioningStrip(QFrame):
             frame = 0 if not self.rows else self.max_frame
             added.append(self.add_item(ConditioningItem(path=str(path), frame=frame)))
         messages = ([unsupported_message(refused)] if refused else []) + [
-            text[0].upper() + text[1:] for text in unreadable]
+            text[0].upper() + text[1:] for text in unreadable
+        ]
         if messages:
             self.rejected.emit(" ".join(messages))
         return added

@@ -3,10 +3,10 @@
 It turns its values into a GenerationRequest and back (a past request loaded
 from the history or a JSON file); it never submits anything itself.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
@@ -30,7 +30,7 @@ class _FormFields(QWidget):
 
 
 class GenerationForm(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.prompt_panel = PromptPanel()
         self.conditioning = ConditioningStrip()
@@ -67,8 +67,7 @@ class GenerationForm(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll, 1)
         layout.addLayout(buttons)
-        self.gen_settings.changed.connect(
-            lambda: self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1))
+        self.gen_settings.changed.connect(lambda: self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._fields and event.type() == QEvent.Type.LayoutRequest:
@@ -104,9 +103,17 @@ class GenerationForm(QWidget):
         self.prompt_panel.set_prompt(request.prompt)
         self.prompt_panel.set_negative_prompt(request.negative_prompt)
         g = self.gen_settings
-        g.set_values({"model": request.model, "width": request.width, "height": request.height,
-                      "fps": request.fps, "seed": request.seed, "seed_locked": True,
-                      "seconds": (request.num_frames - 1) / request.fps})
+        g.set_values(
+            {
+                "model": request.model,
+                "width": request.width,
+                "height": request.height,
+                "fps": request.fps,
+                "seed": request.seed,
+                "seed_locked": True,
+                "seconds": (request.num_frames - 1) / request.fps,
+            }
+        )
         g.set_frames(request.num_frames, request.fps)
         g.sound_box.setChecked(request.with_audio)
         self.conditioning.clear()

@@ -4,10 +4,10 @@ Only valid requests can be built from it: sizes snap to multiples of 32,
 durations to 8k+1 frames (shown beside the seconds), and the seed is either
 locked or drawn anew for every generation.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -59,7 +59,7 @@ class GenerationSettings(QWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -122,10 +122,16 @@ class GenerationSettings(QWidget):
         self.seconds_spin.valueChanged.connect(self._update_frames)
         self.fps_combo.currentIndexChanged.connect(self._update_frames)
         self.model_combo.currentIndexChanged.connect(self._update_sound)
-        for signal in (self.model_combo.currentIndexChanged, self.width_spin.valueChanged,
-                       self.height_spin.valueChanged, self.seconds_spin.valueChanged,
-                       self.fps_combo.currentIndexChanged, self.seed_spin.valueChanged,
-                       self.seed_lock.toggled, self.sound_box.toggled):
+        for signal in (
+            self.model_combo.currentIndexChanged,
+            self.width_spin.valueChanged,
+            self.height_spin.valueChanged,
+            self.seconds_spin.valueChanged,
+            self.fps_combo.currentIndexChanged,
+            self.seed_spin.valueChanged,
+            self.seed_lock.toggled,
+            self.sound_box.toggled,
+        ):
             signal.connect(self.changed)
         self._update_frames()
         self._update_sound()
@@ -140,7 +146,7 @@ class GenerationSettings(QWidget):
         return spin
 
     # ----- models -----
-    def set_models(self, models: list[tuple[str, str]], current: Optional[str] = None) -> None:
+    def set_models(self, models: list[tuple[str, str]], current: str | None = None) -> None:
         """(model id, label) pairs of the installed models."""
         keep = current or self.model_id()
         self.model_combo.blockSignals(True)
@@ -152,7 +158,7 @@ class GenerationSettings(QWidget):
         self.model_combo.blockSignals(False)
         self._update_sound()
 
-    def model_id(self) -> Optional[str]:
+    def model_id(self) -> str | None:
         return self.model_combo.currentData()
 
     # ----- sound -----
@@ -161,8 +167,10 @@ class GenerationSettings(QWidget):
         has_sound = makes_sound(self.model_id() or "")
         self.sound_box.setEnabled(has_sound)
         self.sound_box.setToolTip(
-            "Generate the clip's sound with it (LTX-2 makes video and sound together)" if has_sound else
-            "This model (LTX-Video 0.9.x) makes silent video; choose an LTX-2 model for sound")
+            "Generate the clip's sound with it (LTX-2 makes video and sound together)"
+            if has_sound
+            else "This model (LTX-Video 0.9.x) makes silent video; choose an LTX-2 model for sound"
+        )
 
     def with_audio(self) -> bool:
         """Whether the request asks for sound: only when the model makes it and the box is ticked."""

@@ -5,11 +5,11 @@ Each entry shows the clip's first frame. Frames are decoded off the GUI thread
 shown, and cached by file and modification time, so refreshing after every
 generation decodes only the new clip.
 """
+
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -33,7 +33,7 @@ class HistoryPanel(QWidget):
     add_to_timeline_requested = Signal(object)  # HistoryEntry: append it to the timeline as a clip
     thumbnails_ready = Signal()  # every entry of the last refresh has its thumbnail (or none could be read)
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
@@ -110,13 +110,18 @@ class HistoryPanel(QWidget):
                 progress((path, mtime, frame))
             return number
 
-        run_in_thread_pool(decode, self, name="history thumbnails",
-                           on_progress=lambda item: self._on_thumbnail(*item),
-                           on_result=self._on_thumbnails_done)
+        run_in_thread_pool(
+            decode,
+            self,
+            name="history thumbnails",
+            on_progress=lambda item: self._on_thumbnail(*item),
+            on_result=self._on_thumbnails_done,
+        )
 
     def _on_thumbnail(self, path: str, mtime: float, frame: np.ndarray) -> None:
         pixmap = QPixmap.fromImage(frame_to_image(frame)).scaled(
-            THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
         icon = QIcon(pixmap)
         self._icons[(path, mtime)] = icon
         for row in range(self.list.count()):

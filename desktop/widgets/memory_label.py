@@ -4,12 +4,12 @@ It reads the process's resident memory (what the OS charges the app) and, once
 the worker thread has loaded MLX, MLX's own active and peak allocations. It
 never imports MLX itself: the GUI thread stays free of model code.
 """
+
 from __future__ import annotations
 
 import os
 import resource
 import sys
-from typing import Optional
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 MIB = 1024 * 1024
 
 
-def resident_bytes() -> Optional[int]:
+def resident_bytes() -> int | None:
     """Current resident set size; None where the platform gives no cheap way to read it."""
     try:
         with open("/proc/self/statm") as handle:
@@ -45,7 +45,7 @@ def memory_text() -> str:
 
 
 class MemoryLabel(QLabel):
-    def __init__(self, parent: Optional[QWidget] = None, interval_ms: int = 1000):
+    def __init__(self, parent: QWidget | None = None, interval_ms: int = 1000):
         super().__init__(parent)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)

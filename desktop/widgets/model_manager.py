@@ -3,12 +3,13 @@
 Downloads and the tiny-model build run on the thread pool (desktop.background);
 progress, the outcome and failures come back to the GUI thread as its signals.
 """
+
 from __future__ import annotations
 
 import logging
 import shutil
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -67,11 +68,11 @@ ModelWork = Callable[[Progress, threading.Event], None]
 class ModelManager(QDialog):
     models_changed = Signal()
 
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Model Manager")
         self.resize(760, 380)
-        self.task: Optional[TaskDispatcher] = None
+        self.task: TaskDispatcher | None = None
         self._cancel = threading.Event()
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Model", "Size", "Status"])
@@ -128,8 +129,14 @@ class ModelManager(QDialog):
             (mid, entry.label, entry.approx_bytes, is_installed(entry)) for mid, entry in CATALOG.items()
         ]
         tiny_dir = tiny_model_dir()
-        rows.append((TINY_ID, "Tiny test model (random weights: its output is noise)",
-                     folder_size(tiny_dir) if tiny_installed() else 0, tiny_installed()))
+        rows.append(
+            (
+                TINY_ID,
+                "Tiny test model (random weights: its output is noise)",
+                folder_size(tiny_dir) if tiny_installed() else 0,
+                tiny_installed(),
+            )
+        )
         self.table.setRowCount(len(rows))
         for row, (model_id, label, size, installed) in enumerate(rows):
             name = QTableWidgetItem(label)
@@ -143,7 +150,7 @@ class ModelManager(QDialog):
             self.table.setItem(row, 2, QTableWidgetItem("Installed" if installed else "Available"))
         self._update_buttons()
 
-    def selected_model(self) -> Optional[str]:
+    def selected_model(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
         return self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
 
@@ -152,7 +159,7 @@ class ModelManager(QDialog):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == model_id:
                 self.table.selectRow(row)
 
-    def _installed(self, model_id: Optional[str]) -> bool:
+    def _installed(self, model_id: str | None) -> bool:
         if model_id == TINY_ID:
             return tiny_installed()
         return model_id in CATALOG and is_installed(CATALOG[model_id])
@@ -176,16 +183,22 @@ class ModelManager(QDialog):
             import_generation_modules()  # the generation worker may be importing them right now
             work(progress, cancel)
 
-        self.task = run_in_thread_pool(run, self, name=text, on_progress=self._on_progress,
-                                       on_result=lambda _: self._on_done(""), on_error=self._on_failed,
-                                       expected=(DownloadCancelled,))
+        self.task = run_in_thread_pool(
+            run,
+            self,
+            name=text,
+            on_progress=self._on_progress,
+            on_result=lambda _: self._on_done(""),
+            on_error=self._on_failed,
+            expected=(DownloadCancelled,),
+        )
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.status.setText(text)
         self._update_buttons()
         return self.task
 
-    def download_selected(self) -> Optional[TaskDispatcher]:
+    def download_selected(self) -> TaskDispatcher | None:
         model_id = self.selected_model()
         if model_id not in CATALOG:
             return None
@@ -196,8 +209,7 @@ class ModelManager(QDialog):
         return self._start(work, f"Downloading {model_id}…")
 
     def make_tiny(self) -> TaskDispatcher:
-        return self._start(lambda progress, cancel: make_tiny_model(overwrite=True),
-                           "Making the tiny test model…")
+        return self._start(lambda progress, cancel: make_tiny_model(overwrite=True), "Making the tiny test model…")
 
     def cancel_task(self) -> None:
         if self.task is not None:

@@ -8,9 +8,8 @@ the same widgets (signals, enabled state, tests' references); only their parent
 changes. The row's minimum width is that of the items always shown plus the
 button, so a window holding it can be narrow.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize
 from PySide6.QtWidgets import (
@@ -25,10 +24,10 @@ from PySide6.QtWidgets import (
 
 
 class OverflowRow(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._items: list[tuple[QWidget, Optional[int]]] = []
-        self._stretch_at: Optional[int] = None
+        self._items: list[tuple[QWidget, int | None]] = []
+        self._stretch_at: int | None = None
         self._collapsed: frozenset[int] = frozenset()
         self._row = QHBoxLayout(self)
         self._row.setContentsMargins(0, 0, 0, 0)
@@ -46,7 +45,7 @@ class OverflowRow(QWidget):
 
     # Building ---------------------------------------------------------------------------------
 
-    def add(self, widget: QWidget, priority: Optional[int] = None) -> QWidget:
+    def add(self, widget: QWidget, priority: int | None = None) -> QWidget:
         """Append an item; the lower its priority, the sooner it moves to the menu (None: never)."""
         self._items.append((widget, priority))
         # A command run from the menu closes it; tool buttons (zoom steps) leave it open to click again.
@@ -56,7 +55,7 @@ class OverflowRow(QWidget):
         self.updateGeometry()
         return widget
 
-    def add_group(self, *widgets: QWidget, priority: Optional[int] = None) -> QWidget:
+    def add_group(self, *widgets: QWidget, priority: int | None = None) -> QWidget:
         """Several widgets that stay together (a label and its buttons, a value and its unit)."""
         group = QWidget()
         layout = QHBoxLayout(group)

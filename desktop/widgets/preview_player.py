@@ -7,6 +7,7 @@ plays through desktop.sound_output, and the frame shown is the one at the playba
 long the clip loops. A slider scrubs; the space bar plays and pauses; volume and mute sit
 beside them, greyed out with the reason when the clip or the machine has no sound.
 """
+
 from __future__ import annotations
 
 import logging
@@ -136,13 +137,16 @@ class PreviewPlayer(QWidget):
         """Decode the clip and its sound in a thread (starting ffmpeg takes ~0.2 s), then play it."""
         self._load_number += 1
         number = self._load_number
-        run_in_thread_pool(lambda progress: decode_clip(path), self, name=f"decode {Path(path).name}",
-                           on_result=lambda decoded: self._on_decoded(*decoded, str(path), number),
-                           on_error=lambda error: self._on_decode_failed(str(path), error),
-                           expected=(LtxMlxError, OSError))
+        run_in_thread_pool(
+            lambda progress: decode_clip(path),
+            self,
+            name=f"decode {Path(path).name}",
+            on_result=lambda decoded: self._on_decoded(*decoded, str(path), number),
+            on_error=lambda error: self._on_decode_failed(str(path), error),
+            expected=(LtxMlxError, OSError),
+        )
 
-    def _on_decoded(self, frames: np.ndarray, fps: float, sound: bytes | None, path: str,
-                    number: int) -> None:
+    def _on_decoded(self, frames: np.ndarray, fps: float, sound: bytes | None, path: str, number: int) -> None:
         if number != self._load_number:
             return  # a newer clip (or a live preview) replaced this one meanwhile
         self.source = Path(path)

@@ -1,7 +1,6 @@
 """Progress of the running generation: stage name (with the core's detail), step i/N and the time left."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
@@ -22,7 +21,7 @@ def stage_label(name: str) -> str:
     return STAGE_NAMES.get(name, name.replace("_", " ").capitalize())
 
 
-def residency_in_effect(detail: str) -> Optional[str]:
+def residency_in_effect(detail: str) -> str | None:
     """The residency mode the core chose, from the 'load' stage's detail ('residency: stream_blocks')."""
     if detail.startswith("residency:"):
         return detail.split(":", 1)[1].strip() or None
@@ -51,7 +50,7 @@ def format_eta(seconds: float) -> str:
 
 
 class ProgressPanel(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)

@@ -1,7 +1,6 @@
 """Prompt and negative prompt editors."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
@@ -9,7 +8,7 @@ from ltx_mlx_core.pipeline.request import DEFAULT_NEGATIVE_PROMPT
 
 
 class PromptPanel(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.prompt_edit = QPlainTextEdit()
         self.prompt_edit.setPlaceholderText(
@@ -38,5 +37,5 @@ class PromptPanel(QWidget):
     def set_prompt(self, text: str) -> None:
         self.prompt_edit.setPlainText(text)
 
-    def set_negative_prompt(self, text: Optional[str]) -> None:
+    def set_negative_prompt(self, text: str | None) -> None:
         self.negative_edit.setPlainText(DEFAULT_NEGATIVE_PROMPT if text is None else text)

@@ -1,8 +1,8 @@
 """File → Settings: where videos are saved and how finely they are encoded."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,7 +25,7 @@ CRF_RANGE = (0, 51)
 class SettingsDialog(QDialog):
     """Edits a copy of the values; `apply()` (OK) writes them to the settings file."""
 
-    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings

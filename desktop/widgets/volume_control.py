@@ -1,4 +1,5 @@
 """A mute button and a volume slider, shared by the preview player and the timeline's playback."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal

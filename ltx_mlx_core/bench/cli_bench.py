@@ -6,6 +6,7 @@
 A catalog model that is not installed is timed with random weights of its exact shapes
 (the output is noise; the work is the same). Results: a table on stdout, JSON with --json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,9 @@ PRECISIONS = ("bfloat16", "float16", "float32")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="time a generation stage by stage (text encode, passes, decode)")
     parser.add_argument("--model", default="ltxv-2b-0.9.8-distilled", help="model id or folder")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="use random weights of the model's shapes even if it is installed")
+    parser.add_argument(
+        "--random-weights", action="store_true", help="use random weights of the model's shapes even if it is installed"
+    )
     parser.add_argument("--width", type=positive_int, default=768)
     parser.add_argument("--height", type=positive_int, default=512)
     parser.add_argument("--frames", type=positive_int, default=97)
@@ -38,11 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quantize", type=int, choices=(4, 8), help="quantise transformer and T5 linear layers")
     parser.add_argument("--residency", default="auto", choices=RESIDENCY_MODES)
     parser.add_argument("--steps-config", help="pipeline YAML to use instead of the model's")
-    parser.add_argument("--step-cache", default="off", metavar="{off,faster,fastest,THRESHOLD}",
-                        help="skip transformer work on steps that change little (as ltx-mlx generate)")
+    parser.add_argument(
+        "--step-cache",
+        default="off",
+        metavar="{off,faster,fastest,THRESHOLD}",
+        help="skip transformer work on steps that change little (as ltx-mlx generate)",
+    )
     parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs (median reported)")
-    parser.add_argument("--warmup", type=whole_number_argument(0), default=1,
-                        help="untimed runs first (kernel compilation, caches)")
+    parser.add_argument(
+        "--warmup", type=whole_number_argument(0), default=1, help="untimed runs first (kernel compilation, caches)"
+    )
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.set_defaults(handler=run)
 
@@ -62,8 +69,11 @@ def _components(model: str, random_weights: bool):
     except ModelNotInstalled:
         if model not in MODEL_SHAPES:
             raise
-        print(f"ltx-mlx bench: '{model}' is not installed; timing random weights of its exact shapes "
-              "(the output is noise, the work is the same)", file=sys.stderr)
+        print(
+            f"ltx-mlx bench: '{model}' is not installed; timing random weights of its exact shapes "
+            "(the output is noise, the work is the same)",
+            file=sys.stderr,
+        )
         return RandomComponents.for_model(model), "random weights (exact shapes)"
 
 
@@ -74,8 +84,14 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.json)  # before the runs, not after them
     request = GenerationRequest(
         prompt="a red boat moves slowly on a calm blue sea at sunset, camera pans",
-        model=args.model, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps,
-        pipeline_config=args.steps_config, residency=args.residency, quantize_bits=args.quantize,
+        model=args.model,
+        width=args.width,
+        height=args.height,
+        num_frames=args.frames,
+        fps=args.fps,
+        pipeline_config=args.steps_config,
+        residency=args.residency,
+        quantize_bits=args.quantize,
         config_overrides={"precision": args.precision} if args.precision else {},
         step_cache=normalise_step_cache(args.step_cache),
     )

@@ -4,6 +4,7 @@ Counts multiply-adds as 2 FLOPs for every matrix product the step must do
 (linear layers and the two attention products); element-wise work (norms,
 RoPE, GELU, softmax) is left out, as model-FLOPs utilisation conventionally does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,14 +27,14 @@ class TransformerShape:
 
 
 def transformer_step_flops(shape: TransformerShape, tokens: int, text_tokens: int, batch: int = 1) -> float:
-    n, l, d = tokens, text_tokens, shape.inner_dim
+    n, t, d = tokens, text_tokens, shape.inner_dim
     linear = 2 * n * d * d
     self_attn = 4 * linear + 2 * (2 * n * n * d)
-    cross_attn = 2 * linear + 2 * (2 * l * d * d) + 2 * (2 * n * l * d)
+    cross_attn = 2 * linear + 2 * (2 * t * d * d) + 2 * (2 * n * t * d)
     ffn = 2 * (2 * n * d * shape.ffn_mult * d)
     per_block = self_attn + cross_attn + ffn
     outside = 2 * (2 * n * shape.in_channels * d)  # proj_in + proj_out
-    outside += 2 * l * shape.caption_channels * d + 2 * l * d * d  # caption projection
+    outside += 2 * t * shape.caption_channels * d + 2 * t * d * d  # caption projection
     return float(batch * (shape.num_layers * per_block + outside))
 
 

@@ -5,6 +5,7 @@ pipeline's own timings (measured between its stage events, evaluation included),
 from the `StepDone` events, the peak from MLX's peak-memory counter. Warm-up runs (kernel
 compilation, caches) are discarded; the report holds medians over the timed runs.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -122,9 +123,12 @@ def bench_generation(
         quantize_bits=request.quantize_bits,
         repeats=repeats,
         step_cache=request.step_cache,
-        stages=[StageTiming(name, statistics.median(t[name] for t in timings), runs[-1][1].get(name, 0),
-                            runs[-1][4].get(name, 0))
-                for name in stage_names],
+        stages=[
+            StageTiming(
+                name, statistics.median(t[name] for t in timings), runs[-1][1].get(name, 0), runs[-1][4].get(name, 0)
+            )
+            for name in stage_names
+        ],
         total_s=statistics.median(t["total"] for t in timings),
         total_without_load_s=statistics.median(t["total"] - t.get("load", 0.0) for t in timings),
         peak_memory_bytes=max(run[2] for run in runs),

@@ -6,6 +6,7 @@ at a time (bench.workloads.randomize_parameters), so loading costs what the real
 cost in memory. The prompt tokenizer is the tiny word-level one: prompts are padded to the
 config's token count anyway, so the text encoder does the same work as with the real one.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -45,8 +46,9 @@ _UPSAMPLER_098 = UpsamplerConfig.from_dict(LTXV_098_UPSAMPLER_CONFIG)
 
 
 def _spec(preset: str, pipeline_config: str) -> RandomModelSpec:
-    shapes = ModelShapes(transformer=PRESETS[preset], t5=T5_XXL, vae=dict(LTXV_098_VAE_CONFIG),
-                         upsampler=_UPSAMPLER_098)
+    shapes = ModelShapes(
+        transformer=PRESETS[preset], t5=T5_XXL, vae=dict(LTXV_098_VAE_CONFIG), upsampler=_UPSAMPLER_098
+    )
     return RandomModelSpec(shapes, pipeline_config)
 
 
@@ -84,7 +86,7 @@ class RandomComponents:
         self._tokenizer_dir: tempfile.TemporaryDirectory | None = None
 
     @classmethod
-    def for_model(cls, model_id: str, seed: int = 0) -> "RandomComponents":
+    def for_model(cls, model_id: str, seed: int = 0) -> RandomComponents:
         if model_id not in MODEL_SHAPES:
             raise InvalidRequest(
                 f"No known shapes for '{model_id}'; random weights exist for {', '.join(sorted(MODEL_SHAPES))}."

@@ -1,10 +1,12 @@
 """Timing that respects MLX laziness: evaluate inside the timed region, report medians."""
+
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import mlx.core as mx
 

@@ -3,11 +3,12 @@
 `ltx-mlx bench` uses these when the model is not installed, and tests/perf/compare_reference.py
 uses them for our side of the side-by-side comparison, so both time the same work.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import mlx.core as mx
 import mlx.nn as nn

@@ -3,10 +3,11 @@
 `write_result` (results.py) turns a finished `VideoResult` into video files, each
 with a JSON sidecar holding the full request.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 from ltx_mlx_core.errors import GenerationError
 from ltx_mlx_core.pipeline.events import Event, Finished, VideoResult

@@ -6,6 +6,7 @@ checkpoint either exists whole or not at all. `manifest.json` holds the hash
 of everything that determines the latents; a job folder written for another
 request is never reused.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -103,10 +104,14 @@ class StageCheckpoints:
     def save(self, seed: int, stage: str, latents: mx.array) -> None:
         """Write the stage's (evaluated) latents, then record the stage as completed."""
         path = self.latents_path(seed, stage)
-        _atomic_write_bytes(path, lambda tmp: mx.save_safetensors(str(tmp), {"latents": latents},
-                                                                  metadata={"request_hash": self.request_digest,
-                                                                            "stage": stage,
-                                                                            "seed": str(seed)}))
+        _atomic_write_bytes(
+            path,
+            lambda tmp: mx.save_safetensors(
+                str(tmp),
+                {"latents": latents},
+                metadata={"request_hash": self.request_digest, "stage": stage, "seed": str(seed)},
+            ),
+        )
         done = self._manifest["completed"].setdefault(str(seed), [])
         if stage not in done:
             done.append(stage)

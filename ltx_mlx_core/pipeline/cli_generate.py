@@ -4,6 +4,7 @@ Both build a `GenerationRequest`, drive the same event generator as the app,
 draw a plain-text progress line on stderr and write MP4 + JSON sidecar.
 Exit codes (set by ltx_mlx_core.cli): 0 success, 2 invalid input, 1 failure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -139,32 +140,56 @@ def _seeds(args: argparse.Namespace) -> list[int]:
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model id (e.g. ltxv-2b-0.9.8-distilled, tiny) or path")
     parser.add_argument("--prompt", required=True, help="what the video shows")
-    parser.add_argument("--negative-prompt", default=DEFAULT_NEGATIVE_PROMPT,
-                        help="what to avoid (used only when the config's guidance scale is > 1)")
+    parser.add_argument(
+        "--negative-prompt",
+        default=DEFAULT_NEGATIVE_PROMPT,
+        help="what to avoid (used only when the config's guidance scale is > 1)",
+    )
     parser.add_argument("--width", type=positive_int, default=None, help="pixels, multiple of 32")
     parser.add_argument("--height", type=positive_int, default=None, help="pixels, multiple of 32")
     parser.add_argument("--fps", type=fps_argument, default=None, help="frames per second")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="several seeds: one video per seed, written as OUT_seed{N}.mp4")
-    parser.add_argument("--steps-config", default=None,
-                        help="pipeline YAML path or name under configs/ (default: the model's own)")
-    parser.add_argument("--residency", default="auto",
-                        choices=("auto", "resident", "stream_components", "stream_blocks"),
-                        help="how weights stay in memory (auto picks from the memory estimate)")
-    parser.add_argument("--quantize", type=int, choices=(4, 8), default=None,
-                        help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="several seeds: one video per seed, written as OUT_seed{N}.mp4",
+    )
+    parser.add_argument(
+        "--steps-config", default=None, help="pipeline YAML path or name under configs/ (default: the model's own)"
+    )
+    parser.add_argument(
+        "--residency",
+        default="auto",
+        choices=("auto", "resident", "stream_components", "stream_blocks"),
+        help="how weights stay in memory (auto picks from the memory estimate)",
+    )
+    parser.add_argument(
+        "--quantize",
+        type=int,
+        choices=(4, 8),
+        default=None,
+        help="quantise the linear layers of the transformer and the T5 text encoder to 8 or 4 bits",
+    )
     parser.add_argument("--job-dir", default=None, help="folder for stage checkpoints (resume a failed run)")
-    parser.add_argument("--step-cache", default="off", metavar="{off,faster,fastest,THRESHOLD}",
-                        help="reuse the transformer's work on denoising steps that change little: faster (no "
-                        "visible loss in published comparisons), fastest (some loss) or a threshold such as "
-                        "0.05 (TeaCache's for LTX-Video 0.9.x); default off")
+    parser.add_argument(
+        "--step-cache",
+        default="off",
+        metavar="{off,faster,fastest,THRESHOLD}",
+        help="reuse the transformer's work on denoising steps that change little: faster (no "
+        "visible loss in published comparisons), fastest (some loss) or a threshold such as "
+        "0.05 (TeaCache's for LTX-Video 0.9.x); default off",
+    )
     parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
-    parser.add_argument("--output", required=True,
-                        help="the video to write: .mp4, .m4v, .mov or .mkv. Its settings go to a .json of the "
-                        "same name beside it, which is replaced only if ltx-mlx wrote it (another file of that "
-                        "name is refused before anything runs)")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="the video to write: .mp4, .m4v, .mov or .mkv. Its settings go to a .json of the "
+        "same name beside it, which is replaced only if ltx-mlx wrote it (another file of that "
+        "name is refused before anything runs)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -179,10 +204,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common_arguments(generate_parser)
     generate_parser.add_argument("--frames", type=positive_int, default=None, help="frame count, 8k+1")
-    generate_parser.add_argument("--image", action="append", default=[], metavar="PATH[@FRAME[:STRENGTH]]",
-                                 help="an image that pins a frame (repeatable)")
-    generate_parser.add_argument("--video", action="append", default=[], metavar="PATH[@FRAME[:STRENGTH]]",
-                                 help="a clip that pins frames from FRAME on (repeatable)")
+    generate_parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH[@FRAME[:STRENGTH]]",
+        help="an image that pins a frame (repeatable)",
+    )
+    generate_parser.add_argument(
+        "--video",
+        action="append",
+        default=[],
+        metavar="PATH[@FRAME[:STRENGTH]]",
+        help="a clip that pins frames from FRAME on (repeatable)",
+    )
     generate_parser.set_defaults(handler=handle_generate)
 
     extend_parser = subparsers.add_parser(
@@ -194,13 +229,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common_arguments(extend_parser)
     extend_parser.add_argument("--input", required=True, help="the MP4 to continue")
-    extend_parser.add_argument("--frames", type=positive_int, default=DEFAULT_EXTEND_FRAMES,
-                               help=f"frames of the new clip including the overlap, 8k+1 (default {DEFAULT_EXTEND_FRAMES})")
-    extend_parser.add_argument("--overlap", type=positive_int, default=DEFAULT_EXTEND_OVERLAP,
-                               help=f"input frames reused as conditioning, 8k+1 (default {DEFAULT_EXTEND_OVERLAP})")
+    extend_parser.add_argument(
+        "--frames",
+        type=positive_int,
+        default=DEFAULT_EXTEND_FRAMES,
+        help=f"frames of the new clip including the overlap, 8k+1 (default {DEFAULT_EXTEND_FRAMES})",
+    )
+    extend_parser.add_argument(
+        "--overlap",
+        type=positive_int,
+        default=DEFAULT_EXTEND_OVERLAP,
+        help=f"input frames reused as conditioning, 8k+1 (default {DEFAULT_EXTEND_OVERLAP})",
+    )
     extend_parser.add_argument("--strength", type=float, default=1.0, help="conditioning strength of the overlap")
-    extend_parser.add_argument("--continuation-only", action="store_true",
-                               help="write only the new frames (the overlap dropped), not input + continuation")
+    extend_parser.add_argument(
+        "--continuation-only",
+        action="store_true",
+        help="write only the new frames (the overlap dropped), not input + continuation",
+    )
     extend_parser.set_defaults(handler=handle_extend)
 
 
@@ -226,7 +272,9 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
         for spec in specs:
             item = parse_conditioning_spec(spec)
             if item.kind != expected:
-                raise InvalidRequest(f"--{expected} '{item.path}' is not {'an' if expected == 'image' else 'a'} {expected} file (judged by its suffix).")
+                raise InvalidRequest(
+                    f"--{expected} '{item.path}' is not {'an' if expected == 'image' else 'a'} {expected} file (judged by its suffix)."
+                )
             items.append(item)
     request = _base_request(args, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps)
     request.conditioning = items
@@ -245,8 +293,9 @@ def handle_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_extend_request(args: argparse.Namespace, input_frames: int, input_fps: float,
-                         input_size: tuple[int, int]) -> GenerationRequest:
+def build_extend_request(
+    args: argparse.Namespace, input_frames: int, input_fps: float, input_size: tuple[int, int]
+) -> GenerationRequest:
     overlap = args.overlap
     if (overlap - 1) % 8:
         raise InvalidRequest(f"--overlap must be 8k+1 frames (9, 17, 25, …); got {overlap}.")
@@ -275,8 +324,13 @@ def build_extend_request(args: argparse.Namespace, input_frames: int, input_fps:
         fps=args.fps or input_fps,
     )
     request.conditioning = [
-        ConditioningItem(path=str(args.input), frame=0, strength=args.strength,
-                         source_start=input_frames - overlap, source_count=overlap)
+        ConditioningItem(
+            path=str(args.input),
+            frame=0,
+            strength=args.strength,
+            source_start=input_frames - overlap,
+            source_count=overlap,
+        )
     ]
     request.validate()
     return request
@@ -300,7 +354,7 @@ def handle_extend(args: argparse.Namespace) -> int:
         input_frames, _ = read_video(input_path)
         result.videos = [stitch_extension(input_frames, video, args.overlap) for video in result.videos]
     else:
-        result.videos = [video[args.overlap:] for video in result.videos]
+        result.videos = [video[args.overlap :] for video in result.videos]
     for path in write_result(result, Path(args.output), crf=args.crf):
         print(path)
     return 0

@@ -16,10 +16,11 @@ the reference's `prefix_latents_mode`:
 Extra tokens come first in the sequence and are dropped after denoising.
 The conditioning mask holds each token's strength (1 = never denoised).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import mlx.core as mx
 
@@ -45,7 +46,7 @@ class PlacedMedia:
 class ConditionedTokens:
     tokens: mx.array  # [B, N_extra + N, C]
     pixel_coords: mx.array  # [B, 3, N_extra + N]
-    mask: Optional[mx.array]  # [B, N_extra + N] strengths, None without conditioning
+    mask: mx.array | None  # [B, N_extra + N] strengths, None without conditioning
     num_extra: int
 
     def coords(self, frame_rate: float) -> mx.array:
@@ -95,7 +96,9 @@ def prepare_conditioning(
                 f"frames 0–{num_frames - 1}."
             )
         if (height, width) != (rows * 32, cols * 32):
-            raise InvalidRequest(f"Conditioning media must be prepared at {cols * 32}x{rows * 32}; got {width}x{height}.")
+            raise InvalidRequest(
+                f"Conditioning media must be prepared at {cols * 32}x{rows * 32}; got {width}x{height}."
+            )
         encoded = encode(item.pixels).astype(latents.dtype)  # [1, f, rows, cols, C]
         encoded = mx.broadcast_to(encoded, (batch, *encoded.shape[1:]))
         f_l = encoded.shape[1]
@@ -105,9 +108,7 @@ def prepare_conditioning(
             continue
         if f_l > 1:
             if item.frame % 8:
-                raise InvalidRequest(
-                    f"A conditioning video must start on a multiple of 8 frames; {item.frame} is not."
-                )
+                raise InvalidRequest(f"A conditioning video must start on a multiple of 8 frames; {item.frame} is not.")
             first = item.frame // 8
             if f_l > PREFIX_LATENT_FRAMES:
                 start = first + PREFIX_LATENT_FRAMES

@@ -5,6 +5,7 @@ ones for tools we do not ship (prompt enhancer); `from_dict` keeps the first
 and ignores the rest. A `base` (single-scale) config keeps its denoising keys
 at the top level; a `multi-scale` one under `first_pass`/`second_pass`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -61,7 +62,7 @@ class PassConfig:
     tone_map_compression_ratio: float = 0.0
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PassConfig":
+    def from_dict(cls, data: dict[str, Any]) -> PassConfig:
         return cls(**_known_fields(cls, data))
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,12 +87,13 @@ class PassConfig:
             value = getattr(self, key)
             if isinstance(value, list) and self.guidance_timesteps is None and len(value) != 1:
                 raise InvalidRequest(f"{name}: a list of {key} needs guidance_timesteps of the same length.")
-            if isinstance(value, list) and self.guidance_timesteps is not None and len(value) != len(
-                self.guidance_timesteps
+            if (
+                isinstance(value, list)
+                and self.guidance_timesteps is not None
+                and len(value) != len(self.guidance_timesteps)
             ):
                 raise InvalidRequest(
-                    f"{name}: {key} has {len(value)} entries but guidance_timesteps has "
-                    f"{len(self.guidance_timesteps)}."
+                    f"{name}: {key} has {len(value)} entries but guidance_timesteps has {len(self.guidance_timesteps)}."
                 )
 
 
@@ -121,7 +123,7 @@ class PipelineConfig:
     name: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], name: str = "") -> "PipelineConfig":
+    def from_dict(cls, data: dict[str, Any], name: str = "") -> PipelineConfig:
         kwargs = _known_fields(cls, data)
         kwargs["first_pass"] = PassConfig.from_dict(data.get("first_pass") or {})
         kwargs["second_pass"] = PassConfig.from_dict(data.get("second_pass") or {})
@@ -175,9 +177,7 @@ class PipelineConfig:
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 <= strength <= 1.0:
             raise InvalidRequest(f"prefix_soft_conditioning_strength must be a number from 0 to 1; got {strength!r}.")
         if self.precision not in COMPUTE_DTYPES:
-            raise InvalidRequest(
-                f"precision must be one of {', '.join(COMPUTE_DTYPES)}; got '{self.precision}'."
-            )
+            raise InvalidRequest(f"precision must be one of {', '.join(COMPUTE_DTYPES)}; got '{self.precision}'.")
         for stage, pass_config in self.passes():
             pass_config.check(stage)
 
@@ -218,9 +218,7 @@ def read_config_dict(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_pipeline_config(
-    name_or_path: str | Path, overrides: dict[str, Any] | None = None
-) -> PipelineConfig:
+def load_pipeline_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
     """Read a pipeline YAML (by path or by name under configs/) and apply per-request overrides."""
     path = find_config_file(name_or_path)
     data = deep_merge(read_config_dict(path), overrides or {})

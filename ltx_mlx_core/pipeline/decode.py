@@ -6,11 +6,12 @@ arrays to evaluate (`mx.eval(*step.pending)`), so the caller decides when work
 happens and can report progress; `decode_video`/`encode_video` drain them.
 Inside a tile the decoder is evaluated block by block (see `decode_tile`).
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import mlx.core as mx
 import numpy as np
@@ -141,8 +142,9 @@ def iter_decode_tiled(
         yield TileStep(index, count, pending, output if done else None)
 
 
-def decode_tile(vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.array | None,
-                 key: mx.array | None) -> mx.array:
+def decode_tile(
+    vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.array | None, key: mx.array | None
+) -> mx.array:
     """Decode one tile, evaluating after every decoder block; returns the (unevaluated) pixels.
 
     One evaluation of the whole decoder graph keeps every block's intermediates alive until it

@@ -10,6 +10,7 @@ caller can encode, preview or write each piece and drop it.
 
 Works with any VAE with the 0.9.x interface (LTX-Video 0.9.x and the LTX-2 family).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -79,8 +80,9 @@ def iter_decode_frames(
     index = 0
     for span_index, group in enumerate(spans):
         first, last = group[0].output[0]
-        chunk = mx.zeros((batch, last - first, rows * s_scale, cols * s_scale, vae.config.out_channels),
-                         dtype=mx.float32)
+        chunk = mx.zeros(
+            (batch, last - first, rows * s_scale, cols * s_scale, vae.config.out_channels), dtype=mx.float32
+        )
         for position, tile in enumerate(group, start=1):
             (f0, f1), (h0, h1), (w0, w1) = tile.latent
             _, (ph0, ph1), (pw0, pw1) = tile.output

@@ -5,6 +5,7 @@ their own timestep min(t, 1 - strength) and are not moved until the schedule
 reaches it; hard-conditioned tokens (strength 1) get a little fresh noise each
 step, scaled by t^2 (`image_cond_noise_scale`), which helps motion continue.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

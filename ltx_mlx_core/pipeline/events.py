@@ -3,6 +3,7 @@
 Small dataclasses only: the desktop worker turns each into a Qt signal, the CLI
 into a progress bar, and tests assert on them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ Each step runs the transformer once over a batch of up to three conditions,
 [unconditional, text, text-perturbed], keeping only the ones the step's scales
 need: the distilled configs (guidance 1, STG 0) run a single pass.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,14 +78,18 @@ def combine(prediction: mx.array, guidance: StepGuidance) -> mx.array:
         if guidance.cfg_star:
             batch = text.shape[0]
             positive, negative = text.reshape(batch, -1), uncond.reshape(batch, -1)
-            alpha = mx.sum(positive * negative, axis=1, keepdims=True) / (mx.sum(negative**2, axis=1, keepdims=True) + 1e-8)
+            alpha = mx.sum(positive * negative, axis=1, keepdims=True) / (
+                mx.sum(negative**2, axis=1, keepdims=True) + 1e-8
+            )
             uncond = alpha.reshape(batch, 1, 1) * uncond
         velocity = uncond + guidance.cfg * (text - uncond)
     if guidance.uses_stg:
         velocity = velocity + guidance.stg * (text - parts["perturbed"])
         if guidance.rescale != 1.0:
             batch = text.shape[0]
-            factor = mx.std(text.reshape(batch, -1), axis=1, ddof=1) / mx.std(velocity.reshape(batch, -1), axis=1, ddof=1)
+            factor = mx.std(text.reshape(batch, -1), axis=1, ddof=1) / mx.std(
+                velocity.reshape(batch, -1), axis=1, ddof=1
+            )
             factor = guidance.rescale * factor + (1 - guidance.rescale)
             velocity = velocity * factor.reshape(batch, 1, 1)
     return velocity

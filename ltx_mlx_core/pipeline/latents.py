@@ -7,6 +7,7 @@ VAE's factors (8 frames, 32 px); with causal positioning the first latent frame
 (which holds a single frame) sits at frame 0. The transformer gets the frame
 coordinate in seconds (divided by the frame rate).
 """
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -40,15 +41,17 @@ def fractional_coords(pixels: mx.array, frame_rate: float) -> mx.array:
     return mx.concatenate([pixels[:, :1] * (1.0 / frame_rate), pixels[:, 1:]], axis=1)
 
 
-def latent_grid(num_frames: int, height: int, width: int,
-                scale: tuple[int, int, int] = VAE_SCALE_FACTORS) -> tuple[int, int, int]:
+def latent_grid(
+    num_frames: int, height: int, width: int, scale: tuple[int, int, int] = VAE_SCALE_FACTORS
+) -> tuple[int, int, int]:
     """(frames, rows, columns) of the latents a clip of this size encodes to (the first frame is a latent)."""
     frames, rows, cols = scale
     return (num_frames - 1) // frames + 1, height // rows, width // cols
 
 
-def initial_noise(key: mx.array, batch: int, grid: tuple[int, int, int], channels: int,
-                  dtype: mx.Dtype = mx.float32) -> mx.array:
+def initial_noise(
+    key: mx.array, batch: int, grid: tuple[int, int, int], channels: int, dtype: mx.Dtype = mx.float32
+) -> mx.array:
     """N(0, 1) latents [B, F, H, W, C], drawn in token order like the reference."""
     frames, rows, cols = grid
     noise = mx.random.normal((batch, frames * rows * cols, channels), key=key).astype(dtype)

@@ -11,6 +11,7 @@ result). `prepare_frames` does the first part once
 per item; `PreparedMedia.at_size` the second, once per pass size. Videos are
 trimmed to a valid 8k+1 length that fits in the clip from their start frame.
 """
+
 from __future__ import annotations
 
 import logging
@@ -75,8 +76,14 @@ def crf_compress(frames: np.ndarray, crf: int = CONDITIONING_CRF) -> np.ndarray:
     os.close(handle)
     try:
         writer = imageio_ffmpeg.write_frames(
-            path, (even.shape[2], even.shape[1]), fps=1, codec="libx264", pix_fmt_in="rgb24",
-            pix_fmt_out="yuv420p", quality=None, macro_block_size=1,
+            path,
+            (even.shape[2], even.shape[1]),
+            fps=1,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=1,
             output_params=["-crf", str(crf), "-preset", "veryfast", "-g", "1"],
         )
         writer.send(None)
@@ -166,8 +173,7 @@ def trim_sequence_length(start_frame: int, frames: int, target_frames: int) -> i
     return (available - 1) // 8 * 8 + 1
 
 
-def load_item_frames(item: ConditioningItem, target_frames: int,
-                     size: tuple[int, int] | None = None) -> np.ndarray:
+def load_item_frames(item: ConditioningItem, target_frames: int, size: tuple[int, int] | None = None) -> np.ndarray:
     """The item's source frames (uint8), video ones trimmed to a valid length.
 
     `size` (height, width) of the clip lets an image file be reduced while it is decoded.

@@ -17,6 +17,7 @@ LTX-2 adds Gemma and the text connectors (in the streaming modes freed before th
 audio tokens, the audio VAE and vocoder; an uninstalled model is sized from its release's configs.
 `plan_memory` picks the residency and quantisation that fit, and refuses naming what would fit.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -151,7 +152,9 @@ def _element_count(shape: tuple[int, ...]) -> int:
 
 
 def _bytes_at(
-    shapes: dict[str, tuple[int, ...]], dtype_bytes: int, quantize_bits: int | None = None,
+    shapes: dict[str, tuple[int, ...]],
+    dtype_bytes: int,
+    quantize_bits: int | None = None,
     embeddings: bool = False,
 ) -> tuple[int, int]:
     """(all tensors, those in transformer blocks) in the compute dtype, linear weights quantised if asked
@@ -199,11 +202,16 @@ def estimate_memory(
     if dtype_bytes is None:
         dtype_bytes = compute_dtype_bytes(request, components)
     if components.family == LTX2:
-        return estimate_ltx2_memory(request, components.shapes(), components.variant, dtype_bytes,
-                                    request.quantize_bits)
+        return estimate_ltx2_memory(
+            request, components.shapes(), components.variant, dtype_bytes, request.quantize_bits
+        )
     shapes = components.shapes()
     transformer_shapes, vae_shapes, text_shapes, upsampler_shapes = (
-        shapes.transformer, shapes.vae, shapes.text_encoder, shapes.upsampler)
+        shapes.transformer,
+        shapes.vae,
+        shapes.text_encoder,
+        shapes.upsampler,
+    )
     config = shapes.transformer_config
     transformer, blocks = _bytes_at(transformer_shapes, dtype_bytes, request.quantize_bits)
     vae, _ = _bytes_at(vae_shapes, dtype_bytes)
@@ -220,9 +228,16 @@ def estimate_memory(
     decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
     activations = max(denoise, decode)
     return MemoryEstimate(
-        text_encoder=text, transformer=transformer, transformer_blocks=blocks, vae=vae,
-        upsampler=upsampler, activations=activations, available=available_memory(), num_blocks=config.num_layers,
-        vae_during_passes=bool(request.conditioning), quantize_bits=request.quantize_bits,
+        text_encoder=text,
+        transformer=transformer,
+        transformer_blocks=blocks,
+        vae=vae,
+        upsampler=upsampler,
+        activations=activations,
+        available=available_memory(),
+        num_blocks=config.num_layers,
+        vae_during_passes=bool(request.conditioning),
+        quantize_bits=request.quantize_bits,
     )
 
 
@@ -240,7 +255,7 @@ def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMo
         mode = ResidencyMode(requested)
         if estimate.peak_for(mode) <= estimate.available:
             return mode
-        candidates = order[order.index(mode):]
+        candidates = order[order.index(mode) :]
     else:
         candidates = order
     for mode in candidates:
@@ -250,8 +265,10 @@ def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMo
             return mode
     leanest_mode = order[-1]
     leanest = estimate.peak_for(leanest_mode)
-    how = {ResidencyMode.STREAM_BLOCKS: "when streaming transformer blocks from disk",
-           ResidencyMode.STREAM_COMPONENTS: "when loading one component at a time"}[leanest_mode]
+    how = {
+        ResidencyMode.STREAM_BLOCKS: "when streaming transformer blocks from disk",
+        ResidencyMode.STREAM_COMPONENTS: "when loading one component at a time",
+    }[leanest_mode]
     unquantised = "turn quantisation off so that transformer blocks can stream from disk (residency 'stream_blocks')"
     quantise = {
         None: "quantise the transformer and text encoder to 8 bits (--quantize 8)",
@@ -266,6 +283,7 @@ def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMo
 
 # ---- LTX-2 family --------------------------------------------------------------------------------
 
+
 def _gemma_states(gemma: dict[str, tuple[int, ...]]) -> tuple[int, int]:
     """(hidden states the connectors read: embeddings and every layer's output, their width)."""
     layers = {name.split("layers.")[1].split(".")[0] for name in gemma if "layers." in name}
@@ -274,7 +292,10 @@ def _gemma_states(gemma: dict[str, tuple[int, ...]]) -> tuple[int, int]:
 
 
 def estimate_ltx2_memory(
-    request: GenerationRequest, shapes: LTX2ComponentShapes, variant: str, dtype_bytes: int,
+    request: GenerationRequest,
+    shapes: LTX2ComponentShapes,
+    variant: str,
+    dtype_bytes: int,
     bits: int | None,
 ) -> MemoryEstimate:
     """An LTX-2 request's memory from its model's shapes, with `bits`-bit weights (None: unquantised).
@@ -299,14 +320,24 @@ def estimate_ltx2_memory(
     widths = video_tokens * config.inner_dim + audio_tokens * config.audio_inner_dim
     denoise = widths * ACTIVATION_FACTOR * dtype_bytes * passes
     if not attention_is_fused():
-        scores = (video_tokens**2 * config.num_attention_heads + audio_tokens**2 * config.audio_num_attention_heads
-                  + 2 * video_tokens * audio_tokens * config.audio_num_attention_heads)
+        scores = (
+            video_tokens**2 * config.num_attention_heads
+            + audio_tokens**2 * config.audio_num_attention_heads
+            + 2 * video_tokens * audio_tokens * config.audio_num_attention_heads
+        )
         denoise += scores * SCORE_BYTES * passes
     decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
     return MemoryEstimate(
-        text_encoder=gemma + text_path + hidden, transformer=transformer, transformer_blocks=blocks, vae=decoders,
-        upsampler=upsampler, activations=max(denoise, decode), available=available_memory(),
-        num_blocks=config.num_layers, vae_during_passes=bool(request.conditioning), quantize_bits=bits,
+        text_encoder=gemma + text_path + hidden,
+        transformer=transformer,
+        transformer_blocks=blocks,
+        vae=decoders,
+        upsampler=upsampler,
+        activations=max(denoise, decode),
+        available=available_memory(),
+        num_blocks=config.num_layers,
+        vae_during_passes=bool(request.conditioning),
+        quantize_bits=bits,
     )
 
 
@@ -334,8 +365,9 @@ PLAN_ORDER = ((None, _R), (None, _SC), (8, _R), (8, _SC), (None, _SB), (4, _R), 
 Estimator = Callable[[GenerationRequest, int | None], MemoryEstimate]
 
 
-def _estimator(request: GenerationRequest, model: ModelFiles | ModelComponents | str,
-               dtype_bytes: int | None) -> Estimator:
+def _estimator(
+    request: GenerationRequest, model: ModelFiles | ModelComponents | str, dtype_bytes: int | None
+) -> Estimator:
     """(request, bits) -> MemoryEstimate, the shapes read once (release configs for a model not installed)."""
     if isinstance(model, str):
         try:
@@ -355,7 +387,8 @@ def _estimator(request: GenerationRequest, model: ModelFiles | ModelComponents |
 
 
 def plan_memory(
-    request: GenerationRequest, model: ModelFiles | ModelComponents | str | None = None,
+    request: GenerationRequest,
+    model: ModelFiles | ModelComponents | str | None = None,
     dtype_bytes: int | None = None,
 ) -> MemoryPlan:
     """The first of PLAN_ORDER that fits this machine, within what the request fixes (its `quantize_bits`;
@@ -366,8 +399,10 @@ def plan_memory(
     """
     estimate_for = _estimator(request, request.model if model is None else model, dtype_bytes)
     modes = [_R, _SC, _SB]
-    allowed = modes if request.residency == "auto" else modes[modes.index(ResidencyMode(request.residency)):]
-    candidates = [(bits, mode) for bits, mode in PLAN_ORDER if request.quantize_bits in (None, bits) and mode in allowed]
+    allowed = modes if request.residency == "auto" else modes[modes.index(ResidencyMode(request.residency)) :]
+    candidates = [
+        (bits, mode) for bits, mode in PLAN_ORDER if request.quantize_bits in (None, bits) and mode in allowed
+    ]
     if not candidates:
         raise InvalidRequest(
             f"Quantisation ({request.quantize_bits} bits) and the '{request.residency}' residency cannot be combined; "
@@ -390,8 +425,14 @@ def plan_memory(
 def _smaller_clip(request: GenerationRequest, estimate_for: Estimator, bits: int | None, mode: ResidencyMode) -> str:
     """A smaller clip (fewer frames, then a smaller picture) that fits the leanest plan, or why none does."""
     sizes = [(request.width, request.height, f) for f in (97, 65, 49, 33, 17, 9) if f < request.num_frames]
-    sizes += [(max(32, int(request.width * scale) // 32 * 32), max(32, int(request.height * scale) // 32 * 32),
-               min(request.num_frames, 49)) for scale in (0.75, 0.5, 0.375, 0.25)]
+    sizes += [
+        (
+            max(32, int(request.width * scale) // 32 * 32),
+            max(32, int(request.height * scale) // 32 * 32),
+            min(request.num_frames, 49),
+        )
+        for scale in (0.75, 0.5, 0.375, 0.25)
+    ]
     for width, height, frames in sizes:
         estimate = estimate_for(dataclasses.replace(request, width=width, height=height, num_frames=frames), bits)
         if estimate.peak_for(mode) <= estimate.available:

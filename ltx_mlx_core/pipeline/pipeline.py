@@ -15,6 +15,7 @@ latents after each stage are checkpointed and a re-run resumes after the last
 completed stage. Randomness: one `mx.random.key(seed)` per video, split into a
 fixed key per stage, so a resumed run draws exactly what an uninterrupted one does.
 """
+
 from __future__ import annotations
 
 import gc
@@ -113,14 +114,14 @@ class _Work:
         self.current_stage = "start"
 
     @classmethod
-    def plan(cls, seeds: list[int], stages: list[str], checkpoints: StageCheckpoints | None) -> "_Work":
+    def plan(cls, seeds: list[int], stages: list[str], checkpoints: StageCheckpoints | None) -> _Work:
         """Resume each seed after its last checkpointed stage (all stages when there is none)."""
         latents: dict[int, mx.array | None] = {}
         remaining: dict[int, list[str]] = {}
         for seed in seeds:
             done = checkpoints.last_completed(seed, stages) if checkpoints else None
             latents[seed] = checkpoints.load(seed, done) if done else None
-            remaining[seed] = stages[stages.index(done) + 1:] if done else list(stages)
+            remaining[seed] = stages[stages.index(done) + 1 :] if done else list(stages)
         return cls(stages, latents, remaining, seeds)
 
     def seeds_needing(self, stage: str) -> list[int]:
@@ -141,7 +142,7 @@ class Pipeline:
         self.settings = settings or PipelineSettings()
 
     @classmethod
-    def for_request(cls, request: GenerationRequest, settings: PipelineSettings | None = None) -> "Pipeline":
+    def for_request(cls, request: GenerationRequest, settings: PipelineSettings | None = None) -> Pipeline:
         return cls(resolve_model(request.model), settings)
 
     def resolve_config(self, request: GenerationRequest) -> PipelineConfig:
@@ -222,9 +223,16 @@ class Pipeline:
                     videos.append(to_uint8_frames(runner.finish_pixels(pixels)))
                     pixels = None
             result = VideoResult(
-                videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timer.timings(),
-                peak_memory_bytes=int(mx.get_peak_memory()), residency=residency.value,
-                step_cache={seed: step_cache_summary(request.step_cache, stages) for seed, stages in cache_stages.items()},
+                videos=videos,
+                seeds=seeds,
+                fps=request.fps,
+                request=request,
+                timings=timer.timings(),
+                peak_memory_bytes=int(mx.get_peak_memory()),
+                residency=residency.value,
+                step_cache={
+                    seed: step_cache_summary(request.step_cache, stages) for seed, stages in cache_stages.items()
+                },
             )
             runner.release()
             yield Finished(result)
@@ -256,7 +264,8 @@ class Pipeline:
         started = time.monotonic()
         tiling = self.settings.tiling or self._tiling_for(latents)
         tiles = iter_decode_tiled(
-            vae, latents,
+            vae,
+            latents,
             timestep=config.decode_timestep,
             noise_scale=config.decode_noise_scale,
             key=stage_keys(seed)["decode"],

@@ -7,6 +7,7 @@ decode of random latents through the model's own VAE, once per VAE, and cache
 it. Projecting a step's latents then costs one small matmul, no decoder run.
 The map is applied to the normalised latents the transformer works on.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ it to `Pipeline.generate`. `validate()` is the `check_inputs` of the pipeline:
 every user-facing constraint is checked here once, with a message that says
 what to change.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -102,7 +103,7 @@ class ConditioningItem:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ConditioningItem":
+    def from_dict(cls, data: dict[str, Any]) -> ConditioningItem:
         names = {f.name for f in dataclasses.fields(cls)} - {"frames"}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -165,8 +166,7 @@ class GenerationRequest:
         n = self.num_frames
         if not isinstance(n, int) or n < 1 or (n - 1) % TEMPORAL_MULTIPLE:
             raise InvalidRequest(
-                f"frames must be 8k+1 (9, 17, 25, … 97, …); got {n}. "
-                f"Try {nearest_valid_frames(int(n or 0))}."
+                f"frames must be 8k+1 (9, 17, 25, … 97, …); got {n}. Try {nearest_valid_frames(int(n or 0))}."
             )
         check_fps(self.fps)
         if not self.seeds:
@@ -174,9 +174,7 @@ class GenerationRequest:
         for seed in self.seeds:
             check_seed(seed)
         if self.residency not in RESIDENCY_MODES:
-            raise InvalidRequest(
-                f"residency must be one of {', '.join(RESIDENCY_MODES)}; got '{self.residency}'."
-            )
+            raise InvalidRequest(f"residency must be one of {', '.join(RESIDENCY_MODES)}; got '{self.residency}'.")
         normalise_step_cache(self.step_cache)
         if self.quantize_bits not in (None, 4, 8):
             raise InvalidRequest(f"quantisation must be 4 or 8 bits (or off); got {self.quantize_bits}.")
@@ -192,9 +190,7 @@ class GenerationRequest:
                     f"outside the clip's frames 0…{n - 1}."
                 )
             if not 0.0 <= item.strength <= 1.0:
-                raise InvalidRequest(
-                    f"conditioning strength must be between 0 and 1; got {item.strength}."
-                )
+                raise InvalidRequest(f"conditioning strength must be between 0 and 1; got {item.strength}.")
 
     def _validate_audio(self) -> None:
         if self.audio_path is None:
@@ -206,12 +202,14 @@ class GenerationRequest:
                 "can only guide an LTX-2 model. Choose an LTX-2 model, or remove the sound."
             )
         if Path(self.audio_path).suffix.lower() not in AUDIO_SUFFIXES:
-            raise InvalidRequest(f"'{name}' is not a sound file we can read (use one of "
-                                 f"{', '.join(sorted(AUDIO_SUFFIXES))}).")
+            raise InvalidRequest(
+                f"'{name}' is not a sound file we can read (use one of {', '.join(sorted(AUDIO_SUFFIXES))})."
+            )
         if not Path(self.audio_path).is_file():
             raise InvalidRequest(f"audio file '{self.audio_path}' does not exist.")
-        if not (isinstance(self.audio_start, (int, float)) and math.isfinite(self.audio_start)
-                and self.audio_start >= 0):
+        if not (
+            isinstance(self.audio_start, (int, float)) and math.isfinite(self.audio_start) and self.audio_start >= 0
+        ):
             raise InvalidRequest(f"the sound's start must be 0 seconds or later; got {self.audio_start}.")
 
     def check_media(self) -> None:
@@ -225,8 +223,10 @@ class GenerationRequest:
         if self.audio_path is not None:
             info = probe_audio(self.audio_path)
             if info.duration and self.audio_start >= info.duration:
-                raise InvalidRequest(f"'{Path(self.audio_path).name}' lasts {info.duration:.2f} s; its sound "
-                                     f"cannot start at {self.audio_start:g} s.")
+                raise InvalidRequest(
+                    f"'{Path(self.audio_path).name}' lasts {info.duration:.2f} s; its sound "
+                    f"cannot start at {self.audio_start:g} s."
+                )
         for item in self.conditioning:
             if item.path is None or item.frames is not None:
                 continue
@@ -249,7 +249,7 @@ class GenerationRequest:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GenerationRequest":
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["conditioning"] = [ConditioningItem.from_dict(c) for c in data.get("conditioning", [])]

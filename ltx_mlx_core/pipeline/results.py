@@ -8,6 +8,7 @@ never overwritten; `check_outputs` refuses such an output before any work starts
 The video and its sidecar are written through the one atomic writer: both are new
 or both are old.
 """
+
 from __future__ import annotations
 
 import json

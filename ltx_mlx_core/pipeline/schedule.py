@@ -6,6 +6,7 @@ skipped initial/final steps. A step moves each token from its timestep t to the
 closest lower scheduled timestep: `x <- x - (t - t_lower) * v`. Tokens carry
 their own t (conditioning tokens start lower), so dt is per token.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,9 @@ from ltx_mlx_core.errors import InvalidRequest
 T_EPS = 1e-6
 
 
-def linear_quadratic_schedule(num_steps: int, threshold_noise: float = 0.025, linear_steps: int | None = None) -> list[float]:
+def linear_quadratic_schedule(
+    num_steps: int, threshold_noise: float = 0.025, linear_steps: int | None = None
+) -> list[float]:
     if num_steps == 1:
         return [1.0]
     linear_steps = num_steps // 2 if linear_steps is None else linear_steps
@@ -42,8 +45,13 @@ def _time_shift(mu: float, timesteps: np.ndarray) -> np.ndarray:
     return math.exp(mu) / (math.exp(mu) + (1.0 / timesteps - 1.0))
 
 
-def shift_timesteps(timesteps: list[float], num_tokens: int, shifting: str | None,
-                    target_shift_terminal: float | None = None, base_resolution: int = 32 * 32) -> list[float]:
+def shift_timesteps(
+    timesteps: list[float],
+    num_tokens: int,
+    shifting: str | None,
+    target_shift_terminal: float | None = None,
+    base_resolution: int = 32 * 32,
+) -> list[float]:
     """The scheduler's resolution-dependent shift ("SD3" or "SimpleDiffusion"); more tokens → later in the noise."""
     if not shifting:
         return list(timesteps)
@@ -78,9 +86,14 @@ def sampled_schedule(steps: int, sampler: str, shift: float | None = None) -> li
     raise InvalidRequest(f"Unknown sampler '{sampler}' (use linear-quadratic, uniform or constant).")
 
 
-def timesteps_from_config(pass_config: Any, sampler: str = "linear-quadratic", num_tokens: int | None = None,
-                          shifting: str | None = None, target_shift_terminal: float | None = None,
-                          shift: float | None = None) -> list[float]:
+def timesteps_from_config(
+    pass_config: Any,
+    sampler: str = "linear-quadratic",
+    num_tokens: int | None = None,
+    shifting: str | None = None,
+    target_shift_terminal: float | None = None,
+    shift: float | None = None,
+) -> list[float]:
     """The pass's timesteps: its explicit list (never shifted, as the reference), or a sampled schedule,
     shifted for `num_tokens` latent tokens when the scheduler config names a `shifting`, with skips applied."""
     if pass_config.timesteps:
@@ -112,8 +125,9 @@ def euler_step(latents: mx.array, velocity: mx.array, token_timesteps: mx.array,
     return (latents.astype(mx.float32) - dt * velocity.astype(mx.float32)).astype(latents.dtype)
 
 
-def stochastic_step(latents: mx.array, velocity: mx.array, token_timesteps: mx.array, timesteps: list[float],
-                    key: mx.array) -> mx.array:
+def stochastic_step(
+    latents: mx.array, velocity: mx.array, token_timesteps: mx.array, timesteps: list[float], key: mx.array
+) -> mx.array:
     """Predict x0, then re-noise it to the next timestep with fresh noise (`stochastic_sampling`)."""
     padded = mx.array(list(timesteps) + [0.0], dtype=mx.float32)
     t = token_timesteps.astype(mx.float32)

@@ -15,6 +15,7 @@ A runner serves one request: the request, its pipeline config and the residency 
 (`choose_residency`, from the memory estimate) are given when it is made, so no
 method relies on another having run first.
 """
+
 from __future__ import annotations
 
 import logging
@@ -96,7 +97,9 @@ def pass_sizes(request: GenerationRequest, config: PipelineConfig, stage: str) -
     return 2 * width, 2 * height
 
 
-def check_request_against_model(request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents) -> None:
+def check_request_against_model(
+    request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents
+) -> None:
     """Checks needing the config and the model's components (InvalidRequest naming what to change)."""
     if config.is_multiscale:
         pass_sizes(request, config, "first_pass")
@@ -107,7 +110,9 @@ def check_request_against_model(request: GenerationRequest, config: PipelineConf
             )
 
 
-def choose_residency(request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents) -> ResidencyMode:
+def choose_residency(
+    request: GenerationRequest, config: PipelineConfig, model: ModelFiles | ModelComponents
+) -> ResidencyMode:
     """Estimate memory before loading anything and pick the residency mode (OutOfMemoryRisk if
     nothing fits)."""
 
@@ -125,7 +130,11 @@ class StageRunner:
     """The stages of one request, in the residency mode chosen for it (`choose_residency`)."""
 
     def __init__(
-        self, model: ModelFiles | ModelComponents, request: GenerationRequest, config: PipelineConfig, residency: ResidencyMode,
+        self,
+        model: ModelFiles | ModelComponents,
+        request: GenerationRequest,
+        config: PipelineConfig,
+        residency: ResidencyMode,
         timer: StageTimer | None = None,
     ):
         """`model`: resolved `ModelFiles` or any `ModelComponents` (weights.components), what every part
@@ -204,7 +213,9 @@ class StageRunner:
         prompts = [request.prompt]
         if config.uses_cfg():
             prompts.append(request.negative_prompt)
-        embeds, mask = text_encoding.encode_prompts(tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens)
+        embeds, mask = text_encoding.encode_prompts(
+            tokenizer, encoder, prompts, max_length=config.text_encoder_max_tokens
+        )
         mx.eval(embeds, mask)
         del tokenizer, encoder
         mx.clear_cache()
@@ -277,9 +288,14 @@ class StageRunner:
             start = timesteps[0]
             latents = start * latents + (1 - start) * previous.astype(self.dtype)
         state = prepare_conditioning(
-            latents, self._placed_media(width, height), self._encode_pixels, request.num_frames,
-            transformer.config.causal_temporal_positioning, conditioning_key,
-            prefix_mode=config.prefix_latents_mode, prefix_soft_strength=config.prefix_soft_conditioning_strength,
+            latents,
+            self._placed_media(width, height),
+            self._encode_pixels,
+            request.num_frames,
+            transformer.config.causal_temporal_positioning,
+            conditioning_key,
+            prefix_mode=config.prefix_latents_mode,
+            prefix_soft_strength=config.prefix_soft_conditioning_strength,
         )
         # A fresh cache per pass: a resumed pass computes its first step like any other.
         cache_settings = step_cache_settings(request.step_cache, "ltxv")
@@ -288,14 +304,20 @@ class StageRunner:
         if cache is not None:
             self._step_caches[stage] = cache
         steps = iter_denoise(
-            transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
-            text, request.fps, loop_key,
+            transformer,
+            state,
+            timesteps,
+            guidance_schedule(pass_config, timesteps),
+            text,
+            request.fps,
+            loop_key,
             stg_strategy=SkipLayerStrategy.from_stg_mode(config.stg_mode),
-            image_cond_noise_scale=IMAGE_COND_NOISE_SCALE, stochastic=config.stochastic_sampling,
+            image_cond_noise_scale=IMAGE_COND_NOISE_SCALE,
+            stochastic=config.stochastic_sampling,
             step_cache=cache,
         )
         for tokens in steps:
-            yield unpatchify(tokens[:, state.num_extra:], grid)
+            yield unpatchify(tokens[:, state.num_extra :], grid)
 
     def _placed_media(self, width: int, height: int) -> list:
         """Conditioning items at a pass's size, as the reference multi-scale pipeline makes them.

@@ -145,9 +145,7 @@ class StepCache:
         forced = settings.threshold <= 0 or (settings.compute_last_step and step == self.steps - 1)
         decide = DECIDE[settings.rule]
         for key, state in self._branches.items():
-            compute = (
-                decide(state, settings, step, self.steps, changes[key], forced) or state.residual is None
-            )
+            compute = decide(state, settings, step, self.steps, changes[key], forced) or state.residual is None
             state.consecutive_skips = 0 if compute else state.consecutive_skips + 1
             if self.probe is not None and (compute or settings.rule is CacheRule.TEACACHE):
                 # TeaCache compares with the previous step; the first-block cache with the last computed one.
@@ -172,11 +170,7 @@ class StepCache:
 
     def end_step(self) -> StepRecord:
         step = self._current_step()
-        missing = [
-            key
-            for key, compute in self._decisions.items()
-            if compute and self._branches[key].residual is None
-        ]
+        missing = [key for key, compute in self._decisions.items() if compute and self._branches[key].residual is None]
         if len(self._decisions) != len(self._branches) or missing:
             raise ValueError(f"step {step}: every branch needs a decision, and a computed one its residual")
         record = StepRecord(
@@ -186,9 +180,7 @@ class StepCache:
         )
         self.records.append(record)
         if record.reused:
-            log.debug(
-                "step %d reused the cached residual of %s", step + 1, ", ".join(map(str, record.reused))
-            )
+            log.debug("step %d reused the cached residual of %s", step + 1, ", ".join(map(str, record.reused)))
         return record
 
     def calibration_ratios(self, key: Hashable) -> list[float]:

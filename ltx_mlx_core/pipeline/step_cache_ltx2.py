@@ -40,9 +40,7 @@ def cached_av_call(
     and what the step reused."""
     rule = cache.settings.rule
     if rule is CacheRule.TEACACHE:
-        raise ValueError(
-            "TeaCache has no published polynomial for LTX-2; use the first-block cache or MagCache."
-        )
+        raise ValueError("TeaCache has no published polynomial for LTX-2; use the first-block cache or MagCache.")
     prepared = transformer.prepare(video, audio, perturbations)
     streams = _cached_streams(prepared)
     rows = branch_rows(branches, len(prepared.perturbations.per_entry))
@@ -80,9 +78,7 @@ def cached_av_call(
 
 def _cached_streams(prepared: PreparedStreams) -> list[int]:
     """Indices (0 video, 1 audio) of the streams the blocks update."""
-    streams = [
-        i for i, state in enumerate((prepared.video, prepared.audio)) if state is not None and state.enabled
-    ]
+    streams = [i for i, state in enumerate((prepared.video, prepared.audio)) if state is not None and state.enabled]
     if not streams:
         raise ValueError("no stream is enabled: the blocks would change nothing")
     return streams

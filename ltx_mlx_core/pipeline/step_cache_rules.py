@@ -41,9 +41,7 @@ class CacheRule(Enum):
     @property
     def probe(self) -> str | None:
         """What the decision measures: the first block's modulated input, its residual, or nothing."""
-        return {CacheRule.TEACACHE: "modulated_input", CacheRule.FIRST_BLOCK: "first_block_residual"}.get(
-            self
-        )
+        return {CacheRule.TEACACHE: "modulated_input", CacheRule.FIRST_BLOCK: "first_block_residual"}.get(self)
 
 
 # TeaCache's rescaling polynomial for LTX-Video (highest power first), from TeaCache4LTX-Video
@@ -97,8 +95,7 @@ class BranchState:
 def relative_l1(current: Arrays, previous: Arrays) -> mx.array:
     """mean|current - previous| / mean|previous| in float32; with several streams, the largest."""
     changes = [
-        mx.mean(mx.abs(now.astype(mx.float32) - before.astype(mx.float32)))
-        / mx.mean(mx.abs(before.astype(mx.float32)))
+        mx.mean(mx.abs(now.astype(mx.float32) - before.astype(mx.float32))) / mx.mean(mx.abs(before.astype(mx.float32)))
         for now, before in zip(current, previous)
     ]
     return changes[0] if len(changes) == 1 else mx.max(mx.stack(changes))

@@ -9,6 +9,7 @@ everywhere. A clip that fits in one tile therefore decodes exactly as untiled.
 Temporal mapping: latent frames [f0, f1) decode to pixel frames [t*f0, t*(f1-1)+1) for a
 temporal compression t (a tile's first latent frame decodes to one frame, like a clip's).
 """
+
 from __future__ import annotations
 
 import math

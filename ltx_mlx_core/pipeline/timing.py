@@ -5,6 +5,7 @@ again for decoding once a streaming mode released it). Its load time is reported
 under 'load', and not as part of the stage that happened to need the component, so a
 stage's time is its own work and the same whichever residency mode ran.
 """
+
 from __future__ import annotations
 
 import time

@@ -8,6 +8,7 @@ convolution ever runs on more than one tile. The tiles are planned with decode.p
 A ratio up/down (x1.5 = 3/2) is tiled in steps of `down` input latents, which map onto
 `up` output latents, so every tile lands on whole output latents.
 """
+
 from __future__ import annotations
 
 import math

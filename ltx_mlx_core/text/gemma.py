@@ -13,6 +13,7 @@ Differences from mlx-lm's own forward, each to follow transformers as the refere
   key gets a finite mask, so it stays finite instead of turning into NaN.
 Positions run 0..L-1 over padding and tokens alike, as in the references.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,14 @@ logger = logging.getLogger(__name__)
 BUNDLED_PROJECTION_PREFIX = "text_embedding_projection."
 # Multimodal towers and projectors that text encoding never runs.
 _NOT_LANGUAGE = (
-    "vision_tower.", "vision_model.", "multi_modal_projector.", "embed_vision.", "embed_audio.",
-    "vision_embedder.", "audio_tower.", "audio_projector.",
+    "vision_tower.",
+    "vision_model.",
+    "multi_modal_projector.",
+    "embed_vision.",
+    "embed_audio.",
+    "vision_embedder.",
+    "audio_tower.",
+    "audio_projector.",
 )
 # Where the language model sits in each layout: multimodal (transformers 4.x, 5.x) and text-only.
 _LANGUAGE_PREFIXES = ("language_model.model.", "model.language_model.", "model.")
@@ -134,7 +141,7 @@ def language_model_weights(weights: dict[str, mx.array]) -> dict[str, mx.array]:
         if prefix is None:
             unknown.append(key)
         else:
-            language["model." + key[len(prefix):]] = value
+            language["model." + key[len(prefix) :]] = value
     if unknown:
         raise CheckpointError(f"The Gemma weights have keys of no known layout: {', '.join(sorted(unknown)[:5])}")
     return language
@@ -166,8 +173,13 @@ def load_gemma(folder: str | Path, dtype: mx.Dtype = mx.bfloat16) -> GemmaTextMo
         model.load_weights(list(cast.items()), strict=True)
     except ValueError as error:
         raise CheckpointError(f"The Gemma weights in '{folder}' do not fit its config.json: {error}") from None
-    logger.info("Gemma (%s) loaded from %s: %d layers, width %d",
-                model.spec.family, folder, model.spec.args.num_hidden_layers, model.hidden_size)
+    logger.info(
+        "Gemma (%s) loaded from %s: %d layers, width %d",
+        model.spec.family,
+        folder,
+        model.spec.args.num_hidden_layers,
+        model.hidden_size,
+    )
     return model
 
 

@@ -11,6 +11,7 @@ every field is filled from transformers' defaults first and then translated.
 Only what the LTX encoders use is accepted: no attention-logit soft-capping, no attention bias,
 no Gemma-3n per-layer inputs, no mixture of experts. Anything else is refused with its name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,26 +28,53 @@ GEMMA4_TYPES = ("gemma4", "gemma4_text", "gemma4_unified", "gemma4_unified_text"
 
 # transformers 5.24's Gemma3TextConfig defaults (the ones a diff-saved config.json leaves out).
 _GEMMA3_DEFAULTS: dict[str, Any] = {
-    "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
-    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "rms_norm_eps": 1e-6,
-    "query_pre_attn_scalar": 256, "sliding_window": 4096, "sliding_window_pattern": 6,
-    "max_position_embeddings": 131072, "hidden_activation": "gelu_pytorch_tanh",
-    "attn_logit_softcapping": None, "attention_bias": False, "use_bidirectional_attention": False,
-    "rope_theta": 1_000_000.0, "rope_local_base_freq": 10_000.0,
+    "vocab_size": 262208,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "rms_norm_eps": 1e-6,
+    "query_pre_attn_scalar": 256,
+    "sliding_window": 4096,
+    "sliding_window_pattern": 6,
+    "max_position_embeddings": 131072,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "attn_logit_softcapping": None,
+    "attention_bias": False,
+    "use_bidirectional_attention": False,
+    "rope_theta": 1_000_000.0,
+    "rope_local_base_freq": 10_000.0,
 }
 
 # Gemma4TextConfig / Gemma4UnifiedTextConfig defaults; the two differ where noted below.
 _GEMMA4_DEFAULTS: dict[str, Any] = {
-    "vocab_size": 262144, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 30,
-    "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "global_head_dim": 512,
-    "rms_norm_eps": 1e-6, "max_position_embeddings": 262144, "hidden_activation": "gelu_pytorch_tanh",
-    "attention_bias": False, "attention_k_eq_v": False, "num_kv_shared_layers": 0,
-    "use_double_wide_mlp": False, "enable_moe_block": False, "final_logit_softcapping": None,
+    "vocab_size": 262144,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "global_head_dim": 512,
+    "rms_norm_eps": 1e-6,
+    "max_position_embeddings": 262144,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "attention_bias": False,
+    "attention_k_eq_v": False,
+    "num_kv_shared_layers": 0,
+    "use_double_wide_mlp": False,
+    "enable_moe_block": False,
+    "final_logit_softcapping": None,
 }
 _GEMMA4_FAMILY_DEFAULTS = {
     "gemma4_text": {"sliding_window": 512, "hidden_size_per_layer_input": 256, "use_bidirectional_attention": None},
-    "gemma4_unified_text": {"sliding_window": 1024, "hidden_size_per_layer_input": 0,
-                            "use_bidirectional_attention": "vision"},
+    "gemma4_unified_text": {
+        "sliding_window": 1024,
+        "hidden_size_per_layer_input": 0,
+        "use_bidirectional_attention": "vision",
+    },
 }
 _GEMMA4_ROPE_DEFAULTS = {
     "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
@@ -125,7 +153,9 @@ def _gemma3_spec(text: dict[str, Any]) -> GemmaSpec:
     layers = text["num_hidden_layers"]
     types = _layer_types(text, layers, text["sliding_window_pattern"])
     # mlx-lm's Gemma 3 places global layers by one period; an irregular list has no such period.
-    candidates = [text["sliding_window_pattern"]] + ([types.index("full_attention") + 1] if "full_attention" in types else [])
+    candidates = [text["sliding_window_pattern"]] + (
+        [types.index("full_attention") + 1] if "full_attention" in types else []
+    )
     pattern = next((p for p in candidates if types == _layer_types({}, layers, p)), None)
     if pattern is None:
         raise CheckpointError(f"Gemma 3 text config: layer_types {types} are not periodic.")
@@ -218,8 +248,11 @@ def _gemma4_global_layer_shape(text: dict[str, Any], types: list[str]) -> tuple[
     kv_heads = text.get("num_global_key_value_heads")
     per_layer = text.get("per_layer_config") or {}
     if per_layer:
-        overrides = {str(index): per_layer.get(str(index), per_layer.get(index, {}))
-                     for index, kind in enumerate(types) if kind == "full_attention"}
+        overrides = {
+            str(index): per_layer.get(str(index), per_layer.get(index, {}))
+            for index, kind in enumerate(types)
+            if kind == "full_attention"
+        }
         if any(set(override) - {"head_dim", "num_key_value_heads"} for override in overrides.values()):
             raise CheckpointError("Gemma 4 text config: per_layer_config overrides other fields than the head shape.")
         head_dims = {override.get("head_dim", text["head_dim"]) for override in overrides.values()}

@@ -4,6 +4,7 @@ ltx-core's `LTXVGemmaTokenizer` and diffusers' LTX-2 pipelines both: strip the p
 left to a fixed 1024 tokens (Gemma's BOS first, the pad token falling back to EOS when the
 tokenizer has none), truncate longer prompts at the end, and return the attention mask.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,8 +65,12 @@ class GemmaTokenizer:
     def __call__(self, prompts: Sequence[str] | str) -> TokenizedPrompts:
         texts = _checked_prompts(prompts)
         encoded = self.tokenizer(
-            texts, padding="max_length", max_length=self.max_length, truncation=True,
-            add_special_tokens=True, return_tensors="np",
+            texts,
+            padding="max_length",
+            max_length=self.max_length,
+            truncation=True,
+            add_special_tokens=True,
+            return_tensors="np",
         )
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
         if max(lengths) > self.max_length:
@@ -90,7 +95,7 @@ def _checked_prompts(prompts: Sequence[str] | str) -> list[str]:
     if isinstance(prompts, str):
         prompts = [prompts]
     if len(prompts) == 0:
-        raise InvalidRequest("At least one prompt is needed to encode (an empty prompt \"\" is fine).")
+        raise InvalidRequest('At least one prompt is needed to encode (an empty prompt "" is fine).')
     for prompt in prompts:
         if not isinstance(prompt, str):
             raise InvalidRequest(f"Prompts must be text; got {type(prompt).__name__}.")

@@ -6,6 +6,7 @@ then `connectors`). The references encode prompts one at a time (ltx-core) or ba
 both pad every prompt to the same fixed length and Gemma's positions count the padding, so a batch
 gives each prompt the embeddings it gets alone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -14,6 +14,7 @@ Modes: a new file gets 0o666 less the umask, as any file a program creates; a fi
 that is replaced keeps its mode. `OSError`s while writing become `OutputWriteError`
 with one sentence naming the file and the reason.
 """
+
 from __future__ import annotations
 
 import errno

@@ -6,6 +6,7 @@ on the file's own timeline: an audio stream that starts after the video (or AAC'
 priming samples before it) is padded or trimmed so that sample 0 is the file's time 0,
 which is what keeps a clip's sound on its frames. A file without sound decodes to None.
 """
+
 from __future__ import annotations
 
 import logging
@@ -79,17 +80,41 @@ def probe_audio(path: str | Path) -> AudioInfo:
             raise MediaUnreadable(f"'{path.name}' is not a file ffmpeg can read ({reason}).", reason)
         raise MediaUnreadable(f"'{path.name}' has no sound.", "it has no sound")
     duration = _DURATION.search(log)
-    seconds = (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3))
-               if duration else 0.0)
-    return AudioInfo(codec=stream.group("codec"), sample_rate=int(stream.group("rate")),
-                     channels=_channels(stream.group("layout")), duration=seconds)
+    seconds = (
+        int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3)) if duration else 0.0
+    )
+    return AudioInfo(
+        codec=stream.group("codec"),
+        sample_rate=int(stream.group("rate")),
+        channels=_channels(stream.group("layout")),
+        duration=seconds,
+    )
 
 
 def _decode(path: Path, rate: int, channels: int | None) -> tuple[np.ndarray | None, int]:
     """(float32 samples, channel count) of the first audio stream; `channels` None keeps the file's."""
     layout = ["-ac", str(channels)] if channels else []
-    run = _ffmpeg(["-loglevel", "info", "-i", str(path), "-map", "0:a:0", "-af", "aresample=first_pts=0",
-                   "-f", "f32le", "-acodec", "pcm_f32le", *layout, "-ar", str(rate), "-"], path)
+    run = _ffmpeg(
+        [
+            "-loglevel",
+            "info",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "aresample=first_pts=0",
+            "-f",
+            "f32le",
+            "-acodec",
+            "pcm_f32le",
+            *layout,
+            "-ar",
+            str(rate),
+            "-",
+        ],
+        path,
+    )
     log = run.stderr.decode("utf-8", "replace")
     if run.returncode != 0:
         if any(text in log for text in _NO_AUDIO):
@@ -98,7 +123,7 @@ def _decode(path: Path, rate: int, channels: int | None) -> tuple[np.ndarray | N
         reason = errors[-1].strip().rstrip(".") if errors else f"ffmpeg exited {run.returncode}"
         logger.debug("ffmpeg could not decode the sound of %s: %s", path, log)
         raise MediaUnreadable(f"Could not decode the sound of '{path.name}' ({reason}).", reason)
-    output = log[log.find("Output #0"):]
+    output = log[log.find("Output #0") :]
     stream = _AUDIO_STREAM.search(output)
     found = channels or (_channels(stream.group("layout")) if stream else 2)
     samples = np.frombuffer(run.stdout, dtype=np.float32)
@@ -124,8 +149,13 @@ def read_audio(path: str | Path, rate: int = MIX_RATE, channels: int = MIX_CHANN
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
-def tone(seconds: float, frequency: float = 440.0, amplitude: float = 0.25, rate: int = MIX_RATE,
-         channels: int = MIX_CHANNELS) -> np.ndarray:
+def tone(
+    seconds: float,
+    frequency: float = 440.0,
+    amplitude: float = 0.25,
+    rate: int = MIX_RATE,
+    channels: int = MIX_CHANNELS,
+) -> np.ndarray:
     """A sine tone as float32 [samples, channels] (the self-test's and the examples' sound)."""
     t = np.arange(round(seconds * rate)) / rate
     wave = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)

@@ -3,6 +3,7 @@
 H.264 + AAC by default; `--codec prores` writes ProRes 422 + ALAC into a .mov for further editing.
 The clips' sound is mixed as the app mixes it (gain, mute, crossfades; see video/mix.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality: 0 lossless … 51 worst (default 18)")
     parser.add_argument("--preset", default="slow", choices=X264_PRESETS, help="x264 speed/size trade-off")
     parser.add_argument("--fps", type=fps_argument, help="override the project's frame rate")
-    parser.add_argument("--codec", default="h264", choices=list(VIDEO_CODECS),
-                        help="h264 (with AAC sound; default) or prores (ProRes 422 with ALAC sound, .mov only)")
-    parser.add_argument("--no-audio", action="store_true", help="leave the sound out (by default a film "
-                        "has a sound track when any of its clips has sound)")
+    parser.add_argument(
+        "--codec",
+        default="h264",
+        choices=list(VIDEO_CODECS),
+        help="h264 (with AAC sound; default) or prores (ProRes 422 with ALAC sound, .mov only)",
+    )
+    parser.add_argument(
+        "--no-audio",
+        action="store_true",
+        help="leave the sound out (by default a film has a sound track when any of its clips has sound)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,8 +50,16 @@ def run(args: argparse.Namespace) -> int:
         return True
 
     try:
-        out = stitch(segments_from_project(data, folder), args.output, fps, crf=args.crf, preset=args.preset,
-                     progress=progress, audio=False if args.no_audio else None, codec=args.codec)
+        out = stitch(
+            segments_from_project(data, folder),
+            args.output,
+            fps,
+            crf=args.crf,
+            preset=args.preset,
+            progress=progress,
+            audio=False if args.no_audio else None,
+            codec=args.codec,
+        )
     finally:
         sys.stderr.write("\n")  # an error message starts on a line of its own
     print(out)

@@ -6,6 +6,7 @@ safe writer needs from it: its exit status, its error lines (kept, not printed o
 the user's terminal) and a way to stop it at once. It runs in its own session, so
 a Ctrl-C in the terminal reaches only us; we stop it from our `finally` blocks.
 """
+
 from __future__ import annotations
 
 import errno
@@ -65,21 +66,53 @@ class VideoEncoder:
     `codec` is "h264" or "prores"; `audio`, when given, is muxed in (its file must be complete).
     """
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, container: Container,
-                 crf: int, preset: str, codec: str = "h264", audio: AudioInput | None = None):
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        fps: float,
+        container: Container,
+        crf: int,
+        preset: str,
+        codec: str = "h264",
+        audio: AudioInput | None = None,
+    ):
         rate = Fraction(fps).limit_denominator(100_000)  # 24000/1001 stays exact
-        sound = ["-f", "f32le", "-ar", str(audio.rate), "-ac", str(audio.channels), "-i", str(audio.path)] if audio else []
+        sound = (
+            ["-f", "f32le", "-ar", str(audio.rate), "-ac", str(audio.channels), "-i", str(audio.path)] if audio else []
+        )
         streams = ["-map", "0:v:0", "-map", "1:a:0", *_audio_flags(codec)] if audio else ["-an"]
         command = [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(rate), "-i", "pipe:0",
-            *sound, *streams, *_codec_flags(codec, crf, preset),
-            *container.flags, "-f", container.muxer, str(path),
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-nostats",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(rate),
+            "-i",
+            "pipe:0",
+            *sound,
+            *streams,
+            *_codec_flags(codec, crf, preset),
+            *container.flags,
+            "-f",
+            container.muxer,
+            str(path),
         ]
         logger.debug("encoding with: %s", " ".join(command))
         self._errors: deque[str] = deque(maxlen=40)
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, start_new_session=True)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         # Drained all the time: a full stderr pipe would stall ffmpeg and then us.
         self._drain = threading.Thread(target=self._read_errors, name="ffmpeg-errors", daemon=True)
         self._drain.start()
@@ -97,7 +130,7 @@ class VideoEncoder:
             if any(os.strerror(code) in line for line in lines):
                 return describe_os_error(OSError(code, os.strerror(code)))
         if lines:
-            return f"ffmpeg said \"{lines[-1].rstrip('.')}\""
+            return f'ffmpeg said "{lines[-1].rstrip(".")}"'
         return f"ffmpeg stopped with status {self._process.returncode}"
 
     def write(self, frame: np.ndarray) -> None:

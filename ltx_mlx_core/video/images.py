@@ -9,6 +9,7 @@ box-reduced by a whole factor, never below the size asked for. A 100-megapixel
 photo is then never held at full size beyond the decoder's own buffer.
 Unreadable files raise `InvalidRequest` with one sentence naming the file.
 """
+
 from __future__ import annotations
 
 import logging

@@ -9,6 +9,7 @@ a hidden temporary file beside the target; only when ffmpeg exited 0 and the one
 does it replace the target. A failed, cancelled or interrupted write leaves the target as it was
 and no temporary file behind.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,11 +31,31 @@ from ltx_mlx_core.video.probe import MediaUnreadable, VideoError, probe_media
 logger = logging.getLogger(__name__)
 
 X264_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
 )
 
-__all__ = ["VideoError", "VideoInfo", "VideoWriteCancelled", "VideoWriteError", "X264_PRESETS",
-           "check_encodable", "check_encoder_settings", "iter_frames", "probe_video", "read_frames", "read_video", "write_video"]
+__all__ = [
+    "VideoError",
+    "VideoInfo",
+    "VideoWriteCancelled",
+    "VideoWriteError",
+    "X264_PRESETS",
+    "check_encodable",
+    "check_encoder_settings",
+    "iter_frames",
+    "probe_video",
+    "read_frames",
+    "read_video",
+    "write_video",
+]
 
 
 class VideoWriteError(VideoError, OutputWriteError):
@@ -73,8 +94,9 @@ def _open_reader(path: Path) -> tuple[Iterator[bytes], dict]:
 def probe_video(path: str | Path) -> VideoInfo:
     """Frame count (exact), fps, size, codec and pixel format of a video file (see video/probe.py)."""
     info = probe_media(path)
-    return VideoInfo(frames=info.frames, fps=info.fps, width=info.width, height=info.height,
-                     codec=info.codec, pix_fmt=info.pix_fmt)
+    return VideoInfo(
+        frames=info.frames, fps=info.fps, width=info.width, height=info.height, codec=info.codec, pix_fmt=info.pix_fmt
+    )
 
 
 def iter_frames(path: str | Path, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
@@ -215,6 +237,12 @@ def write_video(
             if pcm is not None:
                 pcm.unlink(missing_ok=True)
         _check_written(temp, path, written, existed, with_sound=audio is not None)
-    logger.info("wrote %s (%d frames at %.3f fps, %s%s)", path, written, fps, codec if codec != "h264" else f"crf {crf}",
-                ", with sound" if audio is not None else "")
+    logger.info(
+        "wrote %s (%d frames at %.3f fps, %s%s)",
+        path,
+        written,
+        fps,
+        codec if codec != "h264" else f"crf {crf}",
+        ", with sound" if audio is not None else "",
+    )
     return path

@@ -13,6 +13,7 @@ Where one clip crossfades into the next, their sounds cross with equal power (co
 two unrelated sounds keep their loudness through the seam); where clips are cut, each side fades
 over `DECLICK_SECONDS`, so the cut does not click. The film's start and end fade the same way.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -73,8 +74,9 @@ def _fit_length(samples: np.ndarray, length: int) -> np.ndarray:
             return samples[:length]
         return np.concatenate([samples, np.zeros((length - len(samples), samples.shape[1]), np.float32)])
     positions = np.linspace(0.0, len(samples) - 1, length)
-    return np.stack([np.interp(positions, np.arange(len(samples)), channel) for channel in samples.T],
-                    axis=1).astype(np.float32)
+    return np.stack([np.interp(positions, np.arange(len(samples)), channel) for channel in samples.T], axis=1).astype(
+        np.float32
+    )
 
 
 def _ramp(length: int) -> np.ndarray:
@@ -114,8 +116,13 @@ class _Sources:
         return _fit_length(taken, length) * np.float32(piece.gain)
 
 
-def iter_mix(pieces: list[AudioPiece], fps: float, rate: int = MIX_RATE, channels: int = MIX_CHANNELS,
-             read: AudioReader | None = None) -> Iterator[np.ndarray]:
+def iter_mix(
+    pieces: list[AudioPiece],
+    fps: float,
+    rate: int = MIX_RATE,
+    channels: int = MIX_CHANNELS,
+    read: AudioReader | None = None,
+) -> Iterator[np.ndarray]:
     """The film's sound as float32 chunks [n, channels], in order, one or two per piece.
 
     `read(path)` decodes a file's sound at `rate` and `channels` (None: no sound); by default
@@ -138,19 +145,24 @@ def iter_mix(pieces: list[AudioPiece], fps: float, rate: int = MIX_RATE, channel
         if edge and not fade_in:
             sound[:edge] *= _ramp(edge)
         if edge and not fade_out:
-            sound[len(sound) - edge:] *= _ramp(edge)[::-1]
+            sound[len(sound) - edge :] *= _ramp(edge)[::-1]
         if head:
             sound[:head] = _equal_power(previous_tail[:head], sound[:head])
         kept = len(sound) - tail
         if kept > 0:
             yield sound[:kept]
-        previous_tail = sound[max(0, kept):].copy()
+        previous_tail = sound[max(0, kept) :].copy()
     if len(previous_tail):
         yield previous_tail
 
 
-def mix(pieces: list[AudioPiece], fps: float, rate: int = MIX_RATE, channels: int = MIX_CHANNELS,
-        read: AudioReader | None = None) -> np.ndarray:
+def mix(
+    pieces: list[AudioPiece],
+    fps: float,
+    rate: int = MIX_RATE,
+    channels: int = MIX_CHANNELS,
+    read: AudioReader | None = None,
+) -> np.ndarray:
     """The whole film's sound as one float32 array [sample_at(film frames), channels]."""
     chunks = list(iter_mix(pieces, fps, rate, channels, read))
     return np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)

@@ -5,6 +5,7 @@ below carry both, and QuickTime (.mov) is also where ProRes goes. Anything else
 (.gif, .webm, .json, no suffix) is refused here, up front, with one sentence, rather
 than found by ffmpeg after a generation.
 """
+
 from __future__ import annotations
 
 import os

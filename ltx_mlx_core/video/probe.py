@@ -13,6 +13,7 @@ picture too large to hold.
 A file that cannot be read is a `MediaUnreadable`, which is also an `InvalidRequest`:
 the command line answers it with exit 2 and its one sentence.
 """
+
 from __future__ import annotations
 
 import logging
@@ -97,8 +98,15 @@ def _info(found: dict) -> MediaInfo:
     fps_match = _FPS.search(video)
     fps = float(fps_match.group(1)) * (1000 if fps_match and fps_match.group(2) else 1) if fps_match else 0.0
     audio = found.get("audio")
-    return MediaInfo(frames=found.get("frames", 0), fps=fps, width=width, height=height, codec=codec,
-                     pix_fmt=pix_fmt, audio_codec=audio.split(" ", 1)[0] if audio else None)
+    return MediaInfo(
+        frames=found.get("frames", 0),
+        fps=fps,
+        width=width,
+        height=height,
+        codec=codec,
+        pix_fmt=pix_fmt,
+        audio_codec=audio.split(" ", 1)[0] if audio else None,
+    )
 
 
 def _first_reason(errors: list[str]) -> str:
@@ -117,11 +125,26 @@ def probe_media(path: str | Path) -> MediaInfo:
         raise MediaUnreadable(f"Video file '{path}' {what}.", f"it {what}")
     if path.stat().st_size == 0:
         raise MediaUnreadable(f"'{path.name}' is empty (0 bytes).", "it is empty")
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "level+info",
-               "-i", str(path), "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "level+info",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0?",
+        "-c",
+        "copy",
+        "-f",
+        "null",
+        "-",
+    ]
     try:
-        run = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, check=False)
+        run = subprocess.run(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
     except OSError as error:
         raise MediaUnreadable(f"Could not run ffmpeg to read '{path.name}': {error}.") from error
     log = run.stderr.decode("utf-8", "replace").replace("\r", "\n").splitlines()

@@ -4,6 +4,7 @@ The desktop app's `Project` document writes this schema; the CLI (`ltx-mlx stitc
 and the app both read it through `read_project` (checked by project_schema) and turn
 it into segments here, so the two open the same files and export the same film.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,17 @@ def segments_from_project(data: dict[str, Any], root: Path) -> list[Segment]:
     for index, clip in enumerate(data["clips"]):
         take = clip["takes"][clip["active"]]
         crossfade = clip["transition_frames"] if clip["transition"] == "crossfade" and index else 0
-        segments.append(Segment(
-            str(resolve_media(root, take["path"])), clip["trim_in"], clip["trim_out"], clip["overlap_in"], crossfade,
-            float(clip.get("gain_db", 0.0)), bool(clip.get("muted", False)),
-        ))
+        segments.append(
+            Segment(
+                str(resolve_media(root, take["path"])),
+                clip["trim_in"],
+                clip["trim_out"],
+                clip["overlap_in"],
+                crossfade,
+                float(clip.get("gain_db", 0.0)),
+                bool(clip.get("muted", False)),
+            )
+        )
     return segments
 
 

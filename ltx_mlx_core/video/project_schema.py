@@ -7,6 +7,7 @@ It checks what a file can get wrong on its own; whether trims fit the clips' rea
 lengths is known only from the media, and the stitcher checks that.
 Keys it does not know are left out, so a file from a newer minor version opens.
 """
+
 from __future__ import annotations
 
 import math
@@ -87,8 +88,7 @@ def _take(data: Any, where: str) -> dict[str, Any]:
     request = data.get("request")
     if request is not None and not isinstance(request, dict):
         fields._refuse("request", "an object or null", request)
-    take = {"path": path, "request": request, "label": fields.text("label", ""),
-            "frames": fields.whole("frames", 0)}
+    take = {"path": path, "request": request, "label": fields.text("label", ""), "frames": fields.whole("frames", 0)}
     if "created" in data:
         if not _number(data["created"]):
             fields._refuse("created", "a time in seconds", data["created"])
@@ -113,10 +113,15 @@ def _clip(data: Any, where: str) -> dict[str, Any]:
     trim_out = fields.whole("trim_out", None, minimum=1)
     if trim_out is not None and trim_out <= trim_in:
         raise InvalidRequest(f"{where}: 'trim_out' ({trim_out}) must be after 'trim_in' ({trim_in}).")
-    clip = {"takes": takes, "active": active, "trim_in": trim_in, "trim_out": trim_out,
-            "overlap_in": fields.whole("overlap_in", 0),
-            "transition": fields.choice("transition", "cut", TRANSITIONS),
-            "transition_frames": fields.whole("transition_frames", 0)}
+    clip = {
+        "takes": takes,
+        "active": active,
+        "trim_in": trim_in,
+        "trim_out": trim_out,
+        "overlap_in": fields.whole("overlap_in", 0),
+        "transition": fields.choice("transition", "cut", TRANSITIONS),
+        "transition_frames": fields.whole("transition_frames", 0),
+    }
     if "id" in data:
         clip["id"] = fields.text("id", "")
     # Sound (files saved before clips had sound have neither: 0 dB, not muted).
@@ -142,6 +147,12 @@ def validate_project(data: Any, source: str = "the project") -> dict[str, Any]:
         )
     clips = [_clip(clip, f"{source}, clip {number}") for number, clip in enumerate(fields.items("clips", []), 1)]
     model: str | None = fields.text("model", None, optional=True)
-    return {"version": version, "name": fields.text("name", "Untitled"), "fps": fields.number("fps", 30.0),
-            "width": fields.whole("width", 768, minimum=1), "height": fields.whole("height", 512, minimum=1),
-            "model": model, "clips": clips}
+    return {
+        "version": version,
+        "name": fields.text("name", "Untitled"),
+        "fps": fields.number("fps", 30.0),
+        "width": fields.whole("width", 768, minimum=1),
+        "height": fields.whole("height", 512, minimum=1),
+        "model": model,
+        "clips": clips,
+    }

@@ -14,12 +14,13 @@ gain (silent when muted), mixed by video/mix.py (equal-power crossfades, a short
 each cut); a clip without sound is silence. A film gets a sound track when any of its
 clips has sound (or when told to).
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -63,10 +64,19 @@ class StitchPlan:
 
     def audio_pieces(self) -> list[AudioPiece]:
         """The segments as the sound mix takes them (a clip without sound as a silent piece)."""
-        return [AudioPiece(s.path, s.trim_in + s.drop_first, kept, fps if sound else 0.0,
-                           gain_from_db(s.gain_db, s.muted), s.crossfade if index else 0)
-                for index, (s, kept, fps, sound) in enumerate(zip(self.segments, self.kept, self.source_fps,
-                                                                  self.has_audio))]
+        return [
+            AudioPiece(
+                s.path,
+                s.trim_in + s.drop_first,
+                kept,
+                fps if sound else 0.0,
+                gain_from_db(s.gain_db, s.muted),
+                s.crossfade if index else 0,
+            )
+            for index, (s, kept, fps, sound) in enumerate(
+                zip(self.segments, self.kept, self.source_fps, self.has_audio)
+            )
+        ]
 
 
 def plan_stitch(segments: list[Segment], size: tuple[int, int] | None = None) -> StitchPlan:
@@ -98,8 +108,9 @@ def _fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     if (w, h) == (width, height):
         return frame
     scale = max(width / w, height / h)
-    resized = np.asarray(Image.fromarray(frame).resize((max(width, round(w * scale)), max(height, round(h * scale))),
-                                                       Image.BILINEAR))
+    resized = np.asarray(
+        Image.fromarray(frame).resize((max(width, round(w * scale)), max(height, round(h * scale))), Image.BILINEAR)
+    )
     top = (resized.shape[0] - height) // 2
     left = (resized.shape[1] - width) // 2
     return resized[top : top + height, left : left + width]
@@ -149,12 +160,26 @@ def stitch(
     plan = plan_stitch(segments, size)
     total = plan.total_frames
     with_sound = any(plan.has_audio) if audio is None else audio
-    logger.info("stitching %d clips into %d frames at %.3f fps%s", len(segments), total, fps,
-                " with sound" if with_sound else "")
+    logger.info(
+        "stitching %d clips into %d frames at %.3f fps%s",
+        len(segments),
+        total,
+        fps,
+        " with sound" if with_sound else "",
+    )
 
     def on_frame(done: int) -> bool:
         return True if progress is None else progress(done, total) is not False
 
     sound = iter_mix(plan.audio_pieces(), fps, MIX_RATE, read=read_audio) if with_sound else None
-    return write_video(output, iter_film_frames(plan), fps, crf=crf, preset=preset, on_frame=on_frame,
-                       audio=sound, audio_rate=MIX_RATE, codec=codec)
+    return write_video(
+        output,
+        iter_film_frames(plan),
+        fps,
+        crf=crf,
+        preset=preset,
+        on_frame=on_frame,
+        audio=sound,
+        audio_rate=MIX_RATE,
+        codec=codec,
+    )

@@ -6,6 +6,7 @@ closest zoom. `cached_peaks` decodes a file once and keeps its peaks beside the 
 media (keyed by the file's path, size and modification time, so an edited file is read
 again); a file without sound is remembered as such, so it is not decoded again either.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,7 @@ class Peaks:
 
     def columns(self, start: float, end: float, count: int) -> np.ndarray:
         """(low, high) for `count` equal columns over [start, end) seconds; silence past the sound's end."""
-        edges = np.clip(np.round(np.linspace(start, end, count + 1) * self.per_second).astype(int),
-                        0, len(self.values))
+        edges = np.clip(np.round(np.linspace(start, end, count + 1) * self.per_second).astype(int), 0, len(self.values))
         out = np.zeros((count, 2), np.float32)
         for column, (first, last) in enumerate(zip(edges[:-1], edges[1:])):
             if last > first:
@@ -91,6 +91,8 @@ def cached_peaks(path: str | Path, cache: Path, per_second: int = PEAKS_PER_SECO
     np.save(buffer, peaks.values.astype(np.float16) if peaks else np.zeros((0, 2), np.float16))
     try:
         write_bytes(entry, buffer.getvalue())
-    except OutputWriteError as error:  # a read-only project still shows its waveforms; they are computed again next time
+    except (
+        OutputWriteError
+    ) as error:  # a read-only project still shows its waveforms; they are computed again next time
         logger.warning("could not cache the waveform of %s: %s", path.name, error)
     return peaks

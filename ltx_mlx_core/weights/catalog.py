@@ -4,6 +4,7 @@ Weights live in the standard Hugging Face cache (shared with other tools that
 use it); `cached_path` finds them there without touching the network.
 Sizes are approximate (the hub's own metadata is checked on download).
 """
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,14 @@ UPSCALER = HubFile(LTXV_REPO, "ltxv-spatial-upscaler-0.9.8.safetensors", int(0.5
 
 
 def _ltxv(model_id: str, label: str, approx_gb: float) -> CatalogEntry:
-    return CatalogEntry(model_id, label, HubFile(LTXV_REPO, f"{model_id}.safetensors", int(approx_gb * GB)),
-                        UPSCALER, f"{model_id}.yaml", text_encoder_bytes=T5_APPROX_BYTES)
+    return CatalogEntry(
+        model_id,
+        label,
+        HubFile(LTXV_REPO, f"{model_id}.safetensors", int(approx_gb * GB)),
+        UPSCALER,
+        f"{model_id}.yaml",
+        text_encoder_bytes=T5_APPROX_BYTES,
+    )
 
 
 LTXV_ENTRIES = (
@@ -125,8 +132,10 @@ LTX2_LICENCE = (
     "LTX-2 Community License Agreement (Lightricks): free for research and for commercial use by entities "
     "under the licence's revenue threshold; read it at huggingface.co/Lightricks/LTX-2 before use."
 )
-LTX25_LICENCE = LTX2_LICENCE.replace("LTX-2 before use.", "LTX-2.5 before use; that repository is gated: "
-                                    "accept its terms there and log in (`hf auth login` or HF_TOKEN).")
+LTX25_LICENCE = LTX2_LICENCE.replace(
+    "LTX-2 before use.",
+    "LTX-2.5 before use; that repository is gated: accept its terms there and log in (`hf auth login` or HF_TOKEN).",
+)
 GEMMA_LICENCE = (
     "Gemma Terms of Use (Google). The Gemma repositories are gated: accept the terms on the model page and "
     "log in (`hf auth login` or HF_TOKEN) before downloading."
@@ -134,18 +143,36 @@ GEMMA_LICENCE = (
 GEMMA3_APPROX_BYTES = int(24.4 * GB)
 GEMMA3_FILES = tuple(
     HubFile(GEMMA3_REPO, name, 0, lists_shards=name.endswith(".index.json"))
-    for name in ("config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer.model",
-                 "tokenizer_config.json", "special_tokens_map.json")
+    for name in (
+        "config.json",
+        "model.safetensors.index.json",
+        "tokenizer.json",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    )
 )
 
 
-def _ltx2(model_id: str, label: str, checkpoint: HubFile, upsampler: HubFile, version: str, variant: str,
-          **parts) -> CatalogEntry:
+def _ltx2(
+    model_id: str, label: str, checkpoint: HubFile, upsampler: HubFile, version: str, variant: str, **parts
+) -> CatalogEntry:
     licence = LTX25_LICENCE if version == "2.5" else LTX2_LICENCE
-    return CatalogEntry(model_id, label, checkpoint, upsampler, None, licence=licence,
-                        text_encoder=parts.pop("text_encoder", GEMMA3_FILES), family="ltx2", version=version,
-                        variant=variant, text_encoder_bytes=parts.pop("text_encoder_bytes", GEMMA3_APPROX_BYTES),
-                        text_encoder_licence=GEMMA_LICENCE, **parts)
+    return CatalogEntry(
+        model_id,
+        label,
+        checkpoint,
+        upsampler,
+        None,
+        licence=licence,
+        text_encoder=parts.pop("text_encoder", GEMMA3_FILES),
+        family="ltx2",
+        version=version,
+        variant=variant,
+        text_encoder_bytes=parts.pop("text_encoder_bytes", GEMMA3_APPROX_BYTES),
+        text_encoder_licence=GEMMA_LICENCE,
+        **parts,
+    )
 
 
 _LTX2_UPSCALER = HubFile(LTX2_REPO, "ltx-2-spatial-upscaler-x2-1.0.safetensors", int(1.0 * GB))
@@ -153,41 +180,80 @@ _LTX2_TEMPORAL = HubFile(LTX2_REPO, "ltx-2-temporal-upscaler-x2-1.0.safetensors"
 _LTX23_UPSCALER = HubFile(LTX23_REPO, "ltx-2.3-spatial-upscaler-x2-1.1.safetensors", 995_743_560)
 _LTX23_TEMPORAL = HubFile(LTX23_REPO, "ltx-2.3-temporal-upscaler-x2-1.0.safetensors", int(0.26 * GB))
 _LTX25_UPSCALER = HubFile(
-    LTX25_REPO, "latent_upscale_models/ltx-2.5-latent-spatial-upscaler-x2-bf16-1.0.safetensors", int(0.93 * GIB))
+    LTX25_REPO, "latent_upscale_models/ltx-2.5-latent-spatial-upscaler-x2-bf16-1.0.safetensors", int(0.93 * GIB)
+)
 _LTX25_SPLIT = dict(
     video_vae=HubFile(LTX25_REPO, "vae/ltx-2.5-video-vae-bf16.safetensors", int(1.37 * GIB)),
     audio_vae=HubFile(LTX25_REPO, "vae/ltx-2.5-audio-vae-bf16.safetensors", int(0.34 * GIB)),
-    text_encoder=(HubFile(LTX25_REPO, "text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors",
-                          int(24.46 * GIB)),),
-    tokenizer=tuple(HubFile(LTX25_DIFFUSERS_REPO, f"tokenizer/{name}")
-                    for name in ("tokenizer.json", "tokenizer_config.json")),
+    text_encoder=(
+        HubFile(LTX25_REPO, "text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors", int(24.46 * GIB)),
+    ),
+    tokenizer=tuple(
+        HubFile(LTX25_DIFFUSERS_REPO, f"tokenizer/{name}") for name in ("tokenizer.json", "tokenizer_config.json")
+    ),
     text_encoder_bytes=0,
 )
 
 LTX2_ENTRIES = (
-    _ltx2("ltx-2-19b-distilled", "LTX-2 19B distilled (video with sound)",
-          HubFile(LTX2_REPO, "ltx-2-19b-distilled.safetensors", int(43.3 * GB)), _LTX2_UPSCALER, "2", "distilled",
-          fp8_checkpoint=HubFile(LTX2_REPO, "ltx-2-19b-distilled-fp8.safetensors", int(27.0 * GB)),
-          temporal_upsampler=_LTX2_TEMPORAL),
-    _ltx2("ltx-2-19b-dev", "LTX-2 19B dev (video with sound, guided)",
-          HubFile(LTX2_REPO, "ltx-2-19b-dev.safetensors", int(43.3 * GB)), _LTX2_UPSCALER, "2", "dev",
-          fp8_checkpoint=HubFile(LTX2_REPO, "ltx-2-19b-dev-fp8.safetensors", int(27.0 * GB)),
-          temporal_upsampler=_LTX2_TEMPORAL,
-          distilled_lora=HubFile(LTX2_REPO, "ltx-2-19b-distilled-lora-384.safetensors", int(7.7 * GB))),
-    _ltx2("ltx-2.3-22b-distilled", "LTX-2.3 22B distilled 1.1 (video with sound)",
-          HubFile(LTX23_REPO, "ltx-2.3-22b-distilled-1.1.safetensors", 46_149_345_334), _LTX23_UPSCALER, "2.3",
-          "distilled", temporal_upsampler=_LTX23_TEMPORAL),
-    _ltx2("ltx-2.3-22b-dev", "LTX-2.3 22B dev (video with sound, guided)",
-          HubFile(LTX23_REPO, "ltx-2.3-22b-dev.safetensors", int(46.1 * GB)), _LTX23_UPSCALER, "2.3", "dev",
-          fp8_checkpoint=HubFile(LTX23_FP8_REPO, "ltx-2.3-22b-dev-fp8.safetensors", 29_145_431_166),
-          temporal_upsampler=_LTX23_TEMPORAL,
-          distilled_lora=HubFile(LTX23_REPO, "ltx-2.3-22b-distilled-lora-384.safetensors", int(7.6 * GB))),
-    _ltx2("ltx-2.5-22b-distilled", "LTX-2.5 22B distilled (video with sound)",
-          HubFile(LTX25_REPO, "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors",
-                  int(39.13 * GIB)), _LTX25_UPSCALER, "2.5", "distilled", **_LTX25_SPLIT),
-    _ltx2("ltx-2.5-22b-dev", "LTX-2.5 22B dev (video with sound, guided)",
-          HubFile(LTX25_REPO, "diffusion_models/ltx-2.5-22b-dev-transformer-bf16.safetensors", int(39.13 * GIB)),
-          _LTX25_UPSCALER, "2.5", "dev", **_LTX25_SPLIT),
+    _ltx2(
+        "ltx-2-19b-distilled",
+        "LTX-2 19B distilled (video with sound)",
+        HubFile(LTX2_REPO, "ltx-2-19b-distilled.safetensors", int(43.3 * GB)),
+        _LTX2_UPSCALER,
+        "2",
+        "distilled",
+        fp8_checkpoint=HubFile(LTX2_REPO, "ltx-2-19b-distilled-fp8.safetensors", int(27.0 * GB)),
+        temporal_upsampler=_LTX2_TEMPORAL,
+    ),
+    _ltx2(
+        "ltx-2-19b-dev",
+        "LTX-2 19B dev (video with sound, guided)",
+        HubFile(LTX2_REPO, "ltx-2-19b-dev.safetensors", int(43.3 * GB)),
+        _LTX2_UPSCALER,
+        "2",
+        "dev",
+        fp8_checkpoint=HubFile(LTX2_REPO, "ltx-2-19b-dev-fp8.safetensors", int(27.0 * GB)),
+        temporal_upsampler=_LTX2_TEMPORAL,
+        distilled_lora=HubFile(LTX2_REPO, "ltx-2-19b-distilled-lora-384.safetensors", int(7.7 * GB)),
+    ),
+    _ltx2(
+        "ltx-2.3-22b-distilled",
+        "LTX-2.3 22B distilled 1.1 (video with sound)",
+        HubFile(LTX23_REPO, "ltx-2.3-22b-distilled-1.1.safetensors", 46_149_345_334),
+        _LTX23_UPSCALER,
+        "2.3",
+        "distilled",
+        temporal_upsampler=_LTX23_TEMPORAL,
+    ),
+    _ltx2(
+        "ltx-2.3-22b-dev",
+        "LTX-2.3 22B dev (video with sound, guided)",
+        HubFile(LTX23_REPO, "ltx-2.3-22b-dev.safetensors", int(46.1 * GB)),
+        _LTX23_UPSCALER,
+        "2.3",
+        "dev",
+        fp8_checkpoint=HubFile(LTX23_FP8_REPO, "ltx-2.3-22b-dev-fp8.safetensors", 29_145_431_166),
+        temporal_upsampler=_LTX23_TEMPORAL,
+        distilled_lora=HubFile(LTX23_REPO, "ltx-2.3-22b-distilled-lora-384.safetensors", int(7.6 * GB)),
+    ),
+    _ltx2(
+        "ltx-2.5-22b-distilled",
+        "LTX-2.5 22B distilled (video with sound)",
+        HubFile(LTX25_REPO, "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors", int(39.13 * GIB)),
+        _LTX25_UPSCALER,
+        "2.5",
+        "distilled",
+        **_LTX25_SPLIT,
+    ),
+    _ltx2(
+        "ltx-2.5-22b-dev",
+        "LTX-2.5 22B dev (video with sound, guided)",
+        HubFile(LTX25_REPO, "diffusion_models/ltx-2.5-22b-dev-transformer-bf16.safetensors", int(39.13 * GIB)),
+        _LTX25_UPSCALER,
+        "2.5",
+        "dev",
+        **_LTX25_SPLIT,
+    ),
 )
 CATALOG: dict[str, CatalogEntry] = {entry.model_id: entry for entry in (*LTXV_ENTRIES, *LTX2_ENTRIES)}
 FAMILY_OF: dict[str, str] = {model_id: entry.family for model_id, entry in CATALOG.items()}

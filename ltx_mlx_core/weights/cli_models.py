@@ -1,4 +1,5 @@
 """`ltx-mlx models list|info|download|verify|remove|make-tiny`."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,10 @@ from ltx_mlx_core.weights.registry import (
     tiny_model_dir,
 )
 
-TEST_MODELS = {TINY_ID: (LTXV, TINY_LABEL, TINY_APPROX_BYTES), TINY_LTX2_ID: (LTX2, TINY_LTX2_LABEL, TINY_LTX2_APPROX_BYTES)}
+TEST_MODELS = {
+    TINY_ID: (LTXV, TINY_LABEL, TINY_APPROX_BYTES),
+    TINY_LTX2_ID: (LTX2, TINY_LTX2_LABEL, TINY_LTX2_APPROX_BYTES),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,23 +46,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
     listing = actions.add_parser("list", help="supported models, sizes, licences and what is installed")
     # dest is not "verbose": that would reset the top-level -v/--verbose (logging) to False.
-    listing.add_argument("--verbose", dest="show_files", action="store_true",
-                         help="also list each model's hub repo ids and files")
+    listing.add_argument(
+        "--verbose", dest="show_files", action="store_true", help="also list each model's hub repo ids and files"
+    )
     info = actions.add_parser("info", help="one model's hub repo ids, files, sizes, licence and where it is on disk")
     info.add_argument("model_id", choices=sorted([*TEST_MODELS, *CATALOG]))
     download = actions.add_parser("download", help="download a catalog model into the Hugging Face cache")
     download.add_argument("model_id", choices=sorted(CATALOG))
-    download.add_argument("--quantized", action="store_true",
-                          help="download the smaller FP8 checkpoint where the model has one (it is quantised "
-                               "to --quantize bits on first load and cached)")
+    download.add_argument(
+        "--quantized",
+        action="store_true",
+        help="download the smaller FP8 checkpoint where the model has one (it is quantised "
+        "to --quantize bits on first load and cached)",
+    )
     verify = actions.add_parser("verify", help="re-check a downloaded model's files against their sha256")
     verify.add_argument("model_id", choices=sorted(CATALOG))
     remove = actions.add_parser("remove", help="delete a model's checkpoint from the cache")
     remove.add_argument("model_id")
     tiny = actions.add_parser("make-tiny", help="write a tiny random-weight test model (its output is noise)")
     tiny.add_argument("--force", action="store_true", help="rewrite it even if it exists")
-    tiny.add_argument("--family", choices=FAMILIES, default=LTXV,
-                      help=f"which family's test model: {LTXV} makes '{TINY_ID}', {LTX2} makes '{TINY_LTX2_ID}'")
+    tiny.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default=LTXV,
+        help=f"which family's test model: {LTXV} makes '{TINY_ID}', {LTX2} makes '{TINY_LTX2_ID}'",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -117,7 +129,9 @@ def _list(show_files: bool = False) -> int:
         for row in (r for r in rows if r.family == family):
             if row.is_test_model:
                 status = "installed" if row.installed else "not made"
-                print(f"  {row.model_id:<32}{row.approx_bytes / 1e6:>7.0f} MB  {status} (random weights, output is noise)")
+                print(
+                    f"  {row.model_id:<32}{row.approx_bytes / 1e6:>7.0f} MB  {status} (random weights, output is noise)"
+                )
                 if show_files:
                     how = "make-tiny" + (" --family ltx2" if family == LTX2 else "")
                     print(f"      made on this machine by `ltx-mlx models {how}` (no hub files)")
@@ -129,8 +143,10 @@ def _list(show_files: bool = False) -> int:
                 if show_files:
                     _print_files(entry, indent="      ")
         print()
-    print("Sizes are approximate totals including the text encoder (T5 XXL 19 GB for LTX-Video, Gemma 24 GB for\n"
-          "LTX-2) and the upsamplers, which the models of a family share and download once.")
+    print(
+        "Sizes are approximate totals including the text encoder (T5 XXL 19 GB for LTX-Video, Gemma 24 GB for\n"
+        "LTX-2) and the upsamplers, which the models of a family share and download once."
+    )
     print("\nLicences:")
     licences = {row.licence for row in rows if not row.is_test_model}
     licences |= {CATALOG[row.model_id].text_encoder_licence for row in rows if not row.is_test_model}
@@ -150,8 +166,9 @@ def _print_files(entry: CatalogEntry, indent: str) -> None:
     files = expanded(entry.files) + ((entry.fp8_checkpoint,) if entry.fp8_checkpoint else ())
     for hub_file in files:
         state = "downloaded" if cached_path(hub_file) is not None else "not downloaded"
-        print(f"{indent}{hub_file.repo_id}  {hub_file.filename}  {_size(hub_file.approx_bytes)}".rstrip()
-              + f"  [{state}]")
+        print(
+            f"{indent}{hub_file.repo_id}  {hub_file.filename}  {_size(hub_file.approx_bytes)}".rstrip() + f"  [{state}]"
+        )
 
 
 def _info(model_id: str) -> int:
@@ -160,10 +177,14 @@ def _info(model_id: str) -> int:
         folder = tiny_model_dir(family)
         made = (folder / MANIFEST).is_file()
         how = "make-tiny" + (" --family ltx2" if family == LTX2 else "")
-        print(f"{model_id}: {label}\n  family: {FAMILY_LABELS[family]}\n  size: about {_size(approx)}\n"
-              f"  licence: {TINY_LICENCE}")
-        print(f"  files: made on this machine by `ltx-mlx models {how}`, not from the hub\n"
-              f"  folder: {folder} ({'made' if made else 'not made yet'})")
+        print(
+            f"{model_id}: {label}\n  family: {FAMILY_LABELS[family]}\n  size: about {_size(approx)}\n"
+            f"  licence: {TINY_LICENCE}"
+        )
+        print(
+            f"  files: made on this machine by `ltx-mlx models {how}`, not from the hub\n"
+            f"  folder: {folder} ({'made' if made else 'not made yet'})"
+        )
         return 0
     entry = CATALOG[model_id]
     print(f"{model_id}: {entry.label}")
@@ -171,7 +192,9 @@ def _info(model_id: str) -> int:
     print(f"  status: {'installed' if is_installed(entry) else 'not downloaded'}")
     print(f"  size: about {_size(entry.approx_bytes)} in all")
     if entry.fp8_checkpoint is not None:
-        print(f"  quantised download (--quantized): about {_size(entry.approx_bytes_for(True))} with the FP8 checkpoint")
+        print(
+            f"  quantised download (--quantized): about {_size(entry.approx_bytes_for(True))} with the FP8 checkpoint"
+        )
     if entry.pipeline_config:
         print(f"  pipeline config: {entry.pipeline_config}")
     print(f"  licence: {entry.licence}")
@@ -180,8 +203,10 @@ def _info(model_id: str) -> int:
     print("  hub files (repo id, file, approximate size):")
     _print_files(entry, indent="    ")
     encoder = "T5" if entry.family == LTXV else "Gemma"
-    print(f"  The {encoder} text encoder files (about {_size(entry.text_encoder_bytes or sum(f.approx_bytes for f in entry.text_encoder))}) "
-          "and the upsamplers are shared by the family's models and downloaded once.")
+    print(
+        f"  The {encoder} text encoder files (about {_size(entry.text_encoder_bytes or sum(f.approx_bytes for f in entry.text_encoder))}) "
+        "and the upsamplers are shared by the family's models and downloaded once."
+    )
     installed = installed_checkpoint(entry)
     checkpoint = cached_path(installed) if installed is not None else None
     if checkpoint is not None:

@@ -12,6 +12,7 @@ the family's module (for LTX-2: the audio-video transformer, its video VAE, its 
 (Gemma tokenizer, Gemma)), and the LTX-2 family adds the text embeddings processor, the audio
 VAE, the vocoder and the temporal upsampler. Asking a 0.9.x model for those is an InvalidRequest.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -195,7 +196,7 @@ def _header_shapes(paths: Iterable[Path], prefix: str = "") -> Shapes:
     shapes: Shapes = {}
     for path in paths:
         header = read_header(path)
-        shapes.update({name[len(prefix):]: header.tensors[name].shape for name in header.keys_with_prefix(prefix)})
+        shapes.update({name[len(prefix) :]: header.tensors[name].shape for name in header.keys_with_prefix(prefix)})
     return shapes
 
 

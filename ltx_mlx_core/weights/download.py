@@ -11,15 +11,16 @@ ETag are checked first, and a file that fails is deleted, so a corrupt file is n
 This needs huggingface_hub >= 1.20: `http_get` takes our progress class (`tqdm_class`) since
 1.1 and retries a body the server cut short (RemoteProtocolError) since 1.20.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ltx_mlx_core.errors import DownloadError, LtxMlxError
 from ltx_mlx_core.paths import hf_cache_dir, hf_endpoint, hf_offline
@@ -116,8 +117,15 @@ def _transfer(url: str, partial: Path, size: int | None, report, cancel, name: s
         logger.info("resuming %s from byte %d", name, done)
     with open(partial, "r+b" if done else "wb") as handle:
         handle.seek(done)
-        http_get(url, handle, resume_size=done, headers=build_hf_headers(), expected_size=size,
-                 displayed_filename=name, tqdm_class=_progress_class(report, cancel))
+        http_get(
+            url,
+            handle,
+            resume_size=done,
+            headers=build_hf_headers(),
+            expected_size=size,
+            displayed_filename=name,
+            tqdm_class=_progress_class(report, cancel),
+        )
 
 
 def _verify(partial: Path, hub_file: HubFile, etag: str, size: int | None) -> None:
@@ -135,8 +143,9 @@ def _verify(partial: Path, hub_file: HubFile, etag: str, size: int | None) -> No
         )
 
 
-def download_file(hub_file: HubFile, progress: Callable[[int, int], None] | None = None,
-                  cancel: threading.Event | None = None) -> Path:
+def download_file(
+    hub_file: HubFile, progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None
+) -> Path:
     """The file's path in the HF cache, downloading (or resuming) it when it is not there yet."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
@@ -192,8 +201,12 @@ def _remove_cached(snapshot_path: Path) -> None:
             path.unlink()
 
 
-def download_model(model_id: str, progress: ProgressCallback | None = None,
-                   cancel: threading.Event | None = None, quantized: bool = False) -> CatalogEntry:
+def download_model(
+    model_id: str,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    quantized: bool = False,
+) -> CatalogEntry:
     """Every file of a catalog model into the HF cache; `quantized` takes the FP8 checkpoint where there is one.
 
     Shard indexes come first (they are small), so the shards they name join the one progress stream.

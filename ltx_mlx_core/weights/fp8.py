@@ -6,6 +6,7 @@ value per output row); activation scales (`input_scale`) are for FP8 kernels
 we do not use and are dropped. `mx.load` returns F8_E4M3 data as raw uint8;
 the header says which tensors those are.
 """
+
 from __future__ import annotations
 
 import logging

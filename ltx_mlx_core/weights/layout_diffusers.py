@@ -14,6 +14,7 @@ official flat indices, so the official sanitizer and checks apply unchanged.
 Only the 0.9.5+ VAE family (LTXVideo095DownBlock3D, residual upsamplers, the one
 0.9.8 uses) is translated; older diffusers VAEs are refused by name.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,11 @@ from ltx_mlx_core.weights.safetensors_io import load_tensors
 
 MODEL_INDEX = "model_index.json"
 WEIGHTS_INDEX = "diffusion_pytorch_model.safetensors.index.json"
-_DOWNSAMPLE_BLOCKS = {"spatial": "compress_space_res", "temporal": "compress_time_res",
-                      "spatiotemporal": "compress_all_res"}
+_DOWNSAMPLE_BLOCKS = {
+    "spatial": "compress_space_res",
+    "temporal": "compress_time_res",
+    "spatiotemporal": "compress_all_res",
+}
 
 
 def is_diffusers_folder(path: Path) -> bool:
@@ -118,11 +122,16 @@ def official_vae_config(raw: dict[str, Any]) -> dict[str, Any]:
             decoder.append(["compress_all", {"residual": bool(residual[index]), "multiplier": factors[index]}])
     decoder.append(["res_x", {"num_layers": decoder_layers[-1], "inject_noise": bool(noise[-1])}])
     return {
-        "_class_name": "CausalVideoAutoencoder", "dims": 3,
-        "in_channels": raw.get("in_channels", 3), "out_channels": raw.get("out_channels", 3),
+        "_class_name": "CausalVideoAutoencoder",
+        "dims": 3,
+        "in_channels": raw.get("in_channels", 3),
+        "out_channels": raw.get("out_channels", 3),
         "latent_channels": raw.get("latent_channels", 128),
-        "encoder_blocks": encoder, "decoder_blocks": decoder,
-        "patch_size": raw.get("patch_size", 4), "norm_layer": "pixel_norm", "latent_log_var": "uniform",
+        "encoder_blocks": encoder,
+        "decoder_blocks": decoder,
+        "patch_size": raw.get("patch_size", 4),
+        "norm_layer": "pixel_norm",
+        "latent_log_var": "uniform",
         "causal_decoder": bool(raw.get("decoder_causal", False)),
         "timestep_conditioning": bool(raw.get("timestep_conditioning", False)),
         "spatial_padding_mode": "zeros",
@@ -153,8 +162,10 @@ def _vae_block_renames(raw: dict[str, Any]) -> list[tuple[str, str]]:
             official += 1
     renames.append(("encoder.mid_block.resnets.", f"encoder.down_blocks.{official}.res_blocks."))
     # The official decoder builds its blocks in reverse: index 0 is diffusers' mid block.
-    renames += [("decoder.mid_block.resnets.", "decoder.up_blocks.0.res_blocks."),
-                ("decoder.mid_block.time_embedder.", "decoder.up_blocks.0.time_embedder.")]
+    renames += [
+        ("decoder.mid_block.resnets.", "decoder.up_blocks.0.res_blocks."),
+        ("decoder.mid_block.time_embedder.", "decoder.up_blocks.0.time_embedder."),
+    ]
     official = 1
     for index, scales in enumerate(reversed(raw["decoder_spatio_temporal_scaling"])):
         if scales:
@@ -163,10 +174,12 @@ def _vae_block_renames(raw: dict[str, Any]) -> list[tuple[str, str]]:
         renames.append((f"decoder.up_blocks.{index}.resnets.", f"decoder.up_blocks.{official}.res_blocks."))
         renames.append((f"decoder.up_blocks.{index}.time_embedder.", f"decoder.up_blocks.{official}.time_embedder."))
         official += 1
-    renames += [("decoder.time_embedder.", "decoder.last_time_embedder."),
-                ("decoder.scale_shift_table", "decoder.last_scale_shift_table"),
-                ("latents_mean", "per_channel_statistics.mean-of-means"),
-                ("latents_std", "per_channel_statistics.std-of-means")]
+    renames += [
+        ("decoder.time_embedder.", "decoder.last_time_embedder."),
+        ("decoder.scale_shift_table", "decoder.last_scale_shift_table"),
+        ("latents_mean", "per_channel_statistics.mean-of-means"),
+        ("latents_std", "per_channel_statistics.std-of-means"),
+    ]
     return renames
 
 
@@ -177,7 +190,7 @@ def official_vae_keys(weights: dict[str, mx.array], raw: dict[str, Any]) -> dict
         new = key
         for source, target in renames:
             if key.startswith(source):
-                new = target + key[len(source):]
+                new = target + key[len(source) :]
                 break
         new = re.sub(r"\.conv_shortcut\.conv\.", ".conv_shortcut.", new).replace(".norm3.", ".norm3.norm.")
         official[new] = value

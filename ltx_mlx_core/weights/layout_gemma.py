@@ -7,6 +7,7 @@ as one safetensors file that also carries the feature-extractor projection
 else the released LTX-2.5 Gemma 4 12B config below. Nothing here reads tensor data: the readers
 return paths and configs, and `gemma_shapes` sizes a text encoder from headers alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,19 +21,37 @@ from ltx_mlx_core.weights.safetensors_io import read_header
 
 # google/gemma-3-12b-it's config.json (the text part; transformers fills the rest with its defaults).
 GEMMA3_12B_CONFIG: dict[str, Any] = {
-    "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
-    "text_config": {"hidden_size": 3840, "intermediate_size": 15360, "model_type": "gemma3_text",
-                    "num_attention_heads": 16, "num_hidden_layers": 48, "num_key_value_heads": 8,
-                    "rope_scaling": {"factor": 8.0, "rope_type": "linear"}, "sliding_window": 1024},
+    "architectures": ["Gemma3ForConditionalGeneration"],
+    "model_type": "gemma3",
+    "text_config": {
+        "hidden_size": 3840,
+        "intermediate_size": 15360,
+        "model_type": "gemma3_text",
+        "num_attention_heads": 16,
+        "num_hidden_layers": 48,
+        "num_key_value_heads": 8,
+        "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+        "sliding_window": 1024,
+    },
 }
 # LTX-2.5's fine-tuned Gemma 4 12B (diffusers loads it as Gemma4UnifiedForConditionalGeneration).
 GEMMA4_12B_LTX25_CONFIG: dict[str, Any] = {
     "model_type": "gemma4_unified",
     "text_config": {
-        "hidden_size": 3840, "num_hidden_layers": 48, "intermediate_size": 15360, "num_attention_heads": 16,
-        "head_dim": 256, "global_head_dim": 512, "num_key_value_heads": 8, "num_global_key_value_heads": 1,
-        "attention_k_eq_v": True, "sliding_window": 1024, "vocab_size": 262144, "final_logit_softcapping": 30.0,
-        "hidden_size_per_layer_input": 0, "num_kv_shared_layers": 0,
+        "hidden_size": 3840,
+        "num_hidden_layers": 48,
+        "intermediate_size": 15360,
+        "num_attention_heads": 16,
+        "head_dim": 256,
+        "global_head_dim": 512,
+        "num_key_value_heads": 8,
+        "num_global_key_value_heads": 1,
+        "attention_k_eq_v": True,
+        "sliding_window": 1024,
+        "vocab_size": 262144,
+        "final_logit_softcapping": 30.0,
+        "hidden_size_per_layer_input": 0,
+        "num_kv_shared_layers": 0,
     },
 }
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
@@ -66,7 +85,9 @@ def gemma_source(path: str | Path) -> GemmaSource:
     try:
         config = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"'{path}' has no readable config.json, so it is not a Gemma model folder: {error}") from None
+        raise CheckpointError(
+            f"'{path}' has no readable config.json, so it is not a Gemma model folder: {error}"
+        ) from None
     files = tuple(sorted(path.glob("*.safetensors")))
     if not files:
         raise CheckpointError(f"The Gemma folder '{path}' has no .safetensors weights.")

@@ -4,6 +4,7 @@ config.json plus either one `model.safetensors` or shards listed in
 `model.safetensors.index.json`. Only the encoder is kept: decoder and LM-head
 tensors of full T5 checkpoints are dropped.
 """
+
 from __future__ import annotations
 
 import json

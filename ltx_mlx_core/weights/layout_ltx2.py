@@ -12,6 +12,7 @@ Each reader takes the file that holds the component, selects its tensors by name
 header (lazily mapped by `mx.load`, FP8 dequantised on the way: see safetensors_io), translates
 them with the model package's `sanitize` and returns (config, weights); nothing is evaluated.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,8 +51,10 @@ def is_ltx2_checkpoint(header: SafetensorsHeader) -> bool:
     transformer = config.get("transformer", {})
     if any(key.startswith("audio_") for key in transformer):
         return True
-    return any(name.startswith((OFFICIAL_PREFIX + "audio_", AUDIO_VAE_PREFIX, VOCODER_PREFIX, PROJECTION_PREFIX))
-               for name in header.tensors)
+    return any(
+        name.startswith((OFFICIAL_PREFIX + "audio_", AUDIO_VAE_PREFIX, VOCODER_PREFIX, PROJECTION_PREFIX))
+        for name in header.tensors
+    )
 
 
 def version_of(config: LTX2Config) -> str:

@@ -11,6 +11,7 @@ config.json becomes the official "transformer" section. The video VAE's diffuser
 lists per level) becomes the official block list; the audio VAE, vocoder, connectors and
 upsampler readers in the model package take diffusers' own names.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,11 @@ from ltx_mlx_core.weights.safetensors_io import load_tensors
 WEIGHTS_INDEX = "diffusion_pytorch_model.safetensors.index.json"
 # diffusers' LTX2VideoTransformer3DModel names -> official: leading modules, then names inside blocks.
 _TOP = {
-    "proj_in": "patchify_proj", "audio_proj_in": "audio_patchify_proj", "time_embed": "adaln_single",
-    "audio_time_embed": "audio_adaln_single", "prompt_adaln": "prompt_adaln_single",
+    "proj_in": "patchify_proj",
+    "audio_proj_in": "audio_patchify_proj",
+    "time_embed": "adaln_single",
+    "audio_time_embed": "audio_adaln_single",
+    "prompt_adaln": "prompt_adaln_single",
     "audio_prompt_adaln": "audio_prompt_adaln_single",
     "av_cross_attn_video_scale_shift": "av_ca_video_scale_shift_adaln_single",
     "av_cross_attn_video_a2v_gate": "av_ca_a2v_gate_adaln_single",
@@ -44,7 +48,8 @@ _TOP = {
     "av_cross_attn_audio_v2a_gate": "av_ca_v2a_gate_adaln_single",
 }
 _INNER = {
-    "norm_q": "q_norm", "norm_k": "k_norm",
+    "norm_q": "q_norm",
+    "norm_k": "k_norm",
     "video_a2v_cross_attn_scale_shift_table": "scale_shift_table_a2v_ca_video",
     "audio_a2v_cross_attn_scale_shift_table": "scale_shift_table_a2v_ca_audio",
 }
@@ -73,12 +78,31 @@ def official_transformer_section(raw: dict[str, Any]) -> dict[str, Any]:
         raise CheckpointError("The diffusers LTX-2 transformer patchifies in blocks; only patch size 1 exists.")
     if raw.get("qk_norm", "rms_norm_across_heads") != "rms_norm_across_heads":
         raise CheckpointError(f"The diffusers LTX-2 transformer uses qk_norm {raw['qk_norm']!r}; not supported.")
-    section = {key: raw[key] for key in (
-        "in_channels", "out_channels", "num_attention_heads", "attention_head_dim", "cross_attention_dim",
-        "caption_channels", "audio_in_channels", "audio_out_channels", "audio_num_attention_heads",
-        "audio_attention_head_dim", "audio_cross_attention_dim", "num_layers", "norm_eps", "rope_type",
-        "timestep_scale_multiplier", "ff_bias", "audio_ff_bias", "use_prompt_adaln_single",
-        "use_keyframes_abs_pos_embedding") if key in raw}
+    section = {
+        key: raw[key]
+        for key in (
+            "in_channels",
+            "out_channels",
+            "num_attention_heads",
+            "attention_head_dim",
+            "cross_attention_dim",
+            "caption_channels",
+            "audio_in_channels",
+            "audio_out_channels",
+            "audio_num_attention_heads",
+            "audio_attention_head_dim",
+            "audio_cross_attention_dim",
+            "num_layers",
+            "norm_eps",
+            "rope_type",
+            "timestep_scale_multiplier",
+            "ff_bias",
+            "audio_ff_bias",
+            "use_prompt_adaln_single",
+            "use_keyframes_abs_pos_embedding",
+        )
+        if key in raw
+    }
     section.update(
         caption_proj_before_connector=not raw.get("use_prompt_embeddings", True),
         apply_gated_attention=raw.get("gated_attn", False),
@@ -86,8 +110,11 @@ def official_transformer_section(raw: dict[str, Any]) -> dict[str, Any]:
         frequencies_precision="float64" if raw.get("rope_double_precision", True) else "float32",
         av_ca_timestep_scale_multiplier=raw.get("cross_attn_timestep_scale_multiplier", 1000),
         positional_embedding_theta=raw.get("rope_theta", 10000.0),
-        positional_embedding_max_pos=[raw.get("pos_embed_max_pos", 20), raw.get("base_height", 2048),
-                                      raw.get("base_width", 2048)],
+        positional_embedding_max_pos=[
+            raw.get("pos_embed_max_pos", 20),
+            raw.get("base_height", 2048),
+            raw.get("base_width", 2048),
+        ],
         audio_positional_embedding_max_pos=[raw.get("audio_pos_embed_max_pos", 20)],
     )
     if raw.get("out_channels") is None:
@@ -111,7 +138,9 @@ def transformer_config(root: Path) -> LTX2Config:
     try:
         return LTX2Config.from_dict(official_transformer_section(raw))
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"'{root}/transformer/config.json' is not a config this version can build: {error}") from None
+        raise CheckpointError(
+            f"'{root}/transformer/config.json' is not a config this version can build: {error}"
+        ) from None
 
 
 def read_transformer(root: Path) -> tuple[LTX2Config, dict[str, mx.array]]:
@@ -129,6 +158,7 @@ def official_video_vae_config(raw: dict[str, Any]) -> dict[str, Any]:
     diffusers gives the encoder's widths after each level and the decoder's before each level's
     upsampler, both in the encoder's order; `upsample_type` alone is listed from the lowest level up.
     """
+
     def listed(key: str, count: int, default: Any) -> list[Any]:
         value = raw.get(key, default)
         return [value] * count if isinstance(value, bool) else list(value)
@@ -163,10 +193,16 @@ def official_video_vae_config(raw: dict[str, Any]) -> dict[str, Any]:
             decoder.append([_UP[up_kinds[level]], params])
     decoder.append(["res_x", {"num_layers": decoder_layers[-1], "inject_noise": bool(noise[-1])}])
     return {
-        "_class_name": "CausalVideoAutoencoder", "dims": 3,
-        "in_channels": raw.get("in_channels", 3), "out_channels": raw.get("out_channels", 3),
-        "latent_channels": raw.get("latent_channels", 128), "encoder_blocks": encoder, "decoder_blocks": decoder,
-        "patch_size": raw.get("patch_size", 4), "norm_layer": "pixel_norm", "latent_log_var": "uniform",
+        "_class_name": "CausalVideoAutoencoder",
+        "dims": 3,
+        "in_channels": raw.get("in_channels", 3),
+        "out_channels": raw.get("out_channels", 3),
+        "latent_channels": raw.get("latent_channels", 128),
+        "encoder_blocks": encoder,
+        "decoder_blocks": decoder,
+        "patch_size": raw.get("patch_size", 4),
+        "norm_layer": "pixel_norm",
+        "latent_log_var": "uniform",
         "causal_decoder": bool(raw.get("decoder_causal", False)),
         "timestep_conditioning": bool(raw.get("timestep_conditioning", False)),
         "decoder_base_channels": decoder_widths[-1] // 8,
@@ -180,19 +216,25 @@ def read_video_vae(root: Path) -> tuple[VideoVAEConfig, dict[str, mx.array]]:
     try:
         config = VideoVAEConfig.from_dict(official_video_vae_config(_config(folder)))
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
-        raise CheckpointError(f"'{folder / 'config.json'}' is not a VAE config this version can build: {error}") from None
+        raise CheckpointError(
+            f"'{folder / 'config.json'}' is not a VAE config this version can build: {error}"
+        ) from None
     try:
         return config, sanitize_diffusers_video_vae(_weights(folder), config)
     except CheckpointError as error:
         raise CheckpointError(f"'{folder}': {error}") from None
 
 
-def read_audio_vae(root: Path, *, encoder: bool = True, decoder: bool = True) -> tuple[AudioVAEConfig, dict[str, mx.array]]:
+def read_audio_vae(
+    root: Path, *, encoder: bool = True, decoder: bool = True
+) -> tuple[AudioVAEConfig, dict[str, mx.array]]:
     folder = Path(root) / "audio_vae"
     try:
         config = AudioVAEConfig.from_dict(_config(folder))
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"'{folder / 'config.json'}' is not an audio VAE config this version can build: {error}") from None
+        raise CheckpointError(
+            f"'{folder / 'config.json'}' is not an audio VAE config this version can build: {error}"
+        ) from None
     try:
         return config, sanitize_audio_vae(_weights(folder), encoder=encoder, decoder=decoder)
     except CheckpointError as error:
@@ -204,7 +246,9 @@ def read_vocoder(root: Path) -> tuple[VocoderConfig | BWEConfig, dict[str, mx.ar
     try:
         config = vocoder_config_from_dict(_config(folder))
     except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"'{folder / 'config.json'}' is not a vocoder config this version can build: {error}") from None
+        raise CheckpointError(
+            f"'{folder / 'config.json'}' is not a vocoder config this version can build: {error}"
+        ) from None
     try:
         return config, sanitize_vocoder(_weights(folder), bwe=isinstance(config, BWEConfig))
     except CheckpointError as error:
@@ -222,7 +266,9 @@ def read_upsampler(folder: Path) -> tuple[LatentUpsamplerConfig, dict[str, mx.ar
     try:
         config = LatentUpsamplerConfig.from_dict(_config(folder))
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"'{folder / 'config.json'}' is not an upsampler config this version can build: {error}") from None
+        raise CheckpointError(
+            f"'{folder / 'config.json'}' is not an upsampler config this version can build: {error}"
+        ) from None
     try:
         return config, sanitize_latent_upsampler(_weights(folder))
     except CheckpointError as error:

@@ -5,6 +5,7 @@ the header's metadata["config"] JSON holds {"transformer": {...}, "vae": {...}}.
 The latent upsampler is a file of its own with its config as the whole JSON.
 Each reader returns (config, sanitized lazily-loaded weights) and allocates nothing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -87,4 +88,3 @@ def read_upsampler(path: Path) -> tuple[UpsamplerConfig, dict[str, mx.array]]:
         return upsampler_config, sanitize_upsampler(load_tensors(path, header=header))
     except CheckpointError as error:
         raise CheckpointError(f"'{header.path.name}': {error}") from None
-

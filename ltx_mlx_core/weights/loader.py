@@ -7,12 +7,14 @@ T5 folder (layout_hf_t5). Readers return configs and lazily loaded, renamed
 weights; here they become modules in the compute dtype, optionally quantised
 (quantize.py, with an MLX-native cache) or with streamed blocks (residency.py).
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -35,8 +37,15 @@ logger = logging.getLogger(__name__)
 TRANSFORMER_PREFIX = layout_official.TRANSFORMER_PREFIX
 VAE_PREFIX = layout_official.VAE_PREFIX
 t5_weight_files = layout_hf_t5.t5_weight_files
-__all__ = ["load_transformer", "load_vae", "load_upsampler", "load_text_encoder", "quantize_linear_layers",
-           "t5_weight_files", "layout_of"]
+__all__ = [
+    "load_transformer",
+    "load_vae",
+    "load_upsampler",
+    "load_text_encoder",
+    "quantize_linear_layers",
+    "t5_weight_files",
+    "layout_of",
+]
 
 
 def layout_of(files: ModelFiles) -> str:
@@ -96,7 +105,12 @@ def load_transformer(
     if quantize_bits:
         config = _layout(files).transformer_config(source)
         model = load_or_quantize(
-            lambda: LTXVideoTransformer(config), build_full, source, "transformer", quantize_bits, dtype,
+            lambda: LTXVideoTransformer(config),
+            build_full,
+            source,
+            "transformer",
+            quantize_bits,
+            dtype,
             use_cache=cache_quantized,
         )
     else:
@@ -110,9 +124,15 @@ def load_transformer(
 
             stream_transformer_blocks(model, read_blocks)
     mx.eval(model.parameters())
-    logger.info("transformer loaded from %s: %d layers, width %d, %s, %s%s", source.name, model.config.num_layers,
-                model.config.inner_dim, dtype, residency.description,
-                f", {quantize_bits}-bit" if quantize_bits else "")
+    logger.info(
+        "transformer loaded from %s: %d layers, width %d, %s, %s%s",
+        source.name,
+        model.config.num_layers,
+        model.config.inner_dim,
+        dtype,
+        residency.description,
+        f", {quantize_bits}-bit" if quantize_bits else "",
+    )
     return model
 
 
@@ -134,8 +154,9 @@ def load_upsampler(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> LatentUp
     return upsampler
 
 
-def load_text_encoder(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_bits: int | None = None,
-                      cache_quantized: bool = True) -> tuple[Any, T5Encoder]:
+def load_text_encoder(
+    files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_bits: int | None = None, cache_quantized: bool = True
+) -> tuple[Any, T5Encoder]:
     """(tokenizer, T5Encoder) from the model's text encoder and tokenizer folders."""
     folder = Path(files.text_encoder_dir)
     config = layout_hf_t5.t5_config(folder)
@@ -147,8 +168,9 @@ def load_text_encoder(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize
         return encoder
 
     if quantize_bits:
-        encoder = load_or_quantize(lambda: T5Encoder(config), build_full, folder, "t5", quantize_bits, dtype,
-                                   use_cache=cache_quantized)
+        encoder = load_or_quantize(
+            lambda: T5Encoder(config), build_full, folder, "t5", quantize_bits, dtype, use_cache=cache_quantized
+        )
     else:
         encoder = build_full()
     mx.eval(encoder.parameters())

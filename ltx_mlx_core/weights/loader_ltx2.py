@@ -7,6 +7,7 @@ module its config builds, by name and shape, and a mismatch names the tensor as 
 Modules come out in the compute dtype, optionally quantised (quantize.py, with its MLX cache) or
 with streamed transformer blocks (residency.py), and evaluated, so each load is one component.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,6 +59,7 @@ def is_diffusers(files: ModelFiles) -> bool:
 
 # ---- the file's own name of one of our parameters, for error messages ---------------------------
 
+
 def transformer_name(name: str) -> str:
     name = name.replace(".to_out.", ".to_out.0.").replace("ff.proj_in.", "ff.net.0.proj.")
     return OFFICIAL_PREFIX + name.replace("ff.proj_out.", "ff.net.2.").replace(".embedder.", ".emb.timestep_embedder.")
@@ -75,14 +77,19 @@ def video_vae_name(name: str) -> str:
 
 def text_path_name(name: str) -> str:
     kind, _, rest = name.partition(".")
-    rest = rest.replace(".to_out.", ".to_out.0.").replace("ff.proj_in.", "ff.net.0.proj.").replace("ff.proj_out.", "ff.net.2.")
+    rest = (
+        rest.replace(".to_out.", ".to_out.0.")
+        .replace("ff.proj_in.", "ff.net.0.proj.")
+        .replace("ff.proj_out.", "ff.net.2.")
+    )
     if kind == "feature_extractor":
         return PROJECTION_PREFIX + rest
     return f"{OFFICIAL_PREFIX}{kind.replace('_connector', '')}_embeddings_connector.{rest}"
 
 
-def check_and_load(module: nn.Module, weights: Weights, dtype: mx.Dtype, what: str, source: Path,
-                   file_name: Callable[[str], str] = str) -> None:
+def check_and_load(
+    module: nn.Module, weights: Weights, dtype: mx.Dtype, what: str, source: Path, file_name: Callable[[str], str] = str
+) -> None:
     """Fill `module` from `weights` after checking every tensor's presence and shape, naming the tensor."""
     expected = {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
     missing = [name for name in expected if name not in weights]
@@ -106,8 +113,14 @@ def check_and_load(module: nn.Module, weights: Weights, dtype: mx.Dtype, what: s
 
 # ---- transformer -------------------------------------------------------------------------------
 
-def load_transformer(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_bits: int | None = None,
-                     residency: ResidencyMode = ResidencyMode.RESIDENT, cache_quantized: bool = True) -> LTX2Transformer:
+
+def load_transformer(
+    files: ModelFiles,
+    dtype: mx.Dtype = mx.bfloat16,
+    quantize_bits: int | None = None,
+    residency: ResidencyMode = ResidencyMode.RESIDENT,
+    cache_quantized: bool = True,
+) -> LTX2Transformer:
     layout = layout_ltx2_diffusers if is_diffusers(files) else layout_ltx2
     source = Path(files.checkpoint)
     if residency is ResidencyMode.STREAM_BLOCKS and quantize_bits:
@@ -124,26 +137,44 @@ def load_transformer(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_
 
     if quantize_bits:
         config = layout.transformer_config(source)
-        model = load_or_quantize(lambda: LTX2Transformer(config), build_full, source, "ltx2-transformer",
-                                 quantize_bits, dtype, use_cache=cache_quantized)
+        model = load_or_quantize(
+            lambda: LTX2Transformer(config),
+            build_full,
+            source,
+            "ltx2-transformer",
+            quantize_bits,
+            dtype,
+            use_cache=cache_quantized,
+        )
     else:
         model = build_full()
         if residency is ResidencyMode.STREAM_BLOCKS:
 
             def read_blocks() -> dict[int, Weights]:
                 _, fresh = layout.read_transformer(source)
-                return split_block_weights({k: v for k, v in fresh.items() if k.startswith("transformer_blocks.")}, dtype)
+                return split_block_weights(
+                    {k: v for k, v in fresh.items() if k.startswith("transformer_blocks.")}, dtype
+                )
 
             stream_transformer_blocks(model, read_blocks)
     mx.eval(model.parameters())
     c = model.config
-    logger.info("LTX-2 transformer loaded from %s: %d layers, widths %d/%d%s, %s, %s%s", source.name, c.num_layers,
-                c.inner_dim, c.audio_inner_dim, "" if c.has_audio else " (video only)", dtype,
-                residency.description, f", {quantize_bits}-bit" if quantize_bits else "")
+    logger.info(
+        "LTX-2 transformer loaded from %s: %d layers, widths %d/%d%s, %s, %s%s",
+        source.name,
+        c.num_layers,
+        c.inner_dim,
+        c.audio_inner_dim,
+        "" if c.has_audio else " (video only)",
+        dtype,
+        residency.description,
+        f", {quantize_bits}-bit" if quantize_bits else "",
+    )
     return model
 
 
 # ---- VAEs, vocoder, upsamplers -----------------------------------------------------------------
+
 
 def load_video_vae(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> VideoAutoencoder:
     if is_diffusers(files):
@@ -158,8 +189,9 @@ def load_video_vae(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> VideoAut
     return vae
 
 
-def load_audio_vae(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, *, encoder: bool = True,
-                   decoder: bool = True) -> AudioVAE:
+def load_audio_vae(
+    files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, *, encoder: bool = True, decoder: bool = True
+) -> AudioVAE:
     """The audio VAE; `encoder=False` for generation (only audio-to-video and extension encode sound)."""
     if is_diffusers(files):
         source = Path(files.checkpoint) / "audio_vae"
@@ -168,8 +200,9 @@ def load_audio_vae(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, *, encoder:
         source = Path(files.audio_vae or files.checkpoint)
         config, weights = layout_ltx2.read_audio_vae(source, encoder=encoder, decoder=decoder)
     vae = AudioVAE(config, encoder=encoder, decoder=decoder)
-    check_and_load(vae, weights, dtype, "audio VAE", source,
-                   lambda name: layout_ltx2.AUDIO_VAE_PREFIX + _statistics(name))
+    check_and_load(
+        vae, weights, dtype, "audio VAE", source, lambda name: layout_ltx2.AUDIO_VAE_PREFIX + _statistics(name)
+    )
     mx.eval(vae.parameters())
     return vae
 
@@ -206,6 +239,7 @@ def load_upsampler(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, temporal: b
 
 # ---- text path ---------------------------------------------------------------------------------
 
+
 def text_encoder_source(files: ModelFiles) -> GemmaSource:
     return gemma_source(files.text_encoder_dir)
 
@@ -215,25 +249,39 @@ def _build_gemma(source: GemmaSource, dtype: mx.Dtype) -> GemmaTextModel:
     weights: Weights = {}
     for path in source.weight_files:
         weights.update(load_tensors(path))
-    check_and_load(model, model.sanitize(weights), dtype, "Gemma", source.path,
-                   lambda name: name.removeprefix("language_model."))
+    check_and_load(
+        model, model.sanitize(weights), dtype, "Gemma", source.path, lambda name: name.removeprefix("language_model.")
+    )
     return model
 
 
-def load_text_encoder(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_bits: int | None = None,
-                      cache_quantized: bool = True) -> tuple[GemmaTokenizer, GemmaTextModel]:
+def load_text_encoder(
+    files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, quantize_bits: int | None = None, cache_quantized: bool = True
+) -> tuple[GemmaTokenizer, GemmaTextModel]:
     """(tokenizer, Gemma text model); quantised Gemmas come from the MLX cache after their first load."""
     source = text_encoder_source(files)
     if quantize_bits:
         spec = gemma_spec(source.config)
-        gemma = load_or_quantize(lambda: GemmaTextModel(spec), lambda: _build_gemma(source, dtype), source.path,
-                                 "gemma", quantize_bits, dtype, use_cache=cache_quantized, quantize=quantize_gemma)
+        gemma = load_or_quantize(
+            lambda: GemmaTextModel(spec),
+            lambda: _build_gemma(source, dtype),
+            source.path,
+            "gemma",
+            quantize_bits,
+            dtype,
+            use_cache=cache_quantized,
+            quantize=quantize_gemma,
+        )
     else:
         gemma = _build_gemma(source, dtype)
     mx.eval(gemma.parameters())
     tokenizer = GemmaTokenizer.from_folder(tokenizer_folder(Path(files.tokenizer_dir), source.path))
-    logger.info("Gemma (%s) loaded from %s%s", gemma.spec.family, source.path.name,
-                f", {quantize_bits}-bit" if quantize_bits else "")
+    logger.info(
+        "Gemma (%s) loaded from %s%s",
+        gemma.spec.family,
+        source.path.name,
+        f", {quantize_bits}-bit" if quantize_bits else "",
+    )
     return tokenizer, gemma
 
 
@@ -257,10 +305,12 @@ def load_embeddings_processor(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) 
         spec = gemma_spec(gemma.config)
         try:
             processor = EmbeddingsProcessor.from_transformer_config(
-                section, spec.hidden_size, spec.num_hidden_states, with_audio=has_audio_connector(tensors))
+                section, spec.hidden_size, spec.num_hidden_states, with_audio=has_audio_connector(tensors)
+            )
         except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"'{source.name}' has a text-path config this version cannot build: {error}") from None
+            raise CheckpointError(
+                f"'{source.name}' has a text-path config this version cannot build: {error}"
+            ) from None
         check_and_load(processor, sanitize_official(tensors), dtype, "text path", source, text_path_name)
     mx.eval(processor.parameters())
     return processor
-

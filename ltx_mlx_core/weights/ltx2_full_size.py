@@ -5,6 +5,7 @@ come from the file headers, for one not yet downloaded from these configs: the s
 embedded sections as far as sizing needs them. Modules are built to read their parameter shapes
 and never evaluated, so MLX allocates none of their weights.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,15 +39,27 @@ VERSIONS = ("2", "2.3", "2.5")
 
 # The text-path keys of the shipped transformer configs (connectors and feature extractor).
 _TEXT_PATH_2: dict[str, Any] = {
-    "connector_num_attention_heads": 30, "connector_attention_head_dim": 128, "connector_num_layers": 2,
-    "connector_positional_embedding_max_pos": [4096], "rope_type": "split", "frequencies_precision": "float64",
+    "connector_num_attention_heads": 30,
+    "connector_attention_head_dim": 128,
+    "connector_num_layers": 2,
+    "connector_positional_embedding_max_pos": [4096],
+    "rope_type": "split",
+    "frequencies_precision": "float64",
 }
 _TEXT_PATH_23: dict[str, Any] = {
-    **_TEXT_PATH_2, "connector_num_attention_heads": 32, "connector_num_layers": 8,
-    "connector_apply_gated_attention": True, "num_attention_heads": 32, "attention_head_dim": 128,
-    "audio_num_attention_heads": 32, "audio_attention_head_dim": 64, "audio_connector_num_attention_heads": 32,
-    "audio_connector_attention_head_dim": 64, "caption_proj_before_connector": True,
-    "caption_projection_first_linear": False, "caption_proj_input_norm": False,
+    **_TEXT_PATH_2,
+    "connector_num_attention_heads": 32,
+    "connector_num_layers": 8,
+    "connector_apply_gated_attention": True,
+    "num_attention_heads": 32,
+    "attention_head_dim": 128,
+    "audio_num_attention_heads": 32,
+    "audio_attention_head_dim": 64,
+    "audio_connector_num_attention_heads": 32,
+    "audio_connector_attention_head_dim": 64,
+    "caption_proj_before_connector": True,
+    "caption_projection_first_linear": False,
+    "caption_proj_input_norm": False,
     "caption_projection_second_linear": False,
 }
 
@@ -71,12 +84,26 @@ def full_size(version: str) -> FullSize:
     if version not in VERSIONS:
         raise ValueError(f"Unknown LTX-2 release '{version}'; known: {', '.join(VERSIONS)}.")
     if version == "2":
-        return FullSize(PRESETS["ltx-2-19b"], _TEXT_PATH_2, GEMMA3_12B_CONFIG, LTX2_VIDEO_VAE_CONFIG,
-                        AudioVAEConfig(), VocoderConfig(), _UPSAMPLER)
+        return FullSize(
+            PRESETS["ltx-2-19b"],
+            _TEXT_PATH_2,
+            GEMMA3_12B_CONFIG,
+            LTX2_VIDEO_VAE_CONFIG,
+            AudioVAEConfig(),
+            VocoderConfig(),
+            _UPSAMPLER,
+        )
     gemma = GEMMA3_12B_CONFIG if version == "2.3" else GEMMA4_12B_LTX25_CONFIG
     transformer = PRESETS["ltx-2.3-22b" if version == "2.3" else "ltx-2.5-22b"]
-    return FullSize(transformer, _TEXT_PATH_23, gemma, LTX23_VIDEO_VAE_CONFIG, AudioVAEConfig(),
-                    BWEConfig.from_diffusers({}), _UPSAMPLER)
+    return FullSize(
+        transformer,
+        _TEXT_PATH_23,
+        gemma,
+        LTX23_VIDEO_VAE_CONFIG,
+        AudioVAEConfig(),
+        BWEConfig.from_diffusers({}),
+        _UPSAMPLER,
+    )
 
 
 def _shapes(module: nn.Module) -> Shapes:
@@ -91,8 +118,9 @@ def component_shapes(version: str) -> dict[str, Shapes]:
     vocoder = sizes.vocoder
     return {
         "gemma": _shapes(GemmaTextModel(spec)),
-        "text_path": _shapes(EmbeddingsProcessor.from_transformer_config(
-            sizes.text_path, spec.hidden_size, spec.num_hidden_states)),
+        "text_path": _shapes(
+            EmbeddingsProcessor.from_transformer_config(sizes.text_path, spec.hidden_size, spec.num_hidden_states)
+        ),
         "transformer": _shapes(LTX2Transformer(sizes.transformer)),
         "video_vae": _shapes(VideoAutoencoder(VideoVAEConfig.from_dict(sizes.video_vae))),
         "audio_vae": _shapes(AudioVAE(sizes.audio_vae)),

@@ -3,6 +3,7 @@
 A model folder (the tiny test models, MLX-native caches) names its files in `model.json`;
 catalog models and loose checkpoints get their `ModelFiles` from the registry.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,15 +109,15 @@ def read_manifest(folder: Path) -> ModelFiles:
     )
     for name, value in (("checkpoint", files.checkpoint), ("text encoder", files.text_encoder_dir)):
         if value is None or not Path(value).exists():
-            raise ModelNotInstalled(f"Model '{files.model_id}' is incomplete: its {name} is missing from '{folder}'."
-                                    + (f" Make it again with {MAKE_TINY_AGAIN}." if files.is_test_model else ""))
+            raise ModelNotInstalled(
+                f"Model '{files.model_id}' is incomplete: its {name} is missing from '{folder}'."
+                + (f" Make it again with {MAKE_TINY_AGAIN}." if files.is_test_model else "")
+            )
     # Made here (no hub to download from again): a damaged file is caught before anything reads it.
     problems = checksum_problems(folder, data.get(CHECKSUMS) or {})
     if problems:
         remedy = f"make it again with {MAKE_TINY_AGAIN}" if files.is_test_model else "make it again"
-        raise CheckpointError(
-            f"Model '{files.model_id}' in '{folder}' is damaged ({'; '.join(problems)}); {remedy}."
-        )
+        raise CheckpointError(f"Model '{files.model_id}' in '{folder}' is damaged ({'; '.join(problems)}); {remedy}.")
     return files
 
 
@@ -130,8 +131,11 @@ def file_sha256(path: Path) -> str:
 
 def checksums(folder: Path) -> dict[str, str]:
     """{relative path: sha256} of every file under `folder` except the manifest."""
-    return {str(path.relative_to(folder)): file_sha256(path) for path in sorted(folder.rglob("*"))
-            if path.is_file() and path.name != MANIFEST}
+    return {
+        str(path.relative_to(folder)): file_sha256(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    }
 
 
 def checksum_problems(folder: Path, recorded: dict[str, str]) -> list[str]:

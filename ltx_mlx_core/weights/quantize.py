@@ -6,14 +6,16 @@ files' identity (path, size, mtime), the component, bits and dtype. The next loa
 builds the empty model, gives it the same quantised structure and reads the
 cached tensors lazily: no full-precision weights are touched at all.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import mlx.core as mx
 import mlx.nn as nn

@@ -5,6 +5,7 @@ models and MLX-native caches are such folders). Catalog ids resolve through the
 Hugging Face cache, where `ltx-mlx models download` puts them. `list_models` says
 which of them are on this machine. LTX-2 specifics are in registry_ltx2.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,11 @@ def diffusers_files(folder: Path) -> ModelFiles:
         if not (folder / part).is_dir():
             raise ModelNotInstalled(f"The diffusers folder '{folder}' has no '{part}' folder.")
     return ModelFiles(
-        model_id=folder.name, checkpoint=folder, text_encoder_dir=folder / "text_encoder",
-        tokenizer_dir=folder / "tokenizer", label=f"{folder.name} (diffusers layout)",
+        model_id=folder.name,
+        checkpoint=folder,
+        text_encoder_dir=folder / "text_encoder",
+        tokenizer_dir=folder / "tokenizer",
+        label=f"{folder.name} (diffusers layout)",
     )
 
 
@@ -92,9 +96,13 @@ def single_file(checkpoint: Path) -> ModelFiles:
     upsampler = beside[-1] if beside else cached_path(UPSCALER)
     config = configs_dir() / f"{checkpoint.stem}.yaml"
     return ModelFiles(
-        model_id=checkpoint.stem, checkpoint=checkpoint, text_encoder_dir=text_config.parent,
-        tokenizer_dir=tokenizer_config.parent, upsampler=upsampler,
-        config=str(config) if config.is_file() else None, label=checkpoint.name,
+        model_id=checkpoint.stem,
+        checkpoint=checkpoint,
+        text_encoder_dir=text_config.parent,
+        tokenizer_dir=tokenizer_config.parent,
+        upsampler=upsampler,
+        config=str(config) if config.is_file() else None,
+        label=checkpoint.name,
     )
 
 
@@ -182,14 +190,39 @@ TINY_LTX2_APPROX_BYTES = 11_000_000
 
 def list_models() -> list[ModelStatus]:
     """The tiny test models and every catalog model, with what is on this machine (no network), by family."""
-    rows = [ModelStatus(TINY_ID, TINY_LABEL, TINY_APPROX_BYTES, TINY_LICENCE,
-                        (tiny_model_dir() / MANIFEST).is_file(), is_test_model=True)]
-    rows += [ModelStatus(entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry),
-                         family=entry.family)
-             for entry in CATALOG.values() if entry.family == LTXV]
-    rows += [ModelStatus(TINY_LTX2_ID, TINY_LTX2_LABEL, TINY_LTX2_APPROX_BYTES, TINY_LICENCE,
-                         (tiny_model_dir(LTX2) / MANIFEST).is_file(), is_test_model=True, family=LTX2)]
-    rows += [ModelStatus(entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry),
-                         family=entry.family)
-             for entry in CATALOG.values() if entry.family == LTX2]
+    rows = [
+        ModelStatus(
+            TINY_ID,
+            TINY_LABEL,
+            TINY_APPROX_BYTES,
+            TINY_LICENCE,
+            (tiny_model_dir() / MANIFEST).is_file(),
+            is_test_model=True,
+        )
+    ]
+    rows += [
+        ModelStatus(
+            entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry), family=entry.family
+        )
+        for entry in CATALOG.values()
+        if entry.family == LTXV
+    ]
+    rows += [
+        ModelStatus(
+            TINY_LTX2_ID,
+            TINY_LTX2_LABEL,
+            TINY_LTX2_APPROX_BYTES,
+            TINY_LICENCE,
+            (tiny_model_dir(LTX2) / MANIFEST).is_file(),
+            is_test_model=True,
+            family=LTX2,
+        )
+    ]
+    rows += [
+        ModelStatus(
+            entry.model_id, entry.label, entry.approx_bytes, entry.licence, is_installed(entry), family=entry.family
+        )
+        for entry in CATALOG.values()
+        if entry.family == LTX2
+    ]
     return rows

@@ -4,6 +4,7 @@ An official LTX-2/2.3 single file holds every component but the text encoder and
 those come from beside the file or from the Hugging Face cache (where a catalog download put
 them). LTX-2.5 splits the video VAE and the audio VAE (with the vocoder) into files of their own.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,13 @@ def ltx2_diffusers_files(folder: Path) -> ModelFiles:
             raise ModelNotInstalled(f"The diffusers folder '{folder}' has no '{part}' folder.")
     upsampler = folder / "latent_upsampler"
     return ModelFiles(
-        model_id=folder.name, checkpoint=folder, text_encoder_dir=folder / "text_encoder",
-        tokenizer_dir=folder / "tokenizer", upsampler=upsampler if upsampler.is_dir() else None,
-        label=f"{folder.name} (diffusers layout)", family=LTX2,
+        model_id=folder.name,
+        checkpoint=folder,
+        text_encoder_dir=folder / "text_encoder",
+        tokenizer_dir=folder / "tokenizer",
+        upsampler=upsampler if upsampler.is_dir() else None,
+        label=f"{folder.name} (diffusers layout)",
+        family=LTX2,
     )
 
 
@@ -85,7 +90,9 @@ def ltx2_single_file(checkpoint: Path, header: SafetensorsHeader) -> ModelFiles:
     try:
         version = version_of(transformer_config(checkpoint, header))
     except CheckpointError as error:
-        raise CheckpointError(f"'{checkpoint.name}' looks like an LTX-2 file but its transformer is unreadable: {error}") from None
+        raise CheckpointError(
+            f"'{checkpoint.name}' looks like an LTX-2 file but its transformer is unreadable: {error}"
+        ) from None
     entry = CATALOG[_RELEASE_ENTRY[version]]
     text = _text_encoder(entry)
     if text is None:
@@ -94,10 +101,16 @@ def ltx2_single_file(checkpoint: Path, header: SafetensorsHeader) -> ModelFiles:
             f"downloaded. Download it with `ltx-mlx models download {entry.model_id}`."
         )
     split = not header.keys_with_prefix(VAE_PREFIX)
-    video_vae = (_beside(checkpoint, "*video-vae*.safetensors", "*video_vae*.safetensors")
-                 or _cached(entry.video_vae)) if split else None
-    audio_vae = (_beside(checkpoint, "*audio-vae*.safetensors", "*audio_vae*.safetensors")
-                 or _cached(entry.audio_vae)) if not header.keys_with_prefix(AUDIO_VAE_PREFIX) else None
+    video_vae = (
+        (_beside(checkpoint, "*video-vae*.safetensors", "*video_vae*.safetensors") or _cached(entry.video_vae))
+        if split
+        else None
+    )
+    audio_vae = (
+        (_beside(checkpoint, "*audio-vae*.safetensors", "*audio_vae*.safetensors") or _cached(entry.audio_vae))
+        if not header.keys_with_prefix(AUDIO_VAE_PREFIX)
+        else None
+    )
     if split and video_vae is None:
         raise ModelNotInstalled(
             f"'{checkpoint.name}' holds no video VAE and none lies beside it; download "
@@ -105,11 +118,19 @@ def ltx2_single_file(checkpoint: Path, header: SafetensorsHeader) -> ModelFiles:
         )
     stem = checkpoint.stem
     return ModelFiles(
-        model_id=stem, checkpoint=checkpoint, text_encoder_dir=text[0], tokenizer_dir=text[1],
+        model_id=stem,
+        checkpoint=checkpoint,
+        text_encoder_dir=text[0],
+        tokenizer_dir=text[1],
         upsampler=_beside(checkpoint, "*spatial-upscaler-x2*.safetensors") or _cached(entry.upsampler),
-        temporal_upsampler=_beside(checkpoint, "*temporal-upscaler-x2*.safetensors") or _cached(entry.temporal_upsampler),
+        temporal_upsampler=_beside(checkpoint, "*temporal-upscaler-x2*.safetensors")
+        or _cached(entry.temporal_upsampler),
         distilled_lora=_beside(checkpoint, "*distilled-lora*.safetensors") if "dev" in stem else None,
-        video_vae=video_vae, audio_vae=audio_vae, label=checkpoint.name, family=LTX2, version=version,
+        video_vae=video_vae,
+        audio_vae=audio_vae,
+        label=checkpoint.name,
+        family=LTX2,
+        version=version,
         variant="dev" if "dev" in stem else "distilled",
     )
 
@@ -128,9 +149,17 @@ def ltx2_installed_files(entry: CatalogEntry) -> ModelFiles:
             f"Download it with `ltx-mlx models download {entry.model_id}` or the app's model manager."
         )
     return ModelFiles(
-        model_id=entry.model_id, checkpoint=cached_path(checkpoint), text_encoder_dir=text[0], tokenizer_dir=text[1],
-        upsampler=_cached(entry.upsampler), temporal_upsampler=_cached(entry.temporal_upsampler),
-        distilled_lora=_cached(entry.distilled_lora), video_vae=_cached(entry.video_vae),
-        audio_vae=_cached(entry.audio_vae), label=entry.label, family=LTX2, version=entry.version,
+        model_id=entry.model_id,
+        checkpoint=cached_path(checkpoint),
+        text_encoder_dir=text[0],
+        tokenizer_dir=text[1],
+        upsampler=_cached(entry.upsampler),
+        temporal_upsampler=_cached(entry.temporal_upsampler),
+        distilled_lora=_cached(entry.distilled_lora),
+        video_vae=_cached(entry.video_vae),
+        audio_vae=_cached(entry.audio_vae),
+        label=entry.label,
+        family=LTX2,
+        version=entry.version,
         variant=entry.variant,
     )

@@ -8,12 +8,14 @@ STREAM_BLOCKS       additionally, transformer blocks are read from the memory-ma
                     checkpoint while each step runs and freed as soon as they were used,
                     so only about one block's weights are resident at a time.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -110,4 +112,3 @@ def split_block_weights(weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[i
         _, index, rest = key.split(".", 2)
         blocks.setdefault(int(index), {})[rest] = value.astype(dtype)
     return blocks
-

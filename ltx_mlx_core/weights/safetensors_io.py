@@ -5,13 +5,15 @@ evaluated, and an evaluated array whose last reference is dropped is freed.
 That is what residency modes build on. FP8 (F8_E4M3) tensors come back as raw
 uint8 from `mx.load`; the header tells us which ones they are (see fp8.py).
 """
+
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import mlx.core as mx
 
@@ -104,9 +106,7 @@ def load_tensors(
         raise CheckpointError(f"MLX could not read '{Path(path).name}': {error}") from None
     wanted = set(keys) if keys is not None else None
     selected = {
-        name: array
-        for name, array in arrays.items()
-        if name.startswith(prefix) and (wanted is None or name in wanted)
+        name: array for name, array in arrays.items() if name.startswith(prefix) and (wanted is None or name in wanted)
     }
     selected = dequantize_fp8_tensors(selected, {name: header.tensors[name].dtype for name in selected})
-    return {name[len(prefix):]: array for name, array in selected.items()}
+    return {name[len(prefix) :]: array for name, array in selected.items()}

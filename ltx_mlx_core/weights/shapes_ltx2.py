@@ -4,6 +4,7 @@ Names are each component's own (prefixes removed), so `transformer_blocks.*` mar
 blocks; FP8 scales are left out (a dequantised model has none). A model that is not on this
 machine is sized from the released configs (ltx2_full_size).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -63,15 +64,25 @@ def ltx2_shapes(files: ModelFiles) -> LTX2ComponentShapes:
     upsampler: Shapes = {}
     if files.upsampler is not None:
         path = Path(files.upsampler)
-        upsampler = _header_shapes(sharded_files(path, layout_ltx2_diffusers.WEIGHTS_INDEX) if path.is_dir() else [path])
+        upsampler = _header_shapes(
+            sharded_files(path, layout_ltx2_diffusers.WEIGHTS_INDEX) if path.is_dir() else [path]
+        )
     root = Path(files.checkpoint)
     if root.is_dir():
+
         def folder(part: str) -> Shapes:
             return _header_shapes(sharded_files(root / part, layout_ltx2_diffusers.WEIGHTS_INDEX))
 
-        return LTX2ComponentShapes(gemma, folder("connectors"), folder("transformer"), folder("vae"),
-                                   folder("audio_vae"), folder("vocoder"), upsampler,
-                                   layout_ltx2_diffusers.transformer_config(root))
+        return LTX2ComponentShapes(
+            gemma,
+            folder("connectors"),
+            folder("transformer"),
+            folder("vae"),
+            folder("audio_vae"),
+            folder("vocoder"),
+            upsampler,
+            layout_ltx2_diffusers.transformer_config(root),
+        )
     header = read_header(root)
     transformer = _header_shapes([root], is_transformer_key, OFFICIAL_PREFIX)
     text_path = _header_shapes([root], lambda name: name in set(layout_ltx2.text_path_keys(header)))
@@ -80,11 +91,14 @@ def ltx2_shapes(files: ModelFiles) -> LTX2ComponentShapes:
             text_path.update(_header_shapes([path], lambda name, keys=set(keys): name in keys))
     audio = Path(files.audio_vae or root)
     return LTX2ComponentShapes(
-        gemma=gemma, text_path=text_path, transformer=transformer,
+        gemma=gemma,
+        text_path=text_path,
+        transformer=transformer,
         video_vae=_component(Path(files.video_vae or root), layout_ltx2.VAE_PREFIX),
         audio_vae=_component(audio, layout_ltx2.AUDIO_VAE_PREFIX),
         vocoder=_component(Path(files.vocoder or audio), layout_ltx2.VOCODER_PREFIX),
-        upsampler=upsampler, transformer_config=layout_ltx2.transformer_config(root, header),
+        upsampler=upsampler,
+        transformer_config=layout_ltx2.transformer_config(root, header),
     )
 
 

@@ -5,6 +5,7 @@ checkpoint with embedded configs, separate latent upsampler, Hugging Face T5
 folder and tokenizer, pipeline YAML) at toy widths, so the whole pipeline runs
 in seconds on a CPU. Its weights are random: its output is noise.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,19 +48,28 @@ logger = logging.getLogger(__name__)
 TEXT_WIDTH = 32
 TINY_T5 = T5Config(vocab_size=len(tiny_vocabulary()), d_model=TEXT_WIDTH, d_kv=8, d_ff=64, num_layers=2, num_heads=4)
 TINY_TRANSFORMER = TransformerConfig(
-    num_attention_heads=2, attention_head_dim=16, num_layers=2, cross_attention_dim=32,
+    num_attention_heads=2,
+    attention_head_dim=16,
+    num_layers=2,
+    cross_attention_dim=32,
     caption_channels=TEXT_WIDTH,
 )
 # The 0.9.8 VAE's block structure (32x spatial, 8x temporal, 128 latent channels) at toy widths.
 TINY_VAE = dict(
     LTXV_098_VAE_CONFIG,
-    encoder_blocks=[["res_x", {"num_layers": 1}], ["compress_space_res", {"multiplier": 2}],
-                    ["compress_time_res", {"multiplier": 2}], ["compress_all_res", {"multiplier": 2}],
-                    ["compress_all_res", {"multiplier": 2}]],
-    decoder_blocks=[["res_x", {"num_layers": 1, "inject_noise": False}],
-                    ["compress_all", {"residual": True, "multiplier": 2}],
-                    ["compress_all", {"residual": True, "multiplier": 2}],
-                    ["compress_all", {"residual": True, "multiplier": 2}]],
+    encoder_blocks=[
+        ["res_x", {"num_layers": 1}],
+        ["compress_space_res", {"multiplier": 2}],
+        ["compress_time_res", {"multiplier": 2}],
+        ["compress_all_res", {"multiplier": 2}],
+        ["compress_all_res", {"multiplier": 2}],
+    ],
+    decoder_blocks=[
+        ["res_x", {"num_layers": 1, "inject_noise": False}],
+        ["compress_all", {"residual": True, "multiplier": 2}],
+        ["compress_all", {"residual": True, "multiplier": 2}],
+        ["compress_all", {"residual": True, "multiplier": 2}],
+    ],
     encoder_base_channels=4,
     decoder_base_channels=4,
 )
@@ -110,8 +120,12 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: ModelShapes | None = N
     encoder = T5Encoder(shapes.t5)
     encoder.relative_attention_bias.weight = mx.random.normal(encoder.relative_attention_bias.weight.shape) * 0.1
     _save(text_dir / "model.safetensors", to_hf_t5(_params(encoder)))
-    hf_config = {**shapes.t5.__dict__, "architectures": ["T5EncoderModel"], "model_type": "t5",
-                 "is_encoder_decoder": True}
+    hf_config = {
+        **shapes.t5.__dict__,
+        "architectures": ["T5EncoderModel"],
+        "model_type": "t5",
+        "is_encoder_decoder": True,
+    }
     (text_dir / "config.json").write_text(json.dumps(hf_config, indent=2))
     write_tiny_t5_tokenizer(folder / "tokenizer")
 
@@ -121,9 +135,14 @@ def write_tiny_model(folder: Path, seed: int = 0, shapes: ModelShapes | None = N
         "so generated videos are coloured noise. Delete this folder to remove it.\n"
     )
     files = ModelFiles(
-        model_id=TINY_ID, checkpoint=folder / "tiny.safetensors", text_encoder_dir=text_dir,
-        tokenizer_dir=folder / "tokenizer", upsampler=folder / "tiny-spatial-upscaler.safetensors",
-        config="tiny.yaml", label=TINY_LABEL, is_test_model=True,
+        model_id=TINY_ID,
+        checkpoint=folder / "tiny.safetensors",
+        text_encoder_dir=text_dir,
+        tokenizer_dir=folder / "tokenizer",
+        upsampler=folder / "tiny-spatial-upscaler.safetensors",
+        config="tiny.yaml",
+        label=TINY_LABEL,
+        is_test_model=True,
     )
     manifest = {**files.to_manifest(folder), CHECKSUMS: checksums(folder)}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -157,7 +176,9 @@ def make_tiny_model(dest_dir: Path | None = None, overwrite: bool = False) -> Pa
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=dest.parent))
     except OSError as error:
-        raise InvalidRequest(f"the tiny model cannot be written in '{dest.parent}': {error.strerror or error}.") from None
+        raise InvalidRequest(
+            f"the tiny model cannot be written in '{dest.parent}': {error.strerror or error}."
+        ) from None
     try:
         write_tiny_model(staging)
         if dest.exists():

@@ -9,6 +9,7 @@ tokenizer built here. Its weights are random: its picture and its sound are nois
 Writing is the inverse of the loaders' key maps (our names back to the official ones, MLX kernels
 back to torch's layouts), so loading the result proves both directions.
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,62 +50,135 @@ logger = logging.getLogger(__name__)
 CHECKPOINT = "tiny-ltx2.safetensors"
 GEMMA_WIDTH = 64
 TINY_GEMMA: dict[str, Any] = {
-    "model_type": "gemma3_text", "architectures": ["Gemma3ForCausalLM"], "hidden_size": GEMMA_WIDTH,
-    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1,
-    "head_dim": 16, "sliding_window": 64, "vocab_size": len(tiny_gemma_vocabulary()),
+    "model_type": "gemma3_text",
+    "architectures": ["Gemma3ForCausalLM"],
+    "hidden_size": GEMMA_WIDTH,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 1,
+    "head_dim": 16,
+    "sliding_window": 64,
+    "vocab_size": len(tiny_gemma_vocabulary()),
 }
 # LTX-2.3's switches (gated attention, prompt AdaLN, projections in the text path) at toy widths
 # the split RoPE accepts; the text connectors' keys are the checkpoint's own.
 TINY_LTX2_TRANSFORMER: dict[str, Any] = {
-    "num_attention_heads": 4, "attention_head_dim": 14, "in_channels": 8, "out_channels": 8, "num_layers": 2,
-    "cross_attention_dim": 56, "caption_channels": GEMMA_WIDTH, "audio_num_attention_heads": 2,
-    "audio_attention_head_dim": 16, "audio_in_channels": 16, "audio_out_channels": 16,
-    "audio_cross_attention_dim": 32, "av_ca_timestep_scale_multiplier": 1000.0, "rope_type": "split",
-    "frequencies_precision": "float64", "apply_gated_attention": True, "cross_attention_adaln": True,
-    "caption_proj_before_connector": True, "caption_projection_first_linear": False,
-    "caption_proj_input_norm": False, "caption_projection_second_linear": False,
-    "connector_num_attention_heads": 4, "connector_attention_head_dim": 14, "connector_num_layers": 2,
-    "audio_connector_num_attention_heads": 2, "audio_connector_attention_head_dim": 16,
-    "connector_num_learnable_registers": 8, "connector_positional_embedding_max_pos": [64],
+    "num_attention_heads": 4,
+    "attention_head_dim": 14,
+    "in_channels": 8,
+    "out_channels": 8,
+    "num_layers": 2,
+    "cross_attention_dim": 56,
+    "caption_channels": GEMMA_WIDTH,
+    "audio_num_attention_heads": 2,
+    "audio_attention_head_dim": 16,
+    "audio_in_channels": 16,
+    "audio_out_channels": 16,
+    "audio_cross_attention_dim": 32,
+    "av_ca_timestep_scale_multiplier": 1000.0,
+    "rope_type": "split",
+    "frequencies_precision": "float64",
+    "apply_gated_attention": True,
+    "cross_attention_adaln": True,
+    "caption_proj_before_connector": True,
+    "caption_projection_first_linear": False,
+    "caption_proj_input_norm": False,
+    "caption_projection_second_linear": False,
+    "connector_num_attention_heads": 4,
+    "connector_attention_head_dim": 14,
+    "connector_num_layers": 2,
+    "audio_connector_num_attention_heads": 2,
+    "audio_connector_attention_head_dim": 16,
+    "connector_num_learnable_registers": 8,
+    "connector_positional_embedding_max_pos": [64],
     "connector_apply_gated_attention": True,
 }
 # The LTX-2.3 VAE's level structure (space-only, time-only and x1 decoder levels) with 8 latent channels.
 TINY_LTX2_VAE: dict[str, Any] = {
-    "latent_channels": 8, "patch_size": 4, "norm_layer": "pixel_norm", "latent_log_var": "uniform",
-    "encoder_blocks": [["res_x", {"num_layers": 1}], ["compress_space_res", {"multiplier": 2}],
-                       ["res_x", {"num_layers": 1}], ["compress_time_res", {"multiplier": 2}],
-                       ["res_x", {"num_layers": 1}], ["compress_all_res", {"multiplier": 2}],
-                       ["res_x", {"num_layers": 1}], ["compress_all_res", {"multiplier": 1}],
-                       ["res_x", {"num_layers": 1}]],
-    "decoder_blocks": [["res_x", {"num_layers": 1}], ["compress_space", {"multiplier": 2}],
-                       ["res_x", {"num_layers": 1}], ["compress_time", {"multiplier": 2}],
-                       ["res_x", {"num_layers": 1}], ["compress_all", {"multiplier": 1}],
-                       ["res_x", {"num_layers": 1}], ["compress_all", {"multiplier": 2}],
-                       ["res_x", {"num_layers": 1}]],
-    "decoder_base_channels": 4, "spatial_padding_mode": "zeros",
+    "latent_channels": 8,
+    "patch_size": 4,
+    "norm_layer": "pixel_norm",
+    "latent_log_var": "uniform",
+    "encoder_blocks": [
+        ["res_x", {"num_layers": 1}],
+        ["compress_space_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_time_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_all_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_all_res", {"multiplier": 1}],
+        ["res_x", {"num_layers": 1}],
+    ],
+    "decoder_blocks": [
+        ["res_x", {"num_layers": 1}],
+        ["compress_space", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_time", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_all", {"multiplier": 1}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_all", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+    ],
+    "decoder_base_channels": 4,
+    "spatial_padding_mode": "zeros",
 }
 # The released audio VAE's structure at toy width: ch = z_channels x mel_bins / 4.
 TINY_AUDIO_VAE: dict[str, Any] = {
-    "model": {"params": {"sampling_rate": 16000, "ddconfig": {
-        "ch": 16, "out_ch": 2, "in_channels": 2, "ch_mult": [1, 2, 4], "num_res_blocks": 1, "attn_resolutions": [],
-        "resolution": 256, "z_channels": 4, "double_z": True, "norm_type": "pixel", "causality_axis": "height",
-        "mid_block_add_attention": False, "mel_bins": 16}}},
+    "model": {
+        "params": {
+            "sampling_rate": 16000,
+            "ddconfig": {
+                "ch": 16,
+                "out_ch": 2,
+                "in_channels": 2,
+                "ch_mult": [1, 2, 4],
+                "num_res_blocks": 1,
+                "attn_resolutions": [],
+                "resolution": 256,
+                "z_channels": 4,
+                "double_z": True,
+                "norm_type": "pixel",
+                "causality_axis": "height",
+                "mid_block_add_attention": False,
+                "mel_bins": 16,
+            },
+        }
+    },
     "preprocessing": {"stft": {"hop_length": 160, "filter_length": 1024, "causal": True}, "mel": {}},
 }
-_BIGVGAN = {"resblock_kernel_sizes": [3, 7], "resblock_dilation_sizes": [[1, 3], [1, 3]], "resblock": "AMP1",
-            "activation": "snakebeta", "stereo": True, "use_tanh_at_final": False, "use_bias_at_final": False,
-            "upsample_initial_channel": 32}
+_BIGVGAN = {
+    "resblock_kernel_sizes": [3, 7],
+    "resblock_dilation_sizes": [[1, 3], [1, 3]],
+    "resblock": "AMP1",
+    "activation": "snakebeta",
+    "stereo": True,
+    "use_tanh_at_final": False,
+    "use_bias_at_final": False,
+    "upsample_initial_channel": 32,
+}
 # LTX-2.3's vocoder: BigVGAN to 16 kHz (hop 160), then the bandwidth extension to 48 kHz.
 TINY_VOCODER: dict[str, Any] = {
     "vocoder": {**_BIGVGAN, "in_channels": 32, "upsample_rates": [8, 4, 5], "upsample_kernel_sizes": [16, 8, 11]},
-    "bwe": {**_BIGVGAN, "in_channels": 32, "upsample_rates": [6, 5, 8], "upsample_kernel_sizes": [12, 11, 16],
-            "input_sampling_rate": 16000, "output_sampling_rate": 48000, "n_fft": 512, "hop_length": 80,
-            "num_mels": 16},
+    "bwe": {
+        **_BIGVGAN,
+        "in_channels": 32,
+        "upsample_rates": [6, 5, 8],
+        "upsample_kernel_sizes": [12, 11, 16],
+        "input_sampling_rate": 16000,
+        "output_sampling_rate": 48000,
+        "n_fft": 512,
+        "hop_length": 80,
+        "num_mels": 16,
+    },
 }
 TINY_UPSAMPLERS = {
     "spatial": LatentUpsamplerConfig(in_channels=8, mid_channels=32, num_blocks_per_stage=1),
-    "temporal": LatentUpsamplerConfig(in_channels=8, mid_channels=32, num_blocks_per_stage=1,
-                                      spatial_upsample=False, temporal_upsample=True),
+    "temporal": LatentUpsamplerConfig(
+        in_channels=8, mid_channels=32, num_blocks_per_stage=1, spatial_upsample=False, temporal_upsample=True
+    ),
 }
 
 
@@ -183,8 +257,9 @@ def _audio_bases(vocoder: VocoderWithBWE) -> None:
     n = np.arange(config.n_fft)
     k = np.arange(config.n_fft // 2 + 1)[:, None]
     window = hann_window(config.n_fft)
-    basis = np.concatenate([np.cos(2 * np.pi * k * n / config.n_fft) * window,
-                            -np.sin(2 * np.pi * k * n / config.n_fft) * window])
+    basis = np.concatenate(
+        [np.cos(2 * np.pi * k * n / config.n_fft) * window, -np.sin(2 * np.pi * k * n / config.n_fft) * window]
+    )
     vocoder.mel_stft.stft_fn.forward_basis = mx.array(basis[:, :, None].astype(np.float32))
     filters = mel_filter_bank(config.n_fft // 2 + 1, config.num_mels, config.input_sampling_rate)
     vocoder.mel_stft.mel_basis = mx.array(filters.T.astype(np.float32))
@@ -203,8 +278,9 @@ def write_tiny_ltx2_model(folder: Path, seed: int = 0, shapes: LTX2ModelShapes |
     write_tiny_gemma_tokenizer(gemma_dir)
 
     transformer = LTX2Transformer(LTX2Config.from_dict(shapes.transformer))
-    processor = EmbeddingsProcessor.from_transformer_config(shapes.transformer, spec.hidden_size,
-                                                            spec.num_hidden_states)
+    processor = EmbeddingsProcessor.from_transformer_config(
+        shapes.transformer, spec.hidden_size, spec.num_hidden_states
+    )
     vae_config = VideoVAEConfig.from_dict(shapes.vae)
     vae = VideoAutoencoder(vae_config)
     vae.mean_of_means = mx.random.normal((vae_config.latent_channels,)) * 0.1
@@ -215,10 +291,19 @@ def write_tiny_ltx2_model(folder: Path, seed: int = 0, shapes: LTX2ModelShapes |
     audio_vae.per_channel_statistics.std_of_means = mx.random.uniform(0.5, 1.5, (features,))
     vocoder = VocoderWithBWE(vocoder_config_from_dict(shapes.vocoder))
     _audio_bases(vocoder)
-    checkpoint = {**official_transformer(transformer), **official_text_path(processor),
-                  **official_video_vae(vae), **official_audio_vae(audio_vae), **official_vocoder(vocoder)}
-    configs = {"transformer": shapes.transformer, "vae": vae_config.to_dict(), "audio_vae": shapes.audio_vae,
-               "vocoder": shapes.vocoder}
+    checkpoint = {
+        **official_transformer(transformer),
+        **official_text_path(processor),
+        **official_video_vae(vae),
+        **official_audio_vae(audio_vae),
+        **official_vocoder(vocoder),
+    }
+    configs = {
+        "transformer": shapes.transformer,
+        "vae": vae_config.to_dict(),
+        "audio_vae": shapes.audio_vae,
+        "vocoder": shapes.vocoder,
+    }
     _save(folder / CHECKPOINT, checkpoint, configs)
 
     upsamplers = {}
@@ -232,9 +317,17 @@ def write_tiny_ltx2_model(folder: Path, seed: int = 0, shapes: LTX2ModelShapes |
         "Delete this folder to remove it.\n"
     )
     files = ModelFiles(
-        model_id=TINY_LTX2_ID, checkpoint=folder / CHECKPOINT, text_encoder_dir=gemma_dir, tokenizer_dir=gemma_dir,
-        upsampler=upsamplers["spatial"], temporal_upsampler=upsamplers["temporal"], label=TINY_LTX2_LABEL,
-        is_test_model=True, family=LTX2, version="2.3", variant="distilled",
+        model_id=TINY_LTX2_ID,
+        checkpoint=folder / CHECKPOINT,
+        text_encoder_dir=gemma_dir,
+        tokenizer_dir=gemma_dir,
+        upsampler=upsamplers["spatial"],
+        temporal_upsampler=upsamplers["temporal"],
+        label=TINY_LTX2_LABEL,
+        is_test_model=True,
+        family=LTX2,
+        version="2.3",
+        variant="distilled",
     )
     (folder / MANIFEST).write_text(json.dumps(files.to_manifest(folder), indent=2))
     return files

@@ -5,6 +5,7 @@ T5's special-token ids (<pad>=0, </s>=1, <unk>=2) and </s> appended like T5, the
 with Gemma's (<pad>=0, <eos>=1, <bos>=2, <unk>=3) and <bos> first. Both load through
 `transformers.AutoTokenizer` exactly like real ones.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,7 +46,10 @@ def write_tiny_t5_tokenizer(folder: str | Path) -> Path:
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
     )
     wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
         model_max_length=512,
     )
     wrapped.save_pretrained(str(folder))
@@ -79,7 +83,11 @@ def write_tiny_gemma_tokenizer(folder: str | Path, max_length: int = 1024) -> Pa
         single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
     )
     wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>",
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        eos_token="<eos>",
+        bos_token="<bos>",
+        unk_token="<unk>",
         model_max_length=max_length,
     )
     wrapped.save_pretrained(str(folder))

@@ -4,6 +4,7 @@ A safetensors header names every tensor, shape and offset; the data section is a
 hole in a sparse file, so a "13B checkpoint" costs a few kB of disk. Only code that
 reads headers (memory estimates, catalog checks) may be pointed at these files.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,13 @@ def write_full_size_model(folder: Path, transformer: TransformerConfig, dtype: s
     text.mkdir()
     t5 = {k: (tuple(v.shape), "F32") for k, v in to_hf_t5(_lazy(T5Encoder(T5Config()))).items()}
     write_sparse_safetensors(text / "model.safetensors", t5)
-    return ModelFiles(model_id="full-size", checkpoint=folder / "model.safetensors", text_encoder_dir=text,
-                      tokenizer_dir=text, upsampler=folder / "upsampler.safetensors")
+    return ModelFiles(
+        model_id="full-size",
+        checkpoint=folder / "model.safetensors",
+        text_encoder_dir=text,
+        tokenizer_dir=text,
+        upsampler=folder / "upsampler.safetensors",
+    )
 
 
 def _lazy(module: nn.Module) -> dict:

@@ -6,6 +6,7 @@ Faults for tests: drop the connection after N bytes of a file's first GET,
 serve corrupt bytes under the true ETag, or serve a truncated body
 (a complete response of fewer bytes than the file's X-Linked-Size).
 """
+
 from __future__ import annotations
 
 import hashlib

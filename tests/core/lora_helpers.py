@@ -32,14 +32,10 @@ TINY = dict(
     rope_type="split",
     frequencies_precision="float64",
 )
-TINY_GATED = dict(
-    TINY, apply_gated_attention=True, cross_attention_adaln=True, caption_proj_before_connector=True
-)
+TINY_GATED = dict(TINY, apply_gated_attention=True, cross_attention_adaln=True, caption_proj_before_connector=True)
 
 
-def tiny_transformer(
-    dtype: mx.Dtype = mx.float32, seed: int = 0, config: dict | None = None
-) -> LTX2Transformer:
+def tiny_transformer(dtype: mx.Dtype = mx.float32, seed: int = 0, config: dict | None = None) -> LTX2Transformer:
     model = LTX2Transformer(LTX2Config.from_dict(config or TINY))
     key = mx.random.key(seed)
     leaves = tree_flatten(model.parameters())
@@ -55,9 +51,7 @@ def tiny_transformer(
 
 def linear_paths(model: nn.Module) -> list[str]:
     """Module paths of every linear layer, float or quantised."""
-    return [
-        name for name, module in model.named_modules() if isinstance(module, (nn.Linear, nn.QuantizedLinear))
-    ]
+    return [name for name, module in model.named_modules() if isinstance(module, (nn.Linear, nn.QuantizedLinear))]
 
 
 def official_module(path: str) -> str:
@@ -71,9 +65,7 @@ def layer_shape(model: nn.Module, path: str) -> tuple[int, int]:
     module = dict(model.named_modules())[path]
     out_features, packed = module.weight.shape
     return (
-        (out_features, packed * 32 // module.bits)
-        if isinstance(module, nn.QuantizedLinear)
-        else (out_features, packed)
+        (out_features, packed * 32 // module.bits) if isinstance(module, nn.QuantizedLinear) else (out_features, packed)
     )
 
 
@@ -86,17 +78,13 @@ def random_pair(
     return down, up
 
 
-def random_lora(
-    model: nn.Module, paths: list[str], rank: int, seed: int, name: str = "random.safetensors"
-) -> Lora:
+def random_lora(model: nn.Module, paths: list[str], rank: int, seed: int, name: str = "random.safetensors") -> Lora:
     rng = np.random.default_rng(seed)
     layers = []
     for path in paths:
         down, up = random_pair(*layer_shape(model, path), rank, rng)
         layers.append(
-            LoraLayer(
-                path, mx.array(down), mx.array(up), 1.0, f"{path}.lora_A.weight", f"{path}.lora_B.weight"
-            )
+            LoraLayer(path, mx.array(down), mx.array(up), 1.0, f"{path}.lora_A.weight", f"{path}.lora_B.weight")
         )
     return Lora(name, tuple(layers))
 

@@ -30,9 +30,7 @@ def random_vocoder(config: VocoderConfig | BWEConfig, seed: int = 0) -> Vocoder 
     model = VocoderWithBWE(config) if isinstance(config, BWEConfig) else Vocoder(config)
     _randomize_(model, seed)
     if isinstance(model, VocoderWithBWE):
-        filters = mel_filter_bank(
-            config.n_fft // 2 + 1, config.num_mels, 0.0, 8000.0, 16000, "slaney", "slaney"
-        )
+        filters = mel_filter_bank(config.n_fft // 2 + 1, config.num_mels, 0.0, 8000.0, 16000, "slaney", "slaney")
         model.mel_stft.mel_basis = mx.array(filters.T.astype(np.float32))
         model.mel_stft.stft_fn.forward_basis = mx.array(causal_stft_basis(config.n_fft).transpose(0, 2, 1))
     return model

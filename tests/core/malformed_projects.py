@@ -2,6 +2,7 @@
 
 Each variant is the bytes of a `project.json` and the words its refusal must contain.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,14 +12,33 @@ from pathlib import Path
 from typing import Any
 
 GOOD: dict[str, Any] = {
-    "version": 1, "name": "Film", "fps": 24.0, "width": 64, "height": 48, "model": None,
+    "version": 1,
+    "name": "Film",
+    "fps": 24.0,
+    "width": 64,
+    "height": 48,
+    "model": None,
     "clips": [
-        {"takes": [{"path": "media/a.mp4", "request": None, "label": "", "frames": 25, "created": 1.0}],
-         "active": 0, "trim_in": 0, "trim_out": None, "overlap_in": 0, "transition": "cut",
-         "transition_frames": 0, "id": "a"},
-        {"takes": [{"path": "media/b.mp4", "request": None, "label": "", "frames": 25, "created": 2.0}],
-         "active": 0, "trim_in": 0, "trim_out": None, "overlap_in": 0, "transition": "crossfade",
-         "transition_frames": 4, "id": "b"},
+        {
+            "takes": [{"path": "media/a.mp4", "request": None, "label": "", "frames": 25, "created": 1.0}],
+            "active": 0,
+            "trim_in": 0,
+            "trim_out": None,
+            "overlap_in": 0,
+            "transition": "cut",
+            "transition_frames": 0,
+            "id": "a",
+        },
+        {
+            "takes": [{"path": "media/b.mp4", "request": None, "label": "", "frames": 25, "created": 2.0}],
+            "active": 0,
+            "trim_in": 0,
+            "trim_out": None,
+            "overlap_in": 0,
+            "transition": "crossfade",
+            "transition_frames": 4,
+            "id": "b",
+        },
     ],
 }
 
@@ -43,12 +63,21 @@ VARIANTS: dict[str, tuple[bytes, str]] = {
     "missing_takes": (_edited(_drop(1, "takes")), "clip 2 has no 'takes'"),
     "empty_takes": (_edited(_set(0, "takes", [])), "clip 1 has no takes"),
     "list_at_the_root": (_edited(lambda d: [d]), "should be an object with named fields, but it is a list"),
-    "string_trim": (_edited(_set(1, "trim_in", "3")), "clip 2: 'trim_in' should be a whole number of at least 0, but it is '3'"),
+    "string_trim": (
+        _edited(_set(1, "trim_in", "3")),
+        "clip 2: 'trim_in' should be a whole number of at least 0, but it is '3'",
+    ),
     "string_fps": (_edited(lambda d: d.__setitem__("fps", "24")), "'fps' should be a number above 0, but it is '24'"),
     "binary_file": (bytes(range(256)) * 4, "is not a project file: it is not text"),
     "future_version": (_edited(lambda d: d.__setitem__("version", 99)), "saved by a newer ltx-mlx (format version 99"),
-    "unknown_transition": (_edited(_set(1, "transition", "wipe")), "'transition' should be one of cut, crossfade, but it is 'wipe'"),
-    "negative_trim": (_edited(_set(0, "trim_in", -2)), "clip 1: 'trim_in' should be a whole number of at least 0, but it is -2"),
+    "unknown_transition": (
+        _edited(_set(1, "transition", "wipe")),
+        "'transition' should be one of cut, crossfade, but it is 'wipe'",
+    ),
+    "negative_trim": (
+        _edited(_set(0, "trim_in", -2)),
+        "clip 1: 'trim_in' should be a whole number of at least 0, but it is -2",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """The one atomic writer: modes that follow the umask, targets untouched and no temporary file left on failure."""
+
 from __future__ import annotations
 
 import errno

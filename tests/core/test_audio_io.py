@@ -1,4 +1,5 @@
 """Sound in and out of files: audio files and clips decoded on their own timeline, videos written with sound."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,7 @@ def test_audio_files_are_probed_and_decoded(tmp_path, suffix):
     samples = read_audio(path)
     assert samples.shape[1] == 2 and len(samples) == pytest.approx(1.5 * MIX_RATE, abs=0.06 * MIX_RATE)
     # A mono sound at its own level on both channels (lossy formats within 1 dB).
-    assert rms(samples[MIX_RATE // 10: MIX_RATE]) == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.1)
+    assert rms(samples[MIX_RATE // 10 : MIX_RATE]) == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.1)
 
 
 def test_a_clip_without_sound_decodes_to_none_and_its_probe_says_so(tmp_path):
@@ -50,7 +51,7 @@ def test_a_video_is_written_with_its_sound_as_aac_and_reads_back_whole(tmp_path)
     assert (info.frames, info.codec, info.audio_codec) == (48, "h264", "aac")
     samples = sound_of(out)
     assert abs(len(samples) - 2 * MIX_RATE) < MIX_RATE // 24  # within a frame of the picture's 2 s
-    assert rms(samples[MIX_RATE // 10: -MIX_RATE // 10]) == pytest.approx(0.25 / np.sqrt(2), rel=0.05)
+    assert rms(samples[MIX_RATE // 10 : -MIX_RATE // 10]) == pytest.approx(0.25 / np.sqrt(2), rel=0.05)
 
 
 def test_prores_goes_in_a_mov_with_alac_sound(tmp_path):
@@ -68,8 +69,9 @@ def test_a_cancelled_write_with_sound_leaves_nothing_behind(tmp_path):
         return done < 3
 
     with pytest.raises(VideoWriteCancelled):
-        write_video(tmp_path / "c.mp4", np.zeros((10, 32, 32, 3), np.uint8), 10.0, audio=tone(1.0),
-                    on_frame=stop_after_three)
+        write_video(
+            tmp_path / "c.mp4", np.zeros((10, 32, 32, 3), np.uint8), 10.0, audio=tone(1.0), on_frame=stop_after_three
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -86,7 +88,9 @@ def test_waveform_peaks_bound_the_samples_and_are_cached_once(tmp_path, monkeypa
     signal = np.sin(np.linspace(0, 40 * np.pi, 16000))[:, None] * np.array([[0.5, -0.25]])
     peaks = compute_peaks(signal, 16000, per_second=100)
     assert peaks.values.shape == (100, 2) and peaks.duration == 1.0
-    assert peaks.values[:, 0].min() == pytest.approx(-0.5, abs=1e-3) and peaks.values[:, 1].max() == pytest.approx(0.5, abs=1e-3)
+    assert peaks.values[:, 0].min() == pytest.approx(-0.5, abs=1e-3) and peaks.values[:, 1].max() == pytest.approx(
+        0.5, abs=1e-3
+    )
     columns = peaks.columns(0.0, 2.0, 20)  # past the sound's end: silence
     assert np.all(columns[10:] == 0) and np.all(columns[:10, 1] > 0.4)
 
@@ -94,7 +98,9 @@ def test_waveform_peaks_bound_the_samples_and_are_cached_once(tmp_path, monkeypa
     silent = sound_clip(tmp_path / "s.mp4", frequency=None)
     cache = tmp_path / "media" / ".waveforms"
     first = cached_peaks(clip, cache)
-    assert first.duration == pytest.approx(2.0, abs=0.03) and first.values[:, 1].max() == pytest.approx(AMPLITUDE, abs=0.05)
+    assert first.duration == pytest.approx(2.0, abs=0.03) and first.values[:, 1].max() == pytest.approx(
+        AMPLITUDE, abs=0.05
+    )
     assert cached_peaks(silent, cache) is None
     monkeypatch.setattr("ltx_mlx_core.video.waveform.read_audio", lambda *a: pytest.fail("decoded again"))
     again = cached_peaks(clip, cache)

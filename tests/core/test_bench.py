@@ -1,4 +1,5 @@
 """`ltx-mlx bench` and the random-weight model components it falls back on."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,25 @@ def _elements(shapes: dict) -> int:
 def test_bench_reports_every_stage_of_the_tiny_model_as_a_table_and_json(tmp_path, capsys) -> None:
     make_tiny_model()
     report_path = tmp_path / "bench.json"
-    code = main(["bench", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "9",
-                 "--repeats", "2", "--warmup", "0", "--json", str(report_path)])
+    code = main(
+        [
+            "bench",
+            "--model",
+            "tiny",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--frames",
+            "9",
+            "--repeats",
+            "2",
+            "--warmup",
+            "0",
+            "--json",
+            str(report_path),
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     report = json.loads(report_path.read_text())
@@ -60,8 +78,10 @@ def test_random_components_have_the_installed_models_exact_shapes(tmp_path) -> N
 
 
 def test_catalog_shapes_match_the_published_parameter_counts() -> None:
-    counts = {model_id: _elements(RandomComponents.for_model(model_id).shapes().transformer)
-              for model_id in ("ltxv-2b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled")}
+    counts = {
+        model_id: _elements(RandomComponents.for_model(model_id).shapes().transformer)
+        for model_id in ("ltxv-2b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled")
+    }
     assert counts == {"ltxv-2b-0.9.8-distilled": 1_923_385_472, "ltxv-13b-0.9.8-distilled": 13_042_569_344}
     assert set(MODEL_SHAPES) >= {"ltxv-2b-0.9.8-distilled-fp8", "ltxv-13b-0.9.8-distilled-fp8"}
 
@@ -70,8 +90,14 @@ def test_a_random_weight_model_generates_through_the_pipeline_like_an_installed_
     components = RandomComponents("tiny-random", RandomModelSpec(ModelShapes(), "tiny.yaml"))
     request = GenerationRequest(prompt="a boat", model="tiny-random", **SMALL)
     report = bench_generation(components, request, repeats=1, warmup=0, weights="random weights (exact shapes)")
-    assert [s.stage for s in report.stages] == ["load", "text_encode", "first_pass", "upsample", "second_pass",
-                                                "decode"]
+    assert [s.stage for s in report.stages] == [
+        "load",
+        "text_encode",
+        "first_pass",
+        "upsample",
+        "second_pass",
+        "decode",
+    ]
     assert report.weights.startswith("random")
 
 

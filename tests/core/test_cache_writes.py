@@ -3,6 +3,7 @@
 A file where the cache's folder should be fails every write as a read-only folder would, also
 for root (who ignores permission bits).
 """
+
 from __future__ import annotations
 
 import logging

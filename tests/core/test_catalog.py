@@ -1,4 +1,5 @@
 """The model catalog, its sizes against the architectures, and `ltx-mlx models ...` end to end."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,12 @@ from tests.core.test_download import REPO, hub  # noqa: F401  (the local hub ser
 
 def test_every_entry_names_official_hub_files_and_its_licence():
     ltxv = {model_id: entry for model_id, entry in CATALOG.items() if entry.family == "ltxv"}
-    assert set(ltxv) == {"ltxv-2b-0.9.8-distilled", "ltxv-2b-0.9.8-distilled-fp8",
-                         "ltxv-13b-0.9.8-distilled", "ltxv-13b-0.9.8-distilled-fp8"}
+    assert set(ltxv) == {
+        "ltxv-2b-0.9.8-distilled",
+        "ltxv-2b-0.9.8-distilled-fp8",
+        "ltxv-13b-0.9.8-distilled",
+        "ltxv-13b-0.9.8-distilled-fp8",
+    }
     for model_id, entry in ltxv.items():
         assert entry.checkpoint.repo_id == "Lightricks/LTX-Video"
         assert entry.checkpoint.filename == f"{model_id}.safetensors"
@@ -30,10 +35,15 @@ def test_every_entry_names_official_hub_files_and_its_licence():
         assert entry.pipeline_config.startswith(model_id)
 
 
-@pytest.mark.parametrize("model_id, config, dtype", [
-    ("ltxv-2b-0.9.8-distilled", LTXV_2B_098, "BF16"), ("ltxv-13b-0.9.8-distilled", LTXV_13B_098, "BF16"),
-    ("ltxv-2b-0.9.8-distilled-fp8", LTXV_2B_098, "F8_E4M3"), ("ltxv-13b-0.9.8-distilled-fp8", LTXV_13B_098, "F8_E4M3"),
-])
+@pytest.mark.parametrize(
+    "model_id, config, dtype",
+    [
+        ("ltxv-2b-0.9.8-distilled", LTXV_2B_098, "BF16"),
+        ("ltxv-13b-0.9.8-distilled", LTXV_13B_098, "BF16"),
+        ("ltxv-2b-0.9.8-distilled-fp8", LTXV_2B_098, "F8_E4M3"),
+        ("ltxv-13b-0.9.8-distilled-fp8", LTXV_13B_098, "F8_E4M3"),
+    ],
+)
 def test_catalog_sizes_agree_with_the_architectures(tmp_path, model_id, config, dtype):
     """The approximate sizes shown to users are within 10% of what the model shapes take on disk."""
     files = write_full_size_model(tmp_path, config, dtype)
@@ -77,8 +87,14 @@ def test_download_and_remove_a_catalog_model_from_the_command_line(hub, monkeypa
     names = ["ckpt.safetensors", "up.safetensors", "text_encoder/config.json"]
     for name in names:
         hub.files[f"{REPO}/{name}"] = os.urandom(2048)
-    entry = CatalogEntry("test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml",
-                         text_encoder=(HubFile(REPO, names[2]),))
+    entry = CatalogEntry(
+        "test-model",
+        "Test",
+        HubFile(REPO, names[0]),
+        HubFile(REPO, names[1]),
+        "tiny.yaml",
+        text_encoder=(HubFile(REPO, names[2]),),
+    )
     monkeypatch.setitem(catalog.CATALOG, "test-model", entry)
     assert cli.main(["models", "download", "test-model"]) == 0
     assert "test-model is ready" in capsys.readouterr().out
@@ -110,8 +126,9 @@ def test_verify_finds_a_file_damaged_after_download(hub, monkeypatch, capsys):  
     names = ["ckpt.safetensors", "up.safetensors"]
     for name in names:
         hub.files[f"{REPO}/{name}"] = os.urandom(4096)
-    entry = CatalogEntry("test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml",
-                         text_encoder=())
+    entry = CatalogEntry(
+        "test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml", text_encoder=()
+    )
     monkeypatch.setitem(catalog.CATALOG, "test-model", entry)
     assert cli.main(["models", "download", "test-model"]) == 0
     assert cli.main(["models", "verify", "test-model"]) == 0
@@ -161,8 +178,9 @@ def test_models_info_says_where_a_downloaded_checkpoint_is(hub, monkeypatch, cap
     names = ["ckpt.safetensors", "up.safetensors"]
     for name in names:
         hub.files[f"{REPO}/{name}"] = os.urandom(1024)
-    entry = CatalogEntry("test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml",
-                         text_encoder=())
+    entry = CatalogEntry(
+        "test-model", "Test", HubFile(REPO, names[0]), HubFile(REPO, names[1]), "tiny.yaml", text_encoder=()
+    )
     monkeypatch.setitem(catalog.CATALOG, "test-model", entry)
     assert cli.main(["models", "download", "test-model"]) == 0
     capsys.readouterr()

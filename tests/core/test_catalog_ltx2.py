@@ -1,5 +1,6 @@
 """The LTX-2 family in the catalog: ids, hub files, sizes against the architectures, quantised (FP8)
 downloads, loose official files, and `ltx-mlx models list` grouped by family."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,14 @@ from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.tiny_ltx2 import CHECKPOINT, write_tiny_ltx2_model
 from tests.core.test_download import hub  # noqa: F401  (the local hub server fixture)
 
-LTX2_IDS = ("ltx-2-19b-distilled", "ltx-2-19b-dev", "ltx-2.3-22b-distilled", "ltx-2.3-22b-dev",
-            "ltx-2.5-22b-distilled", "ltx-2.5-22b-dev")
+LTX2_IDS = (
+    "ltx-2-19b-distilled",
+    "ltx-2-19b-dev",
+    "ltx-2.3-22b-distilled",
+    "ltx-2.3-22b-dev",
+    "ltx-2.5-22b-distilled",
+    "ltx-2.5-22b-dev",
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +43,10 @@ def test_every_ltx2_id_has_its_release_files_and_licences():
         entry = CATALOG[model_id]
         release, variant = model_id.split("-")[1], model_id.rsplit("-", 1)[1]
         assert (entry.family, entry.version, entry.variant) == ("ltx2", release, variant)
-        assert entry.checkpoint.repo_id == {"2": "Lightricks/LTX-2", "2.3": "Lightricks/LTX-2.3",
-                                            "2.5": "Lightricks/LTX-2.5"}[release]
+        assert (
+            entry.checkpoint.repo_id
+            == {"2": "Lightricks/LTX-2", "2.3": "Lightricks/LTX-2.3", "2.5": "Lightricks/LTX-2.5"}[release]
+        )
         assert variant in entry.checkpoint.filename and entry.upsampler is not None
         assert "LTX-2 Community License" in entry.licence and "Gemma" in entry.text_encoder_licence
         assert (entry.distilled_lora is not None) == (variant == "dev" and release != "2.5")
@@ -60,8 +69,9 @@ def test_catalog_sizes_agree_with_the_architectures(model_id):
     """Listed sizes within 10% of what the released configs' tensors take in bf16 (none are in FP8)."""
     entry = CATALOG[model_id]
     parts = {name: parameter_count(shapes) for name, shapes in component_shapes(entry.version).items()}
-    projection = parameter_count({k: v for k, v in component_shapes(entry.version)["text_path"].items()
-                                  if k.startswith("feature_extractor.")})
+    projection = parameter_count(
+        {k: v for k, v in component_shapes(entry.version)["text_path"].items() if k.startswith("feature_extractor.")}
+    )
     if entry.version == "2.5":
         expected = {
             entry.checkpoint: _bf16(parts["transformer"], parts["text_path"] - projection),
@@ -70,14 +80,20 @@ def test_catalog_sizes_agree_with_the_architectures(model_id):
             entry.audio_vae: _bf16(parts["audio_vae"], parts["vocoder"]),
         }
     else:
-        expected = {entry.checkpoint: _bf16(*(parts[k] for k in ("transformer", "text_path", "video_vae",
-                                                                  "audio_vae", "vocoder")))}
+        expected = {
+            entry.checkpoint: _bf16(
+                *(parts[k] for k in ("transformer", "text_path", "video_vae", "audio_vae", "vocoder"))
+            )
+        }
         # The Gemma 3 repository also holds the vision tower (about 0.4 B parameters).
         assert abs(entry.text_encoder_bytes - _bf16(parts["gemma"], 417_000_000)) / entry.text_encoder_bytes < 0.1
     expected[entry.upsampler] = _bf16(parts["upsampler"])
     for hub_file, actual in expected.items():
-        assert abs(hub_file.approx_bytes - actual) / actual < 0.10, (hub_file.filename, hub_file.approx_bytes / GB,
-                                                                      actual / GB)
+        assert abs(hub_file.approx_bytes - actual) / actual < 0.10, (
+            hub_file.filename,
+            hub_file.approx_bytes / GB,
+            actual / GB,
+        )
 
 
 def test_models_list_groups_by_family(capsys):
@@ -116,9 +132,15 @@ def test_a_quantised_choice_downloads_the_fp8_checkpoint_only(hub, tiny_dir, mon
     text = _serve_tiny(hub, tiny_dir, repo, "google/tiny-gemma")
     hub.files[f"{repo}/test-fp8.safetensors"] = (tiny_dir / CHECKPOINT).read_bytes()
     entry = dataclasses.replace(
-        CATALOG["ltx-2.3-22b-dev"], model_id="ltx-2-test", checkpoint=HubFile(repo, "test.safetensors"),
-        fp8_checkpoint=HubFile(repo, "test-fp8.safetensors"), upsampler=HubFile(repo, "up.safetensors"),
-        temporal_upsampler=None, distilled_lora=None, text_encoder=text)
+        CATALOG["ltx-2.3-22b-dev"],
+        model_id="ltx-2-test",
+        checkpoint=HubFile(repo, "test.safetensors"),
+        fp8_checkpoint=HubFile(repo, "test-fp8.safetensors"),
+        upsampler=HubFile(repo, "up.safetensors"),
+        temporal_upsampler=None,
+        distilled_lora=None,
+        text_encoder=text,
+    )
     monkeypatch.setitem(catalog.CATALOG, "ltx-2-test", entry)
     assert cli.main(["models", "download", "ltx-2-test", "--quantized"]) == 0
     assert cached_path(entry.checkpoint) is None and cached_path(entry.fp8_checkpoint) is not None
@@ -132,12 +154,16 @@ def test_a_quantised_choice_downloads_the_fp8_checkpoint_only(hub, tiny_dir, mon
 def test_a_loose_official_file_finds_its_text_encoder_in_the_cache(hub, tiny_dir, tmp_path, monkeypatch):  # noqa: F811
     repo = "Lightricks/LTX-2-test"
     text = _serve_tiny(hub, tiny_dir, repo, "google/tiny-gemma")
-    monkeypatch.setitem(catalog.CATALOG, "ltx-2.3-22b-distilled",
-                        dataclasses.replace(CATALOG["ltx-2.3-22b-distilled"], text_encoder=text))
+    monkeypatch.setitem(
+        catalog.CATALOG,
+        "ltx-2.3-22b-distilled",
+        dataclasses.replace(CATALOG["ltx-2.3-22b-distilled"], text_encoder=text),
+    )
     loose = tmp_path / "my-ltx-2.3-dev-finetune.safetensors"
     shutil.copyfile(tiny_dir / CHECKPOINT, loose)
-    shutil.copyfile(tiny_dir / "tiny-ltx2-spatial-upscaler-x2.safetensors",
-                    tmp_path / "ltx-2.3-spatial-upscaler-x2-1.1.safetensors")
+    shutil.copyfile(
+        tiny_dir / "tiny-ltx2-spatial-upscaler-x2.safetensors", tmp_path / "ltx-2.3-spatial-upscaler-x2-1.1.safetensors"
+    )
     with pytest.raises(ModelNotInstalled, match="ltx-mlx models download ltx-2.3-22b-distilled"):
         resolve_model(str(loose))
     for hub_file in text:

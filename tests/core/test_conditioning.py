@@ -1,4 +1,5 @@
 """Token layout, coordinates and conditioning placement agree with the reference pipeline's."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -87,7 +88,9 @@ def test_no_conditioning_gives_plain_tokens_and_no_mask() -> None:
 
 
 def test_image_at_frame_zero_replaces_the_first_latent_frame_in_place() -> None:
-    state = prepare_conditioning(noise(), [placed(1, 0, strength=0.75)], fake_encode, NUM_FRAMES, True, mx.random.key(0))
+    state = prepare_conditioning(
+        noise(), [placed(1, 0, strength=0.75)], fake_encode, NUM_FRAMES, True, mx.random.key(0)
+    )
     tokens, mask = np.array(state.tokens), np.array(state.mask)
     first = 2 * 3
     assert state.num_extra == 0 and tokens.shape == (1, 5 * first, CHANNELS)
@@ -110,10 +113,12 @@ def test_image_at_the_last_frame_becomes_extra_tokens_at_that_frame() -> None:
 
 
 def test_video_after_frame_zero_fills_its_frames_and_appends_its_two_prefix_latents() -> None:
-    state = prepare_conditioning(noise(), [placed(17, 8, strength=0.9)], fake_encode, NUM_FRAMES, True, mx.random.key(0))
+    state = prepare_conditioning(
+        noise(), [placed(17, 8, strength=0.9)], fake_encode, NUM_FRAMES, True, mx.random.key(0)
+    )
     per_frame = 2 * 3
     assert state.num_extra == 2 * per_frame
-    mask = np.array(state.mask)[0, state.num_extra:].reshape(5, per_frame)
+    mask = np.array(state.mask)[0, state.num_extra :].reshape(5, per_frame)
     # 17 frames -> 3 latents; the first two (prefix) become extra tokens, the third lands on clip latent
     # 8 // 8 + 2 = 3, as the reference's _handle_non_first_conditioning_sequence places it.
     np.testing.assert_allclose(mask[:, 0], [0.0, 0.0, 0.0, 0.9, 0.0], atol=1e-7)
@@ -129,13 +134,21 @@ def ramp_video(frames: int, frame: int, strength: float) -> PlacedMedia:
 
 def clip_frames(state) -> tuple[np.ndarray, np.ndarray]:
     """(tokens [5, 6, C], mask [5, 6]) of the clip's own latent frames."""
-    tokens = np.array(state.tokens)[0, state.num_extra:].reshape(5, 2 * 3, CHANNELS)
-    return tokens, np.array(state.mask)[0, state.num_extra:].reshape(5, 2 * 3)
+    tokens = np.array(state.tokens)[0, state.num_extra :].reshape(5, 2 * 3, CHANNELS)
+    return tokens, np.array(state.mask)[0, state.num_extra :].reshape(5, 2 * 3)
 
 
 def test_soft_prefix_blends_the_second_prefix_latent_in_place_at_the_soft_strength() -> None:
-    state = prepare_conditioning(noise(), [ramp_video(17, 8, 0.9)], fake_encode, NUM_FRAMES, True,
-                                 mx.random.key(0), prefix_mode="soft", prefix_soft_strength=0.15)
+    state = prepare_conditioning(
+        noise(),
+        [ramp_video(17, 8, 0.9)],
+        fake_encode,
+        NUM_FRAMES,
+        True,
+        mx.random.key(0),
+        prefix_mode="soft",
+        prefix_soft_strength=0.15,
+    )
     original = np.array(patchify(noise()))[0].reshape(5, 6, CHANNELS)
     tokens, mask = clip_frames(state)
     assert state.num_extra == 0
@@ -148,14 +161,23 @@ def test_soft_prefix_blends_the_second_prefix_latent_in_place_at_the_soft_streng
 
 
 def test_soft_prefix_never_conditions_harder_than_the_item() -> None:
-    state = prepare_conditioning(noise(), [ramp_video(17, 8, 0.1)], fake_encode, NUM_FRAMES, True,
-                                 mx.random.key(0), prefix_mode="soft", prefix_soft_strength=0.15)
+    state = prepare_conditioning(
+        noise(),
+        [ramp_video(17, 8, 0.1)],
+        fake_encode,
+        NUM_FRAMES,
+        True,
+        mx.random.key(0),
+        prefix_mode="soft",
+        prefix_soft_strength=0.15,
+    )
     np.testing.assert_allclose(clip_frames(state)[1][:, 0], [0.0, 0.0, 0.1, 0.1, 0.0], atol=1e-7)
 
 
 def test_dropped_prefix_adds_no_tokens_and_leaves_its_latents_to_the_noise() -> None:
-    state = prepare_conditioning(noise(), [ramp_video(17, 8, 0.9)], fake_encode, NUM_FRAMES, True,
-                                 mx.random.key(0), prefix_mode="drop")
+    state = prepare_conditioning(
+        noise(), [ramp_video(17, 8, 0.9)], fake_encode, NUM_FRAMES, True, mx.random.key(0), prefix_mode="drop"
+    )
     original = np.array(patchify(noise()))[0].reshape(5, 6, CHANNELS)
     tokens, mask = clip_frames(state)
     assert state.num_extra == 0
@@ -164,30 +186,35 @@ def test_dropped_prefix_adds_no_tokens_and_leaves_its_latents_to_the_noise() -> 
 
 
 def test_a_nine_frame_video_is_all_prefix_so_dropping_it_leaves_only_the_mask() -> None:
-    state = prepare_conditioning(noise(), [ramp_video(9, 16, 1.0)], fake_encode, NUM_FRAMES, True,
-                                 mx.random.key(0), prefix_mode="drop")
+    state = prepare_conditioning(
+        noise(), [ramp_video(9, 16, 1.0)], fake_encode, NUM_FRAMES, True, mx.random.key(0), prefix_mode="drop"
+    )
     np.testing.assert_array_equal(np.array(state.tokens), np.array(patchify(noise())))
     assert state.mask is not None and not np.array(state.mask).any()
 
 
 @pytest.mark.parametrize("mode", ["concat", "soft", "drop"])
 def test_prefix_mode_leaves_single_frames_as_extra_tokens(mode: str) -> None:
-    state = prepare_conditioning(noise(), [placed(1, 16)], fake_encode, NUM_FRAMES, True, mx.random.key(0),
-                                 prefix_mode=mode)
+    state = prepare_conditioning(
+        noise(), [placed(1, 16)], fake_encode, NUM_FRAMES, True, mx.random.key(0), prefix_mode=mode
+    )
     assert state.num_extra == 2 * 3
 
 
 def test_unknown_prefix_mode_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="concat, soft, drop"):
-        prepare_conditioning(noise(), [ramp_video(17, 8, 1.0)], fake_encode, NUM_FRAMES, True, mx.random.key(0),
-                             prefix_mode="blend")
+        prepare_conditioning(
+            noise(), [ramp_video(17, 8, 1.0)], fake_encode, NUM_FRAMES, True, mx.random.key(0), prefix_mode="blend"
+        )
 
 
 @pytest.mark.parametrize(
     "settings, words",
-    [({"prefix_latents_mode": "prefix"}, "concat, soft, drop"),
-     ({"prefix_soft_conditioning_strength": 1.5}, "from 0 to 1"),
-     ({"prefix_soft_conditioning_strength": "high"}, "from 0 to 1")],
+    [
+        ({"prefix_latents_mode": "prefix"}, "concat, soft, drop"),
+        ({"prefix_soft_conditioning_strength": 1.5}, "from 0 to 1"),
+        ({"prefix_soft_conditioning_strength": "high"}, "from 0 to 1"),
+    ],
 )
 def test_pipeline_config_refuses_bad_prefix_settings(settings: dict, words: str) -> None:
     with pytest.raises(InvalidRequest, match=words):
@@ -195,8 +222,9 @@ def test_pipeline_config_refuses_bad_prefix_settings(settings: dict, words: str)
 
 
 def test_pipeline_config_reads_the_prefix_settings() -> None:
-    config = PipelineConfig.from_dict({"pipeline_type": "base", "prefix_latents_mode": "soft",
-                                       "prefix_soft_conditioning_strength": 0.3})
+    config = PipelineConfig.from_dict(
+        {"pipeline_type": "base", "prefix_latents_mode": "soft", "prefix_soft_conditioning_strength": 0.3}
+    )
     assert (config.prefix_latents_mode, config.prefix_soft_conditioning_strength) == ("soft", 0.3)
     assert PipelineConfig.from_dict({"pipeline_type": "base"}).prefix_latents_mode == "concat"
 

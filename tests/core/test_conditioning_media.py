@@ -7,6 +7,7 @@ compiled against stand-ins for torchvision and PyAV (tests/parity/reference_medi
 (the reference's identity), or with the codec skipped but its even-size crop and uint8
 truncation kept, and our codec step skipped the same way; the codec itself is tested on its own below.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -62,8 +63,9 @@ def test_prepared_image_matches_the_reference_without_compression(source_size, t
 def test_prepared_image_matches_the_reference_with_the_uint8_step(source_size, target_size, monkeypatch) -> None:
     image = smooth_image(*source_size)
     expected = reference_pixels(image, target_size, compress_without_codec)
-    monkeypatch.setattr(media, "crf_compress", lambda frames, crf: frames[:, : frames.shape[1] // 2 * 2,
-                                                                          : frames.shape[2] // 2 * 2])
+    monkeypatch.setattr(
+        media, "crf_compress", lambda frames, crf: frames[:, : frames.shape[1] // 2 * 2, : frames.shape[2] // 2 * 2]
+    )
     ours = np.asarray(media.prepare_frames(image[None], *target_size).at_size(*target_size))
     assert ours.shape == expected.shape
     difference = np.abs(ours - expected)
@@ -116,7 +118,9 @@ def test_crf_compression_of_odd_sizes_drops_the_last_row_and_column_as_the_refer
     assert error.mean() < 12.0
 
 
-@pytest.mark.parametrize("start, frames, target, kept", [(0, 12, 17, 9), (0, 40, 17, 17), (8, 17, 17, 9), (16, 5, 17, 1)])
+@pytest.mark.parametrize(
+    "start, frames, target, kept", [(0, 12, 17, 9), (0, 40, 17, 17), (8, 17, 17, 9), (16, 5, 17, 1)]
+)
 def test_conditioning_video_frames_are_trimmed_to_a_length_the_vae_accepts(start, frames, target, kept) -> None:
     video = np.zeros((frames, 8, 8, 3), np.uint8)
     video[:, 0, 0, 0] = np.arange(frames)
@@ -143,7 +147,10 @@ def test_image_file_is_read_as_one_rgb_frame(tmp_path) -> None:
 def test_frames_resize_bilinearly_as_torch_interpolate(size, target) -> None:
     """The multi-scale flow's last step (and conditioning media per pass) resizes like the reference."""
     frames = np.random.default_rng(4).standard_normal((3, *size, 3)).astype(np.float32)
-    expected = F.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2), size=target, mode="bilinear",
-                             align_corners=False).permute(0, 2, 3, 1).numpy()
+    expected = (
+        F.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2), size=target, mode="bilinear", align_corners=False)
+        .permute(0, 2, 3, 1)
+        .numpy()
+    )
     ours = np.array(resize_frames(mx.array(frames), *target))
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)

@@ -1,4 +1,5 @@
 """Model downloads against a real local HTTP server that serves the hub's file API (HF_ENDPOINT)."""
+
 from __future__ import annotations
 
 import hashlib

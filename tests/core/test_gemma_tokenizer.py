@@ -1,4 +1,5 @@
 """The Gemma tokenizer set up as the LTX-2 references set it up: stripped, BOS first, left-padded."""
+
 from __future__ import annotations
 
 import logging

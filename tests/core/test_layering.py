@@ -6,6 +6,7 @@ Layers, lowest first: ground (errors, paths, media I/O in video/) -> the pieces 
 (bench, distributed, cli, stitching) -> desktop. Every import counts: at module top, inside a
 function, or under `if TYPE_CHECKING:`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,14 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ltx_mlx_core", "desktop")
 # (layer, module prefixes), lowest first; a module belongs to the layer of its longest prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground", ("ltx_mlx_core", "ltx_mlx_core.errors", "ltx_mlx_core.paths", "ltx_mlx_core.validation",
-                "ltx_mlx_core.video")),
+    (
+        "ground",
+        ("ltx_mlx_core", "ltx_mlx_core.errors", "ltx_mlx_core.paths", "ltx_mlx_core.validation", "ltx_mlx_core.video"),
+    ),
     ("shared model pieces", ("ltx_mlx_core.models.common",)),
     ("models", ("ltx_mlx_core.models", "ltx_mlx_core.text")),
     ("weights", ("ltx_mlx_core.weights",)),
     ("pipeline", ("ltx_mlx_core.pipeline",)),
-    ("front ends", ("ltx_mlx_core.bench", "ltx_mlx_core.distributed", "ltx_mlx_core.cli",
-                    "ltx_mlx_core.stitching")),
+    ("front ends", ("ltx_mlx_core.bench", "ltx_mlx_core.distributed", "ltx_mlx_core.cli", "ltx_mlx_core.stitching")),
     ("desktop", ("desktop",)),
 )
 
@@ -67,8 +69,9 @@ def first_party_imports(modules: dict[str, Path]) -> list[Import]:
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(anchor + ([base] if base else []))
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                           for alias in node.names]
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+                ]
             else:
                 continue
             for target in dict.fromkeys(targets):
@@ -85,8 +88,12 @@ def _owning_module(target: str, modules: dict[str, Path]) -> str | None:
 
 
 def layer_of(module: str) -> int:
-    matches = [(len(prefix), rank) for rank, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
-               if module == prefix or (module.startswith(prefix + ".") and prefix != "ltx_mlx_core")]
+    matches = [
+        (len(prefix), rank)
+        for rank, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or (module.startswith(prefix + ".") and prefix != "ltx_mlx_core")
+    ]
     if not matches:
         raise AssertionError(f"{module} is in no layer: place it in LAYERS ({__file__}).")
     return max(matches)[1]
@@ -176,8 +183,9 @@ def _report(imports: list[Import], cycles: list[list[Import]]) -> str:
 
 def test_no_module_imports_a_higher_layer() -> None:
     upward = upward_imports(first_party_imports(module_files(ROOT)))
-    assert not upward, "Imports must not go up the layers " + " -> ".join(name for name, _ in LAYERS) + ":\n" + \
-        _report(upward, [])
+    assert not upward, (
+        "Imports must not go up the layers " + " -> ".join(name for name, _ in LAYERS) + ":\n" + _report(upward, [])
+    )
 
 
 def test_no_modules_import_each_other() -> None:
@@ -193,26 +201,29 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def test_the_scan_finds_upward_imports_at_top_in_functions_and_for_type_checking(tmp_path: Path) -> None:
-    _write(tmp_path, {
-        "ltx_mlx_core/__init__.py": "",
-        "ltx_mlx_core/errors.py": "",
-        "ltx_mlx_core/models/__init__.py": "",
-        "ltx_mlx_core/models/common/__init__.py": "",
-        "ltx_mlx_core/models/common/norms.py": "from ltx_mlx_core.models.ltxv import blocks\n",
-        "ltx_mlx_core/models/ltxv/__init__.py": "",
-        "ltx_mlx_core/models/ltxv/blocks.py": "from ltx_mlx_core.errors import *\n",
-        "ltx_mlx_core/models/ltxv/top.py": "from ltx_mlx_core.pipeline.run import go\n",
-        "ltx_mlx_core/models/ltxv/late.py": "def f():\n    import ltx_mlx_core.weights.loader\n",
-        "ltx_mlx_core/models/ltxv/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                             "    from .vae import Thing\n    from desktop import app\n",
-        "ltx_mlx_core/models/ltxv/vae.py": "",
-        "ltx_mlx_core/weights/__init__.py": "",
-        "ltx_mlx_core/weights/loader.py": "from ltx_mlx_core.models.ltxv import blocks\n",
-        "ltx_mlx_core/pipeline/__init__.py": "",
-        "ltx_mlx_core/pipeline/run.py": "def go():\n    pass\n",
-        "desktop/__init__.py": "",
-        "desktop/app.py": "from ltx_mlx_core.pipeline import run\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "ltx_mlx_core/__init__.py": "",
+            "ltx_mlx_core/errors.py": "",
+            "ltx_mlx_core/models/__init__.py": "",
+            "ltx_mlx_core/models/common/__init__.py": "",
+            "ltx_mlx_core/models/common/norms.py": "from ltx_mlx_core.models.ltxv import blocks\n",
+            "ltx_mlx_core/models/ltxv/__init__.py": "",
+            "ltx_mlx_core/models/ltxv/blocks.py": "from ltx_mlx_core.errors import *\n",
+            "ltx_mlx_core/models/ltxv/top.py": "from ltx_mlx_core.pipeline.run import go\n",
+            "ltx_mlx_core/models/ltxv/late.py": "def f():\n    import ltx_mlx_core.weights.loader\n",
+            "ltx_mlx_core/models/ltxv/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from .vae import Thing\n    from desktop import app\n",
+            "ltx_mlx_core/models/ltxv/vae.py": "",
+            "ltx_mlx_core/weights/__init__.py": "",
+            "ltx_mlx_core/weights/loader.py": "from ltx_mlx_core.models.ltxv import blocks\n",
+            "ltx_mlx_core/pipeline/__init__.py": "",
+            "ltx_mlx_core/pipeline/run.py": "def go():\n    pass\n",
+            "desktop/__init__.py": "",
+            "desktop/app.py": "from ltx_mlx_core.pipeline import run\n",
+        },
+    )
     imports = first_party_imports(module_files(tmp_path))
     upward = {(i.module, i.imported) for i in upward_imports(imports)}
     assert upward == {
@@ -222,23 +233,32 @@ def test_the_scan_finds_upward_imports_at_top_in_functions_and_for_type_checking
         ("ltx_mlx_core.models.ltxv.typed", "desktop.app"),
     }
     # Relative imports resolve; imports within a layer and downward ones are fine.
-    assert ("ltx_mlx_core.models.ltxv.typed", "ltx_mlx_core.models.ltxv.vae") in {(i.module, i.imported) for i in imports}
-    assert "ltx_mlx_core.models.ltxv.late -> ltx_mlx_core.weights.loader (line 2)" in _report(upward_imports(imports), [])
+    assert ("ltx_mlx_core.models.ltxv.typed", "ltx_mlx_core.models.ltxv.vae") in {
+        (i.module, i.imported) for i in imports
+    }
+    assert "ltx_mlx_core.models.ltxv.late -> ltx_mlx_core.weights.loader (line 2)" in _report(
+        upward_imports(imports), []
+    )
 
 
 def test_the_scan_finds_modules_that_import_each_other_round_a_loop(tmp_path: Path) -> None:
-    _write(tmp_path, {
-        "ltx_mlx_core/__init__.py": "",
-        "ltx_mlx_core/weights/__init__.py": "",
-        "ltx_mlx_core/weights/catalog.py": "from ltx_mlx_core.weights import registry\n",
-        "ltx_mlx_core/weights/registry.py": "def f():\n    from ltx_mlx_core.weights.tiny import LABEL\n",
-        "ltx_mlx_core/weights/tiny.py": "from ltx_mlx_core.weights.catalog import CATALOG\n",
-        "ltx_mlx_core/weights/fp8.py": "from ltx_mlx_core.weights.safetensors_io import read_header\n",
-        "ltx_mlx_core/weights/safetensors_io.py": "",
-    })
+    _write(
+        tmp_path,
+        {
+            "ltx_mlx_core/__init__.py": "",
+            "ltx_mlx_core/weights/__init__.py": "",
+            "ltx_mlx_core/weights/catalog.py": "from ltx_mlx_core.weights import registry\n",
+            "ltx_mlx_core/weights/registry.py": "def f():\n    from ltx_mlx_core.weights.tiny import LABEL\n",
+            "ltx_mlx_core/weights/tiny.py": "from ltx_mlx_core.weights.catalog import CATALOG\n",
+            "ltx_mlx_core/weights/fp8.py": "from ltx_mlx_core.weights.safetensors_io import read_header\n",
+            "ltx_mlx_core/weights/safetensors_io.py": "",
+        },
+    )
     cycles = import_cycles(first_party_imports(module_files(tmp_path, ("ltx_mlx_core",))))
-    assert [[(i.module, i.imported) for i in loop] for loop in cycles] == [[
-        ("ltx_mlx_core.weights.catalog", "ltx_mlx_core.weights.registry"),
-        ("ltx_mlx_core.weights.registry", "ltx_mlx_core.weights.tiny"),
-        ("ltx_mlx_core.weights.tiny", "ltx_mlx_core.weights.catalog"),
-    ]]
+    assert [[(i.module, i.imported) for i in loop] for loop in cycles] == [
+        [
+            ("ltx_mlx_core.weights.catalog", "ltx_mlx_core.weights.registry"),
+            ("ltx_mlx_core.weights.registry", "ltx_mlx_core.weights.tiny"),
+            ("ltx_mlx_core.weights.tiny", "ltx_mlx_core.weights.catalog"),
+        ]
+    ]

@@ -58,9 +58,7 @@ def test_every_naming_adapts_the_same_layers_with_the_same_values(tmp_path: Path
     changed = {name for name, value in results["official"].items() if not np.array_equal(value, before[name])}
     assert changed == {f"{path}.weight" for path in linear_paths(model)}
     for naming in NAMINGS[1:]:
-        assert all(np.array_equal(results[naming][name], results["official"][name]) for name in before), (
-            naming
-        )
+        assert all(np.array_equal(results[naming][name], results["official"][name]) for name in before), naming
     assert all(np.array_equal(value, before[name]) for name, value in parameters(model).items())
 
 
@@ -68,9 +66,7 @@ def test_alpha_scales_by_alpha_over_rank(tmp_path: Path) -> None:
     model = tiny_transformer()
     module = "transformer_blocks.1.audio_ff.net.2"
     ((down, up),) = _pairs(model, ["transformer_blocks.1.audio_ff.proj_out"], rank=4).values()
-    with_alpha = write_lora_file(
-        tmp_path / "alpha.safetensors", {module: (down, up)}, "comfy", alphas={module: 2.0}
-    )
+    with_alpha = write_lora_file(tmp_path / "alpha.safetensors", {module: (down, up)}, "comfy", alphas={module: 2.0})
     halved = write_lora_file(tmp_path / "halved.safetensors", {module: (down, up * 0.5)}, "official")
     assert read_lora_file(with_alpha).layers[0].scale == 0.5
     first, second = _fused(model, [LoraSpec(with_alpha)]), _fused(model, [LoraSpec(halved)])
@@ -131,24 +127,18 @@ def test_a_lora_with_wrong_rank_shapes_names_the_first_misfit(tmp_path: Path) ->
     # An LTX-Video 0.9 LoRA has the same names but other widths.
     wider = {**pairs, "transformer_blocks.1.audio_attn1.to_v": (np.zeros((3, 96), np.float32), up)}
     message = _error(model, write_lora_file(tmp_path / "wider.safetensors", wider))
-    assert (
-        "'diffusion_model.transformer_blocks.1.audio_attn1.to_v.lora_A.weight'" in message
-        and "64 inputs" in message
-    )
+    assert "'diffusion_model.transformer_blocks.1.audio_attn1.to_v.lora_A.weight'" in message and "64 inputs" in message
     taller = {**pairs, "transformer_blocks.1.audio_attn1.to_v": (down, np.zeros((32, 3), np.float32))}
     message = _error(model, write_lora_file(tmp_path / "taller.safetensors", taller))
     assert (
-        "'diffusion_model.transformer_blocks.1.audio_attn1.to_v.lora_B.weight'" in message
-        and "64 outputs" in message
+        "'diffusion_model.transformer_blocks.1.audio_attn1.to_v.lora_B.weight'" in message and "64 outputs" in message
     )
     ranks = {
         **pairs,
         "transformer_blocks.0.attn1.to_q": (np.zeros((4, 64), np.float32), np.zeros((64, 5), np.float32)),
     }
     message = _error(model, write_lora_file(tmp_path / "ranks.safetensors", ranks))
-    assert (
-        "'diffusion_model.transformer_blocks.0.attn1.to_q.lora_B.weight'" in message and "rank 4" in message
-    )
+    assert "'diffusion_model.transformer_blocks.0.attn1.to_q.lora_B.weight'" in message and "rank 4" in message
 
 
 def test_a_truncated_file_is_refused_naming_the_tensor_past_the_end(tmp_path: Path) -> None:
@@ -239,9 +229,7 @@ def _text_path() -> EmbeddingsProcessor:
     )
     processor = EmbeddingsProcessor.from_transformer_config(connectors, 16, 3)
     key = mx.random.key(4)
-    processor.update(
-        tree_map(lambda value: mx.random.normal(value.shape, key=key) * 0.1, processor.parameters())
-    )
+    processor.update(tree_map(lambda value: mx.random.normal(value.shape, key=key) * 0.1, processor.parameters()))
     return processor
 
 
@@ -277,9 +265,7 @@ def test_text_connector_layers_go_to_the_text_path_and_back(tmp_path: Path) -> N
     before = parameters(text)
     with lora_files_applied([LoraSpec(path), LoraSpec(projection)], components) as applied:
         assert applied.layers == 4
-        changed = {
-            name for name, value in parameters(text).items() if not np.array_equal(value, before[name])
-        }
+        changed = {name for name, value in parameters(text).items() if not np.array_equal(value, before[name])}
         assert changed == {
             "audio_connector.transformer_1d_blocks.0.ff.proj_in.weight",
             "video_connector.transformer_1d_blocks.1.attn1.to_out.weight",
@@ -305,7 +291,5 @@ def test_a_misfit_in_the_second_part_leaves_the_first_part_untouched(tmp_path: P
     with pytest.raises(LoraError, match="misfit.safetensors") as raised:
         apply_lora_files([LoraSpec(misfit)], components)
     assert "video_connector.transformer_1d_blocks.1.attn1.to_q" in str(raised.value)
-    assert all(
-        np.array_equal(value, transformer_before[name]) for name, value in parameters(transformer).items()
-    )
+    assert all(np.array_equal(value, transformer_before[name]) for name, value in parameters(transformer).items())
     assert all(np.array_equal(value, text_before[name]) for name, value in parameters(text).items())

@@ -14,9 +14,7 @@ from ltx_mlx_core.models.common.lora import Lora, LoraLayer, apply_loras, fused_
 from tests.core.lora_helpers import linear_paths, parameters, random_lora, tiny_inputs, tiny_transformer
 
 
-def _assert_same_parameters(
-    model: nn.Module, expected: dict[str, np.ndarray], dtypes: dict[str, mx.Dtype]
-) -> None:
+def _assert_same_parameters(model: nn.Module, expected: dict[str, np.ndarray], dtypes: dict[str, mx.Dtype]) -> None:
     now = parameters(model)
     assert now.keys() == expected.keys()
     changed = [name for name in expected if not np.array_equal(now[name], expected[name])]
@@ -91,9 +89,7 @@ def test_a_misfit_in_the_last_layer_is_found_before_any_layer_changes(
     before, dtypes = parameters(model), {k: v.dtype for k, v in _flat(model).items()}
     good = random_lora(model, linear_paths(model), 4, seed=6)
     last = good.layers[-1]
-    bad_layer = LoraLayer(
-        last.module, last.down[:, :-1], last.up, 1.0, "bad.lora_A.weight", "bad.lora_B.weight"
-    )
+    bad_layer = LoraLayer(last.module, last.down[:, :-1], last.up, 1.0, "bad.lora_A.weight", "bad.lora_B.weight")
     bad = Lora("/loras/bad.safetensors", (*good.layers[:-1], bad_layer))
     calls = []
     monkeypatch.setattr(lora_module, "apply_to_layer", lambda target: calls.append(target))

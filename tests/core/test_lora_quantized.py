@@ -99,9 +99,7 @@ def test_quantised_model_with_lora_tracks_the_fused_float_model(bits: int, dtype
     model = _quantised(bits, dtype)
     lora = random_lora(float_model, linear_paths(float_model), 4, seed=1)
     video, audio = tiny_inputs()
-    quantisation = [
-        _relative(mine, theirs) for mine, theirs in zip(model(video, audio), float_model(video, audio))
-    ]
+    quantisation = [_relative(mine, theirs) for mine, theirs in zip(model(video, audio), float_model(video, audio))]
     with fused_loras(float_model, [(lora, STRENGTH)]):
         reference = float_model(video, audio)
     with fused_loras(model, [(lora, STRENGTH)]):

@@ -18,9 +18,7 @@ from tests.core.ltx2_audio_builders import random_audio_vae, random_vocoder
 logger = logging.getLogger(__name__)
 
 # The released decoder's structure (causal in time, two residual blocks per level + 1) at toy width.
-TINY_VAE = AudioVAEConfig(
-    ch=16, z_channels=4, mel_bins=16, attn_resolutions=(), mid_block_add_attention=False
-)
+TINY_VAE = AudioVAEConfig(ch=16, z_channels=4, mel_bins=16, attn_resolutions=(), mid_block_add_attention=False)
 # The released vocoders' upsampling and residual structure (LTX-2, LTX-2.3) at toy width.
 HIFIGAN = VocoderConfig(upsample_initial_channel=64, in_channels=32)
 BIGVGAN = dict(resblock="AMP1", activation="snakebeta", final_activation=None, use_bias_at_final=False)
@@ -46,9 +44,7 @@ BWE = BWEConfig(
 
 
 def _latents(frames: int, seed: int = 0) -> mx.array:
-    return mx.random.normal(
-        (1, TINY_VAE.z_channels, frames, TINY_VAE.latent_mel_bins), key=mx.random.key(seed)
-    )
+    return mx.random.normal((1, TINY_VAE.z_channels, frames, TINY_VAE.latent_mel_bins), key=mx.random.key(seed))
 
 
 def _chunked(vae, vocoder, latents, chunk_frames, **kwargs) -> np.ndarray:

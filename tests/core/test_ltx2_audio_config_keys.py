@@ -81,9 +81,7 @@ def test_audio_vae_config_refuses_statistics_that_cannot_normalise_the_latents()
 
 
 def test_official_vocoder_configs_pick_the_generation():
-    ltx2 = vocoder_config_from_dict(
-        {"vocoder": {"resblock": "1", "stereo": True, "upsample_initial_channel": 1024}}
-    )
+    ltx2 = vocoder_config_from_dict({"vocoder": {"resblock": "1", "stereo": True, "upsample_initial_channel": 1024}})
     ltx23 = vocoder_config_from_dict(
         {
             "vocoder": {

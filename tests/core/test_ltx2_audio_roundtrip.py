@@ -81,10 +81,7 @@ def test_tone_sweep_wav_round_trip_keeps_duration_to_the_sample_and_stereo(name,
     assert samples.shape == (2, round(SECONDS * FILE_RATE)) and target == round(SECONDS * out_rate)
 
     latents = vae.encode(waveform_to_mel(samples, rate, VAE, whole_latent_frames=True))
-    pieces = [
-        np.array(piece)
-        for piece in iter_decode_audio(vae, vocoder, latents, chunk_frames=8, num_samples=target)
-    ]
+    pieces = [np.array(piece) for piece in iter_decode_audio(vae, vocoder, latents, chunk_frames=8, num_samples=target)]
     write_wav(tmp_path / "decoded.wav", np.concatenate(pieces, axis=-1)[0], out_rate)
     decoded, decoded_rate = read_wav(tmp_path / "decoded.wav")
 

@@ -56,9 +56,7 @@ class Models:
         self.upsampler = LatentUpsampler(
             LatentUpsamplerConfig(in_channels=128, mid_channels=32, num_blocks_per_stage=1)
         )
-        mx.eval(
-            self.vae.parameters(), self.upsampler.parameters(), [t.parameters() for t in self.transformers]
-        )
+        mx.eval(self.vae.parameters(), self.upsampler.parameters(), [t.parameters() for t in self.transformers])
 
     def provider(self, index: int):
         def provide() -> LTX2Transformer:
@@ -92,9 +90,7 @@ def test_distilled_two_stage_yields_each_stage_and_its_steps(models) -> None:
     finished = [e for e in events if isinstance(e, StageFinished)]
     assert started == ["first_pass", "upsample", "second_pass"]
     assert [e.name for e in finished] == started
-    steps = {
-        name: [e.step for e in events if isinstance(e, StepDone) and e.stage == name] for name in started
-    }
+    steps = {name: [e.step for e in events if isinstance(e, StepDone) and e.stage == name] for name in started}
     assert steps["first_pass"] == list(range(1, 9)) and steps["second_pass"] == [1, 2, 3]
     assert finished[0].latents.video.shape == (1, 3, 2, 1, 128)
     assert finished[1].latents.video.shape == (1, 3, 4, 2, 128)
@@ -168,9 +164,7 @@ def test_conditioning_at_full_strength_is_kept_exactly(models) -> None:
         visual=(VisualCondition(lambda h, w: image[:, :, :h, :w], 0, 1.0),),
         audio=(AudioCondition(sound, 4, 1.0),),
     )
-    result = final_latents(
-        iter_two_stage(request, *distilled_plans(request, models.provider(0)), models.media())
-    )
+    result = final_latents(iter_two_stage(request, *distilled_plans(request, models.provider(0)), models.media()))
     expected = encode_video(models.vae, image, tiling=TilingConfig.untiled())
     assert np.array_equal(np.array(result.video[:, :1]), np.array(expected))
     assert np.array_equal(np.array(result.audio[:, :, 4:10]), np.array(sound))
@@ -179,9 +173,7 @@ def test_conditioning_at_full_strength_is_kept_exactly(models) -> None:
 def test_a_video_only_model_returns_no_audio(models) -> None:
     silent = LTX2Transformer(replace(TINY, video_only=True))
     request = job(height=64, width=64, positive=PromptEmbeddings(prompt(1).video))
-    plan = dev_one_stage_plan(
-        request, lambda: silent, 2, DevGuidance.constant(GuiderParams(), GuiderParams())
-    )
+    plan = dev_one_stage_plan(request, lambda: silent, 2, DevGuidance.constant(GuiderParams(), GuiderParams()))
     result = final_latents(iter_one_stage(request, plan, None))
     assert result.audio is None and result.video.shape == (1, 3, 2, 2, 128)
 
@@ -214,21 +206,15 @@ def test_guidance_without_a_negative_prompt_is_refused(models) -> None:
 def test_a_video_only_model_refuses_audio_conditioning() -> None:
     silent = LTX2Transformer(replace(TINY, video_only=True))
     request = job(height=64, width=64, audio=(AudioCondition(mx.zeros((1, 8, 4, 16))),))
-    plan = dev_one_stage_plan(
-        request, lambda: silent, 2, DevGuidance.constant(GuiderParams(), GuiderParams())
-    )
+    plan = dev_one_stage_plan(request, lambda: silent, 2, DevGuidance.constant(GuiderParams(), GuiderParams()))
     with pytest.raises(InvalidRequest, match="silent video"):
         list(iter_one_stage(request, plan, None))
 
 
 def test_replacing_media_lands_on_the_latent_frame_of_its_start(models) -> None:
     image = mx.random.uniform(-1, 1, (1, 1, 64, 64, 3), key=mx.random.key(10))
-    request = job(
-        height=64, width=64, visual=(VisualCondition(lambda h, w: image, 8, 1.0, Placement.REPLACE),)
-    )
-    plan = dev_one_stage_plan(
-        request, models.provider(0), 2, DevGuidance.constant(GuiderParams(), GuiderParams())
-    )
+    request = job(height=64, width=64, visual=(VisualCondition(lambda h, w: image, 8, 1.0, Placement.REPLACE),))
+    plan = dev_one_stage_plan(request, models.provider(0), 2, DevGuidance.constant(GuiderParams(), GuiderParams()))
     result = final_latents(iter_one_stage(request, plan, models.media()))
     expected = encode_video(models.vae, image, tiling=TilingConfig.untiled())
     assert np.array_equal(np.array(result.video[:, 1:2]), np.array(expected))

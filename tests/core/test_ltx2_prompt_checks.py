@@ -1,4 +1,5 @@
 """encode_prompt refuses a tokenizer, Gemma and LTX text processor that do not belong together."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -13,13 +14,26 @@ from ltx_mlx_core.text.gemma_tokenizer import GemmaTokenizer
 from ltx_mlx_core.text.ltx2_prompt import check_compatible, encode_prompt
 from tests.core.tiny_gemma_tokenizer import write_tiny_gemma_tokenizer
 
-CONNECTOR = {"connector_num_attention_heads": 4, "connector_attention_head_dim": 16, "connector_num_layers": 1,
-             "connector_num_learnable_registers": 8, "connector_positional_embedding_max_pos": [64]}
+CONNECTOR = {
+    "connector_num_attention_heads": 4,
+    "connector_attention_head_dim": 16,
+    "connector_num_layers": 1,
+    "connector_num_learnable_registers": 8,
+    "connector_positional_embedding_max_pos": [64],
+}
 
 
 def tiny_gemma(vocab_size: int = 128, layers: int = 2) -> GemmaTextModel:
-    text = {"hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": layers, "num_attention_heads": 4,
-            "num_key_value_heads": 1, "head_dim": 16, "vocab_size": vocab_size, "sliding_window": 4}
+    text = {
+        "hidden_size": 64,
+        "intermediate_size": 64,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "vocab_size": vocab_size,
+        "sliding_window": 4,
+    }
     return GemmaTextModel(gemma_spec({"model_type": "gemma3_text", **text}))
 
 

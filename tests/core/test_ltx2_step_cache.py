@@ -98,9 +98,7 @@ def test_a_sub_batch_of_entries_is_those_rows_of_the_batch():
         np.testing.assert_allclose(np.array(sub), np.array(full)[[2, 0]], rtol=1e-5, atol=1e-5)
 
 
-def _denoise(
-    model, settings: StepCacheSettings | None, branches: list[str], perturbations, audio_enabled=True
-):
+def _denoise(model, settings: StepCacheSettings | None, branches: list[str], perturbations, audio_enabled=True):
     """A few Euler steps of both streams; per step the velocities and (cached) the step record."""
     batch = len(branches)
     video, audio = _inputs(batch, 1.0)
@@ -110,12 +108,8 @@ def _denoise(
     outputs = []
     for i in range(STEPS):
         sigma = float(sigmas[i])
-        video = replace(
-            video, sigma=mx.full((batch,), sigma), timesteps=mx.full(video.timesteps.shape, sigma)
-        )
-        audio = replace(
-            audio, sigma=mx.full((batch,), sigma), timesteps=mx.full(audio.timesteps.shape, sigma)
-        )
+        video = replace(video, sigma=mx.full((batch,), sigma), timesteps=mx.full(video.timesteps.shape, sigma))
+        audio = replace(audio, sigma=mx.full((batch,), sigma), timesteps=mx.full(audio.timesteps.shape, sigma))
         if cache is None:
             v, a = model(video, audio, perturbations)
             record = None
@@ -181,9 +175,7 @@ def test_branches_decide_apart_and_the_computing_one_runs_alone():
     assert reused.skipped
     three_video, three_audio = _inputs(3, 0.8)
     triple = Perturbations(((), stg([1]), ISOLATE_MODALITIES))
-    v, a, record = cached_av_call(
-        model, cache, 2, ["text", "perturbed", "isolated"], three_video, three_audio, triple
-    )
+    v, a, record = cached_av_call(model, cache, 2, ["text", "perturbed", "isolated"], three_video, three_audio, triple)
     assert record.computed == ("isolated",) and record.reused == ("text", "perturbed")
     plain_v, plain_a = model(three_video, three_audio, triple)
     np.testing.assert_allclose(np.array(v)[2], np.array(plain_v)[2], rtol=1e-5, atol=1e-5)
@@ -194,9 +186,7 @@ def test_teacache_is_refused_for_ltx2():
     model = _model(TINY)
     video, audio = _inputs(1, 0.5)
     with pytest.raises(ValueError, match="TeaCache"):
-        cached_av_call(
-            model, StepCache(StepCacheSettings(CacheRule.TEACACHE, 0.1), 4), 0, ["text"], video, audio
-        )
+        cached_av_call(model, StepCache(StepCacheSettings(CacheRule.TEACACHE, 0.1), 4), 0, ["text"], video, audio)
 
 
 def test_a_stream_switched_off_or_on_starts_every_branch_afresh():
@@ -219,12 +209,8 @@ def test_a_context_only_stream_follows_the_computing_rows_of_a_sub_batch():
     three_video, three_audio = _inputs(3, 0.8)
     three_audio = replace(three_audio, enabled=False)
     triple = Perturbations(((), stg([1]), ISOLATE_MODALITIES))
-    v, a, record = cached_av_call(
-        model, cache, 1, ["text", "perturbed", "isolated"], three_video, three_audio, triple
-    )
+    v, a, record = cached_av_call(model, cache, 1, ["text", "perturbed", "isolated"], three_video, three_audio, triple)
     assert record.computed == ("isolated",)
     plain_v, plain_a = model(three_video, three_audio, triple)
     np.testing.assert_allclose(np.array(v)[2], np.array(plain_v)[2], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(
-        np.array(a), np.array(plain_a), rtol=1e-5, atol=1e-5
-    )  # not denoised: unchanged
+    np.testing.assert_allclose(np.array(a), np.array(plain_a), rtol=1e-5, atol=1e-5)  # not denoised: unchanged

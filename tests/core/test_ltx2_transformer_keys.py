@@ -68,11 +68,7 @@ def test_config_rejects_variants_it_does_not_compute(change: dict) -> None:
 
 
 def test_presets_differ_by_the_version_switches() -> None:
-    assert (
-        LTX23_22B.apply_gated_attention
-        and LTX23_22B.cross_attention_adaln
-        and not LTX23_22B.has_caption_projection
-    )
+    assert LTX23_22B.apply_gated_attention and LTX23_22B.cross_attention_adaln and not LTX23_22B.has_caption_projection
     assert dataclasses.replace(LTX25_22B, ff_bias=True, use_keyframes_abs_pos_embedding=False) == LTX23_22B
 
 

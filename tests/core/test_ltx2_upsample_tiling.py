@@ -1,4 +1,5 @@
 """Tiled latent upsampling: the tile plan keeps output latents whole, memory is bounded by the tile."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -46,13 +47,16 @@ def test_tiled_upsampling_peak_memory_is_a_fraction_of_untiled(scale):
     """Measured on CPU, 2 x 16 x 24 latents in 8-latent tiles (2 x 3 tiles): 0.11x the untiled
     peak for x2 (4.2 against 39.3 MiB), 0.12x for x1.5 (2.9 against 23.5 MiB). The untiled peak
     is the convolutions' working memory over the whole tensor; tiles bound it by the tile."""
-    config = LatentUpsamplerConfig(in_channels=16, mid_channels=32, num_blocks_per_stage=1,
-                                   rational_resampler=scale != 2.0, spatial_scale=scale)
+    config = LatentUpsamplerConfig(
+        in_channels=16, mid_channels=32, num_blocks_per_stage=1, rational_resampler=scale != 2.0, spatial_scale=scale
+    )
     upsampler = LatentUpsampler(config)
     latents = mx.random.normal((1, 2, 16, 24, 16), key=mx.random.key(1))
     mx.eval(upsampler.parameters(), latents)
     untiled = _peak_bytes(lambda: mx.eval(upsampler(latents)))
     tiled = _peak_bytes(lambda: upsample_latents(upsampler, latents, UpsampleTiling(tile=8)))
-    print(f"x{scale} upsampling peak memory: untiled {untiled / 2**20:.1f} MiB, tiled {tiled / 2**20:.1f} MiB, "
-          f"ratio {tiled / untiled:.2f}")
+    print(
+        f"x{scale} upsampling peak memory: untiled {untiled / 2**20:.1f} MiB, tiled {tiled / 2**20:.1f} MiB, "
+        f"ratio {tiled / untiled:.2f}"
+    )
     assert tiled < 0.25 * untiled

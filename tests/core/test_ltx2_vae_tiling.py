@@ -1,6 +1,7 @@
 """LTX-2 video VAE decoding and encoding in tiles: the 0.9.x tiles and blending, frames streamed out
 in order, exactness where layers are pointwise, a stated bound where they see neighbours, and
 bounded peak memory."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -99,8 +100,10 @@ def test_streamed_decode_stays_close_to_untiled_with_spatial_context(generation)
     spatial_only = TilingConfig(spatial_tile=4, spatial_overlap=2, temporal_tile=8, temporal_overlap=2)
     corner = np.abs(np.array(_stream(vae, latents, spatial_only)[0]) - untiled)[:, :, :32, :32].max()
     corner /= np.abs(untiled).max()
-    print(f"{generation} context tiled vs untiled decode: mean ratio {mean_ratio:.3f}, max ratio {max_ratio:.3f}, "
-          f"far corner {corner:.1e}")
+    print(
+        f"{generation} context tiled vs untiled decode: mean ratio {mean_ratio:.3f}, max ratio {max_ratio:.3f}, "
+        f"far corner {corner:.1e}"
+    )
     assert mean_ratio < 0.10
     assert max_ratio < 1.5
     assert corner < 2e-2
@@ -154,7 +157,9 @@ def test_streamed_tiled_decode_peak_memory_is_a_fraction_of_untiled_and_independ
     whole = _peak_bytes(lambda: untiled(clip))
     tiled = _peak_bytes(lambda: streamed(clip))
     tiled_longer = _peak_bytes(lambda: streamed(longer))
-    print(f"peak memory, 65 frames: untiled {whole / 2**20:.1f} MiB, streamed tiles {tiled / 2**20:.1f} MiB, "
-          f"ratio {tiled / whole:.2f}; streamed, 97 frames: {tiled_longer / 2**20:.1f} MiB")
+    print(
+        f"peak memory, 65 frames: untiled {whole / 2**20:.1f} MiB, streamed tiles {tiled / 2**20:.1f} MiB, "
+        f"ratio {tiled / whole:.2f}; streamed, 97 frames: {tiled_longer / 2**20:.1f} MiB"
+    )
     assert tiled < 0.4 * whole
     assert tiled_longer < 1.05 * tiled

@@ -3,6 +3,7 @@
 Every file here is written by the test itself: damaged videos cut from a good one, an
 audio-only MP4 from ffmpeg's tone generator, a PNG header that claims 20000x20000 pixels.
 """
+
 from __future__ import annotations
 
 import struct
@@ -24,11 +25,16 @@ from ltx_mlx_core.video import images, probe
 
 def png_header_only(path: Path, width: int, height: int) -> Path:
     """A PNG that declares a size and holds no pixels: enough for a decoder to judge its size."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -51,10 +57,24 @@ def test_unusable_images_are_refused_in_one_sentence(tmp_path):
 
 def test_a_request_probes_its_media_before_work(tmp_path):
     audio_only = tmp_path / "audio_only.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",
-                    "-c:a", "aac", str(audio_only)], check=True)
-    request = GenerationRequest(prompt="p", width=64, height=64, num_frames=17,
-                                conditioning=[ConditioningItem(path=str(audio_only))])
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+            str(audio_only),
+        ],
+        check=True,
+    )
+    request = GenerationRequest(
+        prompt="p", width=64, height=64, num_frames=17, conditioning=[ConditioningItem(path=str(audio_only))]
+    )
     request.validate()  # cheap checks only: the GUI thread calls it
     with pytest.raises(InvalidRequest, match="has no video stream"):
         request.check_media()

@@ -1,4 +1,5 @@
 """Memory estimates from file headers, before anything loads; refusals that say what to change."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,8 +59,10 @@ def test_eight_bit_quantisation_about_halves_the_transformer(model_13b):
     assert 0.25 < four.transformer / full.transformer < 0.31
 
 
-@pytest.mark.parametrize("usable_gib, mode", [(64, ResidencyMode.RESIDENT), (32, ResidencyMode.STREAM_COMPONENTS),
-                                              (16, ResidencyMode.STREAM_BLOCKS)])
+@pytest.mark.parametrize(
+    "usable_gib, mode",
+    [(64, ResidencyMode.RESIDENT), (32, ResidencyMode.STREAM_COMPONENTS), (16, ResidencyMode.STREAM_BLOCKS)],
+)
 def test_the_leanest_needed_mode_is_chosen_for_the_machine(model_13b, usable_gib, mode):
     estimate = dataclasses.replace(estimate_memory(REQUEST, model_13b), available=usable_gib * GIB)
     assert check_fits(estimate) is mode
@@ -101,8 +104,12 @@ def test_unfused_attention_scores_are_counted_on_the_cpu(model_13b, monkeypatch)
 def test_a_float32_config_is_estimated_at_four_bytes_per_value(model_13b):
     """The compute dtype comes from the request's pipeline config (its precision key)."""
     bf16 = estimate_memory(dataclasses.replace(REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled.yaml"), model_13b)
-    fp32 = estimate_memory(dataclasses.replace(REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled.yaml",
-                                               config_overrides={"precision": "float32"}), model_13b)
+    fp32 = estimate_memory(
+        dataclasses.replace(
+            REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled.yaml", config_overrides={"precision": "float32"}
+        ),
+        model_13b,
+    )
     assert bf16 == estimate_memory(REQUEST, model_13b)  # no config at all: bf16, the product's precision
     for part in ("transformer", "text_encoder", "vae", "upsampler", "activations"):
         assert getattr(fp32, part) == 2 * getattr(bf16, part), part
@@ -121,8 +128,7 @@ def test_streaming_peak_holds_the_vae_with_the_transformer_only_for_conditioning
     plain = estimate_memory(REQUEST, model_13b)
     image = tmp_path / "first.png"
     image.write_bytes(b"")
-    conditioned = estimate_memory(dataclasses.replace(REQUEST, conditioning=[ConditioningItem(str(image))]),
-                                  model_13b)
+    conditioned = estimate_memory(dataclasses.replace(REQUEST, conditioning=[ConditioningItem(str(image))]), model_13b)
     mode = ResidencyMode.STREAM_COMPONENTS
     assert plain.peak_for(mode) == plain.transformer + plain.upsampler + plain.activations
     assert conditioned.peak_for(mode) == plain.peak_for(mode) + plain.vae

@@ -1,5 +1,6 @@
 """Memory plans for the LTX-2 family before anything loads: the full-size 22B model on 8-64 GB
 machines, the text phase freed before the transformer, audio tokens and guidance passes counted."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,9 @@ from ltx_mlx_core.weights.shapes_ltx2 import full_size_shapes
 from ltx_mlx_core.weights.tiny_ltx2 import write_tiny_ltx2_model
 from tests.core.full_size_files import write_full_size_model
 
-REQUEST = GenerationRequest(prompt="a drummer on a rooftop", model="ltx-2.3-22b-distilled", width=768, height=512,
-                            num_frames=121, fps=24.0)
+REQUEST = GenerationRequest(
+    prompt="a drummer on a rooftop", model="ltx-2.3-22b-distilled", width=768, height=512, num_frames=121, fps=24.0
+)
 
 
 @pytest.fixture(autouse=True)
@@ -30,12 +32,15 @@ def _budget(monkeypatch, gib: int) -> None:
     monkeypatch.setenv(MEMORY_LIMIT_ENV, str(gib * GIB))
 
 
-@pytest.mark.parametrize("gib, bits, mode", [
-    (16, 4, ResidencyMode.STREAM_COMPONENTS),
-    (32, 8, ResidencyMode.STREAM_COMPONENTS),
-    (64, None, ResidencyMode.STREAM_COMPONENTS),
-    (128, None, ResidencyMode.RESIDENT),
-])
+@pytest.mark.parametrize(
+    "gib, bits, mode",
+    [
+        (16, 4, ResidencyMode.STREAM_COMPONENTS),
+        (32, 8, ResidencyMode.STREAM_COMPONENTS),
+        (64, None, ResidencyMode.STREAM_COMPONENTS),
+        (128, None, ResidencyMode.RESIDENT),
+    ],
+)
 def test_the_22b_model_gets_the_best_plan_that_fits(monkeypatch, gib, bits, mode):
     """LTX-2.3 distilled at 768x512, 121 frames with sound, planned from the release configs (not installed)."""
     _budget(monkeypatch, gib)
@@ -92,8 +97,9 @@ def test_audio_seconds_and_guidance_passes_are_counted(monkeypatch):
 
     longer = dataclasses.replace(REQUEST, fps=12.0)  # the same frames last twice as long: twice the audio
     assert activations(longer) > activations(REQUEST)
-    assert activations(REQUEST, "dev") == pytest.approx(memory_estimate.DEV_GUIDANCE_PASSES * activations(REQUEST),
-                                                        rel=0.01)
+    assert activations(REQUEST, "dev") == pytest.approx(
+        memory_estimate.DEV_GUIDANCE_PASSES * activations(REQUEST), rel=0.01
+    )
     monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: False)
     assert activations(REQUEST) > 2 * GIB * 2  # the CPU materialises the attention scores
 

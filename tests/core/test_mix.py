@@ -2,6 +2,7 @@
 
 Sources are synthetic (a reader hands the mixer numpy signals), so every sample can be checked.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,12 @@ def reader(signals: dict):
 
 @pytest.mark.parametrize("fps", [24.0, 25.0, 30000 / 1001])
 def test_the_mix_has_exactly_the_film_s_samples_however_many_clips(fps):
-    pieces = [AudioPiece(f"c{i}", first_frame=i, frames=17 + 8 * (i % 3), source_fps=fps,
-                         crossfade=(5 if i % 2 else 0) if i else 0) for i in range(12)]
+    pieces = [
+        AudioPiece(
+            f"c{i}", first_frame=i, frames=17 + 8 * (i % 3), source_fps=fps, crossfade=(5 if i % 2 else 0) if i else 0
+        )
+        for i in range(12)
+    ]
     signals = {p.path: sine(5, 200 + 20 * i) for i, p in enumerate(pieces)}
     chunks = list(iter_mix(pieces, fps, read=reader(signals)))
     assert sum(len(c) for c in chunks) == sample_at(film_frames(pieces), fps)
@@ -53,8 +58,10 @@ def test_each_clip_s_sound_stays_on_its_frames_after_trims_and_dropped_overlap()
     fps = 24.0
     signals = {"a": ramp(3), "b": ramp(3, offset=1.0)}
     # A trimmed to start at its frame 5; B an extension whose first 9 frames repeat A (dropped).
-    pieces = [AudioPiece("a", first_frame=5, frames=20, source_fps=fps),
-              AudioPiece("b", first_frame=9, frames=30, source_fps=fps)]
+    pieces = [
+        AudioPiece("a", first_frame=5, frames=20, source_fps=fps),
+        AudioPiece("b", first_frame=9, frames=30, source_fps=fps),
+    ]
     film = mix(pieces, fps, read=reader(signals))
     for film_frame, (source, source_frame) in ((2, ("a", 7)), (15, ("a", 20)), (22, ("b", 11)), (40, ("b", 29))):
         heard = film[sample_at(film_frame, fps) + 100, 0]
@@ -66,10 +73,13 @@ def test_each_clip_s_sound_stays_on_its_frames_after_trims_and_dropped_overlap()
 def test_a_muted_clip_is_silent_and_gain_scales_the_sound():
     fps = 24.0
     signals = {"a": sine(2, 440), "b": sine(2, 660)}
-    pieces = [AudioPiece("a", 0, 24, fps, gain=gain_from_db(-6.0)), AudioPiece("b", 0, 24, fps, gain=gain_from_db(3, True))]
+    pieces = [
+        AudioPiece("a", 0, 24, fps, gain=gain_from_db(-6.0)),
+        AudioPiece("b", 0, 24, fps, gain=gain_from_db(3, True)),
+    ]
     film = mix(pieces, fps, read=reader(signals))
     edge = round(DECLICK_SECONDS * RATE)
-    first, second = film[edge:RATE - edge], film[RATE + edge:2 * RATE - edge]
+    first, second = film[edge : RATE - edge], film[RATE + edge : 2 * RATE - edge]
     assert rms(first) == pytest.approx(rms(signals["a"]) * 10 ** (-6 / 20), rel=1e-3)
     assert np.abs(second).max() == 0.0
 
@@ -100,7 +110,7 @@ def test_an_equal_power_crossfade_keeps_two_sounds_loudness_through_the_seam():
     level_db = 20 * np.log10(envelope(film, window)[seam] / rms(signals["a"][:, :1]))
     assert np.abs(level_db).max() < 0.5, f"loudness through the crossfade varies by {np.abs(level_db).max():.2f} dB"
     # A linear crossfade of the same sounds dips by ~3 dB in the middle; this one does not.
-    middle = film[sample_at(48 - fade / 2, fps) - window // 2:][:window]
+    middle = film[sample_at(48 - fade / 2, fps) - window // 2 :][:window]
     assert 20 * np.log10(rms(middle[:, :1]) / rms(signals["a"][:, :1])) > -0.5
 
 
@@ -112,7 +122,7 @@ def test_a_cut_fades_each_side_so_it_does_not_click():
     film = mix([AudioPiece("a", 0, 24, fps), AudioPiece("b", 0, 24, fps)], fps, read=reader({"a": a, "b": b}))
     cut = sample_at(24, fps)
     assert abs(a[-1, 0] - b[0, 0]) > 0.99  # what a plain cut would do
-    steps = np.abs(np.diff(film[cut - 400:cut + 400, 0]))
+    steps = np.abs(np.diff(film[cut - 400 : cut + 400, 0]))
     natural = 2 * np.pi * 240 * 0.5 / RATE  # the tone's own largest step between samples
     assert steps.max() < 1.25 * natural, f"largest step at the cut {steps.max():.4f}, the tone's own {natural:.4f}"
     assert abs(film[cut - 1, 0]) < 0.01 and abs(film[cut, 0]) < 0.01
@@ -128,8 +138,11 @@ def test_a_clip_at_another_frame_rate_is_stretched_to_its_frames():
 def test_a_clip_crossfaded_on_both_sides_is_mixed_into_both():
     fps = 24.0
     signals = {name: sine(2, f) for name, f in (("a", 300), ("b", 500), ("c", 700))}
-    pieces = [AudioPiece("a", 0, 10, fps), AudioPiece("b", 0, 10, fps, crossfade=10),
-              AudioPiece("c", 0, 10, fps, crossfade=10)]
+    pieces = [
+        AudioPiece("a", 0, 10, fps),
+        AudioPiece("b", 0, 10, fps, crossfade=10),
+        AudioPiece("c", 0, 10, fps, crossfade=10),
+    ]
     film = mix(pieces, fps, read=reader(signals))
     assert len(film) == sample_at(film_frames(pieces), fps) == sample_at(10, fps)
     assert np.isfinite(film).all() and np.abs(film).max() <= 1.0

@@ -1,4 +1,5 @@
 """Model code builds graphs and never evaluates them: evaluation is the pipeline's step/tile boundary."""
+
 from __future__ import annotations
 
 import ast

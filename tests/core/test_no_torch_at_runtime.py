@@ -1,4 +1,5 @@
 """The engine and the app must run without torch (it is a test-only reference)."""
+
 from __future__ import annotations
 
 import pkgutil
@@ -30,11 +31,18 @@ def _all_modules(package: str) -> list[str]:
 
 def test_engine_and_app_import_without_torch():
     modules = _all_modules("ltx_mlx_core") + _all_modules("desktop")
-    code = BLOCK_TORCH + "\nimport importlib\n" + "".join(
-        f"importlib.import_module({name!r})\n" for name in modules
-    ) + "print('imported', len(sys.modules))\n"
+    code = (
+        BLOCK_TORCH
+        + "\nimport importlib\n"
+        + "".join(f"importlib.import_module({name!r})\n" for name in modules)
+        + "print('imported', len(sys.modules))\n"
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -42,8 +50,6 @@ def test_engine_and_app_import_without_torch():
 
 
 def test_blocker_really_blocks_torch():
-    proc = subprocess.run(
-        [sys.executable, "-c", BLOCK_TORCH + "\nimport torch\n"], capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", BLOCK_TORCH + "\nimport torch\n"], capture_output=True, text=True)
     assert proc.returncode != 0
     assert "torch imported at run time" in proc.stderr

@@ -1,4 +1,5 @@
 """Stage checkpoints: atomic, tied to the request, resumable in stage order."""
+
 from __future__ import annotations
 
 import json

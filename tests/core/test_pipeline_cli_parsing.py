@@ -1,4 +1,5 @@
 """The CLI's PATH[@FRAME[:STRENGTH]] specs and request building."""
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,28 @@ def _parse(argv):
 
 def test_generate_arguments_become_a_validated_request(tmp_path):
     image = write_image(tmp_path / "first.png")
-    args = _parse(["generate", "--model", "tiny", "--prompt", "a boat", "--width", "64", "--height", "96",
-                   "--frames", "17", "--seeds", "3", "4", "--image", f"{image}@8:0.5", "--output", "o.mp4"])
+    args = _parse(
+        [
+            "generate",
+            "--model",
+            "tiny",
+            "--prompt",
+            "a boat",
+            "--width",
+            "64",
+            "--height",
+            "96",
+            "--frames",
+            "17",
+            "--seeds",
+            "3",
+            "4",
+            "--image",
+            f"{image}@8:0.5",
+            "--output",
+            "o.mp4",
+        ]
+    )
     request = cli_generate.build_generate_request(args)
     assert (request.width, request.height, request.num_frames, request.seeds) == (64, 96, 17, [3, 4])
     assert request.conditioning[0].frame == 8 and request.conditioning[0].strength == 0.5
@@ -101,8 +122,23 @@ def test_invalid_generate_input_is_an_invalid_request(tmp_path, argv, fragment):
 
 
 def test_extend_conditions_on_the_inputs_last_overlap_frames(clip):
-    args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
-                   "--overlap", "9", "--output", "o.mp4"])
+    args = _parse(
+        [
+            "extend",
+            "--model",
+            "tiny",
+            "--input",
+            str(clip),
+            "--prompt",
+            "p",
+            "--frames",
+            "17",
+            "--overlap",
+            "9",
+            "--output",
+            "o.mp4",
+        ]
+    )
     request = cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=(64, 32))
     item = request.conditioning[0]
     assert (item.frame, item.source_start, item.source_count) == (0, 16, 9)
@@ -113,8 +149,23 @@ def test_extend_conditions_on_the_inputs_last_overlap_frames(clip):
 def test_extend_rejects_bad_overlap(tmp_path, overlap, frames, fragment):
     clip = tmp_path / "in.mp4"
     clip.write_bytes(b"")
-    args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", str(frames),
-                   "--overlap", str(overlap), "--output", "o.mp4"])
+    args = _parse(
+        [
+            "extend",
+            "--model",
+            "tiny",
+            "--input",
+            str(clip),
+            "--prompt",
+            "p",
+            "--frames",
+            str(frames),
+            "--overlap",
+            str(overlap),
+            "--output",
+            "o.mp4",
+        ]
+    )
     with pytest.raises(InvalidRequest, match=fragment):
         cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=(64, 32))
 
@@ -139,14 +190,46 @@ def test_stitched_extension_writes_overlap_once():
 def test_extend_refuses_sizes_it_cannot_stitch_before_generating(tmp_path, extra, size, fragment):
     clip = tmp_path / "in.mp4"
     clip.write_bytes(b"")
-    args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
-                   "--output", "o.mp4", *extra])
+    args = _parse(
+        [
+            "extend",
+            "--model",
+            "tiny",
+            "--input",
+            str(clip),
+            "--prompt",
+            "p",
+            "--frames",
+            "17",
+            "--output",
+            "o.mp4",
+            *extra,
+        ]
+    )
     with pytest.raises(InvalidRequest, match=fragment):
         cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=size)
 
 
 def test_extend_continuation_only_may_change_size(clip):
-    args = _parse(["extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--frames", "17",
-                   "--width", "96", "--height", "64", "--continuation-only", "--output", "o.mp4"])
+    args = _parse(
+        [
+            "extend",
+            "--model",
+            "tiny",
+            "--input",
+            str(clip),
+            "--prompt",
+            "p",
+            "--frames",
+            "17",
+            "--width",
+            "96",
+            "--height",
+            "64",
+            "--continuation-only",
+            "--output",
+            "o.mp4",
+        ]
+    )
     request = cli_generate.build_extend_request(args, input_frames=25, input_fps=24.0, input_size=(100, 60))
     assert (request.width, request.height) == (96, 64)

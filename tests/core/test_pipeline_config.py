@@ -1,4 +1,5 @@
 """Pipeline YAMLs: official files load, unknown keys are ignored, overrides merge."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,12 @@ OFFICIAL_DEV_13B = {
         "skip_final_inference_steps": 3,
         "cfg_star_rescale": True,
     },
-    "second_pass": {"guidance_scale": [1], "guidance_timesteps": [1.0], "num_inference_steps": 30,
-                    "skip_initial_inference_steps": 17},
+    "second_pass": {
+        "guidance_scale": [1],
+        "guidance_timesteps": [1.0],
+        "num_inference_steps": 30,
+        "skip_initial_inference_steps": 17,
+    },
 }
 
 
@@ -54,8 +59,13 @@ def test_dev_config_with_guidance_schedules_and_unknown_keys():
 
 def test_base_config_reads_its_single_pass_from_top_level_keys():
     config = PipelineConfig.from_dict(
-        {"pipeline_type": "base", "guidance_scale": 3, "stg_scale": 1, "num_inference_steps": 40,
-         "skip_block_list": [19]}
+        {
+            "pipeline_type": "base",
+            "guidance_scale": 3,
+            "stg_scale": 1,
+            "num_inference_steps": 40,
+            "skip_block_list": [19],
+        }
     )
     assert [name for name, _ in config.passes()] == ["denoise"]
     assert config.single_pass.guidance_scale == 3

@@ -1,4 +1,5 @@
 """Failures surface as typed errors with a sentence naming the stage, and free memory."""
+
 from __future__ import annotations
 
 import gc
@@ -57,7 +58,8 @@ def test_request_problems_are_reported_before_the_model_is_looked_up():
 def test_an_unwritable_job_folder_is_a_generation_error(tiny_model, tmp_path):
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
-    request = GenerationRequest(prompt="p", model=tiny_model, width=64, height=64, num_frames=9,
-                                job_dir=str(blocked / "job"))
+    request = GenerationRequest(
+        prompt="p", model=tiny_model, width=64, height=64, num_frames=9, job_dir=str(blocked / "job")
+    )
     with pytest.raises(GenerationError, match="during first_pass"):
         list(Pipeline(resolve_model(tiny_model)).generate(request))

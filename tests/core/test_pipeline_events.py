@@ -1,4 +1,5 @@
 """Pipeline.generate on the tiny model: event order and counts, determinism, seeds, refusals."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -102,8 +103,9 @@ def test_cfg_encodes_the_negative_prompt_and_changes_the_result(tiny_model):
 
 def test_single_scale_config_runs_one_denoise_stage(tiny_model, tmp_path):
     config = tmp_path / "base.yaml"
-    config.write_text("pipeline_type: base\ntimesteps: [1.0, 0.6, 0.3]\nprecision: float32\n"
-                      "text_encoder_max_tokens: 16\n")
+    config.write_text(
+        "pipeline_type: base\ntimesteps: [1.0, 0.6, 0.3]\nprecision: float32\ntext_encoder_max_tokens: 16\n"
+    )
     events = _events(_request(tiny_model, pipeline_config=str(config), width=96, height=64))
     assert [e.name for e in events if isinstance(e, StageStarted)] == ["load", "text_encode", "denoise", "decode"]
     assert len([e for e in events if isinstance(e, StepDone) and e.stage == "denoise"]) == 3
@@ -124,7 +126,10 @@ def test_image_conditioning_runs(tiny_model):
         ({"height": 0}, "multiple of 32"),
         ({"conditioning": [ConditioningItem(frames=np.zeros((1, 64, 64, 3), np.uint8), frame=17)]}, "outside"),
         ({"conditioning": [ConditioningItem(path="nowhere.png")]}, "does not exist"),
-        ({"width": 32}, "too small for a two-pass pipeline with downscale factor 0.5: the first pass would be 0x32. Use at least 64 pixels"),
+        (
+            {"width": 32},
+            "too small for a two-pass pipeline with downscale factor 0.5: the first pass would be 0x32. Use at least 64 pixels",
+        ),
         ({"seeds": []}, "seed"),
         ({"seeds": [4, 4]}, "each seed"),
         ({"pipeline_config": "no-such-config"}, "not found"),

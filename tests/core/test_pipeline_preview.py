@@ -1,4 +1,5 @@
 """Latent previews: a fitted linear 128 -> 3 map, cached per VAE, uint8 frames out."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -11,10 +12,17 @@ from ltx_mlx_core.pipeline.preview import LatentProjection, fit_latent_projectio
 def _tiny_vae() -> CausalVideoAutoencoder:
     config = VAEConfig(
         encoder_blocks=[["res_x", 1], ["compress_all_res", {"multiplier": 1}], ["res_x", 1]],
-        decoder_blocks=[["res_x", {"num_layers": 1}], ["compress_all", {"multiplier": 1}],
-                        ["res_x", {"num_layers": 1}]],
-        latent_channels=16, patch_size=4, encoder_base_channels=8, decoder_base_channels=8,
-        norm_num_groups=4, timestep_conditioning=False,
+        decoder_blocks=[
+            ["res_x", {"num_layers": 1}],
+            ["compress_all", {"multiplier": 1}],
+            ["res_x", {"num_layers": 1}],
+        ],
+        latent_channels=16,
+        patch_size=4,
+        encoder_base_channels=8,
+        decoder_base_channels=8,
+        norm_num_groups=4,
+        timestep_conditioning=False,
     )
     vae = CausalVideoAutoencoder(config)
     mx.eval(vae.parameters())

@@ -1,4 +1,5 @@
 """Cancelling at any event and resuming from stage checkpoints on the tiny model."""
+
 from __future__ import annotations
 
 import gc
@@ -75,7 +76,9 @@ def test_resume_after_a_cancelled_second_pass_equals_an_uninterrupted_run(tiny_m
     request = _request(tiny_model, job_dir=str(job))
     _run_until(request, "step:second_pass:1")
     assert sorted(p.name for p in job.glob("*.safetensors")) == [
-        "seed3_first_pass.safetensors", "seed3_upsample.safetensors"]
+        "seed3_first_pass.safetensors",
+        "seed3_upsample.safetensors",
+    ]
     resumed = list(Pipeline(resolve_model(tiny_model)).generate(request))
     assert _stages(resumed) == ["load", "text_encode", "second_pass", "decode"]
     assert np.array_equal(resumed[-1].result.videos[0], uninterrupted)

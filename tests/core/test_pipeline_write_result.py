@@ -1,5 +1,6 @@
 """write_result: one MP4 + JSON sidecar per seed, named so several seeds never collide, both changed together
 and a user's own JSON file never overwritten."""
+
 from __future__ import annotations
 
 import errno
@@ -40,8 +41,11 @@ def test_several_seeds_get_one_file_each_with_their_own_seed(tmp_path):
     request = GenerationRequest(prompt="x", seeds=[1, 22], width=64, height=32, num_frames=9)
     result = VideoResult(videos=[_video(30), _video(200)], seeds=[1, 22], fps=24.0, request=request)
     paths = write_result(result, tmp_path / "out.mp4")
-    assert paths == output_paths(tmp_path / "out.mp4", [1, 22]) == [tmp_path / "out_seed1.mp4",
-                                                                     tmp_path / "out_seed22.mp4"]
+    assert (
+        paths
+        == output_paths(tmp_path / "out.mp4", [1, 22])
+        == [tmp_path / "out_seed1.mp4", tmp_path / "out_seed22.mp4"]
+    )
     for path, seed, value in zip(paths, (1, 22), (30, 200)):
         assert abs(int(iio.imread(path).mean()) - value) <= 3
         sidecar = json.loads(path.with_suffix(".json").read_text())
@@ -74,8 +78,11 @@ def test_a_sidecar_from_before_the_format_key_counts_as_ours(tmp_path):
 def test_a_users_json_of_the_same_name_is_refused_not_overwritten(tmp_path, content):
     mine = tmp_path / "clip.json"
     mine.write_text(content)
-    with pytest.raises(InvalidRequest, match=r"^'.*clip\.json' exists and was not written by ltx-mlx; .*"
-                                             r"choose another output name\.$"):
+    with pytest.raises(
+        InvalidRequest,
+        match=r"^'.*clip\.json' exists and was not written by ltx-mlx; .*"
+        r"choose another output name\.$",
+    ):
         check_outputs(tmp_path / "clip.mp4", [1])
     with pytest.raises(InvalidRequest):
         write_result(_result(), tmp_path / "clip.mp4")
@@ -91,8 +98,11 @@ def test_a_failed_sidecar_write_leaves_no_temporary_file_and_the_old_pair_unchan
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
 
     monkeypatch.setattr(Path, "write_bytes", full_disk)
-    with pytest.raises(OutputWriteError, match=r"^Could not write 'clip.json': the disk is full; the existing "
-                                               r"file was left as it was\.$"):
+    with pytest.raises(
+        OutputWriteError,
+        match=r"^Could not write 'clip.json': the disk is full; the existing "
+        r"file was left as it was\.$",
+    ):
         write_result(_result(), out)
     monkeypatch.undo()
     assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before

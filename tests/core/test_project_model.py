@@ -1,4 +1,5 @@
 """The timeline document under random edits, undos and redos; save/load; interrupted saves."""
+
 from __future__ import annotations
 
 import errno
@@ -35,11 +36,28 @@ from ltx_mlx_core.video import atomic
 
 # Transitions are where edits interact (a delete or move makes a crossfaded clip the first,
 # a trim makes a clip shorter than its crossfade), so those edits and undos are drawn more often.
-OPS = ["insert", "remove", "remove", "move", "move", "trim", "fade", "fade", "cut", "cut", "take", "switch",
-       "undo", "undo", "undo", "redo"]
+OPS = [
+    "insert",
+    "remove",
+    "remove",
+    "move",
+    "move",
+    "trim",
+    "fade",
+    "fade",
+    "cut",
+    "cut",
+    "take",
+    "switch",
+    "undo",
+    "undo",
+    "undo",
+    "redo",
+]
 operations = st.lists(
     st.tuples(st.sampled_from(OPS), st.integers(0, 40), st.integers(0, 40), st.integers(0, 40)),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 # A timeline to start from: 0-4 clips, some crossfaded from the previous one.
 start_clips = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9)), max_size=4)
@@ -221,8 +239,11 @@ def test_a_corrupt_or_future_autosave_is_reported_and_the_saved_project_still_op
     project.save(folder)
     (folder / AUTOSAVE_FILE).write_text(content)
     os.utime(folder / AUTOSAVE_FILE, (time.time() + 5, time.time() + 5))  # newer than the save: offered
-    with pytest.raises(AutosaveUnreadable, match=r"^The autosave of this timeline was not used: it (is damaged|"
-                                                 r"was saved by a newer ltx-mlx)"):
+    with pytest.raises(
+        AutosaveUnreadable,
+        match=r"^The autosave of this timeline was not used: it (is damaged|"
+        r"was saved by a newer ltx-mlx)",
+    ):
         recover(folder)
     assert len(load_project(folder).clips) == 1
 
@@ -267,7 +288,10 @@ def test_a_crossfaded_clip_that_becomes_first_cuts_in_and_undo_brings_the_crossf
     states = [project.to_dict()]
     stack.push(RemoveClip(project, first) if make_first == "delete the first clip" else MoveClip(project, faded, 0))
     states.append(project.to_dict())
-    assert project.clips[0].id == faded and (project.clips[0].transition, project.clips[0].transition_frames) == ("cut", 0)
+    assert project.clips[0].id == faded and (project.clips[0].transition, project.clips[0].transition_frames) == (
+        "cut",
+        0,
+    )
     assert stack.undoText().endswith("(crossfade removed)")
     stack.push(SetTransition(project, faded, "cut", 0))  # what the user asked for in the issue: then undo
     states.append(project.to_dict())

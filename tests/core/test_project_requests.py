@@ -1,4 +1,5 @@
 """Requests built by timeline actions: which frames condition where, and how results join the film."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -127,8 +128,14 @@ def check_conditioning_rules(request, source_frames: int) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(frames=st.integers(2, 200), trim_in=st.integers(0, 60), cut=st.integers(0, 60),
-       start=st.integers(0, 200), count=st.integers(1, 80), context=st.sampled_from([1, 9, 17]))
+@given(
+    frames=st.integers(2, 200),
+    trim_in=st.integers(0, 60),
+    cut=st.integers(0, 60),
+    start=st.integers(0, 200),
+    count=st.integers(1, 80),
+    context=st.sampled_from([1, 9, 17]),
+)
 def test_retakes_of_any_range_build_requests_the_pipeline_accepts(frames, trim_in, cut, start, count, context):
     project = Project()
     clip = Clip(takes=[Take("/media/a.mp4", None, frames=frames)], id="a")
@@ -143,12 +150,18 @@ def test_retakes_of_any_range_build_requests_the_pipeline_accepts(frames, trim_i
     check_conditioning_rules(job.request, frames)
     assert clip.trim_in <= job.retake_start and job.retake_start + job.retake_count <= clip.end
     assert job.request.num_frames == job.context_before + job.retake_count + sum(
-        c.source_count for c in job.request.conditioning if c.frame > 0)
+        c.source_count for c in job.request.conditioning if c.frame > 0
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(a=st.integers(1, 120), b=st.integers(1, 120), trim=st.integers(0, 30), wanted=st.integers(9, 200),
-       context=st.sampled_from([1, 9, 17, 25]))
+@given(
+    a=st.integers(1, 120),
+    b=st.integers(1, 120),
+    trim=st.integers(0, 30),
+    wanted=st.integers(9, 200),
+    context=st.sampled_from([1, 9, 17, 25]),
+)
 def test_extensions_and_bridges_of_any_clips_build_requests_the_pipeline_accepts(a, b, trim, wanted, context):
     project = Project()
     first = Clip(takes=[Take("/media/a.mp4", None, frames=a)], id="a")

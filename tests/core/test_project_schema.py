@@ -1,4 +1,5 @@
 """One project validator for `ltx-mlx stitch` and the app: the same file is refused the same way."""
+
 from __future__ import annotations
 
 import copy

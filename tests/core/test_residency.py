@@ -4,6 +4,7 @@ The whole pipeline runs (text encode, two passes, upsample, decode); MLX's peak
 allocation over the run is compared with what holding every component at once costs,
 and with what holding any two large components at once would.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,9 @@ MIB = 2**20
 def medium_model(tmp_path_factory):
     """Transformer ~35 MB, T5 ~28 MB, VAE ~15 MB, upsampler ~1.4 MB (float32, as tiny.yaml computes)."""
     shapes = ModelShapes(
-        transformer=TransformerConfig(num_attention_heads=4, attention_head_dim=64, num_layers=8,
-                                      cross_attention_dim=256, caption_channels=256),
+        transformer=TransformerConfig(
+            num_attention_heads=4, attention_head_dim=64, num_layers=8, cross_attention_dim=256, caption_channels=256
+        ),
         t5=dataclasses.replace(TINY_T5, d_model=256, d_ff=2048, num_layers=4, d_kv=32, num_heads=8),
         vae=dict(TINY_VAE, encoder_base_channels=16, decoder_base_channels=16),
     )
@@ -54,8 +56,9 @@ def component_bytes(files) -> dict[str, int]:
 def peak_of_generation(files, residency: str) -> tuple[int, str]:
     mx.clear_cache()
     mx.reset_peak_memory()
-    request = GenerationRequest(prompt="a red ball", model="medium", width=64, height=64, num_frames=9,
-                                residency=residency)
+    request = GenerationRequest(
+        prompt="a red ball", model="medium", width=64, height=64, num_frames=9, residency=residency
+    )
     events = list(Pipeline(files).generate(request))
     mode_detail = events[0].detail
     return mx.get_peak_memory(), mode_detail
@@ -68,8 +71,11 @@ def test_streaming_components_peaks_below_the_sum_of_components(medium_model):
     streamed, detail = peak_of_generation(medium_model, "stream_components")
     blocks, blocks_detail = peak_of_generation(medium_model, "stream_blocks")
     total = sum(sizes.values())
-    print("components MiB: " + ", ".join(f"{k} {v / MIB:.1f}" for k, v in sizes.items())
-          + f"; sum {total / MIB:.1f}; peak stream_components {streamed / MIB:.1f}, stream_blocks {blocks / MIB:.1f}")
+    print(
+        "components MiB: "
+        + ", ".join(f"{k} {v / MIB:.1f}" for k, v in sizes.items())
+        + f"; sum {total / MIB:.1f}; peak stream_components {streamed / MIB:.1f}, stream_blocks {blocks / MIB:.1f}"
+    )
     assert detail == "residency: stream_components" and blocks_detail == "residency: stream_blocks"
     # The run really held the largest component (the measurement is not vacuous) ...
     assert streamed >= max(sizes.values())
@@ -97,8 +103,15 @@ def test_streaming_modes_make_the_video_resident_mode_makes(tmp_path, monkeypatc
     videos, loads = {}, {}
     for mode in ("resident", "stream_components", "stream_blocks"):
         vae_loads.clear()
-        request = GenerationRequest(prompt="a red ball", model="tiny", width=64, height=64, num_frames=9,
-                                    residency=mode, conditioning=[ConditioningItem(str(image), frame=0)])
+        request = GenerationRequest(
+            prompt="a red ball",
+            model="tiny",
+            width=64,
+            height=64,
+            num_frames=9,
+            residency=mode,
+            conditioning=[ConditioningItem(str(image), frame=0)],
+        )
         result = run(request)
         assert result.residency == mode
         videos[mode] = result.videos[0].astype(int)

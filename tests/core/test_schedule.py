@@ -1,4 +1,5 @@
 """Rectified-flow timesteps and steps agree with the reference `RectifiedFlowScheduler`."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -70,8 +71,9 @@ def test_euler_step_with_per_token_timesteps_matches_reference() -> None:
     token_t = torch.tensor([[1.0, 0.9937, 0.95, 0.725, 0.3, 0.0, 0.9812 + 5e-7]])
     expected = scheduler.step(velocity, token_t, sample, return_dict=False)[0]
 
-    ours = euler_step(mx.array(sample.numpy()), mx.array(velocity.numpy()), mx.array(token_t.numpy()),
-                      DISTILLED_FIRST_PASS)
+    ours = euler_step(
+        mx.array(sample.numpy()), mx.array(velocity.numpy()), mx.array(token_t.numpy()), DISTILLED_FIRST_PASS
+    )
 
     np.testing.assert_allclose(np.array(ours), expected.numpy(), rtol=0, atol=1e-6)
 
@@ -86,17 +88,24 @@ def test_euler_step_with_one_timestep_for_all_tokens_moves_to_the_next_scheduled
 
 
 @pytest.mark.parametrize("shifting, terminal", [("SD3", None), ("SD3", 0.1), ("SimpleDiffusion", None)])
-@pytest.mark.parametrize("sampler, reference_sampler", [("linear-quadratic", "LinearQuadratic"), ("uniform", "Uniform")])
+@pytest.mark.parametrize(
+    "sampler, reference_sampler", [("linear-quadratic", "LinearQuadratic"), ("uniform", "Uniform")]
+)
 @pytest.mark.parametrize("latent_shape", [(1, 128, 3, 8, 12), (1, 128, 13, 16, 22)])
-def test_resolution_dependent_shift_matches_reference(shifting, terminal, sampler, reference_sampler, latent_shape) -> None:
+def test_resolution_dependent_shift_matches_reference(
+    shifting, terminal, sampler, reference_sampler, latent_shape
+) -> None:
     from ltx_video.pipelines.pipeline_ltx_video import retrieve_timesteps
 
     scheduler = RectifiedFlowScheduler(sampler=reference_sampler, shifting=shifting, target_shift_terminal=terminal)
-    expected, _ = retrieve_timesteps(scheduler, 12, "cpu", samples_shape=torch.Size(latent_shape),
-                                     skip_final_inference_steps=2)
+    expected, _ = retrieve_timesteps(
+        scheduler, 12, "cpu", samples_shape=torch.Size(latent_shape), skip_final_inference_steps=2
+    )
     config = PassConfig(num_inference_steps=12, skip_final_inference_steps=2)
     num_tokens = int(np.prod(latent_shape[2:]))
-    ours = timesteps_from_config(config, sampler, num_tokens=num_tokens, shifting=shifting, target_shift_terminal=terminal)
+    ours = timesteps_from_config(
+        config, sampler, num_tokens=num_tokens, shifting=shifting, target_shift_terminal=terminal
+    )
     np.testing.assert_allclose(ours, expected.numpy(), rtol=0, atol=2e-6)
     unshifted = timesteps_from_config(config, sampler)
     assert not np.allclose(ours, unshifted, atol=1e-3), "the shift must move the schedule"
@@ -113,8 +122,10 @@ def test_explicit_timesteps_are_never_shifted() -> None:
     assert timesteps_from_config(config, num_tokens=5000, shifting="SD3") == DISTILLED_FIRST_PASS
 
 
-@pytest.mark.parametrize("kwargs", [dict(sampler="cosine"), dict(sampler="constant"), dict(shifting="SD3"),
-                                    dict(shifting="Flux", num_tokens=10)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(sampler="cosine"), dict(sampler="constant"), dict(shifting="SD3"), dict(shifting="Flux", num_tokens=10)],
+)
 def test_unknown_samplers_and_incomplete_shift_settings_are_refused(kwargs) -> None:
     with pytest.raises(InvalidRequest):
         timesteps_from_config(PassConfig(num_inference_steps=4), **kwargs)
@@ -132,8 +143,9 @@ def test_stochastic_step_renoises_the_predicted_clean_latents_as_the_reference(m
     monkeypatch.setattr(torch, "randn_like", lambda like, **_: noise.clone())
     expected = scheduler.step(velocity, token_t, sample, return_dict=False, stochastic_sampling=True)[0]
 
-    ours = stochastic_step(mx.array(sample.numpy()), mx.array(velocity.numpy()), mx.array(token_t.numpy()),
-                           DISTILLED_FIRST_PASS, key)
+    ours = stochastic_step(
+        mx.array(sample.numpy()), mx.array(velocity.numpy()), mx.array(token_t.numpy()), DISTILLED_FIRST_PASS, key
+    )
 
     np.testing.assert_allclose(np.array(ours), expected.numpy(), rtol=0, atol=1e-6)
 

@@ -1,4 +1,5 @@
 """Stage timing: component loads count under 'load' wherever they happen, never in the stage around them."""
+
 from __future__ import annotations
 
 from ltx_mlx_core.pipeline.timing import StageTimer

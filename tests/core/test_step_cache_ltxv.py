@@ -75,9 +75,7 @@ def test_a_sub_batch_of_entries_is_those_rows_of_the_batch():
     hidden, inputs = model.embed(latents, coords, text, mask, timestep, skip, strategy)
     rows = [2, 0]
     selected = inputs.entries(rows)
-    part = model.project_out(
-        model.output_features(model.run_blocks(hidden[mx.array(rows)], selected), selected)
-    )
+    part = model.project_out(model.output_features(model.run_blocks(hidden[mx.array(rows)], selected), selected))
     np.testing.assert_allclose(np.array(part), np.array(whole)[rows], rtol=1e-5, atol=1e-5)
 
 
@@ -91,9 +89,7 @@ def test_a_branch_that_must_compute_runs_alone_with_its_stg_mask():
     three = [mx.concatenate([x] * 3) for x in (latents, coords, text, mask, timestep)]
     skip = model.create_skip_layer_mask(1, 3, 2, [1])
     strategy = SkipLayerStrategy.AttentionValues
-    out, record = cached_transformer_call(
-        model, cache, 1, ["uncond", "text", "perturbed@1"], *three, skip, strategy
-    )
+    out, record = cached_transformer_call(model, cache, 1, ["uncond", "text", "perturbed@1"], *three, skip, strategy)
     assert record.computed == ("perturbed@1",) and record.reused == ("uncond", "text")
     plain = model(*three, skip, strategy)
     # The same inputs as step 0: reusing is exact up to rounding, and the perturbed row is its own.

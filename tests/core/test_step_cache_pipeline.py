@@ -51,9 +51,7 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 def _request(model: str, **changes) -> GenerationRequest:
-    fields = dict(
-        prompt="a red ball rolls", model=model, width=64, height=64, num_frames=9, fps=12.0, seeds=[5]
-    )
+    fields = dict(prompt="a red ball rolls", model=model, width=64, height=64, num_frames=9, fps=12.0, seeds=[5])
     fields.update(changes)
     return GenerationRequest(**fields)
 
@@ -62,10 +60,7 @@ def _video_and_latents(request: GenerationRequest, job_dir: Path) -> tuple[np.nd
     """The video, and every stage's latents as the stage checkpoints hold them."""
     request.job_dir = str(job_dir)
     video = run(request).videos[0]
-    latents = {
-        path.stem: np.array(mx.load(str(path))["latents"])
-        for path in sorted(job_dir.glob("seed*.safetensors"))
-    }
+    latents = {path.stem: np.array(mx.load(str(path))["latents"]) for path in sorted(job_dir.glob("seed*.safetensors"))}
     return video, latents
 
 
@@ -131,9 +126,7 @@ def test_each_pass_computes_its_first_and_last_steps(tiny_model):
 
 
 def test_a_resumed_pass_recomputes_its_first_step_and_matches_an_uninterrupted_run(tiny_model, tmp_path):
-    request = _request(
-        tiny_model, step_cache=SKIP_ALL, config_overrides=LONGER_PASSES, job_dir=str(tmp_path / "job")
-    )
+    request = _request(tiny_model, step_cache=SKIP_ALL, config_overrides=LONGER_PASSES, job_dir=str(tmp_path / "job"))
     events = Pipeline(resolve_model(tiny_model)).generate(request)
     for event in events:
         if isinstance(event, StageStarted) and event.name == "second_pass":
@@ -168,9 +161,7 @@ def test_a_skipped_step_reads_no_streamed_block(tiny_model, monkeypatch):
         return real(self, method, *args, **kwargs)
 
     monkeypatch.setattr(residency.StreamedBlock, "_with_weights", recording)
-    request = _request(
-        tiny_model, step_cache=SKIP_ALL, residency="stream_blocks", config_overrides=SINGLE_PASS
-    )
+    request = _request(tiny_model, step_cache=SKIP_ALL, residency="stream_blocks", config_overrides=SINGLE_PASS)
     per_step = []
     for event in Pipeline(resolve_model(tiny_model)).generate(request):
         if isinstance(event, StageStarted) and event.name == "denoise":

@@ -1,4 +1,5 @@
 """Stitching real encoded clips: frame counts, seams, crossfades, metadata, cancel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,9 @@ def test_continuation_seam_has_no_duplicated_frame(tmp_path):
     """Clip B was generated from A's last 9 frames, which it repeats at its start."""
     a = numbered_clip(tmp_path / "a.mp4", 0, 25)
     b = numbered_clip(tmp_path / "b.mp4", 16, 25)  # frames 16..40: 16..24 repeat A's end
-    out = stitch([Segment(str(a)), Segment(str(b), drop_first=9)], tmp_path / "film.mp4", fps=24,
-                 crf=0, preset="ultrafast")
+    out = stitch(
+        [Segment(str(a)), Segment(str(b), drop_first=9)], tmp_path / "film.mp4", fps=24, crf=0, preset="ultrafast"
+    )
     numbers = frame_numbers(out)
     assert numbers == list(range(0, 41))
     assert all(later > earlier for earlier, later in zip(numbers, numbers[1:]))
@@ -63,8 +65,9 @@ def test_continuation_seam_has_no_duplicated_frame(tmp_path):
 def test_crossfade_blends_and_shortens_by_its_length(tmp_path):
     a = numbered_clip(tmp_path / "a.mp4", 0, 17)
     b = numbered_clip(tmp_path / "b.mp4", 40, 17)
-    out = stitch([Segment(str(a)), Segment(str(b), crossfade=4)], tmp_path / "film.mp4", fps=24,
-                 crf=0, preset="ultrafast")
+    out = stitch(
+        [Segment(str(a)), Segment(str(b), crossfade=4)], tmp_path / "film.mp4", fps=24, crf=0, preset="ultrafast"
+    )
     frames, _ = read_video(out)
     numbers = [read_number(f) for f in frames]
     assert len(numbers) == 17 + 17 - 4

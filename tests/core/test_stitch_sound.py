@@ -1,5 +1,6 @@
 """Exported films carry their clips' sound: muted clips silent, crossfades without a seam, picture and
 sound together, ProRes with ALAC. Clips are made with ffmpeg (colour video + sine tone, AAC)."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,24 @@ def seconds(frames: float) -> int:
 
 def stream_duration(path, stream: str) -> float:
     """What ffmpeg -i says one stream lasts: its packets copied to nowhere, the last time= it reports."""
-    run = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", f"0:{stream}:0",
-                          "-c", "copy", "-f", "null", "-"], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-map",
+            f"0:{stream}:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     hours, minutes, secs = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", run.stderr)[-1]
     return int(hours) * 3600 + int(minutes) * 60 + float(secs)
 
@@ -36,19 +53,20 @@ def test_a_muted_clip_is_silent_in_the_export(tmp_path):
     out = stitch([Segment(str(a)), Segment(str(b), muted=True)], tmp_path / "film.mp4", FPS, preset="ultrafast")
     sound = sound_of(out)
     margin = MIX_RATE // 50  # 20 ms: the fades at the cut and AAC's frame around it
-    assert rms(sound[margin:seconds(48) - margin]) == pytest.approx(TONE_RMS, rel=0.05)
-    assert rms(sound[seconds(48) + margin:seconds(96) - margin]) < 1e-3
+    assert rms(sound[margin : seconds(48) - margin]) == pytest.approx(TONE_RMS, rel=0.05)
+    assert rms(sound[seconds(48) + margin : seconds(96) - margin]) < 1e-3
 
 
 def test_a_clip_without_sound_is_silence_between_clips_with_sound(tmp_path):
     a = sound_clip(tmp_path / "a.mp4", 1.0, FPS, "red", 440)
     quiet = sound_clip(tmp_path / "q.mp4", 1.0, FPS, "green", None)
-    out = stitch([Segment(str(a)), Segment(str(quiet)), Segment(str(a))], tmp_path / "film.mp4", FPS,
-                 preset="ultrafast")
+    out = stitch(
+        [Segment(str(a)), Segment(str(quiet)), Segment(str(a))], tmp_path / "film.mp4", FPS, preset="ultrafast"
+    )
     sound = sound_of(out)
     margin = MIX_RATE // 50
-    assert rms(sound[seconds(24) + margin:seconds(48) - margin]) < 1e-3
-    assert rms(sound[seconds(48) + margin:seconds(72) - margin]) == pytest.approx(TONE_RMS, rel=0.05)
+    assert rms(sound[seconds(24) + margin : seconds(48) - margin]) < 1e-3
+    assert rms(sound[seconds(48) + margin : seconds(72) - margin]) == pytest.approx(TONE_RMS, rel=0.05)
 
 
 def test_a_crossfade_s_seam_has_no_jump_in_the_exported_sound(tmp_path):
@@ -61,7 +79,7 @@ def test_a_crossfade_s_seam_has_no_jump_in_the_exported_sound(tmp_path):
     sound = sound_of(out)
     assert probe_media(out).frames == 96 - 12
     window = MIX_RATE // 50
-    seam = sound[seconds(36 - 6):seconds(48 + 6)]
+    seam = sound[seconds(36 - 6) : seconds(48 + 6)]
     level_db = 20 * np.log10(envelope(seam, window) / TONE_RMS)
     assert np.abs(level_db).max() < 1.0, f"level through the seam: {level_db.min():.2f}…{level_db.max():.2f} dB"
     assert np.abs(np.diff(level_db)).max() < 0.5
@@ -92,7 +110,7 @@ def test_prores_export_carries_alac_sound_and_silent_films_stay_silent(tmp_path)
     assert (info.codec, info.audio_codec, info.frames) == ("prores", "alac", 48)
     sound = sound_of(out)
     margin = MIX_RATE // 50
-    louder, quieter = rms(sound[margin:seconds(24) - margin]), rms(sound[seconds(24) + margin:seconds(48) - margin])
+    louder, quieter = rms(sound[margin : seconds(24) - margin]), rms(sound[seconds(24) + margin : seconds(48) - margin])
     assert 20 * np.log10(quieter / louder) == pytest.approx(-6.0, abs=0.2)
 
     quiet = sound_clip(tmp_path / "q.mp4", 1.0, FPS, "green", None)

@@ -4,6 +4,7 @@ PixArt's `tokenizer/` folder holds only SentencePiece's `spiece.model` and JSON 
 these tests build such a folder with a freshly trained SentencePiece model and check our
 tokenizer against SentencePiece itself (what the reference's T5Tokenizer runs).
 """
+
 from __future__ import annotations
 
 import io
@@ -38,9 +39,20 @@ def pixart_like_folder(tmp_path):
     lines += ["Café naïve résumé ＡＢＣ 123 4.5 it's", "Hello, World! (test) — “quotes”"] * 5
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=model, vocab_size=150, hard_vocab_limit=False,
-        model_type="unigram", character_coverage=1.0, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-        pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>", minloglevel=2,
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=150,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        character_coverage=1.0,
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        pad_piece="<pad>",
+        eos_piece="</s>",
+        unk_piece="<unk>",
+        minloglevel=2,
     )
     folder = tmp_path / "tokenizer"
     folder.mkdir()
@@ -48,14 +60,29 @@ def pixart_like_folder(tmp_path):
     size = spm.SentencePieceProcessor(model_proto=model.getvalue()).get_piece_size()
     sentinels = {f"<extra_id_{i}>": size + EXTRA_IDS - 1 - i for i in range(EXTRA_IDS)}
     (folder / "added_tokens.json").write_text(json.dumps(sentinels))
-    (folder / "special_tokens_map.json").write_text(json.dumps(
-        {"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>", "additional_special_tokens": list(sentinels)}
-    ))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "T5Tokenizer", "extra_ids": EXTRA_IDS, "model_max_length": 512,
-        "eos_token": "</s>", "pad_token": "<pad>", "unk_token": {"content": "<unk>", "special": True},
-        "additional_special_tokens": list(sentinels),
-    }))
+    (folder / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                "eos_token": "</s>",
+                "pad_token": "<pad>",
+                "unk_token": "<unk>",
+                "additional_special_tokens": list(sentinels),
+            }
+        )
+    )
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "T5Tokenizer",
+                "extra_ids": EXTRA_IDS,
+                "model_max_length": 512,
+                "eos_token": "</s>",
+                "pad_token": "<pad>",
+                "unk_token": {"content": "<unk>", "special": True},
+                "additional_special_tokens": list(sentinels),
+            }
+        )
+    )
     return folder
 
 

@@ -1,4 +1,5 @@
 """The tiny model is checked against the checksums it was made with; make-tiny repairs a damaged one."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Bad inputs and bad checkpoints fail with a message naming the shape or key at fault."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The mx.compile-fused elementwise kernels (used on GPU) compute what their plain forms compute."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -57,8 +58,9 @@ def _tiny_block_inputs(config, tokens: int = 6, text: int = 4, seed: int = 0):
 def test_a_compiled_block_computes_what_the_plain_block_computes_and_reads_fresh_weights() -> None:
     from mlx.utils import tree_map
 
-    config = TransformerConfig(num_attention_heads=2, attention_head_dim=8, num_layers=1, cross_attention_dim=16,
-                               caption_channels=8)
+    config = TransformerConfig(
+        num_attention_heads=2, attention_head_dim=8, num_layers=1, cross_attention_dim=16, caption_channels=8
+    )
     block = TransformerBlock(config)
     block.update(tree_map(lambda p: mx.random.normal(p.shape, key=mx.random.key(1)) * 0.1, block.parameters()))
     x, timestep, context, mask, rotary, skip = _tiny_block_inputs(config)
@@ -70,6 +72,9 @@ def test_a_compiled_block_computes_what_the_plain_block_computes_and_reads_fresh
         np.testing.assert_allclose(np.array(fused), np.array(plain), rtol=1e-5, atol=1e-5)
     # Streamed blocks swap their weights in before each call: the compiled graph must see them.
     block.update(tree_map(lambda p: p * 2, block.parameters()))
-    np.testing.assert_allclose(np.array(compiled(x, timestep, context, rotary.cos, rotary.sin, mask, skip)),
-                               np.array(block.forward(x, timestep, context, mask, rotary, skip,
-                                                      SkipLayerStrategy.AttentionValues)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(compiled(x, timestep, context, rotary.cos, rotary.sin, mask, skip)),
+        np.array(block.forward(x, timestep, context, mask, rotary, skip, SkipLayerStrategy.AttentionValues)),
+        rtol=1e-5,
+        atol=1e-5,
+    )

@@ -1,4 +1,5 @@
 """CausalConv3d's edge-frame corrections equal convolving explicitly repeated edge frames."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -52,8 +53,9 @@ def test_fused_modulated_silu_matches_its_plain_form(dtype: mx.Dtype) -> None:
     fused = modulated_silu.compiled(normed, scale, shift)
     assert fused.dtype == plain.dtype == dtype
     tolerance = 1e-6 if dtype == mx.float32 else 1e-2
-    np.testing.assert_allclose(np.array(fused.astype(mx.float32)), np.array(plain.astype(mx.float32)),
-                               rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(
+        np.array(fused.astype(mx.float32)), np.array(plain.astype(mx.float32)), rtol=tolerance, atol=tolerance
+    )
 
 
 def test_offset_major_unpatchify_of_permuted_channels_equals_unpatchify() -> None:

@@ -1,4 +1,5 @@
 """Encode -> decode of a rendered synthetic clip keeps its shape and frame count."""
+
 from __future__ import annotations
 
 import mlx.core as mx

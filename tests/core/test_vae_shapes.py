@@ -1,4 +1,5 @@
 """Shape checks with actionable messages, the 0.9.8 preset, and checkpoint key validation."""
+
 from __future__ import annotations
 
 import mlx.core as mx

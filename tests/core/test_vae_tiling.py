@@ -1,4 +1,5 @@
 """Tiled VAE decode/encode: tile alignment and blending, tolerance vs untiled, bounded memory."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -135,8 +136,10 @@ def test_tiled_decode_stays_close_to_untiled_with_spatial_context():
     spatial_only = TilingConfig(spatial_tile=4, spatial_overlap=2, temporal_tile=8, temporal_overlap=2)
     tiled_spatially = np.array(decode_video(vae, latents, 0.05, None, mx.random.key(1), spatial_only))
     corner = np.abs(tiled_spatially - untiled)[:, :, :32, :32].max() / np.abs(untiled).max()
-    print(f"context tiled vs untiled decode: mean ratio {mean_ratio:.3f}, max ratio {max_ratio:.3f}, "
-          f"far corner {corner:.1e}")
+    print(
+        f"context tiled vs untiled decode: mean ratio {mean_ratio:.3f}, max ratio {max_ratio:.3f}, "
+        f"far corner {corner:.1e}"
+    )
     assert mean_ratio < 0.08
     assert max_ratio < 1.5
     assert corner < 1e-2

@@ -1,4 +1,5 @@
 """One check per typed value, shared by the request, the CLI's arguments and the stitcher."""
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,9 @@ def test_argument_parsers_refuse_with_the_checks_sentence(parse, text, message):
 
 def test_argument_errors_are_one_line_with_exit_2(capsys):
     with pytest.raises(SystemExit) as exited:
-        build_parser().parse_args(["extend", "--model", "tiny", "--prompt", "p", "--input", "in.mp4",
-                                   "--output", "o.mp4", "--overlap", "-7"])
+        build_parser().parse_args(
+            ["extend", "--model", "tiny", "--prompt", "p", "--input", "in.mp4", "--output", "o.mp4", "--overlap", "-7"]
+        )
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "usage" not in err

@@ -1,4 +1,5 @@
 """Real MP4 files through ffmpeg: frame counts, fps, pixel format, atomic writes."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The video writer reports a failed encode instead of replacing a good file with a broken one."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ def fake_ffmpeg(tmp_path, script: str):
     """An 'ffmpeg' that reads the frames, then does what `script` says (sh, the output path in $out)."""
     exe = tmp_path / "bin" / "ffmpeg"
     exe.parent.mkdir()
-    exe.write_text(f'#!/bin/sh\nfor out; do :; done\ncat > /dev/null\n{script}\n')
+    exe.write_text(f"#!/bin/sh\nfor out; do :; done\ncat > /dev/null\n{script}\n")
     exe.chmod(0o755)
     return types.SimpleNamespace(get_ffmpeg_exe=lambda: str(exe))
 
@@ -37,8 +38,14 @@ def leftovers(folder) -> list[str]:
 
 def test_an_encoder_that_fails_raises_the_reason_and_keeps_the_old_file(tmp_path, good_video, monkeypatch):
     path, before = good_video
-    monkeypatch.setattr(encoder, "imageio_ffmpeg", fake_ffmpeg(
-        tmp_path, 'printf garbage > "$out"\necho "[out#0/mp4 @ 0x55d0] Error writing trailer: No space left on device" >&2\nexit 228'))
+    monkeypatch.setattr(
+        encoder,
+        "imageio_ffmpeg",
+        fake_ffmpeg(
+            tmp_path,
+            'printf garbage > "$out"\necho "[out#0/mp4 @ 0x55d0] Error writing trailer: No space left on device" >&2\nexit 228',
+        ),
+    )
     with pytest.raises(VideoWriteError) as caught:
         write_video(path, np.zeros((40, 32, 32, 3), np.uint8), fps=8)
     assert str(caught.value) == "Could not write 'keep.mp4': the disk is full; the existing file was left as it was."
@@ -49,16 +56,22 @@ def test_an_encoder_that_fails_raises_the_reason_and_keeps_the_old_file(tmp_path
 def test_an_encoder_that_exits_0_with_an_unplayable_file_is_caught_by_the_probe(tmp_path, good_video, monkeypatch):
     path, before = good_video
     monkeypatch.setattr(encoder, "imageio_ffmpeg", fake_ffmpeg(tmp_path, 'printf "not a video" > "$out"\nexit 0'))
-    with pytest.raises(VideoWriteError, match=r"^Could not write 'keep.mp4': the encoded file does not play back "
-                                              r"\(.*\); the existing file was left as it was\.$"):
+    with pytest.raises(
+        VideoWriteError,
+        match=r"^Could not write 'keep.mp4': the encoded file does not play back "
+        r"\(.*\); the existing file was left as it was\.$",
+    ):
         write_video(path, FRAMES, fps=8)
     assert path.read_bytes() == before and leftovers(path.parent) == ["keep.mp4"]
 
 
 def test_an_encoder_that_dies_mid_stream_is_reported_without_its_banner(tmp_path, monkeypatch, capfd):
     monkeypatch.setattr(encoder, "imageio_ffmpeg", types.SimpleNamespace(get_ffmpeg_exe=lambda: "/bin/false"))
-    with pytest.raises(VideoWriteError, match=r"^Could not write 'new.mp4': ffmpeg stopped with status 1; "
-                                              r"nothing was written\.$"):
+    with pytest.raises(
+        VideoWriteError,
+        match=r"^Could not write 'new.mp4': ffmpeg stopped with status 1; "
+        r"nothing was written\.$",
+    ):
         write_video(tmp_path / "new.mp4", np.zeros((200, 256, 256, 3), np.uint8), fps=8)
     assert leftovers(tmp_path) == []
     assert capfd.readouterr().err == ""

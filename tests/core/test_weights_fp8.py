@@ -1,4 +1,5 @@
 """FP8 (e4m3) tensors in safetensors files: every scale convention dequantises to the right values."""
+
 from __future__ import annotations
 
 import json
@@ -14,24 +15,32 @@ def save_with_fp8(path, tensors: dict[str, mx.array], fp8_names: set[str]) -> No
     mx.save_safetensors(str(path), tensors)
     raw = path.read_bytes()
     length = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8: 8 + length])
+    header = json.loads(raw[8 : 8 + length])
     for name in fp8_names:
         header[name]["dtype"] = "F8_E4M3"
     encoded = json.dumps(header).encode()
     encoded += b" " * (-len(encoded) % 8)
-    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + length:])
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + length :])
 
 
 def test_unscaled_scalar_scaled_and_comfy_scaled_fp8_weights(tmp_path):
     values = mx.array([[0.5, -1.25, 3.0, 448.0], [0.0, 2.0, -0.125, 7.5]])
     data = mx.to_fp8(values)
     path = tmp_path / "fp8.safetensors"
-    save_with_fp8(path, {
-        "plain.weight": data,
-        "scalar.weight": data, "scalar.weight_scale": mx.array(0.5), "scalar.input_scale": mx.array(1.0),
-        "comfy.weight": data, "comfy.scale_weight": mx.array([2.0, 4.0]), "comfy.scale_input": mx.array(1.0),
-        "bias": mx.array([1.0, 2.0]),
-    }, {"plain.weight", "scalar.weight", "comfy.weight"})
+    save_with_fp8(
+        path,
+        {
+            "plain.weight": data,
+            "scalar.weight": data,
+            "scalar.weight_scale": mx.array(0.5),
+            "scalar.input_scale": mx.array(1.0),
+            "comfy.weight": data,
+            "comfy.scale_weight": mx.array([2.0, 4.0]),
+            "comfy.scale_input": mx.array(1.0),
+            "bias": mx.array([1.0, 2.0]),
+        },
+        {"plain.weight", "scalar.weight", "comfy.weight"},
+    )
     assert read_header(path).tensors["plain.weight"].dtype == "F8_E4M3"
     loaded = load_tensors(path)
     assert sorted(loaded) == ["bias", "comfy.weight", "plain.weight", "scalar.weight"]

@@ -5,6 +5,7 @@ checkpoint is renamed by diffusers' own single-file converters, loaded strictly
 into diffusers' model classes (so the config we give them must fit the weights),
 and written with `save_pretrained`. Our loader must undo both renames and configs.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,31 +28,53 @@ from tests.core.test_weights_loading import step_inputs
 # The 0.9.8 VAE's block pattern (space, time, all, all; residual depth-to-space decoder) at toy widths.
 VAE_098_PATTERN = dict(
     TINY_VAE,
-    encoder_blocks=[["res_x", {"num_layers": 1}], ["compress_space_res", {"multiplier": 2}],
-                    ["res_x", {"num_layers": 2}], ["compress_time_res", {"multiplier": 2}],
-                    ["res_x", {"num_layers": 1}], ["compress_all_res", {"multiplier": 2}],
-                    ["res_x", {"num_layers": 1}], ["compress_all_res", {"multiplier": 2}],
-                    ["res_x", {"num_layers": 1}]],
-    decoder_blocks=[["res_x", {"num_layers": 1, "inject_noise": False}],
-                    ["compress_all", {"residual": True, "multiplier": 2}],
-                    ["res_x", {"num_layers": 2, "inject_noise": False}],
-                    ["compress_all", {"residual": True, "multiplier": 2}],
-                    ["res_x", {"num_layers": 1, "inject_noise": False}],
-                    ["compress_all", {"residual": True, "multiplier": 2}],
-                    ["res_x", {"num_layers": 1, "inject_noise": False}]],
-    encoder_base_channels=4, decoder_base_channels=4,
+    encoder_blocks=[
+        ["res_x", {"num_layers": 1}],
+        ["compress_space_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 2}],
+        ["compress_time_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_all_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+        ["compress_all_res", {"multiplier": 2}],
+        ["res_x", {"num_layers": 1}],
+    ],
+    decoder_blocks=[
+        ["res_x", {"num_layers": 1, "inject_noise": False}],
+        ["compress_all", {"residual": True, "multiplier": 2}],
+        ["res_x", {"num_layers": 2, "inject_noise": False}],
+        ["compress_all", {"residual": True, "multiplier": 2}],
+        ["res_x", {"num_layers": 1, "inject_noise": False}],
+        ["compress_all", {"residual": True, "multiplier": 2}],
+        ["res_x", {"num_layers": 1, "inject_noise": False}],
+    ],
+    encoder_base_channels=4,
+    decoder_base_channels=4,
 )
 DIFFUSERS_VAE = dict(
-    in_channels=3, out_channels=3, latent_channels=128, block_out_channels=(4, 8, 16, 32, 64),
-    down_block_types=("LTXVideo095DownBlock3D",) * 4, decoder_block_out_channels=(8, 16, 32),
-    layers_per_block=(1, 2, 1, 1, 1), decoder_layers_per_block=(1, 2, 1, 1),
-    spatio_temporal_scaling=(True,) * 4, decoder_spatio_temporal_scaling=(True,) * 3,
-    decoder_inject_noise=(False,) * 4, downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
-    upsample_residual=(True,) * 3, upsample_factor=(2,) * 3, timestep_conditioning=True, patch_size=4,
-    patch_size_t=1, encoder_causal=True, decoder_causal=False,
+    in_channels=3,
+    out_channels=3,
+    latent_channels=128,
+    block_out_channels=(4, 8, 16, 32, 64),
+    down_block_types=("LTXVideo095DownBlock3D",) * 4,
+    decoder_block_out_channels=(8, 16, 32),
+    layers_per_block=(1, 2, 1, 1, 1),
+    decoder_layers_per_block=(1, 2, 1, 1),
+    spatio_temporal_scaling=(True,) * 4,
+    decoder_spatio_temporal_scaling=(True,) * 3,
+    decoder_inject_noise=(False,) * 4,
+    downsample_type=("spatial", "temporal", "spatiotemporal", "spatiotemporal"),
+    upsample_residual=(True,) * 3,
+    upsample_factor=(2,) * 3,
+    timestep_conditioning=True,
+    patch_size=4,
+    patch_size_t=1,
+    encoder_causal=True,
+    decoder_causal=False,
 )
-TRANSFORMER = TransformerConfig(num_attention_heads=2, attention_head_dim=16, num_layers=2,
-                                cross_attention_dim=32, caption_channels=32)
+TRANSFORMER = TransformerConfig(
+    num_attention_heads=2, attention_head_dim=16, num_layers=2, cross_attention_dim=32, caption_channels=32
+)
 
 
 def _torch_state(arrays: dict[str, mx.array]) -> dict[str, torch.Tensor]:
@@ -78,11 +101,17 @@ def write_diffusers_folder(official: ModelFiles, root):
     vae.save_pretrained(root / "vae")
 
     transformer_state = convert_ltx_transformer_checkpoint_to_diffusers(
-        {k: v for k, v in checkpoint.items() if k.startswith("model.diffusion_model.")})
+        {k: v for k, v in checkpoint.items() if k.startswith("model.diffusion_model.")}
+    )
     transformer = LTXVideoTransformer3DModel(
-        in_channels=128, out_channels=128, num_attention_heads=TRANSFORMER.num_attention_heads,
-        attention_head_dim=TRANSFORMER.attention_head_dim, cross_attention_dim=TRANSFORMER.cross_attention_dim,
-        num_layers=TRANSFORMER.num_layers, caption_channels=TRANSFORMER.caption_channels)
+        in_channels=128,
+        out_channels=128,
+        num_attention_heads=TRANSFORMER.num_attention_heads,
+        attention_head_dim=TRANSFORMER.attention_head_dim,
+        cross_attention_dim=TRANSFORMER.cross_attention_dim,
+        num_layers=TRANSFORMER.num_layers,
+        caption_channels=TRANSFORMER.caption_channels,
+    )
     transformer.load_state_dict(transformer_state, strict=True)
     # Shards with an index, as the hub's large diffusers checkpoints come.
     transformer.save_pretrained(root / "transformer", max_shard_size="100KB")
@@ -116,8 +145,9 @@ def test_diffusers_folder_resolves_with_its_own_components(both_layouts):
 
 def test_diffusers_transformer_equals_the_official_one(both_layouts):
     official, diffusers = both_layouts
-    assert_same_parameters(loader.load_transformer(official, mx.float32),
-                           loader.load_transformer(diffusers, mx.float32))
+    assert_same_parameters(
+        loader.load_transformer(official, mx.float32), loader.load_transformer(diffusers, mx.float32)
+    )
 
 
 def test_diffusers_vae_equals_the_official_one(both_layouts):
@@ -138,8 +168,9 @@ def test_streamed_blocks_work_from_a_diffusers_folder(both_layouts):
     _, diffusers = both_layouts
     resident = loader.load_transformer(diffusers, mx.float32)
     streamed = loader.load_transformer(diffusers, mx.float32, residency=ResidencyMode.STREAM_BLOCKS)
-    np.testing.assert_allclose(np.array(streamed(*step_inputs(streamed))),
-                               np.array(resident(*step_inputs(resident))), atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(streamed(*step_inputs(streamed))), np.array(resident(*step_inputs(resident))), atol=1e-6
+    )
 
 
 def test_a_folder_without_model_index_is_refused_by_name(tmp_path, both_layouts):

@@ -1,4 +1,5 @@
 """Loading real checkpoint files: layouts, FP8, quantisation, bad input, residency memory."""
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,7 @@ def test_fp8_checkpoint_dequantises_to_the_same_transformer(tmp_path, tiny_files
     model = loader.load_transformer(files, mx.bfloat16)
     params = dict(tree_flatten(model.parameters()))
 
-    renamed = sanitize_official_transformer({k[len("model.diffusion_model."):]: v for k, v in expected.items()})
+    renamed = sanitize_official_transformer({k[len("model.diffusion_model.") :]: v for k, v in expected.items()})
     for name, value in renamed.items():
         np.testing.assert_array_equal(np.array(params[name].astype(mx.float32)), np.array(value.astype(mx.float32)))
     reference = loader.load_transformer(tiny_files, mx.bfloat16)
@@ -74,8 +75,11 @@ def test_fp8_checkpoint_dequantises_to_the_same_transformer(tmp_path, tiny_files
 
 def test_eight_bit_transformer_stays_close_to_bf16(tmp_path):
     """Widths divisible by the quantisation group (64) so every linear layer is quantised."""
-    shapes = ModelShapes(transformer=TransformerConfig(
-        num_attention_heads=4, attention_head_dim=32, num_layers=2, cross_attention_dim=128, caption_channels=64))
+    shapes = ModelShapes(
+        transformer=TransformerConfig(
+            num_attention_heads=4, attention_head_dim=32, num_layers=2, cross_attention_dim=128, caption_channels=64
+        )
+    )
     files = write_tiny_model(tmp_path, shapes=shapes)
     full = loader.load_transformer(files, mx.bfloat16)
     quantised = loader.load_transformer(files, mx.bfloat16, quantize_bits=8)
@@ -99,8 +103,11 @@ def test_streamed_blocks_compute_the_same_as_resident(tiny_files):
 
 def test_streaming_blocks_keeps_peak_memory_below_the_transformer_size(tmp_path):
     """A transformer of ~50 MB (fp32): one step with streamed blocks peaks far below resident weights."""
-    shapes = ModelShapes(transformer=TransformerConfig(
-        num_attention_heads=4, attention_head_dim=64, num_layers=8, cross_attention_dim=256, caption_channels=32))
+    shapes = ModelShapes(
+        transformer=TransformerConfig(
+            num_attention_heads=4, attention_head_dim=64, num_layers=8, cross_attention_dim=256, caption_channels=32
+        )
+    )
     files = write_tiny_model(tmp_path, shapes=shapes)
     header = read_header(files.checkpoint)
     weight_bytes = sum(header.tensors[k].nbytes for k in header.keys_with_prefix("model.diffusion_model."))
@@ -117,8 +124,10 @@ def test_streaming_blocks_keeps_peak_memory_below_the_transformer_size(tmp_path)
 
     resident = peak_of_one_step(ResidencyMode.RESIDENT)
     streamed = peak_of_one_step(ResidencyMode.STREAM_BLOCKS)
-    print(f"transformer file {weight_bytes / 2**20:.1f} MiB; step peak resident {resident / 2**20:.1f} MiB, "
-          f"streamed blocks {streamed / 2**20:.1f} MiB")
+    print(
+        f"transformer file {weight_bytes / 2**20:.1f} MiB; step peak resident {resident / 2**20:.1f} MiB, "
+        f"streamed blocks {streamed / 2**20:.1f} MiB"
+    )
     assert resident > 0.9 * weight_bytes
     assert streamed < 0.5 * resident
 
@@ -151,8 +160,11 @@ def test_unknown_architecture_and_missing_keys_are_named(tmp_path, tiny_files):
     with pytest.raises(CheckpointError, match="'missing.safetensors': .*lacks 1 weight.*proj_out.weight"):
         loader.load_transformer(files)
     vae_missing = tmp_path / "vae-missing.safetensors"
-    mx.save_safetensors(str(vae_missing), {k: v for k, v in arrays.items() if k != "vae.decoder.conv_out.conv.weight"},
-                        metadata=metadata)
+    mx.save_safetensors(
+        str(vae_missing),
+        {k: v for k, v in arrays.items() if k != "vae.decoder.conv_out.conv.weight"},
+        metadata=metadata,
+    )
     files = type(tiny_files)(**{**tiny_files.__dict__, "checkpoint": vae_missing})
     with pytest.raises(CheckpointError, match="'vae-missing.safetensors': .*decoder.conv_out.conv.weight"):
         loader.load_vae(files)
@@ -217,8 +229,9 @@ def test_a_checkpoint_stored_in_bf16_loads_as_its_values(tmp_path, tiny_files):
                 np.testing.assert_array_equal(value, expected[name], err_msg=f"{load.__name__} {dtype} {name}")
     resident = loader.load_transformer(files, mx.float32)
     streamed = loader.load_transformer(files, mx.float32, residency=ResidencyMode.STREAM_BLOCKS)
-    np.testing.assert_allclose(np.array(streamed(*step_inputs(streamed))),
-                               np.array(resident(*step_inputs(resident))), atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(streamed(*step_inputs(streamed))), np.array(resident(*step_inputs(resident))), atol=1e-6
+    )
     full = loader.load_transformer(tiny_files, mx.float32)
     out_bf16_file = resident(*step_inputs(resident))
     out_fp32_file = full(*step_inputs(full))

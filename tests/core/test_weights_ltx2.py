@@ -1,6 +1,7 @@
 """LTX-2 family weights: official single files and the tiny model load component by component, through
 the catalog path; broken files fail naming the tensor; FP8 files dequantise exactly; quantised loads
 come from the MLX cache the second time."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,16 +63,29 @@ def _step(components: FileComponents, dtype=mx.float32):
     frames, rows, cols, audio_frames = 2, 2, 3, 5
     keys = mx.random.split(mx.random.key(7), 4)
     video = ModalityInput(
-        latent=mx.random.normal((1, frames * rows * cols, config.in_channels), key=keys[0]), sigma=mx.array([0.7]),
-        timesteps=mx.array([0.7]), positions=video_positions(1, frames, rows, cols, fps=24.0), context=prompt.video)
+        latent=mx.random.normal((1, frames * rows * cols, config.in_channels), key=keys[0]),
+        sigma=mx.array([0.7]),
+        timesteps=mx.array([0.7]),
+        positions=video_positions(1, frames, rows, cols, fps=24.0),
+        context=prompt.video,
+    )
     audio = ModalityInput(
-        latent=mx.random.normal((1, audio_frames, config.audio_in_channels), key=keys[1]), sigma=mx.array([0.7]),
-        timesteps=mx.array([0.7]), positions=audio_positions(1, audio_frames), context=prompt.audio)
+        latent=mx.random.normal((1, audio_frames, config.audio_in_channels), key=keys[1]),
+        sigma=mx.array([0.7]),
+        timesteps=mx.array([0.7]),
+        positions=audio_positions(1, audio_frames),
+        context=prompt.audio,
+    )
     video_out, audio_out = transformer(video, audio)
-    vae, audio_vae, vocoder = components.load_vae(dtype), components.load_audio_vae(dtype), components.load_vocoder(dtype)
+    vae, audio_vae, vocoder = (
+        components.load_vae(dtype),
+        components.load_audio_vae(dtype),
+        components.load_vocoder(dtype),
+    )
     pixels = vae.decode(mx.random.normal((1, frames, rows, cols, vae.config.latent_channels), key=keys[2]))
-    latents = mx.random.normal((1, audio_vae.config.z_channels, audio_frames, audio_vae.config.latent_mel_bins),
-                               key=keys[3])
+    latents = mx.random.normal(
+        (1, audio_vae.config.z_channels, audio_frames, audio_vae.config.latent_mel_bins), key=keys[3]
+    )
     sound = vocoder(audio_vae.decode(latents))
     mx.eval(video_out, audio_out, pixels, sound)
     return video_out, audio_out, pixels, sound
@@ -107,8 +121,10 @@ def test_an_official_single_file_loads_through_the_catalog_path(hub, tiny_dir, m
     hub.files[f"{repo}/up.safetensors"] = (tiny_dir / "tiny-ltx2-spatial-upscaler-x2.safetensors").read_bytes()
     weights = dict(mx.load(str(tiny_dir / "gemma" / "model.safetensors")))
     names = sorted(weights)
-    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
-              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[: len(names) // 2],
+        "model-00002-of-00002.safetensors": names[len(names) // 2 :],
+    }
     for shard, keys in shards.items():
         path = tiny_dir.parent / shard
         mx.save_safetensors(str(path), {k: weights[k] for k in keys})
@@ -119,11 +135,20 @@ def test_an_official_single_file_loads_through_the_catalog_path(hub, tiny_dir, m
     for name in text_files:
         hub.files[f"{gemma_repo}/{name}"] = (tiny_dir / "gemma" / name).read_bytes()
     entry = CatalogEntry(
-        "ltx-2-test", "Test", HubFile(repo, "ltx-2-test.safetensors"), HubFile(repo, "up.safetensors"), None,
-        family="ltx2", version="2.3", variant="distilled",
-        text_encoder=(HubFile(gemma_repo, "config.json"), HubFile(gemma_repo, "model.safetensors.index.json",
-                                                                   lists_shards=True),
-                      HubFile(gemma_repo, "tokenizer.json"), HubFile(gemma_repo, "tokenizer_config.json")),
+        "ltx-2-test",
+        "Test",
+        HubFile(repo, "ltx-2-test.safetensors"),
+        HubFile(repo, "up.safetensors"),
+        None,
+        family="ltx2",
+        version="2.3",
+        variant="distilled",
+        text_encoder=(
+            HubFile(gemma_repo, "config.json"),
+            HubFile(gemma_repo, "model.safetensors.index.json", lists_shards=True),
+            HubFile(gemma_repo, "tokenizer.json"),
+            HubFile(gemma_repo, "tokenizer_config.json"),
+        ),
     )
     monkeypatch.setitem(catalog.CATALOG, "ltx-2-test", entry)
     assert not catalog.is_installed(entry)
@@ -153,24 +178,31 @@ def test_a_missing_component_is_named(tiny_dir, tmp_path):
 
 def test_a_missing_tensor_is_named_as_the_file_names_it(tiny_dir, tmp_path):
     name = PREFIX + "transformer_blocks.1.attn1.to_out.0.weight"
-    files = _files(tiny_dir, checkpoint=_rewrite(tiny_dir / CHECKPOINT, tmp_path / "gap.safetensors",
-                                                 lambda t: t.pop(name)))
+    files = _files(
+        tiny_dir, checkpoint=_rewrite(tiny_dir / CHECKPOINT, tmp_path / "gap.safetensors", lambda t: t.pop(name))
+    )
     with pytest.raises(CheckpointError, match=f"gap.safetensors' lacks the transformer tensor '{name}'"):
         loader_ltx2.load_transformer(files, mx.float32)
 
 
-@pytest.mark.parametrize("name, what", [
-    (PREFIX + "transformer_blocks.0.attn2.to_k.weight", "transformer"),
-    ("vae.decoder.conv_in.conv.weight", "video VAE"),
-    ("text_embedding_projection.video_aggregate_embed.weight", "text path"),
-])
+@pytest.mark.parametrize(
+    "name, what",
+    [
+        (PREFIX + "transformer_blocks.0.attn2.to_k.weight", "transformer"),
+        ("vae.decoder.conv_in.conv.weight", "video VAE"),
+        ("text_embedding_projection.video_aggregate_embed.weight", "text path"),
+    ],
+)
 def test_a_wrong_shape_is_named_with_both_shapes(tiny_dir, tmp_path, name, what):
     def shrink(tensors):
         tensors[name] = tensors[name][:-1]
 
     files = _files(tiny_dir, checkpoint=_rewrite(tiny_dir / CHECKPOINT, tmp_path / "bad.safetensors", shrink))
-    load = {"transformer": loader_ltx2.load_transformer, "video VAE": loader_ltx2.load_video_vae,
-            "text path": loader_ltx2.load_embeddings_processor}[what]
+    load = {
+        "transformer": loader_ltx2.load_transformer,
+        "video VAE": loader_ltx2.load_video_vae,
+        "text path": loader_ltx2.load_embeddings_processor,
+    }[what]
     with pytest.raises(CheckpointError, match=rf"the {what} tensor '{name}' has shape \(\d+"):
         load(files, mx.float32)
 
@@ -196,17 +228,17 @@ def test_fp8_file_dequantises_exactly(tiny_dir, tmp_path):
             expected[name] = (mx.from_fp8(tensors[name], dtype=mx.float32) * scale).astype(mx.bfloat16)
     path = tmp_path / "fp8.safetensors"
     save_with_fp8(path, tensors, set(expected))
-    header = json.loads(path.read_bytes()[8: 8 + int.from_bytes(path.read_bytes()[:8], "little")])
+    header = json.loads(path.read_bytes()[8 : 8 + int.from_bytes(path.read_bytes()[:8], "little")])
     header["__metadata__"] = metadata
     encoded = json.dumps(header).encode()
     encoded += b" " * (-len(encoded) % 8)
     raw = path.read_bytes()
-    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + int.from_bytes(raw[:8], "little"):])
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + int.from_bytes(raw[:8], "little") :])
 
     model = loader_ltx2.load_transformer(_files(tiny_dir, checkpoint=path), mx.float32)
     params = dict(tree_flatten(model.parameters()))
     for name, value in expected.items():
-        ours = name[len(PREFIX):].replace(".to_out.0.", ".to_out.").replace("ff.net.0.proj.", "ff.proj_in.")
+        ours = name[len(PREFIX) :].replace(".to_out.0.", ".to_out.").replace("ff.net.0.proj.", "ff.proj_in.")
         ours = ours.replace("ff.net.2.", "ff.proj_out.")
         np.testing.assert_array_equal(np.array(params[ours]), np.array(value.astype(mx.float32)))
     assert len(expected) > 20
@@ -230,7 +262,8 @@ def test_streamed_blocks_compute_what_resident_blocks_do(tiny_dir):
     resident = _step(components_of(resolve_model(str(tiny_dir))))[:2]
     streaming = components_of(resolve_model(str(tiny_dir)))
     streaming.load_transformer = lambda dtype, bits, _: loader_ltx2.load_transformer(
-        streaming.files, dtype, residency=ResidencyMode.STREAM_BLOCKS)
+        streaming.files, dtype, residency=ResidencyMode.STREAM_BLOCKS
+    )
     streamed = _step(streaming)[:2]
     for a, b in zip(resident, streamed):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-5)
@@ -252,28 +285,40 @@ def _split_like_ltx25(tiny_dir: Path, folder: Path) -> dict[str, Path]:
 
     def part(name: str, prefixes: tuple[str, ...], sections: dict) -> Path:
         path = folder / name
-        mx.save_safetensors(str(path), {k: v for k, v in tensors.items() if k.startswith(prefixes)},
-                            metadata={"config": json.dumps(sections)})
+        mx.save_safetensors(
+            str(path),
+            {k: v for k, v in tensors.items() if k.startswith(prefixes)},
+            metadata={"config": json.dumps(sections)},
+        )
         return path
 
     gemma = dict(mx.load(str(tiny_dir / "gemma" / "model.safetensors")))
     gemma.update({k: v for k, v in tensors.items() if k.startswith("text_embedding_projection.")})
     gemma_config = json.loads((tiny_dir / "gemma" / "config.json").read_text())
-    mx.save_safetensors(str(folder / "gemma4-with-proj.safetensors"), gemma,
-                        metadata={"config": json.dumps(gemma_config)})
+    mx.save_safetensors(
+        str(folder / "gemma4-with-proj.safetensors"), gemma, metadata={"config": json.dumps(gemma_config)}
+    )
     return {
         "transformer": part("ltx-2.5-test-transformer.safetensors", (PREFIX,), {"transformer": config["transformer"]}),
         "video_vae": part("ltx-2.5-video-vae.safetensors", ("vae.",), {"vae": config["vae"]}),
-        "audio_vae": part("ltx-2.5-audio-vae.safetensors", ("audio_vae.", "vocoder."),
-                          {"audio_vae": config["audio_vae"], "vocoder": config["vocoder"]}),
+        "audio_vae": part(
+            "ltx-2.5-audio-vae.safetensors",
+            ("audio_vae.", "vocoder."),
+            {"audio_vae": config["audio_vae"], "vocoder": config["vocoder"]},
+        ),
         "gemma": folder / "gemma4-with-proj.safetensors",
     }
 
 
 def test_split_component_files_load_like_the_single_file(tiny_dir, tmp_path):
     split = _split_like_ltx25(tiny_dir, tmp_path)
-    files = _files(tiny_dir, checkpoint=split["transformer"], video_vae=split["video_vae"],
-                   audio_vae=split["audio_vae"], text_encoder_dir=split["gemma"])
+    files = _files(
+        tiny_dir,
+        checkpoint=split["transformer"],
+        video_vae=split["video_vae"],
+        audio_vae=split["audio_vae"],
+        text_encoder_dir=split["gemma"],
+    )
     for a, b in zip(_step(components_of(files)), _step(components_of(resolve_model(str(tiny_dir))))):
         np.testing.assert_array_equal(np.array(a), np.array(b))
     shapes = components_of(files).shapes()
@@ -290,8 +335,11 @@ def test_a_loose_split_transformer_file_finds_its_parts_beside_it(hub, tiny_dir,
     entry = catalog.CATALOG["ltx-2.3-22b-distilled"]
     text = (HubFile(repo, "gemma.safetensors"),)
     tokenizer = tuple(HubFile(repo, f"tokenizer/{n}") for n in ("tokenizer.json", "tokenizer_config.json"))
-    monkeypatch.setitem(catalog.CATALOG, entry.model_id, dataclasses.replace(
-        entry, text_encoder=text, tokenizer=tokenizer, text_encoder_bytes=0))
+    monkeypatch.setitem(
+        catalog.CATALOG,
+        entry.model_id,
+        dataclasses.replace(entry, text_encoder=text, tokenizer=tokenizer, text_encoder_bytes=0),
+    )
     for hub_file in (*text, *tokenizer):
         download_file(hub_file)
     files = resolve_model(str(split["transformer"]))

@@ -1,4 +1,5 @@
 """8/4-bit quantisation on load, and the MLX-native cache that makes the next load skip the source."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -20,8 +21,9 @@ from tests.core.test_weights_loading import step_inputs
 
 # Widths divisible by the quantisation group (64), so every linear layer is quantised.
 SHAPES = ModelShapes(
-    transformer=TransformerConfig(num_attention_heads=4, attention_head_dim=32, num_layers=2,
-                                  cross_attention_dim=128, caption_channels=64),
+    transformer=TransformerConfig(
+        num_attention_heads=4, attention_head_dim=32, num_layers=2, cross_attention_dim=128, caption_channels=64
+    ),
     t5=T5Config(**{**TINY_T5.__dict__, "d_model": 64, "d_ff": 128, "d_kv": 16}),
 )
 
@@ -58,8 +60,10 @@ def test_second_quantised_load_comes_from_the_cache_without_reading_the_checkpoi
     assert sorted(a) == sorted(b) and any(name.endswith(".scales") for name in a)
     for name in a:
         np.testing.assert_array_equal(as_numpy(a[name]), as_numpy(b[name]), err_msg=name)
-    np.testing.assert_array_equal(np.array(first(*step_inputs(first)).astype(mx.float32)),
-                                  np.array(second(*step_inputs(second)).astype(mx.float32)))
+    np.testing.assert_array_equal(
+        np.array(first(*step_inputs(first)).astype(mx.float32)),
+        np.array(second(*step_inputs(second)).astype(mx.float32)),
+    )
 
 
 def test_cache_is_keyed_to_the_source_file_and_bits(files):
@@ -93,8 +97,9 @@ def test_four_bit_transformer_and_eight_bit_t5_stay_close(files):
     assert layout_hf_t5.t5_config(files.text_encoder_dir).d_model == 64
     assert any(name.endswith(".scales") for name, _ in tree_flatten(t5_q.parameters()))
     ids = mx.array([[5, 6, 7, 1]])
-    t5_error = float(mx.abs(t5(ids, mx.ones((1, 4))) - t5_q(ids, mx.ones((1, 4)))).max()
-                     / mx.abs(t5(ids, mx.ones((1, 4)))).max())
+    t5_error = float(
+        mx.abs(t5(ids, mx.ones((1, 4))) - t5_q(ids, mx.ones((1, 4)))).max() / mx.abs(t5(ids, mx.ones((1, 4)))).max()
+    )
     print(f"4-bit transformer relative max error {four_bit_error:.2e}; 8-bit T5 {t5_error:.2e}")
     assert four_bit_error < 0.25
     assert t5_error < 0.05

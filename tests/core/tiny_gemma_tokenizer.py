@@ -4,6 +4,7 @@ Word-level over a small vocabulary, with Gemma's special-token ids (<pad> 0, <eo
 <unk> 3) and its template that puts <bos> first. It loads through `transformers.AutoTokenizer`
 exactly like a real Gemma tokenizer folder.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +32,11 @@ def write_tiny_gemma_tokenizer(folder: Path, max_length: int = 1024, with_pad_to
         single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
     )
     wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>" if with_pad_token else None, eos_token="<eos>", bos_token="<bos>", unk_token="<unk>",
+        tokenizer_object=backend,
+        pad_token="<pad>" if with_pad_token else None,
+        eos_token="<eos>",
+        bos_token="<bos>",
+        unk_token="<unk>",
         model_max_length=max_length,
     )
     folder.mkdir(parents=True, exist_ok=True)

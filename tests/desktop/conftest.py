@@ -1,4 +1,5 @@
 """Desktop test fixtures: the real tiny model, made once per session and linked into each test's home."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,18 @@ def tiny_model(isolated_app_home, tiny_model_source) -> Path:
 def app_settings(isolated_app_home, tmp_path) -> AppSettings:
     """Small, fast defaults: the tiny model at 128x96, 9 frames, outputs in the test's folder."""
     settings = AppSettings()
-    settings.update({"model": "tiny", "width": 128, "height": 96, "fps": 8.0, "seconds": 1.0,
-                     "seed": 7, "seed_locked": True, "output_dir": str(tmp_path / "outputs")})
+    settings.update(
+        {
+            "model": "tiny",
+            "width": 128,
+            "height": 96,
+            "fps": 8.0,
+            "seconds": 1.0,
+            "seed": 7,
+            "seed_locked": True,
+            "output_dir": str(tmp_path / "outputs"),
+        }
+    )
     settings.save()
     return settings
 

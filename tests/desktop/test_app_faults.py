@@ -1,4 +1,5 @@
 """The app under faults: a writer that fails, foreign files in the output folder, an exception in a slot."""
+
 from __future__ import annotations
 
 import json
@@ -31,14 +32,17 @@ def files_in(folder: Path) -> dict[str, bytes]:
 def disk_full_ffmpeg(folder: Path) -> types.SimpleNamespace:
     """An 'ffmpeg' that writes half a file and fails as ffmpeg does on a full disk."""
     exe = folder / "ffmpeg"
-    exe.write_text('#!/bin/sh\nfor out; do :; done\ncat > /dev/null\nprintf half > "$out"\n'
-                   'echo "[out#0/mp4 @ 0x1] Error writing trailer: No space left on device" >&2\nexit 228\n')
+    exe.write_text(
+        '#!/bin/sh\nfor out; do :; done\ncat > /dev/null\nprintf half > "$out"\n'
+        'echo "[out#0/mp4 @ 0x1] Error writing trailer: No space left on device" >&2\nexit 228\n'
+    )
     exe.chmod(0o755)
     return types.SimpleNamespace(get_ffmpeg_exe=lambda: str(exe))
 
 
 def test_a_generation_whose_writer_fails_shows_the_error_and_keeps_the_previous_clip_and_history(
-        qtbot, window, tmp_path, monkeypatch):
+    qtbot, window, tmp_path, monkeypatch
+):
     output_dir = window.settings.output_dir()
     window.prompt_panel.set_prompt("a clip to keep")
     with qtbot.waitSignal(window.generation_finished, timeout=GENERATION_TIMEOUT_MS) as finished:
@@ -66,8 +70,10 @@ def test_a_generation_whose_writer_fails_shows_the_error_and_keeps_the_previous_
 
 def test_foreign_json_files_in_the_output_folder_do_not_break_the_history(qtbot, tmp_path):
     request = GenerationRequest(prompt="a real one", seeds=[3], width=64, height=32, num_frames=9, fps=8.0)
-    (real,) = write_result(VideoResult(videos=[np.zeros((9, 32, 64, 3), np.uint8)], seeds=[3], fps=8.0,
-                                       request=request), tmp_path / "real.mp4")
+    (real,) = write_result(
+        VideoResult(videos=[np.zeros((9, 32, 64, 3), np.uint8)], seeds=[3], fps=8.0, request=request),
+        tmp_path / "real.mp4",
+    )
     foreign = {
         "notes.json": {"a": 1},
         "list.json": [1, 2],
@@ -124,9 +130,13 @@ def test_an_unhandled_exception_in_a_slot_is_logged_with_its_traceback_and_shown
     text = log_file.read_text()
     assert "CRITICAL" in text and "Unhandled exception" in text and "Traceback" in text
     assert "ValueError: slot boom" in text and "in thread background-job" in text
-    boxes = [w for w in QApplication.topLevelWidgets()
-             if isinstance(w, QMessageBox) and w.isVisible() and w.text().startswith("Something went wrong")]
-    assert [b.text() for b in boxes] == [f"Something went wrong (ValueError: slot boom). The app keeps running; "
-                                         f"the details are in {log_file}."]
+    boxes = [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, QMessageBox) and w.isVisible() and w.text().startswith("Something went wrong")
+    ]
+    assert [b.text() for b in boxes] == [
+        f"Something went wrong (ValueError: slot boom). The app keeps running; the details are in {log_file}."
+    ]
     for box in boxes:
         box.close()

@@ -1,4 +1,5 @@
 """The app's style gives a tool button's popup-menu arrow its own room, beside the text instead of over it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,7 @@ def test_the_arrow_is_drawn_right_of_the_text_with_a_gap_and_vertically_centred(
     arrow_first, arrow_last = runs[-1]
     assert arrow_last - arrow_first <= 9, f"the last ink is a small arrow, not text: {runs}"
     assert arrow_first - text_end >= 2, f"text and arrow touch: {runs}"
-    rows = np.flatnonzero(mask[:, arrow_first:arrow_last + 1].any(axis=1))
+    rows = np.flatnonzero(mask[:, arrow_first : arrow_last + 1].any(axis=1))
     assert abs((rows[0] + rows[-1]) / 2 - (mask.shape[0] - 1) / 2) <= 2, "the arrow sits in the corner"
 
 

@@ -1,4 +1,5 @@
 """The background-task helper: results, progress and errors reach the GUI thread, never a deleted receiver."""
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,13 @@ def test_progress_then_the_result_arrive_on_the_gui_thread(qtbot, pool):
         return "done"
 
     dispatcher = run_in_thread_pool(
-        work, receiver, name="count", pool=pool,
+        work,
+        receiver,
+        name="count",
+        pool=pool,
         on_progress=lambda value: seen.append(("progress", value, QThread.currentThread() is gui)),
-        on_result=lambda value: seen.append(("result", value, QThread.currentThread() is gui)))
+        on_result=lambda value: seen.append(("result", value, QThread.currentThread() is gui)),
+    )
     with qtbot.waitSignal(dispatcher.result, timeout=5000):
         pass
     assert seen == [("progress", 1, True), ("progress", 2, True), ("result", "done", True)]
@@ -51,8 +56,9 @@ def test_an_error_is_delivered_and_an_unexpected_one_is_logged(qtbot, pool, capl
         raise ValueError("no such clip")
 
     with caplog.at_level(logging.ERROR, logger="desktop.background"):
-        expected = run_in_thread_pool(fail, receiver, name="expected", pool=pool, on_error=errors.append,
-                                      expected=(ValueError,))
+        expected = run_in_thread_pool(
+            fail, receiver, name="expected", pool=pool, on_error=errors.append, expected=(ValueError,)
+        )
         with qtbot.waitSignal(expected.error, timeout=5000):
             pass
         assert not caplog.records, "an expected failure is the receiver's to report"
@@ -75,11 +81,21 @@ def test_nothing_reaches_a_receiver_deleted_before_its_task_finishes(qtbot, pool
         progress("late progress")
         return "late result"
 
-    doomed_dispatcher = run_in_thread_pool(slow, doomed, name="doomed", pool=pool,
-                                           on_progress=lambda value: delivered.append(f"doomed {value}"),
-                                           on_result=lambda value: delivered.append(f"doomed {value}"))
-    survivor_dispatcher = run_in_thread_pool(lambda progress: "on time", survivor, name="survivor", pool=pool,
-                                             on_result=lambda value: delivered.append(f"survivor {value}"))
+    doomed_dispatcher = run_in_thread_pool(
+        slow,
+        doomed,
+        name="doomed",
+        pool=pool,
+        on_progress=lambda value: delivered.append(f"doomed {value}"),
+        on_result=lambda value: delivered.append(f"doomed {value}"),
+    )
+    survivor_dispatcher = run_in_thread_pool(
+        lambda progress: "on time",
+        survivor,
+        name="survivor",
+        pool=pool,
+        on_result=lambda value: delivered.append(f"survivor {value}"),
+    )
     shiboken6.delete(doomed)  # the window closed while its work ran
     release.set()
     # One pool thread: the doomed task emitted first, so its signals would be delivered first.
@@ -91,9 +107,10 @@ def test_nothing_reaches_a_receiver_deleted_before_its_task_finishes(qtbot, pool
 
 def test_a_dispatcher_is_deleted_once_its_outcome_is_delivered(qtbot, pool):
     receiver = QObject()
-    dispatchers = [run_in_thread_pool(lambda progress: 1, receiver, name="one", pool=pool),
-                   run_in_thread_pool(lambda progress: 1 / 0, receiver, name="two", pool=pool,
-                                      expected=(ZeroDivisionError,))]
+    dispatchers = [
+        run_in_thread_pool(lambda progress: 1, receiver, name="one", pool=pool),
+        run_in_thread_pool(lambda progress: 1 / 0, receiver, name="two", pool=pool, expected=(ZeroDivisionError,)),
+    ]
     with qtbot.waitSignals([dispatchers[0].result, dispatchers[1].error], timeout=5000):
         pass
     qtbot.waitUntil(lambda: not any(shiboken6.isValid(d) for d in dispatchers), timeout=2000)
@@ -101,6 +118,7 @@ def test_a_dispatcher_is_deleted_once_its_outcome_is_delivered(qtbot, pool):
 
 def test_callbacks_holding_the_only_reference_to_their_receiver_are_released_safely(qtbot, pool):
     """A receiver only the callbacks keep alive goes when the task is done (no double delete)."""
+
     class Receiver(QWidget):
         pass
 
@@ -108,8 +126,13 @@ def test_callbacks_holding_the_only_reference_to_their_receiver_are_released_saf
 
     def start() -> weakref.ref:
         receiver = Receiver()
-        run_in_thread_pool(lambda progress: 2, receiver, name="orphan", pool=pool,
-                           on_result=lambda value: outcome.append((type(receiver).__name__, value)))
+        run_in_thread_pool(
+            lambda progress: 2,
+            receiver,
+            name="orphan",
+            pool=pool,
+            on_result=lambda value: outcome.append((type(receiver).__name__, value)),
+        )
         return weakref.ref(receiver)
 
     receiver = start()

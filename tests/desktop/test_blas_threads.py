@@ -1,4 +1,5 @@
 """numpy's bundled OpenBLAS runs on one thread once the app (or its generation worker) has started."""
+
 from __future__ import annotations
 
 import ctypes
@@ -12,8 +13,9 @@ from desktop.blas_threads import limit_blas_threads
 
 def bundled_openblas():
     numpy_dir = Path(np.__file__).resolve().parent
-    found = sorted(lib for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs")
-                   for lib in folder.glob("*openblas*"))
+    found = sorted(
+        lib for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs") for lib in folder.glob("*openblas*")
+    )
     return ctypes.CDLL(str(found[0])) if found else None
 
 
@@ -21,8 +23,11 @@ def test_limit_blas_threads_leaves_numpy_openblas_one_thread(monkeypatch):
     library = bundled_openblas()
     if library is None:
         pytest.skip("this numpy uses another BLAS (e.g. Accelerate)")
-    getter = next(getattr(library, name) for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads")
-                  if hasattr(library, name))
+    getter = next(
+        getattr(library, name)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads")
+        if hasattr(library, name)
+    )
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     assert limit_blas_threads()
     assert getter() == 1

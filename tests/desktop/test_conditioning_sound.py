@@ -1,5 +1,6 @@
 """A sound dropped or pasted on the conditioning strip: its waveform shows, the request follows it, and a
 model without sound refuses it with a sentence; the form's sound switch follows the model's family."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -95,8 +96,13 @@ def test_the_sound_switch_is_disabled_with_a_reason_for_models_without_sound(qtb
     settings.set_values({**settings.values(), "with_audio": True})
     assert box.isChecked()
     assert GenerationRequest(prompt="x").with_audio  # the default
-    assert [makes_sound(m) for m in ("ltx-2-19b-dev", "ltx-2.3-22b", LTX2_ID, "ltxv-2b-0.9.8-distilled", "tiny")] \
-        == [True, True, True, False, False]
+    assert [makes_sound(m) for m in ("ltx-2-19b-dev", "ltx-2.3-22b", LTX2_ID, "ltxv-2b-0.9.8-distilled", "tiny")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_a_sound_is_never_taken_as_frames(tmp_path):

@@ -1,4 +1,5 @@
 """Drag and drop onto the conditioning strip with real Qt drop events, and clipboard paste."""
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,15 @@ def drop_files(widget, paths: list[Path]) -> bool:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     centre = widget.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(widget, drop)
     return drop.isAccepted()
 
@@ -52,8 +55,7 @@ def test_dropped_png_becomes_a_movable_conditioning_item_used_by_the_generation(
     with qtbot.waitSignal(window.generation_finished, timeout=120_000) as finished:
         window.generate_action.trigger()
     sidecar = json.loads(Path(finished.args[0]).with_suffix(".json").read_text())
-    assert [(c["path"], c["frame"], c["strength"]) for c in sidecar["request"]["conditioning"]] == [
-        (str(png), 8, 0.8)]
+    assert [(c["path"], c["frame"], c["strength"]) for c in sidecar["request"]["conditioning"]] == [(str(png), 8, 0.8)]
 
 
 def test_dropped_non_media_file_is_refused_with_a_clear_message(qtbot, window, tmp_path):

@@ -1,4 +1,5 @@
 """The strip's thumbnails come from the pipeline's decoder; unreadable images are refused on drop."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,9 @@ from tests.core.test_media_probe import exif_jpeg
 
 def thumbnail_pixels(row) -> np.ndarray:
     image = row.thumb.pixmap().toImage()
-    return np.array([[image.pixelColor(x, y).getRgb()[:3] for x in range(image.width())]
-                     for y in range(image.height())], np.uint8)
+    return np.array(
+        [[image.pixelColor(x, y).getRgb()[:3] for x in range(image.width())] for y in range(image.height())], np.uint8
+    )
 
 
 def test_a_phone_photo_thumbnail_stands_upright(qtbot, tmp_path):

@@ -1,5 +1,6 @@
 """Files the system asks the app to open (the Dock icon, Finder's Open With) as real QFileOpenEvents
 sent to the application, before the main window exists and after."""
+
 from __future__ import annotations
 
 import json
@@ -38,6 +39,7 @@ def launch(qtbot, app, tiny_model, app_settings):
         qtbot.addWidget(window)
         windows.append(window)
         return window
+
     yield launch
     for window in windows:
         window.service.shutdown()
@@ -72,12 +74,12 @@ def answer_the_next_question(button: QMessageBox.StandardButton) -> dict:
             box.button(button).click()
         elif tries:
             QTimer.singleShot(10, lambda: poll(tries - 1))
+
     QTimer.singleShot(0, poll)
     return asked
 
 
-def test_files_opened_before_the_window_exists_arrive_once_it_is_shown(qtbot, app, launch, saved_project,
-                                                                       tmp_path):
+def test_files_opened_before_the_window_exists_arrive_once_it_is_shown(qtbot, app, launch, saved_project, tmp_path):
     image = write_png(tmp_path / "dropped on the dock.png")
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture")
@@ -87,8 +89,9 @@ def test_files_opened_before_the_window_exists_arrive_once_it_is_shown(qtbot, ap
 
     window = launch()
     timeline = window.timeline_panel
-    qtbot.waitUntil(lambda: bool(window.conditioning.items()) and timeline.project.folder == saved_project,
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: bool(window.conditioning.items()) and timeline.project.folder == saved_project, timeout=5000
+    )
     (item,) = window.conditioning.items()
     assert Path(item.path) == image and item.kind == "image" and item.frame == 0
     assert timeline.project.name == "Trip" and [c.duration for c in timeline.project.clips] == [17]
@@ -98,8 +101,9 @@ def test_files_opened_before_the_window_exists_arrive_once_it_is_shown(qtbot, ap
     window.error_dialog.accept()
 
 
-def test_files_opened_while_the_window_is_up_go_to_the_strip_and_the_timeline(qtbot, app, launch, saved_project,
-                                                                              tmp_path):
+def test_files_opened_while_the_window_is_up_go_to_the_strip_and_the_timeline(
+    qtbot, app, launch, saved_project, tmp_path
+):
     window = launch()
     timeline = window.timeline_panel
     timeline.parentWidget().hide()  # View → Timeline unticked: opening a project shows it again
@@ -122,8 +126,9 @@ def test_files_opened_while_the_window_is_up_go_to_the_strip_and_the_timeline(qt
     window.error_dialog.accept()
 
 
-def test_a_project_opened_over_unsaved_edits_asks_first_and_cancel_keeps_them(qtbot, app, launch, saved_project,
-                                                                             tmp_path):
+def test_a_project_opened_over_unsaved_edits_asks_first_and_cancel_keeps_them(
+    qtbot, app, launch, saved_project, tmp_path
+):
     window = launch()
     timeline = window.timeline_panel
     own = timeline.project_actions.save_project_as(tmp_path / "Own.ltxproj")
@@ -142,8 +147,7 @@ def test_a_project_opened_over_unsaved_edits_asks_first_and_cancel_keeps_them(qt
     assert "text" in asked and json.loads(own.read_text())["clips"] == []  # discarded: never written
 
 
-def test_saving_at_the_question_writes_the_edits_then_opens_the_project(qtbot, app, launch, saved_project,
-                                                                       tmp_path):
+def test_saving_at_the_question_writes_the_edits_then_opens_the_project(qtbot, app, launch, saved_project, tmp_path):
     window = launch()
     timeline = window.timeline_panel
     own = timeline.project_actions.save_project_as(tmp_path / "Own.ltxproj")

@@ -1,4 +1,5 @@
 """GenerationService/worker: event → signal mapping, queueing, cancel semantics, failures (no window)."""
+
 from __future__ import annotations
 
 import threading
@@ -14,9 +15,11 @@ from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDo
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
 
-def scripted_generate(steps: int = 3, gate: threading.Event | None = None, seen: list | None = None,
-                      step_seconds: float = 0.0):
+def scripted_generate(
+    steps: int = 3, gate: threading.Event | None = None, seen: list | None = None, step_seconds: float = 0.0
+):
     """A fake core generator: a stage, `steps` steps with previews, then Finished."""
+
     def generate(request):
         yield StageStarted("denoise", 1, 2)
         for i in range(1, steps + 1):
@@ -28,6 +31,7 @@ def scripted_generate(steps: int = 3, gate: threading.Event | None = None, seen:
             yield StepDone("denoise", i, steps, elapsed=0.1 * i, eta=0.1 * (steps - i))
             yield Preview(np.zeros((2, 8, 8, 3), np.uint8), "latent", i)
         yield Finished(VideoResult([np.zeros((9, 32, 32, 3), np.uint8)], request.seeds, 8.0, request))
+
     return generate
 
 

@@ -1,4 +1,5 @@
 """The settings form only produces valid sizes and 8k+1 frame counts."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The real window driven like a user: type, press Generate on the tiny model, cancel, fail, restart."""
+
 from __future__ import annotations
 
 import json
@@ -66,10 +67,12 @@ def test_ctrl_return_generates_and_history_rerun_repeats_the_seed(qtbot, window)
 
 def slowed_generate(delay_s: float):
     """The real tiny-model generator with a pause per event, so a cancel lands mid-run."""
+
     def generate(request):
         for event in real_generate(request):
             time.sleep(delay_s)
             yield event
+
     return generate
 
 
@@ -151,13 +154,21 @@ def test_gui_event_loop_never_stalls_over_100_ms_from_launch_through_a_first_gen
     # A fresh process: MLX, the core and transformers are imported by the launch itself, as for a user.
     probe = Path(__file__).resolve().parents[2] / "tools" / "launch_stall_probe.py"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run([sys.executable, str(probe), str(tmp_path / "outputs")], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=probe.parents[1])
+    result = subprocess.run(
+        [sys.executable, str(probe), str(tmp_path / "outputs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=probe.parents[1],
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
     measured = json.loads(lines[-1])
-    print(f"\nmax event-loop stall from launch through a first generation: {measured['max_stall_ms']} ms "
-          f"over {measured['ticks']} ticks (worst: {measured['worst']})")
+    print(
+        f"\nmax event-loop stall from launch through a first generation: {measured['max_stall_ms']} ms "
+        f"over {measured['ticks']} ticks (worst: {measured['worst']})"
+    )
     assert not measured["mlx_before_launch"]
     assert Path(measured["video"]).is_file()
     assert measured["ticks"] > 20

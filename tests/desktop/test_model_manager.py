@@ -1,4 +1,5 @@
 """The model manager: lists installed and available models, makes and removes the tiny model, reports download failures."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -14,8 +15,7 @@ from ltx_mlx_core.weights.registry import TINY_ID, tiny_model_dir
 
 def statuses(manager: ModelManager) -> dict[str, str]:
     table = manager.table
-    return {table.item(r, 0).data(Qt.ItemDataRole.UserRole): table.item(r, 2).text()
-            for r in range(table.rowCount())}
+    return {table.item(r, 0).data(Qt.ItemDataRole.UserRole): table.item(r, 2).text() for r in range(table.rowCount())}
 
 
 def test_first_launch_without_models_opens_the_manager_and_making_tiny_enables_generate(qtbot, app_settings):

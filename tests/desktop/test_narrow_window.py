@@ -1,5 +1,6 @@
 """The main window fits a 13-inch MacBook (1440 or 1470 points wide): at 1280 px the timeline's
 controls that do not fit move into its More menu, and every one stays reachable, none cut off."""
+
 from __future__ import annotations
 
 from operator import attrgetter
@@ -9,9 +10,31 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QWidget
 
 NARROW = 1280
-CONTROLS = ("project_button", "play", "extend", "extend_count", "extend_n", "bridge", "retake",
-            "regenerate", "take", "transition", "fade_frames", "delete", "clip_mute", "clip_gain", "zoom_out",
-            "zoom_in", "crf", "preset", "format", "export", "prompt", "seed", "frames")
+CONTROLS = (
+    "project_button",
+    "play",
+    "extend",
+    "extend_count",
+    "extend_n",
+    "bridge",
+    "retake",
+    "regenerate",
+    "take",
+    "transition",
+    "fade_frames",
+    "delete",
+    "clip_mute",
+    "clip_gain",
+    "zoom_out",
+    "zoom_in",
+    "crf",
+    "preset",
+    "format",
+    "export",
+    "prompt",
+    "seed",
+    "frames",
+)
 INPUTS = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit)
 
 
@@ -33,12 +56,12 @@ def narrow(qtbot, window):
         window.resize(width, 900)
         qtbot.waitUntil(lambda: window.width() == width, timeout=5000)
         qtbot.wait(50)
+
     return resize
 
 
 @pytest.mark.parametrize("history", [False, True], ids=["timeline only", "with history"])
-def test_the_main_window_can_be_1280_px_wide_with_every_timeline_control_reachable(qtbot, window, narrow,
-                                                                                   history):
+def test_the_main_window_can_be_1280_px_wide_with_every_timeline_control_reachable(qtbot, window, narrow, history):
     narrow(NARROW, history)
     assert window.minimumSizeHint().width() <= NARROW
     assert window.minimumSize().width() <= NARROW
@@ -46,8 +69,11 @@ def test_the_main_window_can_be_1280_px_wide_with_every_timeline_control_reachab
     row = controls.actions_row
     assert row.collapsed() and row.more.isVisible(), "at 1280 px some controls wait in the More menu"
     widgets = {name: attrgetter(name)(controls) for name in CONTROLS}
-    found = {w for w in controls.findChildren(QWidget) + row.overflow.findChildren(QWidget)
-             if isinstance(w, INPUTS) and not isinstance(w.parentWidget(), INPUTS)}  # a spin box's own line edit
+    found = {
+        w
+        for w in controls.findChildren(QWidget) + row.overflow.findChildren(QWidget)
+        if isinstance(w, INPUTS) and not isinstance(w.parentWidget(), INPUTS)
+    }  # a spin box's own line edit
     assert found - {row.more} == set(widgets.values()), "a timeline control this test does not know of"
 
     in_row = [name for name, w in widgets.items() if not in_menu(row, w)]

@@ -5,6 +5,7 @@ at 30 fps if the picture ran on the system clock alone), starts 150 ms after it 
 reports its position in 40 ms steps, and runs dry for 250 ms when the GUI thread stalls
 (which also stops the picture's timer). The picture timer ticks every 10 ms with jitter.
 """
+
 from __future__ import annotations
 
 import random

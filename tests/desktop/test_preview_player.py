@@ -1,4 +1,5 @@
 """The preview pane plays a finished clip in a loop, scrubs with the slider and shows live previews."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def shown_value(player: PreviewPlayer) -> int:
 def handle_centre(slider) -> QPoint:
     option = QStyleOptionSlider()
     slider.initStyleOption(option)
-    rect = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
-                                         QStyle.SubControl.SC_SliderHandle, slider)
+    rect = slider.style().subControlRect(
+        QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider
+    )
     return rect.center()
 
 
@@ -55,8 +57,9 @@ def test_dragging_the_slider_pauses_and_shows_the_frame_under_it(qtbot):
     QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     assert not player.is_playing(), "grabbing the slider pauses playback"
     QTest.mouseMove(slider, QPoint(slider.width() - 2, start.y()))
-    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                       QPoint(slider.width() - 2, start.y()))
+    QTest.mouseRelease(
+        slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(slider.width() - 2, start.y())
+    )
     assert player.current == 8 and shown_value(player) == 160
     qtbot.wait(250)
     assert player.current == 8, "playback stays paused after scrubbing"

@@ -1,5 +1,6 @@
 """The preview player plays a clip's sound with its picture: frames from the playback clock, volume and mute,
 the space bar, and a clear word (not a crash) when the clip or the machine has no sound."""
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,10 @@ def test_a_clip_s_sound_is_loaded_with_its_frames_and_plays_where_a_device_exist
 def test_without_a_sound_device_the_player_says_so_and_plays_the_picture(player, qtbot, monkeypatch, caplog):
     monkeypatch.setattr(sound_output, "output_problem", lambda: "no sound output device was found")
     monkeypatch.setattr(sound_output, "_reported", set())
-    with caplog.at_level(logging.WARNING, logger="desktop.sound_output"), \
-            qtbot.waitSignal(player.sound_unavailable) as told:
+    with (
+        caplog.at_level(logging.WARNING, logger="desktop.sound_output"),
+        qtbot.waitSignal(player.sound_unavailable) as told,
+    ):
         player.play(numbered_frames(6), fps=30.0, sound=tone(0.2))
     assert "No sound: no sound output device was found. Clips play without sound." in caplog.text
     assert told.args == ["no sound output device was found"]
@@ -138,9 +141,14 @@ print("volume:", player.volume.slider.toolTip())
 
 
 def test_without_qt_s_sound_library_the_app_still_plays_pictures_and_says_why():
-    result = subprocess.run([sys.executable, "-c", MISSING_MULTIMEDIA], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).resolve().parents[2],
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    result = subprocess.run(
+        [sys.executable, "-c", MISSING_MULTIMEDIA],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "frame: 5" in result.stdout and "volume: No sound: Qt's sound library could not load (" in result.stdout
     assert "No sound: Qt's sound library could not load" in result.stderr  # logged, once the app logs
@@ -149,5 +157,6 @@ def test_without_qt_s_sound_library_the_app_still_plays_pictures_and_says_why():
 def test_the_main_window_says_in_its_status_bar_when_a_clip_plays_without_sound(qtbot, window, monkeypatch):
     monkeypatch.setattr(sound_output, "output_problem", lambda: "no sound output device was found")
     window.preview.play(numbered_frames(4), fps=10.0, sound=tone(0.4))
-    assert window.statusBar().currentMessage() == \
-        "No sound: no sound output device was found. Clips play without sound."
+    assert (
+        window.statusBar().currentMessage() == "No sound: no sound output device was found. Clips play without sound."
+    )

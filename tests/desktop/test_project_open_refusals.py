@@ -1,4 +1,5 @@
 """Opening a damaged project in the app shows why and changes nothing: not the timeline, not the file."""
+
 from __future__ import annotations
 
 import pytest

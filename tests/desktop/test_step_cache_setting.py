@@ -1,4 +1,5 @@
 """The Advanced panel's step cache control: presets, a raw threshold, and saved settings."""
+
 from __future__ import annotations
 
 from desktop.widgets.advanced_settings import AdvancedSettings

@@ -1,4 +1,5 @@
 """Every timeline edit's `check` refuses exactly what its `apply` would, and changes nothing."""
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +13,7 @@ EDITS = sorted(set(OPS) - {"undo", "redo"})
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(start=start_clips, op=st.sampled_from(EDITS), a=st.integers(0, 40), b=st.integers(0, 40),
-       c=st.integers(0, 40))
+@given(start=start_clips, op=st.sampled_from(EDITS), a=st.integers(0, 40), b=st.integers(0, 40), c=st.integers(0, 40))
 def test_check_refuses_exactly_the_edits_that_cannot_apply(qapp, start, op, a, b, c):
     project = starting_project(start)
     command = make_command(project, op, a, b, c)

@@ -4,6 +4,7 @@ The stand-in has the real service's signals and submit/cancel; it "generates"
 a clip of the requested length on the next event-loop turn (solid colour from
 the seed), so timeline logic is tested without a model.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

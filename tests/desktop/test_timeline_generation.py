@@ -1,4 +1,5 @@
 """Timeline generation: extend chains, bridges, takes from regenerate and retake; extend on the tiny model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,9 @@ def panel(qtbot, tmp_path):
     panel = TimelinePanel(FakeService(tmp_path, produce=True), QUndoStack())
     qtbot.addWidget(panel)
     panel.set_default_model("tiny")
-    panel.add_files([str(coloured_clip(tmp_path / "a.mp4", 33, RED)), str(coloured_clip(tmp_path / "b.mp4", 25, BLUE))], 0)
+    panel.add_files(
+        [str(coloured_clip(tmp_path / "a.mp4", 33, RED)), str(coloured_clip(tmp_path / "b.mp4", 25, BLUE))], 0
+    )
     return panel
 
 
@@ -164,8 +167,13 @@ def test_bridge_and_retake_run_on_the_tiny_model(qtbot, tmp_path, tiny_model):
     panel = TimelinePanel(service, QUndoStack())
     qtbot.addWidget(panel)
     panel.set_default_model("tiny")
-    panel.add_files([str(coloured_clip(tmp_path / "a.mp4", 25, RED, size=(64, 64), fps=12.0)),
-                     str(coloured_clip(tmp_path / "b.mp4", 17, BLUE, size=(64, 64), fps=12.0))], 0)
+    panel.add_files(
+        [
+            str(coloured_clip(tmp_path / "a.mp4", 25, RED, size=(64, 64), fps=12.0)),
+            str(coloured_clip(tmp_path / "b.mp4", 17, BLUE, size=(64, 64), fps=12.0)),
+        ],
+        0,
+    )
     a, b = panel.project.clips
     panel.select(a.id)
     panel.controls.frames.setValue(25)

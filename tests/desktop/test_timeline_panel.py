@@ -1,4 +1,5 @@
 """The timeline panel with real mouse drags: reorder, trim, undo, range selection, drops, export, preview."""
+
 from __future__ import annotations
 
 import warnings
@@ -88,8 +89,16 @@ def test_dragging_the_right_handle_trims_and_undo_untrims(panel, four_clips):
 def wheel(view, steps: int, modifiers=Qt.NoModifier) -> None:
     """A mouse-wheel turn of `steps` notches (positive: away from the user) over the track."""
     at = QPointF(view.viewport().width() / 2, 60)
-    event = QWheelEvent(at, view.viewport().mapToGlobal(at), QPoint(), QPoint(0, 120 * steps), Qt.NoButton,
-                        modifiers, Qt.NoScrollPhase, False)
+    event = QWheelEvent(
+        at,
+        view.viewport().mapToGlobal(at),
+        QPoint(),
+        QPoint(0, 120 * steps),
+        Qt.NoButton,
+        modifiers,
+        Qt.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(view.viewport(), event)
 
 
@@ -205,14 +214,16 @@ def test_export_writes_one_mp4_of_the_timeline_with_a_crossfade(panel, four_clip
 
 
 def test_trimming_a_clip_shorter_than_its_crossfade_shortens_the_crossfade_and_undo_restores_both(
-        panel, four_clips, tmp_path, qtbot):
+    panel, four_clips, tmp_path, qtbot
+):
     panel.select(four_clips[2])
     panel.controls.transition.setCurrentText("Crossfade")
     panel.controls.fade_frames.setValue(20)
     panel.apply_transition()
     rect = panel.view.clip_rect(four_clips[2])
-    drag(panel.view, QPointF(rect.left() + 2, rect.center().y()),
-         QPointF(rect.left() + 2 + 20 * 4.0, rect.center().y()))  # 33 frames trimmed to 13 by the left handle
+    drag(
+        panel.view, QPointF(rect.left() + 2, rect.center().y()), QPointF(rect.left() + 2 + 20 * 4.0, rect.center().y())
+    )  # 33 frames trimmed to 13 by the left handle
     clip = panel.project.clip(four_clips[2])
     assert (clip.trim_in, clip.duration, clip.transition, clip.transition_frames) == (20, 13, "crossfade", 13)
     assert panel.undo_stack.count() == 6 and panel.undo_stack.undoText() == "Trim clip (crossfade shortened)"
@@ -233,12 +244,14 @@ def test_a_refused_edit_leaves_the_stack_and_the_document_as_they_were(panel, fo
     stack.setClean()
     stack.undo()  # a redo is pending and the saved state is one edit ahead
     before = (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(), panel.project.to_dict())
-    edit = (TrimClip(panel.project, four_clips[0], 5, 3, panel._on_changed) if refused.startswith("trim")
-            else SetTransition(panel.project, four_clips[0], "crossfade", 4, panel._on_changed))
+    edit = (
+        TrimClip(panel.project, four_clips[0], 5, 3, panel._on_changed)
+        if refused.startswith("trim")
+        else SetTransition(panel.project, four_clips[0], "crossfade", 4, panel._on_changed)
+    )
     assert not panel.push(edit)
     assert ("does not fit" if refused.startswith("trim") else "nothing to crossfade") in panel.status.text()
-    assert (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(),
-            panel.project.to_dict()) == before
+    assert (stack.count(), stack.index(), stack.cleanIndex(), stack.redoText(), panel.project.to_dict()) == before
     stack.redo()
     assert stack.isClean() and panel.project.clip(four_clips[1]).trim_out == 10
 
@@ -300,8 +313,15 @@ def test_a_generated_video_arrives_with_its_request_and_can_be_added_in_one_clic
     import json
 
     video = coloured_clip(tmp_path / "gen.mp4", 25, COLOURS[0])
-    request = {"prompt": "a lighthouse", "model": "tiny", "width": 96, "height": 64, "num_frames": 25,
-               "fps": 24.0, "seeds": [4]}
+    request = {
+        "prompt": "a lighthouse",
+        "model": "tiny",
+        "width": 96,
+        "height": 64,
+        "num_frames": 25,
+        "fps": 24.0,
+        "seeds": [4],
+    }
     video.with_suffix(".json").write_text(json.dumps({"video": "gen.mp4", "request": request}))
     assert not panel.project_actions.add_last.isEnabled()
     panel.service.job_finished.emit("window-job", str(video))  # the main window's Generate finished
@@ -331,8 +351,11 @@ def test_the_cli_exports_the_saved_project_exactly_as_the_app(panel, four_clips,
 
 
 def test_a_never_saved_timeline_is_autosaved_and_recovered_after_a_crash(panel, four_clips, tmp_path, qtbot):
-    drag(panel.view, panel.view.clip_rect(four_clips[0]).center(),
-         QPointF(panel.view.clip_rect(four_clips[2]).right() + 5, 60))
+    drag(
+        panel.view,
+        panel.view.clip_rect(four_clips[0]).center(),
+        QPointF(panel.view.clip_rect(four_clips[2]).right() + 5, 60),
+    )
     autosave = panel.project_actions.autosave()
     assert autosave is not None and autosave.is_file() and panel.project.folder is None
     order = [c.id for c in panel.project.clips]

@@ -1,5 +1,6 @@
 """Saving a timeline never loses it: failed saves are shown and keep the edits, Save as is all or nothing,
 autosaves are per instance and in the data folder, damaged autosaves never block opening (issue 22)."""
+
 from __future__ import annotations
 
 import errno
@@ -29,13 +30,13 @@ def make_panel(qtbot, tmp_path) -> TimelinePanel:
 @pytest.fixture()
 def panel(qtbot, tmp_path):
     panel = make_panel(qtbot, tmp_path)
-    panel.add_files([str(coloured_clip(tmp_path / f"clip{i}.mp4", 9 + 8 * i, (60 * i, 90, 200))) for i in range(2)],
-                    0)
+    panel.add_files([str(coloured_clip(tmp_path / f"clip{i}.mp4", 9 + 8 * i, (60 * i, 90, 200))) for i in range(2)], 0)
     return panel
 
 
 def full_disk(monkeypatch) -> None:
     """Every atomic write fails as on a full disk, once the new file's bytes are in place."""
+
     def fail(path):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
@@ -77,8 +78,9 @@ def test_a_save_to_a_read_only_disk_shows_why_and_changes_nothing(qtbot, tmp_pat
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
 
         assert panel.project_actions.save_project() is None
-        assert panel.project_actions.error_box.text() == ("Could not write 'project.json.bak': the disk is "
-                                                          "read-only; nothing was written.")
+        assert panel.project_actions.error_box.text() == (
+            "Could not write 'project.json.bak': the disk is read-only; nothing was written."
+        )
         assert not panel.undo_stack.isClean() and files_in(folder) == before
     finally:
         subprocess.run(["umount", str(disk)], check=True)

@@ -5,6 +5,7 @@ clip has its handles, and the retake band marks its frames without covering the 
 Set LTX_MLX_SCREENSHOTS=docs/screenshots to also write timeline.png there
 (run under xvfb-run for the platform's real fonts and style).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,13 @@ from ltx_mlx_core.video.io import write_video
 from tests.desktop.test_timeline_fakes import FakeService
 
 W, H = 192, 128
-SCENES = [((120, 170, 230), (70, 140, 60), (240, 80, 40)), ((250, 180, 120), (190, 120, 70), (60, 60, 200)),
-          ((30, 30, 70), (50, 50, 90), (250, 240, 120)), ((150, 210, 220), (220, 220, 200), (200, 40, 120)),
-          ((90, 90, 100), (120, 80, 60), (40, 200, 200))]
+SCENES = [
+    ((120, 170, 230), (70, 140, 60), (240, 80, 40)),
+    ((250, 180, 120), (190, 120, 70), (60, 60, 200)),
+    ((30, 30, 70), (50, 50, 90), (250, 240, 120)),
+    ((150, 210, 220), (220, 220, 200), (200, 40, 120)),
+    ((90, 90, 100), (120, 80, 60), (40, 200, 200)),
+]
 
 
 def shapes_clip(path: Path, frames: int, sky, ground, ball, phase: float) -> Path:
@@ -34,7 +39,7 @@ def shapes_clip(path: Path, frames: int, sky, ground, ball, phase: float) -> Pat
         frame = np.where((rows < H * 0.65)[..., None], np.array(sky, np.uint8), np.array(ground, np.uint8))
         x = (phase + f / frames) % 1 * (W + 40) - 20
         y = H * 0.65 - 18 - abs(np.sin((phase + f / frames) * np.pi * 3)) * H * 0.4
-        frame[(rows - y) ** 2 + (cols - x) ** 2 < 15 ** 2] = ball
+        frame[(rows - y) ** 2 + (cols - x) ** 2 < 15**2] = ball
         video[f] = frame
     return write_video(path, video, 24.0, crf=20, preset="ultrafast")
 
@@ -52,8 +57,9 @@ def close_to(pixels: np.ndarray, colour, tolerance: int) -> np.ndarray:
 def test_timeline_with_five_clips_renders(qtbot, tmp_path):
     panel = TimelinePanel(FakeService(tmp_path), QUndoStack())
     qtbot.addWidget(panel)
-    paths = [str(shapes_clip(tmp_path / f"shot{i}.mp4", 49 + 8 * (i % 3), *s, phase=i / 5))
-             for i, s in enumerate(SCENES)]
+    paths = [
+        str(shapes_clip(tmp_path / f"shot{i}.mp4", 49 + 8 * (i % 3), *s, phase=i / 5)) for i, s in enumerate(SCENES)
+    ]
     panel.add_files(paths, 0)
     clips = panel.project.clips
     clips[2].overlap_in = 9  # an extension of clip 2

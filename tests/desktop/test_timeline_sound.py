@@ -1,5 +1,6 @@
 """Sound on the timeline: waveforms on clips, gain and mute as undoable edits, playback that follows its
 clock and the film's mix, export with sound, and projects saved before clips had sound."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,11 @@ def panel(qtbot, tmp_path):
 @pytest.fixture()
 def sound_clips(panel, tmp_path):
     """Two clips with tones (440 Hz red, 660 Hz blue) and a silent green one, 1 s each at 24 fps."""
-    paths = [sound_clip(tmp_path / "a.mp4", 1.0, FPS, "red", 440), sound_clip(tmp_path / "b.mp4", 1.0, FPS, "blue", 660),
-             sound_clip(tmp_path / "c.mp4", 1.0, FPS, "green", None)]
+    paths = [
+        sound_clip(tmp_path / "a.mp4", 1.0, FPS, "red", 440),
+        sound_clip(tmp_path / "b.mp4", 1.0, FPS, "blue", 660),
+        sound_clip(tmp_path / "c.mp4", 1.0, FPS, "green", None),
+    ]
     panel.add_files([str(p) for p in paths], 0)
     return [c.id for c in panel.project.clips]
 
@@ -64,8 +68,7 @@ def test_waveforms_are_cached_beside_a_saved_project_s_media(panel, sound_clips,
     folder = panel.project_actions.save_project_as(tmp_path / "Trip").parent
     panel.view.refresh()
     qtbot.waitUntil(lambda: len(panel.view.waveform_items()) == 2, timeout=15_000)
-    qtbot.waitUntil(lambda: len(list((folder / "media" / WAVEFORM_FOLDER).glob("*.peaks.npy"))) == 3,
-                    timeout=15_000)
+    qtbot.waitUntil(lambda: len(list((folder / "media" / WAVEFORM_FOLDER).glob("*.peaks.npy"))) == 3, timeout=15_000)
 
 
 def test_mute_and_gain_are_undoable_edits_shown_on_the_clip(panel, sound_clips, qtbot):
@@ -103,9 +106,9 @@ def test_mute_a_clip_and_export_its_span_silent(panel, sound_clips, qtbot, tmp_p
     assert probe_media(out).audio_codec == "aac"
     sound = sound_of(out)
     margin = MIX_RATE // 50
-    assert rms(sound[margin:MIX_RATE - margin]) < 1e-3  # clip 1, muted
-    assert rms(sound[MIX_RATE + margin:2 * MIX_RATE - margin]) == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.05)
-    assert rms(sound[2 * MIX_RATE + margin:3 * MIX_RATE - margin]) < 1e-3  # clip 3 has no sound
+    assert rms(sound[margin : MIX_RATE - margin]) < 1e-3  # clip 1, muted
+    assert rms(sound[MIX_RATE + margin : 2 * MIX_RATE - margin]) == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.05)
+    assert rms(sound[2 * MIX_RATE + margin : 3 * MIX_RATE - margin]) < 1e-3  # clip 3 has no sound
 
 
 def test_moves_trims_and_takes_keep_the_sound_with_its_frames(panel, sound_clips, qtbot, tmp_path):
@@ -123,7 +126,7 @@ def test_moves_trims_and_takes_keep_the_sound_with_its_frames(panel, sound_clips
     sound = sound_of(out)[:, 0]
 
     def frequency(first_frame: int, last_frame: int) -> float:
-        span = sound[sample_at(first_frame, FPS) + 960:sample_at(last_frame, FPS) - 960]
+        span = sound[sample_at(first_frame, FPS) + 960 : sample_at(last_frame, FPS) - 960]
         return np.count_nonzero(np.diff(np.signbit(span))) / 2 / (len(span) / MIX_RATE)
 
     assert frequency(0, 18) == pytest.approx(660, rel=0.02)
@@ -155,7 +158,7 @@ def test_the_playback_mix_is_the_export_s_mix(panel, sound_clips, qtbot):
     samples = np.frombuffer(film_sound.samples(panel.project), "<i2").reshape(-1, 2) / 32767
     assert len(samples) == sample_at(panel.project.total_frames, FPS)
     margin = MIX_RATE // 50
-    assert rms(samples[margin:MIX_RATE - margin]) == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.05)
+    assert rms(samples[margin : MIX_RATE - margin]) == pytest.approx(AMPLITUDE / np.sqrt(2), rel=0.05)
     assert np.abs(samples[MIX_RATE:]).max() < 1e-6  # the muted clip and the silent one
 
 
@@ -164,13 +167,36 @@ def test_a_project_saved_before_clips_had_sound_opens_unchanged(tmp_path):
     folder = tmp_path / "Old.ltxproj"
     (folder / "media").mkdir(parents=True)
     clip = sound_clip(folder / "media" / "shot.mp4", 1.0, FPS, "red", 440)
-    saved = {"version": 1, "name": "Old", "fps": 24.0, "width": 64, "height": 48, "model": None, "clips": [
-        {"takes": [{"path": "media/shot.mp4", "request": None, "label": "shot", "frames": 24, "created": 1.0}],
-         "active": 0, "trim_in": 2, "trim_out": None, "overlap_in": 0, "transition": "cut", "transition_frames": 0,
-         "id": "a1"},
-        {"takes": [{"path": "media/shot.mp4", "request": None, "label": "shot", "frames": 24, "created": 2.0}],
-         "active": 0, "trim_in": 0, "trim_out": 20, "overlap_in": 0, "transition": "crossfade",
-         "transition_frames": 6, "id": "b2"}]}
+    saved = {
+        "version": 1,
+        "name": "Old",
+        "fps": 24.0,
+        "width": 64,
+        "height": 48,
+        "model": None,
+        "clips": [
+            {
+                "takes": [{"path": "media/shot.mp4", "request": None, "label": "shot", "frames": 24, "created": 1.0}],
+                "active": 0,
+                "trim_in": 2,
+                "trim_out": None,
+                "overlap_in": 0,
+                "transition": "cut",
+                "transition_frames": 0,
+                "id": "a1",
+            },
+            {
+                "takes": [{"path": "media/shot.mp4", "request": None, "label": "shot", "frames": 24, "created": 2.0}],
+                "active": 0,
+                "trim_in": 0,
+                "trim_out": 20,
+                "overlap_in": 0,
+                "transition": "crossfade",
+                "transition_frames": 6,
+                "id": "b2",
+            },
+        ],
+    }
     (folder / "project.json").write_text(json.dumps(saved))
     project = load_project(folder)
     assert [(c.gain_db, c.muted, c.take.has_audio) for c in project.clips] == [(0.0, False, None)] * 2
@@ -195,7 +221,7 @@ def test_a_retake_spliced_into_a_clip_keeps_each_part_s_sound_on_its_frames(tmp_
     assert probe_media(spliced).frames == 48
 
     def frequency(first_frame: int, last_frame: int) -> float:
-        span = sound[sample_at(first_frame, FPS) + 960:sample_at(last_frame, FPS) - 960]
+        span = sound[sample_at(first_frame, FPS) + 960 : sample_at(last_frame, FPS) - 960]
         return np.count_nonzero(np.diff(np.signbit(span))) / 2 / (len(span) / MIX_RATE)
 
     assert [round(frequency(a, b), -1) for a, b in ((0, 16), (16, 32), (32, 48))] == [440, 880, 440]

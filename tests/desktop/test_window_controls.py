@@ -1,4 +1,5 @@
 """The window's menus, their shortcuts, and the seed's Randomise button, driven through the real window."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,15 @@ from ltx_mlx_core.pipeline.request import GenerationRequest
 GENERATION_TIMEOUT_MS = 120_000
 
 EXPECTED_MENUS = {
-    "File": ["Generate", "Cancel Generation", "Open Request JSON…", "Choose Output Folder…", "Show Output Folder",
-             "Settings…", "Quit"],
+    "File": [
+        "Generate",
+        "Cancel Generation",
+        "Open Request JSON…",
+        "Choose Output Folder…",
+        "Show Output Folder",
+        "Settings…",
+        "Quit",
+    ],
     "Edit": ["Undo", "Redo", "Paste as Conditioning", "Clear Conditioning", "Add Last Video to Timeline"],
     "View": ["History", "Appearance", "Timeline"],
     "Models": ["Model Manager…", "Make Tiny Test Model"],
@@ -88,8 +96,9 @@ def test_file_menu_generates_cancels_and_handles_request_files_and_folders(qtbot
     assert file["Generate"].isEnabled() and not file["Cancel Generation"].isEnabled()
 
     # Open Request JSON… loads a past request's settings into the form.
-    request = GenerationRequest(prompt="a request from disk", model="tiny", width=192, height=128, num_frames=17,
-                                fps=8.0, seeds=[99])
+    request = GenerationRequest(
+        prompt="a request from disk", model="tiny", width=192, height=128, num_frames=17, fps=8.0, seeds=[99]
+    )
     request_file = tmp_path / "past.json"
     request_file.write_text(json.dumps({"request": request.to_dict()}))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(request_file), ""))

@@ -1,4 +1,5 @@
 """What the window shows while it generates: progress text, the memory mode in effect, memory in use, previews."""
+
 from __future__ import annotations
 
 import re
@@ -26,15 +27,26 @@ def test_progress_label_names_each_stage_and_counts_steps_with_an_eta(qtbot, win
     bar_formats: list[str] = []
     # Connected after the window's own slots, so each reads what the window has just shown.
     window.service.stage_started.connect(lambda job, name, detail: texts.append(window.progress.label.text()))
-    window.service.step.connect(lambda job, i, n, eta: (texts.append(window.progress.label.text()),
-                                                        bar_formats.append(window.progress.bar.format())))
+    window.service.step.connect(
+        lambda job, i, n, eta: (
+            texts.append(window.progress.label.text()),
+            bar_formats.append(window.progress.bar.format()),
+        )
+    )
     generate(qtbot, window, "counting the steps")
     # The tiny model's pipeline: two passes (3 + 2 steps) with an upsample between, then one decoded tile.
     assert re.fullmatch(r"Loading models · memory mode: .+", texts[0]), texts[0]
     assert "Reading the prompt" in texts[1]
     steps = [t for t in texts if " · step " in t]
-    expected = [("First pass", 1, 3), ("First pass", 2, 3), ("First pass", 3, 3), ("Upscaling", 1, 1),
-                ("Second pass", 1, 2), ("Second pass", 2, 2), ("Decoding video", 1, 1)]
+    expected = [
+        ("First pass", 1, 3),
+        ("First pass", 2, 3),
+        ("First pass", 3, 3),
+        ("Upscaling", 1, 1),
+        ("Second pass", 1, 2),
+        ("Second pass", 2, 2),
+        ("Decoding video", 1, 1),
+    ]
     assert len(steps) == len(expected), steps
     for text, (stage, i, n) in zip(steps, expected):
         assert re.fullmatch(rf"{stage} · step {i}/{n} · {ETA}", text), text
@@ -47,11 +59,13 @@ def test_the_memory_mode_the_core_chose_is_shown_in_progress_and_status_bar(qtbo
     assert window.residency_label.isHidden()
     loads: list[tuple[str, str]] = []
     window.service.stage_started.connect(
-        lambda job, name, detail: loads.append((detail, window.progress.label.text())) if name == "load" else None)
+        lambda job, name, detail: loads.append((detail, window.progress.label.text())) if name == "load" else None
+    )
     window.advanced.residency_combo.setCurrentIndex(window.advanced.residency_combo.findData("stream_blocks"))
     generate(qtbot, window, "streaming blocks")
-    assert loads == [("residency: stream_blocks",
-                      "Loading models · memory mode: stream transformer blocks (least memory)")]
+    assert loads == [
+        ("residency: stream_blocks", "Loading models · memory mode: stream transformer blocks (least memory)")
+    ]
     assert window.residency_label.isVisible()
     assert window.residency_label.text() == "Memory mode: Stream transformer blocks (least memory)"
 
@@ -68,8 +82,11 @@ def test_the_memory_mode_the_core_chose_is_shown_in_progress_and_status_bar(qtbo
 def memory_readings(text: str) -> dict[str, int]:
     """'Memory: 1,234 MiB · MLX active 3 MiB, peak 19 MiB' -> {'rss': 1234, 'active': 3, 'peak': 19}."""
     readings = {}
-    for key, pattern in (("rss", r"(?:Peak memory|Memory): ([\d,]+) MiB"), ("active", r"MLX active ([\d,]+) MiB"),
-                         ("peak", r"peak ([\d,]+) MiB")):
+    for key, pattern in (
+        ("rss", r"(?:Peak memory|Memory): ([\d,]+) MiB"),
+        ("active", r"MLX active ([\d,]+) MiB"),
+        ("peak", r"peak ([\d,]+) MiB"),
+    ):
         match = re.search(pattern, text)
         if match:
             readings[key] = int(match.group(1).replace(",", ""))
@@ -102,7 +119,7 @@ def image_array(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     width, height = image.width(), image.height()
     data = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * height)
-    return data.reshape(height, image.bytesPerLine())[:, :3 * width].reshape(height, width, 3).copy()
+    return data.reshape(height, image.bytesPerLine())[:, : 3 * width].reshape(height, width, 3).copy()
 
 
 def test_preview_pane_shows_each_step_preview_while_the_window_generates(qtbot, window):
@@ -117,8 +134,9 @@ def test_preview_pane_shows_each_step_preview_while_the_window_generates(qtbot, 
     assert len(shown) >= 5, "a preview per denoising step (3 + 2) and one decoded"
     for frame, displayed in shown:
         # Displayed scaled to the pane; brought back to the frame's size it is that frame.
-        image = QImage(displayed.data, displayed.shape[1], displayed.shape[0], 3 * displayed.shape[1],
-                       QImage.Format.Format_RGB888)
+        image = QImage(
+            displayed.data, displayed.shape[1], displayed.shape[0], 3 * displayed.shape[1], QImage.Format.Format_RGB888
+        )
         back = image_array(image.scaled(frame.shape[1], frame.shape[0], Qt.AspectRatioMode.IgnoreAspectRatio))
         assert np.abs(back.astype(int) - frame.astype(int)).mean() < 12
         assert displayed.shape[0] > frame.shape[0], "scaled up to fill the pane"

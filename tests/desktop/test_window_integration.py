@@ -1,4 +1,5 @@
 """The window's wider wiring: File → Settings, the timeline dock and its shared undo, the packaged self-test."""
+
 from __future__ import annotations
 
 import json
@@ -77,12 +78,21 @@ def test_self_test_generates_a_clip_in_a_throwaway_home(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     env.pop("LTX_MLX_HOME", None)  # the self-test must make its own home, not touch the user's
     env["HOME"] = str(tmp_path)  # so that a stray write to the real home would land here instead
-    result = subprocess.run([sys.executable, "-m", "desktop.app", "--self-test"], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop.app", "--self-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     # A clip with sound played through the preview player; the line says whether it could be heard.
-    assert re.search(r"self-test sound: played sound-check\.mp4 (with sound: audio output available|"
-                     r"without sound: audio output unavailable \(.+\))\n", result.stdout), result.stdout
+    assert re.search(
+        r"self-test sound: played sound-check\.mp4 (with sound: audio output available|"
+        r"without sound: audio output unavailable \(.+\))\n",
+        result.stdout,
+    ), result.stdout
     video = Path(result.stdout.strip().split("self-test passed: ", 1)[1])
     try:
         assert video.suffix == ".mp4" and video.stat().st_size > 0

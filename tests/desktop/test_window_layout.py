@@ -1,4 +1,5 @@
 """The main window's first size shows the whole form; smaller windows scroll it; the app installs its style."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect
@@ -19,9 +20,22 @@ def visible_in_form(window, widget) -> bool:
 
 def important_controls(window) -> list:
     g, a = window.gen_settings, window.advanced
-    return [window.prompt_panel.prompt_edit, window.prompt_panel.negative_edit, g.model_combo, g.preset_combo,
-            g.width_spin, g.seconds_spin, g.fps_combo, g.seed_spin, g.randomise_button, a.config_combo,
-            a.guidance_spin, a.stg_spin, a.residency_combo, a.quantize_combo]
+    return [
+        window.prompt_panel.prompt_edit,
+        window.prompt_panel.negative_edit,
+        g.model_combo,
+        g.preset_combo,
+        g.width_spin,
+        g.seconds_spin,
+        g.fps_combo,
+        g.seed_spin,
+        g.randomise_button,
+        a.config_combo,
+        a.guidance_spin,
+        a.stg_spin,
+        a.residency_combo,
+        a.quantize_combo,
+    ]
 
 
 def test_default_size_is_the_design_size_on_a_big_screen_and_shrinks_on_a_small_one():

@@ -1,5 +1,6 @@
 """The command line never loses a file: a failed write exits non-zero with one sentence, leaves what was
 there as it was and no temporary file behind (issue 22, "Data loss")."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,15 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _cli(*args: str, home: Path, umask: int = 0o022) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ltx_mlx_core.cli", *args], cwd=REPO, env=_env(home),
-                          capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(umask))
+    return subprocess.run(
+        [sys.executable, "-m", "ltx_mlx_core.cli", *args],
+        cwd=REPO,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=lambda: os.umask(umask),
+    )
 
 
 def _message(run: subprocess.CompletedProcess) -> str:
@@ -55,8 +63,9 @@ def small_disk(tmp_path):
     """A 100 KB tmpfs (root only); skipped where the machine does not allow mounting one."""
     mount = tmp_path / "small"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.strip() or 'mount failed'}")
     yield mount
@@ -74,8 +83,9 @@ def test_generate_on_a_full_disk_exits_1_and_keeps_the_existing_video(home, smal
     run = _cli("generate", *SMALL, "--prompt", "b", "--seed", "2", "--output", str(keep), home=home)
 
     assert run.returncode == 1
-    assert _message(run) == ("ltx-mlx: Could not write 'keep.mp4': the disk is full; "
-                             "the existing file was left as it was.")
+    assert _message(run) == (
+        "ltx-mlx: Could not write 'keep.mp4': the disk is full; the existing file was left as it was."
+    )
     assert _snapshot(small_disk) == before  # keep.mp4, keep.json, filler: byte for byte, nothing added
 
 
@@ -85,8 +95,9 @@ def test_an_output_suffix_the_writer_cannot_make_exits_2_before_the_model_loads(
     existing.write_text("the user's file")
     run = _cli("generate", "--model", "tiny", "--prompt", "p", "--output", str(existing), home=home)
     assert run.returncode == 2
-    assert _message(run) == (f"ltx-mlx: '{name}' has '{existing.suffix}'; a video is written as "
-                             ".mp4, .m4v, .mov or .mkv.")
+    assert _message(run) == (
+        f"ltx-mlx: '{name}' has '{existing.suffix}'; a video is written as .mp4, .m4v, .mov or .mkv."
+    )
     assert "load" not in run.stderr  # refused before the first stage
     assert _snapshot(tmp_path) == {name: b"the user's file"}
 
@@ -96,8 +107,10 @@ def test_a_users_json_beside_the_output_is_refused_up_front_and_kept(home, tmp_p
     notes.write_text('{"my": "notes"}')
     run = _cli("generate", *SMALL, "--prompt", "p", "--output", str(tmp_path / "clip.mp4"), home=home)
     assert run.returncode == 2
-    assert _message(run) == (f"ltx-mlx: '{notes}' exists and was not written by ltx-mlx; the video's settings "
-                             "are saved under that name, so move that file or choose another output name.")
+    assert _message(run) == (
+        f"ltx-mlx: '{notes}' exists and was not written by ltx-mlx; the video's settings "
+        "are saved under that name, so move that file or choose another output name."
+    )
     assert _snapshot(tmp_path) == {"clip.json": b'{"my": "notes"}'}
 
 
@@ -119,8 +132,9 @@ def test_outputs_follow_the_umask_and_a_replaced_output_keeps_its_mode(home, tmp
 def _long_project(folder: Path) -> Path:
     """A timeline whose export takes many seconds: one noisy clip, many times over, at the slowest preset."""
     clip = folder / "noise.mp4"
-    write_video(clip, np.random.default_rng(0).integers(0, 255, (49, 256, 256, 3), dtype=np.uint8), fps=24,
-                preset="ultrafast")
+    write_video(
+        clip, np.random.default_rng(0).integers(0, 255, (49, 256, 256, 3), dtype=np.uint8), fps=24, preset="ultrafast"
+    )
     project = folder / "Long.ltxproj"
     project.mkdir()
     clips = [{"takes": [{"path": str(clip)}], "active": 0} for _ in range(40)]
@@ -134,9 +148,23 @@ def test_sigterm_mid_encode_exits_143_and_leaves_no_temporary_file(home, tmp_pat
     out_folder.mkdir()
     film = out_folder / "film.mp4"
     film.write_bytes(b"the previous export")
-    process = subprocess.Popen([sys.executable, "-m", "ltx_mlx_core.cli", "stitch", str(project), "--output",
-                                str(film), "--preset", "veryslow"], cwd=REPO, env=_env(home),
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ltx_mlx_core.cli",
+            "stitch",
+            str(project),
+            "--output",
+            str(film),
+            "--preset",
+            "veryslow",
+        ],
+        cwd=REPO,
+        env=_env(home),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not any(p.name.startswith(".film.mp4.") for p in out_folder.iterdir()):  # encoding has begun
         assert process.poll() is None and time.monotonic() < deadline, "the export ended before it was stopped"

@@ -5,6 +5,7 @@ that already exists. One line on stderr proves at once: no traceback, no ffmpeg 
 progress line (which the first stage, loading, would draw), so nothing was loaded. The folder
 holding the output and the inputs must be byte for byte as it was, with nothing left behind.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,12 +31,14 @@ def _cli(*args: str, home: Path, **extra_env: str) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k != "LTX_MLX_MEMORY_LIMIT_BYTES"}
     env.update(LTX_MLX_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO), **extra_env)
     # Arguments go to the OS as bytes: a str holding surrogates becomes the raw bytes they stand for.
-    return subprocess.run([sys.executable, "-m", "ltx_mlx_core.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ltx_mlx_core.cli", *args], cwd=REPO, env=env, capture_output=True, timeout=300
+    )
 
 
-def assert_refused(run: subprocess.CompletedProcess, code: int, fragment: str, folder: Path,
-                   before: dict[str, bytes]) -> str:
+def assert_refused(
+    run: subprocess.CompletedProcess, code: int, fragment: str, folder: Path, before: dict[str, bytes]
+) -> str:
     err = run.stderr.decode("utf-8", "replace")
     assert run.returncode == code, err
     lines = err.splitlines()  # splits on the progress line's \r too
@@ -70,12 +73,17 @@ def png_claiming(path: Path, width: int, height: int) -> Path:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
 # -- A: values refused with a sentence, before the model loads --------------------------------------
+
 
 @pytest.mark.parametrize(
     "extra, fragment",
@@ -97,8 +105,20 @@ def test_bad_values_exit_2_with_one_sentence_before_loading(home, work, extra, f
 def test_extend_with_a_negative_overlap_is_refused_by_the_argument_parser(home, work):
     clip = write_video(work / "in.mp4", np.zeros((17, 64, 64, 3), np.uint8), fps=12)
     before = snapshot(work)
-    run = _cli("extend", "--model", "tiny", "--input", str(clip), "--prompt", "p", "--overlap", "-7",
-               "--output", str(work / "out.mp4"), home=home)
+    run = _cli(
+        "extend",
+        "--model",
+        "tiny",
+        "--input",
+        str(clip),
+        "--prompt",
+        "p",
+        "--overlap",
+        "-7",
+        "--output",
+        str(work / "out.mp4"),
+        home=home,
+    )
     assert_refused(run, 2, "argument --overlap: the value must be a whole number of at least 1; got -7", work, before)
 
 
@@ -113,10 +133,14 @@ def test_a_data_folder_that_is_a_file_is_one_sentence_even_for_models_list(tmp_p
     home = tmp_path / "home"
     home.write_text("LTX_MLX_HOME points at this file")
     before = snapshot(tmp_path)
-    for args in (("models", "list"), ("models", "make-tiny"), ("generate", "--model", "tiny", "--prompt", "p",
-                                                               "--output", str(tmp_path / "x.mp4"))):
-        assert_refused(_cli(*args, home=home), 2, f"cannot create the folder '{home}/data' (from LTX_MLX_HOME)",
-                       tmp_path, before)
+    for args in (
+        ("models", "list"),
+        ("models", "make-tiny"),
+        ("generate", "--model", "tiny", "--prompt", "p", "--output", str(tmp_path / "x.mp4")),
+    ):
+        assert_refused(
+            _cli(*args, home=home), 2, f"cannot create the folder '{home}/data' (from LTX_MLX_HOME)", tmp_path, before
+        )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -135,12 +159,24 @@ def test_bench_json_that_cannot_be_written_is_refused_before_timing(home, work):
     blocker = work / "not-a-folder"
     blocker.write_text("x")
     before = snapshot(work)
-    run = _cli("bench", "--model", "tiny", *SMALL, "--repeats", "1", "--warmup", "0", "--json",
-               str(blocker / "report.json"), home=home)
+    run = _cli(
+        "bench",
+        "--model",
+        "tiny",
+        *SMALL,
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        str(blocker / "report.json"),
+        home=home,
+    )
     assert_refused(run, 2, "The output's folder cannot be made:", work, before)
 
 
 # -- B: input media probed before the model loads -------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def bad_media(tmp_path_factory) -> dict[str, Path]:
@@ -153,8 +189,21 @@ def bad_media(tmp_path_factory) -> dict[str, Path]:
     files["truncated"].write_bytes(data[: len(data) // 2])
     import imageio_ffmpeg
 
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",
-                    "-c:a", "aac", str(files["audio_only"])], check=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+            str(files["audio_only"]),
+        ],
+        check=True,
+    )
     files["text.png"] = folder / "text.png"
     files["text.png"].write_text("a text file named like a picture")
     files["dot.png"] = folder / "dot.png"
@@ -180,16 +229,28 @@ def test_unreadable_conditioning_media_exit_2_with_one_sentence(home, work, bad_
     assert "ffmpeg version" not in line and "Input #" not in line  # no ffmpeg banner or stream dump
 
 
-@pytest.mark.parametrize("name, fragment", [("truncated", "is not a video ffmpeg can read ("),
-                                            ("audio_only", "has no video stream")])
+@pytest.mark.parametrize(
+    "name, fragment", [("truncated", "is not a video ffmpeg can read ("), ("audio_only", "has no video stream")]
+)
 def test_extend_probes_its_input_before_loading(home, work, bad_media, name, fragment):
     before = snapshot(work)
-    run = _cli("extend", "--model", "tiny", "--input", str(bad_media[name]), "--prompt", "p",
-               "--output", str(work / "out.mp4"), home=home)
+    run = _cli(
+        "extend",
+        "--model",
+        "tiny",
+        "--input",
+        str(bad_media[name]),
+        "--prompt",
+        "p",
+        "--output",
+        str(work / "out.mp4"),
+        home=home,
+    )
     assert_refused(run, 2, fragment, work, before)
 
 
 # -- D: the tiny model and conditioning specs -----------------------------------------------------
+
 
 def test_a_malformed_conditioning_spec_is_reported_as_a_spec_error(home, work):
     image = work / "first.png"
@@ -214,8 +275,13 @@ def damaged_home(home, tmp_path) -> Path:
 
 def test_a_damaged_tiny_model_says_to_make_it_again_not_to_download_it(damaged_home, work):
     before = snapshot(work)
-    line = assert_refused(generate("--prompt", "p", *SMALL, home=damaged_home, work=work), 1,
-                          "make it again with `ltx-mlx models make-tiny --force`", work, before)
+    line = assert_refused(
+        generate("--prompt", "p", *SMALL, home=damaged_home, work=work),
+        1,
+        "make it again with `ltx-mlx models make-tiny --force`",
+        work,
+        before,
+    )
     assert "tokenizer/tokenizer.json has changed" in line and "tiny.safetensors has changed" in line
     assert "Download" not in line and "download" not in line
 
@@ -231,6 +297,7 @@ def test_make_tiny_rewrites_a_damaged_tiny_model_and_says_so(damaged_home):
 
 
 # -- E: stitch refuses a malformed project in one sentence -----------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_stitch_refuses_a_malformed_project_with_exit_2(home, work, name):

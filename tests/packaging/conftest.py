@@ -1,4 +1,5 @@
 """Packaging tests: fast, no build. They load packaging/*.py by path (packaging/ is not a package)."""
+
 from __future__ import annotations
 
 import importlib.util

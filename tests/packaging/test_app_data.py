@@ -1,5 +1,6 @@
 """App data lives in platformdirs' locations (config, cache, data, logs); the desktop app logs to a
 rotating file there, and Help → Open Log Folder shows it."""
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,9 @@ def test_help_menu_opens_the_log_folder(qtbot, isolated_app_home, monkeypatch):
     window = main_window.MainWindow(settings=AppSettings(), show_model_manager_if_empty=False)
     qtbot.addWidget(window)
     try:
-        help_menu = next(action.menu() for action in window.menuBar().actions()
-                         if action.text().replace("&", "") == "Help")
+        help_menu = next(
+            action.menu() for action in window.menuBar().actions() if action.text().replace("&", "") == "Help"
+        )
         (open_log,) = [a for a in help_menu.actions() if a.text().replace("&", "") == "Open Log Folder"]
         open_log.trigger()
         assert [Path(url.toLocalFile()) for url in opened] == [paths.log_dir()]

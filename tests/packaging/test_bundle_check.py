@@ -1,5 +1,6 @@
 """packaging/bundle_check.py on fake bundle folders: complete, polluted with torch/ltx_video, and the
 macOS metallib placement it repairs (MLX looks next to the libmlx it was loaded through)."""
+
 from __future__ import annotations
 
 import os
@@ -18,12 +19,17 @@ def bundle_check():
 def make_bundle(lib_root: Path, platform: str) -> Path:
     """The entries a working one-folder bundle has (empty files stand in for the real ones)."""
     suffix = "dylib" if platform == "darwin" else "so"
-    files = [f"mlx/core.cpython-311-x86_64-linux-gnu.{suffix}", f"mlx/lib/libmlx.{suffix}",
-             "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2", "tokenizers/tokenizers.abi3.so",
-             "PySide6/Qt/plugins/platforms/" + ("libqcocoa.dylib" if platform == "darwin" else "libqoffscreen.so"),
-             "PySide6/QtMultimedia.abi3.so", f"PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.{suffix}",
-             "PySide6/Qt/lib/" + ("QtMultimedia.framework/QtMultimedia" if platform == "darwin"
-                                  else "libQt6Multimedia.so.6")]
+    files = [
+        f"mlx/core.cpython-311-x86_64-linux-gnu.{suffix}",
+        f"mlx/lib/libmlx.{suffix}",
+        "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2",
+        "tokenizers/tokenizers.abi3.so",
+        "PySide6/Qt/plugins/platforms/" + ("libqcocoa.dylib" if platform == "darwin" else "libqoffscreen.so"),
+        "PySide6/QtMultimedia.abi3.so",
+        f"PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.{suffix}",
+        "PySide6/Qt/lib/"
+        + ("QtMultimedia.framework/QtMultimedia" if platform == "darwin" else "libQt6Multimedia.so.6"),
+    ]
     files += [f"configs/{p.name}" for p in (ROOT / "configs").glob("*.yaml")]
     files += [f"resources/{p.name}" for p in (ROOT / "resources").iterdir() if p.is_file()]
     if platform == "darwin":
@@ -42,8 +48,18 @@ def test_a_complete_linux_bundle_passes(bundle_check, tmp_path):
     assert bundle_check.main([str(root), "--platform", "linux"]) == 0
 
 
-@pytest.mark.parametrize("entry", ["torch", "torch-2.13.0+cpu.dist-info", "ltx_video", "diffusers",
-                                   "tests", "torch.libs", "ltx_video-0.1.2.dist-info"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "torch",
+        "torch-2.13.0+cpu.dist-info",
+        "ltx_video",
+        "diffusers",
+        "tests",
+        "torch.libs",
+        "ltx_video-0.1.2.dist-info",
+    ],
+)
 def test_test_only_code_in_the_bundle_fails_the_check(bundle_check, tmp_path, entry):
     root = make_bundle(tmp_path / "_internal", "linux")
     (root / entry).mkdir()
@@ -59,11 +75,19 @@ def test_lookalike_names_are_not_mistaken_for_the_test_stack(bundle_check, tmp_p
     assert bundle_check.problems(root, "linux") == []
 
 
-@pytest.mark.parametrize("missing", ["configs/tiny.yaml", "resources/icon.png", "mlx/lib/libmlx.so",
-                                     "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2",
-                                     "PySide6/Qt/plugins/platforms/libqoffscreen.so", "PySide6/QtMultimedia.abi3.so",
-                                     "PySide6/Qt/lib/libQt6Multimedia.so.6",
-                                     "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "configs/tiny.yaml",
+        "resources/icon.png",
+        "mlx/lib/libmlx.so",
+        "imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2",
+        "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+        "PySide6/QtMultimedia.abi3.so",
+        "PySide6/Qt/lib/libQt6Multimedia.so.6",
+        "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so",
+    ],
+)
 def test_a_missing_data_file_or_library_fails_the_check(bundle_check, tmp_path, missing):
     root = make_bundle(tmp_path / "_internal", "linux")
     (root / missing).unlink()

@@ -1,4 +1,5 @@
 """The .icns for the macOS bundle is written from resources/icon.png by Pillow (works on Linux too)."""
+
 from __future__ import annotations
 
 from PIL import Image
@@ -15,8 +16,16 @@ def test_icns_from_the_resources_png_holds_every_size_macos_asks_for(tmp_path):
     with Image.open(icns) as image:
         assert image.format == "ICNS"
         # (edge, edge, scale): Pillow writes ic07-ic14, i.e. 128-512 px at 1x and 16-512 px at 2x.
-        wanted = {(16, 16, 2), (32, 32, 2), (128, 128, 1), (128, 128, 2), (256, 256, 1), (256, 256, 2),
-                  (512, 512, 1), (512, 512, 2)}
+        wanted = {
+            (16, 16, 2),
+            (32, 32, 2),
+            (128, 128, 1),
+            (128, 128, 2),
+            (256, 256, 1),
+            (256, 256, 2),
+            (512, 512, 1),
+            (512, 512, 2),
+        }
         assert wanted <= set(image.info["sizes"]), sorted(image.info["sizes"])
         image.load()  # the largest entry: 512@2x, scaled up from the 512 px PNG
         assert image.size == (1024, 1024) and image.mode == "RGBA"

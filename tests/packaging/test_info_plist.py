@@ -1,4 +1,5 @@
 """The macOS Info.plist the spec's BUNDLE writes: keys, version, minimum macOS, document types."""
+
 from __future__ import annotations
 
 import ast
@@ -50,8 +51,9 @@ def test_document_types_cover_projects_images_and_movies(packaging_info):
 
 def test_spec_bundles_an_app_with_this_plist_and_excludes_the_test_stack(packaging_info):
     tree = ast.parse((PACKAGING / "ltx-mlx.spec").read_text())
-    calls = {node.func.id: node for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    calls = {
+        node.func.id: node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
     bundle = {kw.arg: ast.unparse(kw.value) for kw in calls["BUNDLE"].keywords}
     assert bundle["name"] == "f'{APP_NAME}.app'"
     assert bundle["bundle_identifier"] == "BUNDLE_ID"

@@ -8,11 +8,13 @@ component prefix (`model.diffusion_model.` for the transformer, `vae.` for the V
 and whose metadata holds `{"config": json.dumps({"transformer": {...}, "vae": {...}})}`,
 exactly what the reference `Transformer3DModel.from_pretrained(file)` reads.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import mlx.core as mx
 import numpy as np
@@ -105,6 +107,6 @@ def load_official_component(path: Path, prefix: str) -> tuple[dict[str, mx.array
     Returns the component's tensors with `prefix` stripped and the parsed metadata config dict.
     """
     weights, metadata = mx.load(str(path), return_metadata=True)
-    component = {key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)}
+    component = {key[len(prefix) :]: value for key, value in weights.items() if key.startswith(prefix)}
     config = json.loads(metadata["config"]) if "config" in metadata else {}
     return component, config

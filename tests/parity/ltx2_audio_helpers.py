@@ -96,9 +96,7 @@ def official_audio_vae_state(encoder, decoder) -> dict[str, torch.Tensor]:
                 state[f"{part}.{key}"] = value
     for name in ("mean-of-means", "std-of-means"):
         state[f"per_channel_statistics.{name}"] = encoder.per_channel_statistics.get_buffer(name)
-    state["per_channel_statistics.channel"] = torch.arange(
-        state["per_channel_statistics.mean-of-means"].shape[0]
-    )
+    state["per_channel_statistics.channel"] = torch.arange(state["per_channel_statistics.mean-of-means"].shape[0])
     return state
 
 
@@ -159,9 +157,7 @@ def official_vocoder_config(bwe: bool, **overrides) -> dict:
 
 def fill_mel_stft_(mel_stft, n_fft: int, n_mels: int, sample_rate: int = 16000) -> None:
     """Realistic bases for the extension's mel (the checkpoint would bring its own)."""
-    filters = hf_mel_filter_bank(
-        n_fft // 2 + 1, n_mels, 0.0, sample_rate / 2, sample_rate, "slaney", "slaney"
-    )
+    filters = hf_mel_filter_bank(n_fft // 2 + 1, n_mels, 0.0, sample_rate / 2, sample_rate, "slaney", "slaney")
     with torch.no_grad():
         mel_stft.mel_basis.copy_(torch.from_numpy(filters.T.astype(np.float32)))
         basis = torch.from_numpy(causal_stft_basis(n_fft))

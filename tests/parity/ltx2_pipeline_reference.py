@@ -226,15 +226,11 @@ def install(
             call = recorder.noise_calls
             recorder.noise_calls += 1
             keys = StageKeys.for_stage(key, stages[call // 2])
-            draw = mx.random.normal(
-                tuple(state.latent.shape), key=keys.video if call % 2 == 0 else keys.audio
-            )
+            draw = mx.random.normal(tuple(state.latent.shape), key=keys.video if call % 2 == 0 else keys.audio)
             noise = torch.from_numpy(np.array(draw)).to(state.latent.dtype)
             scaled = state.denoise_mask * noise_scale
             latent = noise * scaled + state.latent * (1 - scaled)
-            return LatentState(
-                latent, state.denoise_mask, state.positions, state.clean_latent, state.attention_mask
-            )
+            return LatentState(latent, state.denoise_mask, state.positions, state.clean_latent, state.attention_mask)
 
     def record(helper: Callable) -> Callable:
         def wrapped(*args, **kwargs):

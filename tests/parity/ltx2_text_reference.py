@@ -3,6 +3,7 @@
 ltx-core's audio package imports `torchaudio`, which cannot be installed here: `ltx2_reference`
 puts its inert stand-in in place first.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,10 +34,19 @@ from safetensors.torch import save_file
 from tests.parity import ltx2_reference  # noqa: F401  (installs the one torchaudio stand-in)
 
 __all__ = [
-    "AudioEmbeddings1DConnectorConfigurator", "Embeddings1DConnector", "Embeddings1DConnectorConfigurator",
-    "EmbeddingsProcessor", "EmbeddingsProcessorConfigurator", "FeatureExtractorV1", "FeatureExtractorV2", "GemmaTextEncoder", "LTXRopeType",
-    "LTXVGemmaTokenizer", "convert_to_additive_mask",
+    "AudioEmbeddings1DConnectorConfigurator",
+    "Embeddings1DConnector",
+    "Embeddings1DConnectorConfigurator",
+    "EmbeddingsProcessor",
+    "EmbeddingsProcessorConfigurator",
+    "FeatureExtractorV1",
+    "FeatureExtractorV2",
+    "GemmaTextEncoder",
+    "LTXRopeType",
+    "LTXVGemmaTokenizer",
+    "convert_to_additive_mask",
 ]
+
 
 def randomize_(module: torch.nn.Module, seed: int, std: float = 0.2) -> torch.nn.Module:
     """Every parameter and persistent buffer drawn at random, so that norms and scalars are exercised."""

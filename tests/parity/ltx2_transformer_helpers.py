@@ -104,11 +104,7 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
             else:
                 std = 0.3
             values = torch.randn(parameter.shape, generator=generator) * std
-            if (
-                name.endswith("norm.weight")
-                or name.endswith("norm_q.weight")
-                or name.endswith("norm_k.weight")
-            ):
+            if name.endswith("norm.weight") or name.endswith("norm_q.weight") or name.endswith("norm_k.weight"):
                 values = values + 1.0
             parameter.copy_(values)
 
@@ -202,9 +198,7 @@ def reference_perturbations(perturbations: Perturbations) -> BatchedPerturbation
         [
             PerturbationConfig(
                 [
-                    ReferencePerturbation(
-                        _REFERENCE_SKIPS[p.skip], None if p.blocks is None else sorted(p.blocks)
-                    )
+                    ReferencePerturbation(_REFERENCE_SKIPS[p.skip], None if p.blocks is None else sorted(p.blocks))
                     for p in entry
                 ]
             )

@@ -4,6 +4,7 @@ ltx-core's video VAE and upsampler modules import without its audio package, so 
 `torchaudio` stand-in is needed here (importing `ltx_core.model.video_vae` was checked to
 leave `torchaudio` out of `sys.modules`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -218,8 +219,11 @@ def mlx_upsampler_from_file(path: Path) -> LatentUpsampler:
 
 def write_upsampler_file(model, config: dict, path: Path) -> Path:
     """The reference upsampler as its own file: tensors plus the "config" metadata the reference reads."""
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(path),
-              metadata={"config": json.dumps(config)})
+    save_file(
+        {k: v.detach().contiguous() for k, v in model.state_dict().items()},
+        str(path),
+        metadata={"config": json.dumps(config)},
+    )
     return path
 
 

@@ -4,11 +4,12 @@ Both sides must draw the same noise: every `mx.random.normal` our code makes is 
 order, and the reference's `randn_tensor` calls replay them (channels-last -> channels-first
 where the draw is a 5-D latent).
 """
+
 from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Iterator
+from collections.abc import Iterator
 
 import mlx.core as mx
 import numpy as np
@@ -93,7 +94,9 @@ class NoiseTape:
         monkeypatch.setattr(reference_module, "randn_tensor", self.replay)
         # The reference encodes conditioning media with `latent_dist.sample()`; our pipeline takes the
         # posterior mean (the 0.9.8 posterior is narrow; the tiny random VAE's is not), so compare means.
-        monkeypatch.setattr(reference_vae_module.DiagonalGaussianDistribution, "sample", lambda self, generator=None: self.mode())
+        monkeypatch.setattr(
+            reference_vae_module.DiagonalGaussianDistribution, "sample", lambda self, generator=None: self.mode()
+        )
 
     @contextlib.contextmanager
     def recording_only(self, on: bool = True) -> Iterator[None]:
@@ -124,5 +127,6 @@ def use_reference_prefix_mode(monkeypatch: pytest.MonkeyPatch, mode: str, soft_s
     """Make the reference pipeline handle non-first sequences' prefixes in `mode` (it hard-codes "concat")."""
     original = reference_module.LTXVideoPipeline._handle_non_first_conditioning_sequence
     handler = functools.partial(original, prefix_latents_mode=mode, prefix_soft_conditioning_strength=soft_strength)
-    monkeypatch.setattr(reference_module.LTXVideoPipeline, "_handle_non_first_conditioning_sequence",
-                        staticmethod(handler))
+    monkeypatch.setattr(
+        reference_module.LTXVideoPipeline, "_handle_non_first_conditioning_sequence", staticmethod(handler)
+    )

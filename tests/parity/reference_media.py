@@ -6,13 +6,15 @@ functions are compiled from the installed source against stand-ins: `TVF.to_tens
 and a `crf_compressor.compress` chosen by the test: the reference's own CRF-0 behaviour
 (identity) or its uint8 truncation without the codec.
 """
+
 from __future__ import annotations
 
 import ast
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable, List, Optional, Union
+from typing import Optional, Union
 
 import imageio
 import ltx_video
@@ -50,18 +52,28 @@ def compress_without_codec(image: torch.Tensor) -> torch.Tensor:
 
 
 CLI_FUNCTIONS = (
-    "load_image_to_tensor_with_resize_and_crop", "get_media_num_frames", "load_media_file", "prepare_conditioning",
+    "load_image_to_tensor_with_resize_and_crop",
+    "get_media_num_frames",
+    "load_media_file",
+    "prepare_conditioning",
 )
 
 
 def reference_cli(compress: Callable[[torch.Tensor], torch.Tensor]) -> SimpleNamespace:
     """The CLI's media functions (CLI_FUNCTIONS), with `compress` standing in for the CRF step."""
     source = (Path(ltx_video.__file__).parent / "inference.py").read_text()
-    functions = [node for node in ast.parse(source).body
-                 if isinstance(node, ast.FunctionDef) and node.name in CLI_FUNCTIONS]
+    functions = [
+        node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef) and node.name in CLI_FUNCTIONS
+    ]
     namespace = dict(
-        Image=Image, torch=torch, imageio=imageio, Union=Union, List=List, Optional=Optional,
-        ConditioningItem=ConditioningItem, LTXVideoPipeline=LTXVideoPipeline,
+        Image=Image,
+        torch=torch,
+        imageio=imageio,
+        Union=Union,
+        List=list,
+        Optional=Optional,
+        ConditioningItem=ConditioningItem,
+        LTXVideoPipeline=LTXVideoPipeline,
         logger=logging.getLogger("reference-inference"),
         TVF=SimpleNamespace(to_tensor=to_tensor, gaussian_blur=gaussian_blur),
         crf_compressor=SimpleNamespace(compress=compress),

@@ -10,6 +10,7 @@ bfloat16 weights and activations Gemma 3 2.0e-2, Gemma 4 1.3e-2 (the reference's
 8-bit 2.7e-2 / 4.9e-3, 4-bit 0.46 / 0.12 (bounds 6e-2 and 0.7): random tiny weights have no
 structure for the quantisation to keep, see the prompt-embedding errors in test_ltx2_prompt_parity.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -30,10 +31,19 @@ from ltx_mlx_core.text.gemma import load_gemma, quantize_gemma
 from tests.parity.conftest import relative_max_error
 from tests.parity.ltx2_text_reference import randomize_
 
-TINY_TEXT = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=7, num_attention_heads=4,
-                 num_key_value_heads=2, head_dim=16, sliding_window=4)
-TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                   image_size=28, patch_size=14)
+TINY_TEXT = dict(
+    vocab_size=128,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=7,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    sliding_window=4,
+)
+TINY_VISION = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14
+)
 LENGTHS = (11, 5)  # tokens per prompt, left-padded to 16: both windows and the padding are exercised
 FLOAT32_TOLERANCE = 1e-4
 BFLOAT16_TOLERANCE = 5e-2  # measured 2.0e-2 / 1.3e-2; the reference's own bfloat16 run 2.1e-2 / 1.2e-2
@@ -61,7 +71,7 @@ def ids_and_mask(lengths=LENGTHS, length: int = 16, seed: int = 0) -> tuple[torc
     ids = torch.randint(4, TINY_TEXT["vocab_size"], (len(lengths), length), generator=generator)
     mask = torch.zeros(len(lengths), length, dtype=torch.long)
     for row, count in enumerate(lengths):
-        mask[row, length - count:] = 1
+        mask[row, length - count :] = 1
     return ids.masked_fill(mask == 0, 0), mask
 
 
@@ -86,8 +96,10 @@ def worst_error(ours, reference, mask: torch.Tensor) -> float:
     tokens = mask.numpy().astype(bool)
     for state in ours:  # padded rows are never read, but they must not be NaN either
         assert np.isfinite(np.array(state.astype(mx.float32))).all()
-    return max(relative_max_error(np.array(o.astype(mx.float32))[tokens], r.float().numpy()[tokens])
-               for o, r in zip(ours, reference))
+    return max(
+        relative_max_error(np.array(o.astype(mx.float32))[tokens], r.float().numpy()[tokens])
+        for o, r in zip(ours, reference)
+    )
 
 
 def test_gemma3_hidden_states_match_transformers_in_float32(tmp_path):
@@ -103,9 +115,12 @@ def test_gemma3_transformers_4_layout_loads_the_same_model(tmp_path):
     model.save_pretrained(tmp_path / "new")
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "config.json").write_text((tmp_path / "new" / "config.json").read_text())
-    renamed = {key.replace("model.language_model.", "language_model.model.").replace("model.vision_tower.", "vision_tower.")
-               .replace("model.multi_modal_projector.", "multi_modal_projector."): value
-               for key, value in load_file(str(tmp_path / "new" / "model.safetensors")).items()}
+    renamed = {
+        key.replace("model.language_model.", "language_model.model.")
+        .replace("model.vision_tower.", "vision_tower.")
+        .replace("model.multi_modal_projector.", "multi_modal_projector."): value
+        for key, value in load_file(str(tmp_path / "new" / "model.safetensors")).items()
+    }
     save_file(renamed, str(tmp_path / "old" / "model.safetensors"))
     ids, mask = ids_and_mask()
     new, old = ours_states(tmp_path / "new", ids, mask), ours_states(tmp_path / "old", ids, mask)
@@ -136,8 +151,9 @@ def test_gemma_bfloat16_error_stays_within_stated_tolerance(tmp_path, family):
     ids, mask = ids_and_mask()
     exact = reference_states(model, ids, mask)
     ours = worst_error(ours_states(tmp_path, ids, mask, mx.bfloat16), exact, mask)
-    reference_own = worst_error([mx.array(s.float().numpy()) for s in reference_states(model.to(torch.bfloat16), ids, mask)],
-                                exact, mask)
+    reference_own = worst_error(
+        [mx.array(s.float().numpy()) for s in reference_states(model.to(torch.bfloat16), ids, mask)], exact, mask
+    )
     assert ours <= BFLOAT16_TOLERANCE, (ours, reference_own)
 
 

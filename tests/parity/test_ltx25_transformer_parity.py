@@ -83,9 +83,7 @@ def _run(case: Case, dtype: mx.Dtype = mx.float32):
     reference = LTX2VideoTransformer3DModel(**diffusers_config(case.config)).eval()
     randomize(reference, seed=3)
     config = LTX2Config.from_dict({"transformer": case.config})
-    ours = load_transformer(
-        official_weights(diffusers_to_official(reference.state_dict())), config, dtype=dtype
-    )
+    ours = load_transformer(official_weights(diffusers_to_official(reference.state_dict())), config, dtype=dtype)
 
     generator = torch.Generator().manual_seed(1)
     video_sigma, audio_sigma = torch.tensor([0.7, 0.3]), torch.tensor([0.6, 0.2])

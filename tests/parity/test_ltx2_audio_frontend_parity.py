@@ -63,9 +63,7 @@ def _reference_log_mel(samples: np.ndarray) -> np.ndarray:
 
 def test_mel_filter_bank_matches_transformers():
     ours = mel_filter_bank(N_FFT // 2 + 1, N_MELS, SAMPLE_RATE)
-    reference = hf_mel_filter_bank(
-        N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE, "slaney", "slaney"
-    )
+    reference = hf_mel_filter_bank(N_FFT // 2 + 1, N_MELS, 0.0, SAMPLE_RATE / 2, SAMPLE_RATE, "slaney", "slaney")
 
     assert relative_max_error(ours, reference) <= 1e-12
 

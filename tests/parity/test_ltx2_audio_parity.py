@@ -188,9 +188,7 @@ def test_filters_built_without_a_checkpoint_equal_the_references():
     ours = Vocoder(VocoderConfig.from_official({**TINY_BIGVGAN}))
     ours_block = ours.resblocks[0].acts1[0]
 
-    np.testing.assert_allclose(
-        np.array(ours_block.upsample.filter), block.upsample.filter.numpy().ravel(), atol=1e-7
-    )
+    np.testing.assert_allclose(np.array(ours_block.upsample.filter), block.upsample.filter.numpy().ravel(), atol=1e-7)
     np.testing.assert_allclose(
         np.array(ours_block.downsample.lowpass.filter),
         block.downsample.lowpass.filter.numpy().ravel(),
@@ -198,6 +196,4 @@ def test_filters_built_without_a_checkpoint_equal_the_references():
     )
     hann, _ = hann_sinc_filter(reference.output_sampling_rate // reference.input_sampling_rate)
     np.testing.assert_allclose(hann, reference.resampler.filter.numpy().ravel(), atol=1e-7)
-    np.testing.assert_allclose(
-        kaiser_sinc_filter(0.25, 0.3, 12), block.upsample.filter.numpy().ravel(), atol=1e-7
-    )
+    np.testing.assert_allclose(kaiser_sinc_filter(0.25, 0.3, 12), block.upsample.filter.numpy().ravel(), atol=1e-7)

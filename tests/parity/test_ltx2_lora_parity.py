@@ -76,9 +76,7 @@ def _write_loras(reference: torch.nn.Module, folder: Path) -> list[Path]:
             tensors[f"diffusion_model.{name}.lora_B.weight"] = up.contiguous()
         paths.append(folder / f"lora_{index}.safetensors")
         save_file(tensors, str(paths[-1]))
-    assert any("audio_to_video_attn" in name for name in subsets[1]) and any(
-        "audio_ff" in name for name in subsets[1]
-    )
+    assert any("audio_to_video_attn" in name for name in subsets[1]) and any("audio_ff" in name for name in subsets[1])
     return paths
 
 
@@ -132,9 +130,7 @@ def test_fused_transformer_matches_ltx_core_fusion(config: dict[str, Any], tmp_p
     # the cast to float32 is exact and leaves the fused float32 weights as they are.
     reference = builder.build(device=torch.device("cpu"), dtype=torch.float32).to(torch.float32).eval()
 
-    ours = load_transformer(
-        official_weights(state), LTX2Config.from_dict({"transformer": config}), dtype=mx.float32
-    )
+    ours = load_transformer(official_weights(state), LTX2Config.from_dict({"transformer": config}), dtype=mx.float32)
     video, audio = _inputs(config)
     with torch.no_grad():
         expected = reference(video.reference, audio.reference, None)

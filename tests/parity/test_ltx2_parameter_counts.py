@@ -83,9 +83,7 @@ def _count(shapes: dict[str, tuple[int, ...]]) -> int:
     [("19B", SECTION_19B, LTX2_19B), ("22B", SECTION_22B, LTX23_22B)],
     ids=["ltx2", "ltx23"],
 )
-def test_full_size_model_matches_ltx_core(
-    name: str, section: dict, preset: LTX2Config, video_only: bool
-) -> None:
+def test_full_size_model_matches_ltx_core(name: str, section: dict, preset: LTX2Config, video_only: bool) -> None:
     configurator = LTXVideoOnlyModelConfigurator if video_only else LTXModelConfigurator
     with torch.device("meta"):
         reference = configurator.from_config({"transformer": section})

@@ -147,9 +147,7 @@ def test_distilled_image_to_video_first_and_later_frame(monkeypatch, ltx23_stack
         )  # fmt: skip
     visual = tuple(VisualCondition(our_images[p], f, s) for p, f, s in specs)
     job = LTX2Job(FRAMES, HEIGHT, WIDTH, FPS, SEED, prompt.ours, visual=visual)
-    ours = stage_results(
-        iter_two_stage(job, *distilled_plans(job, ltx23_stack.provider(0)), ltx23_stack.media())
-    )
+    ours = stage_results(iter_two_stage(job, *distilled_plans(job, ltx23_stack.provider(0)), ltx23_stack.media()))
     measured = errors(ours, recorder.stages)
     assert max(measured) <= BOUND, measured
 
@@ -194,9 +192,7 @@ def test_extension_continues_picture_and_sound(monkeypatch, ltx23_stack) -> None
         # Retake's region mask keeps the first `held` audio latents (their ends fall before 4 * held - 1 mel frames).
         region = TemporalRegionMask(start_time=(4 * held - 1) / 100, end_time=1e9, fps=output_shape.fps)
         initial = padded if initial_latent is None else initial_latent
-        return original_audio_state(
-            output_shape, noiser, [region], components, dtype, device, noise_scale, initial
-        )
+        return original_audio_state(output_shape, noiser, [region], components, dtype, device, noise_scale, initial)
 
     monkeypatch.setattr(distilled_module, "combined_image_conditionings", tail_conditioning)
     monkeypatch.setattr(reference_helpers, "noise_audio_state", held_audio_state)
@@ -208,9 +204,7 @@ def test_extension_continues_picture_and_sound(monkeypatch, ltx23_stack) -> None
         FRAMES, HEIGHT, WIDTH, FPS, SEED, prompt.ours,
         visual=(VisualCondition(tail_ours, 0),), audio=(AudioCondition(sound, 0),),
     )  # fmt: skip
-    ours = stage_results(
-        iter_two_stage(job, *distilled_plans(job, ltx23_stack.provider(0)), ltx23_stack.media())
-    )
+    ours = stage_results(iter_two_stage(job, *distilled_plans(job, ltx23_stack.provider(0)), ltx23_stack.media()))
     measured = errors(ours, recorder.stages)
     assert max(measured) <= BOUND, measured
     assert np.array_equal(np.array(ours[-1].audio[:, :, :held]), np.array(sound))
@@ -218,14 +212,10 @@ def test_extension_continues_picture_and_sound(monkeypatch, ltx23_stack) -> None
 
 def test_audio_to_video_keeps_the_given_audio(monkeypatch, ltx23_stack) -> None:
     reference_images, our_images = _images([("first.png", 0)])
-    given = mx.random.normal(
-        (1, 8, AUDIO_FRAMES + 7, 16), key=mx.random.key(40)
-    )  # longer: trimmed to the clip
+    given = mx.random.normal((1, 8, AUDIO_FRAMES + 7, 16), key=mx.random.key(40))  # longer: trimmed to the clip
     prompts = [random_prompt(PIPELINE_LTX23, 5), random_prompt(PIPELINE_LTX23, 6)]
     recorder = install(monkeypatch, a2vid_module, ltx23_stack, prompts, SEED, images=reference_images)
-    monkeypatch.setattr(
-        a2vid_module, "decode_audio_from_file", lambda *a, **k: Audio(torch.zeros(1, 2, 160), 16000)
-    )
+    monkeypatch.setattr(a2vid_module, "decode_audio_from_file", lambda *a, **k: Audio(torch.zeros(1, 2, 160), 16000))
     monkeypatch.setattr(a2vid_module, "vae_encode_audio", lambda *a, **k: torch.from_numpy(np.array(given)))
     with torch.no_grad():
         make_pipeline(a2vid_module.A2VidPipelineTwoStage, ltx23_stack)(
@@ -268,9 +258,7 @@ def test_dev_two_stage_with_every_guidance_term(monkeypatch, ltx23_stack) -> Non
 def test_dev_one_stage_with_sigma_bins_and_skipped_steps(monkeypatch, ltx23_stack) -> None:
     """Guidance that changes with sigma, and a video guider computing every other step only."""
     video_bins = {
-        1.0: MultiModalGuiderParams(
-            cfg_scale=4.0, stg_scale=1.0, stg_blocks=[2], rescale_scale=0.7, skip_step=1
-        ),
+        1.0: MultiModalGuiderParams(cfg_scale=4.0, stg_scale=1.0, stg_blocks=[2], rescale_scale=0.7, skip_step=1),
         0.5: MultiModalGuiderParams(cfg_scale=2.0, modality_scale=2.0, skip_step=1),
     }
     audio = MultiModalGuiderParams(cfg_scale=5.0, rescale_scale=0.3)
@@ -287,8 +275,6 @@ def test_dev_one_stage_with_sigma_bins_and_skipped_steps(monkeypatch, ltx23_stac
         GuidanceSchedule.by_sigma({s: ours_params(p) for s, p in video_bins.items()}),
         GuidanceSchedule.constant(ours_params(audio)),
     )
-    ours = stage_results(
-        iter_one_stage(job, dev_one_stage_plan(job, ltx23_stack.provider(0), 4, guidance), None)
-    )
+    ours = stage_results(iter_one_stage(job, dev_one_stage_plan(job, ltx23_stack.provider(0), 4, guidance), None))
     measured = errors(ours, recorder.stages)
     assert max(measured) <= BOUND, measured

@@ -13,6 +13,7 @@ throughout (Gemma and processor) 8.4e-3..1.2e-2, bound 5e-2. Gemma quantised (gr
 processor in float32) against our float32 path: 8-bit 6.3e-3..1.1e-2, 4-bit 8.3e-2..0.25 (the
 tiny random Gemma has no structure for 4 bits to keep), bounds 3e-2 and 0.4.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,12 +50,25 @@ BFLOAT16_TOLERANCE = 5e-2  # measured 8.4e-3..1.2e-2
 QUANTIZED_TOLERANCE = {8: 3e-2, 4: 0.4}  # measured 8-bit 6.3e-3..1.1e-2, 4-bit 8.3e-2..0.25
 GEMMA = dict(hidden_size=64, num_hidden_layers=3)  # 4 hidden states of width 64, as the processors expect
 LTX25_CONNECTORS = dict(  # LTX-2.5's connector stack (per-modality projections, 8 gated blocks), shrunk
-    caption_channels=64, text_proj_in_factor=4, video_connector_num_attention_heads=6,
-    video_connector_attention_head_dim=16, video_connector_num_layers=8, video_connector_num_learnable_registers=8,
-    video_gated_attn=True, audio_connector_num_attention_heads=2, audio_connector_attention_head_dim=16,
-    audio_connector_num_layers=8, audio_connector_num_learnable_registers=8, audio_gated_attn=True,
-    connector_rope_base_seq_len=64, rope_type="split", rope_double_precision=True, per_modality_projections=True,
-    video_hidden_dim=96, audio_hidden_dim=32, proj_bias=True,
+    caption_channels=64,
+    text_proj_in_factor=4,
+    video_connector_num_attention_heads=6,
+    video_connector_attention_head_dim=16,
+    video_connector_num_layers=8,
+    video_connector_num_learnable_registers=8,
+    video_gated_attn=True,
+    audio_connector_num_attention_heads=2,
+    audio_connector_attention_head_dim=16,
+    audio_connector_num_layers=8,
+    audio_connector_num_learnable_registers=8,
+    audio_gated_attn=True,
+    connector_rope_base_seq_len=64,
+    rope_type="split",
+    rope_double_precision=True,
+    per_modality_projections=True,
+    video_hidden_dim=96,
+    audio_hidden_dim=32,
+    proj_bias=True,
 )
 
 
@@ -69,7 +83,9 @@ def official_checkpoint(tmp_path: Path, tensors: dict[str, torch.Tensor], transf
     return save_state_dict(tensors, tmp_path / "ltx-checkpoint.safetensors", {"transformer": transformer})
 
 
-def ours(gemma_dir: Path, processor_loader, max_length: int, dtype=mx.float32, bits: int | None = None) -> PromptEmbeddings:
+def ours(
+    gemma_dir: Path, processor_loader, max_length: int, dtype=mx.float32, bits: int | None = None
+) -> PromptEmbeddings:
     gemma = load_gemma(gemma_dir, dtype)
     if bits is not None:
         quantize_gemma(gemma, bits)
@@ -84,6 +100,7 @@ def official_loader(checkpoint: Path):
         weights, metadata = mx.load(str(checkpoint), return_metadata=True)
         config = json.loads(metadata["config"])["transformer"]
         return EmbeddingsProcessor.load_official(weights, config, gemma.hidden_size, gemma.num_hidden_states, dtype)
+
     return load
 
 
@@ -100,10 +117,16 @@ def ltx_core_path(version: str, tmp_path: Path):
         for prompt in PROMPTS:
             states, mask = encoder.encode(prompt)
             outputs.append(processor.process_hidden_states(states, mask))
-    expected = [torch.cat([getattr(o, name) for o in outputs]) for name in ("video_encoding", "audio_encoding", "attention_mask")]
+    expected = [
+        torch.cat([getattr(o, name) for o in outputs])
+        for name in ("video_encoding", "audio_encoding", "attention_mask")
+    ]
     tensors = {
-        {"feature_extractor.": "text_embedding_projection.", "video_connector.": "model.diffusion_model.video_embeddings_connector.",
-         "audio_connector.": "model.diffusion_model.audio_embeddings_connector."}[key.split(".")[0] + "."]
+        {
+            "feature_extractor.": "text_embedding_projection.",
+            "video_connector.": "model.diffusion_model.video_embeddings_connector.",
+            "audio_connector.": "model.diffusion_model.audio_embeddings_connector.",
+        }[key.split(".")[0] + "."]
         + key.split(".", 1)[1]: value
         for key, value in processor.state_dict().items()
     }
@@ -116,35 +139,58 @@ def diffusers_path(layout: str, tmp_path: Path):
     model = gemma4_reference(seed=12, **GEMMA)
     folder = gemma_folder(tmp_path, model, length)
     connectors = randomize_(LTX2TextConnectors(**LTX25_CONNECTORS), 13, 0.05)
-    pipeline = SimpleNamespace(tokenizer=AutoTokenizer.from_pretrained(str(folder / "tokenizer")), text_encoder=model,
-                               _execution_device=torch.device("cpu"))
+    pipeline = SimpleNamespace(
+        tokenizer=AutoTokenizer.from_pretrained(str(folder / "tokenizer")),
+        text_encoder=model,
+        _execution_device=torch.device("cpu"),
+    )
     with torch.no_grad():
         embeds, mask = LTX2Pipeline._get_gemma_prompt_embeds(pipeline, PROMPTS, max_sequence_length=length)
         expected = list(connectors(embeds, mask, padding_side="left"))
     if layout == "diffusers":
         connectors.save_pretrained(tmp_path / "connectors")
         config = json.loads((tmp_path / "connectors" / "config.json").read_text())
-        weights = {k: mx.array(v.numpy()) for k, v in load_file(str(tmp_path / "connectors" / "diffusion_pytorch_model.safetensors")).items()}
+        weights = {
+            k: mx.array(v.numpy())
+            for k, v in load_file(str(tmp_path / "connectors" / "diffusion_pytorch_model.safetensors")).items()
+        }
         return expected, folder, lambda gemma, dtype: EmbeddingsProcessor.load_diffusers(weights, config, dtype), length
     # Official: the projection bundled with Gemma (as LTX-2.5 ships it), the connectors in the checkpoint.
     state = connectors.state_dict()
-    bundle = {f"text_embedding_projection.{kind}_aggregate_embed.{p}": state[f"{kind}_text_proj_in.{p}"]
-              for kind in ("video", "audio") for p in ("weight", "bias")}
+    bundle = {
+        f"text_embedding_projection.{kind}_aggregate_embed.{p}": state[f"{kind}_text_proj_in.{p}"]
+        for kind in ("video", "audio")
+        for p in ("weight", "bias")
+    }
     save_state_dict(bundle, folder / "text_embedding_projection.safetensors")
     connector_tensors = {
         f"model.diffusion_model.{key.split('.')[0].replace('_connector', '_embeddings_connector')}."
-        + key.split(".", 1)[1].replace("transformer_blocks.", "transformer_1d_blocks.").replace(".norm_q.", ".q_norm.")
+        + key.split(".", 1)[1]
+        .replace("transformer_blocks.", "transformer_1d_blocks.")
+        .replace(".norm_q.", ".q_norm.")
         .replace(".norm_k.", ".k_norm."): value
-        for key, value in state.items() if "_connector." in key
+        for key, value in state.items()
+        if "_connector." in key
     }
     transformer = {
-        "connector_num_attention_heads": 6, "connector_attention_head_dim": 16, "connector_num_layers": 8,
-        "audio_connector_num_attention_heads": 2, "audio_connector_attention_head_dim": 16,
-        "connector_num_learnable_registers": 8, "connector_positional_embedding_max_pos": [64], "rope_type": "split",
-        "frequencies_precision": "float64", "connector_apply_gated_attention": True, "num_attention_heads": 6,
-        "attention_head_dim": 16, "audio_num_attention_heads": 2, "audio_attention_head_dim": 16,
-        "caption_proj_before_connector": True, "caption_projection_first_linear": False,
-        "caption_proj_input_norm": False, "caption_projection_second_linear": False,
+        "connector_num_attention_heads": 6,
+        "connector_attention_head_dim": 16,
+        "connector_num_layers": 8,
+        "audio_connector_num_attention_heads": 2,
+        "audio_connector_attention_head_dim": 16,
+        "connector_num_learnable_registers": 8,
+        "connector_positional_embedding_max_pos": [64],
+        "rope_type": "split",
+        "frequencies_precision": "float64",
+        "connector_apply_gated_attention": True,
+        "num_attention_heads": 6,
+        "attention_head_dim": 16,
+        "audio_num_attention_heads": 2,
+        "audio_attention_head_dim": 16,
+        "caption_proj_before_connector": True,
+        "caption_projection_first_linear": False,
+        "caption_proj_input_norm": False,
+        "caption_projection_second_linear": False,
     }
     checkpoint = official_checkpoint(tmp_path, connector_tensors, transformer)
 
@@ -153,6 +199,7 @@ def diffusers_path(layout: str, tmp_path: Path):
         weights.update(bundled_projection(folder))
         config = json.loads(metadata["config"])["transformer"]
         return EmbeddingsProcessor.load_official(weights, config, gemma.hidden_size, gemma.num_hidden_states, dtype)
+
     return expected, folder, load, length
 
 
@@ -188,6 +235,9 @@ def test_quantized_gemma_prompt_embedding_error_stays_within_stated_tolerance(tm
     _, folder, loader, length = PATHS[path](tmp_path)
     exact = ours(folder, loader, length)
     quantized = ours(folder, loader, length, bits=bits)
-    as_expected = (torch.from_numpy(np.array(exact.video)), torch.from_numpy(np.array(exact.audio)),
-                   torch.from_numpy(np.array(exact.attention_mask)))
+    as_expected = (
+        torch.from_numpy(np.array(exact.video)),
+        torch.from_numpy(np.array(exact.audio)),
+        torch.from_numpy(np.array(exact.attention_mask)),
+    )
     assert max(errors(quantized, as_expected)) <= QUANTIZED_TOLERANCE[bits]

@@ -60,12 +60,8 @@ def _as_reference_layout(table, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("rope_type", ["split", "interleaved"])
-@pytest.mark.parametrize(
-    "stream, width, heads, max_pos", FULL_SIZE_TABLES, ids=[t[0] for t in FULL_SIZE_TABLES]
-)
-def test_float64_tables_match_ltx_core(
-    stream: str, width: int, heads: int, max_pos: list[int], rope_type: str
-) -> None:
+@pytest.mark.parametrize("stream, width, heads, max_pos", FULL_SIZE_TABLES, ids=[t[0] for t in FULL_SIZE_TABLES])
+def test_float64_tables_match_ltx_core(stream: str, width: int, heads: int, max_pos: list[int], rope_type: str) -> None:
     positions = _reference_positions(stream)
     expected = precompute_freqs_cis(
         positions,
@@ -108,13 +104,9 @@ def test_float32_frequencies_replay_torch_scalar_linspace() -> None:
 @pytest.mark.parametrize("rope_type", ["split", "interleaved"])
 def test_diffusers_rope_gives_the_same_tables(rope_type: str) -> None:
     positions = video_bounds(1, 4, 8, 12, fps=24.0)
-    rope = LTX2AudioVideoRotaryPosEmbed(
-        dim=4096, rope_type=rope_type, num_attention_heads=32, double_precision=True
-    )
+    rope = LTX2AudioVideoRotaryPosEmbed(dim=4096, rope_type=rope_type, num_attention_heads=32, double_precision=True)
     expected = rope(positions)
-    ours = rotary_table(
-        mx.array(positions.numpy()), 4096, 32, [20, 2048, 2048], rope_type, 10000.0, True, True
-    )
+    ours = rotary_table(mx.array(positions.numpy()), 4096, 32, [20, 2048, 2048], rope_type, 10000.0, True, True)
     for mine, theirs in zip(_as_reference_layout(ours, 4096), expected):
         assert np.abs(mine - theirs.numpy()).max() <= TABLE_BOUND
 
@@ -127,9 +119,7 @@ def test_split_table_needs_heads_that_divide_the_frequencies() -> None:
 
 @pytest.mark.parametrize("fps", [24.0, 29.97])
 def test_video_positions_match_ltx_core(fps: float) -> None:
-    np.testing.assert_array_equal(
-        np.array(video_positions(2, 3, 4, 5, fps)), video_bounds(2, 3, 4, 5, fps).numpy()
-    )
+    np.testing.assert_array_equal(np.array(video_positions(2, 3, 4, 5, fps)), video_bounds(2, 3, 4, 5, fps).numpy())
 
 
 def test_audio_positions_match_ltx_core() -> None:

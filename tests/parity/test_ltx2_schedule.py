@@ -77,9 +77,7 @@ def test_euler_step_matches_the_reference() -> None:
     sigmas = torch.tensor(DISTILLED_SIGMAS)
     for index in range(len(DISTILLED_SIGMAS) - 1):
         expected = EulerDiffusionStep().step(sample, denoised, sigmas, index)
-        ours = euler_step(
-            mx.array(sample.numpy()), mx.array(denoised.numpy()), *DISTILLED_SIGMAS[index : index + 2]
-        )
+        ours = euler_step(mx.array(sample.numpy()), mx.array(denoised.numpy()), *DISTILLED_SIGMAS[index : index + 2])
         assert relative_max_error(ours, expected) <= 1e-6
 
 

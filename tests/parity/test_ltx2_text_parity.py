@@ -5,6 +5,7 @@ V2 4.7e-7; connectors 4.8e-7..8.2e-7 (float64 and float32 frequency grids, inter
 RoPE, gated or not); diffusers' connector on a batch 7.4e-7; the processor from an official
 checkpoint 6.1e-7 (V1, LTX-2) and 9.6e-7 (V2, LTX-2.3). Bound 1e-4 throughout.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -56,7 +57,7 @@ def hidden_states(batch: int, length: int, seed: int = 0) -> list[torch.Tensor]:
 def left_padded_mask(lengths: list[int], length: int) -> torch.Tensor:
     mask = torch.zeros(len(lengths), length, dtype=torch.long)
     for row, count in enumerate(lengths):
-        mask[row, length - count:] = 1
+        mask[row, length - count :] = 1
     return mask
 
 
@@ -109,12 +110,19 @@ CONNECTOR_VARIANTS = {
 @pytest.mark.parametrize("variant", list(CONNECTOR_VARIANTS))
 def test_connector_matches_ltx_core_per_prompt(variant):
     config = ConnectorConfig(num_heads=4, head_dim=16, num_registers=8, **CONNECTOR_VARIANTS[variant])
-    reference = randomize_(Embeddings1DConnector(
-        attention_head_dim=16, num_attention_heads=4, num_layers=config.num_layers,
-        positional_embedding_max_pos=[config.max_pos], num_learnable_registers=8,
-        rope_type=LTXRopeType(config.rope_type), double_precision_rope=config.double_precision_rope,
-        apply_gated_attention=config.gated_attention,
-    ), 3)
+    reference = randomize_(
+        Embeddings1DConnector(
+            attention_head_dim=16,
+            num_attention_heads=4,
+            num_layers=config.num_layers,
+            positional_embedding_max_pos=[config.max_pos],
+            num_learnable_registers=8,
+            rope_type=LTXRopeType(config.rope_type),
+            double_precision_rope=config.double_precision_rope,
+            apply_gated_attention=config.gated_attention,
+        ),
+        3,
+    )
     ours = EmbeddingsConnector(config)
     ours.load_weights(list(sanitize_official_connector(to_mlx_weights(reference)).items()), strict=True)
     features = torch.randn(2, 16, 64, generator=torch.Generator().manual_seed(4))
@@ -123,17 +131,35 @@ def test_connector_matches_ltx_core_per_prompt(variant):
     # ltx-core's register replacement handles one prompt at a time; ours takes the batch.
     for row in range(2):
         with torch.no_grad():
-            expected, _ = reference(features[row:row + 1], convert_to_additive_mask(mask[row:row + 1], torch.float32))
-        assert relative_max_error(got[row:row + 1], expected) <= TOLERANCE, row
+            expected, _ = reference(
+                features[row : row + 1], convert_to_additive_mask(mask[row : row + 1], torch.float32)
+            )
+        assert relative_max_error(got[row : row + 1], expected) <= TOLERANCE, row
 
 
 def test_connector_matches_diffusers_on_a_batch():
-    reference = randomize_(LTX2ConnectorTransformer1d(
-        num_attention_heads=4, attention_head_dim=16, num_layers=3, num_learnable_registers=8,
-        rope_base_seq_len=64, rope_type="split", gated_attention=True,
-    ), 5)
-    config = ConnectorConfig(num_heads=4, head_dim=16, num_layers=3, num_registers=8, max_pos=64,
-                             rope_type="split", double_precision_rope=True, gated_attention=True)
+    reference = randomize_(
+        LTX2ConnectorTransformer1d(
+            num_attention_heads=4,
+            attention_head_dim=16,
+            num_layers=3,
+            num_learnable_registers=8,
+            rope_base_seq_len=64,
+            rope_type="split",
+            gated_attention=True,
+        ),
+        5,
+    )
+    config = ConnectorConfig(
+        num_heads=4,
+        head_dim=16,
+        num_layers=3,
+        num_registers=8,
+        max_pos=64,
+        rope_type="split",
+        double_precision_rope=True,
+        gated_attention=True,
+    )
     ours = EmbeddingsConnector(config)
     ours.load_weights(list(sanitize_diffusers_connector(to_mlx_weights(reference)).items()), strict=True)
     features = torch.randn(2, 16, 64, generator=torch.Generator().manual_seed(6))
@@ -144,15 +170,28 @@ def test_connector_matches_diffusers_on_a_batch():
 
 
 LTX2_TRANSFORMER = {  # the text-path keys of an LTX-2 checkpoint's transformer config, shrunk
-    "connector_num_attention_heads": 4, "connector_attention_head_dim": 16, "connector_num_layers": 2,
-    "connector_positional_embedding_max_pos": [512], "rope_type": "interleaved", "frequencies_precision": "float64",
+    "connector_num_attention_heads": 4,
+    "connector_attention_head_dim": 16,
+    "connector_num_layers": 2,
+    "connector_positional_embedding_max_pos": [512],
+    "rope_type": "interleaved",
+    "frequencies_precision": "float64",
 }
 LTX23_TRANSFORMER = {
-    **LTX2_TRANSFORMER, "connector_num_attention_heads": 6, "connector_num_layers": 8, "rope_type": "split",
-    "connector_apply_gated_attention": True, "num_attention_heads": 6, "attention_head_dim": 16,
-    "audio_num_attention_heads": 2, "audio_attention_head_dim": 16, "audio_connector_num_attention_heads": 2,
-    "audio_connector_attention_head_dim": 16, "caption_proj_before_connector": True,
-    "caption_projection_first_linear": False, "caption_proj_input_norm": False,
+    **LTX2_TRANSFORMER,
+    "connector_num_attention_heads": 6,
+    "connector_num_layers": 8,
+    "rope_type": "split",
+    "connector_apply_gated_attention": True,
+    "num_attention_heads": 6,
+    "attention_head_dim": 16,
+    "audio_num_attention_heads": 2,
+    "audio_attention_head_dim": 16,
+    "audio_connector_num_attention_heads": 2,
+    "audio_connector_attention_head_dim": 16,
+    "caption_proj_before_connector": True,
+    "caption_projection_first_linear": False,
+    "caption_proj_input_norm": False,
     "caption_projection_second_linear": False,
 }
 
@@ -164,18 +203,23 @@ def reference_processor(transformer: dict, v2: bool) -> ReferenceProcessor:
         extractor = FeatureExtractorV2(torch.nn.Linear(WIDTH * STATES, 96), WIDTH, torch.nn.Linear(WIDTH * STATES, 32))
     else:
         extractor = FeatureExtractorV1(torch.nn.Linear(WIDTH * STATES, WIDTH, bias=False), is_av=True)
-    return randomize_(ReferenceProcessor(
-        feature_extractor=extractor,
-        video_connector=Embeddings1DConnectorConfigurator.from_config({"transformer": transformer}),
-        audio_connector=AudioEmbeddings1DConnectorConfigurator.from_config({"transformer": transformer}),
-    ), 7, 0.05)
+    return randomize_(
+        ReferenceProcessor(
+            feature_extractor=extractor,
+            video_connector=Embeddings1DConnectorConfigurator.from_config({"transformer": transformer}),
+            audio_connector=AudioEmbeddings1DConnectorConfigurator.from_config({"transformer": transformer}),
+        ),
+        7,
+        0.05,
+    )
 
 
 def official_checkpoint_tensors(reference: ReferenceProcessor, video_only: bool = False) -> dict[str, mx.array]:
     """The processor's weights under an official single-file checkpoint's keys."""
     prefixes = {
         "feature_extractor.": "text_embedding_projection.",
-        "video_connector.": "model.diffusion_model." + ("embeddings_connector." if video_only else "video_embeddings_connector."),
+        "video_connector.": "model.diffusion_model."
+        + ("embeddings_connector." if video_only else "video_embeddings_connector."),
         "audio_connector.": "model.diffusion_model.audio_embeddings_connector.",
     }
     tensors = {}
@@ -183,7 +227,7 @@ def official_checkpoint_tensors(reference: ReferenceProcessor, video_only: bool 
         prefix = next(p for p in prefixes if key.startswith(p))
         if video_only and (prefix == "audio_connector." or key.startswith("feature_extractor.audio_")):
             continue
-        tensors[prefixes[prefix] + key[len(prefix):]] = value
+        tensors[prefixes[prefix] + key[len(prefix) :]] = value
     # Other components of the checkpoint, which the text path must leave alone.
     tensors["model.diffusion_model.patchify_proj.weight"] = mx.zeros((2, 2))
     return tensors
@@ -194,7 +238,9 @@ def test_processor_from_official_checkpoint_matches_ltx_core(version):
     transformer = LTX2_TRANSFORMER if version == "ltx2" else LTX23_TRANSFORMER
     reference = reference_processor(transformer, v2=version != "ltx2")
     tensors = official_checkpoint_tensors(reference, video_only=version.endswith("video_only"))
-    ours = EmbeddingsProcessor.from_transformer_config(transformer, WIDTH, STATES, with_audio=has_audio_connector(tensors))
+    ours = EmbeddingsProcessor.from_transformer_config(
+        transformer, WIDTH, STATES, with_audio=has_audio_connector(tensors)
+    )
     ours.load_weights(list(sanitize_official(tensors).items()), strict=True)
 
     states, mask = hidden_states(1, 128), left_padded_mask([37], 128)  # ltx-core: 128 registers, one prompt

@@ -5,6 +5,7 @@ Gemma 3 12B 11,766,034,176 tensors' elements; LTX-2.5's Gemma 4 12B 11,907,350,3
 layer scalars, buffers in transformers); the LTX-2 text processor (projection + 2 connectors)
 1,431,475,200 and LTX-2.3's 3,172,227,584 parameters, as ltx-core's configurator builds them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,15 +25,27 @@ from tests.parity.ltx2_text_reference import EmbeddingsProcessorConfigurator
 
 # The text-path keys of the shipped checkpoints' transformer configs.
 LTX2_FULL = {
-    "connector_num_attention_heads": 30, "connector_attention_head_dim": 128, "connector_num_layers": 2,
-    "connector_positional_embedding_max_pos": [4096], "rope_type": "split", "frequencies_precision": "float64",
+    "connector_num_attention_heads": 30,
+    "connector_attention_head_dim": 128,
+    "connector_num_layers": 2,
+    "connector_positional_embedding_max_pos": [4096],
+    "rope_type": "split",
+    "frequencies_precision": "float64",
 }
 LTX23_FULL = {
-    **LTX2_FULL, "connector_num_attention_heads": 32, "connector_num_layers": 8,
-    "connector_apply_gated_attention": True, "num_attention_heads": 32, "attention_head_dim": 128,
-    "audio_num_attention_heads": 32, "audio_attention_head_dim": 64, "audio_connector_num_attention_heads": 32,
-    "audio_connector_attention_head_dim": 64, "caption_proj_before_connector": True,
-    "caption_projection_first_linear": False, "caption_proj_input_norm": False,
+    **LTX2_FULL,
+    "connector_num_attention_heads": 32,
+    "connector_num_layers": 8,
+    "connector_apply_gated_attention": True,
+    "num_attention_heads": 32,
+    "attention_head_dim": 128,
+    "audio_num_attention_heads": 32,
+    "audio_attention_head_dim": 64,
+    "audio_connector_num_attention_heads": 32,
+    "audio_connector_attention_head_dim": 64,
+    "caption_proj_before_connector": True,
+    "caption_projection_first_linear": False,
+    "caption_proj_input_norm": False,
     "caption_projection_second_linear": False,
 }
 

@@ -1,6 +1,7 @@
 """The LTX-2 family's latent upsamplers against ltx-core 1.0.0 (and diffusers 0.42's
 `LTX2LatentUpsamplerModel` for its key layout), tiny random weights, CPU float32; and the
 tiled upsampling against the untiled forward."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -87,8 +88,13 @@ def test_diffusers_upsampler_layout_matches_diffusers(rational):
     from tests.parity.vae_helpers import randomize_
 
     torch.manual_seed(0)
-    reference = LTX2LatentUpsamplerModel(in_channels=16, mid_channels=32, num_blocks_per_stage=1,
-                                         use_rational_resampler=rational, rational_spatial_scale=2.0)
+    reference = LTX2LatentUpsamplerModel(
+        in_channels=16,
+        mid_channels=32,
+        num_blocks_per_stage=1,
+        use_rational_resampler=rational,
+        rational_spatial_scale=2.0,
+    )
     randomize_(reference, 1)
     reference.eval()
     ours = LatentUpsampler(LatentUpsamplerConfig.from_dict(dict(reference.config)))

@@ -1,6 +1,7 @@
 """The LTX-2 family's video VAE against ltx-core 1.0.0 (LTX-2 and 2.3 layouts) and diffusers 0.42
 (`AutoencoderKLLTX2Video`, the diffusers key layout), on tiny random-weight models read from
 official single-file checkpoints; CPU, float32."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -75,8 +76,9 @@ def test_decode_matches_reference(vae_pair):
     decoder.decode_noise_scale = 0.0  # the decode noise is compared on its own below
     with torch.no_grad():
         expected = decoder(latents, timestep=timestep)
-    steps = iter_decode_frames(ours, channels_last(latents), 0.3 if conditioned else None, 0.0,
-                               tiling=TilingConfig.untiled())
+    steps = iter_decode_frames(
+        ours, channels_last(latents), 0.3 if conditioned else None, 0.0, tiling=TilingConfig.untiled()
+    )
     pixels = collect_frames(steps)
     error = relative_max_error(channels_first(pixels), expected)
     print(f"{generation} video decode relative max error {error:.2e}")
@@ -88,8 +90,14 @@ def test_decode_noise_is_mixed_in_as_the_reference_does():
     """A timestep-conditioned decoder mixes noise * 0.025 into the normalised latents and decodes at t=0.05."""
     encoder, decoder = reference_video_vae(TINY_VAES["ltx2"], seed=5)
     ours = VideoAutoencoder(VideoVAEConfig.from_dict(TINY_VAES["ltx2"]))
-    ours.load_weights(list(sanitize_official_video_vae(
-        {k: mx.array(v.numpy()) for k, v in official_state(encoder, decoder).items()}).items()), strict=True)
+    ours.load_weights(
+        list(
+            sanitize_official_video_vae(
+                {k: mx.array(v.numpy()) for k, v in official_state(encoder, decoder).items()}
+            ).items()
+        ),
+        strict=True,
+    )
     latents = _latents(2)
     noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
@@ -133,8 +141,10 @@ def test_full_size_presets_have_the_reference_parameters(name, preset):
     renamed = sanitize_official_video_vae(shapes)
     ours = dict(tree_flatten(VideoAutoencoder(config).parameters()))
     assert set(renamed) == set(ours)
-    reference_shapes = {**{f"encoder.{k}": v.shape for k, v in encoder.state_dict().items()},
-                        **{f"decoder.{k}": v.shape for k, v in decoder.state_dict().items()}}
+    reference_shapes = {
+        **{f"encoder.{k}": v.shape for k, v in encoder.state_dict().items()},
+        **{f"decoder.{k}": v.shape for k, v in decoder.state_dict().items()},
+    }
     for key, param in ours.items():
         if key not in ("mean_of_means", "std_of_means"):
             shape = tuple(reference_shapes[key])
@@ -175,8 +185,13 @@ def test_padding_modes_follow_the_reference_configurators():
 
 
 @pytest.mark.parametrize(
-    "key", ["vae.decoder.up_blocks.1.attention.weight", "vae.encoder.down_blocks.0.res_blocks.0.norm3.weight",
-            "vae.per_channel_statistics.median", "model.diffusion_model.proj_out.weight"]
+    "key",
+    [
+        "vae.decoder.up_blocks.1.attention.weight",
+        "vae.encoder.down_blocks.0.res_blocks.0.norm3.weight",
+        "vae.per_channel_statistics.median",
+        "model.diffusion_model.proj_out.weight",
+    ],
 )
 def test_unknown_official_keys_fail_loudly(key):
     with pytest.raises(CheckpointError, match="video VAE"):

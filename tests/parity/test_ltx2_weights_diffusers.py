@@ -5,6 +5,7 @@ The folder is written by the reference classes' `save_pretrained`; ours reads it
 VAE's diffusers configs. The transformer and VAE come out equal, parameter for parameter, to the
 official layout's (itself proven against ltx-core); the vocoder and upsampler match diffusers' outputs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,9 +69,15 @@ def folder(tmp_path_factory) -> tuple[Path, dict]:
     torch.manual_seed(8)
     upsampler = LTX2LatentUpsamplerModel(in_channels=8, mid_channels=32, num_blocks_per_stage=1)
     randomize_(upsampler, 8)
-    parts = {"transformer": transformer, "vae": vae, "audio_vae": audio_vae, "vocoder": vocoder,
-             "connectors": connectors, "latent_upsampler": upsampler,
-             "text_encoder": gemma3_reference(seed=9, hidden_size=64, num_hidden_layers=3)}
+    parts = {
+        "transformer": transformer,
+        "vae": vae,
+        "audio_vae": audio_vae,
+        "vocoder": vocoder,
+        "connectors": connectors,
+        "latent_upsampler": upsampler,
+        "text_encoder": gemma3_reference(seed=9, hidden_size=64, num_hidden_layers=3),
+    }
     for name, module in parts.items():
         module.save_pretrained(root / name)
     write_tiny_gemma_tokenizer(root / "tokenizer")
@@ -88,8 +95,9 @@ def test_transformer_equals_the_official_layouts(folder):
     root, parts = folder
     ours = components_of(resolve_model(str(root))).load_transformer(mx.float32, None, ResidencyMode.RESIDENT)
     assert ours.config == LTX2Config.from_dict(TINY_LTX25)
-    official = load_transformer(official_weights(diffusers_to_official(parts["transformer"].state_dict())),
-                                LTX2Config.from_dict(TINY_LTX25))
+    official = load_transformer(
+        official_weights(diffusers_to_official(parts["transformer"].state_dict())), LTX2Config.from_dict(TINY_LTX25)
+    )
     a, b = dict(tree_flatten(ours.parameters())), dict(tree_flatten(official.parameters()))
     assert a.keys() == b.keys()
     for name in a:
@@ -107,11 +115,13 @@ def test_video_vae_config_and_weights_equal_the_official_layouts(folder):
 
 def _canonical(config: VideoVAEConfig) -> VideoVAEConfig:
     """Block flags that are off dropped: `{"residual": False}` and no flag build the same block."""
+
     def blocks(specs):
         return [(name, {k: v for k, v in params.items() if v is not False}) for name, params in specs]
 
-    return dataclasses.replace(config, encoder_blocks=blocks(config.encoder_blocks),
-                               decoder_blocks=blocks(config.decoder_blocks))
+    return dataclasses.replace(
+        config, encoder_blocks=blocks(config.encoder_blocks), decoder_blocks=blocks(config.decoder_blocks)
+    )
 
 
 def test_audio_decoders_and_upsampler_match_diffusers(folder):
@@ -137,7 +147,9 @@ def test_text_path_loads_and_the_plan_reads_the_folder(folder):
     tokenizer, gemma = components.load_text_encoder(mx.float32, None)
     processor = components.load_embeddings_processor(mx.float32)
     assert gemma.num_hidden_states == 4 and processor.has_audio and len(tokenizer) > 4
-    estimate = estimate_memory(GenerationRequest(prompt="x", model=str(root), width=256, height=256, num_frames=17), files)
+    estimate = estimate_memory(
+        GenerationRequest(prompt="x", model=str(root), width=256, height=256, num_frames=17), files
+    )
     assert estimate.transformer > 0 and estimate.text_encoder > 0 and estimate.vae > 0
 
 

@@ -25,6 +25,7 @@ video extension 2.8e-7, video placed mid-clip 2.7e-7 (soft prefix 3.0e-7, droppe
 linear-quadratic schedule 5.0e-7, per-timestep guidance schedule with CFG* 4.5e-7,
 multi-scale text-to-video 3.3e-7, multi-scale image-to-video 6.9e-7.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -155,8 +156,10 @@ def our_text(embeddings: dict[str, torch.Tensor]) -> TextConditioning:
         return mx.array(embeddings[name].numpy())
 
     return TextConditioning(
-        to_mx("prompt_embeds"), to_mx("prompt_attention_mask"),
-        to_mx("negative_prompt_embeds"), to_mx("negative_prompt_attention_mask"),
+        to_mx("prompt_embeds"),
+        to_mx("prompt_attention_mask"),
+        to_mx("negative_prompt_embeds"),
+        to_mx("negative_prompt_attention_mask"),
     )
 
 
@@ -181,20 +184,30 @@ def run_our_pass(
     for item in placed:
         item.pixels = resize_frames(item.pixels[0], height, width)[None]
     state = prepare_conditioning(
-        latents, placed, lambda pixels: encode_video(models.vae, pixels), flow.num_frames, True, conditioning_key,
+        latents,
+        placed,
+        lambda pixels: encode_video(models.vae, pixels),
+        flow.num_frames,
+        True,
+        conditioning_key,
         prefix_mode=flow.prefix_mode,
     )
     steps = iter_denoise(
-        models.transformer, state, timesteps, guidance_schedule(pass_config, timesteps),
-        our_text(text_embeddings()), FRAME_RATE, loop_key,
+        models.transformer,
+        state,
+        timesteps,
+        guidance_schedule(pass_config, timesteps),
+        our_text(text_embeddings()),
+        FRAME_RATE,
+        loop_key,
         stg_strategy=SkipLayerStrategy.from_stg_mode(flow.stg_mode),
         image_cond_noise_scale=IMAGE_COND_NOISE_SCALE,
     )
     count = 0
     tokens = state.tokens
-    for count, tokens in enumerate(steps, start=1):
+    for count, tokens in enumerate(steps, start=1):  # noqa: B007  (both are read after the loop)
         mx.eval(tokens)
-    return unpatchify(tokens[:, state.num_extra:], grid), count
+    return unpatchify(tokens[:, state.num_extra :], grid), count
 
 
 def reference_kwargs(flow: Flow, height: int, width: int) -> dict[str, Any]:
@@ -244,27 +257,47 @@ SINGLE_PASS_FLOWS = [
     Flow("last_frame_keyframe_only", conditioning=[image(16, 1.0, seed=3)]),
     Flow("video_extension", conditioning=[media(9, 0, 1.0, (64, 64), seed=4)]),
     Flow("video_placed_mid_clip", num_frames=33, conditioning=[media(17, 8, 0.95, (64, 64), seed=5)]),
-    Flow("video_mid_clip_soft_prefix", num_frames=33, conditioning=[media(17, 8, 0.95, (64, 64), seed=5)],
-         prefix_mode="soft"),
-    Flow("video_mid_clip_dropped_prefix", num_frames=33, conditioning=[media(17, 8, 0.95, (64, 64), seed=5)],
-         prefix_mode="drop"),
-    Flow("short_video_at_the_end_soft_prefix", num_frames=33,
-         conditioning=[image(0, 1.0, seed=1), media(9, 24, 1.0, (64, 64), seed=9)], prefix_mode="soft"),
+    Flow(
+        "video_mid_clip_soft_prefix",
+        num_frames=33,
+        conditioning=[media(17, 8, 0.95, (64, 64), seed=5)],
+        prefix_mode="soft",
+    ),
+    Flow(
+        "video_mid_clip_dropped_prefix",
+        num_frames=33,
+        conditioning=[media(17, 8, 0.95, (64, 64), seed=5)],
+        prefix_mode="drop",
+    ),
+    Flow(
+        "short_video_at_the_end_soft_prefix",
+        num_frames=33,
+        conditioning=[image(0, 1.0, seed=1), media(9, 24, 1.0, (64, 64), seed=9)],
+        prefix_mode="soft",
+    ),
     Flow(
         "cfg_stg_rescale_linear_quadratic",
         width=96,
         pass_config={
-            "num_inference_steps": 5, "skip_final_inference_steps": 1, "guidance_scale": 3.0,
-            "stg_scale": 1.0, "rescaling_scale": 0.7, "skip_block_list": [1],
+            "num_inference_steps": 5,
+            "skip_final_inference_steps": 1,
+            "guidance_scale": 3.0,
+            "stg_scale": 1.0,
+            "rescaling_scale": 0.7,
+            "skip_block_list": [1],
         },
         conditioning=[image(0, 1.0, seed=6, size=(64, 96))],
     ),
     Flow(
         "guidance_schedule_by_timestep_with_cfg_star",
         pass_config={
-            "timesteps": DISTILLED_FIRST_PASS, "guidance_timesteps": [1.0, 0.95, 0.8],
-            "guidance_scale": [1.0, 4.0, 2.0], "stg_scale": [0.0, 1.0, 0.5], "rescaling_scale": [1.0, 0.5, 1.0],
-            "skip_block_list": [[0], [1], [0, 1]], "cfg_star_rescale": True,
+            "timesteps": DISTILLED_FIRST_PASS,
+            "guidance_timesteps": [1.0, 0.95, 0.8],
+            "guidance_scale": [1.0, 4.0, 2.0],
+            "stg_scale": [0.0, 1.0, 0.5],
+            "rescaling_scale": [1.0, 0.5, 1.0],
+            "skip_block_list": [[0], [1], [0, 1]],
+            "cfg_star_rescale": True,
         },
         stg_mode="attention_skip",
     ),

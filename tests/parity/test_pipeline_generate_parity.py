@@ -25,6 +25,7 @@ Measured (CPU, float32, max|ours - ref| / max|ref|, bound 1e-4): concat prefix: 
 3.8e-7, second pass 5.2e-7, decoded video 3.6e-6; soft prefix: 4.1e-7, 5.1e-7, 3.9e-6; our
 uint8 frames within half a level of the reference's floats (we round, its CLI truncates).
 """
+
 from __future__ import annotations
 
 import json
@@ -82,10 +83,21 @@ PIPELINE_YAML: dict[str, Any] = {
     "sampler": "from_checkpoint",
     "stochastic_sampling": False,
     "text_encoder_max_tokens": 16,
-    "first_pass": {"timesteps": DISTILLED_FIRST_PASS, "guidance_scale": 1, "stg_scale": 0, "rescaling_scale": 1,
-                   "skip_block_list": [1]},
-    "second_pass": {"timesteps": DISTILLED_SECOND_PASS, "guidance_scale": 1, "stg_scale": 0, "rescaling_scale": 1,
-                    "skip_block_list": [1], "tone_map_compression_ratio": 0.6},
+    "first_pass": {
+        "timesteps": DISTILLED_FIRST_PASS,
+        "guidance_scale": 1,
+        "stg_scale": 0,
+        "rescaling_scale": 1,
+        "skip_block_list": [1],
+    },
+    "second_pass": {
+        "timesteps": DISTILLED_SECOND_PASS,
+        "guidance_scale": 1,
+        "stg_scale": 0,
+        "rescaling_scale": 1,
+        "skip_block_list": [1],
+        "tone_map_compression_ratio": 0.6,
+    },
 }
 
 
@@ -129,8 +141,9 @@ def write_media(folder: Path) -> list[tuple[Path, int, float]]:
     Image.fromarray(smooth_frames(1, 130, 150, seed=2)[0]).save(last)
     clip = folder / "clip.mp4"
     frames = smooth_frames(9, 72, 136, seed=3)
-    writer = imageio_ffmpeg.write_frames(str(clip), (136, 72), fps=FPS, codec="libx264", macro_block_size=1,
-                                         output_params=["-crf", "18"])
+    writer = imageio_ffmpeg.write_frames(
+        str(clip), (136, 72), fps=FPS, codec="libx264", macro_block_size=1, output_params=["-crf", "18"]
+    )
     writer.send(None)
     for frame in frames:
         writer.send(np.ascontiguousarray(frame))
@@ -177,9 +190,18 @@ def run_ours(files, yaml_path: Path, items, job_dir: Path, monkeypatch) -> dict[
     monkeypatch.setattr(StageRunner, "encode_text", keep_text)
     monkeypatch.setattr(StageRunner, "finish_pixels", keep_pixels)
     request = GenerationRequest(
-        prompt="a lighthouse at dusk, waves", model="tiny", width=WIDTH, height=HEIGHT, num_frames=FRAMES, fps=FPS,
-        seeds=[SEED], pipeline_config=str(yaml_path), job_dir=str(job_dir),
-        conditioning=[ConditioningItem(path=str(path), frame=frame, strength=strength) for path, frame, strength in items],
+        prompt="a lighthouse at dusk, waves",
+        model="tiny",
+        width=WIDTH,
+        height=HEIGHT,
+        num_frames=FRAMES,
+        fps=FPS,
+        seeds=[SEED],
+        pipeline_config=str(yaml_path),
+        job_dir=str(job_dir),
+        conditioning=[
+            ConditioningItem(path=str(path), frame=frame, strength=strength) for path, frame, strength in items
+        ],
     )
     events = list(Pipeline(files).generate(request))
     assert isinstance(events[-1], Finished)
@@ -200,7 +222,11 @@ def run_reference(models: dict[str, Any], text, items, tape: NoiseTape, monkeypa
         conditioning_media_paths=[str(path) for path, _, _ in items],
         conditioning_strengths=[strength for _, _, strength in items],
         conditioning_start_frames=[frame for _, frame, _ in items],
-        height=HEIGHT, width=WIDTH, num_frames=FRAMES, padding=(0, 0, 0, 0), pipeline=pipeline,
+        height=HEIGHT,
+        width=WIDTH,
+        num_frames=FRAMES,
+        padding=(0, 0, 0, 0),
+        pipeline=pipeline,
     )
     passes: list[torch.Tensor] = []
     patchifier = pipeline.video_pipeline.patchifier
@@ -212,19 +238,44 @@ def run_reference(models: dict[str, Any], text, items, tape: NoiseTape, monkeypa
 
     monkeypatch.setattr(patchifier, "unpatchify", keep_latents)
     monkeypatch.setattr(torch, "randn_like", tape.replay_like)  # the decode noise
-    settings = {k: v for k, v in PIPELINE_YAML.items() if k in (
-        "downscale_factor", "first_pass", "second_pass", "decode_timestep", "decode_noise_scale", "stochastic_sampling",
-    )}
+    settings = {
+        k: v
+        for k, v in PIPELINE_YAML.items()
+        if k
+        in (
+            "downscale_factor",
+            "first_pass",
+            "second_pass",
+            "decode_timestep",
+            "decode_noise_scale",
+            "stochastic_sampling",
+        )
+    }
     embeds = torch.from_numpy(np.array(text.embeds))
     mask = torch.from_numpy(np.array(text.mask)).to(torch.int64)
     with torch.no_grad():
         images = pipeline(
-            **settings, skip_layer_strategy=ReferenceSkipLayerStrategy.AttentionValues, generator=None,
-            output_type="pt", height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS,
-            prompt=None, prompt_embeds=embeds, prompt_attention_mask=mask, negative_prompt=None,
-            negative_prompt_embeds=torch.zeros_like(embeds), negative_prompt_attention_mask=torch.zeros_like(mask),
-            media_items=None, conditioning_items=conditioning, is_video=True, vae_per_channel_normalize=True,
-            image_cond_noise_scale=IMAGE_COND_NOISE_SCALE, mixed_precision=False, offload_to_cpu=False,
+            **settings,
+            skip_layer_strategy=ReferenceSkipLayerStrategy.AttentionValues,
+            generator=None,
+            output_type="pt",
+            height=HEIGHT,
+            width=WIDTH,
+            num_frames=FRAMES,
+            frame_rate=FPS,
+            prompt=None,
+            prompt_embeds=embeds,
+            prompt_attention_mask=mask,
+            negative_prompt=None,
+            negative_prompt_embeds=torch.zeros_like(embeds),
+            negative_prompt_attention_mask=torch.zeros_like(mask),
+            media_items=None,
+            conditioning_items=conditioning,
+            is_video=True,
+            vae_per_channel_normalize=True,
+            image_cond_noise_scale=IMAGE_COND_NOISE_SCALE,
+            mixed_precision=False,
+            offload_to_cpu=False,
             enhance_prompt=False,
         ).images
     return {"first_pass": passes[0], "second_pass": passes[1], "video": images[0].permute(1, 2, 3, 0)}
@@ -246,13 +297,18 @@ def test_generate_matches_the_reference_multiscale_pipeline_with_conditioning(
     expected = run_reference(reference_models, ours["text"], items, tape, monkeypatch)
 
     assert tape.replayed == len(tape.draws), "we drew noise the reference never used"
-    errors = {stage: relative_max_error(to_channels_first(ours[stage]), expected[stage])
-              for stage in ("first_pass", "second_pass")}
+    errors = {
+        stage: relative_max_error(to_channels_first(ours[stage]), expected[stage])
+        for stage in ("first_pass", "second_pass")
+    }
     pixels = (ours["pixels"].astype(mx.float32) + 1.0) / 2.0  # ours in [-1, 1], the reference's in [0, 1]
     errors["video"] = relative_max_error(pixels, expected["video"])
     levels = np.abs(ours["video"].astype(np.float64) - expected["video"].double().numpy() * 255.0)
-    print(f"[generate parity float32] prefix {prefix_mode}: " + ", ".join(f"{name} {error:.2e}" for name, error in errors.items())
-          + f", uint8 video within {levels.max():.3f} levels")
+    print(
+        f"[generate parity float32] prefix {prefix_mode}: "
+        + ", ".join(f"{name} {error:.2e}" for name, error in errors.items())
+        + f", uint8 video within {levels.max():.3f} levels"
+    )
     assert ours["video"].shape == (FRAMES, HEIGHT, WIDTH, 3)
     assert all(error <= FLOAT32_BOUND for error in errors.values()), errors
     # We round to the nearest level (the reference CLI truncates; compared here with its floats):

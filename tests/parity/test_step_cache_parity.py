@@ -80,9 +80,7 @@ def _models(seed: int = 0) -> Models:
 def _inputs(seed: int = 1) -> Inputs:
     generator = torch.Generator().manual_seed(seed)
     frames, height, width, length = 2, 3, 4, 5
-    frame, row, column = torch.meshgrid(
-        torch.arange(frames), torch.arange(height), torch.arange(width), indexing="ij"
-    )
+    frame, row, column = torch.meshgrid(torch.arange(frames), torch.arange(height), torch.arange(width), indexing="ij")
     coords = torch.stack([frame.flatten() * 8 / 25.0, row.flatten() * 32.0, column.flatten() * 32.0])[None]
     mask = torch.ones(1, length)
     mask[:, 3:] = 0
@@ -187,11 +185,7 @@ def _reference_run(call: Callable, inputs: Inputs, branches: list[str]):
         for branch in branches:
             outs[branch], compute = call(branch, latents, texts[branch], timestep, inputs.mask, inputs.coords)
             ran += [branch] * bool(compute)
-        velocity = (
-            outs["text"]
-            if len(branches) == 1
-            else outs["uncond"] + GUIDANCE * (outs["text"] - outs["uncond"])
-        )
+        velocity = outs["text"] if len(branches) == 1 else outs["uncond"] + GUIDANCE * (outs["text"] - outs["uncond"])
         latents = latents + float(TIMESTEPS[i + 1] - TIMESTEPS[i]) * velocity
         velocities.append(velocity)
         computed.append(tuple(ran))
@@ -252,9 +246,7 @@ def test_magcache_skips_as_diffusers_apply_mag_cache():
         threshold=threshold, max_skip_steps=max_skips, retention_ratio=retention, num_inference_steps=STEPS,
         mag_ratios=MAG_RATIOS,
     ))  # fmt: skip
-    reference = _reference_run(
-        _diffusers_caller(models, "mag_cache_leader_block_hook"), inputs, ["uncond", "text"]
-    )
+    reference = _reference_run(_diffusers_caller(models, "mag_cache_leader_block_hook"), inputs, ["uncond", "text"])
     settings = StepCacheSettings(
         CacheRule.MAGCACHE, threshold, max_skip_steps=max_skips, compute_last_step=False,
         mag_ratios=tuple(MAG_RATIOS), retention_ratio=retention,

@@ -5,6 +5,7 @@ Measured on CPU (relative max error = max|ours-ref| / max|ref|, reference in flo
 float32 1.4e-6 (6 heads), 4.8e-7 (5 heads), 9.9e-7 (3 heads), bound 1e-4;
 bfloat16 weights and activations 1.8e-2, bound 3e-2; float16 3.4e-3, bound 1e-2.
 """
+
 from __future__ import annotations
 
 import types
@@ -27,9 +28,18 @@ from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_t5_tokenizer
 from tests.parity.conftest import relative_max_error, torch_to_mlx
 
 FLOAT16_TOLERANCE = 1e-2  # measured 3.4e-3
-TINY = dict(vocab_size=300, d_model=48, d_kv=8, d_ff=96, num_layers=3, num_heads=6,
-            relative_attention_num_buckets=32, relative_attention_max_distance=128,
-            feed_forward_proj="gated-gelu", layer_norm_epsilon=1e-6)
+TINY = dict(
+    vocab_size=300,
+    d_model=48,
+    d_kv=8,
+    d_ff=96,
+    num_layers=3,
+    num_heads=6,
+    relative_attention_num_buckets=32,
+    relative_attention_max_distance=128,
+    feed_forward_proj="gated-gelu",
+    layer_norm_epsilon=1e-6,
+)
 
 
 def reference_t5(seed: int = 0, **overrides) -> T5EncoderModel:
@@ -123,8 +133,14 @@ def test_prompt_encoding_tokenises_like_the_reference_and_handles_empty_prompts(
     prompts = ["  A red cat walks slowly on the beach ", ""]
     ids, mask = tokenize(tokenizer, prompts, max_length=16)
     # What the reference's encode_prompt asks the tokenizer for (prompt stripped first).
-    expected = tokenizer([p.strip() for p in prompts], padding="max_length", max_length=16,
-                         truncation=True, add_special_tokens=True, return_tensors="np")
+    expected = tokenizer(
+        [p.strip() for p in prompts],
+        padding="max_length",
+        max_length=16,
+        truncation=True,
+        add_special_tokens=True,
+        return_tensors="np",
+    )
     np.testing.assert_array_equal(np.array(ids), expected["input_ids"])
     np.testing.assert_array_equal(np.array(mask), expected["attention_mask"])
     assert np.array(mask)[1].sum() == 1  # the empty prompt still has its </s>
@@ -132,8 +148,9 @@ def test_prompt_encoding_tokenises_like_the_reference_and_handles_empty_prompts(
     ours = ours_from(model, tmp_path)
     embeds, out_mask = encode_prompts(tokenizer, ours, prompts, max_length=16)
     with torch.no_grad():
-        reference = model(torch.from_numpy(np.array(ids)).long(),
-                          attention_mask=torch.from_numpy(np.array(mask)).long()).last_hidden_state
+        reference = model(
+            torch.from_numpy(np.array(ids)).long(), attention_mask=torch.from_numpy(np.array(mask)).long()
+        ).last_hidden_state
     valid = np.array(out_mask).astype(bool)
     assert embeds.shape == (2, 16, TINY["d_model"])
     assert relative_max_error(np.array(embeds)[valid], reference.numpy()[valid]) <= 1e-4
@@ -141,12 +158,18 @@ def test_prompt_encoding_tokenises_like_the_reference_and_handles_empty_prompts(
 
 def reference_encode_prompt(tokenizer, model, prompts, negative_prompt, max_length):
     """LTXVideoPipeline.encode_prompt itself, on a stand-in pipeline holding only what it reads."""
-    pipeline = types.SimpleNamespace(tokenizer=tokenizer, text_encoder=model, transformer=None,
-                                     _execution_device=torch.device("cpu"))
+    pipeline = types.SimpleNamespace(
+        tokenizer=tokenizer, text_encoder=model, transformer=None, _execution_device=torch.device("cpu")
+    )
     pipeline._text_preprocessing = lambda text: LTXVideoPipeline._text_preprocessing(pipeline, text)
     with torch.no_grad():
-        return LTXVideoPipeline.encode_prompt(pipeline, prompts, do_classifier_free_guidance=True,
-                                              negative_prompt=negative_prompt, text_encoder_max_tokens=max_length)
+        return LTXVideoPipeline.encode_prompt(
+            pipeline,
+            prompts,
+            do_classifier_free_guidance=True,
+            negative_prompt=negative_prompt,
+            text_encoder_max_tokens=max_length,
+        )
 
 
 @pytest.mark.parametrize("negative_prompt", ["", "  blurry dark  "])
@@ -154,10 +177,13 @@ def test_encode_prompts_matches_the_reference_encode_prompt(tmp_path, negative_p
     tokenizer = load_tokenizer(write_tiny_t5_tokenizer(tmp_path / "tokenizer"))
     model = reference_t5(vocab_size=len(tokenizer))
     ours = ours_from(model, tmp_path)
-    prompts = ["  A red cat walks slowly on the beach ",
-               "the camera pans over a green forest at sunset while a bird flies over the river"]  # truncated
-    embeds, mask, negative_embeds, negative_mask = reference_encode_prompt(tokenizer, model, prompts,
-                                                                           negative_prompt, max_length=16)
+    prompts = [
+        "  A red cat walks slowly on the beach ",
+        "the camera pans over a green forest at sunset while a bird flies over the river",
+    ]  # truncated
+    embeds, mask, negative_embeds, negative_mask = reference_encode_prompt(
+        tokenizer, model, prompts, negative_prompt, max_length=16
+    )
     # The pipeline encodes prompt and negative prompt as one batch at the same length.
     got, got_mask = encode_prompts(tokenizer, ours, prompts + [negative_prompt], max_length=16)
     np.testing.assert_array_equal(np.array(got_mask)[:2], mask.numpy())
@@ -173,8 +199,9 @@ def test_relative_position_buckets_match_hugging_face_beyond_max_distance(bucket
     length = 300
     positions = torch.arange(length)
     relative = positions[None, :] - positions[:, None]
-    expected = T5Attention._relative_position_bucket(relative, bidirectional=True, num_buckets=buckets,
-                                                     max_distance=max_distance)
+    expected = T5Attention._relative_position_bucket(
+        relative, bidirectional=True, num_buckets=buckets, max_distance=max_distance
+    )
     got = relative_position_buckets(length, length, buckets, max_distance)
     np.testing.assert_array_equal(np.array(got), expected.numpy())
 
@@ -194,6 +221,9 @@ def test_float16_encoder_stays_finite_and_close_even_for_an_all_padding_row(tmp_
 def test_missing_encoder_keys_are_named(tmp_path):
     state = {k: torch_to_mlx(v) for k, v in reference_t5().state_dict().items()}
     del state["encoder.block.1.layer.1.DenseReluDense.wo.weight"], state["encoder.final_layer_norm.weight"]
-    with pytest.raises(CheckpointError, match=r"missing 'encoder.final_layer_norm.weight', "
-                                              r"'encoder.block.1.layer.1.DenseReluDense.wo.weight'"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing 'encoder.final_layer_norm.weight', "
+        r"'encoder.block.1.layer.1.DenseReluDense.wo.weight'",
+    ):
         sanitize_hf_t5(state)

@@ -1,4 +1,5 @@
 """A diffusers-layout transformer (config.json + weights) loads into our model unchanged in shape."""
+
 from __future__ import annotations
 
 import mlx.core as mx

@@ -13,6 +13,7 @@ Measured on the CPU backend (mlx 0.32.4, torch 2.13 CPU, 2026-12-01), error = ma
   bfloat16 (bound 4e-2, ours in bf16 vs the reference in bf16): 9.5e-3 .. 1.8e-2, the size of
       the bf16 reference's own distance from the float32 reference (8.5e-3 .. 1.8e-2).
 """
+
 from __future__ import annotations
 
 import json
@@ -97,8 +98,7 @@ CASES = [
         batch=1,
     ),
 ] + [
-    Case(f"stg_{strategy.name}", grid=(2, 2, 3), batch=3, strategy=strategy)
-    for strategy in ReferenceSkipLayerStrategy
+    Case(f"stg_{strategy.name}", grid=(2, 2, 3), batch=3, strategy=strategy) for strategy in ReferenceSkipLayerStrategy
 ]
 
 

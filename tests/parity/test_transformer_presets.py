@@ -3,6 +3,7 @@
 The reference is built on torch's `meta` device and ours from lazy MLX arrays, so neither
 allocates the 2-13 billion weights.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx

@@ -5,6 +5,7 @@ At small widths the cos/sin tables agree to float32 rounding. At the production 
 that torch's CUDA kernel and our code use, for a few of the 341/682 exponents; at angles up to
 ~1.6e4 rad that is ~2e-3 (2B) / ~4e-3 (13B) in cos/sin, below the bf16 rounding of those tables.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx

@@ -1,4 +1,5 @@
 """Latent upsampler and the multi-scale latent filters against the reference."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Our MLX VAE against the reference CausalVideoAutoencoder, on tiny random-weight models
 that use every block type of the 0.9.8 VAE, loaded from official single-file checkpoints."""
+
 from __future__ import annotations
 
 import mlx.core as mx

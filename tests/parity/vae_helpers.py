@@ -1,4 +1,5 @@
 """Build tiny random-weight reference VAEs / upsamplers and load them into our MLX models."""
+
 from __future__ import annotations
 
 import copy

@@ -14,6 +14,7 @@ before ours loads, so the peaks do not overlap. Whole generations: the reference
 model on the device between calls, ours loads each component when its stage needs it
 (streamed residency), so ours is reported with and without its load time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,11 @@ def _catalog_generation_model(model_id: str):
 
 
 # The whole-generation workload per shape: random weights of these models' exact shapes.
-GENERATION_MODELS = {"2b": _catalog_generation_model("ltxv-2b-0.9.8-distilled"),
-                     "13b": _catalog_generation_model("ltxv-13b-0.9.8-distilled"), "tiny": _tiny_generation_model}
+GENERATION_MODELS = {
+    "2b": _catalog_generation_model("ltxv-2b-0.9.8-distilled"),
+    "13b": _catalog_generation_model("ltxv-13b-0.9.8-distilled"),
+    "tiny": _tiny_generation_model,
+}
 
 
 def device_name() -> str:
@@ -87,7 +91,10 @@ def compare_transformer(config: TransformerConfig, shape: VideoShape, args, torc
     model = ref.reference_transformer(config.to_dict(), device, torch_dtype)
     grid = torch.from_numpy(__import__("numpy").array(simple_indices_grid(shape)))
     reference = ref.time_torch(
-        ref.transformer_step(model, shape.tokens, grid, TEXT_TOKENS, device, torch_dtype), device, args.repeats, args.warmup
+        ref.transformer_step(model, shape.tokens, grid, TEXT_TOKENS, device, torch_dtype),
+        device,
+        args.repeats,
+        args.warmup,
     )
     del model
     _free_torch()
@@ -97,7 +104,8 @@ def compare_transformer(config: TransformerConfig, shape: VideoShape, args, torc
     _free_mlx()
     flops = transformer_step_flops(
         TransformerShape(config.num_layers, config.inner_dim, config.text_channels, config.in_channels),
-        shape.tokens, TEXT_TOKENS,
+        shape.tokens,
+        TEXT_TOKENS,
     )
     result = _pair("transformer_step", ours, reference)
     result["flops"] = flops
@@ -111,8 +119,9 @@ def compare_transformer(config: TransformerConfig, shape: VideoShape, args, torc
 def compare_vae_decode(vae_config: dict, shape: VideoShape, args, torch_dtype, mlx_dtype) -> dict[str, Any]:
     device = ref.torch_device()
     vae = ref.reference_vae(vae_config, device, torch_dtype)
-    reference = ref.time_torch(ref.vae_decode_step(vae, shape.latent_grid, device, torch_dtype), device,
-                               args.repeats, args.warmup)
+    reference = ref.time_torch(
+        ref.vae_decode_step(vae, shape.latent_grid, device, torch_dtype), device, args.repeats, args.warmup
+    )
     del vae
     _free_torch()
     ours_vae = random_vae(mlx_dtype, VAEConfig.from_dict(vae_config))
@@ -141,22 +150,42 @@ def compare_generation(shape_name: str, shape: VideoShape, args, torch_dtype, ml
     with tempfile.TemporaryDirectory() as tokenizer_dir:
         write_tiny_t5_tokenizer(tokenizer_dir)
         pipeline = reference_pipeline.build_pipeline(
-            shapes.transformer.to_dict(), dict(shapes.vae), shapes.upsampler.to_dict(), dataclasses.asdict(shapes.t5),
-            tokenizer_dir, device, torch_dtype)
-        generate = reference_pipeline.generation(pipeline, config, shape.width, shape.height, shape.frames, 30.0,
-                                                 device)
+            shapes.transformer.to_dict(),
+            dict(shapes.vae),
+            shapes.upsampler.to_dict(),
+            dataclasses.asdict(shapes.t5),
+            tokenizer_dir,
+            device,
+            torch_dtype,
+        )
+        generate = reference_pipeline.generation(
+            pipeline, config, shape.width, shape.height, shape.frames, 30.0, device
+        )
         reference = ref.time_torch(generate, device, args.repeats, args.warmup)
     del pipeline, generate
     _free_torch()
-    request = GenerationRequest(prompt=reference_pipeline.PROMPT, model=components.model_id, negative_prompt="",
-                                width=shape.width, height=shape.height, num_frames=shape.frames, fps=30.0,
-                                config_overrides={"precision": config["precision"]})
-    report = bench_generation(components, request, repeats=args.repeats, warmup=args.warmup,
-                              weights="random weights (exact shapes)")
+    request = GenerationRequest(
+        prompt=reference_pipeline.PROMPT,
+        model=components.model_id,
+        negative_prompt="",
+        width=shape.width,
+        height=shape.height,
+        num_frames=shape.frames,
+        fps=30.0,
+        config_overrides={"precision": config["precision"]},
+    )
+    report = bench_generation(
+        components, request, repeats=args.repeats, warmup=args.warmup, weights="random weights (exact shapes)"
+    )
     _free_mlx()
-    ours = {"median_s": report.total_without_load_s, "with_load_median_s": report.total_s,
-            "repeats": report.repeats, "peak_memory_bytes": report.peak_memory_bytes,
-            "stages": {stage.stage: stage.median_s for stage in report.stages}, "residency": report.residency}
+    ours = {
+        "median_s": report.total_without_load_s,
+        "with_load_median_s": report.total_s,
+        "repeats": report.repeats,
+        "peak_memory_bytes": report.peak_memory_bytes,
+        "stages": {stage.stage: stage.median_s for stage in report.stages},
+        "residency": report.residency,
+    }
     return _pair("generation", ours, reference)
 
 
@@ -210,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("ltx_mlx_core.models.ltxv.vae.fused_norm").setLevel(logging.INFO)
 
     tiny = args.shape == "tiny"
-    shape = VideoShape(args.width or (128 if tiny else 768), args.height or (96 if tiny else 512),
-                       args.frames or (17 if tiny else 97))
+    shape = VideoShape(
+        args.width or (128 if tiny else 768), args.height or (96 if tiny else 512), args.frames or (17 if tiny else 97)
+    )
     gpu = torch.cuda.is_available()
     torch_dtype = torch.bfloat16 if gpu else torch.float32
     mlx_dtype = mx.bfloat16 if gpu else mx.float32

@@ -5,10 +5,12 @@ VAE and latent upsampler of the given shapes, called as the reference CLI (ltx_v
 calls it with a distilled config: text-to-video, output frames as a tensor. Everything stays on
 the device, as the reference keeps it. Test-only: imports torch.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import reference_workloads as ref
 import torch
@@ -34,8 +36,15 @@ def reference_upsampler(config: dict[str, Any], device: torch.device, dtype: tor
     return ref._randomize(model, device, dtype)
 
 
-def build_pipeline(transformer_config: dict, vae_config: dict, upsampler_config: dict, t5_config: dict,
-                   tokenizer_dir: Path, device: torch.device, dtype: torch.dtype) -> LTXMultiScalePipeline:
+def build_pipeline(
+    transformer_config: dict,
+    vae_config: dict,
+    upsampler_config: dict,
+    t5_config: dict,
+    tokenizer_dir: Path,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> LTXMultiScalePipeline:
     video = LTXVideoPipeline(
         tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
         text_encoder=reference_text_encoder(t5_config, device, dtype),
@@ -43,16 +52,25 @@ def build_pipeline(transformer_config: dict, vae_config: dict, upsampler_config:
         transformer=ref.reference_transformer(transformer_config, device, dtype),
         scheduler=RectifiedFlowScheduler(sampler="LinearQuadratic"),
         patchifier=SymmetricPatchifier(patch_size=1),
-        prompt_enhancer_image_caption_model=None, prompt_enhancer_image_caption_processor=None,
-        prompt_enhancer_llm_model=None, prompt_enhancer_llm_tokenizer=None,
+        prompt_enhancer_image_caption_model=None,
+        prompt_enhancer_image_caption_processor=None,
+        prompt_enhancer_llm_model=None,
+        prompt_enhancer_llm_tokenizer=None,
     )
     video.set_progress_bar_config(disable=True)
     # The reference CLI casts transformer, VAE and T5 to bf16 and leaves the upsampler in float32.
     return LTXMultiScalePipeline(video, reference_upsampler(upsampler_config, device, torch.float32))
 
 
-def generation(pipeline: LTXMultiScalePipeline, config: dict[str, Any], width: int, height: int, frames: int,
-               fps: float, device: torch.device) -> Callable[[], Any]:
+def generation(
+    pipeline: LTXMultiScalePipeline,
+    config: dict[str, Any],
+    width: int,
+    height: int,
+    frames: int,
+    fps: float,
+    device: torch.device,
+) -> Callable[[], Any]:
     """One text-to-video generation with the YAML's passes (`config` is a distilled pipeline YAML)."""
     generator = torch.Generator(device=device).manual_seed(0)
     passes = {name: {k: v for k, v in config[name].items()} for name in ("first_pass", "second_pass")}

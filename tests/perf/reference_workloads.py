@@ -4,11 +4,13 @@ Random weights of the same shapes as ours, bf16, the reference's default attenti
 (PyTorch scaled_dot_product_attention), timed with device synchronisation.
 Test-only: imports torch.
 """
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from ltx_video.models.autoencoders.causal_video_autoencoder import CausalVideoAutoencoder
@@ -73,8 +75,14 @@ def reference_transformer(config: dict[str, Any], device: torch.device, dtype: t
     return _randomize(model, device, dtype)
 
 
-def transformer_step(model: Transformer3DModel, tokens: int, grid: torch.Tensor, text_tokens: int,
-                     device: torch.device, dtype: torch.dtype) -> Callable[[], Any]:
+def transformer_step(
+    model: Transformer3DModel,
+    tokens: int,
+    grid: torch.Tensor,
+    text_tokens: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> Callable[[], Any]:
     generator = torch.Generator(device=device).manual_seed(1)
     latents = torch.randn(1, tokens, model.config.in_channels, generator=generator, device=device).to(dtype)
     text = torch.randn(1, text_tokens, model.config.caption_channels, generator=generator, device=device).to(dtype)
@@ -83,8 +91,9 @@ def transformer_step(model: Transformer3DModel, tokens: int, grid: torch.Tensor,
     grid = grid.to(device)
 
     def step() -> Any:
-        return model(latents, grid, encoder_hidden_states=text, timestep=timestep,
-                     encoder_attention_mask=mask, return_dict=False)[0]
+        return model(
+            latents, grid, encoder_hidden_states=text, timestep=timestep, encoder_attention_mask=mask, return_dict=False
+        )[0]
 
     return step
 
@@ -100,8 +109,9 @@ def reference_vae(config: dict[str, Any], device: torch.device, dtype: torch.dty
     return vae
 
 
-def vae_decode_step(vae: CausalVideoAutoencoder, latent_grid: tuple[int, int, int],
-                    device: torch.device, dtype: torch.dtype) -> Callable[[], Any]:
+def vae_decode_step(
+    vae: CausalVideoAutoencoder, latent_grid: tuple[int, int, int], device: torch.device, dtype: torch.dtype
+) -> Callable[[], Any]:
     """What the reference pipeline does to decode: noise mix at the decode timestep, then vae_decode."""
     f, h, w = latent_grid
     generator = torch.Generator(device=device).manual_seed(2)

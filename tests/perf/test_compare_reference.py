@@ -2,6 +2,7 @@
 
 Only the report's shape is checked: timings on a shared CI machine are not claims.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,27 @@ import compare_reference  # noqa: E402
 
 def test_every_stage_reports_medians_ratios_and_peaks_for_both_sides(tmp_path) -> None:
     report_path = tmp_path / "comparison.json"
-    assert compare_reference.main(["--shape", "tiny", "--width", "64", "--height", "64", "--frames", "9",
-                                   "--repeats", "5", "--warmup", "1", "--json", str(report_path)]) == 0
+    assert (
+        compare_reference.main(
+            [
+                "--shape",
+                "tiny",
+                "--width",
+                "64",
+                "--height",
+                "64",
+                "--frames",
+                "9",
+                "--repeats",
+                "5",
+                "--warmup",
+                "1",
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
     (report,) = json.loads(report_path.read_text())
     assert report["video"] == "64x64x9" and report["dtype"] == "float32"
     rows = {row["stage"]: row for row in report["stages"]}

@@ -1,4 +1,5 @@
 """GELU forms evaluated in float32 (as torch does for bf16), each one fused kernel on GPUs."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Pieces of the AdaLN-single transformers both families use: modulation, gated residuals, caption projection."""
+
 from __future__ import annotations
 
 import mlx.core as mx

@@ -3,6 +3,7 @@
 q/k normalisation runs over the whole model width (all heads together), before the split into
 heads and before the rotary embedding, as in the reference.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -30,7 +31,7 @@ class SkipLayerStrategy(Enum):
     TransformerBlock = "transformer_block"
 
     @classmethod
-    def from_stg_mode(cls, stg_mode: str) -> "SkipLayerStrategy":
+    def from_stg_mode(cls, stg_mode: str) -> SkipLayerStrategy:
         try:
             return cls(stg_mode)
         except ValueError:

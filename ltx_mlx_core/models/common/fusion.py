@@ -1,8 +1,10 @@
 """Elementwise chains fused into one kernel with mx.compile where that pays (GPU backends)."""
+
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import mlx.core as mx
 

@@ -185,9 +185,7 @@ def fused_weight(weight: mx.array, terms: Sequence[tuple[LoraLayer, float]]) -> 
     """weight + sum of strength * scale * up @ down, in float32, rounded once to the weight's dtype."""
     total = weight.astype(mx.float32)
     for layer, strength in terms:
-        total = total + (strength * layer.scale) * (
-            layer.up.astype(mx.float32) @ layer.down.astype(mx.float32)
-        )
+        total = total + (strength * layer.scale) * (layer.up.astype(mx.float32) @ layer.down.astype(mx.float32))
     return total.astype(weight.dtype)
 
 

@@ -1,4 +1,5 @@
 """Normalisation layers by the name the reference configs use."""
+
 from __future__ import annotations
 
 import mlx.core as mx

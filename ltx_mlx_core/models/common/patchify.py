@@ -5,6 +5,7 @@ reference's patchifier with 1x1x1 patches. The VAE folds pixel patches into chan
 way in and back out on the way out, and folds (time, space) blocks into channels when it
 compresses.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -51,8 +52,9 @@ def offset_major_order(channels: int, patch: int) -> mx.array:
     A convolution whose weights are permuted so can be unpatchified (`unpatchify_pixels_offset_major`)
     by moving whole runs of patch * channels values instead of single values.
     """
-    order = [c * patch * patch + col * patch + row
-             for row in range(patch) for col in range(patch) for c in range(channels)]
+    order = [
+        c * patch * patch + col * patch + row for row in range(patch) for col in range(patch) for c in range(channels)
+    ]
     return mx.array(order)
 
 

@@ -9,11 +9,13 @@ not a multiple of 6, the leading dim % 6 channels are left unrotated.
 `mx.fast.rope` takes integer offsets along one axis, so it cannot express these angles;
 the rotation is elementwise here, with cos/sin computed once per forward pass.
 """
+
 from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import mlx.core as mx
 import numpy as np

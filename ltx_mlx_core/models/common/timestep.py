@@ -1,4 +1,5 @@
 """Sinusoidal timestep embedding and its MLP, as diffusers' Timesteps and TimestepEmbedding."""
+
 from __future__ import annotations
 
 import math

@@ -68,9 +68,7 @@ def depthwise_fir(x: mx.array, taps: mx.array, stride: int = 1) -> mx.array:
 class UpSample1d(nn.Module):
     """x ratio with replicate edges: the reference's padded, cropped grouped transposed convolution."""
 
-    def __init__(
-        self, ratio: int = 2, kernel_size: int | None = None, window: str = "kaiser", persistent: bool = True
-    ):
+    def __init__(self, ratio: int = 2, kernel_size: int | None = None, window: str = "kaiser", persistent: bool = True):
         super().__init__()
         self.ratio = ratio
         if window == "hann":

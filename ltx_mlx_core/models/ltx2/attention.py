@@ -69,9 +69,7 @@ class LTX2Attention(nn.Module):
         if "to_gate_logits" in self:
             batch, tokens, _ = attended.shape
             gates = 2.0 * mx.sigmoid(self.to_gate_logits(x))
-            attended = (attended.reshape(batch, tokens, self.heads, -1) * gates[..., None]).reshape(
-                batch, tokens, -1
-            )
+            attended = (attended.reshape(batch, tokens, self.heads, -1) * gates[..., None]).reshape(batch, tokens, -1)
         return self.to_out(attended)
 
     def _attend(self, queries: mx.array, keys: mx.array, values: mx.array, mask: mx.array | None) -> mx.array:

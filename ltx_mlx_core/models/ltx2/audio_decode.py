@@ -69,9 +69,7 @@ def _generator_reach(config: VocoderConfig) -> float:
         rate *= stride
         block = 0.0
         for size, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes):
-            per_pair = [
-                (size - 1) // 2 * (d + 1) + (2 * _ANTIALIAS_REACH if config.is_amp else 0) for d in dilations
-            ]
+            per_pair = [(size - 1) // 2 * (d + 1) + (2 * _ANTIALIAS_REACH if config.is_amp else 0) for d in dilations]
             block = max(block, float(sum(per_pair)))
         reach += block / rate
     reach += (3.0 + (_ANTIALIAS_REACH if config.is_amp else 0)) / rate  # act_post, conv_post

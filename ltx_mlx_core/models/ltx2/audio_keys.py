@@ -56,9 +56,7 @@ def sanitize_audio_vae(
         if key.startswith("per_channel_statistics.") and key.split(".", 1)[1] in _UNUSED_STATS:
             continue
         if not _AUDIO_VAE_KEY.fullmatch(key):
-            raise CheckpointError(
-                f"The audio VAE weights contain an unknown key {key!r}; is this an LTX-2 audio VAE?"
-            )
+            raise CheckpointError(f"The audio VAE weights contain an unknown key {key!r}; is this an LTX-2 audio VAE?")
         if (key.startswith("encoder.") and not encoder) or (key.startswith("decoder.") and not decoder):
             continue
         sanitized[key] = value.transpose(0, 2, 3, 1) if value.ndim == 4 else value
@@ -85,9 +83,7 @@ _GENERATOR_PARTS = (
 )
 _GENERATOR_KEY = "(" + "|".join(_GENERATOR_PARTS) + ")"
 _VOCODER_KEY = re.compile(_GENERATOR_KEY)
-_BWE_KEY = re.compile(
-    r"(vocoder|bwe_generator)\." + _GENERATOR_KEY + r"|mel_stft\.(mel_basis|stft_fn\.forward_basis)"
-)
+_BWE_KEY = re.compile(r"(vocoder|bwe_generator)\." + _GENERATOR_KEY + r"|mel_stft\.(mel_basis|stft_fn\.forward_basis)")
 # Stored by both layouts, used by neither: the inverse STFT basis.
 _UNUSED_VOCODER_KEYS = {"mel_stft.stft_fn.inverse_basis"}
 _BWE_PARTS = ("vocoder.", "bwe_generator.", "mel_stft.")

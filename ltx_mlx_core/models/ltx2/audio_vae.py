@@ -37,9 +37,7 @@ class PerChannelStatistics(nn.Module):
 
     def normalize(self, x: mx.array) -> mx.array:
         bins = x.shape[2]
-        return (x - self._per_location(self.mean_of_means, bins)) / self._per_location(
-            self.std_of_means, bins
-        )
+        return (x - self._per_location(self.mean_of_means, bins)) / self._per_location(self.std_of_means, bins)
 
     def denormalize(self, x: mx.array) -> mx.array:
         bins = x.shape[2]
@@ -64,14 +62,10 @@ class MidBlock(nn.Module):
 class Level(nn.Module):
     """Residual blocks of one resolution (each optionally followed by attention) and a resampler."""
 
-    def __init__(
-        self, channels_in: int, channels_out: int, blocks: int, attention: bool, config: AudioVAEConfig
-    ):
+    def __init__(self, channels_in: int, channels_out: int, blocks: int, attention: bool, config: AudioVAEConfig):
         super().__init__()
         self.block = [
-            ResnetBlock(
-                channels_in if i == 0 else channels_out, channels_out, config.norm_type, config.causality_axis
-            )
+            ResnetBlock(channels_in if i == 0 else channels_out, channels_out, config.norm_type, config.causality_axis)
             for i in range(blocks)
         ]
         self.attn = [AttnBlock(channels_out, config.norm_type) for _ in range(blocks)] if attention else []
@@ -96,9 +90,7 @@ class AudioEncoder(nn.Module):
         self.down = []
         for level, mult in enumerate(mults):
             channels_in = ch * (1 if level == 0 else mults[level - 1])
-            stage = Level(
-                channels_in, ch * mult, config.num_res_blocks, resolution in config.attn_resolutions, config
-            )
+            stage = Level(channels_in, ch * mult, config.num_res_blocks, resolution in config.attn_resolutions, config)
             if level != len(mults) - 1:
                 stage.downsample = Downsample(ch * mult, axis)
                 resolution //= 2
@@ -106,9 +98,7 @@ class AudioEncoder(nn.Module):
         top = ch * mults[-1]
         self.mid = MidBlock(top, config)
         self.norm_out = make_norm(config.norm_type, top)
-        self.conv_out = CausalConv2d(
-            top, 2 * config.z_channels if config.double_z else config.z_channels, 3, axis
-        )
+        self.conv_out = CausalConv2d(top, 2 * config.z_channels if config.double_z else config.z_channels, 3, axis)
 
     def __call__(self, x: mx.array) -> mx.array:
         x = self.conv_in(x)

@@ -61,9 +61,7 @@ class AudioVAEConfig:
         if self.causality_axis is None:
             self.causality_axis = "none"
         if self.causality_axis not in CAUSALITY_AXES:
-            raise ValueError(
-                f"Audio VAE causality_axis must be one of {CAUSALITY_AXES}, got {self.causality_axis!r}."
-            )
+            raise ValueError(f"Audio VAE causality_axis must be one of {CAUSALITY_AXES}, got {self.causality_axis!r}.")
         if self.norm_type not in NORM_TYPES:
             raise ValueError(f"Audio VAE norm_type must be one of {NORM_TYPES}, got {self.norm_type!r}.")
         if self.norm_type == "group" and self.causality_axis != "none":
@@ -71,14 +69,10 @@ class AudioVAEConfig:
                 "The audio VAE's causal residual blocks cannot use group norm (the reference refuses too)."
             )
         if self.norm_type == "group" and any((self.ch * m) % GROUP_NORM_GROUPS for m in self.ch_mult):
-            raise ValueError(
-                f"Group norm needs every width ch * ch_mult to be a multiple of {GROUP_NORM_GROUPS}."
-            )
+            raise ValueError(f"Group norm needs every width ch * ch_mult to be a multiple of {GROUP_NORM_GROUPS}.")
         if len(self.ch_mult) != 3:
             # Latent time and mel bins are exactly 4x smaller: two halvings, i.e. three levels.
-            raise ValueError(
-                f"The LTX-2 audio VAE has three levels (ch_mult of length 3), got {self.ch_mult}."
-            )
+            raise ValueError(f"The LTX-2 audio VAE has three levels (ch_mult of length 3), got {self.ch_mult}.")
         if self.mel_bins % LATENT_DOWNSAMPLE_FACTOR:
             raise ValueError(f"mel_bins={self.mel_bins} must be a multiple of {LATENT_DOWNSAMPLE_FACTOR}.")
         if self.ch != self.latent_features:
@@ -120,9 +114,7 @@ class AudioVAEConfig:
 
     @property
     def decoder_has_attention(self) -> bool:
-        return self.mid_block_add_attention or any(
-            r in self.attn_resolutions for r in self.attention_resolutions()
-        )
+        return self.mid_block_add_attention or any(r in self.attn_resolutions for r in self.attention_resolutions())
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> AudioVAEConfig:

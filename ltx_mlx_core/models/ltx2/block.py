@@ -56,9 +56,7 @@ class LTX2Block(nn.Module):
         self.eps = config.norm_eps
         self.cross_attention_adaln = config.cross_attention_adaln
         gated, eps = config.apply_gated_attention, config.norm_eps
-        streams = [
-            ("", config.inner_dim, config.num_attention_heads, config.attention_head_dim, config.ff_bias)
-        ]
+        streams = [("", config.inner_dim, config.num_attention_heads, config.attention_head_dim, config.ff_bias)]
         if config.has_audio:
             streams.append(
                 (
@@ -79,12 +77,8 @@ class LTX2Block(nn.Module):
         if config.has_audio:
             video_dim, audio_dim = config.inner_dim, config.audio_inner_dim
             audio_heads, audio_head_dim = config.audio_num_attention_heads, config.audio_attention_head_dim
-            self.audio_to_video_attn = LTX2Attention(
-                video_dim, audio_heads, audio_head_dim, audio_dim, eps, gated
-            )
-            self.video_to_audio_attn = LTX2Attention(
-                audio_dim, audio_heads, audio_head_dim, video_dim, eps, gated
-            )
+            self.audio_to_video_attn = LTX2Attention(video_dim, audio_heads, audio_head_dim, audio_dim, eps, gated)
+            self.video_to_audio_attn = LTX2Attention(audio_dim, audio_heads, audio_head_dim, video_dim, eps, gated)
             self.scale_shift_table_a2v_ca_audio = mx.zeros((5, audio_dim))
             self.scale_shift_table_a2v_ca_video = mx.zeros((5, video_dim))
 
@@ -195,9 +189,5 @@ class LTX2Block(nn.Module):
         return attended * gate
 
     def _feed_forward(self, x: mx.array, state: StreamState, prefix: str) -> mx.array:
-        shift, scale, gate = ada_values(
-            getattr(self, prefix + "scale_shift_table"), state.modulation, slice(3, 6)
-        )
-        return gated_residual(
-            x, gate, getattr(self, prefix + "ff")(modulate(rms_norm(x, self.eps), scale, shift))
-        )
+        shift, scale, gate = ada_values(getattr(self, prefix + "scale_shift_table"), state.modulation, slice(3, 6))
+        return gated_residual(x, gate, getattr(self, prefix + "ff")(modulate(rms_norm(x, self.eps), scale, shift)))

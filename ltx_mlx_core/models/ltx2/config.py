@@ -153,9 +153,7 @@ class LTX2Config:
     def from_checkpoint_metadata(cls, metadata: Mapping[str, str], video_only: bool = False) -> LTX2Config:
         """Read the transformer section of an official single-file checkpoint's metadata."""
         if "config" not in metadata:
-            raise CheckpointError(
-                "The checkpoint has no embedded 'config' metadata, so its transformer is unknown."
-            )
+            raise CheckpointError("The checkpoint has no embedded 'config' metadata, so its transformer is unknown.")
         try:
             configs = json.loads(metadata["config"])
         except json.JSONDecodeError as error:
@@ -171,9 +169,7 @@ class LTX2Config:
         if self.frequencies_precision not in FREQUENCY_PRECISIONS:
             problems.append(f"frequencies_precision {self.frequencies_precision!r}")
         if len(self.positional_embedding_max_pos) != 3:
-            problems.append(
-                f"positional_embedding_max_pos {self.positional_embedding_max_pos!r} (needs 3 values)"
-            )
+            problems.append(f"positional_embedding_max_pos {self.positional_embedding_max_pos!r} (needs 3 values)")
         if len(self.audio_positional_embedding_max_pos) != 1:
             problems.append(f"audio_positional_embedding_max_pos {self.audio_positional_embedding_max_pos!r}")
         if self.inner_dim % 2 or self.audio_inner_dim % 2 or self.audio_cross_attention_dim % 2:
@@ -181,17 +177,13 @@ class LTX2Config:
         # Text contexts arrive at the stream widths (projected here or in the text path), and the
         # audio-video cross-attention rotates the audio width with audio_cross_attention_dim.
         if self.cross_attention_dim != self.inner_dim:
-            problems.append(
-                f"cross_attention_dim {self.cross_attention_dim} != the video width {self.inner_dim}"
-            )
+            problems.append(f"cross_attention_dim {self.cross_attention_dim} != the video width {self.inner_dim}")
         if self.audio_cross_attention_dim != self.audio_inner_dim:
             problems.append(
                 f"audio_cross_attention_dim {self.audio_cross_attention_dim} != the audio width {self.audio_inner_dim}"
             )
         if problems:
-            raise CheckpointError(
-                "This LTX-2 transformer variant is not supported: " + "; ".join(problems) + "."
-            )
+            raise CheckpointError("This LTX-2 transformer variant is not supported: " + "; ".join(problems) + ".")
 
 
 # The released checkpoints' transformer sections, for sizing (memory plans, parameter counts)

@@ -13,6 +13,7 @@ on the sequence length and the config, so they are computed on the host with num
 float32, rounded exactly as the reference rounds them, then cos/sin in float64 rounded to float32,
 which matches torch's float32 cos/sin to an ulp even for angles of 1e5 rad (Metal has no float64).
 """
+
 from __future__ import annotations
 
 import functools
@@ -247,7 +248,11 @@ def sanitize_diffusers_connector(weights: dict[str, mx.array]) -> dict[str, mx.a
     """One diffusers `LTX2ConnectorTransformer1d`'s keys (prefix removed) → this module's keys."""
     renamed = {}
     for key, value in weights.items():
-        key = key.replace("transformer_blocks.", "transformer_1d_blocks.", 1) if key.startswith("transformer_blocks.") else key
+        key = (
+            key.replace("transformer_blocks.", "transformer_1d_blocks.", 1)
+            if key.startswith("transformer_blocks.")
+            else key
+        )
         key = key.replace(".attn1.norm_q.", ".attn1.q_norm.").replace(".attn1.norm_k.", ".attn1.k_norm.")
         renamed[key] = value
     return sanitize_official_connector(renamed)

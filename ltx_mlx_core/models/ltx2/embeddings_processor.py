@@ -8,6 +8,7 @@ afterwards: the returned mask is all ones, as the references return it.
 Weights come from an official single-file checkpoint (prefixes below; the projection may also come
 from the Gemma file that bundles it, LTX-2.5) or from a diffusers `connectors/` folder.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -85,8 +86,12 @@ class EmbeddingsProcessor(nn.Module):
 
     @classmethod
     def load_official(
-        cls, weights: dict[str, mx.array], transformer_config: dict[str, Any], embedding_dim: int,
-        num_hidden_states: int, dtype: mx.Dtype = mx.bfloat16,
+        cls,
+        weights: dict[str, mx.array],
+        transformer_config: dict[str, Any],
+        embedding_dim: int,
+        num_hidden_states: int,
+        dtype: mx.Dtype = mx.bfloat16,
     ) -> EmbeddingsProcessor:
         """Built and loaded from an official checkpoint's tensors (all components' keys may be passed)."""
         processor = cls.from_transformer_config(
@@ -112,23 +117,28 @@ class EmbeddingsProcessor(nn.Module):
         bias = config.get("proj_bias", False)
         if config.get("per_modality_projections", False):
             extractor: FeatureExtractorV1 | FeatureExtractorV2 = FeatureExtractorV2(
-                embedding_dim, in_features, config.get("video_hidden_dim", 4096), config.get("audio_hidden_dim", 2048),
+                embedding_dim,
+                in_features,
+                config.get("video_hidden_dim", 4096),
+                config.get("audio_hidden_dim", 2048),
                 bias=bias,
             )
         else:
             extractor = FeatureExtractorV1(in_features, embedding_dim, bias=bias)
         connectors = [
-            EmbeddingsConnector(ConnectorConfig(
-                num_heads=config.get(f"{kind}_connector_num_attention_heads", 30),
-                head_dim=config.get(f"{kind}_connector_attention_head_dim", 128),
-                num_layers=config.get(f"{kind}_connector_num_layers", 2),
-                num_registers=config.get(f"{kind}_connector_num_learnable_registers", 128),
-                theta=config.get("rope_theta", 10000.0),
-                max_pos=config.get("connector_rope_base_seq_len", 4096),
-                rope_type=config.get("rope_type", "interleaved"),
-                double_precision_rope=config.get("rope_double_precision", True),
-                gated_attention=config.get(f"{kind}_gated_attn", False),
-            ))
+            EmbeddingsConnector(
+                ConnectorConfig(
+                    num_heads=config.get(f"{kind}_connector_num_attention_heads", 30),
+                    head_dim=config.get(f"{kind}_connector_attention_head_dim", 128),
+                    num_layers=config.get(f"{kind}_connector_num_layers", 2),
+                    num_registers=config.get(f"{kind}_connector_num_learnable_registers", 128),
+                    theta=config.get("rope_theta", 10000.0),
+                    max_pos=config.get("connector_rope_base_seq_len", 4096),
+                    rope_type=config.get("rope_type", "interleaved"),
+                    double_precision_rope=config.get("rope_double_precision", True),
+                    gated_attention=config.get(f"{kind}_gated_attn", False),
+                )
+            )
             for kind in ("video", "audio")
         ]
         return cls(extractor, *connectors)
@@ -144,13 +154,13 @@ def sanitize_official(weights: dict[str, mx.array]) -> dict[str, mx.array]:
     connectors: dict[str, dict[str, mx.array]] = {"video_connector": {}, "audio_connector": {}}
     for key, value in weights.items():
         if key.startswith(PROJECTION_PREFIX):
-            extractor["feature_extractor." + key[len(PROJECTION_PREFIX):]] = value
+            extractor["feature_extractor." + key[len(PROJECTION_PREFIX) :]] = value
         elif key.startswith(VIDEO_CONNECTOR_PREFIX):
-            connectors["video_connector"][key[len(VIDEO_CONNECTOR_PREFIX):]] = value
+            connectors["video_connector"][key[len(VIDEO_CONNECTOR_PREFIX) :]] = value
         elif key.startswith(VIDEO_ONLY_CONNECTOR_PREFIX):
-            connectors["video_connector"][key[len(VIDEO_ONLY_CONNECTOR_PREFIX):]] = value
+            connectors["video_connector"][key[len(VIDEO_ONLY_CONNECTOR_PREFIX) :]] = value
         elif key.startswith(AUDIO_CONNECTOR_PREFIX):
-            connectors["audio_connector"][key[len(AUDIO_CONNECTOR_PREFIX):]] = value
+            connectors["audio_connector"][key[len(AUDIO_CONNECTOR_PREFIX) :]] = value
     for name, tensors in connectors.items():
         extractor.update({f"{name}.{k}": v for k, v in sanitize_official_connector(tensors).items()})
     return extractor
@@ -171,9 +181,9 @@ def sanitize_diffusers(weights: dict[str, mx.array]) -> dict[str, mx.array]:
         projection = next((p for p in _DIFFUSERS_PROJECTIONS if key.startswith(p)), None)
         name = key.split(".", 1)[0]
         if projection is not None:
-            renamed[_DIFFUSERS_PROJECTIONS[projection] + key[len(projection):]] = value
+            renamed[_DIFFUSERS_PROJECTIONS[projection] + key[len(projection) :]] = value
         elif name in connectors:
-            connectors[name][key[len(name) + 1:]] = value
+            connectors[name][key[len(name) + 1 :]] = value
         else:
             raise ValueError(f"Unknown key in the diffusers text connectors: {key}")
     for name, tensors in connectors.items():

@@ -12,6 +12,7 @@ Padded tokens are zeroed before the projection. The statistics are computed in f
 reference computes them in the states' dtype, bfloat16 in practice), the projection in the
 states' dtype.
 """
+
 from __future__ import annotations
 
 import math
@@ -84,15 +85,23 @@ class FeatureExtractorV1(nn.Module):
         self, hidden_states: Sequence[mx.array] | mx.array, attention_mask: mx.array, padding_side: str = "left"
     ) -> tuple[mx.array, mx.array]:
         """(video, audio) features [B, T, out]: the same array twice."""
-        features = self.aggregate_embed(masked_range_norm(stack_hidden_states(hidden_states), attention_mask, padding_side))
+        features = self.aggregate_embed(
+            masked_range_norm(stack_hidden_states(hidden_states), attention_mask, padding_side)
+        )
         return features, features
 
 
 class FeatureExtractorV2(nn.Module):
     """LTX-2.3/2.5: per-token RMS normalisation, rescaled, one projection per modality."""
 
-    def __init__(self, embedding_dim: int, in_features: int, video_features: int,
-                 audio_features: int | None = None, bias: bool = True):
+    def __init__(
+        self,
+        embedding_dim: int,
+        in_features: int,
+        video_features: int,
+        audio_features: int | None = None,
+        bias: bool = True,
+    ):
         super().__init__()
         self.embedding_dim = embedding_dim
         self.video_aggregate_embed = nn.Linear(in_features, video_features, bias=bias)

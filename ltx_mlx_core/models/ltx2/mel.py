@@ -59,9 +59,7 @@ def hann_window(length: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)
 
 
-def log_mel_spectrogram(
-    samples: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int
-) -> np.ndarray:
+def log_mel_spectrogram(samples: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int) -> np.ndarray:
     """[..., samples] -> [..., 1 + samples // hop, n_mels], float64."""
     x = np.asarray(samples, dtype=np.float64)
     lead, length = x.shape[:-1], x.shape[-1]

@@ -74,6 +74,4 @@ class Perturbations:
 
     def check_batch(self, batch: int) -> None:
         if len(self.per_entry) != batch:
-            raise ValueError(
-                f"perturbations are given for {len(self.per_entry)} entries, the batch has {batch}"
-            )
+            raise ValueError(f"perturbations are given for {len(self.per_entry)} entries, the batch has {batch}")

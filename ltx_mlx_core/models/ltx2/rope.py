@@ -115,7 +115,5 @@ def apply_rope(x: mx.array, table: Rotary) -> mx.array:
     heads, half = table.cos.shape[2], table.cos.shape[-1]
     halves = x.astype(mx.float32).reshape(*x.shape[:2], heads, 2, half)
     first, second = halves[..., :1, :], halves[..., 1:, :]
-    rotated = mx.concatenate(
-        [first * table.cos - second * table.sin, second * table.cos + first * table.sin], axis=-2
-    )
+    rotated = mx.concatenate([first * table.cos - second * table.sin, second * table.cos + first * table.sin], axis=-2)
     return rotated.reshape(x.shape).astype(x.dtype)

@@ -206,9 +206,7 @@ class LTX2Transformer(nn.Module):
         if prefix == "" and modality.keyframe_mask is not None and c.use_keyframes_abs_pos_embedding:
             marker = (modality.keyframe_mask.reshape(batch, -1, 1) > 0).astype(dtype)
             x = x + marker * self.keyframes_abs_pos_embedding
-        modulation, embedded = self._timestep(
-            getattr(self, prefix + "adaln_single"), modality.timesteps, batch, dtype
-        )
+        modulation, embedded = self._timestep(getattr(self, prefix + "adaln_single"), modality.timesteps, batch, dtype)
         prompt_modulation = None
         if c.has_prompt_adaln:
             prompt_modulation, _ = self._timestep(
@@ -263,9 +261,7 @@ class LTX2Transformer(nn.Module):
         """AdaLN of noise levels [B] or [B, T] -> ([B, 1 or T, R * D], [B, 1 or T, D])."""
         scaled = timesteps.astype(mx.float32) * self.config.timestep_scale_multiplier
         modulation, embedded = adaln(scaled, dtype)
-        return modulation.reshape(batch, -1, modulation.shape[-1]), embedded.reshape(
-            batch, -1, embedded.shape[-1]
-        )
+        return modulation.reshape(batch, -1, modulation.shape[-1]), embedded.reshape(batch, -1, embedded.shape[-1])
 
     def _output(self, x: mx.array, state: StreamState, prefix: str) -> mx.array:
         table = getattr(self, prefix + "scale_shift_table")

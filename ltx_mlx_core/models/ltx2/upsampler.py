@@ -8,6 +8,7 @@ One network with four possible middles, chosen by the file's "config" metadata:
 - spatial and temporal x2 together.
 It works on raw (un-normalised) latents, as the reference's `upsample_video` feeds it.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,14 +52,20 @@ class LatentUpsamplerConfig:
         if self.dims == 2 and self.temporal_upsample:
             raise ValueError("A per-frame (dims=2) latent upsampler cannot upsample in time.")
         if self.mid_channels % GROUP_NORM_GROUPS:
-            raise ValueError(f"Latent upsampler mid_channels={self.mid_channels} must be a multiple of "
-                             f"{GROUP_NORM_GROUPS} (its GroupNorm uses {GROUP_NORM_GROUPS} groups).")
+            raise ValueError(
+                f"Latent upsampler mid_channels={self.mid_channels} must be a multiple of "
+                f"{GROUP_NORM_GROUPS} (its GroupNorm uses {GROUP_NORM_GROUPS} groups)."
+            )
         if self.rational_resampler and self.spatial_scale not in RATIONAL_SCALES:
-            raise ValueError(f"Unsupported spatial_scale {self.spatial_scale}; the rational resampler "
-                             f"knows {sorted(RATIONAL_SCALES)}.")
+            raise ValueError(
+                f"Unsupported spatial_scale {self.spatial_scale}; the rational resampler "
+                f"knows {sorted(RATIONAL_SCALES)}."
+            )
         if self.spatial_upsample and not self.rational_resampler and self.spatial_scale != 2.0:
-            raise ValueError(f"spatial_scale={self.spatial_scale} needs rational_resampler=True "
-                             "(the pixel-shuffle upsampler only doubles).")
+            raise ValueError(
+                f"spatial_scale={self.spatial_scale} needs rational_resampler=True "
+                "(the pixel-shuffle upsampler only doubles)."
+            )
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> LatentUpsamplerConfig:
@@ -100,10 +107,10 @@ class BlurDownsample(nn.Module):
         if self.stride == 1:
             return x
         channels = x.shape[-1]
-        weight = mx.broadcast_to(binomial_blur_kernel()[None, :, :, None], (channels, BLUR_KERNEL_SIZE,
-                                                                               BLUR_KERNEL_SIZE, 1))
-        return mx.conv2d(x, weight.astype(x.dtype), stride=self.stride, padding=BLUR_KERNEL_SIZE // 2,
-                         groups=channels)
+        weight = mx.broadcast_to(
+            binomial_blur_kernel()[None, :, :, None], (channels, BLUR_KERNEL_SIZE, BLUR_KERNEL_SIZE, 1)
+        )
+        return mx.conv2d(x, weight.astype(x.dtype), stride=self.stride, padding=BLUR_KERNEL_SIZE // 2, groups=channels)
 
 
 class RationalResampler(nn.Module):
@@ -171,8 +178,11 @@ class LatentUpsampler(nn.Module):
             stride = (2, 2, 2) if config.spatial_upsample else (2, 1, 1)
             # The first latent frame encodes one pixel frame: its upsampled twin is dropped.
             return depth_to_space(self.upsampler[0](x), stride)[:, 1:]
-        per_frame = self.upsampler if config.rational_resampler else (
-            lambda frames: pixel_shuffle_2d(self.upsampler[0](frames), 2))
+        per_frame = (
+            self.upsampler
+            if config.rational_resampler
+            else (lambda frames: pixel_shuffle_2d(self.upsampler[0](frames), 2))
+        )
         return per_frame(x) if x.ndim == 4 else frames_as_batch(per_frame, x)
 
 

@@ -4,6 +4,7 @@ ltx-core's files and diffusers' `LTX2LatentUpsamplerModel` use the same module p
 ours; conv kernels go from torch [O, I, k...] to MLX [O, k..., I]. The rational resampler's blur
 kernel is a fixed buffer the files carry: checked and dropped (we compute it).
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,9 @@ from ltx_mlx_core.models.ltx2.upsampler import BLUR_KERNEL_SIZE, binomial_blur_k
 
 BLUR_KERNEL_KEY = "upsampler.blur_down.kernel"
 _RES = r"(res_blocks|post_upsample_res_blocks)\.\d+\.(conv1|conv2|norm1|norm2)"
-_KNOWN_KEY = re.compile(r"(initial_conv|initial_norm|final_conv|upsampler\.0|upsampler\.conv|" + _RES
-                        + r")\.(weight|bias)")
+_KNOWN_KEY = re.compile(
+    r"(initial_conv|initial_norm|final_conv|upsampler\.0|upsampler\.conv|" + _RES + r")\.(weight|bias)"
+)
 
 
 def sanitize_latent_upsampler(weights: dict[str, mx.array]) -> dict[str, mx.array]:

@@ -14,6 +14,7 @@ convolution's outputs) plus one tile's working set, instead of the whole forward
 graph and convolution workspace. `iter_tiled_forward` yields the layer buffer after every
 tile, unevaluated; the caller evaluates each (the pipeline's tile loop).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -32,8 +33,7 @@ Reader = Callable[[int, int, int, int], mx.array]
 Tiles = Iterator[mx.array]
 
 
-def iter_tiled_forward(upsampler: LatentUpsampler, latents: mx.array, rows: list[Span],
-                       cols: list[Span]) -> Tiles:
+def iter_tiled_forward(upsampler: LatentUpsampler, latents: mx.array, rows: list[Span], cols: list[Span]) -> Tiles:
     """`upsampler(latents)` over the input tiles `rows` x `cols`; the last array yielded is the result.
 
     Spans must start at multiples of the upsampler's `spatial_ratio` denominator (so an
@@ -93,12 +93,22 @@ def _conv(conv: nn.Module, read: Reader, shape: tuple[int, ...], grid: Grid) -> 
 
 
 def _upsample(upsampler: LatentUpsampler, x: mx.array, grid: Grid, out_grid: Grid, halo: int) -> Tiles:
-    return (yield from _halo_op(upsampler.upsample_middle, _plain(x), x.shape[2:4], grid, out_grid, halo,
-                                upsampler.spatial_ratio))
+    return (
+        yield from _halo_op(
+            upsampler.upsample_middle, _plain(x), x.shape[2:4], grid, out_grid, halo, upsampler.spatial_ratio
+        )
+    )
 
 
-def _halo_op(fn: Callable[[mx.array], mx.array], read: Reader, size: tuple[int, int], grid: Grid,
-             out_grid: Grid, halo: int, ratio: tuple[int, int]) -> Tiles:
+def _halo_op(
+    fn: Callable[[mx.array], mx.array],
+    read: Reader,
+    size: tuple[int, int],
+    grid: Grid,
+    out_grid: Grid,
+    halo: int,
+    ratio: tuple[int, int],
+) -> Tiles:
     """Apply `fn` tile by tile to the tile and `halo` input latents around it; keep the tile's own output.
 
     `fn` scales H and W by ratio = (up, down); windows start on multiples of `down`, so a
@@ -144,8 +154,9 @@ def _statistics(x: mx.array, norm: nn.GroupNorm, grid: Grid) -> Tiles:
     return mean, inverse_std
 
 
-def _normed(x: mx.array, norm: nn.GroupNorm, stats: tuple[mx.array, mx.array],
-            residual: mx.array | None = None) -> Reader:
+def _normed(
+    x: mx.array, norm: nn.GroupNorm, stats: tuple[mx.array, mx.array], residual: mx.array | None = None
+) -> Reader:
     """Reads SiLU(GroupNorm(x) [+ residual]) with the whole tensor's statistics."""
     mean, inverse_std = stats
 

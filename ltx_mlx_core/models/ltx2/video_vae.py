@@ -14,6 +14,7 @@ So the encoder is the 0.9.x `Encoder` built from an equivalent config, the decod
 the 0.9.x decoder's forward (`iter_blocks`) and builds its own blocks, and the autoencoder
 keeps the 0.9.x interface that the tiled drivers in `pipeline/` use.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx

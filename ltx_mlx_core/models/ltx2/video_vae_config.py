@@ -4,6 +4,7 @@ Both generations use the reference's block vocabulary: LTX-2's VAE (residual x2 
 reflect padding in the decoder) and LTX-2.3's (its own widths per level, zero padding
 throughout). LTX-2.5 decodes with the 2.3 conv decoder.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,10 +16,13 @@ from ltx_mlx_core.models.ltxv.vae.config import BlockSpec
 
 # The LTX-2 checkpoints use only these blocks; the reference's others (res_x_y, strided-conv
 # compression, attention) appear in no LTX-2 checkpoint and are refused rather than guessed.
-ENCODER_BLOCKS = {"res_x": None, "compress_space_res": (1, 2, 2), "compress_time_res": (2, 1, 1),
-                  "compress_all_res": (2, 2, 2)}
-DECODER_BLOCKS = {"res_x": None, "compress_space": (1, 2, 2), "compress_time": (2, 1, 1),
-                  "compress_all": (2, 2, 2)}
+ENCODER_BLOCKS = {
+    "res_x": None,
+    "compress_space_res": (1, 2, 2),
+    "compress_time_res": (2, 1, 1),
+    "compress_all_res": (2, 2, 2),
+}
+DECODER_BLOCKS = {"res_x": None, "compress_space": (1, 2, 2), "compress_time": (2, 1, 1), "compress_all": (2, 2, 2)}
 PADDING_MODES = ("zeros", "reflect", "replicate")
 
 # What the reference decoder mixes in before decoding when it is timestep-conditioned
@@ -29,8 +33,7 @@ DECODE_NOISE_SCALE = 0.025
 
 def _normalise_blocks(blocks: Any) -> list[BlockSpec]:
     """[[name, 4]] or [[name, {...}]] -> [(name, {...})]."""
-    return [(str(name), {"num_layers": params} if isinstance(params, int) else dict(params))
-            for name, params in blocks]
+    return [(str(name), {"num_layers": params} if isinstance(params, int) else dict(params)) for name, params in blocks]
 
 
 @dataclass
@@ -55,12 +58,13 @@ class VideoVAEConfig:
     def __post_init__(self) -> None:
         self.encoder_blocks = _normalise_blocks(self.encoder_blocks)
         self.decoder_blocks = _normalise_blocks(self.decoder_blocks)
-        for side, blocks, known in (("encoder", self.encoder_blocks, ENCODER_BLOCKS),
-                                    ("decoder", self.decoder_blocks, DECODER_BLOCKS)):
+        for side, blocks, known in (
+            ("encoder", self.encoder_blocks, ENCODER_BLOCKS),
+            ("decoder", self.decoder_blocks, DECODER_BLOCKS),
+        ):
             for name, _ in blocks:
                 if name not in known:
-                    raise ValueError(f"The LTX-2 video VAE {side} has no block {name!r}; "
-                                     f"known: {', '.join(known)}.")
+                    raise ValueError(f"The LTX-2 video VAE {side} has no block {name!r}; known: {', '.join(known)}.")
         if self.norm_layer not in ("pixel_norm", "group_norm"):
             raise ValueError(f"Unsupported VAE norm_layer {self.norm_layer!r}.")
         if self.latent_log_var not in ("uniform", "per_channel", "constant"):

@@ -10,6 +10,7 @@ Our names are the official ones without the prefix (statistics as `mean_of_means
 `std_of_means`); conv kernels go from torch [O, I, kD, kH, kW] to MLX [O, kD, kH, kW, I].
 Any key we do not know raises CheckpointError naming it.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,9 @@ _KNOWN = [
 ]
 
 
-def sanitize_official_video_vae(weights: dict[str, mx.array],
-                                config: VideoVAEConfig | None = None) -> dict[str, mx.array]:
+def sanitize_official_video_vae(
+    weights: dict[str, mx.array], config: VideoVAEConfig | None = None
+) -> dict[str, mx.array]:
     """Official `vae.*` tensors -> our parameters; with `config` also checked name by name and shape by shape.
 
     Standalone VAE files that drop the `vae.` prefix (`decoder.*`, `per_channel_statistics.*`)
@@ -69,8 +71,9 @@ def sanitize_official_video_vae(weights: dict[str, mx.array],
     return _finish(renamed, config)
 
 
-def sanitize_diffusers_video_vae(weights: dict[str, mx.array],
-                                 config: VideoVAEConfig | None = None) -> dict[str, mx.array]:
+def sanitize_diffusers_video_vae(
+    weights: dict[str, mx.array], config: VideoVAEConfig | None = None
+) -> dict[str, mx.array]:
     """diffusers `AutoencoderKLLTX2Video` tensors -> our parameters.
 
     diffusers groups each level's res blocks with the resampler after them (encoder) or
@@ -87,7 +90,10 @@ def sanitize_diffusers_video_vae(weights: dict[str, mx.array],
         (r"decoder\.mid_block\.time_embedder\.", lambda m: "decoder.up_blocks.0.time_embedder."),
         (r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.", lambda m: f"decoder.up_blocks.{2 * int(m[1]) + 1}."),
         (r"decoder\.up_blocks\.(\d+)\.resnets\.", lambda m: f"decoder.up_blocks.{2 * int(m[1]) + 2}.res_blocks."),
-        (r"decoder\.up_blocks\.(\d+)\.time_embedder\.", lambda m: f"decoder.up_blocks.{2 * int(m[1]) + 2}.time_embedder."),
+        (
+            r"decoder\.up_blocks\.(\d+)\.time_embedder\.",
+            lambda m: f"decoder.up_blocks.{2 * int(m[1]) + 2}.time_embedder.",
+        ),
         (r"decoder\.time_embedder\.", lambda m: "decoder.last_time_embedder."),
         (r"decoder\.scale_shift_table$", lambda m: "decoder.last_scale_shift_table"),
     ]
@@ -120,8 +126,9 @@ def _check_against_model(weights: dict[str, mx.array], config: VideoVAEConfig) -
         if key not in weights:
             raise CheckpointError(f"The video VAE weights lack {key!r}; the file does not match its VAE config.")
         if tuple(weights[key].shape) != tuple(param.shape):
-            raise CheckpointError(f"The video VAE weight {key!r} has shape {tuple(weights[key].shape)}, "
-                                  f"expected {tuple(param.shape)}.")
+            raise CheckpointError(
+                f"The video VAE weight {key!r} has shape {tuple(weights[key].shape)}, expected {tuple(param.shape)}."
+            )
     for key in weights:
         if key not in expected:
             raise CheckpointError(f"The video VAE weights contain {key!r}, which its VAE config does not use.")

@@ -20,9 +20,7 @@ FINAL_LEAKY_SLOPE = 0.01
 
 
 def _conv(channels: int, kernel_size: int, dilation: int) -> nn.Conv1d:
-    return nn.Conv1d(
-        channels, channels, kernel_size, padding=dilation * (kernel_size - 1) // 2, dilation=dilation
-    )
+    return nn.Conv1d(channels, channels, kernel_size, padding=dilation * (kernel_size - 1) // 2, dilation=dilation)
 
 
 class ResBlock1(nn.Module):

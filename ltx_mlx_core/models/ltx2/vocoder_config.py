@@ -56,9 +56,7 @@ class VocoderConfig:
         if len(self.upsample_rates) != len(self.upsample_kernel_sizes):
             raise ValueError("Vocoder upsample_rates and upsample_kernel_sizes must have the same length.")
         if len(self.resblock_kernel_sizes) != len(self.resblock_dilation_sizes):
-            raise ValueError(
-                "Vocoder resblock_kernel_sizes and resblock_dilation_sizes must have the same length."
-            )
+            raise ValueError("Vocoder resblock_kernel_sizes and resblock_dilation_sizes must have the same length.")
         if any(k % 2 == 0 for k in self.resblock_kernel_sizes):
             raise ValueError(f"Vocoder residual kernels must be odd, got {self.resblock_kernel_sizes}.")
         if self.upsample_initial_channel % 2 ** len(self.upsample_rates):

@@ -4,6 +4,7 @@
 to those of the first pass; `tone_map_latents` softly compresses large latent
 values before decoding.
 """
+
 from __future__ import annotations
 
 import mlx.core as mx

@@ -4,12 +4,14 @@ Pre-norm blocks with RMS LayerNorm (no mean subtraction, no bias), unscaled
 dot-product attention with a learned relative-position bias shared by every
 layer, and a gated-GELU feed-forward: `wo(gelu(wi_0 x) * wi_1 x)`.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -43,7 +45,7 @@ class T5Config:
             )
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "T5Config":
+    def from_dict(cls, values: Mapping[str, Any]) -> T5Config:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -61,9 +63,9 @@ def relative_position_buckets(query_len: int, key_len: int, num_buckets: int, ma
     max_exact = half // 2
     # Clamp before the log so distance 0 never reaches it (those use the exact branch anyway).
     safe = mx.maximum(distance, 1).astype(mx.float32)
-    large = max_exact + (
-        mx.log(safe / max_exact) / math.log(max_distance / max_exact) * (half - max_exact)
-    ).astype(mx.int32)
+    large = max_exact + (mx.log(safe / max_exact) / math.log(max_distance / max_exact) * (half - max_exact)).astype(
+        mx.int32
+    )
     large = mx.minimum(large, half - 1)
     return buckets + mx.where(distance < max_exact, distance, large)
 
@@ -146,8 +148,7 @@ class T5Encoder(nn.Module):
             raise InvalidRequest(f"Token ids must be shaped [batch, length]; got {tuple(input_ids.shape)}.")
         if attention_mask is not None and tuple(attention_mask.shape) != tuple(input_ids.shape):
             raise InvalidRequest(
-                f"The attention mask {tuple(attention_mask.shape)} must match the token ids "
-                f"{tuple(input_ids.shape)}."
+                f"The attention mask {tuple(attention_mask.shape)} must match the token ids {tuple(input_ids.shape)}."
             )
         x = self.embed_tokens(input_ids)
         bias = self.position_bias(input_ids.shape[1]).astype(mx.float32)

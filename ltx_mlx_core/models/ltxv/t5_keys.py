@@ -1,4 +1,5 @@
 """Hugging Face `T5EncoderModel` state-dict keys ↔ our `T5Encoder` parameter names."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,15 @@ _RULES: list[tuple[str, str]] = [
 _BIAS_KEY = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
 _EMBED_KEYS = ("shared.weight", "encoder.embed_tokens.weight")
 _BLOCK_PARAMS = (
-    "self_attn.q.weight", "self_attn.k.weight", "self_attn.v.weight", "self_attn.o.weight", "attn_norm.weight",
-    "ffn.wi_0.weight", "ffn.wi_1.weight", "ffn.wo.weight", "ffn_norm.weight",
+    "self_attn.q.weight",
+    "self_attn.k.weight",
+    "self_attn.v.weight",
+    "self_attn.o.weight",
+    "attn_norm.weight",
+    "ffn.wi_0.weight",
+    "ffn.wi_1.weight",
+    "ffn.wo.weight",
+    "ffn_norm.weight",
 )
 
 
@@ -69,12 +77,14 @@ def hf_names(key: str) -> list[str]:
     if match is None:
         raise CheckpointError(f"Unexpected T5 parameter '{key}'.")
     index, part, leaf = match.groups()
-    return [{
-        "self_attn": f"encoder.block.{index}.layer.0.SelfAttention.{leaf}.weight",
-        "attn_norm": f"encoder.block.{index}.layer.0.layer_norm.weight",
-        "ffn": f"encoder.block.{index}.layer.1.DenseReluDense.{leaf}.weight",
-        "ffn_norm": f"encoder.block.{index}.layer.1.layer_norm.weight",
-    }[part]]
+    return [
+        {
+            "self_attn": f"encoder.block.{index}.layer.0.SelfAttention.{leaf}.weight",
+            "attn_norm": f"encoder.block.{index}.layer.0.layer_norm.weight",
+            "ffn": f"encoder.block.{index}.layer.1.DenseReluDense.{leaf}.weight",
+            "ffn_norm": f"encoder.block.{index}.layer.1.layer_norm.weight",
+        }[part]
+    ]
 
 
 def to_hf_t5(weights: dict[str, mx.array]) -> dict[str, mx.array]:

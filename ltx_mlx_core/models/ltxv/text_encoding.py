@@ -13,13 +13,15 @@ transformers), or the original SentencePiece `spiece.model` that PixArt's
 fields ourselves and build the same Unigram tokenizer that transformers'
 T5 converter builds, with the `tokenizers` library alone.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import struct
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import mlx.core as mx
 
@@ -58,8 +60,12 @@ def tokenize(tokenizer: Any, prompts: Sequence[str], max_length: int = DEFAULT_M
     if max_length < 1:
         raise InvalidRequest(f"The prompt length limit must be at least one token; got {max_length}.")
     encoded = tokenizer(
-        texts, padding="max_length", max_length=max_length, truncation=True,
-        add_special_tokens=True, return_tensors="np",
+        texts,
+        padding="max_length",
+        max_length=max_length,
+        truncation=True,
+        add_special_tokens=True,
+        return_tensors="np",
     )
     full_lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
     if max(full_lengths) > max_length:
@@ -86,7 +92,7 @@ def _checked_prompts(prompts: Sequence[str]) -> list[str]:
     if isinstance(prompts, str):
         prompts = [prompts]
     if len(prompts) == 0:
-        raise InvalidRequest("At least one prompt is needed to encode (an empty prompt \"\" is fine).")
+        raise InvalidRequest('At least one prompt is needed to encode (an empty prompt "" is fine).')
     for prompt in prompts:
         if not isinstance(prompt, str):
             raise InvalidRequest(f"Prompts must be text; got {type(prompt).__name__}.")
@@ -94,6 +100,7 @@ def _checked_prompts(prompts: Sequence[str]) -> list[str]:
 
 
 # Reading T5's SentencePiece model (a protobuf message) without protobuf -------------------------
+
 
 def t5_tokenizer_from_sentencepiece(folder: Path) -> Any:
     """T5's tokenizer from `spiece.model` + `tokenizer_config.json`, as transformers' T5 converter builds it."""
@@ -112,8 +119,10 @@ def t5_tokenizer_from_sentencepiece(folder: Path) -> Any:
     settings = _tokenizer_settings(folder)
     pieces, charsmap = read_sentencepiece_model(folder / SENTENCEPIECE_FILE)
     ids = {piece: index for index, (piece, _, _) in enumerate(pieces)}
-    names = {role: str(settings.get(f"{role}_token", default)) for role, default in
-             (("eos", "</s>"), ("pad", "<pad>"), ("unk", "<unk>"))}
+    names = {
+        role: str(settings.get(f"{role}_token", default))
+        for role, default in (("eos", "</s>"), ("pad", "<pad>"), ("unk", "<unk>"))
+    }
     absent = [name for name in names.values() if name not in ids]
     if absent:
         raise CheckpointError(f"'{folder / SENTENCEPIECE_FILE}' lacks the special token(s) {', '.join(absent)}.")
@@ -129,14 +138,18 @@ def t5_tokenizer_from_sentencepiece(folder: Path) -> Any:
     backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always")
     backend.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always")
     backend.post_processor = processors.TemplateProcessing(
-        single=f"$A {names['eos']}", pair=f"$A {names['eos']} $B {names['eos']}",
+        single=f"$A {names['eos']}",
+        pair=f"$A {names['eos']} $B {names['eos']}",
         special_tokens=[(names["eos"], ids[names["eos"]])],
     )
     # SentencePiece control pieces (type 3: <pad>, </s>) and the sentinels are never split or normalised.
     control = [piece for piece, _, kind in pieces if kind == 3]
     backend.add_special_tokens([AddedToken(token, normalized=False, special=True) for token in control + extra])
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token=names["eos"], pad_token=names["pad"], unk_token=names["unk"],
+        tokenizer_object=backend,
+        eos_token=names["eos"],
+        pad_token=names["pad"],
+        unk_token=names["unk"],
         model_max_length=int(settings.get("model_max_length", 512)),
     )
 
@@ -150,8 +163,10 @@ def _tokenizer_settings(folder: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as error:
         raise CheckpointError(f"'{path}' is unreadable: {error}") from None
     # Special tokens may be saved as AddedToken dicts ({"content": "</s>", ...}).
-    return {key: value["content"] if isinstance(value, dict) and "content" in value else value
-            for key, value in settings.items()}
+    return {
+        key: value["content"] if isinstance(value, dict) and "content" in value else value
+        for key, value in settings.items()
+    }
 
 
 def read_sentencepiece_model(path: Path) -> tuple[list[tuple[str, float, int]], bytes]:
@@ -196,10 +211,10 @@ def _protobuf_fields(data: bytes) -> Iterator[tuple[int, Any]]:
             value, position = _varint(data, position)
         elif wire_type in (1, 5):
             width = 8 if wire_type == 1 else 4
-            value, position = data[position:position + width], position + width
+            value, position = data[position : position + width], position + width
         elif wire_type == 2:
             length, position = _varint(data, position)
-            value, position = data[position:position + length], position + length
+            value, position = data[position : position + length], position + length
         else:
             raise ValueError(f"unsupported protobuf wire type {wire_type}")
         if position > len(data):

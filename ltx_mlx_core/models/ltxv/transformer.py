@@ -5,10 +5,11 @@ block modulates its normalised inputs with AdaLN-single (one timestep projection
 blocks plus a learned per-block table), attends over the video tokens with fractional 3-D RoPE,
 attends to the projected text embeddings, and runs a GELU feed-forward.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import mlx.core as mx
 import mlx.nn as nn

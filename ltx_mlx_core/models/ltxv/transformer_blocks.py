@@ -1,4 +1,5 @@
 """Building blocks of the LTX-Video transformer: the feed-forward and the AdaLN-single block."""
+
 from __future__ import annotations
 
 import mlx.core as mx

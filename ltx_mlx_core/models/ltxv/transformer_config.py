@@ -4,12 +4,14 @@ The official single-file checkpoint stores `{"config": json}` in its safetensors
 the JSON's "transformer" section holds the keyword arguments of the reference
 `Transformer3DModel` (the reference reads it in `Transformer3DModel.from_pretrained`).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ltx_mlx_core.errors import CheckpointError
 
@@ -65,7 +67,7 @@ class TransformerConfig:
         return self.cross_attention_dim if self.cross_attention_dim is not None else self.inner_dim
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "TransformerConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> TransformerConfig:
         """Build from a reference config dict, ignoring keys the network does not use."""
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {key: value for key, value in values.items() if key in known}
@@ -77,7 +79,7 @@ class TransformerConfig:
             raise CheckpointError(f"The transformer config is malformed: {error}.") from None
 
     @classmethod
-    def from_checkpoint_metadata(cls, metadata: Mapping[str, str]) -> "TransformerConfig":
+    def from_checkpoint_metadata(cls, metadata: Mapping[str, str]) -> TransformerConfig:
         """Read the "transformer" section of an official single-file checkpoint's metadata."""
         if "config" not in metadata:
             raise CheckpointError(
@@ -92,7 +94,7 @@ class TransformerConfig:
         return cls.from_dict(configs["transformer"])
 
     @classmethod
-    def from_diffusers_dict(cls, values: Mapping[str, Any]) -> "TransformerConfig":
+    def from_diffusers_dict(cls, values: Mapping[str, Any]) -> TransformerConfig:
         """Build from a diffusers `LTXVideoTransformer3DModel` config.json (RMS norms, RoPE defaults)."""
         patch_sizes = (values.get("patch_size", 1), values.get("patch_size_t", 1))
         if patch_sizes != (1, 1):

@@ -3,10 +3,11 @@
 Official keys (after stripping `model.diffusion_model.`) are the reference `Transformer3DModel`'s
 state-dict names. Linear weights are [out, in] in both torch and MLX, so nothing is transposed.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -67,9 +68,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _rename(
-    weights: Mapping[str, mx.array], names: Sequence[tuple[str, str]], layout: str
-) -> dict[str, mx.array]:
+def _rename(weights: Mapping[str, mx.array], names: Sequence[tuple[str, str]], layout: str) -> dict[str, mx.array]:
     """Rename every key by the first (source template, target template) pair whose source matches."""
     compiled = [(_template_regex(source), target) for source, target in names]
     renamed: dict[str, mx.array] = {}
@@ -102,7 +101,7 @@ def sanitize_diffusers_transformer(weights: Mapping[str, mx.array]) -> dict[str,
 def strip_official_prefix(checkpoint: Mapping[str, mx.array]) -> dict[str, mx.array]:
     """The transformer's tensors of an official single-file checkpoint, prefix removed."""
     return {
-        key[len(OFFICIAL_TRANSFORMER_PREFIX):]: value
+        key[len(OFFICIAL_TRANSFORMER_PREFIX) :]: value
         for key, value in checkpoint.items()
         if key.startswith(OFFICIAL_TRANSFORMER_PREFIX)
     }

@@ -3,6 +3,7 @@
 The multi-scale pipeline denoises at reduced size, upsamples the *raw* latents
 with this network and re-normalises them (`upsample_normalized_latents`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -31,8 +32,7 @@ class UpsamplerConfig:
     def __post_init__(self) -> None:
         if not self.spatial_upsample or self.temporal_upsample:
             raise ValueError(
-                "Only the spatial x2 latent upsampler is supported "
-                "(spatial_upsample=True, temporal_upsample=False)."
+                "Only the spatial x2 latent upsampler is supported (spatial_upsample=True, temporal_upsample=False)."
             )
         if self.dims not in (2, 3):
             raise ValueError(f"Latent upsampler dims must be 2 or 3, got {self.dims}.")
@@ -43,7 +43,7 @@ class UpsamplerConfig:
             )
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> "UpsamplerConfig":
+    def from_dict(cls, config: dict[str, Any]) -> UpsamplerConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in config.items() if k in known})
 

@@ -3,6 +3,7 @@
 Parameter paths are the reference's; conv kernels are transposed from torch
 [O, I, k...] to MLX [O, k..., I].
 """
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,7 @@ import mlx.core as mx
 from ltx_mlx_core.errors import CheckpointError
 
 _RES = r"(res_blocks|post_upsample_res_blocks)\.\d+\.(conv1|conv2|norm1|norm2)"
-_KNOWN_KEY = re.compile(
-    r"(initial_conv|initial_norm|final_conv|upsampler\.0|" + _RES + r")\.(weight|bias)"
-)
+_KNOWN_KEY = re.compile(r"(initial_conv|initial_norm|final_conv|upsampler\.0|" + _RES + r")\.(weight|bias)")
 
 
 def sanitize_upsampler(weights: dict[str, mx.array]) -> dict[str, mx.array]:

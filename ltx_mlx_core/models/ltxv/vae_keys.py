@@ -4,6 +4,7 @@ Input keys come WITHOUT the single-file checkpoint's `vae.` prefix. Parameter
 paths are the reference's; only the per-channel statistics are renamed and the
 conv kernels are transposed from torch [O, I, kD, kH, kW] to MLX [O, kD, kH, kW, I].
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,7 +59,7 @@ def sanitize_official_vae(weights: dict[str, mx.array], config: VAEConfig | None
     sanitized: dict[str, mx.array] = {}
     for key, value in weights.items():
         if key.startswith(_STATS_PREFIX):
-            stat = key[len(_STATS_PREFIX):]
+            stat = key[len(_STATS_PREFIX) :]
             if stat in _UNUSED_STATS:
                 continue
             if stat not in _STATS_RENAMES:

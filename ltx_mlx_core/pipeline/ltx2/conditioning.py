@@ -62,9 +62,7 @@ def video_state(
             raise ValueError(f"Initial video latents {tuple(initial.shape)} do not fit the grid {grid}.")
         tokens = patchify(initial)
     count = tokens.shape[1]
-    keyframes = mx.concatenate(
-        [mx.ones((batch, rows * cols)), mx.zeros((batch, count - rows * cols))], axis=1
-    )
+    keyframes = mx.concatenate([mx.ones((batch, rows * cols)), mx.zeros((batch, count - rows * cols))], axis=1)
     return TokenState(
         latent=tokens,
         clean=tokens,
@@ -184,9 +182,7 @@ def _extend_attention(mask: mx.array, noisy: int, added: int) -> mx.array:
     top = mx.concatenate(
         [
             mask,
-            mx.concatenate(
-                [mx.ones((batch, noisy, added)), mx.zeros((batch, existing - noisy, added))], axis=1
-            ),
+            mx.concatenate([mx.ones((batch, noisy, added)), mx.zeros((batch, existing - noisy, added))], axis=1),
         ],
         axis=2,
     )

@@ -235,9 +235,7 @@ def _step(
 ) -> TokenState:
     mask = state.denoise_mask[..., None]
     # Conditioned tokens are predicted as their clean values, so they stay where they are.
-    held = (denoised.astype(mx.float32) * mask + state.clean.astype(mx.float32) * (1 - mask)).astype(
-        denoised.dtype
-    )
+    held = (denoised.astype(mx.float32) * mask + state.clean.astype(mx.float32) * (1 - mask)).astype(denoised.dtype)
     if ancestral is None:
         return state.with_latent(euler_step(state.latent, held, sigma, sigma_next))
     noise = None

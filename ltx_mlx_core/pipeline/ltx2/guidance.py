@@ -103,9 +103,7 @@ def pass_perturbations(kind: Pass, video: GuiderParams, audio: GuiderParams) -> 
     if kind is Pass.PERTURBED:
         skips = [(Skip.VIDEO_SELF_ATTENTION, video), (Skip.AUDIO_SELF_ATTENTION, audio)]
         return tuple(
-            Perturbation(skip, frozenset(params.stg_blocks))
-            for skip, params in skips
-            if params.uses_perturbed
+            Perturbation(skip, frozenset(params.stg_blocks)) for skip, params in skips if params.uses_perturbed
         )
     if kind is Pass.ISOLATED:
         return ISOLATE_MODALITIES

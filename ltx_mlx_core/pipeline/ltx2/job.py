@@ -120,9 +120,7 @@ def check_job(job: LTX2Job, side_multiple: int, guidance: list[DevGuidance | Non
                 f"Media replacing latent frames must start on a multiple of 8 frames; {condition.frame} is not."
             )
         if not 0.0 <= condition.strength <= 1.0:
-            raise InvalidRequest(
-                f"A conditioning strength must be between 0 and 1; got {condition.strength}."
-            )
+            raise InvalidRequest(f"A conditioning strength must be between 0 and 1; got {condition.strength}.")
     for condition in job.audio:
         if not 0 <= condition.frame < job.audio_frames:
             raise InvalidRequest(

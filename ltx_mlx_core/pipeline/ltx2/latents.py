@@ -79,9 +79,7 @@ def unpatchify_audio(tokens: mx.array, layout: AudioLatentLayout) -> mx.array:
     """tokens [B, T, C*F] -> [B, C, T, F]."""
     batch, frames, features = tokens.shape
     if features != layout.token_channels:
-        raise ValueError(
-            f"{features} audio token features cannot form {layout.channels}x{layout.mel_bins} latents."
-        )
+        raise ValueError(f"{features} audio token features cannot form {layout.channels}x{layout.mel_bins} latents.")
     return tokens.reshape(batch, frames, layout.channels, layout.mel_bins).transpose(0, 2, 1, 3)
 
 

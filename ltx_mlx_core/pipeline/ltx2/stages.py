@@ -92,9 +92,7 @@ def distilled_plans(
 ) -> tuple[StagePlan, StagePlan]:
     """The distilled two-stage recipe; with `ancestral`, stage 1 takes Euler-ancestral steps (diffusers'
     `LTXEulerAncestralRFScheduler`) instead of Euler ones."""
-    first = StagePlan(
-        "first_pass", job.height // 2, job.width // 2, DISTILLED_SIGMAS, transformer, ancestral=ancestral
-    )
+    first = StagePlan("first_pass", job.height // 2, job.width // 2, DISTILLED_SIGMAS, transformer, ancestral=ancestral)
     return first, _refine_plan(job, stage_2_transformer or transformer)
 
 
@@ -110,9 +108,7 @@ def dev_plans(
     return first, _refine_plan(job, stage_2_transformer)
 
 
-def dev_one_stage_plan(
-    job: LTX2Job, transformer: TransformerProvider, steps: int, guidance: DevGuidance
-) -> StagePlan:
+def dev_one_stage_plan(job: LTX2Job, transformer: TransformerProvider, steps: int, guidance: DevGuidance) -> StagePlan:
     return StagePlan("denoise", job.height, job.width, dev_sigmas(steps), transformer, guidance)
 
 
@@ -263,9 +259,7 @@ def iter_upsample(
         mx.eval(*step.pending)
         result = step.result if step.result is not None else result
         elapsed = time.monotonic() - started
-        yield StepDone(
-            "upsample", step.index, step.count, elapsed, elapsed / step.index * (step.count - step.index)
-        )
+        yield StepDone("upsample", step.index, step.count, elapsed, elapsed / step.index * (step.count - step.index))
     video = vae.normalize_latents(result)
     mx.eval(video)
     upsampled = LTX2Latents(video, latents.audio)

@@ -1,4 +1,5 @@
 """LTX-Video causal video autoencoder (channels-last MLX)."""
+
 from ltx_mlx_core.models.ltxv.vae.autoencoder import (
     CausalVideoAutoencoder,
     denormalize_latents,

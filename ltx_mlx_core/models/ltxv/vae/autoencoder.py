@@ -6,9 +6,10 @@ as the reference module does; the pipeline works on per-channel *normalised*
 latents (`normalize_latents` / `denormalize_latents`), which is what the
 transformer was trained on.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -167,7 +168,7 @@ class Decoder(nn.Module):
 
         `key` seeds the blocks that inject spatial noise (none in 0.9.8).
         """
-        for x in self.iter_blocks(latents, timestep, key):
+        for x in self.iter_blocks(latents, timestep, key):  # noqa: B007  (run to the end: the last is the output)
             pass
         return x
 
@@ -192,7 +193,7 @@ class Decoder(nn.Module):
         for index, block in enumerate(self.up_blocks):
             block_key = None if block_keys is None else block_keys[index]
             if isinstance(block, UNetMidBlock3D):
-                for x in block.iter_blocks(x, causal=self.causal, scaled_timestep=scaled_timestep, key=block_key):
+                for x in block.iter_blocks(x, causal=self.causal, scaled_timestep=scaled_timestep, key=block_key):  # noqa: B020
                     yield x
                 continue
             if isinstance(block, ResnetBlock3D):
@@ -241,8 +242,7 @@ class CausalVideoAutoencoder(nn.Module):
         if (frames - 1) % t != 0:
             lower = (frames - 1) // t * t + 1
             raise InvalidRequest(
-                f"The video has {frames} frames but the VAE needs {t}k+1 frames: "
-                f"use {lower} or {lower + t} frames."
+                f"The video has {frames} frames but the VAE needs {t}k+1 frames: use {lower} or {lower + t} frames."
             )
         if height % s or width % s:
             raise InvalidRequest(
@@ -275,7 +275,7 @@ class CausalVideoAutoencoder(nn.Module):
         self, latents: mx.array, timestep: mx.array | float | None = None, key: mx.array | None = None
     ) -> mx.array:
         """Pixels in about [-1, 1] from raw latents; `timestep` is required by timestep-conditioned decoders."""
-        for pixels in self.iter_decode(latents, timestep, key):
+        for pixels in self.iter_decode(latents, timestep, key):  # noqa: B007  (run to the end: the last is the pixels)
             pass
         return pixels
 

@@ -1,7 +1,8 @@
 """Residual, down- and up-sampling blocks of the video VAE (channels-last)."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -118,7 +119,7 @@ class UNetMidBlock3D(nn.Module):
         scaled_timestep: mx.array | None = None,
         key: mx.array | None = None,
     ) -> mx.array:
-        for x in self.iter_blocks(x, causal, scaled_timestep, key):
+        for x in self.iter_blocks(x, causal, scaled_timestep, key):  # noqa: B007, B020  (the last is the output)
             pass
         return x
 

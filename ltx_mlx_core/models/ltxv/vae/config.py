@@ -3,6 +3,7 @@
 The block lists use the reference vocabulary (``res_x``, ``compress_all_res``,
 ...) so a checkpoint's embedded ``"vae"`` config JSON can be read as is.
 """
+
 from __future__ import annotations
 
 import copy
@@ -12,12 +13,8 @@ from typing import Any
 # A block is (name, params); params is an int (number of layers) or a dict.
 BlockSpec = tuple[str, dict[str, Any]]
 
-ENCODER_BLOCK_NAMES = frozenset(
-    {"res_x", "res_x_y", "compress_time_res", "compress_space_res", "compress_all_res"}
-)
-DECODER_BLOCK_NAMES = frozenset(
-    {"res_x", "res_x_y", "compress_time", "compress_space", "compress_all"}
-)
+ENCODER_BLOCK_NAMES = frozenset({"res_x", "res_x_y", "compress_time_res", "compress_space_res", "compress_all_res"})
+DECODER_BLOCK_NAMES = frozenset({"res_x", "res_x_y", "compress_time", "compress_space", "compress_all"})
 SPATIAL_COMPRESS_BLOCKS = frozenset(
     {"compress_space", "compress_all", "compress_space_res", "compress_all_res", "compress_all_x_y"}
 )
@@ -77,7 +74,7 @@ class VAEConfig:
             raise ValueError(f"Unsupported spatial_padding_mode {self.spatial_padding_mode!r}.")
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> "VAEConfig":
+    def from_dict(cls, config: dict[str, Any]) -> VAEConfig:
         """Build from a checkpoint's ``"vae"`` config; unknown keys are ignored."""
         config = dict(config)
         if "blocks" in config:

@@ -10,10 +10,11 @@ Custom kernels are backend code: a CUDA and a Metal source. Each is checked once
 dtype against the composed MLX ops on a small input; if it fails to build or disagrees, the
 composed ops are used and a warning says so. The CPU backend always uses the composed ops.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -57,7 +58,8 @@ _CUDA_SOURCE = """
     const long row = (long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
 """ + _BODY.format(
     reduce="for (int offset = 16; offset > 0; offset /= 2) { total += __shfl_xor_sync(0xffffffff, total, offset); }",
-    rsqrt="rsqrtf", exp="expf",
+    rsqrt="rsqrtf",
+    exp="expf",
 )
 
 _METAL_SOURCE = """
@@ -79,8 +81,7 @@ def activate(normed: mx.array, scale: mx.array | None, shift: mx.array | None) -
     return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
 
 
-def composed_norm_silu(x: mx.array, scale: mx.array | None, shift: mx.array | None,
-                       eps: float) -> mx.array:
+def composed_norm_silu(x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float) -> mx.array:
     """The same computation from MLX ops (the CPU path, and the check for the kernels)."""
     return activate(mx.fast.rms_norm(x, None, eps), scale, shift)
 
@@ -93,8 +94,7 @@ def _build_kernel() -> Callable | None:
     return None
 
 
-def _run_kernel(kernel: Callable, x: mx.array, scale: mx.array | None, shift: mx.array | None,
-                eps: float) -> mx.array:
+def _run_kernel(kernel: Callable, x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float) -> mx.array:
     batch, channels = x.shape[0], x.shape[-1]
     rows = x.size // channels
     modulated = scale is not None
@@ -151,8 +151,12 @@ class _FusedNorm:
                 want = composed_norm_silu(x.astype(mx.float32), s, b, 1e-8)
                 error = mx.max(mx.abs(got - want)).item()
                 if not error <= tolerance:
-                    logger.warning("Fused VAE norm kernel disagrees with MLX ops (%.3g > %.3g) in %s; "
-                                   "using composed ops.", error, tolerance, dtype)
+                    logger.warning(
+                        "Fused VAE norm kernel disagrees with MLX ops (%.3g > %.3g) in %s; using composed ops.",
+                        error,
+                        tolerance,
+                        dtype,
+                    )
                     return False
         except (RuntimeError, ValueError) as error:
             logger.warning("Fused VAE norm kernel failed to run in %s (%s); using composed MLX ops.", dtype, error)
@@ -164,8 +168,9 @@ class _FusedNorm:
 _FUSED = _FusedNorm()
 
 
-def pixel_norm_silu(x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None,
-                    eps: float = 1e-8) -> mx.array:
+def pixel_norm_silu(
+    x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None, eps: float = 1e-8
+) -> mx.array:
     """SiLU(pixel_norm(x) * (1 + scale) + shift) over [B, F, H, W, C]; scale/shift [B, 1, 1, 1, C] or None."""
     if _FUSED.usable(x.dtype):
         return _run_kernel(_FUSED.kernel, x, scale, shift, eps)

@@ -1,4 +1,5 @@
 """Small building blocks of the video VAE, channels-last ([B, F, H, W, C])."""
+
 from __future__ import annotations
 
 import mlx.core as mx
@@ -103,8 +104,9 @@ class ChannelLayerNorm(nn.Module):
         return self.norm(x)
 
 
-def norm_activate(norm: nn.Module, x: mx.array, scale: mx.array | None = None,
-                  shift: mx.array | None = None) -> mx.array:
+def norm_activate(
+    norm: nn.Module, x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None
+) -> mx.array:
     """norm -> timestep modulation when given -> SiLU.
 
     The pixel-norm form (a unit RMS norm) runs as one fused kernel on GPUs (fused_norm.py).
