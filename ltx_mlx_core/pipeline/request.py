@@ -21,6 +21,8 @@ from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 from ltx_mlx_core.validation import check_fps, check_seed, check_text
 from ltx_mlx_core.video.audio import AUDIO_SUFFIXES, probe_audio
 from ltx_mlx_core.video.probe import probe_image, probe_media
+from ltx_mlx_core.weights.catalog import FAMILY_OF
+from ltx_mlx_core.weights.model_files import LTX2
 
 SPATIAL_MULTIPLE = 32
 TEMPORAL_MULTIPLE = 8
@@ -48,8 +50,12 @@ def media_kind(path: str | Path) -> str | None:
 
 
 def makes_sound(model: str) -> bool:
-    """Whether the model (an id, or a folder named after one) is of the LTX-2 family, which makes sound."""
-    return Path(model or "").name.lower().startswith(SOUND_MODEL_PREFIXES)
+    """Whether the model is of the LTX-2 family, which makes sound: by the catalog for a known id,
+    by its name for a folder or a test model."""
+    name = Path(model or "").name
+    if name in FAMILY_OF:
+        return FAMILY_OF[name] == LTX2
+    return name.lower().startswith(SOUND_MODEL_PREFIXES)
 
 
 def nearest_valid_frames(frames: int) -> int:
