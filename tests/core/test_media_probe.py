@@ -6,10 +6,8 @@ audio-only MP4 from ffmpeg's tone generator, a PNG header that claims 20000x2000
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import time
-import zlib
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -21,21 +19,7 @@ from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import media
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
 from ltx_mlx_core.video import images, probe
-
-
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A PNG that declares a size and holds no pixels: enough for a decoder to judge its size."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
-    )
-    return path
+from tests.bad_media import png_claiming
 
 
 def test_unusable_images_are_refused_in_one_sentence(tmp_path):
@@ -51,7 +35,7 @@ def test_unusable_images_are_refused_in_one_sentence(tmp_path):
     with pytest.raises(InvalidRequest, match="'cut.png' is not an image Pillow can read"):
         probe.probe_image(cut)
     with pytest.raises(InvalidRequest, match="'huge.png' is too large to read: images above 179 megapixels"):
-        probe.probe_image(png_header_only(tmp_path / "huge.png", 20000, 20000))
+        probe.probe_image(png_claiming(tmp_path / "huge.png", 20000, 20000))
     assert probe.probe_image(good) == (64, 48)
 
 

@@ -9,12 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import imageio_ffmpeg
-import numpy as np
 import pytest
-from PIL import Image
 
-from ltx_mlx_core.video.io import write_video
+from tests.bad_media import write_bad_media
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ("--model", "tiny", "--prompt", "p", "--width", "64", "--height", "64", "--frames", "9")
@@ -135,42 +132,9 @@ def test_bench_json_to_a_read_only_place_is_refused_before_the_runs(home, read_o
     assert refused(run) == f"The folder '{read_only_folder}' is not writable; choose another output."
 
 
-def _media(folder: Path) -> dict[str, Path]:
-    """One bad input of each kind the issue lists."""
-    good = write_video(folder / "good.mp4", np.full((33, 64, 64, 3), 90, np.uint8), fps=24, preset="ultrafast")
-    made = {}
-    made["corrupt.mp4"] = folder / "corrupt.mp4"
-    made["corrupt.mp4"].write_bytes(np.random.default_rng(1).integers(0, 255, 5000, dtype=np.uint8).tobytes())
-    made["empty.mp4"] = folder / "empty.mp4"
-    made["empty.mp4"].write_bytes(b"")
-    made["truncated.mp4"] = folder / "truncated.mp4"
-    made["truncated.mp4"].write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
-    made["audio-only.mp4"] = folder / "audio-only.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=1",
-            "-c:a",
-            "aac",
-            str(made["audio-only.mp4"]),
-        ],
-        check=True,
-    )
-    made["text.png"] = folder / "text.png"
-    made["text.png"].write_text("not a picture")
-    made["tiny.png"] = folder / "tiny.png"
-    Image.new("RGB", (1, 1), (200, 10, 10)).save(made["tiny.png"])
-    return made
-
-
 @pytest.fixture(scope="module")
 def bad_media(tmp_path_factory) -> dict[str, Path]:
-    return _media(tmp_path_factory.mktemp("media"))
+    return write_bad_media(tmp_path_factory.mktemp("media"))
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ import pytest
 from PIL import Image
 
 from ltx_mlx_core.video.io import write_video
+from tests.bad_media import png_claiming, write_bad_media
 from tests.core.malformed_projects import VARIANTS, snapshot, write_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,19 +66,6 @@ def work(tmp_path) -> Path:
 
 def generate(*extra: str, home: Path, work: Path, **env: str) -> subprocess.CompletedProcess:
     return _cli("generate", "--model", "tiny", "--output", str(work / "out.mp4"), *extra, home=home, **env)
-
-
-def png_claiming(path: Path, width: int, height: int) -> Path:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
-    )
-    return path
 
 
 # -- A: values refused with a sentence, before the model loads --------------------------------------
@@ -180,46 +166,18 @@ def test_bench_json_that_cannot_be_written_is_refused_before_timing(home, work):
 
 @pytest.fixture(scope="module")
 def bad_media(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("bad_media")
-    good = write_video(folder / "good.mp4", np.zeros((17, 64, 64, 3), np.uint8), fps=12)
-    data = good.read_bytes()
-    files = {name: folder / f"{name}.mp4" for name in ("empty", "corrupt", "truncated", "audio_only")}
-    files["empty"].write_bytes(b"")
-    files["corrupt"].write_bytes(b"\0" * 32 + b"not an mp4" * 50)
-    files["truncated"].write_bytes(data[: len(data) // 2])
-    import imageio_ffmpeg
-
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=1",
-            "-c:a",
-            "aac",
-            str(files["audio_only"]),
-        ],
-        check=True,
-    )
-    files["text.png"] = folder / "text.png"
-    files["text.png"].write_text("a text file named like a picture")
-    files["dot.png"] = folder / "dot.png"
-    Image.new("RGB", (1, 1)).save(files["dot.png"])
-    return files
+    return write_bad_media(tmp_path_factory.mktemp("bad_media"))
 
 
 @pytest.mark.parametrize(
     "flag, name, fragment",
     [
-        ("--video", "empty", "'empty.mp4' is empty (0 bytes)."),
-        ("--video", "corrupt", "'corrupt.mp4' is not a video ffmpeg can read ("),
-        ("--video", "truncated", "'truncated.mp4' is not a video ffmpeg can read ("),
-        ("--video", "audio_only", "'audio_only.mp4' has no video stream"),
+        ("--video", "empty.mp4", "'empty.mp4' is empty (0 bytes)."),
+        ("--video", "corrupt.mp4", "'corrupt.mp4' is not a video ffmpeg can read ("),
+        ("--video", "truncated.mp4", "'truncated.mp4' is not a video ffmpeg can read ("),
+        ("--video", "audio-only.mp4", "'audio-only.mp4' has no video stream"),
         ("--image", "text.png", "'text.png' is not an image file that can be read"),
-        ("--image", "dot.png", "'dot.png' is 1x1 pixels; conditioning media needs at least 2x2."),
+        ("--image", "tiny.png", "'tiny.png' is 1x1 pixels; conditioning media needs at least 2x2."),
     ],
 )
 def test_unreadable_conditioning_media_exit_2_with_one_sentence(home, work, bad_media, flag, name, fragment):
@@ -230,7 +188,7 @@ def test_unreadable_conditioning_media_exit_2_with_one_sentence(home, work, bad_
 
 
 @pytest.mark.parametrize(
-    "name, fragment", [("truncated", "is not a video ffmpeg can read ("), ("audio_only", "has no video stream")]
+    "name, fragment", [("truncated.mp4", "is not a video ffmpeg can read ("), ("audio-only.mp4", "has no video stream")]
 )
 def test_extend_probes_its_input_before_loading(home, work, bad_media, name, fragment):
     before = snapshot(work)
