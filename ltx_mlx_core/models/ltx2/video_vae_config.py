@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ltx_mlx_core.models.ltxv.vae.config import BlockSpec
+from ltx_mlx_core.models.ltxv.vae.config import LTXV_098_VAE_CONFIG, BlockSpec
 
 # The LTX-2 checkpoints use only these blocks; the reference's others (res_x_y, strided-conv
 # compression, attention) appear in no LTX-2 checkpoint and are refused rather than guessed.
@@ -121,37 +121,9 @@ class VideoVAEConfig:
 # The LTX-2 (19B) VAE: diffusers' AutoencoderKLLTX2Video defaults in the checkpoint's vocabulary
 # (a test checks the parameters are the same).
 LTX2_VIDEO_VAE_CONFIG: dict[str, Any] = {
-    "_class_name": "CausalVideoAutoencoder",
-    "dims": 3,
-    "in_channels": 3,
-    "out_channels": 3,
-    "latent_channels": 128,
-    "encoder_blocks": [
-        ["res_x", {"num_layers": 4}],
-        ["compress_space_res", {"multiplier": 2}],
-        ["res_x", {"num_layers": 6}],
-        ["compress_time_res", {"multiplier": 2}],
-        ["res_x", {"num_layers": 6}],
-        ["compress_all_res", {"multiplier": 2}],
-        ["res_x", {"num_layers": 2}],
-        ["compress_all_res", {"multiplier": 2}],
-        ["res_x", {"num_layers": 2}],
-    ],
-    "decoder_blocks": [
-        ["res_x", {"num_layers": 5, "inject_noise": False}],
-        ["compress_all", {"residual": True, "multiplier": 2}],
-        ["res_x", {"num_layers": 5, "inject_noise": False}],
-        ["compress_all", {"residual": True, "multiplier": 2}],
-        ["res_x", {"num_layers": 5, "inject_noise": False}],
-        ["compress_all", {"residual": True, "multiplier": 2}],
-        ["res_x", {"num_layers": 5, "inject_noise": False}],
-    ],
-    "scaling_factor": 1.0,
-    "norm_layer": "pixel_norm",
-    "patch_size": 4,
-    "latent_log_var": "uniform",
-    "use_quant_conv": False,
-    "causal_decoder": False,
+    # The 0.9.8 VAE's blocks and widths, without its timestep conditioning and with the reference's
+    # default padding (zeros to encode, reflect to decode) rather than 0.9.8's zeros throughout.
+    **{key: value for key, value in copy.deepcopy(LTXV_098_VAE_CONFIG).items() if key != "spatial_padding_mode"},
     "timestep_conditioning": False,
 }
 
