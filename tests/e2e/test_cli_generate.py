@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -14,30 +10,7 @@ import pytest
 
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.video.io import write_video
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _cli(*args: str, env_home: Path, **extra_env: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "LTX_MLX_MEMORY_LIMIT_BYTES"}  # a user's cap stays out
-    env.update(LTX_MLX_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO), **extra_env)
-    return subprocess.run(
-        [sys.executable, "-m", "ltx_mlx_core.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    """One LTX_MLX_HOME with the tiny model made by the CLI, shared by this module's tests."""
-    home = tmp_path_factory.mktemp("cli_home")
-    made = _cli("models", "make-tiny", env_home=home)
-    assert made.returncode == 0, made.stderr
-    return home
+from tests.e2e.cli import run_cli as _cli
 
 
 def test_generate_writes_a_playable_mp4_with_the_requested_frames_and_a_sidecar(home, tmp_path):

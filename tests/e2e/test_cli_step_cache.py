@@ -3,35 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "LTX_MLX_MEMORY_LIMIT_BYTES"}
-    env.update(LTX_MLX_HOME=str(env_home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "ltx_mlx_core.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("cli_home")
-    made = _cli("models", "make-tiny", env_home=home)
-    assert made.returncode == 0, made.stderr
-    return home
+from tests.e2e.cli import run_cli as _cli
 
 
 def test_generate_with_a_step_cache_threshold_reports_the_skipped_steps(home, tmp_path):
