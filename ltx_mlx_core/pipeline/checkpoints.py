@@ -101,14 +101,15 @@ class StageCheckpoints:
     def has(self, seed: int, stage: str) -> bool:
         return stage in self.completed_stages(seed) and self.latents_path(seed, stage).is_file()
 
-    def save(self, seed: int, stage: str, latents: mx.array) -> None:
-        """Write the stage's (evaluated) latents, then record the stage as completed."""
+    def save(self, seed: int, stage: str, latents: mx.array, extra: dict[str, mx.array] | None = None) -> None:
+        """Write the stage's (evaluated) latents (and `extra` arrays, e.g. the LTX-2 audio latents), then
+        record the stage as completed."""
         path = self.latents_path(seed, stage)
         _atomic_write_bytes(
             path,
             lambda tmp: mx.save_safetensors(
                 str(tmp),
-                {"latents": latents},
+                {**(extra or {}), "latents": latents},
                 metadata={"request_hash": self.request_digest, "stage": stage, "seed": str(seed)},
             ),
         )
@@ -119,9 +120,16 @@ class StageCheckpoints:
         log.debug("Saved %s latents of seed %d to %s", stage, seed, path)
 
     def load(self, seed: int, stage: str) -> mx.array:
+        return self.load_arrays(seed, stage)["latents"]
+
+    def load_arrays(self, seed: int, stage: str) -> dict[str, mx.array]:
+        """Every array saved for the stage: 'latents' and any extra ones."""
         path = self.latents_path(seed, stage)
         try:
-            return mx.load(str(path))["latents"]
+            arrays = mx.load(str(path))
+            if "latents" not in arrays:
+                raise KeyError("latents")
+            return arrays
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise CheckpointError(f"The stage checkpoint {path} cannot be read ({error}).") from error
 

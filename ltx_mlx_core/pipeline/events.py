@@ -49,7 +49,7 @@ class Preview:
 
 @dataclass
 class VideoResult:
-    """Finished video(s): one uint8 [F, H, W, 3] array per seed."""
+    """Finished video(s): one uint8 [F, H, W, 3] array per seed (and its sound, for the LTX-2 family)."""
 
     videos: list[np.ndarray] = field(repr=False)
     seeds: list[int]
@@ -61,6 +61,10 @@ class VideoResult:
     residency: str = ""
     # Per seed, what the step cache did (StepCache.summary per stage, with totals); absent when off.
     step_cache: dict[int, dict] = field(default_factory=dict)
+    # The sound track of each video (LTX-2 family): float32 PCM [samples, 2] at `audio_rate`, as
+    # long as the frames last; empty for silent models or a request without sound.
+    audio: list[np.ndarray] = field(default_factory=list, repr=False)
+    audio_rate: int = 0
 
 
 @dataclass(frozen=True)

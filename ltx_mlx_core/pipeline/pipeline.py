@@ -33,6 +33,8 @@ from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
 from ltx_mlx_core.pipeline.decode import iter_decode_tiled
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
+from ltx_mlx_core.pipeline.ltx2 import generation as ltx2_generation
+from ltx_mlx_core.pipeline.ltx2.generation import LTX2Settings
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
@@ -40,7 +42,7 @@ from ltx_mlx_core.pipeline.step_cache import StepCache
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import ModelComponents, components_of
-from ltx_mlx_core.weights.registry import ModelFiles, resolve_model
+from ltx_mlx_core.weights.registry import LTX2, ModelFiles, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +154,16 @@ class Pipeline:
         return load_pipeline_config(source, request.config_overrides)
 
     def generate(self, request: GenerationRequest) -> Iterator[Event]:
-        """Validate now (raising InvalidRequest), then return the event generator."""
+        """Validate now (raising InvalidRequest), then return the event generator (the LTX-2 family's
+        from pipeline/ltx2/generation.py, which plans memory before it returns)."""
         request.validate()
         if len(set(request.seeds)) != len(request.seeds):
             raise InvalidRequest(f"each seed can be given once (one video per seed); got {request.seeds}.")
+        if self.components.family == LTX2:
+            settings = LTX2Settings(
+                self.settings.preview_max_side, self.settings.decoded_preview_frames, self.settings.tiling
+            )
+            return ltx2_generation.iter_generate(request, self.components, settings)
         config = self.resolve_config(request)
         stage_runner.check_request_against_model(request, config, self.components)
         return self._events(request, config)

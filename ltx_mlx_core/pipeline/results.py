@@ -85,6 +85,7 @@ def sidecar_data(result: VideoResult, seed: int, video_path: Path) -> dict:
         "timings": result.timings,
         "peak_memory_bytes": result.peak_memory_bytes,
         "step_cache": result.step_cache.get(seed),
+        "audio_rate": result.audio_rate if result.audio else None,
     }
 
 
@@ -95,12 +96,18 @@ def write_result(result: VideoResult, output_path: Path, crf: int = 18) -> list[
     when a file cannot be written; a seed's video and sidecar stay as they were then.
     """
     paths = check_outputs(Path(output_path), result.seeds)
-    for path, seed, frames in zip(paths, result.seeds, result.videos):
+    for index, (path, seed, frames) in enumerate(zip(paths, result.seeds, result.videos)):
+        sound = result.audio[index] if index < len(result.audio) else None
         payload = json.dumps(sidecar_data(result, seed, path), indent=2, default=str).encode("utf-8")
         # The sidecar is written first (a full disk fails here, before the video is touched) and
         # renamed into place after the video, so the two change together.
         with replacing(sidecar_path(path)) as (sidecar_temp,):
             sidecar_temp.write_bytes(payload)
-            write_video(path, frames, result.fps, crf=crf)
-        log.info("Wrote %s (%d frames, seed %d)", path, frames.shape[0], seed)
+            if sound is None:
+                write_video(path, frames, result.fps, crf=crf)
+            else:
+                write_video(path, frames, result.fps, crf=crf, audio=sound, audio_rate=result.audio_rate)
+        log.info(
+            "Wrote %s (%d frames, seed %d%s)", path, frames.shape[0], seed, ", with sound" if sound is not None else ""
+        )
     return paths

@@ -97,6 +97,11 @@ class LTX2Components(ModelComponents, Protocol):
     @property
     def has_temporal_upsampler(self) -> bool: ...
 
+    @property
+    def distilled_lora(self) -> Path | None:
+        """The distilled LoRA a dev model's second stage fuses, when installed."""
+        ...
+
     def load_embeddings_processor(self, dtype: mx.Dtype) -> EmbeddingsProcessor: ...
 
     def load_audio_vae(self, dtype: mx.Dtype, encoder: bool = True, decoder: bool = True) -> AudioVAE: ...
@@ -128,6 +133,10 @@ class FileComponents:
     @property
     def has_temporal_upsampler(self) -> bool:
         return self.files.temporal_upsampler is not None
+
+    @property
+    def distilled_lora(self) -> Path | None:
+        return None if self.files.distilled_lora is None else Path(self.files.distilled_lora)
 
     def _ltx2_only(self, what: str) -> None:
         if not self.is_ltx2:

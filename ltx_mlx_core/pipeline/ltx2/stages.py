@@ -10,8 +10,8 @@
 - Dev one-stage (`TI2VidOneStagePipeline`): one guided stage at full size.
 
 Each stage yields StageStarted, one StepDone per denoising step (after the step's single
-`mx.eval`) and StageFinished with its latents (what a stage checkpoint stores); a two-stage
-run resumes from given stage-1 latents. Components come from providers called when a
+`mx.eval`) followed by StepLatents for a live preview, and StageFinished with its latents (what
+a stage checkpoint stores); a two-stage run resumes from given stage-1 latents. Components come from providers called when a
 stage needs them, so the caller decides what stays loaded.
 """
 
@@ -60,6 +60,18 @@ class StageFinished:
     name: str
     index: int
     latents: LTX2Latents
+
+
+@dataclass(frozen=True)
+class StepLatents:
+    """The video latents [1, F, H, W, C] after a denoising step (evaluated): what a live preview shows."""
+
+    name: str
+    step: int
+    video: mx.array
+
+
+StageEvent = StageStarted | StepDone | StepLatents | StageFinished
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,7 @@ def iter_two_stage(
     second: StagePlan,
     media: MediaModels,
     first_result: LTX2Latents | None = None,
-) -> Iterator[StageStarted | StepDone | StageFinished]:
+) -> Iterator[StageEvent]:
     """Stage 1, the x2 upsample, stage 2; with `first_result` (a stage checkpoint) stage 1 is not run again."""
     check_job(job, 64, [first.guidance, second.guidance])
     if media.upsampler is None:
@@ -134,9 +146,7 @@ def iter_two_stage(
     yield from iter_stage(job, second, 2, 3, media, initial=upsampled)
 
 
-def iter_one_stage(
-    job: LTX2Job, plan: StagePlan, media: MediaModels | None
-) -> Iterator[StageStarted | StepDone | StageFinished]:
+def iter_one_stage(job: LTX2Job, plan: StagePlan, media: MediaModels | None) -> Iterator[StageEvent]:
     check_job(job, 32, [plan.guidance])
     yield from iter_stage(job, plan, 0, 1, media)
 
@@ -159,7 +169,7 @@ def iter_stage(
     total: int,
     media: MediaModels | None,
     initial: LTX2Latents | None = None,
-) -> Iterator[StageStarted | StepDone | StageFinished]:
+) -> Iterator[StageEvent]:
     """One denoising stage at the plan's size; returns (and announces in StageFinished) its latents.
 
     Conditioning media is encoded before the transformer is asked for (the reference frees the VAE
@@ -193,6 +203,7 @@ def iter_stage(
         elapsed = time.monotonic() - started
         done = step.index + 1
         yield StepDone(plan.name, done, step.total, elapsed, elapsed / done * (step.total - done))
+        yield StepLatents(plan.name, done, unpatchify(video.generated(), grid))
     latents = LTX2Latents(
         unpatchify(video.generated(), grid),
         None if audio is None else unpatchify_audio(audio.generated(), job.audio_layout),
@@ -246,9 +257,7 @@ def _audio_tokens(job: LTX2Job, initial: LTX2Latents | None) -> TokenState:
     return audio
 
 
-def iter_upsample(
-    latents: LTX2Latents, media: MediaModels, index: int, total: int
-) -> Iterator[StageStarted | StepDone | StageFinished]:
+def iter_upsample(latents: LTX2Latents, media: MediaModels, index: int, total: int) -> Iterator[StageEvent]:
     """The video latents x2 in space (un-normalised around the upsampler, as the reference's `upsample_video`)."""
     yield StageStarted("upsample", index, total)
     vae, upsampler = media.vae(), media.upsampler()

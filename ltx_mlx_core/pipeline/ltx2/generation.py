@@ -1,0 +1,240 @@
+"""An LTX-2 family request as one event stream: what `Pipeline.generate` runs for these models.
+
+    load -> text_encode -> first_pass -> upsample -> second_pass -> decode -> decode_sound
+    load -> text_encode -> denoise -> decode -> decode_sound                 (dev one-stage)
+
+The memory plan (residency and quantisation) is made before anything loads and refuses what
+cannot fit. Prompts are encoded once per request (or taken from the process's prompt cache),
+and Gemma is freed before the transformer loads. The recipes of stages.py run per seed; each
+denoising step yields StepDone and a latent Preview; each stage's latents (video and audio) are
+checkpointed in `job_dir`, and a re-run resumes after the last completed stage. The video is
+decoded tile by tile and the sound chunk by chunk; the result carries both. Closing the
+generator frees every model.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import mlx.core as mx
+
+from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
+from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
+from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
+from ltx_mlx_core.pipeline.ltx2.decode_outputs import iter_decode_sound, iter_decode_video
+from ltx_mlx_core.pipeline.ltx2.job import LTX2Job
+from ltx_mlx_core.pipeline.ltx2.media_sources import sound_conditions, visual_conditions
+from ltx_mlx_core.pipeline.ltx2.models import LTX2Models
+from ltx_mlx_core.pipeline.ltx2.prompts import encode_prompts
+from ltx_mlx_core.pipeline.ltx2.recipe import DEV_ONE_STAGE, DEV_TWO_STAGE, LTX2Recipe, recipe_for
+from ltx_mlx_core.pipeline.ltx2.stages import (
+    LTX2Latents,
+    MediaModels,
+    StageFinished,
+    StepLatents,
+    dev_one_stage_plan,
+    dev_plans,
+    distilled_plans,
+    iter_one_stage,
+    iter_two_stage,
+)
+from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan, plan_memory
+from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
+from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.timing import StageTimer
+from ltx_mlx_core.weights.components import LTX2Components
+from ltx_mlx_core.weights.residency import ResidencyMode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LTX2Settings:
+    """How the run goes (not what it makes): preview size, decode tiling (None: what fits)."""
+
+    preview_max_side: int = 256
+    decoded_preview_frames: int = 9
+    tiling: object | None = None
+
+
+def prepare(request: GenerationRequest, components: LTX2Components) -> tuple[LTX2Recipe, MemoryPlan]:
+    """Every check that needs the model but loads nothing: recipe, sizes, memory plan."""
+    recipe = recipe_for(
+        request, components.version, components.variant, components.model_id, components.distilled_lora is not None
+    )
+    multiple = recipe.side_multiple
+    if request.width % multiple or request.height % multiple:
+        raise InvalidRequest(
+            f"This model's {'two-stage' if recipe.two_stage else 'one-stage'} recipe needs width and height in "
+            f"multiples of {multiple} pixels; got {request.width}x{request.height}. "
+            f"Try {max(multiple, round(request.width / multiple) * multiple)}x"
+            f"{max(multiple, round(request.height / multiple) * multiple)}."
+        )
+    plan = plan_memory(request, components, dtype_bytes=recipe.dtype.size)
+    if recipe.kind == DEV_TWO_STAGE and plan.residency is ResidencyMode.STREAM_BLOCKS:
+        raise InvalidRequest(
+            "The dev two-stage recipe fuses the distilled LoRA into the transformer, which streaming blocks from "
+            "disk would undo; use 8- or 4-bit quantisation or the 'stream_components' residency, or the one-stage "
+            "recipe."
+        )
+    return recipe, plan
+
+
+class _Progress:
+    """The index of each StageStarted across the whole run."""
+
+    def __init__(self, total: int):
+        self.total, self.index, self.current = total, 0, "start"
+
+    def started(self, name: str, detail: str = "") -> StageStarted:
+        self.index += 1
+        self.current = name
+        return StageStarted(name, self.index, self.total, detail=detail)
+
+
+def iter_generate(
+    request: GenerationRequest, components: LTX2Components, settings: LTX2Settings | None = None
+) -> Iterator[Event]:
+    """Check now (raising InvalidRequest / OutOfMemoryRisk), then return the event stream."""
+    recipe, plan = prepare(request, components)
+    return _events(request, components, recipe, plan, settings or LTX2Settings())
+
+
+def _resume_point(checkpoints: StageCheckpoints | None, seed: int, recipe: LTX2Recipe):
+    """(stage-1 latents or None, final latents or None) from the seed's checkpoints."""
+    if checkpoints is None:
+        return None, None
+    done = checkpoints.last_completed(seed, list(recipe.stages))
+    if done is None:
+        return None, None
+    arrays = checkpoints.load_arrays(seed, done)
+    latents = LTX2Latents(arrays["latents"], arrays.get("audio"))
+    return (None, latents) if done == recipe.stages[-1] else (latents, None)
+
+
+def _events(
+    request: GenerationRequest,
+    components: LTX2Components,
+    recipe: LTX2Recipe,
+    plan: MemoryPlan,
+    settings: LTX2Settings,
+) -> Iterator[Event]:
+    timer = StageTimer()
+    mx.reset_peak_memory()
+    seeds = list(request.seeds)
+    checkpoints = None
+    if request.job_dir:
+        identity = {"family": "ltx2", "recipe": recipe.kind, "dtype": str(recipe.dtype), "steps": recipe.steps}
+        checkpoints = StageCheckpoints(request.job_dir, request_hash(request, identity))
+    resume = {seed: _resume_point(checkpoints, seed, recipe) for seed in seeds}
+    needs_denoise = [seed for seed in seeds if resume[seed][1] is None]
+    stage_count = sum(len(recipe.stages) - (1 if resume[s][0] is not None else 0) for s in needs_denoise)
+    sound = request.with_audio
+    progress = _Progress(1 + (1 if needs_denoise else 0) + stage_count + len(seeds) * (2 if sound else 1))
+    distilled_lora = components.distilled_lora if recipe.kind == DEV_TWO_STAGE else None
+    models = LTX2Models(components, recipe.dtype, plan, timer, distilled_lora)
+    finals: dict[int, LTX2Latents] = {}
+    stage_time = ExitStack()  # the running recipe stage's span on the timer
+    try:
+        with timer.stage("load"):
+            yield progress.started("load", detail=f"residency: {plan.residency.value}")
+            log.info("LTX-2 %s recipe, %s", recipe.kind, plan)
+            projection = _projection(components, models)
+        job = None
+        if needs_denoise:
+            detail = "prompt + negative" if recipe.uses_negative else "prompt"
+            yield progress.started("text_encode", detail=detail)
+            with timer.stage("text_encode"):
+                positive, negative = encode_prompts(request, components, recipe, plan)
+                layout = models.audio_layout()
+                audio = sound_conditions(request, models.audio_vae, layout)
+                models.release_audio_encoder()
+                visual = visual_conditions(request)
+            job = LTX2Job(
+                request.num_frames, request.height, request.width, request.fps, seeds[0], positive, negative,
+                visual=visual, audio=audio, audio_layout=layout, latent_channels=models.vae().config.latent_channels,
+            )  # fmt: skip
+        for seed in seeds:
+            first, final = resume[seed]
+            if final is not None:
+                finals[seed] = final
+                continue
+            seed_job = LTX2Job(**{**job.__dict__, "seed": seed})
+            events = _recipe_events(seed_job, recipe, models, first)
+            for event in events:
+                if isinstance(event, StageStarted):
+                    stage_time.close()
+                    stage_time.enter_context(timer.stage(event.name))
+                    yield progress.started(event.name, detail=f"seed {seed}, {event.detail}".rstrip(", "))
+                elif isinstance(event, StepDone):
+                    yield event
+                elif isinstance(event, StepLatents):
+                    frames = projection.to_rgb_frames(event.video, settings.preview_max_side)
+                    yield Preview(frames, kind="latent", step=event.step)
+                elif isinstance(event, StageFinished):
+                    stage_time.close()
+                    if checkpoints is not None and event.name != "upsample":
+                        extra = {} if event.latents.audio is None else {"audio": event.latents.audio}
+                        checkpoints.save(seed, event.name, event.latents.video, extra)
+                    models.stage_finished(event.name, last=event.name == recipe.stages[-1] and seed == seeds[-1])
+                    finals[seed] = event.latents
+        job = seed_job = events = None
+        models.stage_finished("", last=True)
+        videos, sounds, rate = [], [], 0
+        for seed in seeds:
+            latents = finals.pop(seed)
+            yield progress.started("decode", detail=f"seed {seed}")
+            with timer.stage("decode"):
+                frames = yield from iter_decode_video(models.vae(), latents.video, settings, seed)
+            videos.append(frames)
+            if sound:
+                yield progress.started("decode_sound", detail=f"seed {seed}")
+                with timer.stage("decode_sound"):
+                    pcm, rate = yield from iter_decode_sound(models, latents.audio, request)
+                sounds.append(pcm)
+        result = VideoResult(
+            videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timer.timings(),
+            peak_memory_bytes=int(mx.get_peak_memory()), residency=plan.residency.value,
+            audio=sounds if sound else [], audio_rate=rate,
+        )  # fmt: skip
+        models.release()
+        yield Finished(result)
+    except GeneratorExit:
+        log.info("Generation cancelled during %s", progress.current)
+        raise
+    except LtxMlxError:
+        raise
+    except MemoryError as error:
+        raise GenerationError(
+            "The machine ran out of memory while generating; try a smaller size, fewer frames, "
+            "quantisation or the 'stream_blocks' residency."
+        ) from error
+    except (RuntimeError, ValueError, OSError) as error:
+        raise GenerationError(f"Generation failed during {progress.current}: {error}") from error
+    finally:
+        stage_time.close()
+        job = seed_job = events = None  # noqa: F841
+        finals.clear()
+        models.release()
+        gc.collect()
+        mx.clear_cache()
+
+
+def _projection(components: LTX2Components, models: LTX2Models) -> LatentProjection:
+    return load_or_fit_projection(models.vae(), projection_cache_key("ltx2", *components.cache_identity()))
+
+
+def _recipe_events(job: LTX2Job, recipe: LTX2Recipe, models: LTX2Models, first: LTX2Latents | None):
+    media = MediaModels(models.vae, models.upsampler)
+    if recipe.kind == DEV_ONE_STAGE:
+        plan = dev_one_stage_plan(job, models.transformer, recipe.steps, recipe.guidance)
+        return iter_one_stage(job, plan, media)
+    if recipe.kind == DEV_TWO_STAGE:
+        plans = dev_plans(job, models.transformer, models.stage_2_transformer, recipe.steps, recipe.guidance)
+    else:
+        plans = distilled_plans(job, models.transformer, ancestral=recipe.ancestral)
+    return iter_two_stage(job, *plans, media, first_result=first)
