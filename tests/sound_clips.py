@@ -7,6 +7,7 @@ picture back and measure them.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -81,3 +82,27 @@ def first_frame_of_colour(path: Path, rgb: tuple[int, int, int], tolerance: int 
     hits = np.nonzero((np.abs(centre - np.array(rgb)) <= tolerance).all(axis=1))[0]
     assert len(hits), f"no frame of {path.name} is {rgb}"
     return int(hits[0])
+
+
+def stream_duration(path, stream: str) -> float:
+    """What ffmpeg -i says one stream lasts: its packets copied to nowhere, the last time= it reports."""
+    run = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-i",
+            str(path),
+            "-map",
+            f"0:{stream}:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hours, minutes, secs = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", run.stderr)[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + float(secs)

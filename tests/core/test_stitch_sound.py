@@ -3,17 +3,13 @@ sound together, ProRes with ALAC. Clips are made with ffmpeg (colour video + sin
 
 from __future__ import annotations
 
-import re
-import subprocess
-
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from ltx_mlx_core.video.audio import MIX_RATE
 from ltx_mlx_core.video.probe import probe_media
 from ltx_mlx_core.video.stitch import Segment, stitch
-from tests.sound_clips import AMPLITUDE, envelope, first_frame_of_colour, rms, sound_clip, sound_of
+from tests.sound_clips import AMPLITUDE, envelope, first_frame_of_colour, rms, sound_clip, sound_of, stream_duration
 
 FPS = 24.0
 TONE_RMS = AMPLITUDE / np.sqrt(2)
@@ -21,30 +17,6 @@ TONE_RMS = AMPLITUDE / np.sqrt(2)
 
 def seconds(frames: float) -> int:
     return round(frames / FPS * MIX_RATE)
-
-
-def stream_duration(path, stream: str) -> float:
-    """What ffmpeg -i says one stream lasts: its packets copied to nowhere, the last time= it reports."""
-    run = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-i",
-            str(path),
-            "-map",
-            f"0:{stream}:0",
-            "-c",
-            "copy",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    hours, minutes, secs = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", run.stderr)[-1]
-    return int(hours) * 3600 + int(minutes) * 60 + float(secs)
 
 
 def test_a_muted_clip_is_silent_in_the_export(tmp_path):
