@@ -18,6 +18,7 @@ import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import check_outputs, generate, write_result
+from ltx_mlx_core.pipeline.cli_sound import add_sound_arguments, apply_sound_arguments, extension_sound
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import (
     DEFAULT_NEGATIVE_PROMPT,
@@ -181,6 +182,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "visible loss in published comparisons), fastest (some loss) or a threshold such as "
         "0.05 (TeaCache's for LTX-Video 0.9.x); default off",
     )
+    add_sound_arguments(parser)
     parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument(
@@ -278,6 +280,7 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
             items.append(item)
     request = _base_request(args, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps)
     request.conditioning = items
+    apply_sound_arguments(request, args)
     request.validate()
     request.check_media()
     return request
@@ -332,6 +335,7 @@ def build_extend_request(
             source_count=overlap,
         )
     ]
+    apply_sound_arguments(request, args)
     request.validate()
     return request
 
@@ -350,6 +354,7 @@ def handle_extend(args: argparse.Namespace) -> int:
     info = probe_video(input_path)
     request = build_extend_request(args, info.frames, info.fps, (info.width, info.height))
     result = _run_with_progress(request, args.quiet)
+    extension_sound(input_path, info.frames, result, args.overlap, args.continuation_only)
     if not args.continuation_only:
         input_frames, _ = read_video(input_path)
         result.videos = [stitch_extension(input_frames, video, args.overlap) for video in result.videos]
