@@ -119,7 +119,8 @@ class StepCache:
     def begin_step(self, step: int, branches: Sequence[Hashable], layout: Hashable = None) -> None:
         """Start step `step` (0-based) run by `branches`. Branches absent last step start afresh, and so
         do all when `layout` (what the residuals cover, e.g. which streams) differs from last step's."""
-        if self._step is not None and step != self._step + 1:
+        # Steps may be missing (a step the guidance skips, a pass group absent for a while), not repeated.
+        if self._step is not None and step <= self._step:
             raise ValueError(f"step {step} follows step {self._step}; a step cache serves one pass in order")
         kept = {key: state for key, state in self._branches.items() if state.layout == layout}
         self._branches = {key: kept.get(key, BranchState(layout=layout)) for key in branches}
@@ -190,20 +191,25 @@ class StepCache:
 
     def summary(self) -> dict:
         """For the sidecar: the rule and how many steps ran their blocks and how many reused them."""
-        skipped = [r.step + 1 for r in self.records if r.skipped]
-        return {
-            **self.settings.describe(),
-            "steps": len(self.records),
-            "steps_computed": len(self.records) - len(skipped),
-            "steps_skipped": len(skipped),
-            "skipped_steps": skipped,
-            "branch_passes_reused": sum(len(r.reused) for r in self.records),
-        }
+        return cache_summary(self.settings, self.records)
 
     def _current_step(self) -> int:
         if self._step is None:
             raise ValueError("begin_step comes first")
         return self._step
+
+
+def cache_summary(settings: StepCacheSettings, records: Sequence[StepRecord]) -> dict:
+    """The rule, and which of the recorded steps ran their blocks and which reused them (1-based)."""
+    skipped = [r.step + 1 for r in records if r.skipped]
+    return {
+        **settings.describe(),
+        "steps": len(records),
+        "steps_computed": len(records) - len(skipped),
+        "steps_skipped": len(skipped),
+        "skipped_steps": skipped,
+        "branch_passes_reused": sum(len(r.reused) for r in records),
+    }
 
 
 def branch_rows(branches: Sequence[Hashable], batch: int) -> dict[Hashable, slice]:
