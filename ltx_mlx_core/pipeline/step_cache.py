@@ -12,7 +12,7 @@ into a rule for a model family (step_cache_rules.py has the rules):
                     in a row. Unmeasured on real weights.
 
 One `StepCache` serves one denoising pass (a resumed pass starts a new one, so its first step is
-always computed). Each guidance branch keeps its own state and residual; a branch that did not
+always computed); in the LTX-2 loop an `LTX2StepCache` holds one per kind of transformer call. Each guidance branch keeps its own state and residual; a branch that did not
 run in the previous step starts afresh. The family's driver (step_cache_ltxv.py,
 step_cache_ltx2.py) asks `decide` once per step with every branch's probe (one host read of the
 measurements per step), runs the blocks for the branches that must compute, and stores their
@@ -110,6 +110,11 @@ class StepCache:
         self._branches: dict[Hashable, BranchState] = {}
         self._step: int | None = None
         self._decisions: dict[Hashable, bool] = {}
+
+    @property
+    def branches(self) -> tuple[Hashable, ...]:
+        """The branches of the current step (with their states kept)."""
+        return tuple(self._branches)
 
     @property
     def probe(self) -> str | None:

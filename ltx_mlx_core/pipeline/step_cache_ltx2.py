@@ -87,6 +87,14 @@ class LTX2StepCache:
         self.records.append(joined)
         return joined
 
+    def calibration_ratios(self, branch: Hashable) -> list[float]:
+        """MagCache calibration (settings with `calibrate=True`): the video residual's magnitude ratio per
+        step of `branch` (a guidance pass), from the calls that ran it; the table a MagCache run reads."""
+        found = [cache.calibration_ratios(branch) for cache in self._calls.values() if branch in cache.branches]
+        if len(found) != 1:
+            raise ValueError(f"branch {branch!r} ran in {len(found)} kinds of transformer call; calibrate one")
+        return found[0]
+
     def summary(self) -> dict:
         """For the sidecar (`step_cache_summary`'s per-stage entries)."""
         self.end_step()

@@ -23,7 +23,7 @@ from mlx.utils import tree_flatten
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.pipeline.events import StepDone
 from ltx_mlx_core.pipeline.ltx2.denoise import PromptEmbeddings
-from ltx_mlx_core.pipeline.ltx2.guidance import DevGuidance, GuiderParams
+from ltx_mlx_core.pipeline.ltx2.guidance import DevGuidance, GuiderParams, Pass
 from ltx_mlx_core.pipeline.ltx2.stages import (
     StageFinished,
     dev_one_stage_plan,
@@ -201,3 +201,20 @@ def test_a_quantised_transformer_runs_through_the_cache(models):
     skipping = _run("dev_guided_cfg_stg", models, SKIP_ALL, quantised)
     assert _summaries(skipping)["denoise"]["steps_skipped"] == DEV_STEPS - 2
     assert np.isfinite(_latents(skipping)[0]).all()
+
+
+def test_magcache_calibration_measures_each_guidance_pass(models):
+    """A calibrating run skips nothing (bit for bit) and measures a ratio per step and pass: the table
+    a MagCache run on LTX-2 needs (none is published)."""
+    settings = StepCacheSettings(CacheRule.MAGCACHE, 0.0, calibrate=True)
+    request = job(height=64, width=64, negative=_negative(5))
+    cache = LTX2StepCache(settings, DEV_STEPS)
+    plan = dev_one_stage_plan(request, models.provider(0), DEV_STEPS, GUIDED)
+    calibrating = _latents(list(iter_one_stage(request, plan, None, cache)))
+    plain = _run("dev_guided_cfg_stg", models, None)
+    for a, b in zip(_latents(plain), calibrating, strict=True):
+        assert np.array_equal(a, b)
+    for kind in Pass:
+        ratios = cache.calibration_ratios(kind)
+        assert len(ratios) == DEV_STEPS and ratios[0] == 1.0 and all(np.isfinite(ratios))
+    assert len({tuple(cache.calibration_ratios(kind)) for kind in Pass}) == len(Pass)

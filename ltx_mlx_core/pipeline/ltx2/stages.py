@@ -146,7 +146,10 @@ def iter_two_stage(
 
 
 def iter_one_stage(
-    job: LTX2Job, plan: StagePlan, media: MediaModels | None, step_cache: StepCacheSettings | None = None
+    job: LTX2Job,
+    plan: StagePlan,
+    media: MediaModels | None,
+    step_cache: StepCacheSettings | LTX2StepCache | None = None,
 ) -> Iterator[StageStarted | StepDone | StageFinished]:
     check_job(job, 32, [plan.guidance])
     yield from iter_stage(job, plan, 0, 1, media, step_cache=step_cache)
@@ -170,9 +173,12 @@ def iter_stage(
     total: int,
     media: MediaModels | None,
     initial: LTX2Latents | None = None,
-    step_cache: StepCacheSettings | None = None,
+    step_cache: StepCacheSettings | LTX2StepCache | None = None,
 ) -> Iterator[StageStarted | StepDone | StageFinished]:
     """One denoising stage at the plan's size; returns (and announces in StageFinished) its latents.
+
+    `step_cache`: settings (the stage makes a fresh cache), or a cache made for this stage alone
+    (to read what it measured afterwards, e.g. a MagCache calibration).
 
     Conditioning media is encoded before the transformer is asked for (the reference frees the VAE
     encoder first); the audio stream runs when the transformer has one.
@@ -187,7 +193,9 @@ def iter_stage(
     video = noised(video, noise_like(keys.video, video.latent), plan.noise_scale)
     if audio is not None:
         audio = noised(audio, noise_like(keys.audio, audio.latent), plan.noise_scale)
-    cache = None if step_cache is None else LTX2StepCache(step_cache, len(plan.sigmas) - 1)
+    cache = step_cache
+    if isinstance(step_cache, StepCacheSettings):
+        cache = LTX2StepCache(step_cache, len(plan.sigmas) - 1)
     started = time.monotonic()
     steps = iter_denoise(
         transformer,
