@@ -149,6 +149,14 @@ def test_each_stage_has_a_fresh_cache_computing_its_first_and_last_steps(models)
     assert summaries["first_pass"]["skipped_steps"] == [2, 3, 4, 5, 6, 7]
     assert summaries["second_pass"]["skipped_steps"] == [2]
     assert summaries["first_pass"]["steps_computed"] == 2 and summaries["second_pass"]["steps_computed"] == 2
+    # Resumed from the stage-1 checkpoint, stage 2 needs nothing of stage 1's cache.
+    request = job()
+    first = next(e.latents for e in events if isinstance(e, StageFinished))
+    plans = distilled_plans(request, models.provider(0))
+    resumed = list(iter_two_stage(request, *plans, models.media(), first_result=first, step_cache=SKIP_ALL))
+    assert _summaries(resumed) == {"second_pass": summaries["second_pass"]}
+    for a, b in zip(_latents(events)[-2:], _latents(resumed)[-2:], strict=True):
+        assert np.array_equal(a, b)
     dev = _summaries(_run("dev_guided_cfg_stg", models, SKIP_ALL))["denoise"]
     # Four passes per step (conditional, negative, perturbed, isolated), each reusing on its own.
     assert dev["skipped_steps"] == list(range(2, DEV_STEPS)) and dev["branch_passes_reused"] == 4 * (DEV_STEPS - 2)
