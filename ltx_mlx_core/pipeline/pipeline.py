@@ -38,7 +38,7 @@ from ltx_mlx_core.pipeline.ltx2.generation import LTX2Settings
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
-from ltx_mlx_core.pipeline.step_cache import StepCache
+from ltx_mlx_core.pipeline.step_cache import StepCache, step_cache_summary
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import ModelComponents, components_of
@@ -78,16 +78,6 @@ class _StepClock:
             stage=stage, step=step, total=self.total, elapsed=elapsed, eta=eta,
             cached=bool(records) and records[-1].skipped, skipped=sum(r.skipped for r in records),
         )  # fmt: skip
-
-
-def step_cache_summary(setting: str, stages: dict[str, dict]) -> dict:
-    """The sidecar's record of what the step cache did for one seed, stage by stage and in total."""
-    return {
-        "setting": setting,
-        "steps_computed": sum(s["steps_computed"] for s in stages.values()),
-        "steps_skipped": sum(s["steps_skipped"] for s in stages.values()),
-        "stages": stages,
-    }
 
 
 def stage_keys(seed: int) -> dict[str, mx.array]:

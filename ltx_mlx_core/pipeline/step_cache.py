@@ -12,7 +12,7 @@ into a rule for a model family (step_cache_rules.py has the rules):
                     in a row. Unmeasured on real weights.
 
 One `StepCache` serves one denoising pass (a resumed pass starts a new one, so its first step is
-always computed). Each guidance branch keeps its own state and residual; a branch that did not
+always computed); in the LTX-2 loop an `LTX2StepCache` holds one per kind of transformer call. Each guidance branch keeps its own state and residual; a branch that did not
 run in the previous step starts afresh. The family's driver (step_cache_ltxv.py,
 step_cache_ltx2.py) asks `decide` once per step with every branch's probe (one host read of the
 measurements per step), runs the blocks for the branches that must compute, and stores their
@@ -112,6 +112,11 @@ class StepCache:
         self._decisions: dict[Hashable, bool] = {}
 
     @property
+    def branches(self) -> tuple[Hashable, ...]:
+        """The branches of the current step (with their states kept)."""
+        return tuple(self._branches)
+
+    @property
     def probe(self) -> str | None:
         """What `decide` needs per branch: "modulated_input", "first_block_residual" or None."""
         return self.settings.rule.probe
@@ -119,7 +124,8 @@ class StepCache:
     def begin_step(self, step: int, branches: Sequence[Hashable], layout: Hashable = None) -> None:
         """Start step `step` (0-based) run by `branches`. Branches absent last step start afresh, and so
         do all when `layout` (what the residuals cover, e.g. which streams) differs from last step's."""
-        if self._step is not None and step != self._step + 1:
+        # Steps may be missing (a step the guidance skips, a pass group absent for a while), not repeated.
+        if self._step is not None and step <= self._step:
             raise ValueError(f"step {step} follows step {self._step}; a step cache serves one pass in order")
         kept = {key: state for key, state in self._branches.items() if state.layout == layout}
         self._branches = {key: kept.get(key, BranchState(layout=layout)) for key in branches}
@@ -190,20 +196,25 @@ class StepCache:
 
     def summary(self) -> dict:
         """For the sidecar: the rule and how many steps ran their blocks and how many reused them."""
-        skipped = [r.step + 1 for r in self.records if r.skipped]
-        return {
-            **self.settings.describe(),
-            "steps": len(self.records),
-            "steps_computed": len(self.records) - len(skipped),
-            "steps_skipped": len(skipped),
-            "skipped_steps": skipped,
-            "branch_passes_reused": sum(len(r.reused) for r in self.records),
-        }
+        return cache_summary(self.settings, self.records)
 
     def _current_step(self) -> int:
         if self._step is None:
             raise ValueError("begin_step comes first")
         return self._step
+
+
+def cache_summary(settings: StepCacheSettings, records: Sequence[StepRecord]) -> dict:
+    """The rule, and which of the recorded steps ran their blocks and which reused them (1-based)."""
+    skipped = [r.step + 1 for r in records if r.skipped]
+    return {
+        **settings.describe(),
+        "steps": len(records),
+        "steps_computed": len(records) - len(skipped),
+        "steps_skipped": len(skipped),
+        "skipped_steps": skipped,
+        "branch_passes_reused": sum(len(r.reused) for r in records),
+    }
 
 
 def branch_rows(branches: Sequence[Hashable], batch: int) -> dict[Hashable, slice]:
@@ -252,3 +263,13 @@ def run_branches(
         if key not in pieces:
             pieces[key] = tuple(x[rows[key]] + residual for x, residual in zip(start, cache.residual(key)))
     return tuple(mx.concatenate([pieces[key][i] for key in rows]) for i in range(len(start)))
+
+
+def step_cache_summary(setting: str, stages: dict[str, dict]) -> dict:
+    """The sidecar's record of what the step cache did for one seed, stage by stage and in total."""
+    return {
+        "setting": setting,
+        "steps_computed": sum(s["steps_computed"] for s in stages.values()),
+        "steps_skipped": sum(s["steps_skipped"] for s in stages.values()),
+        "stages": stages,
+    }

@@ -5,6 +5,7 @@ transformer, resuming from a stage checkpoint, audio to video, no-sound requests
 from __future__ import annotations
 
 import gc
+import json
 import weakref
 from dataclasses import replace
 
@@ -147,3 +148,14 @@ def test_sizes_the_two_stage_recipe_cannot_make_are_refused_before_anything_load
     with pytest.raises(InvalidRequest, match="take only these settings"):
         Pipeline(components).generate(request(config_overrides={"guidance_scale": 3}))
     assert components.loads == []
+
+
+def test_the_step_cache_skips_steps_and_the_sidecar_says_how_many(files, tmp_path) -> None:
+    events, result = run(FileComponents(files), request(step_cache="1.0", num_frames=9))
+    summary = result.step_cache[0]
+    assert summary["setting"] == "1.0" and summary["steps_skipped"] > 0
+    assert set(summary["stages"]) == {"first_pass", "second_pass"}
+    cached = [e for e in events if isinstance(e, StepDone) and e.cached]
+    assert len(cached) == summary["steps_skipped"]
+    (path,) = write_result(result, tmp_path / "cached.mp4")
+    assert json.loads(path.with_suffix(".json").read_text())["step_cache"]["steps_skipped"] == len(cached)

@@ -7,6 +7,11 @@ next sigma, as ltx-pipelines' `euler_denoising_loop` does. The guidance passes a
 run as one batched transformer call where they can (same enabled streams and context
 shapes), so a streamed transformer is read once per step; the caller evaluates each yielded
 step once (the progress point).
+
+With a step cache (pipeline/step_cache_ltx2.py, one per pass) every transformer call goes through
+it: each guidance pass is a branch with its own cache state, video and audio decide together,
+and each step's record (which passes ran their blocks, which reused their residual) comes with
+the step.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from ltx_mlx_core.pipeline.ltx2.guidance import (
 )
 from ltx_mlx_core.pipeline.ltx2.latents import StageKeys, noise_like
 from ltx_mlx_core.pipeline.ltx2.schedule import AncestralStep, euler_step
+from ltx_mlx_core.pipeline.step_cache import StepRecord
+from ltx_mlx_core.pipeline.step_cache_ltx2 import LTX2StepCache
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class DenoiseStep:
     audio: TokenState | None
     video_denoised: mx.array
     audio_denoised: mx.array | None
+    # What the step cache did this step; None without a cache or when the step called no transformer.
+    cache: StepRecord | None = None
 
     @property
     def pending(self) -> list[mx.array]:
@@ -90,9 +99,13 @@ def iter_denoise(
     guidance: DevGuidance | None = None,
     ancestral: AncestralStep | None = None,
     keys: StageKeys | None = None,
+    step_cache: LTX2StepCache | None = None,
 ) -> Iterator[DenoiseStep]:
-    """Denoise from sigmas[0] to sigmas[-1]; `guidance` None runs the conditional pass alone (distilled)."""
+    """Denoise from sigmas[0] to sigmas[-1]; `guidance` None runs the conditional pass alone (distilled).
+    `step_cache` (for this pass's len(sigmas) - 1 steps) lets steps reuse the blocks' residual."""
     total = len(sigmas) - 1
+    if step_cache is not None and step_cache.steps != total:
+        raise ValueError(f"the step cache is for {step_cache.steps} steps; this pass has {total}")
     last_video: mx.array | None = None
     last_audio: mx.array | None = None
     for index in range(total):
@@ -107,7 +120,7 @@ def iter_denoise(
             entries = _entries(
                 video_params, audio_params, positive, negative, audio is not None, skip_video, skip_audio
             )
-            predictions = _predict(transformer, entries, video, audio, sigma)
+            predictions = _predict(transformer, entries, video, audio, sigma, index, step_cache)
             video_x0 = last_video if skip_video else guide(predictions[0], video_params)
             audio_x0 = last_audio if skip_audio else guide(predictions[1], audio_params)
         last_video, last_audio = video_x0, audio_x0
@@ -115,7 +128,8 @@ def iter_denoise(
         video = _step(video, video_x0, sigma, sigma_next, ancestral, step_key, 0)
         if audio is not None:
             audio = _step(audio, audio_x0, sigma, sigma_next, ancestral, step_key, 1)
-        yield DenoiseStep(index, total, video, audio, video_x0, audio_x0)
+        record = None if step_cache is None else step_cache.end_step()
+        yield DenoiseStep(index, total, video, audio, video_x0, audio_x0, record)
 
 
 def _entries(
@@ -161,6 +175,8 @@ def _predict(
     video: TokenState,
     audio: TokenState | None,
     sigma: float,
+    index: int = 0,
+    step_cache: LTX2StepCache | None = None,
 ) -> tuple[dict[Pass, mx.array], dict[Pass, mx.array]]:
     """x0 predictions of every pass for each stream, one transformer call per group of batchable passes."""
     groups: dict[tuple, list[_Entry]] = {}
@@ -176,7 +192,14 @@ def _predict(
             audio_in = _modality(audio, sigma, [e.audio_context for e in group], group[0].audio_enabled)
         batch = video.latent.shape[0]
         perturbations = Perturbations(tuple(e.perturbations for e in group for _ in range(batch)))
-        video_v, audio_v = transformer(video_in, audio_in, perturbations)
+        if step_cache is None:
+            video_v, audio_v = transformer(video_in, audio_in, perturbations)
+        else:
+            # Calls of one group key batch the same streams and context shapes from step to step.
+            kinds = [e.kind for e in group]
+            video_v, audio_v = step_cache(
+                transformer, index, group[0].group_key(), kinds, video_in, audio_in, perturbations
+            )
         for entry, part in zip(group, _split(_to_x0(video, video_v, sigma, count), count)):
             video_x0[entry.kind] = part
         if audio is not None:

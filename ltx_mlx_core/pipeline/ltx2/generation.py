@@ -45,6 +45,7 @@ from ltx_mlx_core.pipeline.ltx2.stages import (
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan, plan_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.pipeline.step_cache import StepCacheSettings, step_cache_settings, step_cache_summary
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import LTX2Components
 from ltx_mlx_core.weights.residency import ResidencyMode
@@ -139,6 +140,8 @@ def _events(
     models = LTX2Models(components, recipe.dtype, plan, timer, distilled_lora)
     finals: dict[int, LTX2Latents] = {}
     stage_time = ExitStack()  # the running recipe stage's span on the timer
+    cache_settings = step_cache_settings(request.step_cache, "ltx2")
+    cache_stages: dict[int, dict[str, dict]] = {}
     try:
         with timer.stage("load"):
             yield progress.started("load", detail=f"residency: {plan.residency.value}")
@@ -164,7 +167,7 @@ def _events(
                 finals[seed] = final
                 continue
             seed_job = LTX2Job(**{**job.__dict__, "seed": seed})
-            events = _recipe_events(seed_job, recipe, models, first)
+            events = _recipe_events(seed_job, recipe, models, first, cache_settings)
             for event in events:
                 if isinstance(event, StageStarted):
                     stage_time.close()
@@ -177,6 +180,8 @@ def _events(
                     yield Preview(frames, kind="latent", step=event.step)
                 elif isinstance(event, StageFinished):
                     stage_time.close()
+                    if event.step_cache is not None:
+                        cache_stages.setdefault(seed, {})[event.name] = event.step_cache
                     if checkpoints is not None and event.name != "upsample":
                         extra = {} if event.latents.audio is None else {"audio": event.latents.audio}
                         checkpoints.save(seed, event.name, event.latents.video, extra)
@@ -200,6 +205,7 @@ def _events(
             videos=videos, seeds=seeds, fps=request.fps, request=request, timings=timer.timings(),
             peak_memory_bytes=int(mx.get_peak_memory()), residency=plan.residency.value,
             audio=sounds if sound else [], audio_rate=rate,
+            step_cache={seed: step_cache_summary(request.step_cache, s) for seed, s in cache_stages.items()},
         )  # fmt: skip
         models.release()
         yield Finished(result)
@@ -228,13 +234,19 @@ def _projection(components: LTX2Components, models: LTX2Models) -> LatentProject
     return load_or_fit_projection(models.vae(), projection_cache_key("ltx2", *components.cache_identity()))
 
 
-def _recipe_events(job: LTX2Job, recipe: LTX2Recipe, models: LTX2Models, first: LTX2Latents | None):
+def _recipe_events(
+    job: LTX2Job,
+    recipe: LTX2Recipe,
+    models: LTX2Models,
+    first: LTX2Latents | None,
+    cache: StepCacheSettings | None,
+):
     media = MediaModels(models.vae, models.upsampler)
     if recipe.kind == DEV_ONE_STAGE:
         plan = dev_one_stage_plan(job, models.transformer, recipe.steps, recipe.guidance)
-        return iter_one_stage(job, plan, media)
+        return iter_one_stage(job, plan, media, step_cache=cache)
     if recipe.kind == DEV_TWO_STAGE:
         plans = dev_plans(job, models.transformer, models.stage_2_transformer, recipe.steps, recipe.guidance)
     else:
         plans = distilled_plans(job, models.transformer, ancestral=recipe.ancestral)
-    return iter_two_stage(job, *plans, media, first_result=first)
+    return iter_two_stage(job, *plans, media, first_result=first, step_cache=cache)

@@ -13,6 +13,11 @@ Each stage yields StageStarted, one StepDone per denoising step (after the step'
 `mx.eval`) followed by StepLatents for a live preview, and StageFinished with its latents (what
 a stage checkpoint stores); a two-stage run resumes from given stage-1 latents. Components come from providers called when a
 stage needs them, so the caller decides what stays loaded.
+
+With step-cache settings (`step_cache_settings(request.step_cache, "ltx2")`) each denoising
+stage gets a fresh cache (a resumed run recomputes its first step): StepDone says whether the
+step reused the blocks' residual and how many steps of the stage did so far, and StageFinished
+carries the cache's summary for the sidecar.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from ltx_mlx_core.pipeline.ltx2.schedule import (
     check_sigmas,
     dev_sigmas,
 )
+from ltx_mlx_core.pipeline.step_cache_ltx2 import LTX2StepCache
+from ltx_mlx_core.pipeline.step_cache_rules import StepCacheSettings
 from ltx_mlx_core.pipeline.upsample_tiled import UpsampleTiling, iter_upsample_tiled
 
 TransformerProvider = Callable[[], LTX2Transformer]
@@ -60,6 +67,8 @@ class StageFinished:
     name: str
     index: int
     latents: LTX2Latents
+    # What the step cache did in this stage (`StepCache.summary`'s fields); None without one.
+    step_cache: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -135,20 +144,27 @@ def iter_two_stage(
     second: StagePlan,
     media: MediaModels,
     first_result: LTX2Latents | None = None,
+    step_cache: StepCacheSettings | None = None,
 ) -> Iterator[StageEvent]:
-    """Stage 1, the x2 upsample, stage 2; with `first_result` (a stage checkpoint) stage 1 is not run again."""
+    """Stage 1, the x2 upsample, stage 2; with `first_result` (a stage checkpoint) stage 1 is not run again.
+    `step_cache` applies to both denoising stages, each with its own cache."""
     check_job(job, 64, [first.guidance, second.guidance])
     if media.upsampler is None:
         raise ValueError("A two-stage recipe needs the spatial upsampler.")
     if first_result is None:
-        first_result = yield from iter_stage(job, first, 0, 3, media)
+        first_result = yield from iter_stage(job, first, 0, 3, media, step_cache=step_cache)
     upsampled = yield from iter_upsample(first_result, media, 1, 3)
-    yield from iter_stage(job, second, 2, 3, media, initial=upsampled)
+    yield from iter_stage(job, second, 2, 3, media, initial=upsampled, step_cache=step_cache)
 
 
-def iter_one_stage(job: LTX2Job, plan: StagePlan, media: MediaModels | None) -> Iterator[StageEvent]:
+def iter_one_stage(
+    job: LTX2Job,
+    plan: StagePlan,
+    media: MediaModels | None,
+    step_cache: StepCacheSettings | LTX2StepCache | None = None,
+) -> Iterator[StageEvent]:
     check_job(job, 32, [plan.guidance])
-    yield from iter_stage(job, plan, 0, 1, media)
+    yield from iter_stage(job, plan, 0, 1, media, step_cache=step_cache)
 
 
 def final_latents(events: Iterator[object]) -> LTX2Latents:
@@ -169,8 +185,12 @@ def iter_stage(
     total: int,
     media: MediaModels | None,
     initial: LTX2Latents | None = None,
+    step_cache: StepCacheSettings | LTX2StepCache | None = None,
 ) -> Iterator[StageEvent]:
     """One denoising stage at the plan's size; returns (and announces in StageFinished) its latents.
+
+    `step_cache`: settings (the stage makes a fresh cache), or a cache made for this stage alone
+    (to read what it measured afterwards, e.g. a MagCache calibration).
 
     Conditioning media is encoded before the transformer is asked for (the reference frees the VAE
     encoder first); the audio stream runs when the transformer has one.
@@ -185,6 +205,9 @@ def iter_stage(
     video = noised(video, noise_like(keys.video, video.latent), plan.noise_scale)
     if audio is not None:
         audio = noised(audio, noise_like(keys.audio, audio.latent), plan.noise_scale)
+    cache = step_cache
+    if isinstance(step_cache, StepCacheSettings):
+        cache = LTX2StepCache(step_cache, len(plan.sigmas) - 1)
     started = time.monotonic()
     steps = iter_denoise(
         transformer,
@@ -196,19 +219,24 @@ def iter_stage(
         plan.guidance,
         plan.ancestral,
         keys,
+        cache,
     )
+    skipped = 0
     for step in steps:
         mx.eval(*step.pending)
         video, audio = step.video, step.audio
         elapsed = time.monotonic() - started
         done = step.index + 1
-        yield StepDone(plan.name, done, step.total, elapsed, elapsed / done * (step.total - done))
+        cached = step.cache is not None and step.cache.skipped
+        skipped += cached
+        eta = elapsed / done * (step.total - done)
+        yield StepDone(plan.name, done, step.total, elapsed, eta, cached=cached, skipped=skipped)
         yield StepLatents(plan.name, done, unpatchify(video.generated(), grid))
     latents = LTX2Latents(
         unpatchify(video.generated(), grid),
         None if audio is None else unpatchify_audio(audio.generated(), job.audio_layout),
     )
-    yield StageFinished(plan.name, index, latents)
+    yield StageFinished(plan.name, index, latents, None if cache is None else cache.summary())
     return latents
 
 
