@@ -47,6 +47,7 @@ from ltx_mlx_core.pipeline.ltx2.schedule import (
     check_sigmas,
     dev_sigmas,
 )
+from ltx_mlx_core.pipeline.ltx2.stage_items import StageGeometry, StageItem
 from ltx_mlx_core.pipeline.step_cache_ltx2 import LTX2StepCache
 from ltx_mlx_core.pipeline.step_cache_rules import StepCacheSettings
 from ltx_mlx_core.pipeline.upsample_tiled import UpsampleTiling, iter_upsample_tiled
@@ -103,6 +104,8 @@ class StagePlan:
     guidance: DevGuidance | None = None  # None: the conditional pass alone (distilled sigmas)
     noise_scale: float = 1.0  # < 1: the initial latents are re-noised to this level (stage 2)
     ancestral: AncestralStep | None = None  # None: Euler steps
+    # This stage's own conditioning (IC-LoRA reference tokens, a retake's region), after the job's.
+    items: tuple[StageItem, ...] = ()
 
 
 def distilled_plans(
@@ -200,7 +203,7 @@ def iter_stage(
     video, grid = _video_tokens(job, plan, media, initial)
     transformer = plan.transformer()
     _check_transformer(job, transformer)
-    audio = _audio_tokens(job, initial) if transformer.config.has_audio else None
+    audio = _audio_tokens(job, plan, initial) if transformer.config.has_audio else None
     keys = StageKeys.for_stage(job.key(), index)
     video = noised(video, noise_like(keys.video, video.latent), plan.noise_scale)
     if audio is not None:
@@ -262,26 +265,35 @@ def _check_transformer(job: LTX2Job, transformer: LTX2Transformer) -> None:
 def _video_tokens(
     job: LTX2Job, plan: StagePlan, media: MediaModels | None, initial: LTX2Latents | None
 ) -> tuple[TokenState, tuple[int, int, int]]:
-    """The video tokens at the plan's size with the job's visual conditioning applied, before noise."""
+    """The video tokens at the plan's size with the job's visual conditioning and the plan's items applied,
+    before noise."""
     grid = job.shape.scaled(plan.height, plan.width).grid
     video = video_state(1, grid, job.fps, None if initial is None else initial.video, job.latent_channels)
-    if job.visual:
+    if not job.visual and not plan.items:
+        return video, grid
+    vae: list[VideoAutoencoder] = []
+
+    def encode(pixels: mx.array) -> mx.array:
         if media is None:
             raise ValueError("Conditioning media needs the video VAE to encode it.")
-        vae = media.vae()
+        if not vae:
+            vae.append(media.vae())
+        return encode_video(vae[0], pixels, tiling=media.encode_tiling)
 
-        def encode(pixels: mx.array) -> mx.array:
-            return encode_video(vae, pixels, tiling=media.encode_tiling)
-
-        for condition in job.visual:
-            video = condition.latent_item(plan.height, plan.width, encode).apply(video, grid, job.fps)
+    for condition in job.visual:
+        video = condition.latent_item(plan.height, plan.width, encode).apply(video, grid, job.fps)
+    geometry = StageGeometry(plan.height, plan.width, grid, job.fps, encode)
+    for item in plan.items:
+        video = item.apply_video(video, geometry)
     return video, grid
 
 
-def _audio_tokens(job: LTX2Job, initial: LTX2Latents | None) -> TokenState:
+def _audio_tokens(job: LTX2Job, plan: StagePlan, initial: LTX2Latents | None) -> TokenState:
     audio = audio_state(1, job.audio_frames, job.audio_layout, None if initial is None else initial.audio)
     for condition in job.audio:
         audio = condition.latent_item().apply(audio)
+    for item in plan.items:
+        audio = item.apply_audio(audio)
     return audio
 
 
