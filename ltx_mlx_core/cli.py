@@ -24,6 +24,7 @@ from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
 # Imported on start-up; each module is small and imports MLX lazily where it can.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "ltx_mlx_core.pipeline.cli_generate",
+    "ltx_mlx_core.pipeline.cli_retake",
     "ltx_mlx_core.weights.cli_models",
     "ltx_mlx_core.video.cli_stitch",
     "ltx_mlx_core.bench.cli_bench",

@@ -18,6 +18,7 @@ import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import check_outputs, generate, write_result
+from ltx_mlx_core.pipeline.cli_lora import add_lora_arguments, apply_lora_arguments
 from ltx_mlx_core.pipeline.cli_sound import add_sound_arguments, apply_sound_arguments, extension_sound
 from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.request import (
@@ -183,6 +184,7 @@ def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "0.05 (TeaCache's for LTX-Video 0.9.x); default off",
     )
     add_sound_arguments(parser)
+    add_lora_arguments(parser, control=parser.prog.endswith("generate"))
     parser.add_argument("--crf", type=crf_argument, default=18, help="x264 quality, lower is better (default 18)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument(
@@ -281,6 +283,7 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
     request = _base_request(args, width=args.width, height=args.height, num_frames=args.frames, fps=args.fps)
     request.conditioning = items
     apply_sound_arguments(request, args)
+    apply_lora_arguments(request, args)
     request.validate()
     request.check_media()
     return request
@@ -336,6 +339,7 @@ def build_extend_request(
         )
     ]
     apply_sound_arguments(request, args)
+    apply_lora_arguments(request, args)
     request.validate()
     return request
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.pipeline.request_ltx2 import validate_ltx2_extras
 from ltx_mlx_core.pipeline.step_cache import normalise_step_cache
 from ltx_mlx_core.validation import check_fps, check_seed, check_text
 from ltx_mlx_core.video.audio import AUDIO_SUFFIXES, probe_audio
@@ -124,6 +125,14 @@ def check_media_size(path: str | Path, width: int, height: int) -> None:
 
 
 @dataclass
+class LoraRef:
+    """A LoRA file and its strength (1: as trained)."""
+
+    path: str
+    strength: float = 1.0
+
+
+@dataclass
 class GenerationRequest:
     """Everything needed to reproduce one generation (saved as the JSON sidecar)."""
 
@@ -151,6 +160,15 @@ class GenerationRequest:
     with_audio: bool = True
     audio_path: str | None = None
     audio_start: float = 0.0
+    # LTX-2 family: LoRA files fused into the transformer (with `control_path`, the IC-LoRA(s) the control
+    # clip was trained for, applied to the first stage only).
+    loras: list[LoraRef] = field(default_factory=list)
+    control_path: str | None = None
+    control_strength: float = 1.0
+    # LTX-2 family: regenerate [retake_start, retake_end) seconds of the clip `retake_path`.
+    retake_path: str | None = None
+    retake_start: float = 0.0
+    retake_end: float = 0.0
 
     @property
     def seed(self) -> int:
@@ -185,6 +203,7 @@ class GenerationRequest:
         if self.quantize_bits not in (None, 4, 8):
             raise InvalidRequest(f"quantisation must be 4 or 8 bits (or off); got {self.quantize_bits}.")
         self._validate_audio()
+        validate_ltx2_extras(self, makes_sound(self.model))
         for item in self.conditioning:
             _ = item.kind  # raises for unsupported files
             if item.path is not None and item.frames is None:
@@ -259,4 +278,5 @@ class GenerationRequest:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["conditioning"] = [ConditioningItem.from_dict(c) for c in data.get("conditioning", [])]
+        kwargs["loras"] = [LoraRef(**lora) if isinstance(lora, dict) else lora for lora in data.get("loras", [])]
         return cls(**kwargs)

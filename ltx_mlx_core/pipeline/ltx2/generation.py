@@ -27,27 +27,23 @@ from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.ltx2.decode_outputs import iter_decode_sound, iter_decode_video
 from ltx_mlx_core.pipeline.ltx2.job import LTX2Job
-from ltx_mlx_core.pipeline.ltx2.media_sources import sound_conditions, visual_conditions
+from ltx_mlx_core.pipeline.ltx2.media_sources import retake_sound, sound_conditions, visual_conditions
 from ltx_mlx_core.pipeline.ltx2.models import LTX2Models
 from ltx_mlx_core.pipeline.ltx2.prompts import encode_prompts
-from ltx_mlx_core.pipeline.ltx2.recipe import DEV_ONE_STAGE, DEV_TWO_STAGE, LTX2Recipe, recipe_for
+from ltx_mlx_core.pipeline.ltx2.recipe import DEV_TWO_STAGE, IC_LORA, RETAKE, LTX2Recipe, recipe_for
+from ltx_mlx_core.pipeline.ltx2.runs import lora_specs, recipe_events
 from ltx_mlx_core.pipeline.ltx2.stages import (
     LTX2Latents,
-    MediaModels,
     StageFinished,
     StepLatents,
-    dev_one_stage_plan,
-    dev_plans,
-    distilled_plans,
-    iter_one_stage,
-    iter_two_stage,
 )
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan, plan_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
 from ltx_mlx_core.pipeline.request import GenerationRequest
-from ltx_mlx_core.pipeline.step_cache import StepCacheSettings, step_cache_settings, step_cache_summary
+from ltx_mlx_core.pipeline.step_cache import step_cache_settings, step_cache_summary
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import LTX2Components
+from ltx_mlx_core.weights.lora_files import read_lora_file
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
@@ -76,12 +72,14 @@ def prepare(request: GenerationRequest, components: LTX2Components) -> tuple[LTX
             f"{max(multiple, round(request.height / multiple) * multiple)}."
         )
     plan = plan_memory(request, components, dtype_bytes=recipe.dtype.size)
-    if recipe.kind == DEV_TWO_STAGE and plan.residency is ResidencyMode.STREAM_BLOCKS:
+    fuses = "the distilled LoRA" if recipe.kind == DEV_TWO_STAGE else "LoRAs" if request.loras else None
+    if fuses and plan.residency is ResidencyMode.STREAM_BLOCKS:
         raise InvalidRequest(
-            "The dev two-stage recipe fuses the distilled LoRA into the transformer, which streaming blocks from "
-            "disk would undo; use 8- or 4-bit quantisation or the 'stream_components' residency, or the one-stage "
-            "recipe."
+            f"This request fuses {fuses} into the transformer, which streaming its blocks from disk would undo; "
+            "use 8- or 4-bit quantisation or the 'stream_components' residency instead."
         )
+    for lora in request.loras:
+        read_lora_file(lora.path)  # a truncated or foreign file is refused before anything loads
     return recipe, plan
 
 
@@ -137,7 +135,10 @@ def _events(
     sound = request.with_audio
     progress = _Progress(1 + (1 if needs_denoise else 0) + stage_count + len(seeds) * (2 if sound else 1))
     distilled_lora = components.distilled_lora if recipe.kind == DEV_TWO_STAGE else None
-    models = LTX2Models(components, recipe.dtype, plan, timer, distilled_lora)
+    # With a control clip the request's LoRAs are its IC-LoRAs, which the recipe fuses for stage 1 alone.
+    loras = () if recipe.kind == IC_LORA else lora_specs(request)
+    models = LTX2Models(components, recipe.dtype, plan, timer, distilled_lora, loras)
+    retake_audio = None
     finals: dict[int, LTX2Latents] = {}
     stage_time = ExitStack()  # the running recipe stage's span on the timer
     cache_settings = step_cache_settings(request.step_cache, "ltx2")
@@ -155,6 +156,8 @@ def _events(
                 positive, negative = encode_prompts(request, components, recipe, plan)
                 layout = models.audio_layout()
                 audio = sound_conditions(request, models.audio_vae, layout)
+                if recipe.kind == RETAKE:
+                    retake_audio = retake_sound(request, models.audio_vae, layout)
                 models.release_audio_encoder()
                 visual = visual_conditions(request)
             job = LTX2Job(
@@ -167,7 +170,7 @@ def _events(
                 finals[seed] = final
                 continue
             seed_job = LTX2Job(**{**job.__dict__, "seed": seed})
-            events = _recipe_events(seed_job, recipe, models, first, cache_settings)
+            events = recipe_events(seed_job, recipe, models, request, first, cache_settings, retake_audio)
             for event in events:
                 if isinstance(event, StageStarted):
                     stage_time.close()
@@ -232,21 +235,3 @@ def _events(
 
 def _projection(components: LTX2Components, models: LTX2Models) -> LatentProjection:
     return load_or_fit_projection(models.vae(), projection_cache_key("ltx2", *components.cache_identity()))
-
-
-def _recipe_events(
-    job: LTX2Job,
-    recipe: LTX2Recipe,
-    models: LTX2Models,
-    first: LTX2Latents | None,
-    cache: StepCacheSettings | None,
-):
-    media = MediaModels(models.vae, models.upsampler)
-    if recipe.kind == DEV_ONE_STAGE:
-        plan = dev_one_stage_plan(job, models.transformer, recipe.steps, recipe.guidance)
-        return iter_one_stage(job, plan, media, step_cache=cache)
-    if recipe.kind == DEV_TWO_STAGE:
-        plans = dev_plans(job, models.transformer, models.stage_2_transformer, recipe.steps, recipe.guidance)
-    else:
-        plans = distilled_plans(job, models.transformer, ancestral=recipe.ancestral)
-    return iter_two_stage(job, *plans, media, first_result=first, step_cache=cache)

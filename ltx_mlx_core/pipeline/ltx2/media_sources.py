@@ -15,10 +15,12 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
 from ltx_mlx_core.models.ltx2.mel import waveform_to_mel
 from ltx_mlx_core.pipeline.ltx2.job import AudioCondition, MediaSource, VisualCondition
@@ -26,6 +28,7 @@ from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.media import crf_compress, load_item_frames, resize_frames
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.video.audio import read_audio
+from ltx_mlx_core.video.io import read_frames
 from ltx_mlx_core.video.probe import probe_media
 
 log = logging.getLogger(__name__)
@@ -133,3 +136,37 @@ def sound_conditions(
         return ()
     encoder = vae()
     return tuple(audio_condition(span, encoder, layout) for span in spans)
+
+
+def clip_frames(path: str, count: int) -> np.ndarray:
+    """The first `count` frames of a clip (uint8), or InvalidRequest when it has fewer."""
+    frames = read_frames(path, 0, count)
+    if frames.shape[0] < count:
+        raise InvalidRequest(f"'{Path(path).name}' has {frames.shape[0]} frames; {count} are needed.")
+    return frames
+
+
+def control_source(request: GenerationRequest) -> MediaSource:
+    """The control clip's frames (the longest 8k+1 run that fits the clip), scaled and cropped per stage,
+    uncompressed (ltx-pipelines' `load_video_conditioning`)."""
+    available = probe_media(request.control_path).frames
+    count = min(available, request.num_frames)
+    count = (count - 1) // 8 * 8 + 1
+    if count < 1:
+        raise InvalidRequest(f"The control clip '{Path(request.control_path).name}' has no frames.")
+    return pixel_source(clip_frames(request.control_path, count))
+
+
+def retake_source(request: GenerationRequest) -> MediaSource:
+    """The clip to retake, its first `num_frames` frames scaled and cropped to the request's size."""
+    return pixel_source(clip_frames(request.retake_path, request.num_frames))
+
+
+def retake_sound(request: GenerationRequest, vae: Callable[[], AudioVAE], layout: AudioLatentLayout) -> mx.array | None:
+    """The retaken clip's sound over its frames, encoded by the audio VAE (None: a silent clip)."""
+    samples = read_audio(request.retake_path, rate=layout.sample_rate, channels=2)
+    if samples is None:
+        return None
+    samples = samples[: int(math.ceil(request.num_frames / request.fps * layout.sample_rate))]
+    encoder = vae()
+    return encoder.encode(waveform_to_mel(samples.T, layout.sample_rate, encoder.config).astype(mx.float32))

@@ -26,7 +26,7 @@ from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import LTX2Components
-from ltx_mlx_core.weights.lora_mapping import LoraSpec, apply_lora_files, ltx2_transformer_component
+from ltx_mlx_core.weights.lora_mapping import LTX2_TEXT_PATH, LoraSpec, apply_lora_files, ltx2_transformer_component
 from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,17 @@ class LTX2Models:
         plan: MemoryPlan,
         timer: StageTimer,
         distilled_lora: Path | None = None,
+        loras: tuple[LoraSpec, ...] = (),
     ):
+        """`loras`: the request's own LoRAs, fused into the transformer for every stage (a side path
+        on quantised layers) and removed before it is released."""
         self.components = components
         self.dtype = dtype
         self.plan = plan
         self.timer = timer
         self.distilled_lora = distilled_lora
+        self.loras = loras
+        self._user_loras = None
         self._vae: VideoAutoencoder | None = None
         self._upsampler: LatentUpsampler | None = None
         self._transformer: LTX2Transformer | None = None
@@ -102,6 +107,12 @@ class LTX2Models:
                 self._transformer = self.components.load_transformer(
                     self.dtype, self.plan.quantize_bits, self.plan.residency
                 )
+            if self.loras:
+                with self.timer.load():
+                    self._user_loras = apply_lora_files(
+                        self.loras, [ltx2_transformer_component(self._transformer)], LTX2_TEXT_PATH
+                    )
+                log.info("%d LoRA file(s) applied to %d layers", len(self.loras), self._user_loras.layers)
         return self._transformer
 
     def audio_vae(self) -> AudioVAE:
@@ -140,9 +151,14 @@ class LTX2Models:
         mx.clear_cache()
 
     def _release_transformer(self) -> None:
+        # Removed in the reverse order of fusing, so the weights come back bit for bit (the model may be
+        # the caller's, as for benchmarks and tests).
         if self._stage_2_loras is not None:
             self._stage_2_loras.remove()
             self._stage_2_loras = None
+        if self._user_loras is not None:
+            self._user_loras.remove()
+            self._user_loras = None
         self._transformer = None
 
     def release(self) -> None:

@@ -24,10 +24,14 @@ from ltx_mlx_core.pipeline.request import GenerationRequest
 DISTILLED = "distilled"
 DEV_TWO_STAGE = "dev_two_stage"
 DEV_ONE_STAGE = "dev_one_stage"
+IC_LORA = "ic_lora"
+RETAKE = "retake"
 STAGES = {
     DISTILLED: ("first_pass", "upsample", "second_pass"),
     DEV_TWO_STAGE: ("first_pass", "upsample", "second_pass"),
     DEV_ONE_STAGE: ("denoise",),
+    IC_LORA: ("first_pass", "upsample", "second_pass"),
+    RETAKE: ("retake",),
 }
 DTYPES = {"bfloat16": mx.bfloat16, "float16": mx.float16, "float32": mx.float32}
 # Random-weight test models run in float32 (their point is exactness, and the CPU has no bf16 speed-up).
@@ -49,7 +53,7 @@ class LTX2Recipe:
 
     @property
     def two_stage(self) -> bool:
-        return self.kind != DEV_ONE_STAGE
+        return len(self.stages) > 1
 
     @property
     def side_multiple(self) -> int:
@@ -85,11 +89,17 @@ def recipe_for(
     if dtype_name not in DTYPES:
         raise InvalidRequest(f"compute_dtype must be one of {', '.join(DTYPES)}; got '{dtype_name}'.")
     dtype = DTYPES[dtype_name]
+    if request.retake_path is not None or request.control_path is not None:
+        return _edit_recipe(request, family_version, variant, dtype, overrides)
     if variant == "dev":
         kind = DEV_TWO_STAGE if has_distilled_lora else DEV_ONE_STAGE
     else:
         kind = DISTILLED
     kind = overrides.get("pipeline", kind)
+    if kind in (IC_LORA, RETAKE):
+        raise InvalidRequest(
+            f"The '{kind}' recipe runs when the request has a {'control clip' if kind == IC_LORA else 'clip to retake'}."
+        )
     if kind not in STAGES:
         raise InvalidRequest(f"pipeline must be one of {', '.join(STAGES)}; got '{kind}'.")
     if kind == DEV_TWO_STAGE and not has_distilled_lora:
@@ -107,3 +117,24 @@ def recipe_for(
     if not isinstance(steps, int) or steps < 1:
         raise InvalidRequest(f"steps must be a positive whole number; got {steps!r}.")
     return LTX2Recipe(kind, dtype, steps=steps, guidance=defaults.guidance())
+
+
+def _edit_recipe(
+    request: GenerationRequest, version: str, variant: str, dtype: mx.Dtype, overrides: dict
+) -> LTX2Recipe:
+    """IC-LoRA control (distilled weights, as ltx-pipelines' ICLoraPipeline) or retake (either weights)."""
+    if request.step_cache not in ("off", "0", "0.0"):
+        raise InvalidRequest("The step cache is not available for IC-LoRA control or retake; set it to off.")
+    if "pipeline" in overrides:
+        raise InvalidRequest("A control clip or a retake decides the recipe; leave the 'pipeline' setting out.")
+    if request.retake_path is not None:
+        if variant != "dev":
+            return LTX2Recipe(RETAKE, dtype)
+        defaults = dev_defaults(version)
+        steps = overrides.get("steps", defaults.num_inference_steps)
+        return LTX2Recipe(RETAKE, dtype, steps=steps, guidance=defaults.guidance())
+    if variant == "dev":
+        raise InvalidRequest(
+            "IC-LoRA control runs on distilled weights (as the reference pipeline); choose a distilled model."
+        )
+    return LTX2Recipe(IC_LORA, dtype)
