@@ -61,6 +61,8 @@ class VideoResult:
     residency: str = ""
     # Per seed, what the step cache did (StepCache.summary per stage, with totals); absent when off.
     step_cache: dict[int, dict] = field(default_factory=dict)
+    # How several processes shared the work (ltx_mlx_core.distributed); empty for one process.
+    parallel: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ def sidecar_data(result: VideoResult, seed: int, video_path: Path) -> dict:
         "timings": result.timings,
         "peak_memory_bytes": result.peak_memory_bytes,
         "step_cache": result.step_cache.get(seed),
+        "parallel": result.parallel or None,
     }
 
 
