@@ -19,7 +19,7 @@ from enum import Enum
 
 from ltx_mlx_core.errors import InvalidRequest
 
-# 768x512x121 makes 12288 tokens in its full-size pass; a clip this long runs sequence parallel.
+# 768x512x121 makes 6144 video tokens (runs tensor parallel); 1216x704x121 makes 13376 (sequence).
 SEQUENCE_MIN_TOKENS = 8192
 
 
