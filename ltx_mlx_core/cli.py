@@ -11,8 +11,10 @@ is stopped and temporary files are removed before the process ends.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "generate" and "MLX_RANK" in os.environ:
+        args.handler = _group_handler(args.handler)
     try:
         with sigterm_raises():
             return int(args.handler(args) or 0)
@@ -102,6 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("ltx-mlx: terminated; files being written were left as they were.", file=sys.stderr)
         return EXIT_TERMINATED
+
+
+def _group_handler(handler):
+    """Under `mlx.launch` (it sets MLX_RANK) with more than one process, generate as one of the group."""
+    # Imported here: MLX and the pipeline load only for a launched run, not for every command.
+    from ltx_mlx_core.distributed.cli import handle_generate_on_group
+    from ltx_mlx_core.distributed.group import launched_group
+
+    group = launched_group()
+    return handler if group is None else functools.partial(handle_generate_on_group, group=group)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ def isolated_app_home(tmp_path_factory, monkeypatch):
 
 
 # Modules that run whole generations, whole windows or memory measurements on real shapes: each test
-# takes seconds on 2 CPU cores. With the parity, end-to-end and perf folders they form the slow tier;
-# `./dev test -m "not slow"` runs the rest in about a minute and a half.
+# takes seconds on 2 CPU cores. With the parity, end-to-end, perf and distributed (two-process) folders
+# they form the slow tier; `./dev test -m "not slow"` runs the rest in about a minute and a half.
 SLOW_MODULES = frozenset(
     {
         "test_ltx2_audio_roundtrip",
@@ -50,9 +50,10 @@ SLOW_MODULES = frozenset(
 
 
 def pytest_collection_modifyitems(config, items):
-    """Parity, end-to-end and perf tests and the SLOW_MODULES form the slow tier."""
+    """Parity, end-to-end, perf and distributed tests and the SLOW_MODULES form the slow tier."""
     slow = pytest.mark.slow
     for item in items:
         parts = item.path.parts
-        if "parity" in parts or "e2e" in parts or "perf" in parts or item.path.stem in SLOW_MODULES:
+        slow_folder = {"parity", "e2e", "perf", "distributed"} & set(parts)
+        if slow_folder or item.path.stem in SLOW_MODULES:
             item.add_marker(slow)

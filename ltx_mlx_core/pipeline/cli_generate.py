@@ -11,6 +11,7 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -117,10 +118,12 @@ class ProgressLine:
             self._open = False
 
 
-def _run_with_progress(request: GenerationRequest, quiet: bool):
+def _run_with_progress(
+    request: GenerationRequest, quiet: bool, events_for: Callable[[GenerationRequest], Iterator[Event]] = generate
+):
     progress = None if quiet else ProgressLine(sys.stderr)
     result = None
-    events = generate(request)
+    events = events_for(request)
     try:
         for event in events:
             if progress is not None:
@@ -222,6 +225,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH[@FRAME[:STRENGTH]]",
         help="a clip that pins frames from FRAME on (repeatable)",
     )
+    generate_parser.add_argument(
+        "--parallel",
+        default="auto",
+        choices=("auto", "tensor", "sequence"),
+        help="under mlx.launch: split the transformer's weights (tensor) or the video's tokens (sequence) "
+        "over the machines; auto picks by memory and clip length. Ignored in a single process",
+    )
     generate_parser.set_defaults(handler=handle_generate)
 
     extend_parser = subparsers.add_parser(
@@ -290,12 +300,24 @@ def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
 
 
 def handle_generate(args: argparse.Namespace) -> int:
+    return run_generate(args)
+
+
+def run_generate(
+    args: argparse.Namespace,
+    events_for: Callable[[GenerationRequest], Iterator[Event]] = generate,
+    writes: bool = True,
+) -> int:
+    """Generate from the arguments with `events_for`'s events; `writes` False (a helper process of a
+    multi-machine run) draws no progress and writes nothing."""
     check_encoder_settings(args.crf, "medium", args.fps)
-    check_outputs(Path(args.output), _seeds(args))
+    if writes:
+        check_outputs(Path(args.output), _seeds(args))
     request = build_generate_request(args)
-    result = _run_with_progress(request, args.quiet)
-    for path in write_result(result, Path(args.output), crf=args.crf):
-        print(path)
+    result = _run_with_progress(request, args.quiet or not writes, events_for)
+    if writes:
+        for path in write_result(result, Path(args.output), crf=args.crf):
+            print(path)
     return 0
 
 

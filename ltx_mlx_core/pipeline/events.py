@@ -65,6 +65,8 @@ class VideoResult:
     # long as the frames last; empty for silent models or a request without sound.
     audio: list[np.ndarray] = field(default_factory=list, repr=False)
     audio_rate: int = 0
+    # How several processes shared the work (ltx_mlx_core.distributed); empty for one process.
+    parallel: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

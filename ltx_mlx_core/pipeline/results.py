@@ -86,6 +86,7 @@ def sidecar_data(result: VideoResult, seed: int, video_path: Path) -> dict:
         "peak_memory_bytes": result.peak_memory_bytes,
         "step_cache": result.step_cache.get(seed),
         "audio_rate": result.audio_rate if result.audio else None,
+        "parallel": result.parallel or None,
     }
 
 

@@ -95,3 +95,9 @@ def apply_rotary(x: mx.array, angles: RotaryAngles) -> mx.array:
     """Rotate interleaved channel pairs (x[2i], x[2i+1]) of x [B, N, dim] by the given angles."""
     pairs = x.reshape(*x.shape[:-1], -1, 2)
     return _rotate_pairs(pairs, pairs[..., ::-1], angles.cos, angles.sin).reshape(x.shape)
+
+
+def rotary_channels(angles: RotaryAngles, start: int, stop: int) -> RotaryAngles:
+    """The tables of channels [start, stop) of the full width (the heads one tensor-parallel process holds)."""
+    pairs = slice(start // 2, stop // 2)
+    return RotaryAngles(angles.cos[..., pairs, :], angles.sin[..., pairs, :])

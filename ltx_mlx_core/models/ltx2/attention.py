@@ -11,7 +11,8 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.ltx2.rope import Rotary, apply_rope
+from ltx_mlx_core.models.common.attention import AttentionShard
+from ltx_mlx_core.models.ltx2.rope import Rotary, apply_rope, rotary_channels
 
 
 class LTX2Attention(nn.Module):
@@ -29,6 +30,7 @@ class LTX2Attention(nn.Module):
         source_dim = query_dim if context_dim is None else context_dim
         self.heads = heads
         self.head_dim = head_dim
+        self.width = inner_dim  # the full attention width, whatever part of it a process holds
         self.to_q = nn.Linear(query_dim, inner_dim)
         self.to_k = nn.Linear(source_dim, inner_dim)
         self.to_v = nn.Linear(source_dim, inner_dim)
@@ -37,6 +39,7 @@ class LTX2Attention(nn.Module):
         self.to_out = nn.Linear(inner_dim, query_dim)
         if gated:
             self.to_gate_logits = nn.Linear(query_dim, heads)
+        self.shard: AttentionShard | None = None
 
     def __call__(
         self,
@@ -58,12 +61,17 @@ class LTX2Attention(nn.Module):
         if skip_all:
             attended = values
         else:
+            shard = self.shard or AttentionShard()
             queries = self.q_norm(self.to_q(x))
             keys = self.k_norm(self.to_k(source))
             if rope is not None:
+                key_rope = rope if key_rope is None else key_rope
+                if shard.cuts_channels:
+                    rope = rotary_channels(rope, shard.start, shard.stop, self.width)
+                    key_rope = rotary_channels(key_rope, shard.start, shard.stop, self.width)
                 queries = apply_rope(queries, rope)
-                keys = apply_rope(keys, rope if key_rope is None else key_rope)
-            attended = self._attend(queries, keys, values, mask)
+                keys = apply_rope(keys, key_rope)
+            attended = self._attend(queries, shard.gathered(keys), shard.gathered(values), mask)
             if keep is not None:
                 attended = attended * keep + values * (1.0 - keep)
         if "to_gate_logits" in self:

@@ -27,6 +27,7 @@ import mlx.core as mx
 import numpy as np
 
 from ltx_mlx_core.models.common.rope import RotaryAngles, _float32_linspace, apply_rotary
+from ltx_mlx_core.models.common.rope import rotary_channels as interleaved_channels
 
 
 class SplitRotary(NamedTuple):
@@ -117,3 +118,16 @@ def apply_rope(x: mx.array, table: Rotary) -> mx.array:
     first, second = halves[..., :1, :], halves[..., 1:, :]
     rotated = mx.concatenate([first * table.cos - second * table.sin, second * table.cos + first * table.sin], axis=-2)
     return rotated.reshape(x.shape).astype(x.dtype)
+
+
+def rotary_channels(table: Rotary, start: int, stop: int, width: int) -> Rotary:
+    """The table of channels [start, stop) of an attention of full width `width` (a tensor-parallel
+    process's heads): interleaved pairs are cut directly, split tables by the heads they were dealt to."""
+    if isinstance(table, RotaryAngles):
+        return interleaved_channels(table, start, stop)
+    table_heads = table.cos.shape[2]
+    per_head = width // table_heads
+    if start % per_head or stop % per_head:
+        raise ValueError(f"channels [{start}, {stop}) do not fall on the rotary table's {table_heads} heads")
+    heads = slice(start // per_head, stop // per_head)
+    return SplitRotary(table.cos[:, :, heads], table.sin[:, :, heads])
