@@ -71,6 +71,14 @@ def prepare(request: GenerationRequest, components: LTX2Components) -> tuple[LTX
             f"Try {max(multiple, round(request.width / multiple) * multiple)}x"
             f"{max(multiple, round(request.height / multiple) * multiple)}."
         )
+    if recipe.guidance is not None:
+        layers = components.shapes().transformer_config.num_layers
+        blocks = {b for schedule in (recipe.guidance.video, recipe.guidance.audio) for _, p in schedule.bins
+                  for b in p.stg_blocks}  # fmt: skip
+        if any(block >= layers for block in blocks):
+            raise InvalidRequest(
+                f"STG is set to skip block(s) {sorted(blocks)}, but this transformer has blocks 0-{layers - 1}."
+            )
     plan = plan_memory(request, components, dtype_bytes=recipe.dtype.size)
     fuses = "the distilled LoRA" if recipe.kind == DEV_TWO_STAGE else "LoRAs" if request.loras else None
     if fuses and plan.residency is ResidencyMode.STREAM_BLOCKS:

@@ -12,12 +12,18 @@ there is refused, so a typo is never silently ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import mlx.core as mx
 
 from ltx_mlx_core.errors import InvalidRequest
-from ltx_mlx_core.pipeline.ltx2.guidance import LTX2_DEV_DEFAULTS, LTX23_DEV_DEFAULTS, DevDefaults, DevGuidance
+from ltx_mlx_core.pipeline.ltx2.guidance import (
+    LTX2_DEV_DEFAULTS,
+    LTX23_DEV_DEFAULTS,
+    DevDefaults,
+    DevGuidance,
+    GuiderParams,
+)
 from ltx_mlx_core.pipeline.ltx2.schedule import AncestralStep
 from ltx_mlx_core.pipeline.request import GenerationRequest
 
@@ -36,7 +42,8 @@ STAGES = {
 DTYPES = {"bfloat16": mx.bfloat16, "float16": mx.float16, "float32": mx.float32}
 # Random-weight test models run in float32 (their point is exactness, and the CPU has no bf16 speed-up).
 TEST_MODEL_PREFIX = "tiny"
-OVERRIDE_KEYS = ("compute_dtype", "steps", "pipeline")
+OVERRIDE_KEYS = ("compute_dtype", "steps", "pipeline", "video_guidance", "audio_guidance")
+GUIDANCE_FIELDS = {f.name for f in fields(GuiderParams)}
 
 
 @dataclass(frozen=True)
@@ -112,11 +119,8 @@ def recipe_for(
             raise InvalidRequest("The distilled recipe needs distilled weights; this is a dev model.")
         ancestral = AncestralStep() if family_version == "2.5" else None
         return LTX2Recipe(kind, dtype, ancestral=ancestral)
-    defaults = dev_defaults(family_version)
-    steps = overrides.get("steps", defaults.num_inference_steps)
-    if not isinstance(steps, int) or steps < 1:
-        raise InvalidRequest(f"steps must be a positive whole number; got {steps!r}.")
-    return LTX2Recipe(kind, dtype, steps=steps, guidance=defaults.guidance())
+    steps, guidance = dev_settings(family_version, overrides)
+    return LTX2Recipe(kind, dtype, steps=steps, guidance=guidance)
 
 
 def _edit_recipe(
@@ -130,11 +134,33 @@ def _edit_recipe(
     if request.retake_path is not None:
         if variant != "dev":
             return LTX2Recipe(RETAKE, dtype)
-        defaults = dev_defaults(version)
-        steps = overrides.get("steps", defaults.num_inference_steps)
-        return LTX2Recipe(RETAKE, dtype, steps=steps, guidance=defaults.guidance())
+        steps, guidance = dev_settings(version, overrides)
+        return LTX2Recipe(RETAKE, dtype, steps=steps, guidance=guidance)
     if variant == "dev":
         raise InvalidRequest(
             "IC-LoRA control runs on distilled weights (as the reference pipeline); choose a distilled model."
         )
     return LTX2Recipe(IC_LORA, dtype)
+
+
+def _guider(defaults: GuiderParams, changes: object, name: str) -> GuiderParams:
+    if changes is None:
+        return defaults
+    if not isinstance(changes, dict) or set(changes) - GUIDANCE_FIELDS:
+        raise InvalidRequest(f"{name} takes a mapping of {', '.join(sorted(GUIDANCE_FIELDS))}; got {changes!r}.")
+    values = dict(changes)
+    if "stg_blocks" in values:
+        values["stg_blocks"] = tuple(int(block) for block in values["stg_blocks"])
+    return replace(defaults, **values)
+
+
+def dev_settings(version: str, overrides: dict) -> tuple[int, DevGuidance]:
+    """A dev recipe's steps and guidance: the model's own constants, changed by the request's overrides
+    (`steps`, `video_guidance` / `audio_guidance` with GuiderParams' fields)."""
+    defaults = dev_defaults(version)
+    steps = overrides.get("steps", defaults.num_inference_steps)
+    if not isinstance(steps, int) or steps < 1:
+        raise InvalidRequest(f"steps must be a positive whole number; got {steps!r}.")
+    video = _guider(defaults.video, overrides.get("video_guidance"), "video_guidance")
+    audio = _guider(defaults.audio, overrides.get("audio_guidance"), "audio_guidance")
+    return steps, DevGuidance.constant(video, audio)
