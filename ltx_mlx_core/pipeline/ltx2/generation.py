@@ -18,7 +18,7 @@ import gc
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mlx.core as mx
 
@@ -177,7 +177,7 @@ def _events(
             if final is not None:
                 finals[seed] = final
                 continue
-            seed_job = LTX2Job(**{**job.__dict__, "seed": seed})
+            seed_job = replace(job, seed=seed)
             events = recipe_events(seed_job, recipe, models, request, first, cache_settings, retake_audio)
             for event in events:
                 if isinstance(event, StageStarted):
