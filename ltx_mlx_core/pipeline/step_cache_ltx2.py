@@ -22,7 +22,7 @@ from collections.abc import Hashable, Sequence
 import mlx.core as mx
 
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations
-from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput, PreparedStreams
+from ltx_mlx_core.models.ltx2.transformer import AfterBlock, LTX2Transformer, ModalityInput, PreparedStreams
 from ltx_mlx_core.pipeline.step_cache import StepCache, StepRecord, branch_rows, run_branches
 from ltx_mlx_core.pipeline.step_cache_rules import CacheRule
 
@@ -35,9 +35,10 @@ def cached_av_call(
     video: ModalityInput | None,
     audio: ModalityInput | None = None,
     perturbations: Perturbations | None = None,
+    after_block: AfterBlock | None = None,
 ) -> tuple[mx.array | None, mx.array | None, StepRecord]:
-    """`transformer(video, audio, perturbations)` for step `step` (0-based) of the cache's pass,
-    and what the step reused."""
+    """`transformer(video, audio, perturbations, after_block)` for step `step` (0-based) of the cache's
+    pass, and what the step reused."""
     rule = cache.settings.rule
     if rule is CacheRule.TEACACHE:
         raise ValueError("TeaCache has no published polynomial for LTX-2; use the first-block cache or MagCache.")
@@ -53,7 +54,7 @@ def cached_av_call(
     start = tuple(states[i] for i in streams)
     if rule is CacheRule.FIRST_BLOCK:
         first = 1
-        after_first = list(transformer.run_blocks(prepared, *states, 0, 1))
+        after_first = list(transformer.run_blocks(prepared, *states, 0, 1, after_block))
         residuals = [after_first[i] - states[i] for i in streams]
         decisions = cache.decide({key: tuple(r[part] for r in residuals) for key, part in rows.items()})
         states = after_first
@@ -66,7 +67,7 @@ def cached_av_call(
         full = [None if x is None else (x if batch_rows is None else x[mx.array(batch_rows)]) for x in states]
         for index, x in zip(streams, cached):
             full[index] = x
-        out = transformer.run_blocks(selected, *full, first, layers)
+        out = transformer.run_blocks(selected, *full, first, layers, after_block)
         return tuple(out[i] for i in streams)
 
     finished = run_branches(cache, decisions, rows, start, run_rest)

@@ -6,7 +6,8 @@ holds conditioned tokens at their clean values by their mask, and steps both str
 next sigma, as ltx-pipelines' `euler_denoising_loop` does. The guidance passes a step needs
 run as one batched transformer call where they can (same enabled streams and context
 shapes), so a streamed transformer is read once per step; the caller evaluates each yielded
-step once (the progress point).
+step once (the progress point), and within a step the hidden states are evaluated every few
+blocks (`eval_every_blocks`, pipeline/block_eval.py), which bounds the step's activations on a GPU.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltx_mlx_core.models.ltx2.perturbations import Perturbation, Perturbations
-from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput
+from ltx_mlx_core.models.ltx2.transformer import AfterBlock, LTX2Transformer, ModalityInput
+from ltx_mlx_core.pipeline.block_eval import block_evaluator
 from ltx_mlx_core.pipeline.ltx2.conditioning import TokenState
 from ltx_mlx_core.pipeline.ltx2.guidance import (
     UNGUIDED,
@@ -90,8 +92,11 @@ def iter_denoise(
     guidance: DevGuidance | None = None,
     ancestral: AncestralStep | None = None,
     keys: StageKeys | None = None,
+    eval_every_blocks: int | None = None,
 ) -> Iterator[DenoiseStep]:
-    """Denoise from sigmas[0] to sigmas[-1]; `guidance` None runs the conditional pass alone (distilled)."""
+    """Denoise from sigmas[0] to sigmas[-1]; `guidance` None runs the conditional pass alone (distilled).
+    `eval_every_blocks`: the block-boundary evaluation's granularity (None: the default, 0: off)."""
+    after_block = block_evaluator(eval_every_blocks)
     total = len(sigmas) - 1
     last_video: mx.array | None = None
     last_audio: mx.array | None = None
@@ -107,7 +112,7 @@ def iter_denoise(
             entries = _entries(
                 video_params, audio_params, positive, negative, audio is not None, skip_video, skip_audio
             )
-            predictions = _predict(transformer, entries, video, audio, sigma)
+            predictions = _predict(transformer, entries, video, audio, sigma, after_block)
             video_x0 = last_video if skip_video else guide(predictions[0], video_params)
             audio_x0 = last_audio if skip_audio else guide(predictions[1], audio_params)
         last_video, last_audio = video_x0, audio_x0
@@ -161,6 +166,7 @@ def _predict(
     video: TokenState,
     audio: TokenState | None,
     sigma: float,
+    after_block: AfterBlock | None = None,
 ) -> tuple[dict[Pass, mx.array], dict[Pass, mx.array]]:
     """x0 predictions of every pass for each stream, one transformer call per group of batchable passes."""
     groups: dict[tuple, list[_Entry]] = {}
@@ -176,7 +182,7 @@ def _predict(
             audio_in = _modality(audio, sigma, [e.audio_context for e in group], group[0].audio_enabled)
         batch = video.latent.shape[0]
         perturbations = Perturbations(tuple(e.perturbations for e in group for _ in range(batch)))
-        video_v, audio_v = transformer(video_in, audio_in, perturbations)
+        video_v, audio_v = transformer(video_in, audio_in, perturbations, after_block)
         for entry, part in zip(group, _split(_to_x0(video, video_v, sigma, count), count)):
             video_x0[entry.kind] = part
         if audio is not None:

@@ -1,0 +1,93 @@
+"""Evaluation at transformer block boundaries: one step's activations held to about two blocks'.
+
+MLX builds a denoising step as one lazy graph. Evaluated in one piece on a GPU, the host encodes
+every block's kernels long before the GPU has run them, and each kernel's inputs and outputs stay
+allocated until its command buffer completes: the whole step's intermediates are alive at once
+(measured on an H200: 4.9 GiB of activations for a 2B step at 4,992 tokens, where the PyTorch
+reference holds about 0.3 GiB). A single evaluation of a large model's whole forward at
+full resolution is also long enough to trip macOS's GPU watchdog.
+
+`BlockEvaluator` is the transformers' `after_block` hook: every `every` blocks it schedules the
+hidden states (`mx.async_eval`) and then waits for the previous chunk, so at most two chunks are in
+flight: memory stays near one chunk's activations while the GPU never waits for the host. The
+models take the hook and never evaluate themselves; the denoise loops pass it.
+
+The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
+LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.
+docs/PERFORMANCE.md ("Activation memory") has the measurements behind the default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import mlx.core as mx
+
+from ltx_mlx_core.errors import InvalidRequest
+
+log = logging.getLogger(__name__)
+
+EVERY_ENV = "LTX_MLX_EVAL_EVERY_BLOCKS"
+# Evaluate after every block: on the H200 as fast as one evaluation per step (docs/PERFORMANCE.md).
+DEFAULT_EVERY = 1
+
+
+def eval_every_blocks(value: int | None = None) -> int:
+    """The granularity to use: `value` when given, else LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY."""
+    if value is None:
+        text = os.environ.get(EVERY_ENV, "").strip()
+        if not text:
+            return DEFAULT_EVERY
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise InvalidRequest(
+                f"{EVERY_ENV} must be a whole number of blocks, 0 or more (0: one evaluation per step); got '{text}'."
+            )
+    if value < 0:
+        raise ValueError(f"eval_every_blocks must be >= 0, got {value}")
+    return value
+
+
+class BlockEvaluator:
+    """The `after_block` hook: schedule the hidden states every `every` blocks, two chunks in flight at most.
+
+    One evaluator may serve many forwards (steps, guidance groups); `finish` waits for what is in
+    flight and forgets it (the denoise loops call it when a step's velocities are built).
+    """
+
+    def __init__(self, every: int | None = None):
+        self.every = eval_every_blocks(every)
+        self._in_flight: list[mx.array] = []
+        self.scheduled = 0  # how many chunks were scheduled (tests read it)
+
+    @property
+    def enabled(self) -> bool:
+        return self.every > 0
+
+    def __call__(self, index: int, *states: mx.array | None) -> None:
+        """After block `index` (0-based) with the streams' hidden states (None: an absent stream)."""
+        if not self.enabled or (index + 1) % self.every:
+            return
+        arrays = [state for state in states if state is not None]
+        mx.async_eval(*arrays)
+        self.scheduled += 1
+        # Waiting for the chunk before this one (already running) keeps the GPU fed while bounding memory.
+        if self._in_flight:
+            mx.eval(*self._in_flight)
+        self._in_flight = arrays
+
+    def finish(self) -> None:
+        """Wait for the last scheduled chunk and drop the references to it."""
+        if self._in_flight:
+            mx.eval(*self._in_flight)
+        self._in_flight = []
+
+
+def block_evaluator(every: int | None = None) -> BlockEvaluator | None:
+    """An evaluator for the requested granularity; None when it is 0 (one evaluation per step)."""
+    evaluator = BlockEvaluator(every)
+    return evaluator if evaluator.enabled else None
