@@ -49,7 +49,12 @@ def random_ltx2_transformer(preset: str | LTX2Config, dtype: mx.Dtype = mx.bfloa
 
 
 def _modality(
-    state: TokenState, context_shape: tuple[int, int], sigma: float, key: mx.array, dtype: mx.Dtype
+    state: TokenState,
+    context_shape: tuple[int, int],
+    sigma: float,
+    key: mx.array,
+    dtype: mx.Dtype,
+    per_token: bool = True,
 ) -> ModalityInput:
     k1, k2 = mx.random.split(key)
     latent = mx.random.normal(state.latent.shape, key=k1).astype(dtype)
@@ -57,7 +62,7 @@ def _modality(
     return ModalityInput(
         latent=latent,
         sigma=mx.full((latent.shape[0],), sigma, dtype=mx.float32),
-        timesteps=state.timesteps(sigma),
+        timesteps=state.timesteps(sigma) if per_token else mx.full((latent.shape[0], 1), sigma),
         positions=state.positions,
         context=context,
         keyframe_mask=state.keyframe_mask,
@@ -65,23 +70,29 @@ def _modality(
 
 
 def ltx2_step_inputs(
-    model: LTX2Transformer, shape: AVShape, sigma: float = 0.9, context_tokens: int = CONTEXT_TOKENS
+    model: LTX2Transformer,
+    shape: AVShape,
+    sigma: float = 0.9,
+    context_tokens: int = CONTEXT_TOKENS,
+    per_token_timesteps: bool = True,
 ) -> tuple[ModalityInput, ModalityInput | None]:
-    """Random video (and audio, when the model has sound) inputs of one distilled step, evaluated."""
+    """Random video (and audio, when the model has sound) inputs of one distilled step, evaluated.
+
+    `per_token_timesteps` False gives each entry one noise level ([B, 1]) instead of one per token
+    ([B, T], what the denoise loop passes): the same numbers, without per-token modulation tables."""
     config = model.config
     dtype = model.patchify_proj.weight.dtype
     keys = mx.random.split(mx.random.key(1))
     grid = latent_grid(shape.frames, shape.height, shape.width)
     video_width = config.caption_channels if config.has_caption_projection else config.inner_dim
-    video = _modality(
-        video_state(1, grid, shape.fps, None, config.in_channels), (context_tokens, video_width), sigma, keys[0], dtype
-    )
+    state = video_state(1, grid, shape.fps, None, config.in_channels)
+    video = _modality(state, (context_tokens, video_width), sigma, keys[0], dtype, per_token_timesteps)
     audio = None
     if config.has_audio:
         layout = AudioLatentLayout()
         audio_width = config.caption_channels if config.has_caption_projection else config.audio_inner_dim
         state = audio_state(1, shape.audio_tokens, layout, None)
-        audio = _modality(state, (context_tokens, audio_width), sigma, keys[1], dtype)
+        audio = _modality(state, (context_tokens, audio_width), sigma, keys[1], dtype, per_token_timesteps)
     mx.eval([(m.latent, m.sigma, m.timesteps, m.positions, m.context) for m in (video, audio) if m is not None])
     return video, audio
 

@@ -8,9 +8,11 @@ reference holds about 0.3 GiB). A single evaluation of a large model's whole for
 full resolution is also long enough to trip macOS's GPU watchdog.
 
 `BlockEvaluator` is the transformers' `after_block` hook: every `every` blocks it schedules the
-hidden states (`mx.async_eval`) and then waits for the previous chunk, so at most two chunks are in
-flight: memory stays near one chunk's activations while the GPU never waits for the host. The
-models take the hook and never evaluate themselves; the denoise loops pass it.
+hidden states (`mx.async_eval`). With `in_flight` 1 it first waits for the previous chunk, so only
+one chunk's intermediates are allocated at a time (the GPU idles while the host launches a chunk);
+with 2 it waits for the previous chunk after launching this one (the GPU never waits, two chunks'
+intermediates are allocated). The models take the hook and never evaluate themselves; the denoise
+loops pass it.
 
 The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
 LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.
@@ -29,8 +31,10 @@ from ltx_mlx_core.errors import InvalidRequest
 log = logging.getLogger(__name__)
 
 EVERY_ENV = "LTX_MLX_EVAL_EVERY_BLOCKS"
-# Evaluate after every block: on the H200 as fast as one evaluation per step (docs/PERFORMANCE.md).
+# Evaluate after every block: on the H200 faster than one evaluation per step (docs/PERFORMANCE.md).
 DEFAULT_EVERY = 1
+# Chunks whose intermediates may be allocated at once (1 or 2).
+DEFAULT_IN_FLIGHT = 2
 
 
 def eval_every_blocks(value: int | None = None) -> int:
@@ -53,14 +57,17 @@ def eval_every_blocks(value: int | None = None) -> int:
 
 
 class BlockEvaluator:
-    """The `after_block` hook: schedule the hidden states every `every` blocks, two chunks in flight at most.
+    """The `after_block` hook: schedule the hidden states every `every` blocks, `in_flight` chunks at most.
 
     One evaluator may serve many forwards (steps, guidance groups); `finish` waits for what is in
     flight and forgets it (the denoise loops call it when a step's velocities are built).
     """
 
-    def __init__(self, every: int | None = None):
+    def __init__(self, every: int | None = None, in_flight: int = DEFAULT_IN_FLIGHT):
+        if in_flight not in (1, 2):
+            raise ValueError(f"in_flight must be 1 or 2, got {in_flight}")
         self.every = eval_every_blocks(every)
+        self.in_flight = in_flight
         self._in_flight: list[mx.array] = []
         self.scheduled = 0  # how many chunks were scheduled (tests read it)
 
@@ -73,11 +80,12 @@ class BlockEvaluator:
         if not self.enabled or (index + 1) % self.every:
             return
         arrays = [state for state in states if state is not None]
+        if self.in_flight == 1:
+            self.finish()
         mx.async_eval(*arrays)
         self.scheduled += 1
         # Waiting for the chunk before this one (already running) keeps the GPU fed while bounding memory.
-        if self._in_flight:
-            mx.eval(*self._in_flight)
+        self.finish()
         self._in_flight = arrays
 
     def finish(self) -> None:
@@ -87,7 +95,7 @@ class BlockEvaluator:
         self._in_flight = []
 
 
-def block_evaluator(every: int | None = None) -> BlockEvaluator | None:
+def block_evaluator(every: int | None = None, in_flight: int = DEFAULT_IN_FLIGHT) -> BlockEvaluator | None:
     """An evaluator for the requested granularity; None when it is 0 (one evaluation per step)."""
-    evaluator = BlockEvaluator(every)
+    evaluator = BlockEvaluator(every, in_flight)
     return evaluator if evaluator.enabled else None

@@ -51,11 +51,11 @@ def _spy(monkeypatch, module) -> list[BlockEvaluator | None]:
     return created
 
 
-@pytest.mark.parametrize("every, chunks", [(1, LAYERS), (2, LAYERS // 2), (3, 1)])
-def test_evaluating_every_few_blocks_changes_no_number(ltxv, every, chunks):
+@pytest.mark.parametrize("every, chunks, in_flight", [(1, LAYERS, 2), (1, LAYERS, 1), (2, LAYERS // 2, 2), (3, 1, 1)])
+def test_evaluating_every_few_blocks_changes_no_number(ltxv, every, chunks, in_flight):
     inputs = transformer_step_inputs(ltxv, SHAPE, batch=2)
     whole = ltxv(*inputs)
-    evaluator = BlockEvaluator(every)
+    evaluator = BlockEvaluator(every, in_flight)
     chunked = ltxv(*inputs, after_block=evaluator)
     evaluator.finish()
     assert evaluator.scheduled == chunks

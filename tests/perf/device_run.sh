@@ -5,7 +5,7 @@
 # and .whl/pure/ with pure-Python packages the image lacks (imageio_ffmpeg, unpacked from its sdist).
 #   bash tests/perf/device_run.sh [STAGE ...]
 #   stages: profile profile-vae t2b t13b vae vae-tiled gen2b gen13b
-#           mem2b mem13b mem22b (step memory per block-evaluation granularity: ours only)
+#           mem2b mem13b mem22b mem22b-uniform (step memory per block-evaluation setting: ours only)
 #           ours-gen2b (our 2B generation, one evaluation per step vs per block) cache13b (step-cache presets)
 set -uo pipefail
 source .mlx-b/device-mlx-env || exit 1
@@ -29,9 +29,10 @@ for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
         vae-tiled) run --shape 2b --stages vae --tiled ;;
         gen2b) run --shape 2b --stages generation ;;
         gen13b) run --shape 13b --stages generation ;;
-        mem2b) memory --model ltxv-2b --every 0,1,2,4 ;;
-        mem13b) memory --model ltxv-13b --every 0,1,2 ;;
-        mem22b) memory --model ltx-2.3-22b --every 0,1,2 ;;
+        mem2b) memory --model ltxv-2b --every 0,1:1,1:2,2:1 ;;
+        mem13b) memory --model ltxv-13b --every 0,1:1,1:2 ;;
+        mem22b) memory --model ltx-2.3-22b --every 0,1:1,1:2 ;;
+        mem22b-uniform) memory --model ltx-2.3-22b --every 0,1:1,1:2 --uniform-timesteps ;;
         ours-gen2b) generations --model ltxv-2b-0.9.8-distilled --eval-every 0,1 ;;
         cache13b) generations --model ltxv-13b-0.9.8-distilled --step-cache off,faster,fastest ;;
         *) echo "unknown stage $stage" >&2; exit 2 ;;
