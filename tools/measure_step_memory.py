@@ -38,6 +38,7 @@ from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer  # noqa: E402
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer  # noqa: E402
 from ltx_mlx_core.models.ltxv.transformer_config import PRESETS as LTXV_PRESETS  # noqa: E402
 from ltx_mlx_core.pipeline.block_eval import DEFAULT_IN_FLIGHT, block_evaluator  # noqa: E402
+from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT  # noqa: E402
 
 MODELS = {
     "ltxv-2b": ("ltxv", "ltxv-2b-0.9.8"),
@@ -94,7 +95,7 @@ def measure(args) -> dict[str, Any]:
     report["uniform_timesteps"] = bool(args.uniform_timesteps)
     for setting in args.every:
         every, _, in_flight = setting.partition(":")
-        every, in_flight = int(every), int(in_flight or DEFAULT_IN_FLIGHT)
+        every, in_flight = int(every), int(in_flight or (DEFAULT_IN_FLIGHT if family == "ltxv" else LTX2_IN_FLIGHT))
         fn = step(every, in_flight)
         mx.synchronize()
         mx.clear_cache()

@@ -18,6 +18,7 @@ from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput
 from ltx_mlx_core.pipeline.block_eval import block_evaluator
 from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.ltx2.conditioning import TokenState, audio_state, video_state
+from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 
 # Gemma's prompt length: the text path pads every prompt to it.
@@ -100,7 +101,8 @@ def ltx2_step_inputs(
 def ltx2_step_workload(
     model: LTX2Transformer, shape: AVShape, eval_every_blocks: int | None = None, context_tokens: int = CONTEXT_TOKENS
 ) -> Callable[[], tuple[mx.array | None, mx.array | None]]:
-    """One forward over the clip's video tokens (and audio tokens when the model has sound)."""
-    video, audio = ltx2_step_inputs(model, shape, context_tokens=context_tokens)
-    after_block = block_evaluator(eval_every_blocks)
+    """One forward over the clip's video tokens (and audio tokens when the model has sound), as the
+    denoise loop runs a text-to-video step: one noise level per entry, its block evaluation."""
+    video, audio = ltx2_step_inputs(model, shape, context_tokens=context_tokens, per_token_timesteps=False)
+    after_block = block_evaluator(eval_every_blocks, default_in_flight=LTX2_IN_FLIGHT)
     return lambda: model(video, audio, None, after_block)

@@ -16,7 +16,9 @@ loops pass it.
 
 The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
 LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.
-docs/PERFORMANCE.md ("Activation memory") has the measurements behind the default.
+LTX_MLX_EVAL_IN_FLIGHT (1 or 2) overrides the chunks in flight; 1 trades speed for memory
+(H200, LTX-Video 2B step: 0.57 instead of 0.90 GiB of activations, 33 % slower). docs/PERFORMANCE.md ("Activation memory") has the measurements behind
+the defaults.
 """
 
 from __future__ import annotations
@@ -31,28 +33,42 @@ from ltx_mlx_core.errors import InvalidRequest
 log = logging.getLogger(__name__)
 
 EVERY_ENV = "LTX_MLX_EVAL_EVERY_BLOCKS"
+IN_FLIGHT_ENV = "LTX_MLX_EVAL_IN_FLIGHT"
 # Evaluate after every block: on the H200 faster than one evaluation per step (docs/PERFORMANCE.md).
 DEFAULT_EVERY = 1
-# Chunks whose intermediates may be allocated at once (1 or 2).
+# Chunks whose intermediates may be allocated at once (1 or 2): with 2 the LTX-Video step is as fast
+# as one graph per step; the LTX-2 loop defaults to 1 (pipeline/ltx2/denoise.py says why).
 DEFAULT_IN_FLIGHT = 2
+
+
+def _from_env(name: str, default: int, allowed: range, meaning: str) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value not in allowed:
+        raise InvalidRequest(f"{name} must be {meaning}; got '{text}'.")
+    return value
 
 
 def eval_every_blocks(value: int | None = None) -> int:
     """The granularity to use: `value` when given, else LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY."""
     if value is None:
-        text = os.environ.get(EVERY_ENV, "").strip()
-        if not text:
-            return DEFAULT_EVERY
-        try:
-            value = int(text)
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise InvalidRequest(
-                f"{EVERY_ENV} must be a whole number of blocks, 0 or more (0: one evaluation per step); got '{text}'."
-            )
+        return _from_env(EVERY_ENV, DEFAULT_EVERY, range(0, 1 << 16), "a whole number of blocks, 0 or more (0: off)")
     if value < 0:
         raise ValueError(f"eval_every_blocks must be >= 0, got {value}")
+    return value
+
+
+def chunks_in_flight(value: int | None = None, default: int = DEFAULT_IN_FLIGHT) -> int:
+    """`value` when given, else LTX_MLX_EVAL_IN_FLIGHT, else `default` (a family's own)."""
+    if value is None:
+        return _from_env(IN_FLIGHT_ENV, default, range(1, 3), "1 (least memory) or 2 (fastest)")
+    if value not in (1, 2):
+        raise ValueError(f"in_flight must be 1 or 2, got {value}")
     return value
 
 
@@ -63,11 +79,11 @@ class BlockEvaluator:
     flight and forgets it (the denoise loops call it when a step's velocities are built).
     """
 
-    def __init__(self, every: int | None = None, in_flight: int = DEFAULT_IN_FLIGHT):
-        if in_flight not in (1, 2):
-            raise ValueError(f"in_flight must be 1 or 2, got {in_flight}")
+    def __init__(
+        self, every: int | None = None, in_flight: int | None = None, default_in_flight: int = DEFAULT_IN_FLIGHT
+    ):
         self.every = eval_every_blocks(every)
-        self.in_flight = in_flight
+        self.in_flight = chunks_in_flight(in_flight, default_in_flight)
         self._in_flight: list[mx.array] = []
         self.scheduled = 0  # how many chunks were scheduled (tests read it)
 
@@ -95,7 +111,9 @@ class BlockEvaluator:
         self._in_flight = []
 
 
-def block_evaluator(every: int | None = None, in_flight: int = DEFAULT_IN_FLIGHT) -> BlockEvaluator | None:
+def block_evaluator(
+    every: int | None = None, in_flight: int | None = None, default_in_flight: int = DEFAULT_IN_FLIGHT
+) -> BlockEvaluator | None:
     """An evaluator for the requested granularity; None when it is 0 (one evaluation per step)."""
-    evaluator = BlockEvaluator(every, in_flight)
+    evaluator = BlockEvaluator(every, in_flight, default_in_flight)
     return evaluator if evaluator.enabled else None

@@ -45,10 +45,14 @@ GIB = 1 << 30
 MIB = 1 << 20
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
-# Activation bytes per (token x model width x dtype byte) of a transformer step: hidden states,
-# q/k/v, the 4x feed-forward intermediate. Measured, then rounded up: docs/PERFORMANCE.md
-# ("Memory planning").
-ACTIVATION_FACTOR = 30
+# Activation bytes per (token x model width x dtype byte) of a transformer step evaluated block by
+# block with the loops' defaults (pipeline/block_eval.py): the intermediates of the blocks in flight.
+# Measured on an H200, then rounded up (docs/PERFORMANCE.md, "Memory planning"): 47.2 for LTX-Video
+# 2B and 13B (two blocks in flight); for LTX-2.3 (one block in flight) 62.5 with one noise level per
+# entry (text to video) and 79.8 with per-token noise levels (conditioning media).
+ACTIVATION_FACTOR = 50
+LTX2_ACTIVATION_FACTOR = 70
+LTX2_PER_TOKEN_ACTIVATION_FACTOR = 85
 # Bytes per attention score (float32 softmax) where the scores are materialised.
 SCORE_BYTES = 4
 # A user's cap on the memory generation plans to use, in bytes (e.g. 17179869184 for 16 GiB).
@@ -289,8 +293,9 @@ def step_activations(
     dtype_bytes: int,
     audio: tuple[int, int, int] = (0, 0, 0),
     text_tokens: int = 0,
+    factor: int = ACTIVATION_FACTOR,
 ) -> int:
-    """Bytes one transformer forward holds beyond its weights, for one batch entry: ACTIVATION_FACTOR
+    """Bytes one transformer forward holds beyond its weights, for one batch entry: `factor`
     per token x width x dtype byte, plus the attention scores where they are materialised (self-,
     text and, for LTX-2, audio-video cross-attention over `text_tokens` prompt tokens).
 
@@ -298,7 +303,7 @@ def step_activations(
     video runs on the audio heads.
     """
     audio_tokens, audio_width, audio_heads = audio
-    total = (tokens * width + audio_tokens * audio_width) * ACTIVATION_FACTOR * dtype_bytes
+    total = (tokens * width + audio_tokens * audio_width) * factor * dtype_bytes
     if not attention_is_fused():
         scores = tokens * (tokens + text_tokens) * heads + audio_tokens * (audio_tokens + text_tokens) * audio_heads
         scores += 2 * tokens * audio_tokens * audio_heads
@@ -344,8 +349,9 @@ def estimate_ltx2_memory(
     passes = len(request.seeds) * (DEV_GUIDANCE_PASSES if guided else 1)
     audio = (audio_tokens, config.audio_inner_dim, config.audio_num_attention_heads) if audio_tokens else (0, 0, 0)
     denoise = step_activations(
-        video_tokens, config.inner_dim, config.num_attention_heads, dtype_bytes, audio, PROMPT_TOKENS
-    )
+        video_tokens, config.inner_dim, config.num_attention_heads, dtype_bytes, audio, PROMPT_TOKENS,
+        LTX2_PER_TOKEN_ACTIVATION_FACTOR if request.conditioning else LTX2_ACTIVATION_FACTOR,
+    )  # fmt: skip
     denoise *= passes
     decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
     return MemoryEstimate(

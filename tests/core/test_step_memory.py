@@ -8,6 +8,9 @@ anything that keeps per-block arrays referenced, e.g. an `after_block` hook that
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import mlx.core as mx
 import pytest
 
@@ -20,11 +23,19 @@ from ltx_mlx_core.bench.workloads import (
     transformer_step_workload,
 )
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape, ltx2_step_inputs, ltx2_step_workload
+from ltx_mlx_core.models.ltx2.config import PRESETS as LTX2_PRESETS
 from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, TransformerConfig
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS as LTXV_PRESETS
 from ltx_mlx_core.pipeline import memory_estimate
-from ltx_mlx_core.pipeline.memory_estimate import step_activations
+from ltx_mlx_core.pipeline.block_eval import DEFAULT_EVERY, DEFAULT_IN_FLIGHT
+from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT
+from ltx_mlx_core.pipeline.memory_estimate import (
+    LTX2_ACTIVATION_FACTOR,
+    LTX2_PER_TOKEN_ACTIVATION_FACTOR,
+    step_activations,
+)
 
 LAYERS = 16
 # A step may hold this many times what the same step with one block holds (measured on the CPU:
@@ -89,4 +100,40 @@ def test_the_estimate_counts_at_least_what_a_step_holds(ltxv, ltx2, monkeypatch)
     av = peak_above_resident(ltx2_step_workload(ltx2, AV, context_tokens=CONTEXT))
     audio = (AV.audio_tokens, config.audio_inner_dim, config.audio_num_attention_heads)
     heads = config.num_attention_heads
-    assert av <= step_activations(AV.video_tokens, config.inner_dim, heads, 4, audio, text_tokens=CONTEXT)
+    estimate = step_activations(AV.video_tokens, config.inner_dim, heads, 4, audio, CONTEXT, LTX2_ACTIVATION_FACTOR)
+    assert av <= estimate
+
+
+GPU_RUNS = Path(__file__).resolve().parents[2] / "docs" / "perf" / "h200-2026-12-02-step-memory.json"
+
+
+def _gpu_estimate(report: dict) -> int:
+    """The estimate's step activations (bf16, fused attention) for a recorded run's model and tokens."""
+    if report["model"].startswith("ltxv"):
+        config = LTXV_PRESETS[report["model"] + "-0.9.8"]
+        return step_activations(report["tokens"]["video"], config.inner_dim, config.num_attention_heads, 2)
+    config = LTX2_PRESETS[report["model"]]
+    audio = (report["tokens"]["audio"], config.audio_inner_dim, config.audio_num_attention_heads)
+    # Text to video runs one noise level per entry; conditioning media need per-token levels.
+    factor = LTX2_ACTIVATION_FACTOR if report["uniform_timesteps"] else LTX2_PER_TOKEN_ACTIVATION_FACTOR
+    return step_activations(
+        report["tokens"]["video"], config.inner_dim, config.num_attention_heads, 2, audio, factor=factor
+    )
+
+
+def test_the_estimate_counts_at_least_what_the_gpu_measured_with_the_default_settings(monkeypatch):
+    """The H200 runs in docs/perf: each model's step with its loop's default block evaluation stays
+    within the estimate, and the estimate is not loose by more than a fifth."""
+    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: True)
+    checked = set()
+    for report in json.loads(GPU_RUNS.read_text()):
+        in_flight = DEFAULT_IN_FLIGHT if report["model"].startswith("ltxv") else LTX2_IN_FLIGHT
+        (default,) = [
+            run for run in report["runs"] if run["eval_every_blocks"] == DEFAULT_EVERY and run["in_flight"] == in_flight
+        ]
+        estimate = _gpu_estimate(report)
+        assert default["activation_bytes"] <= estimate, report["model"]
+        assert estimate < 1.2 * default["activation_bytes"], f"{report['model']}: the estimate is loose"
+        checked.add((report["model"], report["uniform_timesteps"]))
+    assert {model for model, _ in checked} == {"ltxv-2b", "ltxv-13b", "ltx-2.3-22b"}
+    assert {("ltx-2.3-22b", True), ("ltx-2.3-22b", False)} <= checked

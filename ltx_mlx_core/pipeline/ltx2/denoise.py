@@ -33,6 +33,10 @@ from ltx_mlx_core.pipeline.ltx2.guidance import (
 from ltx_mlx_core.pipeline.ltx2.latents import StageKeys, noise_like
 from ltx_mlx_core.pipeline.ltx2.schedule import AncestralStep, euler_step
 
+# Chunks in flight by default (pipeline/block_eval.py): one, since on the H200 the LTX-2.3 step is
+# still faster that way than as one graph (0.468 s against 0.503 s) and holds 2.4 GiB less than with two.
+LTX2_IN_FLIGHT = 1
+
 
 @dataclass(frozen=True)
 class PromptEmbeddings:
@@ -96,7 +100,7 @@ def iter_denoise(
 ) -> Iterator[DenoiseStep]:
     """Denoise from sigmas[0] to sigmas[-1]; `guidance` None runs the conditional pass alone (distilled).
     `eval_every_blocks`: the block-boundary evaluation's granularity (None: the default, 0: off)."""
-    after_block = block_evaluator(eval_every_blocks)
+    after_block = block_evaluator(eval_every_blocks, default_in_flight=LTX2_IN_FLIGHT)
     total = len(sigmas) - 1
     last_video: mx.array | None = None
     last_audio: mx.array | None = None
@@ -213,7 +217,7 @@ def _modality(
     return ModalityInput(
         latent=_repeat(state.latent, count),
         sigma=mx.full((batch * count,), sigma, dtype=mx.float32),
-        timesteps=_repeat(state.timesteps(sigma), count),
+        timesteps=_repeat(_noise_levels(state, sigma), count),
         positions=_repeat(state.positions, count),
         context=context,
         context_mask=context_mask,
@@ -221,6 +225,15 @@ def _modality(
         keyframe_mask=_repeat(state.keyframe_mask, count),
         enabled=enabled,
     )
+
+
+def _noise_levels(state: TokenState, sigma: float) -> mx.array:
+    """Each token's noise level [B, T], or [B, 1] when every token is denoised alike (text to video):
+    the same numbers, without the per-token modulation tables that would take 10 hidden states' worth
+    of memory (0.9 GiB for LTX-2.3 at 768x512x121, docs/PERFORMANCE.md). One host read per call."""
+    if mx.all(state.denoise_mask == 1).item():
+        return mx.full((state.latent.shape[0], 1), sigma, dtype=mx.float32)
+    return state.timesteps(sigma)
 
 
 def _to_x0(state: TokenState, velocity: mx.array, sigma: float, count: int) -> mx.array:
