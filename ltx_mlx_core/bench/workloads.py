@@ -18,6 +18,7 @@ from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
 from ltx_mlx_core.models.ltxv.transformer_config import PRESETS, TransformerConfig
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.models.ltxv.vae.config import VAEConfig, ltxv_098_vae_config
+from ltx_mlx_core.pipeline.block_eval import block_evaluator
 from ltx_mlx_core.pipeline.decode import decode_video
 from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.tiling import TilingConfig
@@ -98,8 +99,8 @@ def simple_indices_grid(shape: VideoShape, fps: float = 30.0) -> mx.array:
     return grid
 
 
-def transformer_step_workload(model: LTXVideoTransformer, shape: VideoShape, batch: int = 1) -> Callable[[], mx.array]:
-    """One denoising forward (guidance 1: one pass per step) on random inputs."""
+def transformer_step_inputs(model: LTXVideoTransformer, shape: VideoShape, batch: int = 1) -> tuple[mx.array, ...]:
+    """Random (latents, indices_grid, text_embeds, text_mask, timestep) for one forward, evaluated."""
     dtype = model.dtype
     key = mx.random.key(1)
     k1, k2 = mx.random.split(key)
@@ -109,7 +110,17 @@ def transformer_step_workload(model: LTXVideoTransformer, shape: VideoShape, bat
     grid = mx.broadcast_to(simple_indices_grid(shape), (batch, 3, shape.tokens))
     timestep = mx.full((batch,), 0.9, dtype=mx.float32)
     mx.eval(latents, text, mask, grid, timestep)
-    return lambda: model(latents, grid, text, mask, timestep)
+    return latents, grid, text, mask, timestep
+
+
+def transformer_step_workload(
+    model: LTXVideoTransformer, shape: VideoShape, batch: int = 1, eval_every_blocks: int | None = None
+) -> Callable[[], mx.array]:
+    """One denoising forward (guidance 1: one pass per step) on random inputs, evaluated at block
+    boundaries as the denoise loop does (`eval_every_blocks`: pipeline/block_eval.py; 0: one graph)."""
+    inputs = transformer_step_inputs(model, shape, batch)
+    after_block = block_evaluator(eval_every_blocks)
+    return lambda: model(*inputs, after_block=after_block)
 
 
 def vae_decode_workload(

@@ -1,6 +1,8 @@
 """The denoising loop: a generator that yields the (unevaluated) latents after every step.
 
-The caller evaluates once per step (the progress point). Conditioned tokens keep
+The caller evaluates once per step (the progress point); within a step the transformer's hidden
+states are evaluated every few blocks (`eval_every_blocks`, pipeline/block_eval.py), which keeps the
+step's activations to about two blocks' on a GPU. Conditioned tokens keep
 their own timestep min(t, 1 - strength) and are not moved until the schedule
 reaches it; hard-conditioned tokens (strength 1) get a little fresh noise each
 step, scaled by t^2 (`image_cond_noise_scale`), which helps motion continue.
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
+from ltx_mlx_core.pipeline.block_eval import block_evaluator
 from ltx_mlx_core.pipeline.conditioning import ConditionedTokens
 from ltx_mlx_core.pipeline.guidance import StepGuidance, combine
 from ltx_mlx_core.pipeline.schedule import T_EPS, euler_step, stochastic_step
@@ -61,12 +64,16 @@ def iter_denoise(
     image_cond_noise_scale: float = 0.15,
     stochastic: bool = False,
     step_cache: StepCache | None = None,
+    eval_every_blocks: int | None = None,
 ) -> Iterator[mx.array]:
     """Yield the full token sequence [B, N_extra + N, C] after each step.
 
     With `step_cache` (one per pass), steps whose transformer input barely changed reuse the
     blocks' cached residual; the cache records which steps did (`step_cache.records`).
+    `eval_every_blocks`: evaluate the hidden states every that many blocks (0: once per step;
+    None: LTX_MLX_EVAL_EVERY_BLOCKS or the default, see pipeline/block_eval.py).
     """
+    after_block = block_evaluator(eval_every_blocks)
     latents = state.tokens
     init_tokens = state.tokens
     mask = state.mask
@@ -93,9 +100,11 @@ def iter_denoise(
             skip_mask, stg_strategy if skip_mask is not None else None,
         )  # fmt: skip
         if step_cache is None:
-            prediction = transformer(*arguments)
+            prediction = transformer(*arguments, after_block=after_block)
         else:
-            prediction, _ = cached_transformer_call(transformer, step_cache, i, branch_keys(step), *arguments)
+            prediction, _ = cached_transformer_call(
+                transformer, step_cache, i, branch_keys(step), *arguments, after_block=after_block
+            )
         velocity = combine(prediction, step)
         step_t = token_t[:batch]
         if stochastic:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ltx_mlx_core.errors import InvalidRequest, ModelNotInstalled, OutOfMemoryRisk
+from ltx_mlx_core.models.ltxv.text_encoding import DEFAULT_MAX_TOKENS
 from ltx_mlx_core.pipeline.config import load_pipeline_config
 from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.request import GenerationRequest
@@ -44,10 +45,14 @@ GIB = 1 << 30
 MIB = 1 << 20
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
-# Activation bytes per (token x model width x dtype byte) of a transformer step: hidden states,
-# q/k/v, the 4x feed-forward intermediate. Measured, then rounded up: docs/PERFORMANCE.md
-# ("Memory planning").
-ACTIVATION_FACTOR = 30
+# Activation bytes per (token x model width x dtype byte) of a transformer step evaluated block by
+# block with the loops' defaults (pipeline/block_eval.py): the intermediates of the blocks in flight.
+# Measured on an H200, then rounded up (docs/PERFORMANCE.md, "Memory planning"): 47.2 for LTX-Video
+# 2B and 13B (two blocks in flight); for LTX-2.3 (one block in flight) 62.5 with one noise level per
+# entry (text to video) and 79.8 with per-token noise levels (conditioning media).
+ACTIVATION_FACTOR = 50
+LTX2_ACTIVATION_FACTOR = 70
+LTX2_PER_TOKEN_ACTIVATION_FACTOR = 85
 # Bytes per attention score (float32 softmax) where the scores are materialised.
 SCORE_BYTES = 4
 # A user's cap on the memory generation plans to use, in bytes (e.g. 17179869184 for 16 GiB).
@@ -218,11 +223,11 @@ def estimate_memory(
     text, _ = _bytes_at(text_shapes, dtype_bytes, request.quantize_bits)
     upsampler, _ = _bytes_at(upsampler_shapes, dtype_bytes)
     grid = latent_grid(request.num_frames, request.height, request.width)
-    tokens = math.prod(grid)
-    batch = len(request.seeds)
-    denoise = tokens * config.inner_dim * ACTIVATION_FACTOR * dtype_bytes * batch
-    if not attention_is_fused():
-        denoise += tokens * tokens * config.num_attention_heads * SCORE_BYTES * batch
+    text_tokens = DEFAULT_MAX_TOKENS  # T5 prompts are padded to it
+    denoise = step_activations(
+        math.prod(grid), config.inner_dim, config.num_attention_heads, dtype_bytes, text_tokens=text_tokens
+    )
+    denoise *= len(request.seeds)
     # Planned with the default tiles (a clip smaller than one needs proportionally less); at decode
     # time the pipeline takes the fewest tiles that fit the memory then left, smaller ones if need be.
     decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
@@ -281,6 +286,31 @@ def check_fits(estimate: MemoryEstimate, requested: str = "auto") -> ResidencyMo
     )
 
 
+def step_activations(
+    tokens: int,
+    width: int,
+    heads: int,
+    dtype_bytes: int,
+    audio: tuple[int, int, int] = (0, 0, 0),
+    text_tokens: int = 0,
+    factor: int = ACTIVATION_FACTOR,
+) -> int:
+    """Bytes one transformer forward holds beyond its weights, for one batch entry: `factor`
+    per token x width x dtype byte, plus the attention scores where they are materialised (self-,
+    text and, for LTX-2, audio-video cross-attention over `text_tokens` prompt tokens).
+
+    `audio` is (tokens, width, heads) of an LTX-2 model's audio stream; its cross-attention with the
+    video runs on the audio heads.
+    """
+    audio_tokens, audio_width, audio_heads = audio
+    total = (tokens * width + audio_tokens * audio_width) * factor * dtype_bytes
+    if not attention_is_fused():
+        scores = tokens * (tokens + text_tokens) * heads + audio_tokens * (audio_tokens + text_tokens) * audio_heads
+        scores += 2 * tokens * audio_tokens * audio_heads
+        total += scores * SCORE_BYTES
+    return total
+
+
 # ---- LTX-2 family --------------------------------------------------------------------------------
 
 
@@ -317,15 +347,12 @@ def estimate_ltx2_memory(
     video_tokens = math.prod(grid)
     audio_tokens = math.ceil(request.num_frames / request.fps * AUDIO_LATENTS_PER_SECOND) + 1 if config.has_audio else 0
     passes = len(request.seeds) * (DEV_GUIDANCE_PASSES if guided else 1)
-    widths = video_tokens * config.inner_dim + audio_tokens * config.audio_inner_dim
-    denoise = widths * ACTIVATION_FACTOR * dtype_bytes * passes
-    if not attention_is_fused():
-        scores = (
-            video_tokens**2 * config.num_attention_heads
-            + audio_tokens**2 * config.audio_num_attention_heads
-            + 2 * video_tokens * audio_tokens * config.audio_num_attention_heads
-        )
-        denoise += scores * SCORE_BYTES * passes
+    audio = (audio_tokens, config.audio_inner_dim, config.audio_num_attention_heads) if audio_tokens else (0, 0, 0)
+    denoise = step_activations(
+        video_tokens, config.inner_dim, config.num_attention_heads, dtype_bytes, audio, PROMPT_TOKENS,
+        LTX2_PER_TOKEN_ACTIVATION_FACTOR if request.conditioning else LTX2_ACTIVATION_FACTOR,
+    )  # fmt: skip
+    denoise *= passes
     decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
     return MemoryEstimate(
         text_encoder=gemma + text_path + hidden,

@@ -27,7 +27,7 @@ from collections.abc import Hashable, Sequence
 import mlx.core as mx
 
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations
-from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput, PreparedStreams
+from ltx_mlx_core.models.ltx2.transformer import AfterBlock, LTX2Transformer, ModalityInput, PreparedStreams
 from ltx_mlx_core.pipeline.step_cache import StepCache, StepRecord, branch_rows, cache_summary, run_branches
 from ltx_mlx_core.pipeline.step_cache_rules import CacheRule, StepCacheSettings
 
@@ -57,6 +57,7 @@ class LTX2StepCache:
         video: ModalityInput | None,
         audio: ModalityInput | None = None,
         perturbations: Perturbations | None = None,
+        after_block: AfterBlock | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:
         """One transformer call of step `step` (0-based): `call` names its kind (calls of one kind keep
         their branches' states from step to step), `branches` its batch's branch groups in order."""
@@ -69,7 +70,9 @@ class LTX2StepCache:
         taken = {key for record in self._step_records for key in record.computed + record.reused}
         if taken & set(branches):
             raise ValueError(f"step {step}: a branch runs in one transformer call per step")
-        video_out, audio_out, record = cached_av_call(transformer, cache, step, branches, video, audio, perturbations)
+        video_out, audio_out, record = cached_av_call(
+            transformer, cache, step, branches, video, audio, perturbations, after_block
+        )
         self._step_records.append(record)
         return video_out, audio_out
 
@@ -109,9 +112,10 @@ def cached_av_call(
     video: ModalityInput | None,
     audio: ModalityInput | None = None,
     perturbations: Perturbations | None = None,
+    after_block: AfterBlock | None = None,
 ) -> tuple[mx.array | None, mx.array | None, StepRecord]:
-    """`transformer(video, audio, perturbations)` for step `step` (0-based) of the cache's pass,
-    and what the step reused."""
+    """`transformer(video, audio, perturbations, after_block)` for step `step` (0-based) of the cache's
+    pass, and what the step reused."""
     rule = cache.settings.rule
     if rule is CacheRule.TEACACHE:
         raise ValueError(_TEACACHE_REFUSED)
@@ -127,7 +131,7 @@ def cached_av_call(
     start = tuple(states[i] for i in streams)
     if rule is CacheRule.FIRST_BLOCK:
         first = 1
-        after_first = list(transformer.run_blocks(prepared, *states, 0, 1))
+        after_first = list(transformer.run_blocks(prepared, *states, 0, 1, after_block))
         residuals = [after_first[i] - states[i] for i in streams]
         decisions = cache.decide({key: tuple(r[part] for r in residuals) for key, part in rows.items()})
         states = after_first
@@ -140,7 +144,7 @@ def cached_av_call(
         full = [None if x is None else (x if batch_rows is None else x[mx.array(batch_rows)]) for x in states]
         for index, x in zip(streams, cached):
             full[index] = x
-        out = transformer.run_blocks(selected, *full, first, layers)
+        out = transformer.run_blocks(selected, *full, first, layers, after_block)
         return tuple(out[i] for i in streams)
 
     finished = run_branches(cache, decisions, rows, start, run_rest)

@@ -18,7 +18,7 @@ from collections.abc import Hashable, Sequence
 import mlx.core as mx
 
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
-from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer import AfterBlock, LTXVideoTransformer
 from ltx_mlx_core.pipeline.step_cache import StepCache, StepRecord, branch_rows, run_branches
 from ltx_mlx_core.pipeline.step_cache_rules import CacheRule
 
@@ -35,11 +35,13 @@ def cached_transformer_call(
     timestep: mx.array,
     skip_layer_mask: mx.array | None = None,
     skip_layer_strategy: SkipLayerStrategy | None = None,
+    after_block: AfterBlock | None = None,
 ) -> tuple[mx.array, StepRecord]:
     """`transformer(...)` for step `step` (0-based) of the cache's pass, and what the step reused.
 
     The batch holds one equal group of entries per branch, in the order of `branches` (as the
     guidance batch stacks [uncond, text, perturbed]); each branch decides and caches on its own.
+    `after_block` goes to every block run (the pipeline's evaluation at block boundaries).
     """
     hidden, inputs = transformer.embed(
         latents, indices_grid, text_embeds, text_mask, timestep, skip_layer_mask, skip_layer_strategy
@@ -58,7 +60,9 @@ def cached_transformer_call(
 
         def run_rest(x, batch_rows):
             selected = rows_of(batch_rows)
-            return (transformer.output_features(transformer.run_blocks(x[0], selected), selected),)
+            return (
+                transformer.output_features(transformer.run_blocks(x[0], selected, after_block=after_block), selected),
+            )
 
         (features,) = run_branches(cache, decisions, rows, (hidden,), run_rest)
     else:
@@ -66,14 +70,14 @@ def cached_transformer_call(
         start = hidden
         if rule is CacheRule.FIRST_BLOCK:
             first = 1
-            start = transformer.run_blocks(hidden, inputs, 0, 1)
+            start = transformer.run_blocks(hidden, inputs, 0, 1, after_block)
             residual = start - hidden
             decisions = cache.decide({key: (residual[part],) for key, part in rows.items()})
         else:
             decisions = cache.decide()
 
         def run_rest(x, batch_rows):
-            return (transformer.run_blocks(x[0], rows_of(batch_rows), first, layers),)
+            return (transformer.run_blocks(x[0], rows_of(batch_rows), first, layers, after_block),)
 
         (last,) = run_branches(cache, decisions, rows, (start,), run_rest)
         features = transformer.output_features(last, inputs)

@@ -5,6 +5,8 @@
 # and .whl/pure/ with pure-Python packages the image lacks (imageio_ffmpeg, unpacked from its sdist).
 #   bash tests/perf/device_run.sh [STAGE ...]
 #   stages: profile profile-vae t2b t13b vae vae-tiled gen2b gen13b
+#           mem2b mem13b mem22b mem22b-uniform (step memory per block-evaluation setting: ours only)
+#           ours-gen2b (our 2B generation, one evaluation per step vs per block) cache13b (step-cache presets)
 set -uo pipefail
 source .mlx-b/device-mlx-env || exit 1
 python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -14,6 +16,8 @@ export LTX_MLX_MEMORY_LIMIT_BYTES=${LTX_MLX_MEMORY_LIMIT_BYTES:-120000000000}
 out="${OUT:-/tmp}"
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv
 run() { python3 tests/perf/compare_reference.py --json "$out/reference-comparison.json" "$@" 2>&1 | grep -v "should be kept in float32"; }
+memory() { python3 tools/measure_step_memory.py --json "$out/step-memory.json" "$@" 2>&1 | grep -v "kept in float32"; }
+generations() { python3 tools/bench_generations.py --json "$out/generations.json" "$@" 2>&1 | grep -v "kept in float32"; }
 for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
     case "$stage" in
         profile) python3 tools/profile_stages.py --json "$out/profile.json" 2>&1 | grep -v "kept in float32" ;;
@@ -25,6 +29,12 @@ for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
         vae-tiled) run --shape 2b --stages vae --tiled ;;
         gen2b) run --shape 2b --stages generation ;;
         gen13b) run --shape 13b --stages generation ;;
+        mem2b) memory --model ltxv-2b --every 0,1:1,1:2,2:1 ;;
+        mem13b) memory --model ltxv-13b --every 0,1:1,1:2 ;;
+        mem22b) memory --model ltx-2.3-22b --every 0,1:1,1:2 ;;
+        mem22b-uniform) memory --model ltx-2.3-22b --every 0,1:1,1:2 --uniform-timesteps ;;
+        ours-gen2b) generations --model ltxv-2b-0.9.8-distilled --eval-every 0,1 ;;
+        cache13b) generations --model ltxv-13b-0.9.8-distilled --step-cache off,faster,fastest ;;
         *) echo "unknown stage $stage" >&2; exit 2 ;;
     esac
 done

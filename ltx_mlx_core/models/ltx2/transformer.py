@@ -10,7 +10,7 @@ Built video-only (`config.video_only`), it holds no audio module at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
 import mlx.core as mx
@@ -22,6 +22,10 @@ from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.layers import AdaLNSingle
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations
 from ltx_mlx_core.models.ltx2.rope import rotary_table
+
+# Called after each block with (block index, video hidden states, audio hidden states), None for an
+# absent stream; the pipeline evaluates there (pipeline/block_eval.py), model code never does.
+AfterBlock = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -146,14 +150,16 @@ class LTX2Transformer(nn.Module):
         video: ModalityInput | None,
         audio: ModalityInput | None = None,
         perturbations: Perturbations | None = None,
+        after_block: AfterBlock | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:
         """Velocities (video [B, T_v, C_out], audio [B, T_a, C_audio_out]); None for an absent stream.
+        `after_block(index, vx, ax)` runs after each block.
 
         The forward is prepare -> run_blocks -> outputs; a step cache calls those parts itself to
         run only some blocks (pipeline/step_cache_ltx2.py).
         """
         prepared = self.prepare(video, audio, perturbations)
-        vx, ax = self.run_blocks(prepared, prepared.video_x, prepared.audio_x)
+        vx, ax = self.run_blocks(prepared, prepared.video_x, prepared.audio_x, after_block=after_block)
         return self.outputs(prepared, vx, ax)
 
     def prepare(
@@ -176,17 +182,20 @@ class LTX2Transformer(nn.Module):
 
     def run_blocks(
         self, prepared: PreparedStreams, vx: mx.array | None, ax: mx.array | None, start: int = 0,
-        stop: int | None = None,
+        stop: int | None = None, after_block: AfterBlock | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:  # fmt: skip
-        """Blocks start..stop-1 (all by default) over the streams' hidden states (None: absent)."""
+        """Blocks start..stop-1 (all by default) over the streams' hidden states (None: absent);
+        `after_block(index, vx, ax)` after each."""
         video_state, audio_state = prepared.video, prepared.audio
         stop = len(self.transformer_blocks) if stop is None else stop
-        for block in self.transformer_blocks[start:stop]:
-            vx, ax = block(
+        for index in range(start, stop):
+            vx, ax = self.transformer_blocks[index](
                 None if video_state is None else replace(video_state, x=vx),
                 None if audio_state is None else replace(audio_state, x=ax),
                 prepared.perturbations,
             )
+            if after_block is not None:
+                after_block(index, vx, ax)
         return vx, ax
 
     def outputs(

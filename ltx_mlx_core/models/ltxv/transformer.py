@@ -8,7 +8,7 @@ attends to the projected text embeddings, and runs a GELU feed-forward.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import mlx.core as mx
@@ -37,10 +37,15 @@ __all__ = [
     "LTXV_13B_098",
     "PRESETS",
     "TEXT_MASK_BIAS",
+    "AfterBlock",
 ]
 
 # The reference turns padded text positions into this additive attention bias (not -inf).
 TEXT_MASK_BIAS = -10000.0
+
+# Called after each block with (block index, hidden states); the pipeline evaluates there
+# (pipeline/block_eval.py), model code never does.
+AfterBlock = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -121,22 +126,24 @@ class LTXVideoTransformer(nn.Module):
         timestep: mx.array,
         skip_layer_mask: mx.array | None = None,
         skip_layer_strategy: SkipLayerStrategy | None = None,
+        after_block: AfterBlock | None = None,
     ) -> mx.array:
         """Predict the velocity for patchified latents.
 
-        latents [B, N, C_in]; indices_grid [B, 3, N] fractional (frame, height, width) coordinates
-        as the reference pipeline passes them (pixel coordinates, frames divided by the frame rate);
-        text_embeds [B, L, caption_channels]; text_mask [B, L] (1 keep, 0 pad) or None;
-        timestep [B], [B, 1] or [B, N] on the 0..1 scale; skip_layer_mask [num_layers, B]
-        (0 marks the batch entries a layer perturbs for STG). Returns [B, N, C_out] in the weights' dtype.
+                latents [B, N, C_in]; indices_grid [B, 3, N] fractional (frame, height, width) coordinates
+                as the reference pipeline passes them (pixel coordinates, frames divided by the frame rate);
+                text_embeds [B, L, caption_channels]; text_mask [B, L] (1 keep, 0 pad) or None;
+                timestep [B], [B, 1] or [B, N] on the 0..1 scale; skip_layer_mask [num_layers, B]
+                (0 marks the batch entries a layer perturbs for STG); `after_block(index, hidden)` runs after each
+        block. Returns [B, N, C_out] in the weights' dtype.
 
-        The forward is embed -> run_blocks -> output_features -> project_out; a step cache calls
-        those parts itself to run only some blocks (pipeline/step_cache_ltxv.py).
+                The forward is embed -> run_blocks -> output_features -> project_out; a step cache calls
+                those parts itself to run only some blocks (pipeline/step_cache_ltxv.py).
         """
         hidden, inputs = self.embed(
             latents, indices_grid, text_embeds, text_mask, timestep, skip_layer_mask, skip_layer_strategy
         )
-        hidden = self.run_blocks(hidden, inputs)
+        hidden = self.run_blocks(hidden, inputs, after_block=after_block)
         return self.project_out(self.output_features(hidden, inputs))
 
     def embed(
@@ -188,8 +195,15 @@ class LTXVideoTransformer(nn.Module):
         """The first block's modulated self-attention input [B, N, D] (TeaCache's probe)."""
         return self.transformer_blocks[0].modulated_input(hidden, inputs.timestep)
 
-    def run_blocks(self, hidden: mx.array, inputs: BlockInputs, start: int = 0, stop: int | None = None) -> mx.array:
-        """Blocks start..stop-1 (all by default) over hidden [B, N, D]."""
+    def run_blocks(
+        self,
+        hidden: mx.array,
+        inputs: BlockInputs,
+        start: int = 0,
+        stop: int | None = None,
+        after_block: AfterBlock | None = None,
+    ) -> mx.array:
+        """Blocks start..stop-1 (all by default) over hidden [B, N, D]; `after_block(index, hidden)` after each."""
         dtype = self.dtype
         batch = hidden.shape[0]
         stop = len(self.transformer_blocks) if stop is None else stop
@@ -201,6 +215,8 @@ class LTXVideoTransformer(nn.Module):
                 hidden, inputs.timestep, inputs.context, inputs.context_mask, inputs.rotary, block_skip,
                 inputs.skip_layer_strategy,
             )  # fmt: skip
+            if after_block is not None:
+                after_block(index, hidden)
         return hidden
 
     def output_features(self, hidden: mx.array, inputs: BlockInputs) -> mx.array:

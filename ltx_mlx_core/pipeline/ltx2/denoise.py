@@ -6,7 +6,8 @@ holds conditioned tokens at their clean values by their mask, and steps both str
 next sigma, as ltx-pipelines' `euler_denoising_loop` does. The guidance passes a step needs
 run as one batched transformer call where they can (same enabled streams and context
 shapes), so a streamed transformer is read once per step; the caller evaluates each yielded
-step once (the progress point).
+step once (the progress point), and within a step the hidden states are evaluated every few
+blocks (`eval_every_blocks`, pipeline/block_eval.py), which bounds the step's activations on a GPU.
 
 With a step cache (pipeline/step_cache_ltx2.py, one per pass) every transformer call goes through
 it: each guidance pass is a branch with its own cache state, video and audio decide together,
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltx_mlx_core.models.ltx2.perturbations import Perturbation, Perturbations
-from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput
+from ltx_mlx_core.models.ltx2.transformer import AfterBlock, LTX2Transformer, ModalityInput
+from ltx_mlx_core.pipeline.block_eval import block_evaluator
 from ltx_mlx_core.pipeline.ltx2.conditioning import TokenState
 from ltx_mlx_core.pipeline.ltx2.guidance import (
     UNGUIDED,
@@ -37,6 +39,10 @@ from ltx_mlx_core.pipeline.ltx2.latents import StageKeys, noise_like
 from ltx_mlx_core.pipeline.ltx2.schedule import AncestralStep, euler_step
 from ltx_mlx_core.pipeline.step_cache import StepRecord
 from ltx_mlx_core.pipeline.step_cache_ltx2 import LTX2StepCache
+
+# Chunks in flight by default (pipeline/block_eval.py): one, since on the H200 the LTX-2.3 step is
+# still faster that way than as one graph (0.468 s against 0.503 s) and holds 2.4 GiB less than with two.
+LTX2_IN_FLIGHT = 1
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,12 @@ def iter_denoise(
     ancestral: AncestralStep | None = None,
     keys: StageKeys | None = None,
     step_cache: LTX2StepCache | None = None,
+    eval_every_blocks: int | None = None,
 ) -> Iterator[DenoiseStep]:
     """Denoise from sigmas[0] to sigmas[-1]; `guidance` None runs the conditional pass alone (distilled).
-    `step_cache` (for this pass's len(sigmas) - 1 steps) lets steps reuse the blocks' residual."""
+    `step_cache` (for this pass's len(sigmas) - 1 steps) lets steps reuse the blocks' residual;
+    `eval_every_blocks`: the block-boundary evaluation's granularity (None: the default, 0: off)."""
+    after_block = block_evaluator(eval_every_blocks, default_in_flight=LTX2_IN_FLIGHT)
     total = len(sigmas) - 1
     if step_cache is not None and step_cache.steps != total:
         raise ValueError(f"the step cache is for {step_cache.steps} steps; this pass has {total}")
@@ -120,7 +129,7 @@ def iter_denoise(
             entries = _entries(
                 video_params, audio_params, positive, negative, audio is not None, skip_video, skip_audio
             )
-            predictions = _predict(transformer, entries, video, audio, sigma, index, step_cache)
+            predictions = _predict(transformer, entries, video, audio, sigma, index, step_cache, after_block)
             video_x0 = last_video if skip_video else guide(predictions[0], video_params)
             audio_x0 = last_audio if skip_audio else guide(predictions[1], audio_params)
         last_video, last_audio = video_x0, audio_x0
@@ -177,6 +186,7 @@ def _predict(
     sigma: float,
     index: int = 0,
     step_cache: LTX2StepCache | None = None,
+    after_block: AfterBlock | None = None,
 ) -> tuple[dict[Pass, mx.array], dict[Pass, mx.array]]:
     """x0 predictions of every pass for each stream, one transformer call per group of batchable passes."""
     groups: dict[tuple, list[_Entry]] = {}
@@ -193,12 +203,12 @@ def _predict(
         batch = video.latent.shape[0]
         perturbations = Perturbations(tuple(e.perturbations for e in group for _ in range(batch)))
         if step_cache is None:
-            video_v, audio_v = transformer(video_in, audio_in, perturbations)
+            video_v, audio_v = transformer(video_in, audio_in, perturbations, after_block)
         else:
             # Calls of one group key batch the same streams and context shapes from step to step.
             kinds = [e.kind for e in group]
             video_v, audio_v = step_cache(
-                transformer, index, group[0].group_key(), kinds, video_in, audio_in, perturbations
+                transformer, index, group[0].group_key(), kinds, video_in, audio_in, perturbations, after_block
             )
         for entry, part in zip(group, _split(_to_x0(video, video_v, sigma, count), count)):
             video_x0[entry.kind] = part
@@ -230,7 +240,7 @@ def _modality(
     return ModalityInput(
         latent=_repeat(state.latent, count),
         sigma=mx.full((batch * count,), sigma, dtype=mx.float32),
-        timesteps=_repeat(state.timesteps(sigma), count),
+        timesteps=_repeat(_noise_levels(state, sigma), count),
         positions=_repeat(state.positions, count),
         context=context,
         context_mask=context_mask,
@@ -238,6 +248,15 @@ def _modality(
         keyframe_mask=_repeat(state.keyframe_mask, count),
         enabled=enabled,
     )
+
+
+def _noise_levels(state: TokenState, sigma: float) -> mx.array:
+    """Each token's noise level [B, T], or [B, 1] when every token is denoised alike (text to video):
+    the same numbers, without the per-token modulation tables that would take 10 hidden states' worth
+    of memory (0.9 GiB for LTX-2.3 at 768x512x121, docs/PERFORMANCE.md). One host read per call."""
+    if mx.all(state.denoise_mask == 1).item():
+        return mx.full((state.latent.shape[0], 1), sigma, dtype=mx.float32)
+    return state.timesteps(sigma)
 
 
 def _to_x0(state: TokenState, velocity: mx.array, sigma: float, count: int) -> mx.array:

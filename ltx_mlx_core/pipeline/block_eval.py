@@ -1,0 +1,119 @@
+"""Evaluation at transformer block boundaries: one step's activations held to about two blocks'.
+
+MLX builds a denoising step as one lazy graph. Evaluated in one piece on a GPU, the host encodes
+every block's kernels long before the GPU has run them, and each kernel's inputs and outputs stay
+allocated until its command buffer completes: the whole step's intermediates are alive at once
+(measured on an H200: 4.9 GiB of activations for a 2B step at 4,992 tokens, where the PyTorch
+reference holds about 0.3 GiB). A single evaluation of a large model's whole forward at
+full resolution is also long enough to trip macOS's GPU watchdog.
+
+`BlockEvaluator` is the transformers' `after_block` hook: every `every` blocks it schedules the
+hidden states (`mx.async_eval`). With `in_flight` 1 it first waits for the previous chunk, so only
+one chunk's intermediates are allocated at a time (the GPU idles while the host launches a chunk);
+with 2 it waits for the previous chunk after launching this one (the GPU never waits, two chunks'
+intermediates are allocated). The models take the hook and never evaluate themselves; the denoise
+loops pass it.
+
+The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
+LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.
+LTX_MLX_EVAL_IN_FLIGHT (1 or 2) overrides the chunks in flight; 1 trades speed for memory
+(H200, LTX-Video 2B step: 0.57 instead of 0.90 GiB of activations, 33 % slower). docs/PERFORMANCE.md ("Activation memory") has the measurements behind
+the defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import mlx.core as mx
+
+from ltx_mlx_core.errors import InvalidRequest
+
+log = logging.getLogger(__name__)
+
+EVERY_ENV = "LTX_MLX_EVAL_EVERY_BLOCKS"
+IN_FLIGHT_ENV = "LTX_MLX_EVAL_IN_FLIGHT"
+# Evaluate after every block: on the H200 faster than one evaluation per step (docs/PERFORMANCE.md).
+DEFAULT_EVERY = 1
+# Chunks whose intermediates may be allocated at once (1 or 2): with 2 the LTX-Video step is as fast
+# as one graph per step; the LTX-2 loop defaults to 1 (pipeline/ltx2/denoise.py says why).
+DEFAULT_IN_FLIGHT = 2
+
+
+def _from_env(name: str, default: int, allowed: range, meaning: str) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value not in allowed:
+        raise InvalidRequest(f"{name} must be {meaning}; got '{text}'.")
+    return value
+
+
+def eval_every_blocks(value: int | None = None) -> int:
+    """The granularity to use: `value` when given, else LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY."""
+    if value is None:
+        return _from_env(EVERY_ENV, DEFAULT_EVERY, range(0, 1 << 16), "a whole number of blocks, 0 or more (0: off)")
+    if value < 0:
+        raise ValueError(f"eval_every_blocks must be >= 0, got {value}")
+    return value
+
+
+def chunks_in_flight(value: int | None = None, default: int = DEFAULT_IN_FLIGHT) -> int:
+    """`value` when given, else LTX_MLX_EVAL_IN_FLIGHT, else `default` (a family's own)."""
+    if value is None:
+        return _from_env(IN_FLIGHT_ENV, default, range(1, 3), "1 (least memory) or 2 (fastest)")
+    if value not in (1, 2):
+        raise ValueError(f"in_flight must be 1 or 2, got {value}")
+    return value
+
+
+class BlockEvaluator:
+    """The `after_block` hook: schedule the hidden states every `every` blocks, `in_flight` chunks at most.
+
+    One evaluator may serve many forwards (steps, guidance groups); `finish` waits for what is in
+    flight and forgets it (the denoise loops call it when a step's velocities are built).
+    """
+
+    def __init__(
+        self, every: int | None = None, in_flight: int | None = None, default_in_flight: int = DEFAULT_IN_FLIGHT
+    ):
+        self.every = eval_every_blocks(every)
+        self.in_flight = chunks_in_flight(in_flight, default_in_flight)
+        self._in_flight: list[mx.array] = []
+        self.scheduled = 0  # how many chunks were scheduled (tests read it)
+
+    @property
+    def enabled(self) -> bool:
+        return self.every > 0
+
+    def __call__(self, index: int, *states: mx.array | None) -> None:
+        """After block `index` (0-based) with the streams' hidden states (None: an absent stream)."""
+        if not self.enabled or (index + 1) % self.every:
+            return
+        arrays = [state for state in states if state is not None]
+        if self.in_flight == 1:
+            self.finish()
+        mx.async_eval(*arrays)
+        self.scheduled += 1
+        # Waiting for the chunk before this one (already running) keeps the GPU fed while bounding memory.
+        self.finish()
+        self._in_flight = arrays
+
+    def finish(self) -> None:
+        """Wait for the last scheduled chunk and drop the references to it."""
+        if self._in_flight:
+            mx.eval(*self._in_flight)
+        self._in_flight = []
+
+
+def block_evaluator(
+    every: int | None = None, in_flight: int | None = None, default_in_flight: int = DEFAULT_IN_FLIGHT
+) -> BlockEvaluator | None:
+    """An evaluator for the requested granularity; None when it is 0 (one evaluation per step)."""
+    evaluator = BlockEvaluator(every, in_flight, default_in_flight)
+    return evaluator if evaluator.enabled else None
