@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QWidget,
 )
@@ -90,6 +91,7 @@ class GenerationSettings(QWidget):
         # The lines are long (name, size, status): the popup shows them whole, the box does not widen the form.
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(24)
+        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)  # the row's width
         self._choices: dict[str, ModelChoice] = {}
         self._side_multiple = 32
         form.addRow("Model", self.model_combo)

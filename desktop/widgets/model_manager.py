@@ -69,7 +69,7 @@ class ModelManager(QDialog):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Model Manager")
-        self.resize(980, 460)
+        self.resize(1000, 640)  # every family and its models without scrolling
         self.task: TaskDispatcher | None = None
         self._cancel = threading.Event()
         self.table = QTableWidget(0, len(COLUMNS))
