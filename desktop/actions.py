@@ -53,6 +53,12 @@ class WindowActions:
             None,
             "A small random-weight model for offline trials (its output is noise)",
         )
+        self.make_tiny_ltx2 = _action(
+            parent,
+            "Make Tiny &LTX-2 Model",
+            None,
+            "A small random-weight LTX-2 model, video with sound, for offline trials (its output is noise)",
+        )
         self.about = _action(parent, "&About LTX-MLX", None)
         # On macOS these move to the application menu, where users look for them.
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
@@ -96,6 +102,6 @@ def build_menus(
     history.setText("&History")
     history.setShortcut(QKeySequence("Ctrl+Shift+H"))
     view.addAction(history)
-    fill(bar.addMenu("&Models"), (a.model_manager, a.make_tiny))
+    fill(bar.addMenu("&Models"), (a.model_manager, a.make_tiny, a.make_tiny_ltx2))
     fill(bar.addMenu("&Help"), (a.about, a.open_log_folder))
     return undo, redo, view

@@ -30,6 +30,7 @@ from desktop.actions import WindowActions, build_menus
 from desktop.app_identity import ICON_PATH
 from desktop.generation_service import GenerationService
 from desktop.history import HistoryEntry, unique_output_path
+from desktop.model_choices import model_choices
 from desktop.settings import AppSettings, default_window_size, restore_window_settings, save_window_settings
 from desktop.timeline.panel import TimelinePanel
 from desktop.timeline.project_actions import PROJECT_SUFFIX
@@ -37,14 +38,14 @@ from desktop.widgets.appearance import appearance_menu, apply_appearance
 from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.history_panel import HistoryPanel
 from desktop.widgets.memory_label import MemoryLabel
-from desktop.widgets.model_manager import ModelManager, installed_models
+from desktop.widgets.model_manager import ModelManager
 from desktop.widgets.preview_player import PreviewPlayer
 from desktop.widgets.progress_panel import ProgressPanel, residency_in_effect, residency_label, stage_label
 from desktop.widgets.settings_dialog import SettingsDialog
 from ltx_mlx_core import paths
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline.request import GenerationRequest
-from ltx_mlx_core.weights.registry import resolve_model
+from ltx_mlx_core.weights.registry import LTX2, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,12 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_menus()
         self._connect()
-        self.refresh_models()
+        choices = self.refresh_models()
         self.restore_settings()
         self.history_panel.refresh(self.settings.output_dir())
         self.service.set_video_quality(self.settings.get("video_crf"))
         self._embed_timeline()
-        if show_model_manager_if_empty and not installed_models():
+        if show_model_manager_if_empty and not any(choice.installed for choice in choices):
             # First launch: nothing to generate with yet.
             QTimer.singleShot(0, self.open_model_manager)
 
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
         a.clear_conditioning.triggered.connect(self.conditioning.clear)
         a.model_manager.triggered.connect(self.open_model_manager)
         a.make_tiny.triggered.connect(lambda: self.open_model_manager().make_tiny())
+        a.make_tiny_ltx2.triggered.connect(lambda: self.open_model_manager().make_tiny(LTX2))
         a.about.triggered.connect(self.show_about)
         a.open_log_folder.triggered.connect(lambda: self._open_folder(paths.log_dir()))
         self.conditioning.rejected.connect(self.show_error)
@@ -193,8 +195,10 @@ class MainWindow(QMainWindow):
         self.history_panel.enable_timeline(True)
 
     # ----- models -----
-    def refresh_models(self) -> None:
-        self.gen_settings.set_models(installed_models(), self.settings.get("model"))
+    def refresh_models(self) -> list:
+        """Every model in the picker by family (installed ones choosable); returns the ModelChoices."""
+        choices = model_choices()
+        self.gen_settings.set_models(choices, self.settings.get("model"))
         has_model = self.gen_settings.model_id() is not None
         self.generate_action.setEnabled(has_model and self.current_job is None)
         self.generate_button.setEnabled(self.generate_action.isEnabled())
@@ -202,6 +206,7 @@ class MainWindow(QMainWindow):
             "Generate (Ctrl+Return / ⌘↩)" if has_model else "Install a model first (Models → Model Manager)"
         )
         self._model_changed()
+        return choices
 
     def _model_changed(self) -> None:
         model_id = self.gen_settings.model_id()

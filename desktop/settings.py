@@ -91,7 +91,7 @@ class AppSettings:
         log.debug("Saved settings to %s", self.path)
 
 
-FORM_KEYS = ("model", "width", "height", "seconds", "fps", "seed", "seed_locked")
+FORM_KEYS = ("model", "width", "height", "seconds", "fps", "seed", "seed_locked", "with_audio")
 ADVANCED_KEYS = ("steps_preset", "guidance_scale", "stg_scale", "residency", "quantize_bits", "step_cache")
 
 

@@ -45,6 +45,7 @@ SLOW_MODULES = frozenset(
         "test_file_open",
         "test_narrow_window",
         "test_generation_service",
+        "test_ltx2_in_app",
     }
 )
 

@@ -62,9 +62,12 @@ def main() -> int:
     suffix = "" if appearance == "system" else f"-{appearance}"
     from desktop.main_window import MainWindow
     from desktop.settings import AppSettings
+    from ltx_mlx_core.weights.registry import LTX2, tiny_model_dir
     from ltx_mlx_core.weights.tiny import make_tiny_model
+    from ltx_mlx_core.weights.tiny_ltx2 import make_tiny_ltx2_model
 
     make_tiny_model()
+    make_tiny_ltx2_model(tiny_model_dir(LTX2))  # the manager shows both test models installed
     settings = AppSettings()
     settings.update(
         {

@@ -2,11 +2,12 @@
 
 Run under a virtual X server so the real platform plugin draws the widgets:
     xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python tools/make_sound_screenshots.py [light|dark]
-The window keeps its default size (settings.DEFAULT_WINDOW_SIZE). Four clips of shapes with sound
-(tones under a speech-like envelope, made here) sit on the timeline: the second 6 dB quieter, the
-third muted, the fourth crossfading in; a sound file waits on the conditioning strip; the preview
-plays the first clip. Writes docs/screenshots/main-window-sound[-dark].png and
-timeline-sound[-dark].png. It uses a throw-away LTX_MLX_HOME with the tiny model.
+The window keeps its default size (settings.DEFAULT_WINDOW_SIZE). The tiny LTX-2 model (random
+weights) generates a clip with sound through the real window: the preview plays it, with sound,
+and it joins the timeline after four clips of shapes with sound (tones under a speech-like
+envelope, made here): the second 6 dB quieter, the third muted, the fourth crossfading in. A sound
+file waits on the conditioning strip. Writes docs/screenshots/main-window-sound[-dark].png and
+timeline-sound[-dark].png. It uses a throw-away LTX_MLX_HOME.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from desktop.app import make_application  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
 from desktop.settings import AppSettings  # noqa: E402
 from ltx_mlx_core.video.io import write_video  # noqa: E402
-from ltx_mlx_core.weights.tiny import make_tiny_model  # noqa: E402
+from ltx_mlx_core.weights.registry import LTX2, TINY_LTX2_ID, tiny_model_dir  # noqa: E402
+from ltx_mlx_core.weights.tiny_ltx2 import make_tiny_ltx2_model  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 W, H, FPS = 256, 160, 24.0
@@ -69,7 +71,7 @@ def main() -> int:
     app = make_application(sys.argv[:1])
     appearance = sys.argv[1] if len(sys.argv) > 1 else "light"
     suffix = "-dark" if appearance == "dark" else ""
-    make_tiny_model()
+    make_tiny_ltx2_model(tiny_model_dir(LTX2))
     home = Path(os.environ["LTX_MLX_HOME"])
     clips = [
         str(shapes_clip(home / f"scene{i}.mp4", 72 + 24 * (i % 2), *scene, phase=i / 4))
@@ -85,11 +87,12 @@ def main() -> int:
     settings = AppSettings()
     settings.update(
         {
-            "model": "tiny",
+            "model": TINY_LTX2_ID,
             "width": 256,
-            "height": 160,
+            "height": 192,  # LTX-2's two-stage recipe takes sizes in 64s
             "fps": 24.0,
-            "seconds": 4.0,
+            "seconds": 1.0,
+            "with_audio": True,
             "seed": 42,
             "seed_locked": True,
             "output_dir": str(home / "videos"),
@@ -107,19 +110,27 @@ def main() -> int:
     project.clips[1].gain_db = -6.0
     project.clips[2].muted = True
     project.set_transition(project.clips[3].id, "crossfade", 12)
-    panel.view.set_zoom((panel.view.viewport().width() - 220) / project.total_frames)  # no scroll bar
-    panel.select(project.clips[1].id)
-    panel.view.set_playhead(40)
-    window.conditioning.add_paths([str(voice)])
     OUT.mkdir(parents=True, exist_ok=True)
+    generated: dict[str, str] = {}
+
+    def finished(path: str) -> None:
+        """The tiny LTX-2 clip, with its sound, plays in the preview; it joins the timeline at the end."""
+        generated["path"] = path
+        window.add_last_to_timeline()
+        panel.view.set_zoom((panel.view.viewport().width() - 220) / project.total_frames)  # no scroll bar
+        panel.select(project.clips[1].id)
+        panel.view.set_playhead(40)
+        window.conditioning.add_paths([str(voice)])
 
     def ready() -> bool:
         strip_row = window.conditioning.audio_row
         return (
-            len(panel.view.waveform_items()) == 4
+            "path" in generated
+            and len(panel.view.waveform_items()) == 5
             and strip_row is not None
             and strip_row.peaks is not None
-            and window.preview.current >= 20
+            and window.preview.sound.has_sound
+            and window.preview.current >= 12
         )
 
     def grab() -> None:
@@ -131,9 +142,11 @@ def main() -> int:
         print("wrote", OUT / f"main-window-sound{suffix}.png", "and", OUT / f"timeline-sound{suffix}.png")
         app.quit()
 
-    window.preview.load_video(clips[0])
+    window.generation_finished.connect(finished)
+    window.generation_failed.connect(lambda message: (print("generation failed:", message), app.quit()))
+    window.generate_action.trigger()
     QTimer.singleShot(500, grab)
-    QTimer.singleShot(120_000, app.quit)
+    QTimer.singleShot(300_000, app.quit)
     app.exec()
     window.service.shutdown()
     return 0

@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from desktop.model_choices import side_multiple
 from desktop.project import Clip, Project, ProjectError
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, nearest_valid_frames
 
@@ -74,6 +75,11 @@ def base_request(project: Project, clip: Clip | None) -> GenerationRequest:
     request = GenerationRequest(prompt="", width=project.width, height=project.height, fps=project.fps)
     if project.model:
         request.model = project.model
+    # An imported clip's size is snapped to 32; LTX-2's two-stage recipes need multiples of 64.
+    multiple = side_multiple(request.model)
+    request.width, request.height = (
+        max(multiple, round(side / multiple) * multiple) for side in (request.width, request.height)
+    )
     return request
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QWidget
 
+from desktop.model_choices import OWN_RECIPE_REASON, ModelChoice
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.paths import configs_dir
 from ltx_mlx_core.pipeline.config import find_config_file, read_config_dict
@@ -125,6 +126,8 @@ class AdvancedSettings(QGroupBox):
         ):
             signal.connect(self.changed)
         self.default_config: str | None = None
+        self.uses_pipeline_configs = True
+        self._tips = {w: w.toolTip() for w in (self.config_combo, self.guidance_spin, self.stg_spin)}
         self._update_schedule()
 
     @staticmethod
@@ -142,7 +145,19 @@ class AdvancedSettings(QGroupBox):
         self.default_config = config
         self._update_schedule()
 
+    def set_model_choice(self, choice: ModelChoice | None) -> None:
+        """The LTX-Video schedules and guidance apply to LTX-Video models only: for an LTX-2 model they
+        are disabled, say why, and stay out of its requests (its own recipe sets steps and guidance)."""
+        self.uses_pipeline_configs = choice is None or choice.uses_pipeline_configs
+        for widget, tip in self._tips.items():
+            widget.setEnabled(self.uses_pipeline_configs)
+            widget.setToolTip(tip if self.uses_pipeline_configs else OWN_RECIPE_REASON)
+        self._update_schedule()
+
     def _update_schedule(self) -> None:
+        if not self.uses_pipeline_configs:
+            self.schedule_label.setText("the LTX-2 family's own recipe")
+            return
         name = self.config_combo.currentData() or self.default_config
         self.schedule_label.setText(describe_schedule(name) if name else "")
 
@@ -151,17 +166,18 @@ class AdvancedSettings(QGroupBox):
         return None if spin.value() <= FROM_CONFIG else spin.value()
 
     def request_fields(self) -> dict[str, Any]:
-        """GenerationRequest keyword arguments for these settings."""
+        """GenerationRequest keyword arguments for these settings (the schedule and guidance only for a
+        model they apply to)."""
         overrides: dict[str, Any] = {}
         for key, spin in (("guidance_scale", self.guidance_spin), ("stg_scale", self.stg_spin)):
-            value = self._scale(spin)
+            value = self._scale(spin) if self.uses_pipeline_configs else None
             if value is not None:
                 # Multi-scale configs keep these per pass, single-pass ones at the top level.
                 overrides[key] = value
                 overrides.setdefault("first_pass", {})[key] = value
                 overrides.setdefault("second_pass", {})[key] = value
         return {
-            "pipeline_config": self.config_combo.currentData(),
+            "pipeline_config": self.config_combo.currentData() if self.uses_pipeline_configs else None,
             "config_overrides": overrides,
             "residency": self.residency_combo.currentData(),
             "quantize_bits": self.quantize_combo.currentData(),

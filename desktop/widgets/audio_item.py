@@ -50,6 +50,7 @@ class AudioRow(QFrame):
         super().__init__(parent)
         self.path = path
         self.peaks: Peaks | None = None
+        self.unused_reason: str | None = None  # why the chosen model does not follow this sound
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
@@ -79,13 +80,27 @@ class AudioRow(QFrame):
     def start(self) -> float:
         return self.start_spin.value()
 
+    def set_unused(self, reason: str | None) -> None:
+        """Grey the sound out and say why when the chosen model cannot follow it (it stays on the strip,
+        for when an LTX-2 model is chosen again; Remove still works)."""
+        self.unused_reason = reason
+        for widget in (self.waveform, self.name_label, self.start_spin):
+            widget.setEnabled(reason is None)
+        self.setToolTip(f"Not used: {reason}" if reason else "")
+        self._describe()
+
+    def _describe(self) -> None:
+        length = f" · {self.peaks.duration:.1f} s" if self.peaks is not None else ""
+        unused = " · not used by this model" if self.unused_reason else ""
+        self.name_label.setText(f"{Path(self.path).name}\nsound{length}{unused}")
+
     def _show_peaks(self, peaks: Peaks | None) -> None:
         if peaks is None:
             self._no_peaks(None)
             return
         self.peaks = peaks
         self.waveform.setPixmap(waveform_pixmap(peaks, *WAVE_SIZE))
-        self.name_label.setText(f"{Path(self.path).name}\nsound · {peaks.duration:.1f} s")
+        self._describe()
         self.start_spin.setMaximum(max(0.0, peaks.duration - 0.01))
         self.waveform_ready.emit()
 

@@ -156,13 +156,23 @@ class ConditioningStrip(QFrame):
         self.rows: list[ConditioningRow] = []
         self.audio_row: AudioRow | None = None
         self.max_frame = 96
+        self.sound_unused_reason: str | None = None  # why the chosen model cannot follow a sound
 
     def items(self) -> list[ConditioningItem]:
         return [row.item for row in self.rows]
 
     def audio(self) -> tuple[str, float] | None:
-        """(sound file, the second the video starts at in it), or None."""
-        return (self.audio_row.path, self.audio_row.start()) if self.audio_row is not None else None
+        """(sound file, the second the video starts at in it), or None (also while the chosen model cannot
+        follow a sound: the row says so)."""
+        if self.audio_row is None or self.sound_unused_reason is not None:
+            return None
+        return self.audio_row.path, self.audio_row.start()
+
+    def set_sound_unused(self, reason: str | None) -> None:
+        """The chosen model cannot follow a sound (`reason` says why) or can (None)."""
+        self.sound_unused_reason = reason
+        if self.audio_row is not None:
+            self.audio_row.set_unused(reason)
 
     def set_audio(self, path: str, start: float = 0.0) -> AudioRow:
         """The sound the generation follows; a second sound replaces the first."""
@@ -170,6 +180,7 @@ class ConditioningStrip(QFrame):
             self.remove_audio()
         row = self.audio_row = AudioRow(str(path), self)
         row.start_spin.setValue(start)
+        row.set_unused(self.sound_unused_reason)
         row.removed.connect(lambda _: self.remove_audio())
         self._layout.addWidget(row)
         self.hint.setVisible(False)

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from desktop.model_choices import NO_AUDIO_INPUT_REASON, ModelChoice
 from desktop.widgets.advanced_settings import AdvancedSettings
 from desktop.widgets.conditioning_strip import ConditioningStrip
 from desktop.widgets.generation_settings import GenerationSettings
@@ -68,6 +69,13 @@ class GenerationForm(QWidget):
         layout.addWidget(self.scroll, 1)
         layout.addLayout(buttons)
         self.gen_settings.changed.connect(lambda: self.conditioning.set_max_frame(self.gen_settings.num_frames() - 1))
+        self.gen_settings.model_changed.connect(self._model_changed)
+        self._model_changed(self.gen_settings.model_choice())
+
+    def _model_changed(self, choice: ModelChoice | None) -> None:
+        """Options the chosen model's family does not have are disabled with the reason, never ignored."""
+        self.advanced.set_model_choice(choice)
+        self.conditioning.set_sound_unused(None if choice is None or choice.follows_sound else NO_AUDIO_INPUT_REASON)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._fields and event.type() == QEvent.Type.LayoutRequest:

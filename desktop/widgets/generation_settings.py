@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,11 +19,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QWidget,
 )
 
-from ltx_mlx_core.pipeline.request import makes_sound, nearest_valid_frames, nearest_valid_size
+from desktop.model_choices import SILENT_REASON, ModelChoice, choice_for, human_size
+from ltx_mlx_core.pipeline.request import nearest_valid_frames, nearest_valid_size
 
 # (label, width, height): every size a multiple of 32.
 RESOLUTION_PRESETS: list[tuple[str, int, int]] = [
@@ -54,10 +57,29 @@ def seconds_for_frames(frames: int, fps: float) -> float:
     return (frames - 1) / fps
 
 
+def snap_size(pixels: int, multiple: int) -> int:
+    """Closest multiple of `multiple` (at least one)."""
+    return max(multiple, round(pixels / multiple) * multiple)
+
+
+def model_text(choice: ModelChoice) -> str:
+    """A picker line: the name indented under its family, its size, and 'not installed' where so."""
+    size = human_size(choice.approx_bytes) if choice.approx_bytes else "size unknown"
+    if not choice.is_test_model:
+        size = f"≈ {size}"
+    return f"    {choice.label} · {size}" + ("" if choice.installed else " · not installed")
+
+
+def model_tooltip(choice: ModelChoice) -> str:
+    status = "" if choice.installed else "\nNot installed: download it in Models → Model Manager."
+    return f"{choice.label}\n{choice.group}: {choice.abilities}{status}"
+
+
 class GenerationSettings(QWidget):
     """The form; `values()` / `set_values()` round-trip through the settings file."""
 
     changed = Signal()
+    model_changed = Signal(object)  # the chosen ModelChoice, or None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -65,7 +87,13 @@ class GenerationSettings(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
 
         self.model_combo = QComboBox()
-        self.model_combo.setToolTip("Installed models (Models → Model Manager to add more)")
+        self.model_combo.setToolTip("Models by family (Models → Model Manager to add more)")
+        # The lines are long (name, size, status): the popup shows them whole, the box does not widen the form.
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(24)
+        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)  # the row's width
+        self._choices: dict[str, ModelChoice] = {}
+        self._side_multiple = 32
         form.addRow("Model", self.model_combo)
 
         self.preset_combo = QComboBox()
@@ -121,7 +149,7 @@ class GenerationSettings(QWidget):
         self.height_spin.editingFinished.connect(self._snap_size)
         self.seconds_spin.valueChanged.connect(self._update_frames)
         self.fps_combo.currentIndexChanged.connect(self._update_frames)
-        self.model_combo.currentIndexChanged.connect(self._update_sound)
+        self.model_combo.currentIndexChanged.connect(self._update_model)
         for signal in (
             self.model_combo.currentIndexChanged,
             self.width_spin.valueChanged,
@@ -134,7 +162,7 @@ class GenerationSettings(QWidget):
         ):
             signal.connect(self.changed)
         self._update_frames()
-        self._update_sound()
+        self._update_model()
 
     @staticmethod
     def _size_spin(tip: str) -> QSpinBox:
@@ -146,35 +174,90 @@ class GenerationSettings(QWidget):
         return spin
 
     # ----- models -----
-    def set_models(self, models: list[tuple[str, str]], current: str | None = None) -> None:
-        """(model id, label) pairs of the installed models."""
+    def set_models(self, choices: list[ModelChoice], current: str | None = None) -> None:
+        """Every model, grouped under its family's heading; models not on this machine are listed but
+        cannot be chosen. `current` (else the chosen one) stays chosen when installed, else the first
+        installed model is; with none installed nothing is."""
         keep = current or self.model_id()
+        self._choices = {choice.model_id: choice for choice in choices}
+        model = QStandardItemModel(self.model_combo)
+        group = None
+        for choice in choices:
+            if choice.group != group:
+                group = choice.group
+                heading = QStandardItem(group)
+                heading.setFlags(Qt.ItemFlag.NoItemFlags)
+                font = heading.font()
+                font.setBold(True)
+                heading.setFont(font)
+                model.appendRow(heading)
+            item = QStandardItem(model_text(choice))
+            item.setData(choice.model_id, Qt.ItemDataRole.UserRole)
+            item.setToolTip(model_tooltip(choice))
+            if not choice.installed:
+                item.setFlags(item.flags() & ~(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled))
+            model.appendRow(item)
         self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for model_id, label in models:
-            self.model_combo.addItem(label, model_id)
-        index = self.model_combo.findData(keep)
-        self.model_combo.setCurrentIndex(max(index, 0))
+        self.model_combo.setModel(model)
+        installed = [c.model_id for c in choices if c.installed]
+        chosen = keep if keep in installed else (installed[0] if installed else None)
+        self.model_combo.setCurrentIndex(self.model_combo.findData(chosen) if chosen else -1)
         self.model_combo.blockSignals(False)
-        self._update_sound()
+        view = self.model_combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 24)
+        self._update_model()
+
+    def select_model(self, model_id: str) -> bool:
+        """Choose an installed model; False (nothing changes) for one that is not listed or not installed."""
+        choice = self._choices.get(model_id)
+        if choice is None or not choice.installed:
+            return False
+        self.model_combo.setCurrentIndex(self.model_combo.findData(model_id))
+        return True
 
     def model_id(self) -> str | None:
         return self.model_combo.currentData()
 
+    def model_choice(self) -> ModelChoice | None:
+        model_id = self.model_id()
+        return None if model_id is None else self._choices.get(model_id) or choice_for(model_id, [])
+
+    def _update_model(self) -> None:
+        choice = self.model_choice()
+        self.model_combo.setToolTip(
+            model_tooltip(choice) if choice else "No model installed: add one in Models → Model Manager"
+        )
+        self._update_sound(choice)
+        self._update_sizes(choice.side_multiple if choice else 32)
+        self.model_changed.emit(choice)
+
     # ----- sound -----
-    def _update_sound(self) -> None:
+    def _update_sound(self, choice: ModelChoice | None) -> None:
         """Sound is an LTX-2 family option: for other models the box is disabled and says why."""
-        has_sound = makes_sound(self.model_id() or "")
+        has_sound = choice is not None and choice.makes_sound
         self.sound_box.setEnabled(has_sound)
         self.sound_box.setToolTip(
-            "Generate the clip's sound with it (LTX-2 makes video and sound together)"
-            if has_sound
-            else "This model (LTX-Video 0.9.x) makes silent video; choose an LTX-2 model for sound"
+            "Generate the clip's sound with it (LTX-2 makes video and sound together)" if has_sound else SILENT_REASON
         )
 
     def with_audio(self) -> bool:
         """Whether the request asks for sound: only when the model makes it and the box is ticked."""
         return self.sound_box.isEnabled() and self.sound_box.isChecked()
+
+    def _update_sizes(self, multiple: int) -> None:
+        """The model's size multiple: the spins step and snap by it, presets it cannot make are disabled."""
+        self._side_multiple = multiple
+        presets = self.preset_combo.model()
+        for row in range(1, self.preset_combo.count()):
+            width, height = (int(v) for v in self.preset_combo.itemData(row).split("x"))
+            item = presets.item(row)
+            fits = width % multiple == 0 and height % multiple == 0
+            item.setEnabled(fits)
+            item.setToolTip("" if fits else f"This model needs width and height in multiples of {multiple} pixels")
+        for spin, name in ((self.width_spin, "Width"), (self.height_spin, "Height")):
+            spin.setSingleStep(multiple)
+            spin.setToolTip(f"{name} in pixels (a multiple of {multiple} for this model)")
+        self._snap_size()
 
     # ----- size, duration, seed -----
     def _apply_preset(self) -> None:
@@ -186,7 +269,7 @@ class GenerationSettings(QWidget):
 
     def _snap_size(self) -> None:
         for spin in (self.width_spin, self.height_spin):
-            spin.setValue(nearest_valid_size(spin.value()))
+            spin.setValue(snap_size(spin.value(), self._side_multiple))
         self._select_matching_preset()
 
     def _select_matching_preset(self) -> None:
@@ -230,12 +313,10 @@ class GenerationSettings(QWidget):
 
     def set_values(self, values: dict) -> None:
         if values.get("model"):
-            index = self.model_combo.findData(values["model"])
-            if index >= 0:
-                self.model_combo.setCurrentIndex(index)
+            self.select_model(values["model"])
         self.width_spin.setValue(nearest_valid_size(int(values.get("width") or 768)))
         self.height_spin.setValue(nearest_valid_size(int(values.get("height") or 512)))
-        self._select_matching_preset()
+        self._snap_size()
         fps_index = self.fps_combo.findData(float(values.get("fps") or 24.0))
         self.fps_combo.setCurrentIndex(max(fps_index, 0))
         self.seconds_spin.setValue(float(values.get("seconds") or 3.0))

@@ -14,6 +14,7 @@ STAGE_NAMES = {
     "second_pass": "Second pass",
     "denoise": "Denoising",
     "decode": "Decoding video",
+    "decode_sound": "Decoding sound",
 }
 
 

@@ -1,5 +1,6 @@
-"""A sound dropped or pasted on the conditioning strip: its waveform shows, the request follows it, and a
-model without sound refuses it with a sentence; the form's sound switch follows the model's family."""
+"""A sound dropped or pasted on the conditioning strip: its waveform shows, the request follows it; for a
+model without sound it is greyed out with the reason and left out of the request (and the core refuses
+it with a sentence); the form's sound switch follows the model's family."""
 
 from __future__ import annotations
 
@@ -9,15 +10,25 @@ import pytest
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QGuiApplication
 
+from desktop.model_choices import NO_AUDIO_INPUT_REASON, SILENT_REASON, TEST_GROUP, ModelChoice
 from desktop.widgets.audio_item import AudioRow
 from desktop.widgets.conditioning_strip import ConditioningStrip
 from desktop.widgets.generation_form import GenerationForm
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, makes_sound
+from ltx_mlx_core.weights.registry import LTX2
 from tests.desktop.test_conditioning_strip import drop_files, write_png
 from tests.sound_clips import tone_file
 
 LTX2_ID = "tiny-ltx2"
+
+
+def two_models() -> list[ModelChoice]:
+    """The two test models as the picker lists them: LTX-Video's (silent) and LTX-2's (with sound)."""
+    return [
+        ModelChoice("tiny", "Tiny", TEST_GROUP, 4_000_000, True, is_test_model=True),
+        ModelChoice(LTX2_ID, "Tiny LTX-2", TEST_GROUP, 11_000_000, True, LTX2, True, 64),
+    ]
 
 
 def test_a_dropped_sound_file_shows_its_waveform_on_the_strip(qtbot, tmp_path):
@@ -57,26 +68,35 @@ def test_pasted_sound_files_replace_the_sound_and_clear_removes_it(qtbot, tmp_pa
     assert strip.audio() is None and not strip.hint.isHidden()
 
 
-def test_the_request_carries_the_sound_and_a_silent_model_refuses_it(qtbot, tmp_path):
+def test_the_request_carries_the_sound_only_for_a_model_that_follows_it(qtbot, tmp_path):
     form = GenerationForm()
     qtbot.addWidget(form)
-    form.gen_settings.set_models([("tiny", "Tiny"), (LTX2_ID, "Tiny LTX-2")], "tiny")
+    form.gen_settings.set_models(two_models(), "tiny")
     voice = tone_file(tmp_path / "voice.wav", seconds=2.0)
     form.conditioning.add_paths([str(voice)])
-    form.conditioning.audio_row.start_spin.setValue(0.25)
+    row = form.conditioning.audio_row
+    row.start_spin.setValue(0.25)
     form.prompt_panel.set_prompt("a choir sings")
-    request = form.build_request()
-    assert (request.audio_path, request.audio_start) == (str(voice), 0.25)
+    # An LTX-Video model cannot follow a sound: the row stays, greyed out with the reason, and the
+    # request leaves it out (no silent use of a sound the model ignores).
+    assert row.unused_reason == NO_AUDIO_INPUT_REASON and row.toolTip() == f"Not used: {NO_AUDIO_INPUT_REASON}"
+    qtbot.waitUntil(lambda: row.peaks is not None, timeout=10_000)
+    assert "not used by this model" in row.name_label.text() and not row.start_spin.isEnabled()
+    assert form.build_request().audio_path is None
+    refused = GenerationRequest(prompt="a choir sings", model="tiny", audio_path=str(voice))
     with pytest.raises(InvalidRequest, match=r"LTX-Video 0\.9\.x model, which makes silent video.*voice\.wav"):
-        request.validate()
-    form.gen_settings.model_combo.setCurrentIndex(1)
+        refused.validate()  # and the core refuses such a request from any other caller
+    assert form.gen_settings.select_model(LTX2_ID)
+    assert row.unused_reason is None and row.start_spin.isEnabled() and "not used" not in row.name_label.text()
     request = form.build_request()
     assert request.model == LTX2_ID and request.with_audio
+    assert (request.audio_path, request.audio_start) == (str(voice), 0.25)
     request.validate()
     request.check_media()
     late = GenerationRequest.from_dict({**request.to_dict(), "audio_start": 5.0})
     with pytest.raises(InvalidRequest, match="lasts 2.00 s"):
         late.check_media()
+    form.conditioning.clear()
     form.load_request(GenerationRequest.from_dict(request.to_dict()))  # a past request puts its sound back
     assert form.conditioning.audio() == (str(voice), 0.25)
 
@@ -85,11 +105,11 @@ def test_the_sound_switch_is_disabled_with_a_reason_for_models_without_sound(qtb
     form = GenerationForm()
     qtbot.addWidget(form)
     settings = form.gen_settings
-    settings.set_models([("tiny", "Tiny"), (LTX2_ID, "Tiny LTX-2")], "tiny")
+    settings.set_models(two_models(), "tiny")
     box = settings.sound_box
-    assert not box.isEnabled() and "makes silent video" in box.toolTip()
+    assert not box.isEnabled() and box.toolTip() == SILENT_REASON and "make silent video" in box.toolTip()
     assert form.build_request().with_audio is False  # never asked of a model that cannot
-    settings.model_combo.setCurrentIndex(1)
+    assert settings.select_model(LTX2_ID)
     assert box.isEnabled() and box.isChecked() and form.build_request().with_audio
     box.setChecked(False)
     assert form.build_request().with_audio is False and settings.values()["with_audio"] is False

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from desktop.model_choices import OWN_RECIPE_REASON
 from desktop.widgets.advanced_settings import AdvancedSettings, describe_schedule
+from desktop.widgets.generation_form import GenerationForm
 from desktop.widgets.generation_settings import (
     RESOLUTION_PRESETS,
     GenerationSettings,
     frames_for_seconds,
     seconds_for_frames,
 )
+from tests.desktop.test_conditioning_sound import LTX2_ID, two_models
 
 
 def test_every_resolution_preset_is_a_valid_size():
@@ -61,3 +64,43 @@ def test_advanced_overrides_reach_the_request_only_when_set(qtbot):
 
 def test_schedule_description_reads_the_pipeline_config():
     assert describe_schedule("tiny") == "two passes: first 3 steps, second 2 steps"
+
+
+def test_an_ltx2_model_takes_sizes_in_64s_and_its_own_recipe_instead_of_the_ltxv_schedule(qtbot):
+    """LTX-2's two-stage recipe needs multiples of 64 and takes no LTX-Video YAML or guidance override: the
+    form snaps the size, disables the presets and settings that do not apply (saying why) and leaves them
+    out of the request; back on an LTX-Video model they are there again."""
+    form = GenerationForm()
+    qtbot.addWidget(form)
+    settings, advanced = form.gen_settings, form.advanced
+    settings.set_models(two_models(), "tiny")
+    settings.preset_combo.setCurrentIndex(settings.preset_combo.findData("704x480"))
+    advanced.config_combo.setCurrentIndex(advanced.config_combo.findData("ltxv-2b-0.9.8-distilled"))
+    advanced.guidance_spin.setValue(3.0)
+    form.prompt_panel.set_prompt("a bell")
+    ltxv = form.build_request()
+    assert (ltxv.width, ltxv.height, ltxv.pipeline_config) == (704, 480, "ltxv-2b-0.9.8-distilled")
+    assert ltxv.config_overrides["guidance_scale"] == 3.0
+
+    assert settings.select_model(LTX2_ID)
+    assert (settings.width_spin.value(), settings.height_spin.value()) == (704, 512)
+    assert settings.width_spin.singleStep() == 64 and "multiple of 64" in settings.width_spin.toolTip()
+    presets = settings.preset_combo.model()
+    sd = presets.item(settings.preset_combo.findData("704x480"))
+    assert not sd.isEnabled() and "multiples of 64" in sd.toolTip()
+    assert presets.item(settings.preset_combo.findData("768x512")).isEnabled()
+    for widget in (advanced.config_combo, advanced.guidance_spin, advanced.stg_spin):
+        assert not widget.isEnabled() and widget.toolTip() == OWN_RECIPE_REASON
+    assert advanced.schedule_label.text() == "the LTX-2 family's own recipe"
+    ltx2 = form.build_request()
+    assert (ltx2.width, ltx2.height, ltx2.pipeline_config, ltx2.config_overrides) == (704, 512, None, {})
+    ltx2.validate()
+    settings.width_spin.setValue(600)
+    settings.width_spin.editingFinished.emit()
+    assert settings.width_spin.value() == 576
+
+    assert settings.select_model("tiny")
+    assert advanced.config_combo.isEnabled() and advanced.guidance_spin.toolTip() != OWN_RECIPE_REASON
+    assert sd.isEnabled() and settings.width_spin.singleStep() == 32
+    again = form.build_request()
+    assert again.pipeline_config == "ltxv-2b-0.9.8-distilled" and again.config_overrides["guidance_scale"] == 3.0

@@ -28,7 +28,7 @@ EXPECTED_MENUS = {
     ],
     "Edit": ["Undo", "Redo", "Paste as Conditioning", "Clear Conditioning", "Add Last Video to Timeline"],
     "View": ["History", "Appearance", "Timeline"],
-    "Models": ["Model Manager…", "Make Tiny Test Model"],
+    "Models": ["Model Manager…", "Make Tiny Test Model", "Make Tiny LTX-2 Model"],
     "Help": ["About LTX-MLX", "Open Log Folder"],
 }
 
@@ -138,10 +138,12 @@ def test_edit_models_and_help_menus_do_what_they_say(qtbot, window, monkeypatch)
     assert window.conditioning.items() == []
     assert not edit["Add Last Video to Timeline"].isEnabled()
 
-    made: list[ModelManager] = []
-    monkeypatch.setattr(ModelManager, "make_tiny", lambda manager: made.append(manager))
+    made: list[tuple[ModelManager, str]] = []
+    monkeypatch.setattr(ModelManager, "make_tiny", lambda manager, family="ltxv": made.append((manager, family)))
     models["Make Tiny Test Model"].trigger()
-    assert made == [window.model_manager] and window.model_manager.isVisible()
+    assert made == [(window.model_manager, "ltxv")] and window.model_manager.isVisible()
+    models["Make Tiny LTX-2 Model"].trigger()
+    assert made[1] == (window.model_manager, "ltx2")
     window.model_manager.close()
     models["Model Manager…"].trigger()
     assert window.model_manager.isVisible()
