@@ -166,8 +166,9 @@ def start_main_window(app: QApplication, **window_options):
 
 
 def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
-    """Generate one clip with the tiny model through the real window, then play a clip with sound in
-    its preview player; 0 when an MP4 was written and the clip played.
+    """Generate one clip with sound with the tiny LTX-2 model (Gemma on mlx-lm, the audio-video transformer,
+    both VAEs and the vocoder) through the real window, then play that clip with its sound in the preview
+    player; 0 when an MP4 with a sound track was written and it played.
 
     Packaged builds run this (packaging/build.sh) to prove the bundle holds
     everything a generation and playback need; it reports whether sound could be
@@ -175,16 +176,19 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
     throw-away LTX_MLX_HOME.
     """
     # Imported here for the reason MainWindow is (above): they import MLX, the models and numpy.
-    from desktop.sound_check import SoundCheck, sound_check_clip
-    from ltx_mlx_core.weights.tiny import make_tiny_model
+    from desktop.sound_check import SoundCheck
+    from ltx_mlx_core.video.probe import probe_media
+    from ltx_mlx_core.weights.registry import LTX2, tiny_model_dir
+    from ltx_mlx_core.weights.registry_ltx2 import TINY_LTX2_ID
+    from ltx_mlx_core.weights.tiny_ltx2 import make_tiny_ltx2_model
 
-    make_tiny_model()
+    make_tiny_ltx2_model(tiny_model_dir(LTX2))
     settings = AppSettings()
     settings.update(
         {
-            "model": "tiny",
+            "model": TINY_LTX2_ID,
             "width": 128,
-            "height": 96,
+            "height": 128,
             "fps": 8.0,
             "seconds": 1.0,
             "seed": 1,
@@ -195,7 +199,7 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
     )
     window = start_main_window(app, settings=settings, show_model_manager_if_empty=False)
     outcome: dict[str, str] = {}
-    check = SoundCheck(window.preview, sound_check_clip(paths.data_dir() / "self-test"), window)
+    checks: list[SoundCheck] = []
 
     def sound_checked(played: bool, report: str) -> None:
         outcome.setdefault("sound" if played else "error", report)
@@ -203,9 +207,15 @@ def run_self_test(app: QApplication, timeout_s: float = 300.0) -> int:
 
     def generated(path: str) -> None:
         outcome.setdefault("video", path)
+        if probe_media(path).audio_codec is None:
+            outcome.setdefault("error", f"the generated clip {path} has no sound track")
+            app.quit()
+            return
+        check = SoundCheck(window.preview, Path(path), window)
+        check.finished.connect(sound_checked)
+        checks.append(check)
         check.start()
 
-    check.finished.connect(sound_checked)
     window.generation_finished.connect(generated)
     window.generation_failed.connect(lambda message: (outcome.setdefault("error", message), app.quit()))
     QTimer.singleShot(int(timeout_s * 1000), lambda: (outcome.setdefault("error", "timed out"), app.quit()))
