@@ -34,14 +34,17 @@ def sound_clip(
     size: tuple[int, int] = (64, 48),
     exact: bool = False,
     sound_delay: float = 0.0,
+    pattern: str | None = None,
 ) -> Path:
     """A `colour` video of `seconds` at `fps` with a sine of `frequency` Hz at AMPLITUDE (None: no sound).
 
     `exact`: 16-bit PCM sound in a .mov (lossless, for sample-exact checks); else AAC in an MP4.
     `sound_delay`: the sound stream starts this many seconds after the video.
+    `pattern`: a moving ffmpeg test picture instead of the plain colour ('testsrc2', 'smptebars', ...).
     """
     width, height = size
-    video = ["-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r={fps}:d={seconds}"]
+    picture = f"color=c={colour}:" if pattern is None else f"{pattern}="
+    video = ["-f", "lavfi", "-i", f"{picture}s={width}x{height}:r={fps}:d={seconds}"]
     if frequency is None:
         ffmpeg(*video, "-c:v", "libx264", "-pix_fmt", "yuv420p", path)
         return path

@@ -21,39 +21,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlx.core as mx
 import numpy as np
 import pytest
 import torch
 
-from tests.parity.ltx2_generate_helpers import StackComponents, build_audio, cache_prompt
+from tests.parity.ltx2_generate_helpers import (
+    FPS,
+    SEED,
+    StackComponents,
+    build_audio,
+    generate,
+    hold_reference_audio,
+    reference_sound,
+    stage_errors,
+)
 from tests.parity.ltx2_pipeline_reference import (
     PIPELINE_LTX23,
     build_stack,
     install,
     make_pipeline,
     random_prompt,
-    video_channels_first,
 )
 
 # isort: split
 import ltx_pipelines.distilled as distilled_module
-import ltx_pipelines.utils.helpers as reference_helpers
 from ltx_core.model.audio_vae import decode_audio as reference_decode_audio
 from ltx_pipelines.utils.args import ImageConditioningInput
 from ltx_pipelines.utils.media_io import normalize_latent, resize_and_center_crop
 
-from ltx_mlx_core.pipeline.decode import TilingConfig
-from ltx_mlx_core.pipeline.ltx2.prompt_cache import PROMPT_CACHE
 from ltx_mlx_core.pipeline.media import crf_compress
-from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
-from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
+from ltx_mlx_core.pipeline.request import ConditioningItem
 from tests.parity.conftest import relative_max_error
 
 BOUND = 1e-4
-SEED = 7
-FRAMES, HEIGHT, WIDTH, FPS = 17, 128, 64, 24.0
-PROMPT = "a tiny test prompt"
+FRAMES, HEIGHT, WIDTH = 17, 128, 64
 
 
 @pytest.fixture(scope="module")
@@ -64,28 +65,7 @@ def models(tmp_path_factory):
 
 
 def ours(components: StackComponents, job_dir: Path, prompt, **changes):
-    PROMPT_CACHE.clear()
-    cache_prompt(components, PROMPT, prompt.ours)
-    request = GenerationRequest(
-        prompt=PROMPT, model=components.model_id, width=WIDTH, height=HEIGHT, num_frames=FRAMES, fps=FPS,
-        seeds=[SEED], job_dir=str(job_dir), config_overrides={"compute_dtype": "float32"}, **changes,
-    )  # fmt: skip
-    pipeline = Pipeline(components, PipelineSettings(tiling=TilingConfig.untiled()))
-    *_, finished = pipeline.generate(request)
-    stages = []
-    for name in ("first_pass", "second_pass"):
-        arrays = mx.load(str(job_dir / f"seed{SEED}_{name}.safetensors"))
-        stages.append((arrays["latents"], arrays["audio"]))
-    return stages, finished.result
-
-
-def stage_errors(stages, reference) -> list[float]:
-    assert len(stages) == len(reference)
-    measured = []
-    for (video, audio), (ref_video, ref_audio) in zip(stages, reference):
-        measured.append(relative_max_error(video_channels_first(video), ref_video))
-        measured.append(relative_max_error(np.array(audio), ref_audio))
-    return measured
+    return generate(components, job_dir, prompt.ours, width=WIDTH, height=HEIGHT, num_frames=FRAMES, **changes)
 
 
 def record_sound(monkeypatch, audio, into: dict) -> None:
@@ -157,7 +137,6 @@ def test_distilled_image_to_video_from_photos(monkeypatch, models, tmp_path) -> 
 
 def test_audio_to_video_holds_the_given_sound(monkeypatch, models, tmp_path) -> None:
     """A sound file drives the distilled recipe: both sides hold the same encoded latents (from the same mel)."""
-    from ltx_mlx_core.models.ltx2.mel import waveform_to_mel
     from ltx_mlx_core.video.audio import read_audio
     from tests.sound_clips import tone_file
 
@@ -165,26 +144,9 @@ def test_audio_to_video_holds_the_given_sound(monkeypatch, models, tmp_path) -> 
     tone = tone_file(tmp_path / "tone.wav", seconds=1.5)
     # The clip's length of sound, as ours reads it (audio to video keeps what the clip lasts).
     samples = read_audio(tone, rate=16000, channels=2)[: int(np.ceil(FRAMES / FPS * 16000))]
-    mel = waveform_to_mel(samples.T, 16000, audio.audio_vae.config)
-    with torch.no_grad():
-        encoded = audio.reference_encoder(torch.from_numpy(np.array(mel)))
-    held = encoded.shape[2]
+    hold_reference_audio(monkeypatch, reference_sound(audio, samples, 16000), round(FRAMES / FPS * 25))
     prompt = random_prompt(PIPELINE_LTX23, 5)
     recorder = install(monkeypatch, distilled_module, stack, [prompt], SEED)
-    original = reference_helpers.noise_audio_state
-
-    def held_audio_state(output_shape, noiser, conditionings, components, dtype, device, noise_scale=1.0,
-                         initial_latent=None):  # fmt: skip
-        from ltx_pipelines.retake import TemporalRegionMask
-
-        padded = torch.zeros(1, 8, round(FRAMES / FPS * 25), 16)
-        padded[:, :, :held] = encoded[:, :, :held]
-        # Retake's region mask keeps the first `held` audio latents (their ends fall before 4 * held - 1 mel frames).
-        region = TemporalRegionMask(start_time=(4 * held - 1) / 100, end_time=1e9, fps=output_shape.fps)
-        initial = padded if initial_latent is None else initial_latent
-        return original(output_shape, noiser, [region], components, dtype, device, noise_scale, initial)
-
-    monkeypatch.setattr(reference_helpers, "noise_audio_state", held_audio_state)
     with torch.no_grad():
         make_pipeline(distilled_module.DistilledPipeline, stack)(
             prompt="", seed=SEED, height=HEIGHT, width=WIDTH, num_frames=FRAMES, frame_rate=FPS, images=[]

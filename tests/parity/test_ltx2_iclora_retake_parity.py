@@ -16,7 +16,6 @@ Measured (CPU, mlx 0.32.4, torch 2.13), max over video and audio, stage 1 / stag
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlx.core as mx
@@ -24,8 +23,8 @@ import numpy as np
 import pytest
 import torch
 from mlx.utils import tree_flatten
-from safetensors.torch import save_file
 
+from tests.parity.ltx2_generate_helpers import bfloat16_stack, fused_reference, write_lora
 from tests.parity.ltx2_pipeline_reference import (
     PIPELINE_LTX23,
     Stack,
@@ -42,13 +41,9 @@ from tests.parity.ltx2_pipeline_reference import (
 import ltx_pipelines.ic_lora as ic_lora_module
 import ltx_pipelines.retake as retake_module
 from ltx_core.components.guiders import MultiModalGuiderParams
-from ltx_core.loader import LTXV_LORA_COMFY_RENAMING_MAP, LoraPathStrengthAndSDOps, SingleGPUModelBuilder
-from ltx_core.model.transformer import LTXV_MODEL_COMFY_RENAMING_MAP, LTXModelConfigurator
 from ltx_core.types import Audio
 from ltx_pipelines.utils.args import ImageConditioningInput
 
-from ltx_mlx_core.models.ltx2.config import LTX2Config
-from ltx_mlx_core.models.ltx2.keys import load_transformer
 from ltx_mlx_core.pipeline.decode import TilingConfig, decode_video, encode_video
 from ltx_mlx_core.pipeline.ltx2.guidance import DevGuidance, GuiderParams
 from ltx_mlx_core.pipeline.ltx2.ic_lora import ControlVideo, ICLoraControl, iter_ic_lora
@@ -57,7 +52,6 @@ from ltx_mlx_core.pipeline.ltx2.retake import Retake, iter_retake, regenerated_f
 from ltx_mlx_core.pipeline.ltx2.stages import LTX2Latents, StageFinished
 from ltx_mlx_core.weights.lora_mapping import LoraSpec
 from tests.parity.conftest import relative_max_error
-from tests.parity.ltx2_transformer_helpers import OFFICIAL_PREFIX, official_weights
 
 BOUND = 1e-4
 SEED = 7
@@ -82,48 +76,16 @@ def errors(ours: list[LTX2Latents], reference: list[tuple[torch.Tensor, torch.Te
 # ---------------------------------------------------------------------------------------------- IC-LoRA
 
 
-def _write_ic_lora(reference: torch.nn.Module, path: Path, downscale: int) -> None:
-    """An IC-LoRA (rank 4) on every linear layer, in the official naming, its reference factor in the metadata."""
-    generator = torch.Generator().manual_seed(9)
-    tensors = {}
-    for name, module in reference.named_modules():
-        if isinstance(module, torch.nn.Linear):
-            out_features, in_features = module.weight.shape
-            tensors[f"diffusion_model.{name}.lora_A.weight"] = torch.randn(4, in_features, generator=generator) * (
-                in_features**-0.5
-            )
-            tensors[f"diffusion_model.{name}.lora_B.weight"] = torch.randn(out_features, 4, generator=generator) * 0.5
-    save_file(tensors, str(path), metadata={"reference_downscale_factor": str(downscale)})
-
-
 def ic_lora_stack(folder: Path, downscale: int) -> tuple[Stack, Path]:
     """The pipeline stack on bfloat16-valued transformer weights; the reference's stage 1 model has the IC-LoRA
     fused by ltx-core's loader, its stage 2 model is the plain one; ours is the plain one (fused by the recipe)."""
-    stack = build_stack(PIPELINE_LTX23, transformers=1)
+    stack, checkpoint = bfloat16_stack(folder)
     plain = stack.reference_transformers[0]
-    with torch.no_grad():
-        for parameter in plain.parameters():
-            parameter.copy_(parameter.to(torch.bfloat16).float())
-    state = {name: tensor.to(torch.bfloat16).contiguous() for name, tensor in plain.state_dict().items()}
-    checkpoint = folder / "model.safetensors"
-    save_file(
-        {OFFICIAL_PREFIX + name: tensor for name, tensor in state.items()},
-        str(checkpoint),
-        metadata={"config": json.dumps({"transformer": PIPELINE_LTX23})},
+    # An IC-LoRA (rank 4) on every linear layer, its reference factor in the metadata.
+    lora = write_lora(
+        plain, folder / "ic_lora.safetensors", seed=9, metadata={"reference_downscale_factor": str(downscale)}
     )
-    lora = folder / "ic_lora.safetensors"
-    _write_ic_lora(plain, lora, downscale)
-    fused = SingleGPUModelBuilder(
-        model_class_configurator=LTXModelConfigurator,
-        model_path=str(checkpoint),
-        model_sd_ops=LTXV_MODEL_COMFY_RENAMING_MAP,
-        loras=(LoraPathStrengthAndSDOps(str(lora), LORA_STRENGTH, LTXV_LORA_COMFY_RENAMING_MAP),),
-    ).build(device=torch.device("cpu"), dtype=torch.float32)
-    stack.reference_transformers = [fused.to(torch.float32).eval(), plain]
-    ours = load_transformer(
-        official_weights(plain.state_dict()), LTX2Config.from_dict({"transformer": PIPELINE_LTX23}), dtype=mx.float32
-    )
-    stack.transformers = [ours]
+    stack.reference_transformers = [fused_reference(checkpoint, lora, LORA_STRENGTH), plain]
     return stack, lora
 
 
