@@ -41,6 +41,12 @@ def add_lora_arguments(parser: argparse.ArgumentParser, control: bool = False) -
     )
     if control:
         parser.add_argument(
+            "--keyframes",
+            action="store_true",
+            help="every --image guides as a keyframe, one at frame 0 too (keyframe interpolation); without it an "
+            "image at frame 0 is the clip's first frame. LTX-2 models only",
+        )
+        parser.add_argument(
             "--control",
             default=None,
             metavar="PATH[:STRENGTH]",
@@ -51,6 +57,7 @@ def add_lora_arguments(parser: argparse.ArgumentParser, control: bool = False) -
 
 def apply_lora_arguments(request: GenerationRequest, args: argparse.Namespace) -> None:
     request.loras = [LoraRef(*parse_strength_spec(spec, "--lora")) for spec in getattr(args, "lora", [])]
+    request.keyframes = bool(getattr(args, "keyframes", False))
     control = getattr(args, "control", None)
     if control:
         request.control_path, request.control_strength = parse_strength_spec(control, "--control")

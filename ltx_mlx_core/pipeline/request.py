@@ -160,6 +160,9 @@ class GenerationRequest:
     with_audio: bool = True
     audio_path: str | None = None
     audio_start: float = 0.0
+    # LTX-2 family: every image guides as an appended keyframe, one at frame 0 too (keyframe interpolation,
+    # as ltx-pipelines' KeyframeInterpolationPipeline); off: an image at frame 0 replaces the first latents.
+    keyframes: bool = False
     # LTX-2 family: LoRA files fused into the transformer (with `control_path`, the IC-LoRA(s) the control
     # clip was trained for, applied to the first stage only).
     loras: list[LoraRef] = field(default_factory=list)

@@ -38,6 +38,7 @@ def validate_ltx2_extras(request: Any, sound_model: bool) -> None:
             ("LoRAs", request.loras),
             ("control", request.control_path),
             ("retake", request.retake_path),
+            ("keyframes", request.keyframes),
         )
         if present
     ]

@@ -15,13 +15,13 @@ stage 1 (the request's LoRA).
 What a request can express decides the reference each flow is compared with: images at frame 0 replace
 the first latents and images elsewhere are appended (`combined_image_conditionings`), so keyframe images
 at the first and last frames match the distilled and dev two-stage pipelines given those images. The
-reference's KeyframeInterpolationPipeline appends the frame-0 image as a guiding keyframe too; the core
-has that placement (Placement.KEYFRAME, proved in test_ltx2_pipeline_parity) but a request cannot ask
-for it.
+reference's KeyframeInterpolationPipeline appends the frame-0 image as a guiding keyframe too: a request
+asks for that with `keyframes=True` (`--keyframes`).
 
 Measured (CPU, mlx 0.32.4, torch 2.13), max relative error over every stage's video and audio latents
 (two-stage: stage 1 and stage 2; one-stage and retake: the one stage):
   keyframes at frames 0 and 16 (150x100 photos), distilled 7.4e-7; dev two-stage guided 3.4e-6;
+  keyframe interpolation (`keyframes=True`) against KeyframeInterpolationPipeline: 2.9e-6;
   extension by a 9-frame H.264 clip with AAC sound at frame 0 (distilled): 9.2e-7;
   dev two-stage, CFG + STG + modality + rescale on both streams, 3 steps, distilled LoRA in stage 2: 3.3e-6;
   dev one-stage, the same guidance: 2.4e-6;
@@ -59,6 +59,7 @@ from tests.parity.ltx2_pipeline_reference import PIPELINE_LTX23, Stack, install,
 # isort: split
 import ltx_pipelines.distilled as distilled_module
 import ltx_pipelines.ic_lora as ic_lora_module
+import ltx_pipelines.keyframe_interpolation as keyframe_module
 import ltx_pipelines.retake as retake_module
 import ltx_pipelines.ti2vid_one_stage as one_stage_module
 import ltx_pipelines.ti2vid_two_stages as two_stage_module
@@ -173,6 +174,28 @@ def test_keyframes_at_the_first_and_last_frame(monkeypatch, models, tmp_path, va
         width=WIDTH, height=HEIGHT, num_frames=FRAMES, conditioning=items, with_audio=False,
     )  # fmt: skip
     check(f"keyframes {variant}", stage_errors(stages, recorder.stages))
+
+
+def test_keyframe_interpolation(monkeypatch, models, tmp_path) -> None:
+    """`keyframes=True`: every image guides as an appended keyframe, frame 0 included, as the reference's
+    KeyframeInterpolationPipeline (dev, guided stage 1, distilled LoRA in stage 2)."""
+    specs = [("first.png", 0, 1.0), ("last.png", FRAMES - 1, 0.9)]
+    ours_photos, reference_images = photos(4, tuple(p for p, _, _ in specs))
+    prompt, negative = random_prompt(PIPELINE_LTX23, 5), random_prompt(PIPELINE_LTX23, 6)
+    stack = models.dev_stack()
+    recorder = install(monkeypatch, keyframe_module, stack, [prompt, negative], SEED, images=reference_images)
+    with torch.no_grad():
+        make_pipeline(keyframe_module.KeyframeInterpolationPipeline, stack)(
+            prompt="", negative_prompt="", seed=SEED, height=HEIGHT, width=WIDTH, num_frames=FRAMES,
+            frame_rate=FPS, num_inference_steps=DEV_STEPS, **guiders(),
+            images=[ImageConditioningInput(p, f, s) for p, f, s in specs],
+        )  # fmt: skip
+    items = [ConditioningItem(frames=ours_photos[p][None], frame=f, strength=s) for p, f, s in specs]
+    stages, _ = generate(
+        models.dev(), tmp_path / "job", prompt.ours, negative.ours, overrides=DEV_OVERRIDES,
+        width=WIDTH, height=HEIGHT, num_frames=FRAMES, conditioning=items, keyframes=True, with_audio=False,
+    )  # fmt: skip
+    check("keyframe interpolation", stage_errors(stages, recorder.stages))
 
 
 # ---------------------------------------------------------------------------------------------- extension

@@ -23,7 +23,7 @@ import numpy as np
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
 from ltx_mlx_core.models.ltx2.mel import waveform_to_mel
-from ltx_mlx_core.pipeline.ltx2.job import AudioCondition, MediaSource, VisualCondition
+from ltx_mlx_core.pipeline.ltx2.job import AudioCondition, MediaSource, Placement, VisualCondition
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.media import crf_compress, load_item_frames, resize_frames
 from ltx_mlx_core.pipeline.request import GenerationRequest
@@ -68,7 +68,8 @@ def visual_conditions(request: GenerationRequest) -> tuple[VisualCondition, ...]
         frames = load_item_frames(item, request.num_frames, (request.height, request.width))
         if frames.shape[0] == 1:
             frames = crf_compress(frames, IMAGE_CRF)
-        conditions.append(VisualCondition(pixel_source(frames), item.frame, item.strength))
+        placement = Placement.KEYFRAME if request.keyframes and frames.shape[0] == 1 else Placement.AUTO
+        conditions.append(VisualCondition(pixel_source(frames), item.frame, item.strength, placement))
     return tuple(conditions)
 
 
