@@ -2,7 +2,7 @@
 
 Run under a virtual X server so the real platform plugin draws the widgets:
     xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python tools/make_lora_screenshots.py [light|dark]
-The window keeps its default size; the form column is scrolled to show the LoRA list (a style LoRA at
+The window keeps its default size; the form shows its "LoRAs · control clip" tab with the LoRA list (a style LoRA at
 0.8, a detail LoRA switched off at -0.5, a depth IC-LoRA) and a depth control clip at strength 0.9.
 The LoRA files are placeholders (the list does not read them; the engine does, at Generate). Writes
 docs/screenshots/generation-form-loras[-dark].png. It uses a throw-away LTX_MLX_HOME.
@@ -86,14 +86,19 @@ def main() -> int:
     window.show()
     OUT.mkdir(parents=True, exist_ok=True)
 
+    form = window.form
+
+    def show_tab() -> None:
+        form.tabs.setCurrentIndex(form.extras_tab)
+        QTimer.singleShot(500, grab)  # after the column's layout has settled on the taller tab
+
     def grab() -> None:
-        form = window.form
         form.scroll.ensureWidgetVisible(form.control, 0, 8)
         form.grab().save(str(OUT / f"generation-form-loras{suffix}.png"))
         print("wrote", OUT / f"generation-form-loras{suffix}.png")
         app.quit()
 
-    QTimer.singleShot(1500, grab)
+    QTimer.singleShot(1500, show_tab)
     app.exec()
     window.service.shutdown()
     return 0

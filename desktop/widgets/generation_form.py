@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from desktop.model_choices import NO_AUDIO_INPUT_REASON, NO_CONTROL_REASON, NO_LORA_REASON, ModelChoice
 from desktop.widgets.advanced_settings import AdvancedSettings
@@ -56,10 +56,8 @@ class GenerationForm(QWidget):
         column = QVBoxLayout(fields)
         column.addWidget(self.prompt_panel, 2)
         column.addWidget(self.conditioning)
-        column.addWidget(self.loras)
-        column.addWidget(self.control)
         column.addWidget(self.gen_settings)
-        column.addWidget(self.advanced)
+        column.addWidget(self._option_tabs())
         column.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
@@ -80,6 +78,32 @@ class GenerationForm(QWidget):
         self.loras.changed.connect(lambda: self.control.set_has_lora(bool(self.loras.loras())))
         self._model_changed(self.gen_settings.model_choice())
 
+    def _option_tabs(self) -> QTabWidget:
+        """Advanced settings and the LoRA list with the control clip share one place: the form fits the
+        window's first size whole (tests/desktop/test_window_layout.py), and each tab shows all of its part."""
+        self.advanced.setTitle("")  # the tab names it
+        extras = QWidget()
+        extras_column = QVBoxLayout(extras)
+        extras_column.setContentsMargins(0, 0, 0, 0)
+        extras_column.addWidget(self.loras)
+        extras_column.addWidget(self.control)
+        extras_column.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.advanced, "Advanced")
+        self.tabs.addTab(extras, "")
+        self.extras_tab = 1
+        self.loras.changed.connect(self._name_extras_tab)
+        self.control.changed.connect(self._name_extras_tab)
+        self._name_extras_tab()
+        return self.tabs
+
+    def _name_extras_tab(self) -> None:
+        """'LoRAs (2) · control clip': what is set shows on the tab while Advanced is in front."""
+        on = sum(row.is_on() for row in self.loras.rows)
+        loras = f"LoRAs ({on})" if self.loras.rows else "LoRAs"
+        self.tabs.setTabText(self.extras_tab, f"{loras} · control clip" + (" ✓" if self.control.path else ""))
+        self.tabs.setTabToolTip(self.extras_tab, self.loras.unavailable or "LoRA files and an IC-LoRA control clip")
+
     def _model_changed(self, choice: ModelChoice | None) -> None:
         """Options the chosen model's family does not have are disabled with the reason, never ignored."""
         self.advanced.set_model_choice(choice)
@@ -87,6 +111,7 @@ class GenerationForm(QWidget):
         self.loras.set_unavailable(None if choice is not None and choice.takes_loras else NO_LORA_REASON)
         self.control.set_unavailable(NO_CONTROL_REASON if choice is None else choice.control_unavailable)
         self.control.set_has_lora(bool(self.loras.loras()))
+        self._name_extras_tab()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._fields and event.type() == QEvent.Type.LayoutRequest:

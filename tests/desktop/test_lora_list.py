@@ -52,6 +52,7 @@ def form(qtbot) -> GenerationForm:
     form.gen_settings.set_models(models(), TINY_LTX2_ID)
     form.prompt_panel.set_prompt("rain on a tin roof")
     form.show()
+    form.tabs.setCurrentIndex(form.extras_tab)  # Advanced is in front at first
     return form
 
 
@@ -68,6 +69,7 @@ def test_loras_from_the_dialog_and_a_drop_go_into_the_request_when_switched_on(f
     first, second = form.loras.rows
     assert (first.path, second.path) == (str(style), str(detail))
     assert first.strength() == 1.0 and first.is_on() and not form.loras.hint.isVisible()
+    assert form.tabs.tabText(form.extras_tab) == "LoRAs (2) · control clip"
     second.slider.setValue(-150)  # the slider moves the spin box: strength -1.5
     assert second.spin.value() == -1.5
     first.spin.setValue(0.35)
@@ -75,6 +77,7 @@ def test_loras_from_the_dialog_and_a_drop_go_into_the_request_when_switched_on(f
     assert form.build_request().loras == [LoraRef(str(style), 0.35), LoraRef(str(detail), -1.5)]
     first.enabled_box.setChecked(False)
     assert form.build_request().loras == [LoraRef(str(detail), -1.5)]
+    assert form.tabs.tabText(form.extras_tab) == "LoRAs (1) · control clip"
     assert (second.spin.minimum(), second.spin.maximum()) == (-2.0, 2.0)
     form.loras.add_paths([str(detail)])  # listed once
     assert len(form.loras.rows) == 2
@@ -90,6 +93,7 @@ def test_a_0_9_model_disables_loras_and_control_with_the_reason_and_keeps_them(f
     assert form.gen_settings.select_model("tiny")
     assert not form.loras.isEnabled() and form.loras.toolTip() == NO_LORA_REASON
     assert not form.control.isEnabled() and form.control.toolTip() == NO_CONTROL_REASON
+    assert form.tabs.tabToolTip(form.extras_tab) == NO_LORA_REASON
     request = form.build_request()
     assert request.loras == [] and request.control_path is None
     request.validate()  # nothing an LTX-Video model would refuse
