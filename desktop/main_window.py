@@ -162,7 +162,8 @@ class MainWindow(QMainWindow):
         a.make_tiny_ltx2.triggered.connect(lambda: self.open_model_manager().make_tiny(LTX2))
         a.about.triggered.connect(self.show_about)
         a.open_log_folder.triggered.connect(lambda: self._open_folder(paths.log_dir()))
-        self.conditioning.rejected.connect(self.show_error)
+        for source in (self.conditioning, self.form.loras, self.form.control):
+            source.rejected.connect(self.show_error)
         self.preview.load_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
         self.preview.sound_unavailable.connect(
             lambda reason: self.statusBar().showMessage(f"No sound: {reason}. Clips play without sound.", 15000)
@@ -236,6 +237,10 @@ class MainWindow(QMainWindow):
             return None
         if not self.prompt_panel.prompt():
             self.show_error("Write a prompt first: it describes the video to generate.")
+            return None
+        problem = self.form.problem()
+        if problem:
+            self.show_error(problem)
             return None
         self.save_settings()
         return self.generate_with(self.build_request())

@@ -26,6 +26,17 @@ SILENT_REASON = "LTX-Video 0.9.x models make silent video; choose an LTX-2 model
 NO_AUDIO_INPUT_REASON = (
     "LTX-Video 0.9.x models cannot follow a sound; choose an LTX-2 model (LTX-2, 2.3, 2.5) to make video to it"
 )
+NO_LORA_REASON = (
+    "LoRAs work with LTX-2 models (LTX-2, 2.3, 2.5); choose one to use LoRAs (LTX-Video 0.9.x models take none here)"
+)
+NO_CONTROL_REASON = (
+    "An IC-LoRA control clip works with distilled LTX-2 models only (LTX-Video 0.9.x models take none); "
+    "choose a distilled LTX-2 model"
+)
+DEV_CONTROL_REASON = (
+    "IC-LoRA control runs on distilled weights (as the reference pipeline); this is a dev model: "
+    "choose a distilled LTX-2 model"
+)
 OWN_RECIPE_REASON = (
     "LTX-2 models run their family's own recipe (its steps and guidance); the LTX-Video schedules and "
     "guidance settings do not apply to them"
@@ -45,6 +56,8 @@ class ModelChoice:
     is_test_model: bool = False
     # Width and height must be multiples of this (LTX-2's two-stage recipes halve the size first).
     side_multiple: int = 32
+    # Distilled weights (the IC-LoRA control recipe runs on these only); dev weights are not.
+    distilled: bool = True
 
     @property
     def makes_sound(self) -> bool:
@@ -59,6 +72,17 @@ class ModelChoice:
     def uses_pipeline_configs(self) -> bool:
         """Whether the LTX-Video pipeline YAMLs (step schedules) and guidance overrides apply."""
         return self.family == LTXV
+
+    @property
+    def takes_loras(self) -> bool:
+        return self.family == LTX2
+
+    @property
+    def control_unavailable(self) -> str | None:
+        """Why an IC-LoRA control clip cannot guide it, or None when one can."""
+        if self.family != LTX2:
+            return NO_CONTROL_REASON
+        return None if self.distilled else DEV_CONTROL_REASON
 
     @property
     def abilities(self) -> str:
@@ -91,6 +115,13 @@ def side_multiple(model_id: str) -> int:
     return _side_multiple(Path(model_id).name, LTX2 if makes_sound(model_id) else LTXV)
 
 
+def _distilled(model_id: str) -> bool:
+    """Whether a model has distilled weights: by the catalog; the test models and unknown folders are
+    taken as distilled (the engine refuses a control clip on dev weights with its own sentence)."""
+    entry = CATALOG.get(model_id)
+    return entry is None or entry.variant == "distilled"
+
+
 def _group(model_id: str, is_test_model: bool) -> str:
     if is_test_model:
         return TEST_GROUP
@@ -110,6 +141,7 @@ def model_choices() -> list[ModelChoice]:
             status.family,
             status.is_test_model,
             _side_multiple(status.model_id, status.family),
+            _distilled(status.model_id),
         )
         for status in list_models()
     ]
@@ -123,4 +155,14 @@ def choice_for(model_id: str, choices: list[ModelChoice] | None = None) -> Model
         if choice.model_id == model_id:
             return choice
     family = LTX2 if makes_sound(model_id) else LTXV
-    return ModelChoice(model_id, Path(model_id).name, OTHER_GROUP, 0, True, family, False, side_multiple(model_id))
+    return ModelChoice(
+        model_id,
+        Path(model_id).name,
+        OTHER_GROUP,
+        0,
+        True,
+        family,
+        False,
+        side_multiple(model_id),
+        _distilled(Path(model_id).name),
+    )

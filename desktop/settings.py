@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "seed": 42,
     "seed_locked": False,
     "with_audio": True,  # LTX-2 family models make sound with the video
+    "loras": [],  # LTX-2 family: [{"path", "strength", "enabled"}], the form's LoRA list
+    "control_path": None,  # LTX-2 family: the IC-LoRA control clip
+    "control_strength": 1.0,
     "steps_preset": "default",
     "guidance_scale": None,  # None = the pipeline config's value
     "stg_scale": None,
@@ -114,6 +117,8 @@ def save_window_settings(window, settings: AppSettings) -> None:
     """The main window's form, prompts, geometry and dock layout -> the settings file."""
     settings.update(window.gen_settings.values())
     settings.update(window.advanced.values())
+    settings.set("loras", window.form.loras.values())
+    settings.update(window.form.control.values())
     settings.set("prompt", window.prompt_panel.prompt_edit.toPlainText())
     settings.set("negative_prompt", window.prompt_panel.negative_prompt())
     settings.set("window_geometry", bytes(window.saveGeometry().toHex()).decode())
@@ -124,6 +129,8 @@ def save_window_settings(window, settings: AppSettings) -> None:
 def restore_window_settings(window, settings: AppSettings) -> None:
     window.gen_settings.set_values({key: settings.get(key) for key in FORM_KEYS})
     window.advanced.set_values({key: settings.get(key) for key in ADVANCED_KEYS})
+    window.form.loras.set_values(settings.get("loras"))
+    window.form.control.set_values({key: settings.get(key) for key in ("control_path", "control_strength")})
     window.prompt_panel.set_prompt(settings.get("prompt") or "")
     window.prompt_panel.set_negative_prompt(settings.get("negative_prompt"))
     window.conditioning.set_max_frame(window.gen_settings.num_frames() - 1)

@@ -39,7 +39,10 @@ class TimelineControls(QWidget):
         self.bridge = QPushButton("Bridge")
         self.bridge.setToolTip("Generate a clip joining the selected clip's end to the next clip's start")
         self.retake = QPushButton("Retake")
-        self.retake.setToolTip("Regenerate the shift-dragged range, conditioned on the frames around it")
+        self.retake.setToolTip(
+            "Regenerate the shift-dragged range: an LTX-2 clip by its model's own retake (picture and sound), "
+            "other clips conditioned on the frames around it"
+        )
         self.regenerate = QPushButton("Regenerate")
         self.regenerate.setToolTip("Run the clip's request again with a new seed or the edited prompt")
         self.take = QComboBox()

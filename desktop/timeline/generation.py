@@ -2,6 +2,8 @@
 
 Extend, bridge and image clips become new clips (InsertClip); regenerate and
 retake become new takes (AddTake), so earlier versions stay one switch away.
+An LTX-2 model's native retake gives the whole clip back up to its last 8k+1 frame;
+the frames after that follow from the retaken file, with their sound.
 Extend ×N chains: each finished extension submits the next from the new clip.
 """
 
@@ -44,6 +46,20 @@ def splice_retake(original: Path, generated: Path, plan: PlannedJob, output: Pat
     parts.append(Segment(str(generated), plan.context_before, plan.context_before + count))
     if start + count < info.frames:
         parts.append(Segment(str(original), start + count, None))
+    return stitch(
+        parts, output, fps, crf=12, preset="fast", size=(info.width - info.width % 2, info.height - info.height % 2)
+    )
+
+
+def add_retake_tail(original: Path, generated: Path, output: Path, fps: float) -> Path:
+    """A native retake's result with the original's frames after it (those past the last 8k+1) and their
+    sound, at the original's size; the result itself when it already is the whole clip."""
+    info, made = probe_video(original), probe_video(generated)
+    if made.frames >= info.frames and (made.width, made.height) == (info.width, info.height):
+        return generated
+    parts = [Segment(str(generated), 0, None)]
+    if made.frames < info.frames:
+        parts.append(Segment(str(original), made.frames, None))
     return stitch(
         parts, output, fps, crf=12, preset="fast", size=(info.width - info.width % 2, info.height - info.height % 2)
     )
@@ -163,17 +179,24 @@ class TimelineJobs(QObject):
 
     def _land_take(self, plan: PlannedJob, project: Project, path: Path, request: dict) -> str:
         clip = project.clip(plan.clip_id)
+        made = path
+        if plan.request.retake_path is not None:  # the model's own retake: the clip whole, up to its tail
+            path = add_retake_tail(
+                Path(plan.request.retake_path), made, made.with_name(f"{made.stem}-whole.mp4"), project.fps
+            )
+        elif plan.kind == "retake":
+            path = splice_retake(
+                project.media_path(clip), made, plan, made.with_name(f"{made.stem}-spliced.mp4"), project.fps
+            )
         if plan.kind == "retake":
-            spliced = path.with_name(f"{path.stem}-spliced.mp4")
-            splice_retake(project.media_path(clip), path, plan, spliced, project.fps)
             request["retake"] = {
                 "start": plan.retake_start,
                 "count": plan.retake_count,
-                "generated": self._media_reference(path),
+                "generated": self._media_reference(made),
+                "native": plan.request.retake_path is not None,
             }
             base = clip.take.request or {}
             request = {**base, "retake": request["retake"], "retake_request": request} if base else request
-            path = spliced
         number = len(clip.takes) + 1
         info = probe_media(path)
         take = Take(

@@ -10,7 +10,9 @@ multiple of 8, so the context lengths and retake ranges are rounded here.
 - Bridge: A's last K frames at frame 0 and B's first K frames at the end; the
   result drops its first K frames (overlap) and its last K (trim_out).
 - Retake: frames before the range at frame 0 and frames after it at the end;
-  only the middle replaces the range (spliced into a new take).
+  only the middle replaces the range (spliced into a new take). A clip made by an LTX-2
+  model is retaken natively instead: the request names the clip and the range in seconds,
+  and the model regenerates that stretch, picture and sound, holding the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from pathlib import Path
 
 from desktop.model_choices import side_multiple
 from desktop.project import Clip, Project, ProjectError
-from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, nearest_valid_frames
+from ltx_mlx_core.errors import LtxMlxError
+from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest, makes_sound, nearest_valid_frames
+from ltx_mlx_core.video.probe import probe_media
 
 DEFAULT_CONTEXT_FRAMES = 9
 DEFAULT_NEW_FRAMES = 97
@@ -71,6 +75,8 @@ def base_request(project: Project, clip: Clip | None) -> GenerationRequest:
     if clip is not None and clip.take.request:
         request = GenerationRequest.from_dict(copy.deepcopy(clip.take.request))
         request.conditioning = []
+        # A native retake's or a controlled clip's request names files for that job only.
+        request.retake_path, request.control_path = None, None
         return request
     request = GenerationRequest(prompt="", width=project.width, height=project.height, fps=project.fps)
     if project.model:
@@ -192,6 +198,8 @@ def build_retake(
     The range may change by a few frames (see `retake_span`); the plan says which frames are replaced.
     """
     clip = project.clip(clip_id)
+    if makes_sound(base_request(project, clip).model):
+        return build_native_retake(project, clip, start, count, prompt, seed)
     lo, hi = clip.trim_in + clip.overlap_in, clip.end
     start = max(lo, min(start, hi - 1))
     count = max(1, min(count, hi - start))
@@ -217,6 +225,51 @@ def build_retake(
         retake_count=span,
         context_before=before,
         label=f"Retake {start}–{start + span - 1}",
+    )
+
+
+def build_native_retake(
+    project: Project, clip: Clip, start: int, count: int, prompt: str | None = None, seed: int | None = None
+) -> PlannedJob:
+    """An LTX-2 model's own retake of source frames [start, start+count): the whole clip goes in (its
+    frames up to the last whole 8k+1, at its size rounded down to multiples of 32) and the model
+    regenerates the range, picture and sound; the frames after the last 8k+1 follow unchanged when it lands.
+    """
+    source = project.media_path(clip)
+    try:
+        info = probe_media(source)
+    except LtxMlxError as error:
+        raise ProjectError(str(error)) from None
+    usable = context_length(info.frames, info.frames)
+    if usable < 9:
+        raise ProjectError(f"This clip has {info.frames} frames; a retake needs at least 9.")
+    lo, hi = clip.trim_in + clip.overlap_in, min(clip.end, usable)
+    if start >= hi:
+        raise ProjectError(
+            f"The model retakes frames 0–{usable - 1} of this clip (whole 8k+1 frames); select a range before "
+            f"frame {hi}."
+        )
+    start = max(lo, start)
+    count = max(1, min(count, hi - start))
+    request = base_request(project, clip)
+    _finish(request, prompt, seed, usable)
+    request.width, request.height = info.width // 32 * 32, info.height // 32 * 32
+    if min(request.width, request.height) < 32:
+        raise ProjectError(f"This clip is {info.width}x{info.height}; a retake needs at least 32x32.")
+    request.fps = info.fps
+    request.audio_path = None
+    request.retake_path = str(source)
+    request.retake_start, request.retake_end = start / info.fps, (start + count) / info.fps
+    request.step_cache = "off"  # the retake recipe has no step cache
+    request.config_overrides = {k: v for k, v in request.config_overrides.items() if k != "pipeline"}
+    return PlannedJob(
+        "retake",
+        request,
+        clip.id,
+        retake_start=start,
+        retake_count=count,
+        label=f"Retake {start}–{start + count - 1}",
+        extra={"native": True},
     )
 
 

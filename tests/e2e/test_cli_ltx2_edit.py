@@ -6,16 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlx.core as mx
-import numpy as np
 import pytest
 
-from ltx_mlx_core.models.ltx2.config import LTX2Config
-from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.video.probe import probe_media
-from ltx_mlx_core.weights.tiny_ltx2 import LTX2ModelShapes
-from tests.core.lora_helpers import layer_shape, linear_paths, official_module, random_pair, write_lora_file
 from tests.e2e.cli import run_cli
+from tests.ltx2_loras import tiny_lora
 from tests.sound_clips import sound_clip
 
 SIZE = ["--width", "128", "--height", "128", "--fps", "24", "--quiet"]
@@ -26,22 +21,6 @@ def ltx2_home(home: Path) -> Path:
     made = run_cli("models", "make-tiny", "--family", "ltx2", env_home=home)
     assert made.returncode == 0, made.stderr
     return home
-
-
-def tiny_lora(path: Path, seed: int = 0, wrong_first: bool = False, metadata: dict | None = None) -> Path:
-    """A rank-2 LoRA on every linear layer of the tiny LTX-2 transformer (official naming)."""
-    model = LTX2Transformer(LTX2Config.from_dict(LTX2ModelShapes().transformer))
-    rng = np.random.default_rng(seed)
-    pairs = {}
-    for index, name in enumerate(linear_paths(model)):
-        out_features, in_features = layer_shape(model, name)
-        down, up = random_pair(out_features, in_features + (3 if wrong_first and index == 0 else 0), 2, rng)
-        pairs[official_module(name)] = (down * 0.1, up)
-    write_lora_file(path, pairs)
-    if metadata:
-        tensors = mx.load(str(path))
-        mx.save_safetensors(str(path), tensors, metadata=metadata)
-    return path
 
 
 def generate(home: Path, *args: str):
