@@ -1,0 +1,273 @@
+"""LTX-2.3 22B side by side in one run on one device: ours, ltx-core 1.0.0 (PyTorch), mlx-video-with-audio.
+
+    python tests/perf/compare_ltx2.py --json out.json                         # GPU, 768x512x121 with audio
+    python tests/perf/compare_ltx2.py --tiny --layers 2 --width 64 --height 64 --frames 17 \
+        --stages reference,ours,q4,q4-stream --repeats 2                        # CPU smoke (toy widths)
+    bash tests/perf/device_run.sh ltx2      # on the lent GPU: .whl carries ltx-core and mlx-video-with-audio
+
+Random weights of the release's exact shapes (ltx_mlx_core/weights/ltx2_full_size.py), bf16.
+Stages (run in the order of STAGES, each one's models freed before the next, so peaks do not overlap):
+  reference   ltx-core's LTXModel: one distilled step over the video and audio tokens
+  ref-vae     ltx-core's video decoder, the whole clip at once
+  ours        our step (bench/workloads_ltx2.py: block evaluation as the denoise loop does it)
+  vae         our video decode (tiling as the pipeline picks it for the device's memory)
+  audio       our audio decode + BWE vocoder (models/ltx2/audio_decode.py iter_decode_audio), float32
+  peer        mlx-video-with-audio's LTXModel, one evaluation per step as its generate loop does
+  q8, q4      our step with 8-/4-bit weights, resident (Mac budgets: the GPU peak incl. weights)
+  q4-stream   4-bit blocks streamed from a file every step (residency stream_blocks; the product's
+              loader refuses quantisation + streaming today, so this stages the combination here)
+Each: warm-up, then timed repeats; median seconds and the peak memory while timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import gc
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import mlx.core as mx  # noqa: E402
+from mlx.utils import tree_flatten  # noqa: E402
+
+from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
+from ltx_mlx_core.bench.workloads_ltx2 import (  # noqa: E402
+    AVShape,
+    ltx2_step_inputs,
+    ltx2_step_workload,
+    random_ltx2_transformer,
+)
+from ltx_mlx_core.models.ltx2.config import PRESETS, LTX2Config  # noqa: E402
+from ltx_mlx_core.pipeline.latents import latent_grid  # noqa: E402
+from tests.perf.ltx2_budgets import quantized_step, streamed_step  # noqa: E402
+from tests.perf.ltx2_decode_workloads import ours_audio_decode, ours_video_decode, video_vae_config  # noqa: E402
+
+GIB = 1 << 30
+STAGES = ("reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "vae", "ref-vae")
+DEFAULT_STAGES = ",".join(STAGES)
+log = logging.getLogger("compare_ltx2")
+
+
+def _free() -> None:
+    gc.collect()
+    mx.synchronize()
+    mx.clear_cache()
+    if "torch" in sys.modules:
+        import torch  # noqa: PLC0415  (only when a reference stage loaded it)
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _row(stage: str, timing: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    row = {"stage": stage, **timing, **extra}
+    print(
+        f"{stage:10s} median {row['median_s']:.4f} s (min {row['min_s']:.4f}, max {row['max_s']:.4f}, "
+        f"n={row['repeats']}), peak {row['peak_memory_bytes'] / GIB:.2f} GiB "
+        + " ".join(f"{k}={v}" for k, v in extra.items()),
+        flush=True,
+    )
+    return row
+
+
+@dataclass
+class _Context:
+    args: argparse.Namespace
+    config: LTX2Config
+    shape: AVShape
+    dtype: mx.Dtype
+    rows: list[dict[str, Any]]
+    report: dict[str, Any]
+
+    def timed(self, stage: str, fn, repeats: int | None = None, **extra: Any) -> None:
+        timing = time_mlx(fn, repeats or self.args.repeats, self.args.warmup).to_dict()
+        self.rows.append(_row(stage, timing, **extra))
+
+
+def _torch_side(context: _Context):
+    import torch  # noqa: PLC0415  (the reference stages alone need torch)
+
+    from tests.perf import ltx2_reference_workloads as ref  # noqa: PLC0415
+
+    device = ref.torch_device()
+    context.report["torch_version"] = torch.__version__
+    context.report["torch_device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    return ref, device, torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def _reference(context: _Context) -> None:
+    ref, device, torch_dtype = _torch_side(context)
+    model = ref.reference_transformer(context.config, device, torch_dtype)
+    video, audio = ltx2_step_inputs(
+        _inputs_model(context.config, context.dtype), context.shape, per_token_timesteps=False
+    )
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    fn = ref.reference_step(model, video, audio, torch_dtype)
+    timing = ref.time_torch(fn, device, context.args.repeats, context.args.warmup)
+    context.rows.append(_row("reference", timing, weights_bytes=weights))
+
+
+def _reference_vae(context: _Context) -> None:
+    ref, device, torch_dtype = _torch_side(context)
+    decoder = ref.reference_video_decoder(video_vae_config(), device, torch_dtype)
+    grid = latent_grid(context.shape.frames, context.shape.height, context.shape.width)
+    latents = mx.random.normal((1, *grid, 128)).astype(context.dtype)
+    fn = ref.reference_decode(decoder, latents, torch_dtype)
+    context.rows.append(_row("ref-vae", ref.time_torch(fn, device, context.args.vae_repeats, 1)))
+
+
+def _weights(model) -> int:
+    return sum(v.nbytes for _, v in tree_flatten(model.parameters()))
+
+
+def _ours(context: _Context) -> None:
+    model = random_ltx2_transformer(context.config, context.dtype)
+    context.timed("ours", ltx2_step_workload(model, context.shape), weights_bytes=_weights(model))
+
+
+def _vae(context: _Context) -> None:
+    context.timed("vae", ours_video_decode(context.shape, context.dtype), context.args.vae_repeats)
+
+
+def _audio(context: _Context) -> None:
+    fn, samples = ours_audio_decode(context.shape)
+    context.timed("audio", fn, samples=samples)
+
+
+def _peer(context: _Context) -> None:
+    from tests.perf.ltx2_peer_workloads import peer_step, peer_transformer  # noqa: PLC0415
+
+    model = peer_transformer(context.config, context.dtype)
+    video, audio = ltx2_step_inputs(
+        _inputs_model(context.config, context.dtype), context.shape, per_token_timesteps=False
+    )
+    context.timed("peer", peer_step(model, video, audio), weights_bytes=_weights(model))
+
+
+def _quantized(bits: int):
+    def stage(context: _Context) -> None:
+        model = quantized_step(context.config, context.dtype, bits)
+        context.timed(f"q{bits}", ltx2_step_workload(model, context.shape), weights_bytes=_weights(model))
+
+    return stage
+
+
+def _q4_stream(context: _Context) -> None:
+    model = quantized_step(context.config, context.dtype, 4)
+    with tempfile.TemporaryDirectory(dir=context.args.scratch) as folder:
+        model, file_bytes = streamed_step(model, Path(folder))
+        _free()
+        fn = ltx2_step_workload(model, context.shape)
+        context.timed("q4-stream", fn, weights_bytes=_weights(model), streamed_bytes_per_step=file_bytes)
+        del fn, model
+
+
+STAGE_RUNNERS = {
+    "reference": _reference,
+    "ref-vae": _reference_vae,
+    "ours": _ours,
+    "vae": _vae,
+    "audio": _audio,
+    "peer": _peer,
+    "q8": _quantized(8),
+    "q4": _quantized(4),
+    "q4-stream": _q4_stream,
+}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    on_gpu = mx.default_device().type == mx.gpu
+    dtype = mx.bfloat16 if on_gpu else mx.float32
+    config = PRESETS["ltx-2.3-22b"]
+    if args.layers:
+        config = dataclasses.replace(config, num_layers=args.layers)
+    if args.tiny:  # CPU smoke: the release's structure at toy widths
+        config = dataclasses.replace(
+            config,
+            num_attention_heads=2,
+            attention_head_dim=64,
+            cross_attention_dim=128,
+            audio_num_attention_heads=2,
+            audio_attention_head_dim=32,
+            audio_cross_attention_dim=64,
+        )
+    shape = AVShape(args.width, args.height, args.frames)
+    stages = args.stages.split(",")
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"unknown stages {sorted(unknown)}; known: {DEFAULT_STAGES}")
+    report: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "mlx_version": mx.__version__,
+        "mlx_device": str(mx.default_device()),
+        "model": "ltx-2.3-22b (distilled step shapes)",
+        "layers": config.num_layers,
+        "video": f"{shape.width}x{shape.height}x{shape.frames}",
+        "tokens": {"video": shape.video_tokens, "audio": shape.audio_tokens},
+        "dtype": str(dtype),
+        "rows": [],
+    }
+    rows = report["rows"]
+    context = _Context(args, config, shape, dtype, rows, report)
+    for stage in STAGES:
+        if stage in stages:
+            try:
+                STAGE_RUNNERS[stage](context)
+            except Exception as error:  # one stage's failure must not cost the others' numbers
+                log.exception("stage %s failed", stage)
+                rows.append({"stage": stage, "error": f"{type(error).__name__}: {error}"})
+            _free()
+            report["ratios"] = ratios(report)
+            if args.json:  # after every stage: a run cut short keeps what it measured
+                args.json.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _inputs_model(config, dtype):
+    """A one-block model of the same widths: the step's inputs depend only on the widths (same seeds)."""
+    return random_ltx2_transformer(dataclasses.replace(config, num_layers=1), dtype)
+
+
+def ratios(report: dict[str, Any]) -> dict[str, float]:
+    by = {row["stage"]: row for row in report["rows"] if "median_s" in row}
+    out = {}
+    for ours, other in (("ours", "reference"), ("ours", "peer"), ("vae", "ref-vae"), ("q4-stream", "q4")):
+        if ours in by and other in by:
+            out[f"{ours}/{other} time"] = by[ours]["median_s"] / by[other]["median_s"]
+            if by[other]["peak_memory_bytes"]:
+                out[f"{ours}/{other} peak"] = by[ours]["peak_memory_bytes"] / by[other]["peak_memory_bytes"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stages", default=DEFAULT_STAGES)
+    parser.add_argument("--layers", type=int, default=None, help="keep this many blocks (default: all 48)")
+    parser.add_argument("--tiny", action="store_true", help="toy widths (a CPU smoke run)")
+    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--frames", type=int, default=121)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--vae-repeats", type=int, default=3)
+    parser.add_argument("--scratch", type=Path, default=None, help="folder for the streamed blocks' file")
+    parser.add_argument("--json", type=Path, help="write the report here (rewritten after each stage)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    report = run(args)
+    for name, value in report["ratios"].items():
+        print(f"{name}: {value:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

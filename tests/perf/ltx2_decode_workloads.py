@@ -1,0 +1,78 @@
+"""Our LTX-2.3 decoders on random weights of the release's shapes (the LTX-2 benchmark's decode stages).
+
+The video decode runs as the pipeline's (pipeline/ltx2/decode_outputs.py): iter_decode_frames with
+the tiling picked for the device's free memory, one evaluation per yielded step. The audio decode
+runs the audio VAE's decoder and the BWE vocoder through iter_decode_audio in float32, as the
+pipeline does, for the clip's length of sound.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import mlx.core as mx
+
+from ltx_mlx_core.bench.workloads import randomize_parameters
+from ltx_mlx_core.bench.workloads_ltx2 import AVShape
+from ltx_mlx_core.models.ltx2.audio_decode import decoded_samples, iter_decode_audio
+from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
+from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
+from ltx_mlx_core.models.ltx2.video_vae_config import LTX23_VIDEO_VAE_CONFIG, VideoVAEConfig
+from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE
+from ltx_mlx_core.pipeline.decode_stream import iter_decode_frames
+from ltx_mlx_core.pipeline.latents import latent_grid
+from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
+from ltx_mlx_core.pipeline.memory_estimate import available_memory
+from ltx_mlx_core.pipeline.tiling import tiling_within
+from ltx_mlx_core.weights.ltx2_full_size import full_size
+
+
+def video_vae_config() -> dict:
+    """LTX-2.3's video VAE section (official layout: ltx-core's configurator reads it too)."""
+    return copy.deepcopy(LTX23_VIDEO_VAE_CONFIG)
+
+
+def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]:
+    vae = VideoAutoencoder(VideoVAEConfig.from_dict(video_vae_config()))
+    randomize_parameters(vae, dtype)
+    channels = vae.config.latent_channels
+    vae.std_of_means = mx.ones((channels,), dtype=dtype)
+    vae.mean_of_means = mx.zeros((channels,), dtype=dtype)
+    grid = latent_grid(shape.frames, shape.height, shape.width)
+    latents = mx.random.normal((1, *grid, channels)).astype(dtype)
+    mx.eval(latents, vae.parameters())
+    budget = max(0, available_memory() - mx.get_active_memory())
+    tiling = tiling_within(grid, budget, latents.dtype.size)
+
+    def decode() -> mx.array:
+        frames = None
+        for step in iter_decode_frames(vae, latents, tiling=tiling):
+            mx.eval(*step.pending)
+            frames = step.frames if step.frames is not None else frames
+        return frames
+
+    return decode
+
+
+def ours_audio_decode(shape: AVShape) -> tuple[Callable[[], mx.array], int]:
+    """(decode, samples): the clip's sound decoded piece by piece, each piece evaluated."""
+    sizes = full_size("2.3")
+    vae = AudioVAE(sizes.audio_vae, encoder=False)
+    vocoder = VocoderWithBWE(sizes.vocoder)
+    randomize_parameters(vae, mx.float32)
+    randomize_parameters(vocoder, mx.float32)
+    layout = AudioLatentLayout()
+    latents = mx.random.normal((1, layout.channels, shape.audio_tokens, layout.mel_bins))
+    mx.eval(latents, vae.parameters(), vocoder.parameters())
+    rate = vocoder.config.output_sampling_rate
+    samples = min(int(round(shape.frames / shape.fps * rate)), decoded_samples(vae.config, vocoder, latents.shape[2]))
+
+    def decode() -> mx.array:
+        last = None
+        for piece in iter_decode_audio(vae, vocoder, latents, num_samples=samples):
+            mx.eval(piece)
+            last = piece
+        return last
+
+    return decode, samples

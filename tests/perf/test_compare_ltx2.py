@@ -1,0 +1,30 @@
+"""The LTX-2 side-by-side benchmark runs on a CPU at toy widths, so it cannot rot.
+
+Only the report is checked (timings on a shared CI machine are not claims), plus the one property
+the Mac budgets rest on: streaming the quantised blocks leaves fewer weights resident.
+The peer (mlx-video-with-audio) and the decodes are left out: the peer is not a dependency, and
+the full-size decoders are too slow for a CPU test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.perf import compare_ltx2
+
+
+@pytest.mark.slow
+def test_reference_ours_and_budget_stages_report_medians_peaks_and_ratios(tmp_path) -> None:
+    path = tmp_path / "ltx2.json"
+    stages = "reference,ours,q4,q4-stream"
+    argv = ["--tiny", "--layers", "2", "--width", "64", "--height", "64", "--frames", "17"]
+    assert compare_ltx2.main([*argv, "--stages", stages, "--repeats", "2", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    rows = {row["stage"]: row for row in report["rows"]}
+    assert sorted(rows) == sorted(stages.split(","))
+    assert all("error" not in row and row["median_s"] > 0 for row in rows.values())
+    assert {"ours/reference time", "q4-stream/q4 time"} <= set(report["ratios"])
+    assert rows["q4-stream"]["weights_bytes"] < rows["q4"]["weights_bytes"]
+    assert rows["q4-stream"]["streamed_bytes_per_step"] > 0
