@@ -63,6 +63,7 @@ class WrittenResult(VideoResult):
         for source, target in zip(self.files, targets, strict=True):
             sidecar = json.loads(sidecar_path(source).read_text())
             sidecar["video"] = target.name
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source), target)
             write_json(sidecar_path(target), sidecar)
             sidecar_path(source).unlink()
