@@ -188,7 +188,8 @@ def _failure(error: dict | None, other: list[str], hosts, job_dir: Path, code: i
     if error is not None and error.get("kind") != "HostLost":
         return GenerationError(error["message"])  # the run's own refusal or failure, as one machine says it
     failed = [m for line in other if (m := _NODE_FAILED.search(line))]
-    lost = [int(m.group(1)) for m in failed if m.group(2) is not None]  # "was killed": stopped by the launcher
+    # The first rank to end ("was killed" is the launcher stopping the others after it).
+    lost = [int(m.group(1)) for m in failed if m.group(2) is not None][:1]
     if error is not None or lost:
         names = ", ".join(f"'{hosts[r].ssh}' (rank {r})" for r in lost if r < len(hosts)) or "another host"
         return HostLost(f"Host {names} stopped during the generation, so it was stopped. {resume_note(job_dir)}")
