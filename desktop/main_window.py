@@ -30,6 +30,7 @@ from desktop.actions import WindowActions, build_menus
 from desktop.app_identity import ICON_PATH
 from desktop.generation_service import GenerationService
 from desktop.history import HistoryEntry, unique_output_path
+from desktop.hosts_run import HostsSwitch
 from desktop.model_choices import model_choices
 from desktop.settings import AppSettings, default_window_size, restore_window_settings, save_window_settings
 from desktop.timeline.panel import TimelinePanel
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.restore_settings()
         self.history_panel.refresh(self.settings.output_dir())
         self.service.set_video_quality(self.settings.get("video_crf"))
+        self.hosts = HostsSwitch(self.service, self.settings)  # File → Settings → Hosts
         self._embed_timeline()
         if show_model_manager_if_empty and not any(choice.installed for choice in choices):
             # First launch: nothing to generate with yet.
@@ -393,7 +395,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"'{Path(name).name}' is not a request JSON file: {error}")
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, model=self.gen_settings.model_id())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(self._settings_changed)
         dialog.open()
@@ -401,6 +403,7 @@ class MainWindow(QMainWindow):
 
     def _settings_changed(self) -> None:
         self.service.set_video_quality(self.settings.get("video_crf"))
+        self.hosts.apply()
         self.history_panel.refresh(self.settings.output_dir())
 
     def choose_output_folder(self) -> None:

@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "step_cache": "off",  # "off" | "faster" | "fastest" | a threshold such as "0.05"
     "output_dir": None,  # None = paths.default_output_dir()
     "video_crf": 18,  # libx264 quality of saved videos
+    "hosts_file": None,  # an mlx.launch hostfile (File → Settings → Hosts)
+    "hosts_enabled": False,  # run generations across those hosts
     "appearance": "system",  # "system" | "light" | "dark" (View → Appearance)
     "window_geometry": None,  # hex of QMainWindow.saveGeometry()
     "window_state": None,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop.hosts_run import WrittenResult
 from desktop.warm_up import warm_up
 from ltx_mlx_core.errors import LtxMlxError
 from ltx_mlx_core.pipeline import generate, write_result
@@ -66,6 +67,8 @@ class GenerationWorker(QObject):
             return job_id in self._cancelled
 
     def _write(self, result, output_path: Path) -> list[Path]:
+        if isinstance(result, WrittenResult):  # a run across hosts: rank 0 wrote it already
+            return result.place(output_path)
         if self.write_fn is None:
             return write_result(result, output_path, crf=self.video_crf)
         return self.write_fn(result, output_path)

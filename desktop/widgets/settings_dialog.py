@@ -1,4 +1,4 @@
-"""File → Settings: where videos are saved and how finely they are encoded."""
+"""File → Settings: where videos are saved, how finely they are encoded, and the hosts a generation may share."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.settings import AppSettings
+from desktop.widgets.hosts_settings import HostsSection
 
 # libx264's constant-rate factor: 0 is lossless, 18 looks lossless, 51 is the coarsest.
 CRF_RANGE = (0, 51)
@@ -25,7 +26,7 @@ CRF_RANGE = (0, 51)
 class SettingsDialog(QDialog):
     """Edits a copy of the values; `apply()` (OK) writes them to the settings file."""
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, model: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -44,6 +45,11 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Output folder", folder_row)
         form.addRow("Video quality (CRF)", self.crf_spin)
+        # The check asks the hosts for the model the window has chosen (else the last one generated with).
+        self.hosts = HostsSection(
+            settings.get("hosts_file"), bool(settings.get("hosts_enabled")), model or settings.get("model")
+        )
+        form.addRow(self.hosts)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -61,4 +67,5 @@ class SettingsDialog(QDialog):
         text = self.output_edit.text().strip()
         self.settings.set("output_dir", str(Path(text).expanduser()) if text else None)
         self.settings.set("video_crf", self.crf_spin.value())
+        self.settings.update(self.hosts.values())
         self.settings.save()

@@ -8,6 +8,7 @@ more than its shard plus the one tensor being cut.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,16 +18,22 @@ import mlx.nn as nn
 
 from ltx_mlx_core.distributed.plan import ParallelMode, ParallelPlan
 from ltx_mlx_core.distributed.sequence_parallel import SequenceParallelLTX2, SequenceParallelLTXV
-from ltx_mlx_core.distributed.tensor_parallel import materialise_one_by_one, shard_transformer, transformer_bytes
+from ltx_mlx_core.distributed.tensor_parallel import (
+    materialise_one_by_one,
+    shard_shapes,
+    shard_transformer,
+    transformer_bytes,
+)
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
 from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights
 from ltx_mlx_core.weights import layout_diffusers, layout_ltx2, layout_ltx2_diffusers, layout_official, loader_ltx2
-from ltx_mlx_core.weights.components import FileComponents, ModelComponents
+from ltx_mlx_core.weights.components import ComponentShapes, FileComponents, ModelComponents
 from ltx_mlx_core.weights.loader import layout_of
 from ltx_mlx_core.weights.quantize import quantize_linear_layers
 from ltx_mlx_core.weights.registry import LTX2, ModelFiles
 from ltx_mlx_core.weights.residency import ResidencyMode
+from ltx_mlx_core.weights.shapes_ltx2 import LTX2ComponentShapes
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,15 @@ class DistributedComponents:
     def __getattr__(self, name: str) -> Any:
         """Everything but the transformer (VAE, text encoder, upsampler, ...) as the wrapped components give it."""
         return getattr(self.__dict__["inner"], name)
+
+    def shapes(self) -> ComponentShapes | LTX2ComponentShapes:
+        """The wrapped components' shapes with the transformer's as this rank holds it: about 1/N of the
+        split layers under tensor parallel (so a model that fits only when split is planned as such),
+        the whole transformer under sequence parallel."""
+        shapes = self.inner.shapes()
+        if self.plan.mode is not ParallelMode.TENSOR:
+            return shapes
+        return dataclasses.replace(shapes, transformer=shard_shapes(shapes.transformer, self.group.size()))
 
     def load_transformer(self, dtype: mx.Dtype, quantize_bits: int | None, residency: ResidencyMode) -> nn.Module:
         model = self._load_transformer(dtype, quantize_bits, residency)

@@ -81,6 +81,28 @@ def _shard_attention(attention: Attention | LTX2Attention, group: mx.distributed
     attention.shard = AttentionShard(start=channels.start, stop=channels.stop)
 
 
+# What shard_transformer cuts, by the checkpoint's tensor names (both families, both layouts): layers
+# whose outputs are dealt out ("all-to-sharded": rows and bias cut), layers whose inputs are
+# ("sharded-to-all": columns cut, bias whole), and the q/k norms, cut with their heads.
+_OUTPUTS_SPLIT = (".to_q", ".to_k", ".to_v", ".to_gate_logits", "ff.proj_in", "ff.net.0.proj")
+_INPUTS_SPLIT = (".to_out", ".to_out.0", "ff.proj_out", "ff.net.2")
+_NORMS_SPLIT = (".q_norm", ".k_norm", ".norm_q", ".norm_k")
+
+
+def shard_shapes(shapes: dict[str, tuple[int, ...]], size: int) -> dict[str, tuple[int, ...]]:
+    """The transformer's tensor shapes as one of `size` ranks holds them after `shard_transformer`
+    (what memory planning needs before anything loads)."""
+    sharded = {}
+    for name, shape in shapes.items():
+        module, _, kind = name.rpartition(".")
+        if module.endswith(_OUTPUTS_SPLIT + _NORMS_SPLIT):
+            shape = (shape[0] // size, *shape[1:])
+        elif module.endswith(_INPUTS_SPLIT) and kind == "weight" and len(shape) == 2:
+            shape = (shape[0], shape[1] // size)
+        sharded[name] = shape
+    return sharded
+
+
 def transformer_bytes(model: nn.Module) -> int:
     """Bytes of the transformer's parameters this process holds."""
     return sum(p.nbytes for _, p in tree_flatten(model.parameters()))

@@ -10,18 +10,18 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
-from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.errors import InvalidRequest, LtxMlxError
 from ltx_mlx_core.pipeline import check_outputs, generate, write_result
+from ltx_mlx_core.pipeline.cli_driven import add_driven_arguments, driven_request, json_progress
 from ltx_mlx_core.pipeline.cli_lora import add_lora_arguments, apply_lora_arguments
 from ltx_mlx_core.pipeline.cli_sound import add_sound_arguments, apply_sound_arguments, extension_sound
-from ltx_mlx_core.pipeline.events import Event, Finished, StageStarted, StepDone
+from ltx_mlx_core.pipeline.events import Event, Finished
+from ltx_mlx_core.pipeline.progress_output import ProgressLine
 from ltx_mlx_core.pipeline.request import (
     DEFAULT_NEGATIVE_PROMPT,
     ConditioningItem,
@@ -77,49 +77,11 @@ def parse_conditioning_spec(spec: str) -> ConditioningItem:
     return ConditioningItem(path=match.group("path"), frame=frame, strength=strength)
 
 
-class ProgressLine:
-    """One stderr line updated with \\r: stage, step i/N, elapsed and ETA."""
-
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-        self.stage = ""
-        self.stage_detail = ""
-        self.started = time.monotonic()
-        self._open = False
-
-    def on_event(self, event: Event) -> None:
-        if isinstance(event, StageStarted):
-            self.end_line()
-            self.stage = event.name
-            self.stage_detail = event.detail
-            self._write(f"[{event.index}/{event.total}] {event.name}" + (f" ({event.detail})" if event.detail else ""))
-        elif isinstance(event, StepDone):
-            width = 24
-            filled = int(width * event.step / max(1, event.total))
-            bar = "#" * filled + "-" * (width - filled)
-            skipped = f", {event.skipped} skipped" if event.skipped else ""
-            self._write(
-                f"{event.stage:<12} |{bar}| {event.step}/{event.total} "
-                f"{event.elapsed:6.1f}s elapsed, ETA {event.eta:6.1f}s{skipped}"
-            )
-        elif isinstance(event, Finished):
-            self.end_line()
-            self.stream.write(f"done in {time.monotonic() - self.started:.1f}s\n")
-            self.stream.flush()
-
-    def _write(self, text: str) -> None:
-        self.stream.write("\r" + text.ljust(78))
-        self.stream.flush()
-        self._open = True
-
-    def end_line(self) -> None:
-        if self._open:
-            self.stream.write("\n")
-            self._open = False
-
-
 def _run_with_progress(
-    request: GenerationRequest, quiet: bool, events_for: Callable[[GenerationRequest], Iterator[Event]] = generate
+    request: GenerationRequest,
+    quiet: bool,
+    events_for: Callable[[GenerationRequest], Iterator[Event]] = generate,
+    on_event: Callable[[Event], None] | None = None,
 ):
     progress = None if quiet else ProgressLine(sys.stderr)
     result = None
@@ -128,6 +90,8 @@ def _run_with_progress(
         for event in events:
             if progress is not None:
                 progress.on_event(event)
+            if on_event is not None:
+                on_event(event)
             if isinstance(event, Finished):
                 result = event.result
     finally:
@@ -139,6 +103,8 @@ def _run_with_progress(
 
 
 def _seeds(args: argparse.Namespace) -> list[int]:
+    if getattr(args, "request_json", None) is not None:
+        return list(args.request_json.seeds)
     return list(args.seeds) if args.seeds else [args.seed]
 
 
@@ -232,6 +198,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="under mlx.launch: split the transformer's weights (tensor) or the video's tokens (sequence) "
         "over the machines; auto picks by memory and clip length. Ignored in a single process",
     )
+    add_driven_arguments(generate_parser)
     generate_parser.set_defaults(handler=handle_generate)
 
     extend_parser = subparsers.add_parser(
@@ -281,6 +248,9 @@ def _base_request(args: argparse.Namespace, **sizes) -> GenerationRequest:
 
 
 def build_generate_request(args: argparse.Namespace) -> GenerationRequest:
+    driven = driven_request(args)
+    if driven is not None:
+        return driven
     items = []
     for expected, specs in (("image", args.image), ("video", args.video)):
         for spec in specs:
@@ -310,14 +280,23 @@ def run_generate(
 ) -> int:
     """Generate from the arguments with `events_for`'s events; `writes` False (a helper process of a
     multi-machine run) draws no progress and writes nothing."""
-    check_encoder_settings(args.crf, "medium", args.fps)
-    if writes:
-        check_outputs(Path(args.output), _seeds(args))
-    request = build_generate_request(args)
-    result = _run_with_progress(request, args.quiet or not writes, events_for)
-    if writes:
-        for path in write_result(result, Path(args.output), crf=args.crf):
-            print(path)
+    progress = json_progress(args) if writes else None
+    try:
+        check_encoder_settings(args.crf, "medium", args.fps)
+        if writes:
+            check_outputs(Path(args.output), _seeds(args))
+        request = build_generate_request(args)
+        quiet = args.quiet or not writes or progress is not None
+        result = _run_with_progress(request, quiet, events_for, progress.on_event if progress else None)
+        paths = write_result(result, Path(args.output), crf=args.crf) if writes else []
+    except LtxMlxError as error:
+        if progress is not None:
+            progress.failed(error)
+        raise
+    for path in paths:
+        print(path)
+    if progress is not None:
+        progress.finished(paths, result)
     return 0
 
 
