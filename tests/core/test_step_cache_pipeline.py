@@ -19,9 +19,9 @@ import pytest
 from ltx_mlx_core.bench.generation import bench_generation, format_report
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import cli_generate, run, write_result
-from ltx_mlx_core.pipeline.progress_output import ProgressLine
 from ltx_mlx_core.pipeline.events import Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.pipeline import Pipeline
+from ltx_mlx_core.pipeline.progress_output import ProgressLine
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
 from ltx_mlx_core.weights import residency
 from ltx_mlx_core.weights.registry import resolve_model
