@@ -20,8 +20,9 @@ import mlx.nn as nn
 
 from ltx_mlx_core.models.common.attention import AttentionShard, SkipLayerStrategy
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations
+from ltx_mlx_core.models.ltx2.transformer import AfterBlock as LTX2AfterBlock
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer, ModalityInput
-from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer import AfterBlock, LTXVideoTransformer
 
 
 class TokenSplit:
@@ -84,13 +85,14 @@ class SequenceParallelLTXV(nn.Module):
         timestep: mx.array,
         skip_layer_mask: mx.array | None = None,
         skip_layer_strategy: SkipLayerStrategy | None = None,
+        after_block: AfterBlock | None = None,
     ) -> mx.array:
         split = TokenSplit(latents.shape[1], self.group)
         for block in self.transformer.transformer_blocks:
             block.attn1.shard = AttentionShard(gather_tokens=split.gather)
         local = self.transformer(
             split.local(latents, 1), split.local(indices_grid, 2), text_embeds, text_mask,
-            _per_token(timestep, split, 1), skip_layer_mask, skip_layer_strategy,
+            _per_token(timestep, split, 1), skip_layer_mask, skip_layer_strategy, after_block,
         )  # fmt: skip
         return split.gather(local)
 
@@ -112,9 +114,10 @@ class SequenceParallelLTX2(nn.Module):
         video: ModalityInput | None,
         audio: ModalityInput | None = None,
         perturbations: Perturbations | None = None,
+        after_block: LTX2AfterBlock | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:
         if video is None:
-            return self.transformer(video, audio, perturbations)
+            return self.transformer(video, audio, perturbations, after_block)
         split = TokenSplit(video.latent.shape[1], self.group)
         for block in self.transformer.transformer_blocks:
             block.attn1.shard = AttentionShard(gather_tokens=split.gather)
@@ -128,5 +131,5 @@ class SequenceParallelLTX2(nn.Module):
             attention_mask=_per_token(video.attention_mask, split, 1),
             keyframe_mask=_per_token(video.keyframe_mask, split, 1),
         )
-        video_out, audio_out = self.transformer(local_video, audio, perturbations)
+        video_out, audio_out = self.transformer(local_video, audio, perturbations, after_block)
         return split.gather(video_out), audio_out

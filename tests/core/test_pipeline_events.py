@@ -9,6 +9,7 @@ import pytest
 import ltx_mlx_core.models.ltxv.text_encoding as text_encoding
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.pipeline import run
+from ltx_mlx_core.pipeline.block_eval import EVERY_ENV
 from ltx_mlx_core.pipeline.events import Finished, Preview, StageStarted, StepDone
 from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
@@ -62,6 +63,9 @@ def test_events_follow_the_stages_with_one_step_done_per_step(tiny_model):
 
 
 def test_each_denoising_step_is_exactly_one_evaluation(tiny_model, monkeypatch):
+    # With evaluation at block boundaries off: the step's own evaluation is the only one (the block
+    # evaluator's waits are tested in test_block_eval.py).
+    monkeypatch.setenv(EVERY_ENV, "0")
     calls = []
     real_eval = mx.eval
     monkeypatch.setattr(mx, "eval", lambda *arrays: (calls.append(1), real_eval(*arrays))[1])
