@@ -16,6 +16,7 @@ from desktop.main_window import MainWindow
 from desktop.settings import AppSettings, settings_path
 from desktop.widgets.settings_dialog import SettingsDialog
 from ltx_mlx_core.pipeline import generate as real_generate
+from ltx_mlx_core.video.probe import probe_media
 
 GENERATION_TIMEOUT_MS = 120_000
 
@@ -87,15 +88,17 @@ def test_self_test_generates_a_clip_in_a_throwaway_home(tmp_path):
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    # A clip with sound played through the preview player; the line says whether it could be heard.
+    # The generated tiny LTX-2 clip, with its sound track, played through the preview player; the line
+    # says whether it could be heard.
     assert re.search(
-        r"self-test sound: played sound-check\.mp4 (with sound: audio output available|"
+        r"self-test sound: played \S+\.mp4 (with sound: audio output available|"
         r"without sound: audio output unavailable \(.+\))\n",
         result.stdout,
     ), result.stdout
     video = Path(result.stdout.strip().split("self-test passed: ", 1)[1])
     try:
         assert video.suffix == ".mp4" and video.stat().st_size > 0
+        assert probe_media(video).audio_codec == "aac"
         assert not str(video).startswith(str(tmp_path)), "the self-test wrote into the home folder"
     finally:
         import shutil
