@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import importlib.util
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,9 @@ import mlx.core as mx
 import numpy as np
 import torch
 
-if importlib.util.find_spec("torchaudio") is None:  # the CPU venv: ltx-core's audio package needs a stand-in
+# The CPU venv has no torchaudio, which ltx-core's audio package imports: the stand-in, unless a test of
+# this session already put it in place (its module has no spec, which find_spec refuses).
+if "torchaudio" not in sys.modules and importlib.util.find_spec("torchaudio") is None:
     from tests.parity import ltx2_reference  # noqa: F401
 
 # isort: split
