@@ -45,3 +45,14 @@ class GenerationCancelled(GenerationError):
 
 class LoraError(InvalidRequest):
     """A LoRA file does not fit the model (another family, wrong shapes, unreadable); nothing was changed."""
+
+
+def generation_error(error: BaseException, stage: str) -> GenerationError:
+    """What a generation says when an unexpected error ends it during `stage` (both families' pipelines)."""
+    if isinstance(error, MemoryError):
+        return GenerationError(
+            "The machine ran out of memory while generating; try a smaller size, fewer frames, "
+            "quantisation or the 'stream_blocks' residency."
+        )
+    # OSError: e.g. an unwritable job folder or a weights file gone mid-run.
+    return GenerationError(f"Generation failed during {stage}: {error}")

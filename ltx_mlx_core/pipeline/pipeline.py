@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
+from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError, generation_error
 from ltx_mlx_core.pipeline import stage_runner
 from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.config import PipelineConfig, load_pipeline_config
@@ -239,14 +239,8 @@ class Pipeline:
             raise
         except LtxMlxError:
             raise
-        except MemoryError as error:
-            raise GenerationError(
-                "The machine ran out of memory while generating; try a smaller size, fewer frames, "
-                "quantisation or the 'stream_blocks' residency."
-            ) from error
-        except (RuntimeError, ValueError, OSError) as error:
-            # OSError: e.g. an unwritable job folder or a weights file gone mid-run.
-            raise GenerationError(f"Generation failed during {work.current_stage}: {error}") from error
+        except (MemoryError, RuntimeError, ValueError, OSError) as error:
+            raise generation_error(error, work.current_stage) from error
         finally:
             # Drop every array and model this frame holds *before* clearing MLX's cache, so a
             # cancelled run returns its memory to the system rather than to the cache.

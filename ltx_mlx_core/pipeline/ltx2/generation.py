@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import mlx.core as mx
 
-from ltx_mlx_core.errors import GenerationError, InvalidRequest, LtxMlxError
+from ltx_mlx_core.errors import InvalidRequest, LtxMlxError, generation_error
 from ltx_mlx_core.pipeline.checkpoints import StageCheckpoints, request_hash
 from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted, StepDone, VideoResult
 from ltx_mlx_core.pipeline.ltx2.decode_outputs import iter_decode_sound, iter_decode_video
@@ -225,13 +225,8 @@ def _events(
         raise
     except LtxMlxError:
         raise
-    except MemoryError as error:
-        raise GenerationError(
-            "The machine ran out of memory while generating; try a smaller size, fewer frames, "
-            "quantisation or the 'stream_blocks' residency."
-        ) from error
-    except (RuntimeError, ValueError, OSError) as error:
-        raise GenerationError(f"Generation failed during {progress.current}: {error}") from error
+    except (MemoryError, RuntimeError, ValueError, OSError) as error:
+        raise generation_error(error, progress.current) from error
     finally:
         stage_time.close()
         job = seed_job = events = None  # noqa: F841
