@@ -36,7 +36,13 @@ from ltx_mlx_core.pipeline.events import Event, Finished, Preview, StageStarted,
 from ltx_mlx_core.pipeline.ltx2 import generation as ltx2_generation
 from ltx_mlx_core.pipeline.ltx2.generation import LTX2Settings
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
-from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
+from ltx_mlx_core.pipeline.preview import (
+    LatentProjection,
+    decoded_preview,
+    load_or_fit_projection,
+    projection_cache_key,
+    to_uint8_frames,
+)
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.step_cache import StepCache, step_cache_summary
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
@@ -83,11 +89,6 @@ class _StepClock:
 def stage_keys(seed: int) -> dict[str, mx.array]:
     keys = mx.random.split(mx.random.key(seed), len(STAGE_KEYS))
     return {name: keys[i] for i, name in enumerate(STAGE_KEYS)}
-
-
-def to_uint8_frames(pixels: mx.array) -> np.ndarray:
-    """[F, H, W, 3] in about [-1, 1] -> uint8 (what users and files get)."""
-    return np.array(mx.clip((pixels.astype(mx.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(mx.uint8))
 
 
 class _Work:
@@ -296,7 +297,4 @@ class Pipeline:
         return tiling
 
     def _decoded_preview(self, frames: np.ndarray) -> np.ndarray:
-        """The first decoded frames, shrunk by whole-pixel striding to fit the preview size."""
-        first = frames[: self.settings.decoded_preview_frames]
-        stride = max(1, -(-max(first.shape[1], first.shape[2]) // self.settings.preview_max_side))
-        return np.ascontiguousarray(first[:, ::stride, ::stride])
+        return decoded_preview(frames, self.settings.decoded_preview_frames, self.settings.preview_max_side)

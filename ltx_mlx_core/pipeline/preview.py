@@ -106,3 +106,15 @@ def load_or_fit_projection(vae, cache_key: str, decode_timestep: float | None = 
         return projection
     log.debug("Fitted latent preview projection, cached at %s", path)
     return projection
+
+
+def to_uint8_frames(pixels: mx.array) -> np.ndarray:
+    """[..., 3] in about [-1, 1] -> uint8 (what users and files get)."""
+    return np.array(mx.clip((pixels.astype(mx.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(mx.uint8))
+
+
+def decoded_preview(frames: np.ndarray, count: int, max_side: int) -> np.ndarray:
+    """The first `count` decoded frames, shrunk by whole-pixel striding to fit `max_side`."""
+    first = frames[:count]
+    stride = max(1, -(-max(first.shape[1], first.shape[2]) // max_side))
+    return np.ascontiguousarray(first[:, ::stride, ::stride])

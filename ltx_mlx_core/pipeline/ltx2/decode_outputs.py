@@ -22,16 +22,12 @@ from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
 from ltx_mlx_core.pipeline.decode_stream import iter_decode_frames
 from ltx_mlx_core.pipeline.events import Event, Preview, StepDone
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
+from ltx_mlx_core.pipeline.preview import decoded_preview, to_uint8_frames
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.tiling import TilingConfig, tiling_within
 from ltx_mlx_core.video.audio import read_audio
 
 log = logging.getLogger(__name__)
-
-
-def to_uint8(pixels: mx.array) -> np.ndarray:
-    """[..., 3] in about [-1, 1] -> uint8."""
-    return np.array(mx.clip((pixels.astype(mx.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(mx.uint8))
 
 
 def _tiling(latents: mx.array) -> TilingConfig:
@@ -44,11 +40,6 @@ def _step(stage: str, index: int, count: int, started: float) -> StepDone:
     return StepDone(stage, index, count, elapsed, elapsed / index * (count - index))
 
 
-def _shrunk(frames: np.ndarray, max_side: int) -> np.ndarray:
-    stride = max(1, -(-max(frames.shape[1], frames.shape[2]) // max_side))
-    return np.ascontiguousarray(frames[:, ::stride, ::stride])
-
-
 def iter_decode_video(vae: VideoAutoencoder, latents: mx.array, settings, seed: int) -> Iterator[Event]:
     """Decode [1, F', h, w, C] latents; returns uint8 [F, H, W, 3]."""
     started = time.monotonic()
@@ -58,10 +49,10 @@ def iter_decode_video(vae: VideoAutoencoder, latents: mx.array, settings, seed: 
         mx.eval(*step.pending)
         yield _step("decode", step.index, step.count, started)
         if step.frames is not None:
-            pieces.append(to_uint8(step.frames[0]))
+            pieces.append(to_uint8_frames(step.frames[0]))
             if len(pieces) == 1:
-                first = pieces[0][: settings.decoded_preview_frames]
-                yield Preview(_shrunk(first, settings.preview_max_side), kind="decoded")
+                frames = decoded_preview(pieces[0], settings.decoded_preview_frames, settings.preview_max_side)
+                yield Preview(frames, kind="decoded")
     return np.concatenate(pieces, axis=0)
 
 
