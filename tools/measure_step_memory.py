@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import ltx_mlx_core.gpu_commands  # noqa: E402  (before MLX starts: sets its ops per command buffer)
+
+# isort: split
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten  # noqa: E402
 
@@ -83,6 +87,7 @@ def measure(args) -> dict[str, Any]:
         "date": dt.date.today().isoformat(),
         "mlx_device": str(mx.default_device()),
         "mlx_version": mx.__version__,
+        "mlx_max_ops_per_buffer": os.environ.get(ltx_mlx_core.gpu_commands.OPS_PER_BUFFER_ENV),
         "model": args.model,
         "layers": len(model.transformer_blocks),
         "video": f"{shape.width}x{shape.height}x{shape.frames}",

@@ -19,7 +19,14 @@ PACKAGES = ("ltx_mlx_core", "desktop")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "ground",
-        ("ltx_mlx_core", "ltx_mlx_core.errors", "ltx_mlx_core.paths", "ltx_mlx_core.validation", "ltx_mlx_core.video"),
+        (
+            "ltx_mlx_core",
+            "ltx_mlx_core.errors",
+            "ltx_mlx_core.gpu_commands",
+            "ltx_mlx_core.paths",
+            "ltx_mlx_core.validation",
+            "ltx_mlx_core.video",
+        ),
     ),
     ("shared model pieces", ("ltx_mlx_core.models.common",)),
     ("models", ("ltx_mlx_core.models", "ltx_mlx_core.text")),

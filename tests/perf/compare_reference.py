@@ -23,6 +23,7 @@ import datetime as dt
 import gc
 import json
 import logging
+import os
 import platform
 import sys
 from pathlib import Path
@@ -32,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import ltx_mlx_core.gpu_commands  # noqa: E402  (before MLX starts: sets its ops per command buffer)
+
+# isort: split
 import mlx.core as mx  # noqa: E402
 import reference_workloads as ref  # noqa: E402
 import torch  # noqa: E402
@@ -251,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": device_name(),
         "mlx_device": str(mx.default_device()),
         "mlx_version": mx.__version__,
+        "mlx_max_ops_per_buffer": os.environ.get(ltx_mlx_core.gpu_commands.OPS_PER_BUFFER_ENV),
         "torch_version": torch.__version__,
         "shape": args.shape,
         "video": f"{shape.width}x{shape.height}x{shape.frames}",
