@@ -35,6 +35,7 @@ SLOW_MODULES = frozenset(
         "test_vae_roundtrip",
         "test_residency",
         "test_weights_quantize",
+        "test_quantized_streaming",
         "test_step_cache_pipeline",
         "test_main_window",
         "test_window_integration",

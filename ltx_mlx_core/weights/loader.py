@@ -5,7 +5,8 @@ single-file checkpoint (layout_official), a diffusers pipeline folder
 (layout_diffusers, when `files.checkpoint` is that folder), and the Hugging Face
 T5 folder (layout_hf_t5). Readers return configs and lazily loaded, renamed
 weights; here they become modules in the compute dtype, optionally quantised
-(quantize.py, with an MLX-native cache) or with streamed blocks (residency.py).
+(quantize.py, with an MLX-native cache) and/or with streamed blocks (residency.py; a
+quantised transformer's blocks stream from its cache file, so streaming needs the cache).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.errors import CheckpointError, InvalidRequest
+from ltx_mlx_core.errors import CheckpointError
 from ltx_mlx_core.models.ltxv.t5 import T5Encoder
 from ltx_mlx_core.models.ltxv.text_encoding import load_tokenizer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
@@ -27,9 +28,14 @@ from ltx_mlx_core.models.ltxv.transformer_keys import load_transformer_weights
 from ltx_mlx_core.models.ltxv.upsampler import LatentUpsampler
 from ltx_mlx_core.models.ltxv.vae import CausalVideoAutoencoder
 from ltx_mlx_core.weights import layout_diffusers, layout_hf_t5, layout_official
-from ltx_mlx_core.weights.quantize import load_or_quantize, quantize_linear_layers
+from ltx_mlx_core.weights.quantize import cache_path, load_or_quantize, quantize_linear_layers
 from ltx_mlx_core.weights.registry import ModelFiles
-from ltx_mlx_core.weights.residency import ResidencyMode, split_block_weights, stream_transformer_blocks
+from ltx_mlx_core.weights.residency import (
+    ResidencyMode,
+    block_weights_in_file,
+    split_block_weights,
+    stream_transformer_blocks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +93,7 @@ def load_transformer(
 ) -> LTXVideoTransformer:
     read = _reader(files, "transformer")
     source = Path(files.checkpoint)
-    if residency is ResidencyMode.STREAM_BLOCKS and quantize_bits:
-        raise InvalidRequest(
-            "Quantisation and block streaming cannot be combined; choose one "
-            "(8-bit quantisation alone usually saves more memory)."
-        )
+    streamed = residency is ResidencyMode.STREAM_BLOCKS
 
     def build_full() -> LTXVideoTransformer:
         config, weights = read(source)
@@ -103,19 +105,24 @@ def load_transformer(
         return model
 
     if quantize_bits:
+        component = "transformer"
         config = _layout(files).transformer_config(source)
         model = load_or_quantize(
             lambda: LTXVideoTransformer(config),
             build_full,
             source,
-            "transformer",
+            component,
             quantize_bits,
             dtype,
             use_cache=cache_quantized,
+            cache_required=streamed,
         )
+        if streamed:
+            cached = cache_path(source, component, quantize_bits, dtype)
+            stream_transformer_blocks(model, lambda: block_weights_in_file(cached, dtype))
     else:
         model = build_full()
-        if residency is ResidencyMode.STREAM_BLOCKS:
+        if streamed:
 
             def read_blocks() -> dict[int, dict[str, mx.array]]:
                 _, fresh = read(source)

@@ -4,8 +4,9 @@ The layout decides the reader: official files (layout_ltx2: one file, or LTX-2.5
 or a diffusers folder (layout_ltx2_diffusers, when `files.checkpoint` is that folder). Readers
 return configs and lazily loaded, renamed weights; here every tensor is checked against the
 module its config builds, by name and shape, and a mismatch names the tensor as the file has it.
-Modules come out in the compute dtype, optionally quantised (quantize.py, with its MLX cache) or
-with streamed transformer blocks (residency.py), and evaluated, so each load is one component.
+Modules come out in the compute dtype, optionally quantised (quantize.py, with its MLX cache) and/or
+with streamed transformer blocks (residency.py; a quantised transformer's blocks stream from its cache
+file, so streaming needs the cache), and evaluated, so each load is one component.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
-from ltx_mlx_core.errors import CheckpointError, InvalidRequest
+from ltx_mlx_core.errors import CheckpointError
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
 from ltx_mlx_core.models.ltx2.embeddings_processor import (
     PROJECTION_PREFIX,
@@ -45,8 +46,13 @@ from ltx_mlx_core.weights.layout_gemma import (
     tokenizer_folder,
 )
 from ltx_mlx_core.weights.model_files import ModelFiles
-from ltx_mlx_core.weights.quantize import load_or_quantize
-from ltx_mlx_core.weights.residency import ResidencyMode, split_block_weights, stream_transformer_blocks
+from ltx_mlx_core.weights.quantize import cache_path, load_or_quantize
+from ltx_mlx_core.weights.residency import (
+    ResidencyMode,
+    block_weights_in_file,
+    split_block_weights,
+    stream_transformer_blocks,
+)
 from ltx_mlx_core.weights.safetensors_io import load_tensors
 
 logger = logging.getLogger(__name__)
@@ -123,11 +129,7 @@ def load_transformer(
 ) -> LTX2Transformer:
     layout = layout_ltx2_diffusers if is_diffusers(files) else layout_ltx2
     source = Path(files.checkpoint)
-    if residency is ResidencyMode.STREAM_BLOCKS and quantize_bits:
-        raise InvalidRequest(
-            "Quantisation and block streaming cannot be combined; choose one "
-            "(8-bit quantisation alone usually saves more memory)."
-        )
+    streamed = residency is ResidencyMode.STREAM_BLOCKS
 
     def build_full() -> LTX2Transformer:
         config, weights = layout.read_transformer(source)
@@ -136,19 +138,24 @@ def load_transformer(
         return model
 
     if quantize_bits:
+        component = "ltx2-transformer"
         config = layout.transformer_config(source)
         model = load_or_quantize(
             lambda: LTX2Transformer(config),
             build_full,
             source,
-            "ltx2-transformer",
+            component,
             quantize_bits,
             dtype,
             use_cache=cache_quantized,
+            cache_required=streamed,
         )
+        if streamed:
+            cached = cache_path(source, component, quantize_bits, dtype)
+            stream_transformer_blocks(model, lambda: block_weights_in_file(cached, dtype))
     else:
         model = build_full()
-        if residency is ResidencyMode.STREAM_BLOCKS:
+        if streamed:
 
             def read_blocks() -> dict[int, Weights]:
                 _, fresh = layout.read_transformer(source)

@@ -6,7 +6,8 @@ STREAM_COMPONENTS   components materialised only while needed and released after
                     so the peak is the largest component plus activations.
 STREAM_BLOCKS       additionally, transformer blocks are read from the memory-mapped
                     checkpoint while each step runs and freed as soon as they were used,
-                    so only about one block's weights are resident at a time.
+                    so only about one block's weights are resident at a time. A quantised
+                    transformer's blocks are read from its quantised cache file (quantize.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import functools
 import logging
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
@@ -106,9 +108,19 @@ def stream_transformer_blocks(
 
 
 def split_block_weights(weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[int, dict[str, mx.array]]:
-    """{"transformer_blocks.3.attn1.to_q.weight": w} → {3: {"attn1.to_q.weight": w}}."""
+    """{"transformer_blocks.3.attn1.to_q.weight": w} → {3: {"attn1.to_q.weight": w}}, floating-point
+    tensors in `dtype` (quantised weights are packed integers and stay as they are)."""
     blocks: dict[int, dict[str, mx.array]] = {}
     for key, value in weights.items():
         _, index, rest = key.split(".", 2)
-        blocks.setdefault(int(index), {})[rest] = value.astype(dtype)
+        blocks.setdefault(int(index), {})[rest] = (
+            value.astype(dtype) if mx.issubdtype(value.dtype, mx.floating) else value
+        )
     return blocks
+
+
+def block_weights_in_file(path: Path, dtype: mx.Dtype) -> dict[int, dict[str, mx.array]]:
+    """The transformer blocks' tensors of a file that names them as the model does (the quantised
+    cache), lazily loaded and split by block."""
+    arrays = mx.load(str(path))
+    return split_block_weights({k: v for k, v in arrays.items() if k.startswith("transformer_blocks.")}, dtype)

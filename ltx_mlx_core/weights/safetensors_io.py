@@ -1,9 +1,11 @@
-"""safetensors files read through their header; tensors loaded lazily with MLX.
+"""safetensors files read through their header; tensors loaded lazily with MLX; written one tensor at a time.
 
 `mx.load` maps a safetensors file lazily: nothing is read until an array is
 evaluated, and an evaluated array whose last reference is dropped is freed.
 That is what residency modes build on. FP8 (F8_E4M3) tensors come back as raw
 uint8 from `mx.load`; the header tells us which ones they are (see fp8.py).
+`write_one_at_a_time` is the same idea for writing: `mx.save_safetensors` holds every array it is
+given until it returns, so a lazily computed model (one being quantised) would be in memory whole.
 """
 
 from __future__ import annotations
@@ -21,6 +23,20 @@ from ltx_mlx_core.errors import CheckpointError
 from ltx_mlx_core.weights.fp8 import dequantize_fp8_tensors
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+FILE_DTYPES = {
+    mx.bool_: "BOOL",
+    mx.uint8: "U8",
+    mx.int8: "I8",
+    mx.uint16: "U16",
+    mx.int16: "I16",
+    mx.uint32: "U32",
+    mx.int32: "I32",
+    mx.uint64: "U64",
+    mx.int64: "I64",
+    mx.float16: "F16",
+    mx.bfloat16: "BF16",
+    mx.float32: "F32",
+}
 
 
 @dataclass(frozen=True)
@@ -110,3 +126,26 @@ def load_tensors(
     }
     selected = dequantize_fp8_tensors(selected, {name: header.tensors[name].dtype for name in selected})
     return {name[len(prefix) :]: array for name, array in selected.items()}
+
+
+def write_one_at_a_time(path: str | Path, tensors: dict[str, mx.array], metadata: dict[str, str] | None = None) -> None:
+    """Write `tensors` (lazy or not) as a safetensors file, evaluating each just before it is written and
+    removing it from `tensors` after, so only one tensor's graph is in memory at a time; `tensors` ends empty.
+
+    The header needs only shapes and dtypes, so it is written first and nothing is evaluated for it.
+    """
+    header: dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
+    offset = 0
+    for name, array in tensors.items():
+        end = offset + array.size * array.dtype.size
+        header[name] = {"dtype": FILE_DTYPES[array.dtype], "shape": list(array.shape), "data_offsets": [offset, end]}
+        offset = end
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)  # the data starts 8-byte aligned
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded)
+        for name in list(tensors):
+            array = mx.contiguous(tensors.pop(name))
+            mx.eval(array)
+            handle.write(memoryview(array))
+            del array  # freed before the next tensor is computed

@@ -1,4 +1,5 @@
-"""Caches that cannot be written (read-only or full data folder) cost a recomputation, never the run.
+"""Caches that cannot be written (read-only or full data folder) cost a recomputation, never the run
+(except the quantised cache that streamed blocks are read from: that is refused, saying where).
 
 A file where the cache's folder should be fails every write as a read-only folder would, also
 for root (who ignores permission bits).
@@ -11,7 +12,9 @@ import logging
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+import pytest
 
+from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.paths import cache_dir
 from ltx_mlx_core.pipeline import preview
 from ltx_mlx_core.weights.quantize import load_or_quantize
@@ -39,3 +42,16 @@ def test_an_unwritable_quantisation_cache_still_gives_the_quantised_model(tmp_pa
         model = load_or_quantize(build, build, source, "transformer", 8, mx.float32)
     assert isinstance(model.layers[0], nn.QuantizedLinear)
     assert "could not cache the 8-bit transformer" in caplog.text
+
+
+def test_streamed_quantised_blocks_with_an_unwritable_cache_are_refused_saying_where(tmp_path):
+    """Streamed quantised blocks are read from the cache file: without one there is nothing to stream."""
+    source = tmp_path / "weights.safetensors"
+    source.write_bytes(b"stands for a checkpoint")
+    (cache_dir() / "quantized").write_text("in the way")
+
+    def build() -> nn.Module:
+        return nn.Sequential(nn.Linear(64, 64))
+
+    with pytest.raises(InvalidRequest, match=r"Could not write the 4-bit transformer to the cache folder .*quantized"):
+        load_or_quantize(build, build, source, "transformer", 4, mx.float32, cache_required=True)

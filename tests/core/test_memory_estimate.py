@@ -8,7 +8,7 @@ import pytest
 
 from ltx_mlx_core.errors import InvalidRequest, OutOfMemoryRisk
 from ltx_mlx_core.models.ltxv.transformer_config import LTXV_2B_098, LTXV_13B_098
-from ltx_mlx_core.pipeline import memory_estimate
+from ltx_mlx_core.pipeline import memory_accounting, memory_estimate
 from ltx_mlx_core.pipeline.memory_estimate import GIB, check_fits, estimate_memory
 from ltx_mlx_core.pipeline.pipeline import Pipeline
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
@@ -29,7 +29,7 @@ def model_13b(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fused_attention(monkeypatch):
     """Estimates as on the product's GPUs (Metal, CUDA); the CPU case is tested on its own."""
-    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: True)
+    monkeypatch.setattr(memory_accounting, "attention_is_fused", lambda: True)
 
 
 def test_13b_estimate_counts_every_component_in_bf16(model_13b):
@@ -94,7 +94,7 @@ def test_2b_fits_a_24_gib_machine_without_streaming_blocks(tmp_path):
 def test_unfused_attention_scores_are_counted_on_the_cpu(model_13b, monkeypatch):
     request = dataclasses.replace(REQUEST, width=1280, height=704, num_frames=161)
     fused = estimate_memory(request, model_13b)
-    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: False)
+    monkeypatch.setattr(memory_accounting, "attention_is_fused", lambda: False)
     unfused = estimate_memory(request, model_13b)
     tokens = 21 * 22 * 40  # 161 frames -> 21 latent frames of 22 x 40 at 1280x704
     scores = tokens * tokens * 32 * 4  # 32 heads, float32
@@ -134,16 +134,22 @@ def test_streaming_peak_holds_the_vae_with_the_transformer_only_for_conditioning
     assert conditioned.peak_for(mode) == plain.peak_for(mode) + plain.vae
 
 
-def test_a_quantised_request_never_streams_blocks_and_is_told_what_else_to_try(model_13b):
+def test_a_quantised_request_streams_its_blocks_when_nothing_else_fits(model_13b):
     eight = estimate_memory(dataclasses.replace(REQUEST, quantize_bits=8), model_13b)
     assert check_fits(dataclasses.replace(eight, available=20 * GIB)) is ResidencyMode.STREAM_COMPONENTS
-    with pytest.raises(InvalidRequest, match="cannot be combined"):
-        check_fits(dataclasses.replace(eight, available=64 * GIB), "stream_blocks")
+    assert check_fits(dataclasses.replace(eight, available=8 * GIB)) is ResidencyMode.STREAM_BLOCKS
+    assert check_fits(dataclasses.replace(eight, available=64 * GIB), "stream_blocks") is ResidencyMode.STREAM_BLOCKS
+    # Streaming holds the 8-bit non-block weights and two 8-bit blocks of the 48.
+    assert eight.streamed_transformer < 0.1 * eight.transformer
+    assert eight.peak_for(ResidencyMode.STREAM_BLOCKS) == max(
+        eight.text_encoder,
+        eight.vae + eight.activations,
+        eight.streamed_transformer + eight.upsampler + eight.activations,
+    )
     with pytest.raises(OutOfMemoryRisk) as refusal:
-        check_fits(dataclasses.replace(eight, available=8 * GIB))
+        check_fits(dataclasses.replace(eight, available=4 * GIB))
     message = str(refusal.value)
-    assert "even when loading one component at a time" in message
-    assert "--quantize 4" in message and "stream_blocks" in message
+    assert "even when streaming transformer blocks from disk" in message and "--quantize 4" in message
 
 
 def test_the_memory_limit_variable_overrides_the_machine(monkeypatch):

@@ -28,10 +28,10 @@ from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer, TransformerConfig
 from ltx_mlx_core.models.ltxv.transformer_config import PRESETS as LTXV_PRESETS
-from ltx_mlx_core.pipeline import memory_estimate
+from ltx_mlx_core.pipeline import memory_accounting
 from ltx_mlx_core.pipeline.block_eval import DEFAULT_EVERY, DEFAULT_IN_FLIGHT
 from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT
-from ltx_mlx_core.pipeline.memory_estimate import (
+from ltx_mlx_core.pipeline.memory_accounting import (
     LTX2_ACTIVATION_FACTOR,
     LTX2_PER_TOKEN_ACTIVATION_FACTOR,
     step_activations,
@@ -93,7 +93,7 @@ def test_a_hook_that_keeps_every_block_is_caught(ltxv):
 
 
 def test_the_estimate_counts_at_least_what_a_step_holds(ltxv, ltx2, monkeypatch):
-    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: mx.default_device().type != mx.cpu)
+    monkeypatch.setattr(memory_accounting, "attention_is_fused", lambda: mx.default_device().type != mx.cpu)
     video = peak_above_resident(transformer_step_workload(ltxv, VIDEO))
     assert video <= step_activations(VIDEO.tokens, LTXV.inner_dim, LTXV.num_attention_heads, 4, text_tokens=TEXT_TOKENS)
     config = ltx2.config
@@ -124,7 +124,7 @@ def _gpu_estimate(report: dict) -> int:
 def test_the_estimate_counts_at_least_what_the_gpu_measured_with_the_default_settings(monkeypatch):
     """The H200 runs in docs/perf: each model's step with its loop's default block evaluation stays
     within the estimate, and the estimate is not loose by more than a fifth."""
-    monkeypatch.setattr(memory_estimate, "attention_is_fused", lambda: True)
+    monkeypatch.setattr(memory_accounting, "attention_is_fused", lambda: True)
     checked = set()
     for report in json.loads(GPU_RUNS.read_text()):
         in_flight = DEFAULT_IN_FLIGHT if report["model"].startswith("ltxv") else LTX2_IN_FLIGHT

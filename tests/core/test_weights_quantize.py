@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten
 
+from ltx_mlx_core.bench.workloads import VideoShape
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltxv.t5 import T5Config
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
@@ -105,11 +106,60 @@ def test_four_bit_transformer_and_eight_bit_t5_stay_close(files):
     assert t5_error < 0.05
 
 
-def test_bad_bits_and_streaming_with_quantisation_are_refused(files):
+def test_bad_bits_are_refused(files):
     with pytest.raises(InvalidRequest, match="4 or 8 bits"):
         loader.load_transformer(files, quantize_bits=3)
-    with pytest.raises(InvalidRequest, match="cannot be combined"):
-        loader.load_transformer(files, quantize_bits=8, residency=ResidencyMode.STREAM_BLOCKS)
+
+
+def test_quantised_blocks_stream_from_the_cache_and_compute_what_resident_ones_do(files, monkeypatch):
+    resident = loader.load_transformer(files, mx.float32, quantize_bits=8)
+    reads = count_calls(monkeypatch, loader, "block_weights_in_file")
+    streamed = loader.load_transformer(files, mx.float32, quantize_bits=8, residency=ResidencyMode.STREAM_BLOCKS)
+    assert not any(name.startswith("transformer_blocks") for name, _ in tree_flatten(streamed.parameters()))
+    for step in range(2):  # the second step reads the blocks again
+        np.testing.assert_array_equal(
+            np.array(streamed(*step_inputs(streamed))), np.array(resident(*step_inputs(resident)))
+        )
+        assert len(reads) == step + 1
+    assert reads[0][0] == cache_path(files.checkpoint, "transformer", 8, mx.float32)
+    with pytest.raises(InvalidRequest, match="quantised-weights cache"):
+        loader.load_transformer(files, quantize_bits=8, residency=ResidencyMode.STREAM_BLOCKS, cache_quantized=False)
+
+
+def test_a_streamed_quantised_step_holds_far_less_than_the_quantised_weights(tmp_path):
+    """~50 MB of float32 transformer (8 blocks), ~13 MB at 8 bits: a step with the 8-bit blocks streamed
+    holds less than half of what the same step holds with them resident."""
+    shapes = ModelShapes(
+        transformer=TransformerConfig(
+            num_attention_heads=4, attention_head_dim=64, num_layers=8, cross_attention_dim=256, caption_channels=64
+        )
+    )
+    files = write_tiny_model(tmp_path, shapes=shapes)
+
+    def peak_of_one_step(mode: ResidencyMode) -> tuple[int, int]:
+        mx.clear_cache()
+        mx.reset_peak_memory()
+        model = loader.load_transformer(files, mx.float32, quantize_bits=8, residency=mode)
+        loaded = mx.get_peak_memory()
+        mx.eval(model(*step_inputs(model, VideoShape(64, 64, 9))))
+        peak = mx.get_peak_memory()
+        del model
+        mx.clear_cache()
+        return loaded, peak
+
+    first_load, _ = peak_of_one_step(ResidencyMode.STREAM_BLOCKS)  # quantises into the cache
+    _, resident = peak_of_one_step(ResidencyMode.RESIDENT)
+    _, streamed = peak_of_one_step(ResidencyMode.STREAM_BLOCKS)
+    quantised = cache_path(files.checkpoint, "transformer", 8, mx.float32).stat().st_size
+    print(
+        f"8-bit transformer {quantised / 2**20:.1f} MiB; quantising into the cache peaked at "
+        f"{first_load / 2**20:.1f} MiB; step peak resident {resident / 2**20:.1f} MiB, "
+        f"streamed {streamed / 2**20:.1f} MiB"
+    )
+    assert resident > quantised
+    assert streamed < 0.5 * resident
+    # Quantising into the cache holds about one layer (full precision and quantised), never the whole model.
+    assert first_load < 0.5 * quantised
 
 
 def test_an_eight_bit_request_encodes_its_prompt_with_an_eight_bit_t5(files):

@@ -13,6 +13,7 @@ from ltx_mlx_core.distributed.tensor_parallel import shard_shapes
 from ltx_mlx_core.errors import OutOfMemoryRisk
 from ltx_mlx_core.pipeline.memory_estimate import MEMORY_LIMIT_ENV, plan_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
+from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.shapes_ltx2 import full_size_shapes
 
 GIB = 1 << 30
@@ -80,7 +81,10 @@ def test_a_model_that_fits_only_when_split_is_planned_not_refused(monkeypatch):
 
     monkeypatch.setenv(MEMORY_LIMIT_ENV, str(20 * GIB))
     with pytest.raises(OutOfMemoryRisk):
-        plan_memory(request(quantize_bits=8), FullSize22B(), dtype_bytes=2)
+        plan_memory(request(quantize_bits=8), FullSize22B(), dtype_bytes=2, stream_blocks=False)
+    alone = plan_memory(request(quantize_bits=8), FullSize22B(), dtype_bytes=2)
+    assert alone.residency is ResidencyMode.STREAM_BLOCKS  # one machine only by reading the blocks every step
     plan = plan_memory(request(quantize_bits=8), split(2), dtype_bytes=2)
     print(f"20 GiB, 8-bit, two machines: {plan}")
+    assert plan.residency is not ResidencyMode.STREAM_BLOCKS  # each holds its shard
     assert plan.estimate.peak_for(plan.residency) <= 20 * GIB

@@ -14,8 +14,8 @@ Stages (run in the order of STAGES, each one's models freed before the next, so 
   audio       our audio decode + BWE vocoder (models/ltx2/audio_decode.py iter_decode_audio), float32
   peer        mlx-video-with-audio's LTXModel, one evaluation per step as its generate loop does
   q8, q4      our step with 8-/4-bit weights, resident (Mac budgets: the GPU peak incl. weights)
-  q4-stream   4-bit blocks streamed from a file every step (residency stream_blocks; the product's
-              loader refuses quantisation + streaming today, so this stages the combination here)
+  q4-stream   4-bit blocks streamed from a file every step (residency stream_blocks; the product reads
+              them from its quantised cache, this stages the same with random weights)
 Each: warm-up, then timed repeats; median seconds and the peak memory while timing.
 """
 

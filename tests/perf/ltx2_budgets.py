@@ -3,8 +3,8 @@
 `quantized_step`: random bf16 weights quantised to 8 or 4 bits (weights/quantize.py), block by
 block so the bf16 copies do not pile up. `streamed_step`: the quantised blocks written to one
 safetensors file and read back lazily each step (weights/residency.py's StreamedBlock), so only
-the blocks in flight are resident. The product's loader refuses quantisation with block
-streaming (weights/loader_ltx2.py); this stages the combination to measure what it would hold.
+the blocks in flight are resident. The product does the same from its quantised cache file
+(weights/loader_ltx2.py); this stages it with random weights, which have no checkpoint to quantise.
 """
 
 from __future__ import annotations

@@ -79,13 +79,13 @@ def prepare(request: GenerationRequest, components: LTX2Components) -> tuple[LTX
             raise InvalidRequest(
                 f"STG is set to skip block(s) {sorted(blocks)}, but this transformer has blocks 0-{layers - 1}."
             )
-    plan = plan_memory(request, components, dtype_bytes=recipe.dtype.size)
     fuses = "the distilled LoRA" if recipe.kind == DEV_TWO_STAGE else "LoRAs" if request.loras else None
-    if fuses and plan.residency is ResidencyMode.STREAM_BLOCKS:
+    if fuses and request.residency == ResidencyMode.STREAM_BLOCKS.value:
         raise InvalidRequest(
-            f"This request fuses {fuses} into the transformer, which streaming its blocks from disk would undo; "
+            f"This request applies {fuses} to the transformer, which streaming its blocks from disk would undo; "
             "use 8- or 4-bit quantisation or the 'stream_components' residency instead."
         )
+    plan = plan_memory(request, components, dtype_bytes=recipe.dtype.size, stream_blocks=not fuses)
     for lora in request.loras:
         read_lora_file(lora.path)  # a truncated or foreign file is refused before anything loads
     return recipe, plan

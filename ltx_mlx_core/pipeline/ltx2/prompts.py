@@ -1,8 +1,9 @@
 """A request's prompts -> the LTX-2 core's prompt embeddings, through the process's prompt cache.
 
-On a miss, Gemma and the text connectors are loaded (Gemma quantised as the memory plan says),
-the prompt (and the negative one when the recipe guides with it) encoded in one batch, and both
-freed before returning, so the transformer never shares memory with Gemma.
+On a miss, Gemma is loaded (quantised as the memory plan says) and runs the prompt (and the negative
+one when the recipe guides with it) in one batch; it is freed before the text connectors load and
+turn its hidden states into embeddings, and they are freed before returning, so no two of Gemma, the
+connectors and the transformer share memory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ltx_mlx_core.pipeline.ltx2.prompt_cache import PROMPT_CACHE, PromptCache
 from ltx_mlx_core.pipeline.ltx2.recipe import LTX2Recipe
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan
 from ltx_mlx_core.pipeline.request import GenerationRequest
-from ltx_mlx_core.text.ltx2_prompt import encode_prompt
+from ltx_mlx_core.text.ltx2_prompt import embed_states, gemma_states
 from ltx_mlx_core.weights.components import LTX2Components
 from ltx_mlx_core.weights.residency import ResidencyMode
 
@@ -32,6 +33,11 @@ def _one(video: mx.array, audio: mx.array | None, index: int) -> PromptEmbedding
     # The reference pipelines hand the transformer the connectors' outputs without a mask: the
     # connectors have already replaced padding with learned registers.
     return PromptEmbeddings(video[index : index + 1], None if audio is None else audio[index : index + 1])
+
+
+def _release() -> None:
+    gc.collect()
+    mx.clear_cache()
 
 
 def encode_prompts(
@@ -50,12 +56,15 @@ def encode_prompts(
     missing = [text for text, hit in zip(prompts, found) if hit is None]
     if missing:
         tokenizer, gemma = components.load_text_encoder(recipe.dtype, plan.quantize_bits)
+        states = gemma_states(missing, tokenizer, gemma)
+        mx.eval(states.hidden_states)
+        tokenizer = gemma = None  # noqa: F841  (freed before the text connectors load)
+        _release()
         processor = components.load_embeddings_processor(recipe.dtype)
-        encoded = encode_prompt(missing, tokenizer, gemma, processor)
+        encoded = embed_states(states, processor)
         mx.eval(encoded.video, *([] if encoded.audio is None else [encoded.audio]))
-        tokenizer = gemma = processor = None  # noqa: F841  (freed before the transformer loads)
-        gc.collect()
-        mx.clear_cache()
+        states = processor = None  # noqa: F841  (freed before the transformer loads)
+        _release()
         fresh = iter(range(len(missing)))
         for position, hit in enumerate(found):
             if hit is None:
