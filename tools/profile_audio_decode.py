@@ -1,0 +1,94 @@
+"""Where LTX-2.3's audio decode spends its time: the VAE decoder, each vocoder, and their kernels.
+
+    python tools/profile_audio_decode.py --json out.json      # GPU: 121 frames at 24 fps of sound
+
+Random weights of the release's shapes, float32 as the pipeline decodes sound. Times are medians
+of evaluated calls (bench/timing.py). The kernel rows use the shapes of the vocoder's last stage,
+where the signal is longest: depthwise FIR (the anti-aliasing filters), Snake, a dilated conv,
+and the whole anti-aliased activation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import ltx_mlx_core.gpu_commands  # noqa: E402,F401  (before MLX starts: sets its ops per command buffer)
+
+# isort: split
+import mlx.core as mx  # noqa: E402
+import mlx.nn as nn  # noqa: E402
+
+from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
+from ltx_mlx_core.bench.workloads import randomize_parameters  # noqa: E402
+from ltx_mlx_core.bench.workloads_ltx2 import AVShape  # noqa: E402
+from ltx_mlx_core.models.ltx2.antialias import Activation1d, Snake, depthwise_fir  # noqa: E402
+from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE  # noqa: E402
+from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE  # noqa: E402
+from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout  # noqa: E402
+from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=121)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    shape = AVShape(768, 512, args.frames)
+    sizes = full_size("2.3")
+    vae = AudioVAE(sizes.audio_vae, encoder=False)
+    vocoder = VocoderWithBWE(sizes.vocoder)
+    randomize_parameters(vae, mx.float32)
+    randomize_parameters(vocoder, mx.float32)
+    layout = AudioLatentLayout()
+    latents = mx.random.normal((1, shape.audio_tokens, layout.mel_bins, layout.channels))
+    mx.eval(latents, vae.parameters(), vocoder.parameters())
+    rows = []
+
+    def timed(name, fn, **extra):
+        t = time_mlx(fn, args.repeats, 1)
+        rows.append({"part": name, **t.to_dict(), **extra})
+        print(
+            f"{name:34s} {t.median * 1000:9.2f} ms  peak {t.peak_memory_bytes / 2**30:.2f} GiB {extra or ''}",
+            flush=True,
+        )
+
+    mel4 = vae.decode_channels_last(latents)
+    mx.eval(mel4)
+    b, frames, bins, channels = mel4.shape
+    mel = mel4.transpose(0, 1, 3, 2).reshape(b, frames, channels * bins)
+    low = vocoder.vocoder.forward_channels_last(mel)
+    mx.eval(mel, low)
+    timed("audio VAE decoder", lambda: vae.decode_channels_last(latents), mel_frames=frames)
+    timed("vocoder 16 kHz", lambda: vocoder.vocoder.forward_channels_last(mel), samples=low.shape[1])
+    timed("vocoder + BWE 48 kHz", lambda: vocoder.forward_channels_last(mel))
+    length, width = low.shape[1], vocoder.vocoder.config.upsample_initial_channel // 2**5
+    x = mx.random.normal((1, length, width))
+    x2 = mx.random.normal((1, 2 * length, width))
+    taps = mx.random.normal((12,))
+    mx.eval(x, x2, taps)
+    timed("depthwise FIR K=12 (x2 signal)", lambda: depthwise_fir(x2, taps, stride=2), shape=list(x2.shape))
+    snake = Snake(width, True)
+    timed("Snake (x2 signal)", lambda: snake(x2))
+    act = Activation1d(Snake(width, True), 2, 12)
+    timed("anti-aliased activation", lambda: act(x))
+    dilated = nn.Conv1d(width, width, 11, padding=25, dilation=5)
+    timed("conv K=11 dilation 5", lambda: dilated(x))
+    dense = nn.Conv1d(width, width, 3, padding=1)
+    timed("conv K=3", lambda: dense(x))
+    up = nn.ConvTranspose1d(2 * width, width, 4, stride=2, padding=1)
+    half = mx.random.normal((1, length // 2, 2 * width))
+    timed("transposed conv x2", lambda: up(half))
+    if args.json:
+        args.json.write_text(json.dumps({"device": str(mx.default_device()), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
