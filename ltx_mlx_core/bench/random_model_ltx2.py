@@ -12,6 +12,7 @@ the real tokenizer. The VAEs' latent statistics are mean 0, std 1 (random latent
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,9 @@ class RandomLTX2Components:
         return None
 
     def cache_identity(self) -> tuple[Any, ...]:
-        return ("random-weights", self.model_id, self.seed, self.sizes.transformer.num_layers)
+        # The shapes' digest too: caches on disk (the preview projection) outlive a run of other shapes.
+        shapes = hashlib.sha256(repr(self.sizes).encode()).hexdigest()[:16]
+        return ("random-weights", self.model_id, self.seed, shapes)
 
     @property
     def _gemma_spec(self) -> GemmaSpec:

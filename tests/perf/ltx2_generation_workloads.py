@@ -10,6 +10,8 @@ resets at its start. The prompt cache is cleared before every run so each one en
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import statistics
 import time
 from typing import Any
@@ -41,16 +43,24 @@ STAGE_NAMES = {
 
 
 def tiny_sizes() -> FullSize:
-    """The tiny LTX-2 model's configs (LTX-2.3's structure at toy widths), as a FullSize."""
+    """The tiny LTX-2 model's configs (LTX-2.3's structure at toy widths), as a FullSize, with the
+    release's latent widths (128 video channels; 8 audio channels x 16 mel bins): ltx-pipelines
+    draws its noise in those widths whatever the model, so both sides' smoke runs use them."""
     shapes = LTX2ModelShapes()
+    transformer = dict(shapes.transformer, in_channels=128, out_channels=128)
+    transformer.update(audio_in_channels=128, audio_out_channels=128)
+    audio_vae = copy.deepcopy(shapes.audio_vae)
+    audio_vae["model"]["params"]["ddconfig"].update(ch=128, ch_mult=[1, 1, 1], z_channels=8, mel_bins=64)
+    vocoder = copy.deepcopy(shapes.vocoder)
+    vocoder["vocoder"]["in_channels"] = 2 * 64
     return FullSize(
-        transformer=LTX2Config.from_dict(shapes.transformer),
-        text_path=shapes.transformer,
+        transformer=LTX2Config.from_dict(transformer),
+        text_path=transformer,
         gemma=shapes.gemma,
-        video_vae=shapes.vae,
-        audio_vae=AudioVAEConfig.from_dict(shapes.audio_vae),
-        vocoder=vocoder_config_from_dict(shapes.vocoder),
-        upsampler=TINY_UPSAMPLERS["spatial"],
+        video_vae=dict(shapes.vae, latent_channels=128),
+        audio_vae=AudioVAEConfig.from_dict(audio_vae),
+        vocoder=vocoder_config_from_dict(vocoder),
+        upsampler=dataclasses.replace(TINY_UPSAMPLERS["spatial"], in_channels=128),
     )
 
 
