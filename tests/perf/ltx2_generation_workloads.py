@@ -44,8 +44,9 @@ STAGE_NAMES = {
 
 def tiny_sizes() -> FullSize:
     """The tiny LTX-2 model's configs (LTX-2.3's structure at toy widths), as a FullSize, with the
-    release's latent widths (128 video channels; 8 audio channels x 16 mel bins): ltx-pipelines
-    draws its noise in those widths whatever the model, so both sides' smoke runs use them."""
+    release's latent widths (128 video channels; 8 audio channels x 16 mel bins; ltx-pipelines
+    draws its noise in those widths whatever the model), three dilations per vocoder block and
+    128 channels into each vocoder (all ltx-core builds), so both sides' smoke runs share them."""
     shapes = LTX2ModelShapes()
     transformer = dict(shapes.transformer, in_channels=128, out_channels=128)
     transformer.update(audio_in_channels=128, audio_out_channels=128)
@@ -53,6 +54,9 @@ def tiny_sizes() -> FullSize:
     audio_vae["model"]["params"]["ddconfig"].update(ch=128, ch_mult=[1, 1, 1], z_channels=8, mel_bins=64)
     vocoder = copy.deepcopy(shapes.vocoder)
     vocoder["vocoder"]["in_channels"] = 2 * 64
+    for part in ("vocoder", "bwe"):  # ltx-core's AMP blocks take three dilations
+        vocoder[part]["resblock_dilation_sizes"] = [[1, 3, 5], [1, 3, 5]]
+    vocoder["bwe"].update(num_mels=64, in_channels=2 * 64)  # ltx-core's vocoders take 128 channels in
     return FullSize(
         transformer=LTX2Config.from_dict(transformer),
         text_path=transformer,
