@@ -120,4 +120,3 @@ def time_generation(
         "skipped_steps": {STAGE_NAMES[name]: n for name, n in last[5].items() if n and name in STAGE_NAMES},
         "residency": last[4],
     }
-
