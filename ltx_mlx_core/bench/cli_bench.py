@@ -60,21 +60,26 @@ def _components(model: str, random_weights: bool):
     # parser, and the engine (MLX, the models, the pipeline) would add ~0.5 s to every command
     # (build_parser measured 0.43 s lazy, 0.97 s with these at the top).
     from ltx_mlx_core.bench.random_model import MODEL_SHAPES, RandomComponents
+    from ltx_mlx_core.bench.random_model_ltx2 import LTX2_RANDOM_MODELS, RandomLTX2Components
     from ltx_mlx_core.weights.components import FileComponents
 
+    def random_components():
+        family = RandomLTX2Components if model in LTX2_RANDOM_MODELS else RandomComponents
+        return family.for_model(model)
+
     if random_weights:
-        return RandomComponents.for_model(model), "random weights (exact shapes)"
+        return random_components(), "random weights (exact shapes)"
     try:
         return FileComponents(resolve_model(model)), "installed"
     except ModelNotInstalled:
-        if model not in MODEL_SHAPES:
+        if model not in MODEL_SHAPES and model not in LTX2_RANDOM_MODELS:
             raise
         print(
             f"ltx-mlx bench: '{model}' is not installed; timing random weights of its exact shapes "
             "(the output is noise, the work is the same)",
             file=sys.stderr,
         )
-        return RandomComponents.for_model(model), "random weights (exact shapes)"
+        return random_components(), "random weights (exact shapes)"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from ltx_mlx_core.weights.registry import ModelFiles
 
 logger = logging.getLogger(__name__)
 
-STAGE_ORDER = ("load", "text_encode", "first_pass", "upsample", "second_pass", "denoise", "decode")
+STAGE_ORDER = ("load", "text_encode", "first_pass", "upsample", "second_pass", "denoise", "decode", "decode_sound")
 
 
 @dataclass

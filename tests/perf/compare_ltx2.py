@@ -3,6 +3,8 @@
     python tests/perf/compare_ltx2.py --json out.json                         # GPU, 768x512x121 with audio
     python tests/perf/compare_ltx2.py --tiny --layers 2 --width 64 --height 64 --frames 17 \
         --stages reference,ours,q4,q4-stream --repeats 2                        # CPU smoke (toy widths)
+    python tests/perf/compare_ltx2.py --tiny --layers 2 --width 64 --height 64 --frames 17 \
+        --stages ref-audio,audio,gen,ref-gen --repeats 1                        # CPU smoke, whole generations
     bash tests/perf/device_run.sh ltx2      # on the lent GPU: .whl carries ltx-core and mlx-video-with-audio
 
 Random weights of the release's exact shapes (ltx_mlx_core/weights/ltx2_full_size.py), bf16.
@@ -12,11 +14,21 @@ Stages (run in the order of STAGES, each one's models freed before the next, so 
   ours        our step (bench/workloads_ltx2.py: block evaluation as the denoise loop does it)
   vae         our video decode (tiling as the pipeline picks it for the device's memory)
   audio       our audio decode + BWE vocoder (models/ltx2/audio_decode.py iter_decode_audio), float32
+  ref-audio   ltx-core's decode_audio (audio VAE decoder + BWE vocoder) of the same latents, in bf16 as
+              ltx-pipelines decodes sound (its ledger builds every module in bf16)
   peer        mlx-video-with-audio's LTXModel, one evaluation per step as its generate loop does
   q8, q4      our step with 8-/4-bit weights, resident (Mac budgets: the GPU peak incl. weights)
   q4-stream   4-bit blocks streamed from a file every step (residency stream_blocks; the product reads
               them from its quantised cache, this stages the same with random weights)
-Each: warm-up, then timed repeats; median seconds and the peak memory while timing.
+  gen         our whole distilled two-stage generation through Pipeline.generate on random weights of
+              every component (Gemma 3 12B + connectors, 22B, video VAE, audio VAE, vocoder + BWE,
+              x2 upsampler; bench/random_model_ltx2.py): whole-run medians, per-stage medians (text
+              encode, stage 1, upsample, stage 2, decode video, decode audio), the run's peak
+  gen-sc      `gen` with the step cache's "faster" preset
+  ref-gen     ltx-pipelines' DistilledPipeline (Gemma included) with a ledger that builds random modules
+              (tests/perf/ltx2_reference_generation.py); peak from torch.cuda.max_memory_allocated
+Each: warm-up, then timed repeats; median seconds and the peak memory while timing. `--tiny` runs the
+whole generations and the sound decodes on the tiny LTX-2 model's shapes (weights/tiny_ltx2.py).
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import datetime as dt
 import gc
 import json
 import logging
+import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -36,6 +49,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import ltx_mlx_core.gpu_commands  # noqa: E402  (before MLX starts: sets its ops per command buffer)
+
+# isort: split
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten  # noqa: E402
 
@@ -48,11 +64,25 @@ from ltx_mlx_core.bench.workloads_ltx2 import (  # noqa: E402
 )
 from ltx_mlx_core.models.ltx2.config import PRESETS, LTX2Config  # noqa: E402
 from ltx_mlx_core.pipeline.latents import latent_grid  # noqa: E402
+from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
+from tests.perf import ltx2_generation_workloads as generation  # noqa: E402
 from tests.perf.ltx2_budgets import quantized_step, streamed_step  # noqa: E402
-from tests.perf.ltx2_decode_workloads import ours_audio_decode, ours_video_decode, video_vae_config  # noqa: E402
+from tests.perf.ltx2_decode_workloads import (  # noqa: E402
+    audio_latents,
+    ours_audio_decode,
+    ours_video_decode,
+    video_vae_config,
+)
 
 GIB = 1 << 30
-STAGES = ("reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "vae", "ref-vae")
+STAGES = (
+    "reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "ref-audio", "vae", "ref-vae", "gen", "gen-sc",
+    "ref-gen",
+)  # fmt: skip
+RATIOS = (
+    ("ours", "reference"), ("ours", "peer"), ("vae", "ref-vae"), ("q4-stream", "q4"), ("gen", "ref-gen"),
+    ("audio", "ref-audio"), ("gen-sc", "gen"),
+)  # fmt: skip
 DEFAULT_STAGES = ",".join(STAGES)
 log = logging.getLogger("compare_ltx2")
 
@@ -138,9 +168,50 @@ def _vae(context: _Context) -> None:
     context.timed("vae", ours_video_decode(context.shape, context.dtype), context.args.vae_repeats)
 
 
+def _sound_sizes(context: _Context):
+    return generation.tiny_sizes() if context.args.tiny else full_size("2.3")
+
+
 def _audio(context: _Context) -> None:
-    fn, samples = ours_audio_decode(context.shape)
-    context.timed("audio", fn, samples=samples)
+    fn, samples = ours_audio_decode(context.shape, _sound_sizes(context))
+    context.timed("audio", fn, samples=samples, dtype="float32")
+
+
+def _reference_audio(context: _Context) -> None:
+    ref, device, _ = _torch_side(context)
+    from tests.perf.ltx2_reference_generation import DTYPE, reference_audio_decode  # noqa: PLC0415  (torch)
+
+    fn = reference_audio_decode(_sound_sizes(context), audio_latents(context.shape), device)
+    timing = ref.time_torch(fn, device, context.args.repeats, context.args.warmup)
+    context.rows.append(_row("ref-audio", timing, dtype=str(DTYPE).removeprefix("torch.")))
+
+
+def _generation(stage: str, step_cache: str):
+    def run_stage(context: _Context) -> None:
+        args, shape = context.args, context.shape
+        components = generation.random_components(args.tiny, args.layers)
+        request = generation.generation_request(
+            shape.width, shape.height, shape.frames, shape.fps, context.dtype, step_cache
+        )
+        timing = generation.time_generation(components, request, args.gen_repeats, args.gen_warmup)
+        stages = {name: round(seconds, 4) for name, seconds in timing.pop("stages_s").items()}
+        context.rows.append(_row(stage, timing, stages_s=stages))
+
+    return run_stage
+
+
+def _reference_generation(context: _Context) -> None:
+    ref, _, _ = _torch_side(context)
+    from tests.perf.ltx2_reference_generation import reference_generation  # noqa: PLC0415  (torch)
+
+    args, shape = context.args, context.shape
+    sizes = generation.random_components(args.tiny, args.layers).sizes
+    fn, device, tokenizer = reference_generation(
+        sizes, args.tiny, shape.width, shape.height, shape.frames, shape.fps, generation.PROMPT
+    )
+    with tokenizer:
+        timing = ref.time_torch(fn, device, args.gen_repeats, args.gen_warmup)
+    context.rows.append(_row("ref-gen", timing, dtype="bfloat16", text_encoder="gemma 3 (random, with vision tower)"))
 
 
 def _peer(context: _Context) -> None:
@@ -177,6 +248,10 @@ STAGE_RUNNERS = {
     "ours": _ours,
     "vae": _vae,
     "audio": _audio,
+    "ref-audio": _reference_audio,
+    "gen": _generation("gen", "off"),
+    "gen-sc": _generation("gen-sc", "faster"),
+    "ref-gen": _reference_generation,
     "peer": _peer,
     "q8": _quantized(8),
     "q4": _quantized(4),
@@ -214,6 +289,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "video": f"{shape.width}x{shape.height}x{shape.frames}",
         "tokens": {"video": shape.video_tokens, "audio": shape.audio_tokens},
         "dtype": str(dtype),
+        "mlx_max_ops_per_buffer": os.environ.get(ltx_mlx_core.gpu_commands.OPS_PER_BUFFER_ENV),
         "rows": [],
     }
     rows = report["rows"]
@@ -240,7 +316,7 @@ def _inputs_model(config, dtype):
 def ratios(report: dict[str, Any]) -> dict[str, float]:
     by = {row["stage"]: row for row in report["rows"] if "median_s" in row}
     out = {}
-    for ours, other in (("ours", "reference"), ("ours", "peer"), ("vae", "ref-vae"), ("q4-stream", "q4")):
+    for ours, other in RATIOS:
         if ours in by and other in by:
             out[f"{ours}/{other} time"] = by[ours]["median_s"] / by[other]["median_s"]
             if by[other]["peak_memory_bytes"]:
@@ -259,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--vae-repeats", type=int, default=3)
+    parser.add_argument("--gen-repeats", type=int, default=2, help="timed whole generations (gen, ref-gen)")
+    parser.add_argument("--gen-warmup", type=int, default=1)
     parser.add_argument("--scratch", type=Path, default=None, help="folder for the streamed blocks' file")
     parser.add_argument("--json", type=Path, help="write the report here (rewritten after each stage)")
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.tiling import tiling_within
-from ltx_mlx_core.weights.ltx2_full_size import full_size
+from ltx_mlx_core.weights.ltx2_full_size import FullSize, full_size
 
 
 def video_vae_config() -> dict:
@@ -55,15 +55,21 @@ def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]
     return decode
 
 
-def ours_audio_decode(shape: AVShape) -> tuple[Callable[[], mx.array], int]:
-    """(decode, samples): the clip's sound decoded piece by piece, each piece evaluated."""
-    sizes = full_size("2.3")
+def audio_latents(shape: AVShape) -> mx.array:
+    """Random audio latents [1, channels, frames, mel bins] for the clip (the same for both sides)."""
+    layout = AudioLatentLayout()
+    return mx.random.normal((1, layout.channels, shape.audio_tokens, layout.mel_bins), key=mx.random.key(7))
+
+
+def ours_audio_decode(shape: AVShape, sizes: FullSize | None = None) -> tuple[Callable[[], mx.array], int]:
+    """(decode, samples): the clip's sound decoded piece by piece, each piece evaluated; LTX-2.3's
+    audio VAE and vocoder unless `sizes` says otherwise."""
+    sizes = sizes or full_size("2.3")
     vae = AudioVAE(sizes.audio_vae, encoder=False)
     vocoder = VocoderWithBWE(sizes.vocoder)
     randomize_parameters(vae, mx.float32)
     randomize_parameters(vocoder, mx.float32)
-    layout = AudioLatentLayout()
-    latents = mx.random.normal((1, layout.channels, shape.audio_tokens, layout.mel_bins))
+    latents = audio_latents(shape)
     mx.eval(latents, vae.parameters(), vocoder.parameters())
     rate = vocoder.config.output_sampling_rate
     samples = min(int(round(shape.frames / shape.fps * rate)), decoded_samples(vae.config, vocoder, latents.shape[2]))

@@ -28,3 +28,23 @@ def test_reference_ours_and_budget_stages_report_medians_peaks_and_ratios(tmp_pa
     assert {"ours/reference time", "q4-stream/q4 time"} <= set(report["ratios"])
     assert rows["q4-stream"]["weights_bytes"] < rows["q4"]["weights_bytes"]
     assert rows["q4-stream"]["streamed_bytes_per_step"] > 0
+
+
+@pytest.mark.slow
+def test_whole_generations_and_sound_decodes_report_medians_peaks_and_stages(tmp_path) -> None:
+    path = tmp_path / "ltx2-gen.json"
+    stages = "ref-audio,gen,ref-gen"
+    argv = ["--tiny", "--layers", "1", "--width", "64", "--height", "64", "--frames", "9", "--warmup", "0"]
+    argv += ["--gen-warmup", "0", "--gen-repeats", "1", "--repeats", "1"]
+    assert compare_ltx2.main([*argv, "--stages", stages, "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    rows = {row["stage"]: row for row in report["rows"]}
+    assert sorted(rows) == sorted(stages.split(","))
+    assert all("error" not in row and row["median_s"] > 0 and "peak_memory_bytes" in row for row in rows.values())
+    assert rows["gen"]["peak_memory_bytes"] > 0
+    assert set(rows["gen"]["stages_s"]) == {
+        "text_encode", "stage_1", "upsample", "stage_2", "decode_video", "decode_audio"
+    }  # fmt: skip
+    assert rows["gen"]["steps"]["stage_1"] == 8 and rows["gen"]["steps"]["stage_2"] == 3
+    assert "gen/ref-gen time" in report["ratios"]
+    assert "mlx_max_ops_per_buffer" in report
