@@ -12,6 +12,7 @@
 #           audio-profile (LTX-2.3 audio decode by part and kernel; tools/profile_audio_decode.py)
 #           ltx2-gen (the whole distilled generations and the sound decodes alone: gen, gen-sc, ref-gen,
 #                     audio, ref-audio; `ltx2` runs them too, after the step stages)
+#           gemms22b (how much of a 22B step is GEMM, ours and the reference's; tools/profile_ltx2_gemms.py)
 #           cache-ltx2 (step-cache presets on one guided LTX-2.3 dev stage; tests/perf/ltx2_step_cache_gpu.py)
 set -uo pipefail
 source .mlx-b/device-mlx-env || exit 1
@@ -44,6 +45,7 @@ for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
         audio-profile) python3 tools/profile_audio_decode.py --json "$out/audio-profile.json" 2>&1 | grep -v "kept in float32" ;;
         ltx2-gen) python3 tests/perf/compare_ltx2.py --stages audio,ref-audio,gen,gen-sc,ref-gen --repeats 3 \
                       --json "$out/ltx2-generation.json" 2>&1 | grep -v "kept in float32" ;;
+        gemms22b) python3 tools/profile_ltx2_gemms.py --json "$out/gemms22b.json" 2>&1 | grep -v "kept in float32" ;;
         cache-ltx2) python3 tests/perf/ltx2_step_cache_gpu.py --steps 10 --repeats 2 \
                         --json "$out/ltx2-step-cache.json" 2>&1 | grep -v "kept in float32" ;;
         cache13b) generations --model ltxv-13b-0.9.8-distilled --step-cache off,faster,fastest ;;
