@@ -34,6 +34,63 @@ from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout  # noqa: E402
 from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
 
 
+def shifted_fir(x: mx.array, taps: mx.array) -> mx.array:
+    """The depthwise FIR as a sum of shifted copies: elementwise only (mx.compile fuses it)."""
+    count = taps.shape[0]
+    length = x.shape[1] - count + 1
+    total = taps[0] * x[:, :length]
+    for k in range(1, count):
+        total = total + taps[k] * x[:, k : k + length]
+    return total
+
+
+def snake_plain(x: mx.array, alpha: mx.array, beta: mx.array) -> mx.array:
+    return x + (1.0 / (mx.exp(beta) + 1e-9)) * mx.square(mx.sin(x * mx.exp(alpha)))
+
+
+def conv_as_matmuls(x: mx.array, weight: mx.array, dilation: int) -> mx.array:
+    """Conv1d [B, L, C] x [O, K, C] with 'same' padding as K shifted matrix products."""
+    count = weight.shape[1]
+    pad = dilation * (count - 1) // 2
+    xp = mx.pad(x, [(0, 0), (pad, pad), (0, 0)])
+    length = x.shape[1]
+    total = xp[:, :length] @ weight[:, 0].T
+    for k in range(1, count):
+        total = total + xp[:, k * dilation : k * dilation + length] @ weight[:, k].T
+    return total
+
+
+def conv_as_im2col(x: mx.array, weight: mx.array, dilation: int) -> mx.array:
+    count = weight.shape[1]
+    pad = dilation * (count - 1) // 2
+    xp = mx.pad(x, [(0, 0), (pad, pad), (0, 0)])
+    length = x.shape[1]
+    columns = mx.concatenate([xp[:, k * dilation : k * dilation + length] for k in range(count)], axis=-1)
+    return columns @ weight.reshape(weight.shape[0], -1).T
+
+
+def variant_rows(timed, x: mx.array, x2: mx.array, taps: mx.array, width: int, prefix: str = "") -> None:
+    """Other ways to compute the vocoder's kernels, on the same inputs, to pick the fastest per device."""
+    fused_fir = mx.compile(shifted_fir)
+    timed(prefix + "FIR as shifted sum", lambda: shifted_fir(x2, taps))
+    timed(prefix + "FIR as shifted sum, compiled", lambda: fused_fir(x2, taps))
+    timed(prefix + "FIR as grouped conv", lambda: depthwise_fir(x2, taps))
+    alpha, beta = mx.zeros((width,)), mx.zeros((width,))
+    fused_snake = mx.compile(snake_plain)
+    timed(prefix + "Snake plain", lambda: snake_plain(x2, alpha, beta))
+    timed(prefix + "Snake compiled", lambda: fused_snake(x2, alpha, beta))
+    for size, dilation in ((11, 5), (7, 3), (3, 1)):
+        weight = mx.random.normal((width, size, width)) * 0.02
+        mx.eval(weight)
+        label = f"{prefix}conv K={size} d={dilation}"
+        timed(
+            label + " (mx.conv1d)",
+            lambda w=weight, d=dilation: mx.conv1d(x, w, padding=d * (w.shape[1] - 1) // 2, dilation=d),
+        )
+        timed(label + " as matmuls", lambda w=weight, d=dilation: conv_as_matmuls(x, w, d))
+        timed(label + " as im2col", lambda w=weight, d=dilation: conv_as_im2col(x, w, d))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=121)
@@ -85,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     up = nn.ConvTranspose1d(2 * width, width, 4, stride=2, padding=1)
     half = mx.random.normal((1, length // 2, 2 * width))
     timed("transposed conv x2", lambda: up(half))
+    variant_rows(timed, x, x2, taps, width)
+    wide_length = low.shape[1] // 40  # the first stage: 512 channels at 1/40 of the final rate
+    wide = mx.random.normal((1, wide_length, 512))
+    mx.eval(wide)
+    variant_rows(timed, wide, wide, taps, 512, prefix="C=512 ")
     if args.json:
         args.json.write_text(json.dumps({"device": str(mx.default_device()), "rows": rows}, indent=2))
     return 0
