@@ -138,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     config = PRESETS["ltx-2.3-22b"]
     if args.layers:
         config = dataclasses.replace(config, num_layers=args.layers)
+    if args.tiny_check:  # the release's structure at toy widths
+        config = dataclasses.replace(
+            config,
+            num_attention_heads=2,
+            attention_head_dim=64,
+            cross_attention_dim=128,
+            audio_num_attention_heads=2,
+            audio_attention_head_dim=32,
+            audio_cross_attention_dim=64,
+        )
     shape = AVShape(768, 512, args.frames)
     dtype = mx.float32 if args.tiny_check else mx.bfloat16
     model = random_ltx2_transformer(config, dtype)
