@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
-import sys
 import tempfile
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,10 +25,8 @@ from unittest import mock
 import mlx.core as mx
 import torch
 
+from tests.perf import absent_av  # noqa: F401  (ltx-pipelines imports PyAV, which the GPU image lacks)
 from tests.perf import ltx2_reference_workloads as ref
-
-if importlib.util.find_spec("av") is None:
-    sys.modules["av"] = types.ModuleType("av")
 
 # isort: split
 from ltx_core.model.audio_vae import AudioDecoderConfigurator, VocoderConfigurator, decode_audio
