@@ -1,19 +1,26 @@
 """Where one transformer block's activation memory goes, part by part (a CPU tool).
 
-    python tools/block_memory_breakdown.py --model ltxv-2b --frames 9
-    python tools/block_memory_breakdown.py --model ltx-2.3-22b --frames 9 --fused
+    python tools/block_memory_breakdown.py --model ltxv-2b --frames 9 --fused
+    python tools/block_memory_breakdown.py --model ltx-2.3-22b --frames 1 --fused --ff-chunks 4
 
 One block of the model's exact width with random weights, on inputs of the clip's token count; for
 the whole block and for each part of it (attention, text cross-attention, the audio-video exchange,
-the feed-forward), the peak allocated above its inputs while it evaluates, in MiB, with the part's
-largest tensor for scale. Activations grow linearly with the tokens, so a clip of few frames (the
-CPU is slow) is scaled to `--scale-to-frames`' token count in the last column.
+the feed-forward), the peak allocated above its inputs while it evaluates, in MiB. Activations
+grow linearly with the tokens, so a clip of few frames (the CPU is slow) is measured, with the
+prompt's tokens cut in proportion, and scaled to `--scale-to-frames`' token count.
 
-The CPU frees an array once nothing references it, so this approximates a GPU evaluating one
-operation per command buffer. Attention on the CPU materialises its [heads, T, T] scores, which the
-GPUs' fused kernels never do, so it is replaced by a stand-in with the fused kernel's output and no
-temporaries (`--real-attention` keeps it). `--fused` runs the elementwise chains fused as on a GPU
-(mx.compile; the LTX-Video block compiled whole), `--ff-chunks` sets the feed-forward's token chunks.
+How far MLX queues work ahead of its completion decides how many intermediates are allocated at
+once (each operation's output is allocated when it is queued, its inputs freed when it completes).
+By default the tool sets MLX's memory limit below what is allocated, so MLX waits for the queue
+after each operation: about what a GPU with one operation per command buffer holds, and what
+PyTorch's free-on-last-use gives. `--run-ahead` lets the CPU queue its usual ~100 operations
+(a GPU with 2 per buffer queues about 20), the other bound.
+
+Attention on the CPU materialises its [heads, T, T] scores and the CPU's norms hold float32
+copies, which the GPUs' fused kernels never do, so both are replaced by stand-ins that allocate
+only the kernels' outputs (`--real-attention`, `--real-norms` keep them). `--fused` takes the
+models' GPU paths (elementwise chains fused with mx.compile, the LTX-Video block compiled whole);
+`--ff-chunks` sets the feed-forward's token chunks (models/common/token_chunks.py).
 """
 
 from __future__ import annotations
