@@ -3,6 +3,7 @@
     python tools/measure_step_memory.py --model ltxv-2b --every 0,1,1:1,2 --json out.json
     python tools/measure_step_memory.py --model ltx-2.3-22b --every 0,1        # 768x512x121 with audio
     python tools/measure_step_memory.py --model ltxv-2b --layers 4 --width 256 --height 256 --frames 33
+    python tools/measure_step_memory.py --model ltxv-2b --every 1 --ff-chunks 1,2,4   # feed-forward chunks
 
 Random weights of the model's exact shapes (`--layers` keeps fewer blocks, e.g. on a CPU). For each
 block-evaluation granularity (`--every`: K or K:F, every K blocks with F chunks in flight,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -37,6 +39,7 @@ from ltx_mlx_core.bench.step_memory import one_block_step, peak_above_resident  
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import VideoShape, randomize_parameters, transformer_step_inputs  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape, ltx2_step_inputs  # noqa: E402
+from ltx_mlx_core.models.common.token_chunks import DEFAULT_FEED_FORWARD_CHUNKS  # noqa: E402
 from ltx_mlx_core.models.ltx2.config import PRESETS as LTX2_PRESETS  # noqa: E402
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer  # noqa: E402
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer  # noqa: E402
@@ -98,21 +101,26 @@ def measure(args) -> dict[str, Any]:
         "runs": [],
     }
     report["uniform_timesteps"] = bool(args.uniform_timesteps)
-    for setting in args.every:
+    for setting, ff_chunks in itertools.product(args.every, args.ff_chunks):
         every, _, in_flight = setting.partition(":")
         every, in_flight = int(every), int(in_flight or (DEFAULT_IN_FLIGHT if family == "ltxv" else LTX2_IN_FLIGHT))
+        model.feed_forward_chunks = ff_chunks
         fn = step(every, in_flight)
         mx.synchronize()
         mx.clear_cache()
         resident = mx.get_active_memory()
+        if args.activation_limit_mib is not None:
+            mx.set_memory_limit(resident + args.activation_limit_mib * (1 << 20))
         timing = time_mlx(fn, args.repeats, args.warmup)
-        row = {"eval_every_blocks": every, "in_flight": in_flight, **timing.to_dict()}
+        row = {"eval_every_blocks": every, "in_flight": in_flight, "ff_chunks": ff_chunks, **timing.to_dict()}
+        row["activation_limit_mib"] = args.activation_limit_mib
         row["resident_bytes"] = int(resident)
         row["activation_bytes"] = int(timing.peak_memory_bytes - resident)
         report["runs"].append(row)
         print(
-            f"{args.model} {report['video']} every={every} in_flight={in_flight}: {timing.median:.4f} s median, "
-            f"peak {timing.peak_memory_bytes / GIB:.2f} GiB, activations {row['activation_bytes'] / GIB:.3f} GiB "
+            f"{args.model} {report['video']} every={every} in_flight={in_flight} ff_chunks={ff_chunks}: "
+            f"{timing.median:.4f} s median, peak {timing.peak_memory_bytes / GIB:.2f} GiB, "
+            f"activations {row['activation_bytes'] / GIB:.3f} GiB "
             f"(weights {weights / GIB:.2f} GiB, one block {report['one_block_bytes'] / GIB:.3f} GiB)",
             flush=True,
         )
@@ -129,6 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=lambda s: s.split(","), default=["0", "1"], help="K or K:F, comma-separated")
     parser.add_argument(
         "--uniform-timesteps", action="store_true", help="LTX-2: one noise level per entry, not per token"
+    )
+    parser.add_argument(
+        "--ff-chunks",
+        type=lambda s: [int(c) for c in s.split(",")],
+        default=[DEFAULT_FEED_FORWARD_CHUNKS],
+        help="feed-forward token chunks, comma-separated: each is run with each --every",
+    )
+    parser.add_argument(
+        "--activation-limit-mib",
+        type=int,
+        default=None,
+        help="set MLX's memory limit this far above the resident memory: over it, MLX waits for queued "
+        "work after each operation instead of running further ahead (an experiment, off by default)",
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)

@@ -7,9 +7,20 @@ import numpy as np
 import pytest
 
 from ltx_mlx_core.models.common.activations import gelu_erf, gelu_tanh
-from ltx_mlx_core.models.common.adaln import gated_residual, modulate
+from ltx_mlx_core.models.common.adaln import (
+    AdaValue,
+    _gated_residual,
+    _gated_residual_ada,
+    _modulate,
+    _modulate_ada,
+    _modulate_ada_unshifted,
+    ada_rows,
+    gated_residual,
+    modulate,
+)
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.models.common.rope import RotaryAngles, _rotate_pairs
+from ltx_mlx_core.models.ltx2.rope import _HALF_SIGNS, _rotate_halves_in_float32, _rotate_pairs_in_float32
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 
@@ -24,13 +35,21 @@ def test_fused_kernels_match_plain_versions(dtype: mx.Dtype) -> None:
     scale, shift = _random(2, 1, 8, dtype=dtype, seed=1), _random(2, 1, 8, dtype=dtype, seed=2)
     pairs = _random(2, 5, 4, 2, dtype=dtype, seed=3)
     cos, sin = _random(2, 5, 4, 2, dtype=dtype, seed=4), _random(2, 5, 4, 2, dtype=dtype, seed=5)
+    rows = _random(8, dtype=dtype, seed=6), _random(8, dtype=dtype, seed=7)
+    halves = _random(2, 5, 2, 2, 3, dtype=dtype, seed=8)
+    half_cos, half_sin = _random(2, 5, 2, 1, 3, seed=9), _random(2, 5, 2, 1, 3, seed=10)
     cases = [
-        (modulate, (x, scale, shift)),
-        (modulate, (x, scale, None)),
-        (gated_residual, (x, scale, shift)),
+        (_modulate, (x, scale, shift)),
+        (_modulate, (x, scale, None)),
+        (_modulate_ada, (x, rows[0], scale, rows[1], shift)),
+        (_modulate_ada_unshifted, (x, rows[0], scale)),
+        (_gated_residual, (x, scale, shift)),
+        (_gated_residual_ada, (x, rows[0], scale, shift)),
         (gelu_tanh, (x,)),
         (gelu_erf, (x,)),
         (_rotate_pairs, (pairs, pairs[..., ::-1], cos, sin)),
+        (_rotate_pairs_in_float32, (pairs, pairs[..., ::-1], cos.astype(mx.float32), sin.astype(mx.float32))),
+        (_rotate_halves_in_float32, (halves, halves[..., ::-1, :], half_cos, half_sin, mx.array(_HALF_SIGNS))),
     ]
     for function, args in cases:
         plain = function.__wrapped__(*args)
@@ -40,6 +59,25 @@ def test_fused_kernels_match_plain_versions(dtype: mx.Dtype) -> None:
         np.testing.assert_allclose(
             np.array(fused.astype(mx.float32)), np.array(plain.astype(mx.float32)), rtol=tolerance, atol=tolerance
         )
+
+
+def test_modulation_kept_as_row_and_timestep_computes_the_summed_vectors() -> None:
+    """AdaValues (row + timestep, added inside the kernels) give what the materialised sums give."""
+    table = _random(3, 8, dtype=mx.bfloat16, seed=1)
+    modulation = _random(2, 5, 3 * 8, dtype=mx.bfloat16, seed=2)
+    x, update = _random(2, 5, 8, dtype=mx.bfloat16, seed=3), _random(2, 5, 8, dtype=mx.bfloat16, seed=4)
+    summed = table + modulation.reshape(2, 5, 3, 8)
+    shift, scale, gate = (summed[:, :, i] for i in range(3))
+    shift_ada, scale_ada, gate_ada = ada_rows(table, modulation, slice(None))
+    assert isinstance(scale_ada, AdaValue)
+    pairs = [
+        (modulate(x, scale_ada, shift_ada), x * (1 + scale) + shift),
+        (modulate(x, scale_ada, None), x * (1 + scale)),
+        (gated_residual(x, gate_ada, update), x + gate * update),
+    ]
+    for ours, expected in pairs:
+        assert ours.dtype == mx.bfloat16
+        np.testing.assert_array_equal(np.array(ours.astype(mx.float32)), np.array(expected.astype(mx.float32)))
 
 
 def _tiny_block_inputs(config, tokens: int = 6, text: int = 4, seed: int = 0):
@@ -65,7 +103,7 @@ def test_a_compiled_block_computes_what_the_plain_block_computes_and_reads_fresh
     block.update(tree_map(lambda p: mx.random.normal(p.shape, key=mx.random.key(1)) * 0.1, block.parameters()))
     x, timestep, context, mask, rotary, skip = _tiny_block_inputs(config)
     for context_mask, skip_mask, strategy in ((None, None, None), (mask, skip, SkipLayerStrategy.AttentionValues)):
-        compiled = block._compile_forward(context_mask is not None, skip_mask is not None, strategy)
+        compiled = block._compile_forward(context_mask is not None, skip_mask is not None, strategy, 1)
         optional = [a for a in (context_mask, skip_mask) if a is not None]
         plain = block.forward(x, timestep, context, context_mask, rotary, skip_mask, strategy)
         fused = compiled(x, timestep, context, rotary.cos, rotary.sin, *optional)

@@ -58,8 +58,9 @@ class LTX2Attention(nn.Module):
         """
         source = x if context is None else context
         values = self.to_v(source)
+        batch, tokens = x.shape[:2]
         if skip_all:
-            attended = values
+            attended = values.reshape(batch, tokens, self.heads, -1)
         else:
             shard = self.shard or AttentionShard()
             queries = self.q_norm(self.to_q(x))
@@ -73,14 +74,15 @@ class LTX2Attention(nn.Module):
                 keys = apply_rope(keys, key_rope)
             attended = self._attend(queries, shard.gathered(keys), shard.gathered(values), mask)
             if keep is not None:
-                attended = attended * keep + values * (1.0 - keep)
+                blended = attended.reshape(batch, tokens, -1) * keep + values * (1.0 - keep)
+                attended = blended.reshape(batch, tokens, self.heads, -1)
         if "to_gate_logits" in self:
-            batch, tokens, _ = attended.shape
-            gates = 2.0 * mx.sigmoid(self.to_gate_logits(x))
-            attended = (attended.reshape(batch, tokens, self.heads, -1) * gates[..., None]).reshape(batch, tokens, -1)
-        return self.to_out(attended)
+            # Gating writes the heads token-major, which is the layout to_out reads: no separate copy.
+            attended = attended * (2.0 * mx.sigmoid(self.to_gate_logits(x)))[..., None]
+        return self.to_out(attended.reshape(batch, tokens, -1))
 
     def _attend(self, queries: mx.array, keys: mx.array, values: mx.array, mask: mx.array | None) -> mx.array:
+        """[B, T, H, D_head]: the attention kernel's heads-first result seen token-major (a view)."""
         batch, query_len, _ = queries.shape
         key_len = keys.shape[1]
 
@@ -94,4 +96,4 @@ class LTX2Attention(nn.Module):
             scale=self.head_dim**-0.5,
             mask=None if mask is None else mask.astype(queries.dtype),
         )
-        return attended.transpose(0, 2, 1, 3).reshape(batch, query_len, -1)
+        return attended.transpose(0, 2, 1, 3)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.common.adaln import gated_residual, modulate
+from ltx_mlx_core.models.common.adaln import AdaValue, ada_rows, ada_sum, gated_residual, modulate
+from ltx_mlx_core.models.common.token_chunks import in_token_chunks
 from ltx_mlx_core.models.ltx2.attention import LTX2Attention
 from ltx_mlx_core.models.ltx2.config import LTX2Config
-from ltx_mlx_core.models.ltx2.layers import FeedForward, ada_values, rms_norm
+from ltx_mlx_core.models.ltx2.layers import FeedForward, rms_norm
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations, Skip
 from ltx_mlx_core.models.ltx2.rope import Rotary
 
@@ -42,6 +43,7 @@ class StreamState:
     cross_scale_shift: mx.array | None = None  # [B, 1, 4 * D]
     cross_gate: mx.array | None = None  # [B, 1, D]
     enabled: bool = True
+    feed_forward_chunks: int = 1  # token chunks of the feed-forward (models/common/token_chunks.py)
 
 
 # Attribute-name prefix and self-attention perturbation of each stream (names as the checkpoint's).
@@ -107,7 +109,7 @@ class LTX2Block(nn.Module):
     ) -> mx.array:
         prefix, skip = stream
         table = getattr(self, prefix + "scale_shift_table")
-        shift, scale, gate = ada_values(table, state.modulation, slice(0, 3))
+        shift, scale, gate = ada_rows(table, state.modulation, slice(0, 3))
         skip_all = perturbations.all_skipped(skip, self.index)
         keep = None if skip_all else perturbations.keep_mask(skip, self.index, x.dtype)
         attended = getattr(self, prefix + "attn1")(
@@ -122,13 +124,13 @@ class LTX2Block(nn.Module):
         text_attention = getattr(self, prefix + "attn2")
         if not self.cross_attention_adaln:
             return x + text_attention(rms_norm(x, self.eps), context=state.context, mask=state.context_mask)
-        shift_q, scale_q, gate_q = ada_values(table, state.modulation, slice(6, 9))
+        shift_q, scale_q, gate_q = ada_rows(table, state.modulation, slice(6, 9))
         prompt_table = getattr(self, prefix + "prompt_scale_shift_table")
         if state.prompt_modulation is None:
             # Without the prompt AdaLN embedder the text modulation is the static table alone.
             shift_kv, scale_kv = prompt_table[0], prompt_table[1]
         else:
-            shift_kv, scale_kv = ada_values(prompt_table, state.prompt_modulation, slice(0, 2))
+            shift_kv, scale_kv = ada_rows(prompt_table, state.prompt_modulation, slice(0, 2))
         attended = text_attention(
             modulate(rms_norm(x, self.eps), scale_q, shift_q),
             context=modulate(state.context, scale_kv, shift_kv),
@@ -155,7 +157,7 @@ class LTX2Block(nn.Module):
                 _A2V_ROWS,
             )
             keep = perturbations.keep_mask(Skip.AUDIO_TO_VIDEO, self.index, vx.dtype)
-            vx = vx + (update if keep is None else update * keep)
+            vx = _gated_update(vx, *update, keep)
         if run_audio and not perturbations.all_skipped(Skip.VIDEO_TO_AUDIO, self.index):
             update = self._cross_modal(
                 self.video_to_audio_attn,
@@ -164,7 +166,7 @@ class LTX2Block(nn.Module):
                 _V2A_ROWS,
             )
             keep = perturbations.keep_mask(Skip.VIDEO_TO_AUDIO, self.index, ax.dtype)
-            ax = ax + (update if keep is None else update * keep)
+            ax = _gated_update(ax, *update, keep)
         return vx, ax
 
     @staticmethod
@@ -173,21 +175,33 @@ class LTX2Block(nn.Module):
         query: tuple[mx.array, StreamState, mx.array],
         key: tuple[mx.array, StreamState, mx.array],
         rows: slice,
-    ) -> mx.array:
-        """Gated cross-attention between streams; each side is (normalised x, state, AdaLN table [5, D])."""
+    ) -> tuple[mx.array, AdaValue]:
+        """Cross-attention between streams and its gate; each side is (normalised x, state, AdaLN table [5, D])."""
         query_normed, query_state, query_table = query
         key_normed, key_state, key_table = key
-        scale_q, shift_q = ada_values(query_table[:_SCALE_SHIFT_ROWS], query_state.cross_scale_shift, rows)
-        scale_k, shift_k = ada_values(key_table[:_SCALE_SHIFT_ROWS], key_state.cross_scale_shift, rows)
-        (gate,) = ada_values(query_table[_SCALE_SHIFT_ROWS:], query_state.cross_gate, slice(None))
+        scale_q, shift_q = ada_rows(query_table[:_SCALE_SHIFT_ROWS], query_state.cross_scale_shift, rows)
+        scale_k, shift_k = ada_rows(key_table[:_SCALE_SHIFT_ROWS], key_state.cross_scale_shift, rows)
+        (gate,) = ada_rows(query_table[_SCALE_SHIFT_ROWS:], query_state.cross_gate, slice(None))
         attended = attention(
             modulate(query_normed, scale_q, shift_q),
             context=modulate(key_normed, scale_k, shift_k),
             rope=query_state.cross_rope,
             key_rope=key_state.cross_rope,
         )
-        return attended * gate
+        return attended, gate
 
     def _feed_forward(self, x: mx.array, state: StreamState, prefix: str) -> mx.array:
-        shift, scale, gate = ada_values(getattr(self, prefix + "scale_shift_table"), state.modulation, slice(3, 6))
-        return gated_residual(x, gate, getattr(self, prefix + "ff")(modulate(rms_norm(x, self.eps), scale, shift)))
+        shift, scale, gate = ada_rows(getattr(self, prefix + "scale_shift_table"), state.modulation, slice(3, 6))
+        ff = getattr(self, prefix + "ff")
+
+        def branch(x: mx.array, shift: AdaValue, scale: AdaValue, gate: AdaValue) -> mx.array:
+            return gated_residual(x, gate, ff(modulate(rms_norm(x, self.eps), scale, shift)))
+
+        return in_token_chunks(branch, state.feed_forward_chunks, x, shift, scale, gate)
+
+
+def _gated_update(x: mx.array, attended: mx.array, gate: AdaValue, keep: mx.array | None) -> mx.array:
+    """x + attended * gate (* keep: 0 drops the update for a perturbed batch entry)."""
+    if keep is None:
+        return gated_residual(x, gate, attended)
+    return x + attended * ada_sum(gate) * keep

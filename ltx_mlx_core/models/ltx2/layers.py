@@ -41,13 +41,3 @@ class FeedForward(nn.Module):
 def rms_norm(x: mx.array, eps: float) -> mx.array:
     """RMS normalisation over the last axis without a learned scale."""
     return mx.fast.rms_norm(x, None, eps)
-
-
-def ada_values(table: mx.array, modulation: mx.array, rows: slice) -> list[mx.array]:
-    """Rows of a per-block table plus the matching chunks of the timestep modulation.
-
-    table [R, D]; modulation [B, 1 or T, R * D] -> R' arrays [B, 1 or T, D] for the chosen rows.
-    """
-    batch, steps = modulation.shape[:2]
-    values = table[rows] + modulation.reshape(batch, steps, table.shape[0], -1)[:, :, rows]
-    return [values[:, :, i] for i in range(values.shape[2])]

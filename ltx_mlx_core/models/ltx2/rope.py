@@ -26,7 +26,8 @@ from typing import NamedTuple
 import mlx.core as mx
 import numpy as np
 
-from ltx_mlx_core.models.common.rope import RotaryAngles, _float32_linspace, apply_rotary
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
+from ltx_mlx_core.models.common.rope import RotaryAngles, _float32_linspace
 from ltx_mlx_core.models.common.rope import rotary_channels as interleaved_channels
 
 
@@ -109,15 +110,38 @@ def rotary_table(
     return RotaryAngles(mx.stack([cos, cos], axis=-1), mx.stack([-sin, sin], axis=-1))
 
 
+@fuse_elementwise_on_gpu
+def _rotate_pairs_in_float32(pairs: mx.array, swapped: mx.array, cos: mx.array, sin: mx.array) -> mx.array:
+    rotated = pairs.astype(mx.float32) * cos + swapped.astype(mx.float32) * sin
+    return rotated.astype(pairs.dtype)
+
+
+@fuse_elementwise_on_gpu
+def _rotate_halves_in_float32(
+    halves: mx.array, swapped: mx.array, cos: mx.array, sin: mx.array, signs: mx.array
+) -> mx.array:
+    rotated = halves.astype(mx.float32) * cos + swapped.astype(mx.float32) * (sin * signs)
+    return rotated.astype(halves.dtype)
+
+
+# (-1, +1) over the two halves: first' = first cos - second sin, second' = second cos + first sin.
+_HALF_SIGNS = np.array([[-1.0], [1.0]], dtype=np.float32)
+
+
 def apply_rope(x: mx.array, table: Rotary) -> mx.array:
-    """Rotate x [B, T, dim] by the table, in float32; the result has x's dtype."""
+    """Rotate x [B, T, dim] by the table, in float32; the result has x's dtype.
+
+    Both layouts are one elementwise expression of x, a view of x with its pairs (or halves)
+    swapped, and the tables, so on a GPU the casts and the rotation are one kernel and no
+    float32 copy of x is ever allocated.
+    """
     if isinstance(table, RotaryAngles):
-        return apply_rotary(x.astype(mx.float32), table).astype(x.dtype)
+        pairs = x.reshape(*x.shape[:-1], -1, 2)
+        return _rotate_pairs_in_float32(pairs, pairs[..., ::-1], table.cos, table.sin).reshape(x.shape)
     heads, half = table.cos.shape[2], table.cos.shape[-1]
-    halves = x.astype(mx.float32).reshape(*x.shape[:2], heads, 2, half)
-    first, second = halves[..., :1, :], halves[..., 1:, :]
-    rotated = mx.concatenate([first * table.cos - second * table.sin, second * table.cos + first * table.sin], axis=-2)
-    return rotated.reshape(x.shape).astype(x.dtype)
+    halves = x.reshape(*x.shape[:2], heads, 2, half)
+    signs = mx.array(_HALF_SIGNS)
+    return _rotate_halves_in_float32(halves, halves[..., ::-1, :], table.cos, table.sin, signs).reshape(x.shape)
 
 
 def rotary_channels(table: Rotary, start: int, stop: int, width: int) -> Rotary:

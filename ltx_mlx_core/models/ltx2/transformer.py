@@ -17,6 +17,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.models.common.adaln import CaptionProjection
+from ltx_mlx_core.models.common.token_chunks import DEFAULT_FEED_FORWARD_CHUNKS
 from ltx_mlx_core.models.ltx2.block import LTX2Block, StreamState
 from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.layers import AdaLNSingle
@@ -122,6 +123,8 @@ class LTX2Transformer(nn.Module):
         if config.use_keyframes_abs_pos_embedding:
             self.keyframes_abs_pos_embedding = mx.zeros((1, config.inner_dim))
         self.transformer_blocks = [LTX2Block(index, config) for index in range(config.num_layers)]
+        # Token chunks of each block's feed-forward (models/common/token_chunks.py); the pipeline may set it.
+        self.feed_forward_chunks = DEFAULT_FEED_FORWARD_CHUNKS
 
     def _video_stream(self) -> _Stream:
         c = self.config
@@ -238,6 +241,7 @@ class LTX2Transformer(nn.Module):
             self_attention_mask=_self_attention_bias(modality.attention_mask, dtype),
             prompt_modulation=prompt_modulation,
             enabled=modality.enabled,
+            feed_forward_chunks=self.feed_forward_chunks,
         )
         if other is None or not c.has_audio:
             return state

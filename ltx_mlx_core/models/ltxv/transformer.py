@@ -20,6 +20,7 @@ from ltx_mlx_core.models.common.adaln import CaptionProjection
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.models.common.rope import RotaryAngles, rotary_angles
 from ltx_mlx_core.models.common.timestep import TIMESTEP_PROJECTION_CHANNELS, TimestepMLP, timestep_sinusoids
+from ltx_mlx_core.models.common.token_chunks import DEFAULT_FEED_FORWARD_CHUNKS
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
 from ltx_mlx_core.models.ltxv.transformer_config import (
     LTXV_2B_098,
@@ -92,6 +93,8 @@ class LTXVideoTransformer(nn.Module):
         self.transformer_blocks = [TransformerBlock(config) for _ in range(config.num_layers)]
         self.scale_shift_table = mx.zeros((2, dim))
         self.proj_out = nn.Linear(dim, config.output_channels)
+        # Token chunks of each block's feed-forward (models/common/token_chunks.py); the pipeline may set it.
+        self.feed_forward_chunks = DEFAULT_FEED_FORWARD_CHUNKS
 
     @property
     def dtype(self) -> mx.Dtype:
@@ -213,7 +216,7 @@ class LTXVideoTransformer(nn.Module):
                 block_skip = inputs.skip_layer_mask[index].astype(dtype).reshape(batch, 1, 1)
             hidden = self.transformer_blocks[index](
                 hidden, inputs.timestep, inputs.context, inputs.context_mask, inputs.rotary, block_skip,
-                inputs.skip_layer_strategy,
+                inputs.skip_layer_strategy, self.feed_forward_chunks,
             )  # fmt: skip
             if after_block is not None:
                 after_block(index, hidden)

@@ -6,10 +6,11 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.models.common.activations import gelu_erf, gelu_tanh
-from ltx_mlx_core.models.common.adaln import gated_residual, modulate
+from ltx_mlx_core.models.common.adaln import AdaValue, ada_rows, gated_residual, modulate
 from ltx_mlx_core.models.common.attention import Attention, SkipLayerStrategy
 from ltx_mlx_core.models.common.norms import make_norm
 from ltx_mlx_core.models.common.rope import RotaryAngles
+from ltx_mlx_core.models.common.token_chunks import in_token_chunks
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 
 # Whole blocks through mx.compile on GPU backends (the profile in docs/PERFORMANCE.md measures both).
@@ -79,16 +80,18 @@ class TransformerBlock(nn.Module):
         rotary: RotaryAngles,
         skip_mask: mx.array | None = None,
         skip_strategy: SkipLayerStrategy | None = None,
+        ff_chunks: int = 1,
     ) -> mx.array:
-        """x [B, N, D]; timestep [B, 1 or N, P*D] (P = 6 or 4); context [B, L, D_ctx].
+        """x [B, N, D]; timestep [B, 1 or N, P*D] (P = 6 or 4); context [B, L, D_ctx]; the
+        feed-forward runs over `ff_chunks` spans of the tokens (models/common/token_chunks.py).
 
         On a GPU the block runs as one compiled graph (its elementwise work fused, its graph
         built once per input layout); its weights are read at each call, so blocks whose
         weights are streamed in per step compile too.
         """
         if not COMPILE_BLOCKS_ON_GPU or mx.default_device().type != mx.gpu:
-            return self.forward(x, timestep, context, context_mask, rotary, skip_mask, skip_strategy)
-        layout = (context_mask is not None, skip_mask is not None, skip_strategy)
+            return self.forward(x, timestep, context, context_mask, rotary, skip_mask, skip_strategy, ff_chunks)
+        layout = (context_mask is not None, skip_mask is not None, skip_strategy, ff_chunks)
         compiled = self._compiled_forwards.get(layout)
         if compiled is None:
             compiled = self._compile_forward(*layout)
@@ -96,12 +99,15 @@ class TransformerBlock(nn.Module):
         optional = [a for a in (context_mask, skip_mask) if a is not None]
         return compiled(x, timestep, context, rotary.cos, rotary.sin, *optional)
 
-    def _compile_forward(self, has_mask: bool, has_skip: bool, skip_strategy: SkipLayerStrategy | None):
+    def _compile_forward(
+        self, has_mask: bool, has_skip: bool, skip_strategy: SkipLayerStrategy | None, ff_chunks: int = 1
+    ):
         def forward(x, timestep, context, cos, sin, *optional):
             optional = list(optional)
             context_mask = optional.pop(0) if has_mask else None
             skip_mask = optional.pop(0) if has_skip else None
-            return self.forward(x, timestep, context, context_mask, RotaryAngles(cos, sin), skip_mask, skip_strategy)
+            rotary = RotaryAngles(cos, sin)
+            return self.forward(x, timestep, context, context_mask, rotary, skip_mask, skip_strategy, ff_chunks)
 
         return mx.compile(forward, inputs=self.state)
 
@@ -114,6 +120,7 @@ class TransformerBlock(nn.Module):
         rotary: RotaryAngles,
         skip_mask: mx.array | None = None,
         skip_strategy: SkipLayerStrategy | None = None,
+        ff_chunks: int = 1,
     ) -> mx.array:
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self._modulation(timestep)
         block_input = x
@@ -122,8 +129,7 @@ class TransformerBlock(nn.Module):
         x = gated_residual(x, gate_msa, attended)
         # The reference feeds cross-attention the un-normalised hidden states.
         x = x + self.attn2(x, context=context, mask=context_mask)
-        normed = modulate(self.norm2(x), scale_mlp, shift_mlp)
-        x = gated_residual(x, gate_mlp, self.ff(normed))
+        x = in_token_chunks(self._feed_forward, ff_chunks, x, shift_mlp, scale_mlp, gate_mlp)
 
         if skip_mask is not None and skip_strategy is SkipLayerStrategy.TransformerBlock:
             x = x * skip_mask + block_input * (1.0 - skip_mask)
@@ -135,11 +141,15 @@ class TransformerBlock(nn.Module):
         shift_msa, scale_msa = self._modulation(timestep)[:2]
         return modulate(self.norm1(x), scale_msa, shift_msa)
 
-    def _modulation(self, timestep: mx.array) -> tuple[mx.array | None, ...]:
-        """(shift, scale, gate) for attention then feed-forward; the shifts are None without shift rows."""
-        batch, steps = timestep.shape[:2]
-        modulation = self.scale_shift_table + timestep.reshape(batch, steps, *self.scale_shift_table.shape)
+    def _feed_forward(self, x: mx.array, shift: AdaValue | None, scale: AdaValue, gate: AdaValue) -> mx.array:
+        return gated_residual(x, gate, self.ff(modulate(self.norm2(x), scale, shift)))
+
+    def _modulation(self, timestep: mx.array) -> tuple[AdaValue | None, ...]:
+        """(shift, scale, gate) for attention then feed-forward; the shifts are None without shift rows.
+
+        Each is kept as its table row and timestep terms (models/common/adaln.py says why)."""
+        rows = ada_rows(self.scale_shift_table, timestep, slice(None))
         if self.shifts:
-            return tuple(modulation[:, :, i] for i in range(6))
-        scale_msa, gate_msa, scale_mlp, gate_mlp = (modulation[:, :, i] for i in range(4))
+            return tuple(rows)
+        scale_msa, gate_msa, scale_mlp, gate_mlp = rows
         return None, scale_msa, gate_msa, None, scale_mlp, gate_mlp
