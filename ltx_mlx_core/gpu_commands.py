@@ -2,11 +2,13 @@
 
 MLX keeps every input of a kernel allocated until the command buffer holding that kernel has
 completed, and the host encodes far ahead of the GPU. With MLX's default batch (20 operations on
-CUDA), about a block's worth of intermediates is alive at once; with 2 they are released almost as
-soon as the GPU has used them. Measured on an H200 (docs/PERFORMANCE.md, "Activation memory"):
+CUDA), about a block's worth of intermediates is alive at once; with a few they are released soon
+after the GPU has used them. Measured on an H200 (docs/PERFORMANCE.md, "Activation memory"):
 the LTX-Video 2B step's peak goes from 4.48 to 4.14 GiB (one evaluation per step: 11.47 to 4.10),
 the LTX-2.3 22B step's from 37.99 to 37.14 GiB, for 2.3 % more time on the 22B; 1 operation per
-buffer saves a little more (37.00 GiB) but costs 6.5 %.
+buffer saves a little more (37.00 GiB) but costs 6.5 %. The default is 3, not 2: with 2, MLX
+0.32.4's CUDA backend failed the LTX-2.3 audio decode ("cudaGraphLaunch failed: misaligned address",
+every run), which 3, 20, or CUDA graphs turned off all decoded (2026-12-03).
 
 MLX reads the variable once, when its GPU device first starts, so it is set when this package is
 imported, before anything of ours imports MLX; a value the user has set is kept.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 
 OPS_PER_BUFFER_ENV = "MLX_MAX_OPS_PER_BUFFER"
-DEFAULT_OPS_PER_BUFFER = 2
+DEFAULT_OPS_PER_BUFFER = 3
 
 
 def apply_default_ops_per_buffer() -> str:
