@@ -121,7 +121,12 @@ def reference_audio_decode(sizes: FullSize, latents: mx.array, device: torch.dev
 
 def _gemma_config(tiny_text: dict[str, Any] | None) -> Gemma3Config:
     if tiny_text is None:
-        return Gemma3Config.from_dict(GEMMA3_CONFIG_FOR_LTX.to_dict())
+        values = GEMMA3_CONFIG_FOR_LTX.to_dict()
+        # Its text part says float32, which left the H200 run's Gemma hidden states in float32 against
+        # the bf16 feature extractor ("mat1 and mat2 must have the same dtype"); the official loader
+        # loads everything in the pipeline's dtype.
+        values["text_config"]["torch_dtype"] = str(DTYPE).removeprefix("torch.")
+        return Gemma3Config.from_dict(values)
     text = {k: v for k, v in tiny_text.items() if k not in ("architectures", "model_type")}
     return Gemma3Config(text_config=text, vision_config=_TINY_VISION, mm_tokens_per_image=4)
 
@@ -148,6 +153,7 @@ class RandomLedger:
                 model = Gemma3ForConditionalGeneration(_gemma_config(self.sizes.gemma if self.tiny else None))
         finally:
             torch.set_default_dtype(default)
+        model = model.to(DTYPE)
         tokenizer = LTXVGemmaTokenizer(str(self.tokenizer_dir), 1024)
         return GemmaTextEncoder(model=model, tokenizer=tokenizer, dtype=DTYPE).eval()
 
