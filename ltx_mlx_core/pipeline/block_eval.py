@@ -17,8 +17,10 @@ loops pass it.
 The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
 LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.
 LTX_MLX_EVAL_IN_FLIGHT (1 or 2) overrides the chunks in flight; 1 trades speed for memory
-(H200, LTX-Video 2B step: 0.57 instead of 0.90 GiB of activations, 33 % slower). docs/PERFORMANCE.md ("Activation memory") has the measurements behind
-the defaults.
+(H200, LTX-Video 2B step: 0.57 instead of 0.90 GiB of activations, 33 % slower). Within a block,
+how soon MLX frees intermediates is set by MLX_MAX_OPS_PER_BUFFER, which `ltx_mlx_core.gpu_commands`
+sets to 2 on import (a user's value is kept). docs/PERFORMANCE.md ("Activation memory", "Operations
+per command buffer") has the measurements behind the defaults.
 """
 
 from __future__ import annotations
