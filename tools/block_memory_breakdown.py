@@ -36,22 +36,16 @@ sys.path.insert(0, str(ROOT))
 
 import mlx.core as mx  # noqa: E402
 
-from ltx_mlx_core.bench.workloads import VideoShape, randomize_parameters, transformer_step_inputs  # noqa: E402
+from ltx_mlx_core.bench.step_memory import STEP_MODELS, random_step_model  # noqa: E402
+from ltx_mlx_core.bench.workloads import VideoShape, transformer_step_inputs  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import CONTEXT_TOKENS, AVShape, ltx2_step_inputs  # noqa: E402
 from ltx_mlx_core.models.common.adaln import gated_residual, modulate  # noqa: E402
 from ltx_mlx_core.models.common.token_chunks import in_token_chunks  # noqa: E402
-from ltx_mlx_core.models.ltx2.config import PRESETS as LTX2_PRESETS  # noqa: E402
 from ltx_mlx_core.models.ltx2.perturbations import Skip  # noqa: E402
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer  # noqa: E402
 from ltx_mlx_core.models.ltxv import transformer_blocks  # noqa: E402
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer  # noqa: E402
-from ltx_mlx_core.models.ltxv.transformer_config import PRESETS as LTXV_PRESETS  # noqa: E402
 
-MODELS = {
-    "ltxv-2b": ("ltxv", "ltxv-2b-0.9.8"),
-    "ltxv-13b": ("ltxv", "ltxv-13b-0.9.8"),
-    "ltx-2.3-22b": ("ltx2", "ltx-2.3-22b"),
-}
 MIB = 1 << 20
 
 
@@ -135,7 +129,7 @@ def ltx2_parts(model: LTX2Transformer, frames: int, scale: float) -> tuple[dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=sorted(MODELS), default="ltxv-2b")
+    parser.add_argument("--model", choices=sorted(STEP_MODELS), default="ltxv-2b")
     parser.add_argument("--frames", type=int, default=9, help="clip frames measured (768x512)")
     parser.add_argument("--scale-to-frames", type=int, default=None, help="default: 97 (LTX-Video), 121 (LTX-2)")
     parser.add_argument("--fused", action="store_true", help="fuse elementwise chains as on a GPU")
@@ -161,10 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         # about as far ahead as a GPU with one or two operations per command buffer.
         mx.set_memory_limit(1)
     transformer_blocks.COMPILE_BLOCKS_ON_GPU = not args.uncompiled_block
-    family, preset = MODELS[args.model]
-    config = dataclasses.replace((LTXV_PRESETS if family == "ltxv" else LTX2_PRESETS)[preset], num_layers=1)
-    model = LTXVideoTransformer(config) if family == "ltxv" else LTX2Transformer(config)
-    randomize_parameters(model, mx.bfloat16)
+    family, model = random_step_model(args.model, 1, mx.bfloat16)
+    config = model.config
     model.feed_forward_chunks = args.ff_chunks
     full_frames = args.scale_to_frames or (97 if family == "ltxv" else 121)
     full_tokens = VideoShape(768, 512, full_frames).tokens

@@ -16,7 +16,6 @@ alone (bench/step_memory.py): what the step would hold if no block's intermediat
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -35,39 +34,20 @@ import ltx_mlx_core.gpu_commands  # noqa: E402  (before MLX starts: sets its ops
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten  # noqa: E402
 
-from ltx_mlx_core.bench.step_memory import one_block_step, peak_above_resident  # noqa: E402
+from ltx_mlx_core.bench.step_memory import STEP_MODELS, one_block_step, peak_above_resident, random_step_model  # noqa: E402
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
-from ltx_mlx_core.bench.workloads import VideoShape, randomize_parameters, transformer_step_inputs  # noqa: E402
+from ltx_mlx_core.bench.workloads import VideoShape, transformer_step_inputs  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape, ltx2_step_inputs  # noqa: E402
 from ltx_mlx_core.models.common.token_chunks import DEFAULT_FEED_FORWARD_CHUNKS  # noqa: E402
-from ltx_mlx_core.models.ltx2.config import PRESETS as LTX2_PRESETS  # noqa: E402
-from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer  # noqa: E402
-from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer  # noqa: E402
-from ltx_mlx_core.models.ltxv.transformer_config import PRESETS as LTXV_PRESETS  # noqa: E402
 from ltx_mlx_core.pipeline.block_eval import DEFAULT_IN_FLIGHT, block_evaluator  # noqa: E402
 from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT  # noqa: E402
 
-MODELS = {
-    "ltxv-2b": ("ltxv", "ltxv-2b-0.9.8"),
-    "ltxv-13b": ("ltxv", "ltxv-13b-0.9.8"),
-    "ltx-2.3-22b": ("ltx2", "ltx-2.3-22b"),
-}
 GIB = 1 << 30
-
-
-def _build(name: str, layers: int | None, dtype: mx.Dtype):
-    family, preset = MODELS[name]
-    config = (LTXV_PRESETS if family == "ltxv" else LTX2_PRESETS)[preset]
-    if layers:
-        config = dataclasses.replace(config, num_layers=layers)
-    model = LTXVideoTransformer(config) if family == "ltxv" else LTX2Transformer(config)
-    randomize_parameters(model, dtype)
-    return family, model
 
 
 def measure(args) -> dict[str, Any]:
     dtype = mx.bfloat16 if mx.default_device().type == mx.gpu else mx.float32
-    family, model = _build(args.model, args.layers, dtype)
+    family, model = random_step_model(args.model, args.layers, dtype)
     weights = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
     if family == "ltxv":
         shape = VideoShape(args.width or 768, args.height or 512, args.frames or 97)
@@ -129,7 +109,7 @@ def measure(args) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=sorted(MODELS), default="ltxv-2b")
+    parser.add_argument("--model", choices=sorted(STEP_MODELS), default="ltxv-2b")
     parser.add_argument("--layers", type=int, default=None, help="keep this many blocks (default: all)")
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--height", type=int, default=None)

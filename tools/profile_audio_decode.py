@@ -34,18 +34,11 @@ from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout  # noqa: E402
 from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
 
 
-def shifted_fir(x: mx.array, taps: mx.array) -> mx.array:
-    """The depthwise FIR as a sum of shifted copies: elementwise only (mx.compile fuses it)."""
-    count = taps.shape[0]
-    length = x.shape[1] - count + 1
-    total = taps[0] * x[:, :length]
-    for k in range(1, count):
-        total = total + taps[k] * x[:, k : k + length]
-    return total
-
-
-def snake_plain(x: mx.array, alpha: mx.array, beta: mx.array) -> mx.array:
-    return x + (1.0 / (mx.exp(beta) + 1e-9)) * mx.square(mx.sin(x * mx.exp(alpha)))
+def grouped_conv_fir(x: mx.array, taps: mx.array) -> mx.array:
+    """The depthwise FIR as one grouped convolution (how models/ltx2/antialias.py ran it before 2026-12-03)."""
+    channels = x.shape[-1]
+    weight = mx.broadcast_to(taps.astype(x.dtype)[None, :, None], (channels, taps.shape[0], 1))
+    return mx.conv1d(x, weight, groups=channels)
 
 
 def conv_as_matmuls(x: mx.array, weight: mx.array, dilation: int) -> mx.array:
@@ -71,14 +64,12 @@ def conv_as_im2col(x: mx.array, weight: mx.array, dilation: int) -> mx.array:
 
 def variant_rows(timed, x: mx.array, x2: mx.array, taps: mx.array, width: int, prefix: str = "") -> None:
     """Other ways to compute the vocoder's kernels, on the same inputs, to pick the fastest per device."""
-    fused_fir = mx.compile(shifted_fir)
-    timed(prefix + "FIR as shifted sum", lambda: shifted_fir(x2, taps))
-    timed(prefix + "FIR as shifted sum, compiled", lambda: fused_fir(x2, taps))
-    timed(prefix + "FIR as grouped conv", lambda: depthwise_fir(x2, taps))
-    alpha, beta = mx.zeros((width,)), mx.zeros((width,))
-    fused_snake = mx.compile(snake_plain)
-    timed(prefix + "Snake plain", lambda: snake_plain(x2, alpha, beta))
-    timed(prefix + "Snake compiled", lambda: fused_snake(x2, alpha, beta))
+    timed(prefix + "FIR as shifted sums (depthwise_fir)", lambda: depthwise_fir(x2, taps))
+    timed(prefix + "FIR as grouped conv", lambda: grouped_conv_fir(x2, taps))
+    snake = Snake(width, True)
+    fused_snake = mx.compile(snake.__call__)
+    timed(prefix + "Snake plain", lambda: snake(x2))
+    timed(prefix + "Snake compiled", lambda: fused_snake(x2))
     for size, dilation in ((11, 5), (7, 3), (3, 1)):
         weight = mx.random.normal((width, size, width)) * 0.02
         mx.eval(weight)

@@ -30,8 +30,13 @@ import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
 
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
-from ltx_mlx_core.bench.workloads_ltx2 import AVShape, ltx2_step_workload, random_ltx2_transformer  # noqa: E402
-from ltx_mlx_core.models.ltx2.config import PRESETS  # noqa: E402
+from ltx_mlx_core.bench.workloads_ltx2 import (  # noqa: E402
+    AVShape,
+    benchmark_config,
+    ltx2_step_inputs,
+    ltx2_step_workload,
+    random_ltx2_transformer,
+)
 
 GEMM_MARKERS = ("gemm", "cutlass", "xmma", "nvjet", "cublas")
 ATTENTION_MARKERS = ("flash", "fmha", "attention", "sdpa")
@@ -80,7 +85,6 @@ def torch_side(shapes: Counter, config, shape: AVShape, repeats: int) -> dict:
     import torch  # noqa: PLC0415  (the reference side alone)
     import torch.nn.functional as F  # noqa: PLC0415
 
-    from ltx_mlx_core.bench.workloads_ltx2 import ltx2_step_inputs  # noqa: PLC0415
     from tests.perf import ltx2_reference_workloads as ref  # noqa: PLC0415
 
     device = ref.torch_device()
@@ -135,19 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny-check", action="store_true", help="CPU smoke: our side only, float32")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    config = PRESETS["ltx-2.3-22b"]
-    if args.layers:
-        config = dataclasses.replace(config, num_layers=args.layers)
-    if args.tiny_check:  # the release's structure at toy widths
-        config = dataclasses.replace(
-            config,
-            num_attention_heads=2,
-            attention_head_dim=64,
-            cross_attention_dim=128,
-            audio_num_attention_heads=2,
-            audio_attention_head_dim=32,
-            audio_cross_attention_dim=64,
-        )
+    config = benchmark_config(args.layers, toy_widths=args.tiny_check)
     shape = AVShape(768, 512, args.frames)
     dtype = mx.float32 if args.tiny_check else mx.bfloat16
     model = random_ltx2_transformer(config, dtype)

@@ -61,16 +61,25 @@ MODEL_SHAPES: dict[str, RandomModelSpec] = {
 }
 
 
-def _shapes_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
+def shapes_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
     # A freshly built module's parameters are unevaluated: reading their shapes allocates nothing.
     return {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
 
 
-def _quantize(module: nn.Module, bits: int | None) -> None:
+def quantize_like_loaders(module: nn.Module, bits: int | None) -> None:
     """Quantise the module's linear layers in place when `bits` is given (as the loaders do)."""
     if bits:
         quantize_linear_layers(module, bits)
         mx.eval(module.parameters())
+
+
+def refuse_block_streaming(residency: ResidencyMode) -> None:
+    """Random weights have no file to read blocks from: a streamed residency is refused, clearly."""
+    if residency is ResidencyMode.STREAM_BLOCKS:
+        raise InvalidRequest(
+            "Random weights have no file to stream transformer blocks from; "
+            "choose another residency mode or install the model."
+        )
 
 
 class RandomComponents:
@@ -102,24 +111,20 @@ class RandomComponents:
 
     def shapes(self) -> ComponentShapes:
         return ComponentShapes(
-            transformer=_shapes_of(LTXVideoTransformer(self.model_shapes.transformer)),
-            vae=_shapes_of(CausalVideoAutoencoder(VAEConfig.from_dict(self.model_shapes.vae))),
-            text_encoder=_shapes_of(T5Encoder(self.model_shapes.t5)),
-            upsampler=_shapes_of(LatentUpsampler(self.model_shapes.upsampler)),
+            transformer=shapes_of(LTXVideoTransformer(self.model_shapes.transformer)),
+            vae=shapes_of(CausalVideoAutoencoder(VAEConfig.from_dict(self.model_shapes.vae))),
+            text_encoder=shapes_of(T5Encoder(self.model_shapes.t5)),
+            upsampler=shapes_of(LatentUpsampler(self.model_shapes.upsampler)),
             transformer_config=self.model_shapes.transformer,
         )
 
     def load_transformer(
         self, dtype: mx.Dtype, quantize_bits: int | None, residency: ResidencyMode
     ) -> LTXVideoTransformer:
-        if residency is ResidencyMode.STREAM_BLOCKS:
-            raise InvalidRequest(
-                "Random weights have no file to stream transformer blocks from; "
-                "choose another residency mode or install the model."
-            )
+        refuse_block_streaming(residency)
         model = LTXVideoTransformer(self.model_shapes.transformer)
         randomize_parameters(model, dtype, seed=self.seed)
-        _quantize(model, quantize_bits)
+        quantize_like_loaders(model, quantize_bits)
         return model
 
     def load_vae(self, dtype: mx.Dtype) -> CausalVideoAutoencoder:
@@ -136,5 +141,5 @@ class RandomComponents:
             write_tiny_t5_tokenizer(Path(self._tokenizer_dir.name))
         encoder = T5Encoder(self.model_shapes.t5)
         randomize_parameters(encoder, dtype, seed=self.seed + 3)
-        _quantize(encoder, quantize_bits)
+        quantize_like_loaders(encoder, quantize_bits)
         return load_tokenizer(self._tokenizer_dir.name), encoder

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
-import mlx.nn as nn
-from mlx.utils import tree_flatten
 
+from ltx_mlx_core.bench.random_model import quantize_like_loaders, refuse_block_streaming, shapes_of
 from ltx_mlx_core.bench.workloads import randomize_parameters
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
@@ -36,7 +35,6 @@ from ltx_mlx_core.text.gemma import GemmaTextModel
 from ltx_mlx_core.text.gemma_config import GemmaSpec, gemma_spec
 from ltx_mlx_core.text.gemma_tokenizer import GemmaTokenizer
 from ltx_mlx_core.weights.ltx2_full_size import FullSize, full_size
-from ltx_mlx_core.weights.quantize import quantize_linear_layers
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.shapes_ltx2 import LTX2ComponentShapes
 from ltx_mlx_core.weights.tiny_tokenizer import write_tiny_gemma_tokenizer
@@ -47,17 +45,6 @@ LTX2_RANDOM_MODELS: dict[str, str] = {
     "ltx-2.3-22b-distilled": "2.3",
     "ltx-2.5-22b-distilled": "2.5",
 }
-
-
-def _shapes_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
-    # A freshly built module's parameters are unevaluated: reading their shapes allocates nothing.
-    return {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
-
-
-def _quantize(module: nn.Module, bits: int | None) -> None:
-    if bits:
-        quantize_linear_layers(module, bits)
-        mx.eval(module.parameters())
 
 
 class RandomLTX2Components:
@@ -114,25 +101,21 @@ class RandomLTX2Components:
 
     def shapes(self) -> LTX2ComponentShapes:
         return LTX2ComponentShapes(
-            gemma=_shapes_of(GemmaTextModel(self._gemma_spec)),
-            text_path=_shapes_of(self._processor()),
-            transformer=_shapes_of(LTX2Transformer(self.sizes.transformer)),
-            video_vae=_shapes_of(VideoAutoencoder(VideoVAEConfig.from_dict(self.sizes.video_vae))),
-            audio_vae=_shapes_of(AudioVAE(self.sizes.audio_vae, encoder=False)),
-            vocoder=_shapes_of(self._vocoder()),
-            upsampler=_shapes_of(LatentUpsampler(self.sizes.upsampler)),
+            gemma=shapes_of(GemmaTextModel(self._gemma_spec)),
+            text_path=shapes_of(self._processor()),
+            transformer=shapes_of(LTX2Transformer(self.sizes.transformer)),
+            video_vae=shapes_of(VideoAutoencoder(VideoVAEConfig.from_dict(self.sizes.video_vae))),
+            audio_vae=shapes_of(AudioVAE(self.sizes.audio_vae, encoder=False)),
+            vocoder=shapes_of(self._vocoder()),
+            upsampler=shapes_of(LatentUpsampler(self.sizes.upsampler)),
             transformer_config=self.sizes.transformer,
         )
 
     def load_transformer(self, dtype: mx.Dtype, quantize_bits: int | None, residency: ResidencyMode) -> LTX2Transformer:
-        if residency is ResidencyMode.STREAM_BLOCKS:
-            raise InvalidRequest(
-                "Random weights have no file to stream transformer blocks from; "
-                "choose another residency mode or install the model."
-            )
+        refuse_block_streaming(residency)
         model = LTX2Transformer(self.sizes.transformer)
         randomize_parameters(model, dtype, seed=self.seed)
-        _quantize(model, quantize_bits)
+        quantize_like_loaders(model, quantize_bits)
         return model
 
     def load_vae(self, dtype: mx.Dtype) -> VideoAutoencoder:
@@ -158,7 +141,7 @@ class RandomLTX2Components:
             write_tiny_gemma_tokenizer(Path(self._tokenizer_dir.name))
         gemma = GemmaTextModel(self._gemma_spec)
         randomize_parameters(gemma, dtype, seed=self.seed + 3)
-        _quantize(gemma, quantize_bits)
+        quantize_like_loaders(gemma, quantize_bits)
         return GemmaTokenizer.from_folder(self._tokenizer_dir.name), gemma
 
     def load_embeddings_processor(self, dtype: mx.Dtype) -> EmbeddingsProcessor:

@@ -8,13 +8,37 @@ model, and the tests hold the ratio to a bound so that intermediates kept alive 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import mlx.core as mx
 
+from ltx_mlx_core.bench.workloads import randomize_parameters
+from ltx_mlx_core.models.ltx2.config import PRESETS as LTX2_PRESETS
 from ltx_mlx_core.models.ltx2.transformer import LTX2Transformer
 from ltx_mlx_core.models.ltxv.transformer import LTXVideoTransformer
+from ltx_mlx_core.models.ltxv.transformer_config import PRESETS as LTXV_PRESETS
+
+# The memory tools' model names: (family, preset).
+STEP_MODELS = {
+    "ltxv-2b": ("ltxv", "ltxv-2b-0.9.8"),
+    "ltxv-13b": ("ltxv", "ltxv-13b-0.9.8"),
+    "ltx-2.3-22b": ("ltx2", "ltx-2.3-22b"),
+}
+
+
+def random_step_model(
+    name: str, layers: int | None, dtype: mx.Dtype
+) -> tuple[str, LTXVideoTransformer | LTX2Transformer]:
+    """(family, transformer) of STEP_MODELS[name]'s shapes with random weights, `layers` blocks if given."""
+    family, preset = STEP_MODELS[name]
+    config = (LTXV_PRESETS if family == "ltxv" else LTX2_PRESETS)[preset]
+    if layers:
+        config = dataclasses.replace(config, num_layers=layers)
+    model = LTXVideoTransformer(config) if family == "ltxv" else LTX2Transformer(config)
+    randomize_parameters(model, dtype)
+    return family, model
 
 
 def peak_above_resident(run: Callable[[], Any], warmup: int = 1) -> int:

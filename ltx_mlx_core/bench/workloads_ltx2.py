@@ -7,6 +7,7 @@ does (pipeline/block_eval.py).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +41,25 @@ class AVShape:
     @property
     def audio_tokens(self) -> int:
         return AudioLatentLayout().frames_for(self.frames, self.fps)
+
+
+def benchmark_config(layers: int | None = None, toy_widths: bool = False) -> LTX2Config:
+    """LTX-2.3 22B's transformer, with `layers` blocks when given; `toy_widths` keeps its structure at
+    widths a CPU smoke can run."""
+    config = PRESETS["ltx-2.3-22b"]
+    if layers:
+        config = dataclasses.replace(config, num_layers=layers)
+    if toy_widths:
+        config = dataclasses.replace(
+            config,
+            num_attention_heads=2,
+            attention_head_dim=64,
+            cross_attention_dim=128,
+            audio_num_attention_heads=2,
+            audio_attention_head_dim=32,
+            audio_cross_attention_dim=64,
+        )
+    return config
 
 
 def random_ltx2_transformer(preset: str | LTX2Config, dtype: mx.Dtype = mx.bfloat16) -> LTX2Transformer:

@@ -58,11 +58,12 @@ from mlx.utils import tree_flatten  # noqa: E402
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import (  # noqa: E402
     AVShape,
+    benchmark_config,
     ltx2_step_inputs,
     ltx2_step_workload,
     random_ltx2_transformer,
 )
-from ltx_mlx_core.models.ltx2.config import PRESETS, LTX2Config  # noqa: E402
+from ltx_mlx_core.models.ltx2.config import LTX2Config  # noqa: E402
 from ltx_mlx_core.pipeline.latents import latent_grid  # noqa: E402
 from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
 from tests.perf import ltx2_generation_workloads as generation  # noqa: E402
@@ -262,19 +263,7 @@ STAGE_RUNNERS = {
 def run(args: argparse.Namespace) -> dict[str, Any]:
     on_gpu = mx.default_device().type == mx.gpu
     dtype = mx.bfloat16 if on_gpu else mx.float32
-    config = PRESETS["ltx-2.3-22b"]
-    if args.layers:
-        config = dataclasses.replace(config, num_layers=args.layers)
-    if args.tiny:  # CPU smoke: the release's structure at toy widths
-        config = dataclasses.replace(
-            config,
-            num_attention_heads=2,
-            attention_head_dim=64,
-            cross_attention_dim=128,
-            audio_num_attention_heads=2,
-            audio_attention_head_dim=32,
-            audio_cross_attention_dim=64,
-        )
+    config = benchmark_config(args.layers, toy_widths=args.tiny)  # --tiny: a CPU smoke
     shape = AVShape(args.width, args.height, args.frames)
     stages = args.stages.split(",")
     unknown = set(stages) - set(STAGES)

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 import mlx.core as mx  # noqa: E402
 
-from ltx_mlx_core.bench.workloads_ltx2 import CONTEXT_TOKENS, random_ltx2_transformer  # noqa: E402
-from ltx_mlx_core.models.ltx2.config import PRESETS, LTX2Config  # noqa: E402
+from ltx_mlx_core.bench.workloads_ltx2 import CONTEXT_TOKENS, benchmark_config, random_ltx2_transformer  # noqa: E402
+from ltx_mlx_core.models.ltx2.config import LTX2Config  # noqa: E402
 from ltx_mlx_core.pipeline.events import StepDone  # noqa: E402
 from ltx_mlx_core.pipeline.ltx2.denoise import PromptEmbeddings  # noqa: E402
 from ltx_mlx_core.pipeline.ltx2.guidance import LTX23_DEV_DEFAULTS, DevGuidance  # noqa: E402
@@ -48,20 +48,7 @@ log = logging.getLogger("ltx2_step_cache_gpu")
 
 
 def _config(args: argparse.Namespace) -> LTX2Config:
-    config = PRESETS["ltx-2.3-22b"]
-    if args.layers:
-        config = dataclasses.replace(config, num_layers=args.layers)
-    if args.tiny:  # CPU smoke: the release's structure at toy widths
-        config = dataclasses.replace(
-            config,
-            num_attention_heads=2,
-            attention_head_dim=64,
-            cross_attention_dim=128,
-            audio_num_attention_heads=2,
-            audio_attention_head_dim=32,
-            audio_cross_attention_dim=64,
-        )
-    return config
+    return benchmark_config(args.layers, toy_widths=args.tiny)  # --tiny: a CPU smoke
 
 
 def _guidance(config: LTX2Config) -> DevGuidance:
