@@ -6,8 +6,8 @@
     python tools/measure_step_memory.py --model ltxv-2b --every 1 --ff-chunks 1,2,4   # feed-forward chunks
 
 Random weights of the model's exact shapes (`--layers` keeps fewer blocks, e.g. on a CPU). For each
-block-evaluation granularity (`--every`: K or K:F, every K blocks with F chunks in flight,
-pipeline/block_eval.py; 0 is one evaluation per step), the
+block-evaluation granularity (`--every`: K, K:F or K:F:P, every K blocks with F chunks in flight
+and P evaluation points per block, pipeline/block_eval.py; 0 is one evaluation per step), the
 step's median time and peak memory; "activations" is the peak minus what was allocated before the
 step (the weights and the inputs). "one block" is the same for the step run with its first block
 alone (bench/step_memory.py): what the step would hold if no block's intermediates outlived it.
@@ -39,7 +39,7 @@ from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import VideoShape, transformer_step_inputs  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape, ltx2_step_inputs  # noqa: E402
 from ltx_mlx_core.models.common.token_chunks import DEFAULT_FEED_FORWARD_CHUNKS  # noqa: E402
-from ltx_mlx_core.pipeline.block_eval import DEFAULT_IN_FLIGHT, block_evaluator  # noqa: E402
+from ltx_mlx_core.pipeline.block_eval import DEFAULT_IN_FLIGHT, DEFAULT_POINTS_PER_BLOCK, block_evaluator  # noqa: E402
 from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT  # noqa: E402
 
 GIB = 1 << 30
@@ -54,16 +54,16 @@ def measure(args) -> dict[str, Any]:
         inputs = transformer_step_inputs(model, shape)
         tokens = {"video": shape.tokens}
 
-        def step(every: int, in_flight: int):
-            after_block = block_evaluator(every, in_flight)
+        def step(every: int, in_flight: int, points: int):
+            after_block = block_evaluator(every, in_flight, points=points)
             return lambda: model(*inputs, after_block=after_block)
     else:
         shape = AVShape(args.width or 768, args.height or 512, args.frames or 121)
         inputs = ltx2_step_inputs(model, shape, per_token_timesteps=not args.uniform_timesteps)
         tokens = {"video": shape.video_tokens, "audio": shape.audio_tokens if model.config.has_audio else 0}
 
-        def step(every: int, in_flight: int):
-            after_block = block_evaluator(every, in_flight)
+        def step(every: int, in_flight: int, points: int):
+            after_block = block_evaluator(every, in_flight, points=points)
             return lambda: model(*inputs, None, after_block)
 
     report: dict[str, Any] = {
@@ -82,23 +82,25 @@ def measure(args) -> dict[str, Any]:
     }
     report["uniform_timesteps"] = bool(args.uniform_timesteps)
     for setting, ff_chunks in itertools.product(args.every, args.ff_chunks):
-        every, _, in_flight = setting.partition(":")
+        every, in_flight, points = (setting.split(":") + ["", ""])[:3]
         every, in_flight = int(every), int(in_flight or (DEFAULT_IN_FLIGHT if family == "ltxv" else LTX2_IN_FLIGHT))
+        points = int(points or DEFAULT_POINTS_PER_BLOCK)
         model.feed_forward_chunks = ff_chunks
-        fn = step(every, in_flight)
+        fn = step(every, in_flight, points)
         mx.synchronize()
         mx.clear_cache()
         resident = mx.get_active_memory()
         if args.activation_limit_mib is not None:
             mx.set_memory_limit(resident + args.activation_limit_mib * (1 << 20))
         timing = time_mlx(fn, args.repeats, args.warmup)
-        row = {"eval_every_blocks": every, "in_flight": in_flight, "ff_chunks": ff_chunks, **timing.to_dict()}
+        row = {"eval_every_blocks": every, "in_flight": in_flight, "points_per_block": points, "ff_chunks": ff_chunks}
+        row.update(timing.to_dict())
         row["activation_limit_mib"] = args.activation_limit_mib
         row["resident_bytes"] = int(resident)
         row["activation_bytes"] = int(timing.peak_memory_bytes - resident)
         report["runs"].append(row)
         print(
-            f"{args.model} {report['video']} every={every} in_flight={in_flight} ff_chunks={ff_chunks}: "
+            f"{args.model} {report['video']} every={every} in_flight={in_flight} points={points} ff_chunks={ff_chunks}: "
             f"{timing.median:.4f} s median, peak {timing.peak_memory_bytes / GIB:.2f} GiB, "
             f"activations {row['activation_bytes'] / GIB:.3f} GiB "
             f"(weights {weights / GIB:.2f} GiB, one block {report['one_block_bytes'] / GIB:.3f} GiB)",
@@ -114,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--height", type=int, default=None)
     parser.add_argument("--frames", type=int, default=None)
-    parser.add_argument("--every", type=lambda s: s.split(","), default=["0", "1"], help="K or K:F, comma-separated")
+    parser.add_argument(
+        "--every",
+        type=lambda s: s.split(","),
+        default=["0", "1"],
+        help="K, K:F or K:F:P (every K blocks, F chunks in flight, P points per block), comma-separated",
+    )
     parser.add_argument(
         "--uniform-timesteps", action="store_true", help="LTX-2: one noise level per entry, not per token"
     )

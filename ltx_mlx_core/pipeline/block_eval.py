@@ -16,6 +16,9 @@ loops pass it.
 
 The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
 LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.
+LTX_MLX_EVAL_POINTS_PER_BLOCK 2 adds a point inside each evaluated LTX-2 block, between the
+attentions and the feed-forwards (`within_block`; LTX-Video's blocks are one compiled graph and
+ignore it): a chunk is then half a block, so two in flight hold about what one block held.
 LTX_MLX_EVAL_IN_FLIGHT (1 or 2) overrides the chunks in flight; 1 trades speed for memory
 (H200, LTX-Video 2B step: 0.57 instead of 0.90 GiB of activations, 33 % slower). Within a block,
 how soon MLX frees intermediates is set by MLX_MAX_OPS_PER_BUFFER, which `ltx_mlx_core.gpu_commands`
@@ -36,11 +39,13 @@ log = logging.getLogger(__name__)
 
 EVERY_ENV = "LTX_MLX_EVAL_EVERY_BLOCKS"
 IN_FLIGHT_ENV = "LTX_MLX_EVAL_IN_FLIGHT"
+POINTS_ENV = "LTX_MLX_EVAL_POINTS_PER_BLOCK"
 # Evaluate after every block: on the H200 faster than one evaluation per step (docs/PERFORMANCE.md).
 DEFAULT_EVERY = 1
 # Chunks whose intermediates may be allocated at once (1 or 2): with 2 the LTX-Video step is as fast
 # as one graph per step; the LTX-2 loop defaults to 1 (pipeline/ltx2/denoise.py says why).
 DEFAULT_IN_FLIGHT = 2
+DEFAULT_POINTS_PER_BLOCK = 1
 
 
 def _from_env(name: str, default: int, allowed: range, meaning: str) -> int:
@@ -74,6 +79,15 @@ def chunks_in_flight(value: int | None = None, default: int = DEFAULT_IN_FLIGHT)
     return value
 
 
+def points_per_block(value: int | None = None, default: int = DEFAULT_POINTS_PER_BLOCK) -> int:
+    """`value` when given, else LTX_MLX_EVAL_POINTS_PER_BLOCK, else `default` (a family's own)."""
+    if value is None:
+        return _from_env(POINTS_ENV, default, range(1, 3), "1 (after each block) or 2 (also inside it)")
+    if value not in (1, 2):
+        raise ValueError(f"points_per_block must be 1 or 2, got {value}")
+    return value
+
+
 class BlockEvaluator:
     """The `after_block` hook: schedule the hidden states every `every` blocks, `in_flight` chunks at most.
 
@@ -82,12 +96,20 @@ class BlockEvaluator:
     """
 
     def __init__(
-        self, every: int | None = None, in_flight: int | None = None, default_in_flight: int = DEFAULT_IN_FLIGHT
+        self,
+        every: int | None = None,
+        in_flight: int | None = None,
+        default_in_flight: int = DEFAULT_IN_FLIGHT,
+        points: int | None = None,
+        default_points: int = DEFAULT_POINTS_PER_BLOCK,
     ):
         self.every = eval_every_blocks(every)
         self.in_flight = chunks_in_flight(in_flight, default_in_flight)
+        self.points = points_per_block(points, default_points)
         self._in_flight: list[mx.array] = []
         self.scheduled = 0  # how many chunks were scheduled (tests read it)
+        # The models call `within_block(index, *states)` inside a block when it is set.
+        self.within_block = self._schedule_at if self.points == 2 else None
 
     @property
     def enabled(self) -> bool:
@@ -95,6 +117,9 @@ class BlockEvaluator:
 
     def __call__(self, index: int, *states: mx.array | None) -> None:
         """After block `index` (0-based) with the streams' hidden states (None: an absent stream)."""
+        self._schedule_at(index, *states)
+
+    def _schedule_at(self, index: int, *states: mx.array | None) -> None:
         if not self.enabled or (index + 1) % self.every:
             return
         arrays = [state for state in states if state is not None]
@@ -114,8 +139,12 @@ class BlockEvaluator:
 
 
 def block_evaluator(
-    every: int | None = None, in_flight: int | None = None, default_in_flight: int = DEFAULT_IN_FLIGHT
+    every: int | None = None,
+    in_flight: int | None = None,
+    default_in_flight: int = DEFAULT_IN_FLIGHT,
+    points: int | None = None,
+    default_points: int = DEFAULT_POINTS_PER_BLOCK,
 ) -> BlockEvaluator | None:
     """An evaluator for the requested granularity; None when it is 0 (one evaluation per step)."""
-    evaluator = BlockEvaluator(every, in_flight, default_in_flight)
+    evaluator = BlockEvaluator(every, in_flight, default_in_flight, points, default_points)
     return evaluator if evaluator.enabled else None

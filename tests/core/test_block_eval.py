@@ -17,6 +17,7 @@ from ltx_mlx_core.pipeline import block_eval, denoise
 from ltx_mlx_core.pipeline.block_eval import (
     EVERY_ENV,
     IN_FLIGHT_ENV,
+    POINTS_ENV,
     BlockEvaluator,
     block_evaluator,
     eval_every_blocks,
@@ -128,6 +129,42 @@ def test_the_ltx2_loop_evaluates_every_block_and_zero_turns_it_off(monkeypatch):
         assert evaluator is None or evaluator.in_flight == 1  # the LTX-2 loop's default
     for chunked, whole in zip(results[1], results[0]):
         np.testing.assert_array_equal(chunked, whole)
+
+
+@pytest.mark.parametrize(
+    "every, points, in_flight, chunks", [(1, 2, 2, 2 * LAYERS), (1, 2, 1, 2 * LAYERS), (2, 2, 2, 4)]
+)
+def test_a_point_inside_each_ltx2_block_changes_no_number(every, points, in_flight, chunks):
+    model = LTX2Transformer(LTX2Config(**TINY_LTX2))
+    randomize_parameters(model, mx.float32, std=0.2)
+    video = video_state(1, (2, 2, 3), 24.0, None, 8)
+    audio = audio_state(1, 5, AudioLatentLayout(), None)
+
+    def inputs(state, seed):
+        latent = mx.random.normal(state.latent.shape, key=mx.random.key(seed))
+        return ModalityInput(latent, mx.array([0.7]), state.timesteps(0.7), state.positions, mx.ones((1, 4, 12)))
+
+    streams = inputs(video, 5), inputs(audio, 6)
+    whole = model(*streams)
+    evaluator = BlockEvaluator(every, in_flight, points=points)
+    chunked = model(*streams, after_block=evaluator)
+    evaluator.finish()
+    assert evaluator.scheduled == chunks
+    for a, b in zip(chunked, whole):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+
+
+def test_the_points_per_block_come_from_the_argument_then_the_environment(monkeypatch):
+    monkeypatch.delenv(POINTS_ENV, raising=False)
+    assert BlockEvaluator().points == 1 and BlockEvaluator().within_block is None
+    assert BlockEvaluator(default_points=2).within_block is not None
+    monkeypatch.setenv(POINTS_ENV, "2")
+    assert BlockEvaluator().points == 2 and BlockEvaluator(points=1).points == 1
+    monkeypatch.setenv(POINTS_ENV, "half")
+    with pytest.raises(InvalidRequest, match=POINTS_ENV):
+        BlockEvaluator()
+    with pytest.raises(ValueError, match="points_per_block"):
+        BlockEvaluator(points=3)
 
 
 def test_one_noise_level_per_entry_gives_the_per_token_numbers():

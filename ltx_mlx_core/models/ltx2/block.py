@@ -10,6 +10,7 @@ reference does. Last, each stream's modulated feed-forward.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mlx.core as mx
@@ -85,9 +86,14 @@ class LTX2Block(nn.Module):
             self.scale_shift_table_a2v_ca_video = mx.zeros((5, video_dim))
 
     def __call__(
-        self, video: StreamState | None, audio: StreamState | None, perturbations: Perturbations
+        self,
+        video: StreamState | None,
+        audio: StreamState | None,
+        perturbations: Perturbations,
+        after_attention: Callable[[mx.array | None, mx.array | None], None] | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:
-        """The streams' hidden states after this block (None for an absent stream)."""
+        """The streams' hidden states after this block (None for an absent stream); `after_attention`
+        sees them between the attentions and the feed-forwards (an evaluation point, pipeline/block_eval.py)."""
         vx = None if video is None else video.x
         ax = None if audio is None else audio.x
         run_video = video is not None and video.enabled
@@ -98,6 +104,8 @@ class LTX2Block(nn.Module):
             ax = self._attend(ax, audio, _AUDIO, perturbations)
         if (run_video or run_audio) and video is not None and audio is not None:
             vx, ax = self._exchange(vx, ax, video, audio, run_video, run_audio, perturbations)
+        if after_attention is not None and (run_video or run_audio):
+            after_attention(vx, ax)
         if run_video:
             vx = self._feed_forward(vx, video, "")
         if run_audio:

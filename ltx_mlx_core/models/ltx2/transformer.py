@@ -10,6 +10,7 @@ Built video-only (`config.video_only`), it holds no audio module at all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
@@ -25,7 +26,9 @@ from ltx_mlx_core.models.ltx2.perturbations import Perturbations
 from ltx_mlx_core.models.ltx2.rope import rotary_table
 
 # Called after each block with (block index, video hidden states, audio hidden states), None for an
-# absent stream; the pipeline evaluates there (pipeline/block_eval.py), model code never does.
+# absent stream; the pipeline evaluates there (pipeline/block_eval.py), model code never does. When
+# the hook's `within_block` attribute is set, that is called the same way between each block's
+# attentions and its feed-forwards.
 AfterBlock = Callable[..., None]
 
 
@@ -191,11 +194,13 @@ class LTX2Transformer(nn.Module):
         `after_block(index, vx, ax)` after each."""
         video_state, audio_state = prepared.video, prepared.audio
         stop = len(self.transformer_blocks) if stop is None else stop
+        within_block = getattr(after_block, "within_block", None)
         for index in range(start, stop):
             vx, ax = self.transformer_blocks[index](
                 None if video_state is None else replace(video_state, x=vx),
                 None if audio_state is None else replace(audio_state, x=ax),
                 prepared.perturbations,
+                None if within_block is None else functools.partial(within_block, index),
             )
             if after_block is not None:
                 after_block(index, vx, ax)
