@@ -64,6 +64,7 @@ from ltx_mlx_core.bench.workloads_ltx2 import (  # noqa: E402
     random_ltx2_transformer,
 )
 from ltx_mlx_core.models.ltx2.config import LTX2Config  # noqa: E402
+from ltx_mlx_core.pipeline.block_eval import EVERY_ENV, IN_FLIGHT_ENV, POINTS_ENV  # noqa: E402
 from ltx_mlx_core.pipeline.latents import latent_grid  # noqa: E402
 from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
 from tests.perf import ltx2_generation_workloads as generation  # noqa: E402
@@ -279,6 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tokens": {"video": shape.video_tokens, "audio": shape.audio_tokens},
         "dtype": str(dtype),
         "mlx_max_ops_per_buffer": os.environ.get(ltx_mlx_core.gpu_commands.OPS_PER_BUFFER_ENV),
+        "block_evaluation_env": {name: os.environ.get(name) for name in (EVERY_ENV, IN_FLIGHT_ENV, POINTS_ENV)},
         "rows": [],
     }
     rows = report["rows"]
