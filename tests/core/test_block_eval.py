@@ -126,7 +126,7 @@ def test_the_ltx2_loop_evaluates_every_block_and_zero_turns_it_off(monkeypatch):
         results[every] = (np.array(step.video.latent), np.array(step.audio.latent))
         evaluator = created[0]
         assert (evaluator.scheduled if evaluator else 0) == (2 * LAYERS if every else 0)
-        assert evaluator is None or evaluator.in_flight == 1  # the LTX-2 loop's default
+        assert evaluator is None or evaluator.in_flight == 2  # the LTX-2 loop's default
     for chunked, whole in zip(results[1], results[0]):
         np.testing.assert_array_equal(chunked, whole)
 

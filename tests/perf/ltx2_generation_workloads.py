@@ -28,8 +28,14 @@ from ltx_mlx_core.pipeline.pipeline import Pipeline
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.weights.ltx2_full_size import FullSize
 from ltx_mlx_core.weights.tiny_ltx2 import TINY_UPSAMPLERS, LTX2ModelShapes
+from tests.perf.build_clock import BuildClock
 
 MODEL_ID = "ltx-2.3-22b-distilled"
+# The components' methods that build a module (each with random weights, evaluated).
+_LOADERS = (
+    "load_transformer", "load_vae", "load_upsampler", "load_text_encoder", "load_embeddings_processor",
+    "load_audio_vae", "load_vocoder",
+)  # fmt: skip
 PROMPT = "a red boat moves slowly on a calm blue sea at sunset, waves and gulls, camera pans"
 # Our stage names -> the report's (the pipeline's "decode" is the video's).
 STAGE_NAMES = {
@@ -91,14 +97,19 @@ def generation_request(width: int, height: int, frames: int, fps: float, dtype: 
 def time_generation(
     components: RandomLTX2Components, request: GenerationRequest, repeats: int, warmup: int
 ) -> dict[str, Any]:
-    """Median wall seconds of whole generations, per-stage medians, steps and the largest peak."""
+    """Median wall seconds of whole generations, per-stage medians, steps, the largest peak and the
+    seconds spent building the modules' random weights (`build_s`)."""
+    components = copy.copy(components)  # the clock wraps this copy's loaders, not the caller's
+    clock = BuildClock(components, _LOADERS, mx.synchronize)
     pipeline = Pipeline(components)
     runs = []
     for index in range(warmup + repeats):
         PROMPT_CACHE.clear()
+        clock.start()
         start = time.perf_counter()
         timings, steps, peak, residency, skipped = run_once(pipeline, request)
         elapsed = time.perf_counter() - start
+        clock.stop()
         if index >= warmup:
             runs.append((elapsed, timings, steps, peak, residency, skipped))
     walls = [run[0] for run in runs]
@@ -116,6 +127,7 @@ def time_generation(
         "peak_memory_bytes": max(run[3] for run in runs),
         "stages_s": stages,
         "load_s": statistics.median(run[1].get("load", 0.0) for run in runs),
+        "build_s": clock.median_of_last(repeats),
         "steps": {STAGE_NAMES[name]: count for name, count in last[2].items() if name in STAGE_NAMES},
         "skipped_steps": {STAGE_NAMES[name]: n for name, n in last[5].items() if n and name in STAGE_NAMES},
         "residency": last[4],

@@ -27,6 +27,7 @@ import torch
 
 from tests.perf import absent_av  # noqa: F401  (ltx-pipelines imports PyAV, which the GPU image lacks)
 from tests.perf import ltx2_reference_workloads as ref
+from tests.perf.build_clock import BuildClock
 
 # isort: split
 from ltx_core.model.audio_vae import AudioDecoderConfigurator, VocoderConfigurator, decode_audio
@@ -131,6 +132,13 @@ def _gemma_config(tiny_text: dict[str, Any] | None) -> Gemma3Config:
     return Gemma3Config(text_config=text, vision_config=_TINY_VISION, mm_tokens_per_image=4)
 
 
+# The ledger's methods that build a module (the pipeline calls them inside each generation).
+_LEDGER_BUILDERS = (
+    "text_encoder", "gemma_embeddings_processor", "transformer", "video_encoder", "video_decoder",
+    "spatial_upsampler", "audio_decoder", "vocoder",
+)  # fmt: skip
+
+
 class RandomLedger:
     """ModelLedger's interface, each module built with random weights when the pipeline asks for it."""
 
@@ -214,8 +222,9 @@ def _cuda_calls_on(device: torch.device):
 
 def reference_generation(
     sizes: FullSize, tiny: bool, width: int, height: int, frames: int, fps: float, prompt: str
-) -> tuple[Callable[[], Any], torch.device, tempfile.TemporaryDirectory]:
-    """(one whole generation, its device, the tokenizer's folder to keep alive while it runs)."""
+) -> tuple[Callable[[], Any], torch.device, tempfile.TemporaryDirectory, BuildClock]:
+    """(one whole generation, its device, the tokenizer's folder to keep alive while it runs, the
+    clock of the ledger's module building)."""
     device = ref.torch_device()
     folder = tempfile.TemporaryDirectory(prefix="ltx2-ref-tokenizer-")
     write_tiny_gemma_tokenizer(Path(folder.name))
@@ -223,13 +232,16 @@ def reference_generation(
     pipeline.device, pipeline.dtype = device, DTYPE
     pipeline.model_ledger = RandomLedger(sizes, device, tiny, Path(folder.name))
     pipeline.pipeline_components = PipelineComponents(dtype=DTYPE, device=device)
+    clock = BuildClock(pipeline.model_ledger, _LEDGER_BUILDERS, lambda: ref._sync(device))
 
     def generate() -> Any:
+        clock.start()
         with _cuda_calls_on(device):
             video, audio = pipeline(prompt=prompt, seed=0, height=height, width=width, num_frames=frames,
                                     frame_rate=fps, images=[], tiling_config=TilingConfig.default())  # fmt: skip
             for _ in video:  # the decode is a generator: drain it, as writing the file does
                 pass
+        clock.stop()
         return audio
 
-    return generate, device, folder
+    return generate, device, folder, clock

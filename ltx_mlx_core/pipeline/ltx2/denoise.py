@@ -40,9 +40,10 @@ from ltx_mlx_core.pipeline.ltx2.schedule import AncestralStep, euler_step
 from ltx_mlx_core.pipeline.step_cache import StepRecord
 from ltx_mlx_core.pipeline.step_cache_ltx2 import LTX2StepCache
 
-# Chunks in flight by default (pipeline/block_eval.py): one, since on the H200 the LTX-2.3 step is
-# still faster that way than as one graph (0.468 s against 0.503 s) and holds 2.4 GiB less than with two.
-LTX2_IN_FLIGHT = 1
+# Chunks in flight by default (pipeline/block_eval.py): two. Since block intermediates are freed two
+# operations at a time, the second chunk costs the LTX-2.3 22B step 0.04 GiB and saves 4.5 % of its
+# time on the H200 (0.3878 s, 36.19 GiB against 0.4060 s, 36.15 GiB; docs/PERFORMANCE.md).
+LTX2_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
