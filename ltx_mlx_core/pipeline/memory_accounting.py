@@ -23,13 +23,14 @@ MIB = 1 << 20
 # Share of physical memory we plan to use: the OS, the app and other programs need the rest.
 USABLE_FRACTION = 0.75
 # Activation bytes per (token x model width x dtype byte) of a transformer step evaluated block by
-# block with the loops' defaults (pipeline/block_eval.py): the intermediates of the blocks in flight.
-# Measured on an H200, then rounded up (docs/PERFORMANCE.md, "Memory planning"): 47.2 for LTX-Video
-# 2B and 13B (two blocks in flight); for LTX-2.3 (one block in flight) 62.5 with one noise level per
-# entry (text to video) and 79.8 with per-token noise levels (conditioning media).
-ACTIVATION_FACTOR = 50
-LTX2_ACTIVATION_FACTOR = 70
-LTX2_PER_TOKEN_ACTIVATION_FACTOR = 85
+# block with the loops' defaults (pipeline/block_eval.py, two blocks in flight, two operations per
+# command buffer): the intermediates of the blocks in flight. Measured on an H200, then rounded up
+# (docs/PERFORMANCE.md, "Memory planning"; docs/perf/h200-2026-12-03-step-memory.json): 27.1 for
+# LTX-Video 2B and 13B; for LTX-2.3 17.1 with one noise level per entry (text to video) and 27.1
+# with per-token noise levels (conditioning media).
+ACTIVATION_FACTOR = 30
+LTX2_ACTIVATION_FACTOR = 20
+LTX2_PER_TOKEN_ACTIVATION_FACTOR = 30
 # Bytes per attention score (float32 softmax) where the scores are materialised.
 SCORE_BYTES = 4
 # A user's cap on the memory generation plans to use, in bytes (e.g. 17179869184 for 16 GiB).

@@ -88,7 +88,7 @@ def test_an_8_gb_mac_is_refused_naming_what_would_fit(monkeypatch):
 
 def test_a_small_machine_is_told_which_smaller_clip_fits(monkeypatch):
     _budget(monkeypatch, 14)
-    big = dataclasses.replace(REQUEST, width=1920, height=1088, num_frames=241)
+    big = dataclasses.replace(REQUEST, width=1920, height=1088, num_frames=481)
     with pytest.raises(OutOfMemoryRisk, match=r"smaller clip: \d+x\d+ with \d+ frames fits here"):
         plan_memory(big)
 
@@ -136,10 +136,12 @@ def test_audio_seconds_and_guidance_passes_are_counted(monkeypatch):
     def activations(request, variant="distilled"):
         return estimate_ltx2_memory(request, shapes, variant, 2, None).activations
 
-    longer = dataclasses.replace(REQUEST, fps=12.0)  # the same frames last twice as long: twice the audio
-    assert activations(longer) > activations(REQUEST)
-    assert activations(REQUEST, "dev") == pytest.approx(
-        memory_estimate_ltx2.DEV_GUIDANCE_PASSES * activations(REQUEST), rel=0.01
+    # A clip large enough that its denoise outweighs its (tiled) decode.
+    large = dataclasses.replace(REQUEST, width=1280, height=704, num_frames=241)
+    longer = dataclasses.replace(large, fps=12.0)  # the same frames last twice as long: twice the audio
+    assert activations(longer) > activations(large)
+    assert activations(large, "dev") == pytest.approx(
+        memory_estimate_ltx2.DEV_GUIDANCE_PASSES * activations(large), rel=0.01
     )
     monkeypatch.setattr(memory_accounting, "attention_is_fused", lambda: False)
     assert activations(REQUEST) > 2 * GIB * 2  # the CPU materialises the attention scores

@@ -104,7 +104,7 @@ def test_the_estimate_counts_at_least_what_a_step_holds(ltxv, ltx2, monkeypatch)
     assert av <= estimate
 
 
-GPU_RUNS = Path(__file__).resolve().parents[2] / "docs" / "perf" / "h200-2026-12-02-step-memory.json"
+GPU_RUNS = Path(__file__).resolve().parents[2] / "docs" / "perf" / "h200-2026-12-03-step-memory.json"
 
 
 def _gpu_estimate(report: dict) -> int:

@@ -209,13 +209,18 @@ def _reference_generation(context: _Context) -> None:
 
     args, shape = context.args, context.shape
     sizes = generation.random_components(args.tiny, args.layers).sizes
-    fn, device, tokenizer, clock = reference_generation(
+    fn, device, tokenizer, clock, stages = reference_generation(
         sizes, args.tiny, shape.width, shape.height, shape.frames, shape.fps, generation.PROMPT
     )
     with tokenizer:
         timing = ref.time_torch(fn, device, args.gen_repeats, args.gen_warmup)
     timing["build_s"] = clock.median_of_last(args.gen_repeats)
-    context.rows.append(_row("ref-gen", timing, dtype="bfloat16", text_encoder="gemma 3 (random, with vision tower)"))
+    timing["build_by_module_s"] = {name: round(seconds, 4) for name, seconds in clock.by_module.items()}
+    stages_s = {name: round(seconds, 4) for name, seconds in stages.medians_of_last(args.gen_repeats).items()}
+    row = _row(
+        "ref-gen", timing, dtype="bfloat16", text_encoder="gemma 3 (random, with vision tower)", stages_s=stages_s
+    )
+    context.rows.append(row)
 
 
 def _peer(context: _Context) -> None:

@@ -128,6 +128,7 @@ def time_generation(
         "stages_s": stages,
         "load_s": statistics.median(run[1].get("load", 0.0) for run in runs),
         "build_s": clock.median_of_last(repeats),
+        "build_by_module_s": {name: round(seconds, 4) for name, seconds in clock.by_module.items()},
         "steps": {STAGE_NAMES[name]: count for name, count in last[2].items() if name in STAGE_NAMES},
         "skipped_steps": {STAGE_NAMES[name]: n for name, n in last[5].items() if n and name in STAGE_NAMES},
         "residency": last[4],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 
 from tests.perf import absent_av  # noqa: F401  (ltx-pipelines imports PyAV, which the GPU image lacks)
 from tests.perf import ltx2_reference_workloads as ref
-from tests.perf.build_clock import BuildClock
+from tests.perf.build_clock import BuildClock, StageClock
 
 # isort: split
 from ltx_core.model.audio_vae import AudioDecoderConfigurator, VocoderConfigurator, decode_audio
@@ -42,6 +43,7 @@ from ltx_core.text_encoders.gemma.embeddings_connector import (
 )
 from ltx_core.text_encoders.gemma.feature_extractor import FeatureExtractorV2
 from ltx_core.text_encoders.gemma.tokenizer import LTXVGemmaTokenizer
+from ltx_pipelines import distilled
 from ltx_pipelines.distilled import DistilledPipeline
 from ltx_pipelines.utils.types import PipelineComponents
 from transformers import Gemma3Config, Gemma3ForConditionalGeneration
@@ -222,9 +224,9 @@ def _cuda_calls_on(device: torch.device):
 
 def reference_generation(
     sizes: FullSize, tiny: bool, width: int, height: int, frames: int, fps: float, prompt: str
-) -> tuple[Callable[[], Any], torch.device, tempfile.TemporaryDirectory, BuildClock]:
+) -> tuple[Callable[[], Any], torch.device, tempfile.TemporaryDirectory, BuildClock, StageClock]:
     """(one whole generation, its device, the tokenizer's folder to keep alive while it runs, the
-    clock of the ledger's module building)."""
+    clocks of the ledger's module building and of the pipeline's stages)."""
     device = ref.torch_device()
     folder = tempfile.TemporaryDirectory(prefix="ltx2-ref-tokenizer-")
     write_tiny_gemma_tokenizer(Path(folder.name))
@@ -232,16 +234,37 @@ def reference_generation(
     pipeline.device, pipeline.dtype = device, DTYPE
     pipeline.model_ledger = RandomLedger(sizes, device, tiny, Path(folder.name))
     pipeline.pipeline_components = PipelineComponents(dtype=DTYPE, device=device)
-    clock = BuildClock(pipeline.model_ledger, _LEDGER_BUILDERS, lambda: ref._sync(device))
+    sync = functools.partial(ref._sync, device)
+    clock = BuildClock(pipeline.model_ledger, _LEDGER_BUILDERS, sync)
+    stages = StageClock(clock, sync)
 
     def generate() -> Any:
         clock.start()
-        with _cuda_calls_on(device):
+        stages.start()
+        with _cuda_calls_on(device), _stages_timed(stages):
             video, audio = pipeline(prompt=prompt, seed=0, height=height, width=width, num_frames=frames,
                                     frame_rate=fps, images=[], tiling_config=TilingConfig.default())  # fmt: skip
-            for _ in video:  # the decode is a generator: drain it, as writing the file does
-                pass
+            with stages.measure("decode_video"):
+                for _ in video:  # the decode is a generator: drain it, as writing the file does
+                    pass
         clock.stop()
+        stages.stop()
         return audio
 
-    return generate, device, folder, clock
+    return generate, device, folder, clock, stages
+
+
+@contextlib.contextmanager
+def _stages_timed(stages: StageClock):
+    """The pipeline's stage functions, timed under our generation's stage names while it runs."""
+    timed = {
+        "encode_prompts": "text_encode",
+        "denoise_audio_video": ("stage_1", "stage_2"),
+        "upsample_video": "upsample",
+        "vae_decode_audio": "decode_audio",
+    }
+    with contextlib.ExitStack() as patches:
+        for function, names in timed.items():
+            original = getattr(distilled, function)
+            patches.enter_context(mock.patch.object(distilled, function, stages.timed(names, original)))
+        yield
