@@ -19,7 +19,7 @@ from collections.abc import Callable
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu, fusing_here
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class _FusedNorm:
         self.trusted: dict[mx.Dtype, bool] = {}
 
     def usable(self, dtype: mx.Dtype) -> bool:
-        if mx.default_device().type != mx.gpu:
+        if not fusing_here():
             return False
         if not self.built:
             self.built = True
@@ -164,6 +164,9 @@ class _FusedNorm:
         logger.info("Fused VAE norm kernel in use for %s.", dtype)
         return True
 
+    def run(self, x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float) -> mx.array:
+        return _run_kernel(self.kernel, x, scale, shift, eps)
+
 
 _FUSED = _FusedNorm()
 
@@ -173,5 +176,5 @@ def pixel_norm_silu(
 ) -> mx.array:
     """SiLU(pixel_norm(x) * (1 + scale) + shift) over [B, F, H, W, C]; scale/shift [B, 1, 1, 1, C] or None."""
     if _FUSED.usable(x.dtype):
-        return _run_kernel(_FUSED.kernel, x, scale, shift, eps)
+        return _FUSED.run(x, scale, shift, eps)
     return composed_norm_silu(x, scale, shift, eps)
