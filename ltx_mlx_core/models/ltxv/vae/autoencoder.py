@@ -209,7 +209,8 @@ class Decoder(nn.Module):
             shift, scale = ada[:, 0], ada[:, 1]
         x = norm_activate(self.conv_norm_out, x, scale, shift)
         order = offset_major_order(self.conv_out.conv.weight.shape[0] // self.patch_size**2, self.patch_size)
-        yield unpatchify_pixels_offset_major(self.conv_out(x, causal=self.causal, out_order=order), self.patch_size)
+        pixels = self.conv_out.convolve(x, causal=self.causal, out_order=order)
+        yield unpatchify_pixels_offset_major(pixels, self.patch_size, self.conv_out.output_bias(order))
 
 
 class CausalVideoAutoencoder(nn.Module):
