@@ -4,12 +4,16 @@ two norm kernels, one fused residual add and its convolutions."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import mlx.core as mx
 import numpy as np
 import pytest
 
 from ltx_mlx_core.bench.graph_ops import NORM_KERNEL, count_operations, graphs_as_on_gpu, kernels
 from ltx_mlx_core.models.common.patchify import depth_to_space, offset_major_order, unpatchify_pixels_offset_major
+from ltx_mlx_core.models.ltxv.latent_filters import tone_map_latents
+from ltx_mlx_core.models.ltxv.vae.autoencoder import _scale_and_shift, denormalize_latents
 from ltx_mlx_core.models.ltxv.vae.blocks import ResnetBlock3D, add_biased_residual
 from ltx_mlx_core.models.ltxv.vae.fused_norm import composed_norm_silu, pixel_norm_silu
 from ltx_mlx_core.models.ltxv.vae.layers import CausalConv3d
@@ -72,3 +76,13 @@ def test_a_residual_block_on_a_gpu_runs_two_norm_kernels_one_add_and_its_convolu
     fused_adds = [name for name in operations if name.startswith("Compiled")]
     assert len(fused_adds) == 1 and operations[fused_adds[0]] == 1
     assert kernels(operations) == 13  # no separate bias add, no zero-filled stand-ins copied
+
+
+def test_decode_preparation_is_one_pass_over_the_latents() -> None:
+    vae = SimpleNamespace(std_of_means=_random(8, seed=1) + 2, mean_of_means=_random(8, seed=2))
+    latents = _random(1, 2, 3, 4, 8, dtype=mx.bfloat16)
+    # Tone mapping at compression 0 is the identity, so it is skipped.
+    assert tone_map_latents(latents, 0.0) is latents
+    plain = latents * vae.std_of_means.astype(mx.bfloat16) + vae.mean_of_means.astype(mx.bfloat16)
+    _equal(denormalize_latents(latents, vae), plain)
+    _equal(_scale_and_shift.compiled(latents, vae.std_of_means, vae.mean_of_means), plain)

@@ -15,6 +15,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.common.norms import make_norm
 from ltx_mlx_core.models.common.patchify import (
     offset_major_order,
@@ -311,6 +312,9 @@ def normalize_latents(latents: mx.array, vae: CausalVideoAutoencoder) -> mx.arra
 
 def denormalize_latents(latents: mx.array, vae: CausalVideoAutoencoder) -> mx.array:
     """Inverse of `normalize_latents`."""
-    mean = vae.mean_of_means.astype(latents.dtype)
-    std = vae.std_of_means.astype(latents.dtype)
-    return latents * std + mean
+    return _scale_and_shift(latents, vae.std_of_means, vae.mean_of_means)
+
+
+@fuse_elementwise_on_gpu
+def _scale_and_shift(latents: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
+    return latents * scale.astype(latents.dtype) + shift.astype(latents.dtype)
