@@ -37,7 +37,7 @@ from ltx_mlx_core.bench.graph_ops import VIEWS, count_operations, graphs_as_on_g
 from ltx_mlx_core.bench.workloads import randomize_parameters  # noqa: E402
 from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder  # noqa: E402
 from ltx_mlx_core.models.ltx2.video_vae_config import LTX23_VIDEO_VAE_CONFIG, VideoVAEConfig  # noqa: E402
-from ltx_mlx_core.pipeline.decode import prepare_latents_for_decode  # noqa: E402
+from ltx_mlx_core.pipeline.decode import decode_tile, prepare_latents_for_decode  # noqa: E402
 from ltx_mlx_core.pipeline.latents import latent_grid  # noqa: E402
 
 
@@ -66,8 +66,7 @@ def decode_seconds(vae: VideoAutoencoder, latents: mx.array, repeats: int) -> fl
         start = time.perf_counter()
         raw, timestep = prepare_latents_for_decode(vae, latents, None, None, None)
         mx.eval(raw)
-        for activation in vae.iter_decode(raw, timestep=timestep):
-            mx.eval(activation)
+        mx.eval(decode_tile(vae, raw, timestep, None))  # the pipeline's block-by-block evaluation
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
