@@ -145,16 +145,20 @@ def iter_decode_tiled(
 def decode_tile(
     vae: CausalVideoAutoencoder, latents: mx.array, timestep: mx.array | None, key: mx.array | None
 ) -> mx.array:
-    """Decode one tile, evaluating after every decoder block; returns the (unevaluated) pixels.
+    """Decode one tile, evaluating after every decoder block; returns the pixels (still computing).
 
     One evaluation of the whole decoder graph keeps every block's intermediates alive until it
     completes; block by block, only one block's are, for a little more time (the peak and the
-    time cost are in docs/PERFORMANCE.md).
+    time cost are in docs/PERFORMANCE.md). Each block is started asynchronously, so the host
+    builds the next block's graph while the device runs this one; the next block starts only
+    once this one is done, so no more is allocated at a time than one block's evaluation needs.
     """
     blocks = vae.iter_decode(latents, timestep=timestep, key=key)
     activation = next(blocks)
-    for following in blocks:
+    mx.async_eval(activation)
+    for following in blocks:  # built while `activation` runs
         mx.eval(activation)
+        mx.async_eval(following)
         activation = following
     return activation
 

@@ -11,6 +11,12 @@ import mlx.core as mx
 ElementwiseFn = TypeVar("ElementwiseFn", bound=Callable[..., mx.array])
 
 
+def fusing_here() -> bool:
+    """Whether fused kernels run on the default device (a GPU); tools that count a GPU's operations
+    on the CPU replace this."""
+    return mx.default_device().type == mx.gpu
+
+
 def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:
     """Run `function` through mx.compile (one fused kernel) when the default device is a GPU.
 
@@ -21,7 +27,7 @@ def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:
 
     @functools.wraps(function)
     def dispatch(*args: mx.array) -> mx.array:
-        return compiled(*args) if mx.default_device().type == mx.gpu else function(*args)
+        return compiled(*args) if fusing_here() else function(*args)
 
     dispatch.compiled = compiled  # type: ignore[attr-defined]  # tests run the fused form on CPU
     return dispatch  # type: ignore[return-value]

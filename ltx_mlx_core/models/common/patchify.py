@@ -58,13 +58,18 @@ def offset_major_order(channels: int, patch: int) -> mx.array:
     return mx.array(order)
 
 
-def unpatchify_pixels_offset_major(x: mx.array, patch: int) -> mx.array:
-    """`unpatchify_pixels` for channels in (h-offset, w-offset, c) order (see `offset_major_order`)."""
+def unpatchify_pixels_offset_major(x: mx.array, patch: int, bias: mx.array | None = None) -> mx.array:
+    """`unpatchify_pixels` for channels in (h-offset, w-offset, c) order (see `offset_major_order`).
+
+    `bias` [patch * patch * c], in the same order, is added in the rearranging copy itself.
+    """
     if patch == 1:
-        return x
+        return x if bias is None else x + bias
     b, f, h, w, cpp = x.shape
     c = cpp // (patch * patch)
     x = x.reshape(b, f, h, w, patch, patch * c).transpose(0, 1, 2, 4, 3, 5)
+    if bias is not None:
+        x = x + bias.reshape(patch, 1, patch * c)  # one strided pass: the add writes the new order
     return x.reshape(b, f, h * patch, w * patch, c)
 
 
@@ -77,11 +82,16 @@ def space_to_depth(x: mx.array, stride: tuple[int, int, int]) -> mx.array:
     return x.reshape(b, f // p1, h // p2, w // p3, c * p1 * p2 * p3)
 
 
-def depth_to_space(x: mx.array, stride: tuple[int, int, int]) -> mx.array:
-    """Inverse of `space_to_depth` (the reference's PixelShuffleND(3))."""
+def depth_to_space(x: mx.array, stride: tuple[int, int, int], bias: mx.array | None = None) -> mx.array:
+    """Inverse of `space_to_depth` (the reference's PixelShuffleND(3)).
+
+    `bias` [C*p1*p2*p3], per channel of `x`, is added in the rearranging copy itself.
+    """
     p1, p2, p3 = stride
     b, f, h, w, cp = x.shape
     c = cp // (p1 * p2 * p3)
-    x = x.reshape(b, f, h, w, c, p1, p2, p3)
-    x = x.transpose(0, 1, 5, 2, 6, 3, 7, 4)
+    x = x.reshape(b, f, h, w, c, p1, p2, p3).transpose(0, 1, 5, 2, 6, 3, 7, 4)
+    if bias is not None:
+        # [c, p1, p2, p3] as a view on the transposed axes (p1, h, p2, w, p3, c); one strided pass.
+        x = x + bias.reshape(c, p1, 1, p2, 1, p3).transpose(1, 2, 3, 4, 5, 0)
     return x.reshape(b, f * p1, h * p2, w * p3, c)

@@ -32,6 +32,8 @@ def tone_map_latents(latents: mx.array, compression: float) -> mx.array:
     """Sigmoid compression of |latents| above ~1; compression 0 is the identity, 1 the strongest."""
     if not 0.0 <= compression <= 1.0:
         raise ValueError(f"Tone-map compression must be between 0 and 1, got {compression}.")
+    if compression == 0.0:
+        return latents  # the formula's exact result, without its passes over the latents
     scale_factor = compression * 0.75
     sigmoid_term = mx.sigmoid(4.0 * scale_factor * (mx.abs(latents) - 1.0))
     return latents * (1.0 - 0.8 * scale_factor * sigmoid_term)

@@ -15,6 +15,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.common.norms import make_norm
 from ltx_mlx_core.models.common.patchify import (
     offset_major_order,
@@ -209,7 +210,8 @@ class Decoder(nn.Module):
             shift, scale = ada[:, 0], ada[:, 1]
         x = norm_activate(self.conv_norm_out, x, scale, shift)
         order = offset_major_order(self.conv_out.conv.weight.shape[0] // self.patch_size**2, self.patch_size)
-        yield unpatchify_pixels_offset_major(self.conv_out(x, causal=self.causal, out_order=order), self.patch_size)
+        pixels = self.conv_out.convolve(x, causal=self.causal, out_order=order)
+        yield unpatchify_pixels_offset_major(pixels, self.patch_size, self.conv_out.output_bias(order))
 
 
 class CausalVideoAutoencoder(nn.Module):
@@ -310,6 +312,9 @@ def normalize_latents(latents: mx.array, vae: CausalVideoAutoencoder) -> mx.arra
 
 def denormalize_latents(latents: mx.array, vae: CausalVideoAutoencoder) -> mx.array:
     """Inverse of `normalize_latents`."""
-    mean = vae.mean_of_means.astype(latents.dtype)
-    std = vae.std_of_means.astype(latents.dtype)
-    return latents * std + mean
+    return _scale_and_shift(latents, vae.std_of_means, vae.mean_of_means)
+
+
+@fuse_elementwise_on_gpu
+def _scale_and_shift(latents: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
+    return latents * scale.astype(latents.dtype) + shift.astype(latents.dtype)

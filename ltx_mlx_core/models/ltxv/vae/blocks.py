@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.common.norms import make_norm
 from ltx_mlx_core.models.common.patchify import depth_to_space, space_to_depth
 from ltx_mlx_core.models.common.timestep import TimestepEmbedder
@@ -67,18 +68,33 @@ class ResnetBlock3D(nn.Module):
             ada = self.scale_shift_table[None] + timestep_embed.reshape(batch, 4, -1)
             ada = ada[:, :, None, None, None, :]
             shift1, scale1, shift2, scale2 = ada[:, 0], ada[:, 1], ada[:, 2], ada[:, 3]
-        hidden = self.conv1(norm_activate(self.norm1, x, scale1, shift1), causal=causal)
+        # Each convolution's bias joins the pass after it: the next norm, or the residual add.
+        hidden = self.conv1.convolve(norm_activate(self.norm1, x, scale1, shift1), causal=causal)
+        bias = self.conv1.output_bias()
         if self.inject_noise:
             if key is None:
                 raise ValueError("This VAE block injects noise: pass a random key.")
             key1, key2 = mx.random.split(key)
-            hidden = self._add_spatial_noise(hidden, self.per_channel_scale1, key1)
-        hidden = self.conv2(norm_activate(self.norm2, hidden, scale2, shift2), causal=causal)
+            hidden = self._add_spatial_noise(_plus(hidden, bias), self.per_channel_scale1, key1)
+            bias = None
+        hidden = self.conv2.convolve(norm_activate(self.norm2, hidden, scale2, shift2, bias), causal=causal)
+        bias = self.conv2.output_bias()
         if self.inject_noise:
-            hidden = self._add_spatial_noise(hidden, self.per_channel_scale2, key2)
+            hidden = self._add_spatial_noise(_plus(hidden, bias), self.per_channel_scale2, key2)
+            bias = None
         if "conv_shortcut" in self:
             x = self.conv_shortcut(self.norm3(x))
-        return x + hidden
+        return x + hidden if bias is None else add_biased_residual(x, hidden, bias)
+
+
+def _plus(x: mx.array, bias: mx.array | None) -> mx.array:
+    return x if bias is None else x + bias
+
+
+@fuse_elementwise_on_gpu
+def add_biased_residual(x: mx.array, hidden: mx.array, bias: mx.array) -> mx.array:
+    """x + (hidden + bias): a convolution's bias and the residual add in one pass."""
+    return x + (hidden + bias)
 
 
 class UNetMidBlock3D(nn.Module):
@@ -187,7 +203,8 @@ class DepthToSpaceUpsample(nn.Module):
             skip = mx.tile(skip, (1, 1, 1, 1, self.factor // self.reduction))
             if self.stride[0] == 2:
                 skip = skip[:, 1:]
-        x = depth_to_space(self.conv(x, causal=causal), self.stride)
+        # The bias is added by the rearranging copy (one pass instead of two).
+        x = depth_to_space(self.conv.convolve(x, causal=causal), self.stride, self.conv.output_bias())
         if self.stride[0] == 2:
             x = x[:, 1:]
         if self.residual:

@@ -1,7 +1,9 @@
 """Pixel norm, timestep modulation and SiLU in one GPU kernel: the VAE decoder's elementwise hot spot.
 
 Each residual block normalises every position's channel vector to unit RMS, modulates it with the
-decode timestep's scale and shift, and applies SiLU before its convolution. At the decoder's
+decode timestep's scale and shift, and applies SiLU before its convolution. The kernel can also add
+the preceding convolution's bias as it reads (rounded to the input's dtype, as a separate add
+would be), which saves that add a pass over the whole activation. At the decoder's
 largest level (128 channels at 97x128x192 for a 768x512x97 clip) MLX's `rms_norm` kernel alone
 took longer than the convolution it feeds on the CUDA backend (docs/PERFORMANCE.md). This kernel
 gives one channel vector to each 32-lane SIMD group: read once, reduce in registers, write once.
@@ -19,7 +21,7 @@ from collections.abc import Callable
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu, fusing_here
 
 logger = logging.getLogger(__name__)
 
@@ -32,20 +34,28 @@ _BODY = """
     const int channels = (int)dims[1];
     const long rows_per_batch = dims[2];
     const int modulated = (int)dims[3];
+    const int biased = (int)dims[4];
     if (row >= rows) {{
         return;
     }}
     const long base = row * channels;
     float total = 0.0f;
     for (int c = lane; c < channels; c += 32) {{
-        const float v = static_cast<float>(x[base + c]);
+        float v = static_cast<float>(x[base + c]);
+        if (biased) {{
+            v = static_cast<float>(static_cast<T>(v + static_cast<float>(bias[c])));
+        }}
         total += v * v;
     }}
     {reduce}
     const float inverse_rms = {rsqrt}(total / channels + eps[0]);
     const long batch_base = (row / rows_per_batch) * channels;
     for (int c = lane; c < channels; c += 32) {{
-        float v = static_cast<float>(x[base + c]) * inverse_rms;
+        float v = static_cast<float>(x[base + c]);
+        if (biased) {{
+            v = static_cast<float>(static_cast<T>(v + static_cast<float>(bias[c])));
+        }}
+        v = v * inverse_rms;
         if (modulated) {{
             v = v * (1.0f + static_cast<float>(scale[batch_base + c])) + static_cast<float>(shift[batch_base + c]);
         }}
@@ -67,7 +77,7 @@ _METAL_SOURCE = """
     const long row = (long)(thread_position_in_grid.x / 32);
 """ + _BODY.format(reduce="total = simd_sum(total);", rsqrt="metal::rsqrt", exp="metal::exp")
 
-_INPUTS = ["x", "scale", "shift", "eps", "dims"]
+_INPUTS = ["x", "bias", "scale", "shift", "eps", "dims"]
 
 
 @fuse_elementwise_on_gpu
@@ -81,8 +91,12 @@ def activate(normed: mx.array, scale: mx.array | None, shift: mx.array | None) -
     return nn.silu(normed) if scale is None else modulated_silu(normed, scale, shift)
 
 
-def composed_norm_silu(x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float) -> mx.array:
+def composed_norm_silu(
+    x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float, bias: mx.array | None = None
+) -> mx.array:
     """The same computation from MLX ops (the CPU path, and the check for the kernels)."""
+    if bias is not None:
+        x = x + bias
     return activate(mx.fast.rms_norm(x, None, eps), scale, shift)
 
 
@@ -94,19 +108,28 @@ def _build_kernel() -> Callable | None:
     return None
 
 
-def _run_kernel(kernel: Callable, x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float) -> mx.array:
+def _run_kernel(
+    kernel: Callable,
+    x: mx.array,
+    scale: mx.array | None,
+    shift: mx.array | None,
+    eps: float,
+    bias: mx.array | None = None,
+) -> mx.array:
     batch, channels = x.shape[0], x.shape[-1]
     rows = x.size // channels
     modulated = scale is not None
+    # The kernel reads no input its flags leave off; one element from the host stands in (no launch).
+    unused = mx.array([0], dtype=x.dtype)
     if modulated:
         scale = mx.broadcast_to(scale.reshape(-1, channels), (batch, channels)).astype(x.dtype)
         shift = mx.broadcast_to(shift.reshape(-1, channels), (batch, channels)).astype(x.dtype)
     else:
-        scale = shift = mx.zeros((1, channels), dtype=x.dtype)
-    dims = mx.array([rows, channels, rows // batch, int(modulated)], dtype=mx.int64)
+        scale = shift = unused
+    dims = mx.array([rows, channels, rows // batch, int(modulated), int(bias is not None)], dtype=mx.int64)
     threads = -(-rows * _LANES // _THREADS) * _THREADS
     (out,) = kernel(
-        inputs=[x, scale, shift, mx.array([eps], dtype=mx.float32), dims],
+        inputs=[x, unused if bias is None else bias, scale, shift, mx.array([eps], dtype=mx.float32), dims],
         template=[("T", x.dtype)],
         grid=(threads, 1, 1),
         threadgroup=(_THREADS, 1, 1),
@@ -125,7 +148,7 @@ class _FusedNorm:
         self.trusted: dict[mx.Dtype, bool] = {}
 
     def usable(self, dtype: mx.Dtype) -> bool:
-        if mx.default_device().type != mx.gpu:
+        if not fusing_here():
             return False
         if not self.built:
             self.built = True
@@ -140,15 +163,18 @@ class _FusedNorm:
         return self.trusted[dtype]
 
     def _check(self, dtype: mx.Dtype) -> bool:
-        keys = mx.random.split(mx.random.key(0), 3)
+        keys = mx.random.split(mx.random.key(0), 4)
         x = (mx.random.normal((2, 3, 5, 7, 96), key=keys[0]) * 3).astype(dtype)
         scale = (mx.random.normal((2, 1, 1, 1, 96), key=keys[1]) * 0.5).astype(dtype)
         shift = (mx.random.normal((2, 1, 1, 1, 96), key=keys[2]) * 0.5).astype(dtype)
+        bias = mx.random.normal((96,), key=keys[3]).astype(dtype)
         tolerance = 1e-4 if dtype == mx.float32 else 5e-2
         try:
-            for s, b in ((scale, shift), (None, None)):
-                got = _run_kernel(self.kernel, x, s, b, 1e-8).astype(mx.float32)
-                want = composed_norm_silu(x.astype(mx.float32), s, b, 1e-8)
+            for s, b, c in ((scale, shift, None), (None, None, None), (None, None, bias), (scale, shift, bias)):
+                got = _run_kernel(self.kernel, x, s, b, 1e-8, c).astype(mx.float32)
+                # The composed ops in float32 after the dtype's rounding of the biased input.
+                biased = x if c is None else x + c
+                want = composed_norm_silu(biased.astype(mx.float32), s, b, 1e-8)
                 error = mx.max(mx.abs(got - want)).item()
                 if not error <= tolerance:
                     logger.warning(
@@ -164,14 +190,28 @@ class _FusedNorm:
         logger.info("Fused VAE norm kernel in use for %s.", dtype)
         return True
 
+    def run(
+        self, x: mx.array, scale: mx.array | None, shift: mx.array | None, eps: float, bias: mx.array | None
+    ) -> mx.array:
+        return _run_kernel(self.kernel, x, scale, shift, eps, bias)
+
 
 _FUSED = _FusedNorm()
 
 
 def pixel_norm_silu(
-    x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None, eps: float = 1e-8
+    x: mx.array,
+    scale: mx.array | None = None,
+    shift: mx.array | None = None,
+    eps: float = 1e-8,
+    bias: mx.array | None = None,
 ) -> mx.array:
-    """SiLU(pixel_norm(x) * (1 + scale) + shift) over [B, F, H, W, C]; scale/shift [B, 1, 1, 1, C] or None."""
+    """SiLU(pixel_norm(x + bias) * (1 + scale) + shift) over [B, F, H, W, C].
+
+    scale/shift [B, 1, 1, 1, C] or None; bias [C] (a convolution's, not yet added) or None.
+    """
+    if bias is not None and bias.dtype != x.dtype:
+        x, bias = x + bias, None  # the sum takes the wider dtype, which the kernel's template must too
     if _FUSED.usable(x.dtype):
-        return _run_kernel(_FUSED.kernel, x, scale, shift, eps)
-    return composed_norm_silu(x, scale, shift, eps)
+        return _FUSED.run(x, scale, shift, eps, bias)
+    return composed_norm_silu(x, scale, shift, eps, bias)

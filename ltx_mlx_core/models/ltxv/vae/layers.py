@@ -14,7 +14,8 @@ class CausalConv3d(nn.Module):
 
     Causal: the first frame is repeated k-1 times in front, so output frame t only
     sees input frames <= t. Non-causal: (k-1)/2 copies of the first and last frame.
-    Space is padded by k//2 with ``spatial_padding_mode``.
+    Space is padded by k//2 with ``spatial_padding_mode``. The bias is added last, after
+    the edge corrections, so a caller can fold it into its next pass (`convolve`, `output_bias`).
 
     The repeated frames are never materialised (that copy of the whole input cost as much
     as a third of a convolution on the decoder's largest level): the convolution runs
@@ -44,14 +45,28 @@ class CausalConv3d(nn.Module):
 
     def __call__(self, x: mx.array, causal: bool = True, out_order: mx.array | None = None) -> mx.array:
         """`out_order`: optional output-channel permutation (applied to the weights, not the output)."""
+        y = self.convolve(x, causal, out_order)
+        bias = self.output_bias(out_order)
+        return y if bias is None else y + bias
+
+    def output_bias(self, out_order: mx.array | None = None) -> mx.array | None:
+        """The bias `convolve` leaves out (permuted like its output channels), or None."""
+        if "bias" not in self.conv:
+            return None
+        return self.conv.bias if out_order is None else self.conv.bias[out_order]
+
+    def convolve(self, x: mx.array, causal: bool = True, out_order: mx.array | None = None) -> mx.array:
+        """The convolution without its bias, edge frames corrected.
+
+        Callers that follow the convolution with another full pass over its output (a norm, a
+        residual add, a rearrangement) add `output_bias()` in that pass instead of in one of its own.
+        """
         front, back = self.time_padding(causal)
         if self.spatial_padding_mode != "zeros" and self.spatial_pad:
             x = pad_spatial(x, self.spatial_pad, self.spatial_padding_mode)
         space = self.spatial_pad if self.spatial_padding_mode == "zeros" else 0
         weight = self.conv.weight if out_order is None else self.conv.weight[out_order]
         y = mx.conv_general(x, weight, padding=([front, space, space], [back, space, space]))
-        if "bias" in self.conv:
-            y = y + (self.conv.bias if out_order is None else self.conv.bias[out_order])
         for out_frame, edge_frame, taps in edge_taps(x.shape[1], self.time_kernel_size, front, back):
             edge_weight = weight[:, taps[0]] if len(taps) == 1 else weight[:, taps].sum(axis=1)
             # .at[].add updates y in place; `y[:, t] = y[:, t] + c` copied all of y for each edge frame.
@@ -105,12 +120,17 @@ class ChannelLayerNorm(nn.Module):
 
 
 def norm_activate(
-    norm: nn.Module, x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None
+    norm: nn.Module,
+    x: mx.array,
+    scale: mx.array | None = None,
+    shift: mx.array | None = None,
+    bias: mx.array | None = None,
 ) -> mx.array:
-    """norm -> timestep modulation when given -> SiLU.
+    """norm(x + bias) -> timestep modulation when given -> SiLU; `bias` is a preceding convolution's.
 
-    The pixel-norm form (a unit RMS norm) runs as one fused kernel on GPUs (fused_norm.py).
+    The pixel-norm form (a unit RMS norm) runs as one fused kernel on GPUs (fused_norm.py), the
+    bias added as the kernel reads x.
     """
     if isinstance(norm, UnitRMSNorm):
-        return pixel_norm_silu(x, scale, shift, norm.eps)
-    return activate(norm(x), scale, shift)
+        return pixel_norm_silu(x, scale, shift, norm.eps, bias)
+    return activate(norm(x if bias is None else x + bias), scale, shift)
