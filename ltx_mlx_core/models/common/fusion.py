@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import mlx.core as mx
 
 ElementwiseFn = TypeVar("ElementwiseFn", bound=Callable[..., mx.array])
+
+_fuse_on_cpu = False
+
+
+@contextlib.contextmanager
+def fused_on_every_device() -> Iterator[None]:
+    """Take the fused forms on the CPU too: to build (and count) the graph a GPU runs, without one.
+
+    Evaluating such a graph on the CPU compiles its fused kernels with the system compiler.
+    """
+    global _fuse_on_cpu
+    previous, _fuse_on_cpu = _fuse_on_cpu, True
+    try:
+        yield
+    finally:
+        _fuse_on_cpu = previous
 
 
 def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:
@@ -21,7 +38,7 @@ def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:
 
     @functools.wraps(function)
     def dispatch(*args: mx.array) -> mx.array:
-        return compiled(*args) if mx.default_device().type == mx.gpu else function(*args)
+        return compiled(*args) if _fuse_on_cpu or mx.default_device().type == mx.gpu else function(*args)
 
     dispatch.compiled = compiled  # type: ignore[attr-defined]  # tests run the fused form on CPU
     return dispatch  # type: ignore[return-value]
