@@ -1,4 +1,4 @@
-"""The vocoders' GPU graphs (fused kernels, biases folded into them) give the CPU's waveforms, in few kernels."""
+"""The audio decoders' GPU graphs (fused kernels, biases folded into them) compute what the CPU's do, in few kernels."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 
 from ltx_mlx_core.bench.graph_ops import count_graph_ops
 from ltx_mlx_core.models.common.fusion import fused_on_every_device
+from ltx_mlx_core.models.ltx2.audio_vae_config import AudioVAEConfig
 from ltx_mlx_core.models.ltx2.vocoder import Vocoder
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig, VocoderConfig
-from tests.core.ltx2_audio_builders import random_vocoder
+from tests.core.ltx2_audio_builders import random_audio_vae, random_vocoder
 
 BIGVGAN = dict(resblock="AMP1", activation="snakebeta", final_activation=None, use_bias_at_final=False)
 HIFIGAN = VocoderConfig(upsample_initial_channel=32, in_channels=32)
@@ -59,3 +60,14 @@ def test_fused_vocoder_gives_the_plain_waveform_in_few_kernels(config) -> None:
         generators = _generator_kernels(vocoder.vocoder.config) + _generator_kernels(vocoder.bwe_generator.config)
         assert generators < kernels <= generators + 20
     np.testing.assert_allclose(np.array(fused), np.array(plain), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_audio_vae_decoder_gives_the_plain_spectrogram() -> None:
+    """Residual adds with the second convolution's bias; on a GPU each pixel norm + SiLU is one kernel too."""
+    vae = random_audio_vae(AudioVAEConfig(ch=16, z_channels=4, mel_bins=16, attn_resolutions=()), seed=3)
+    latents = mx.random.normal((1, 4, 5, 4), key=mx.random.key(6))
+    mx.eval(latents, vae.parameters())
+    plain = vae.decode(latents)
+    with fused_on_every_device():
+        fused = vae.decode(latents)
+    np.testing.assert_allclose(np.array(fused), np.array(plain), rtol=1e-5, atol=1e-5)
