@@ -13,6 +13,7 @@ An anti-aliased activation is four kernels (tools/profile_audio_decode.py counts
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -55,6 +56,23 @@ def hann_sinc_filter(ratio: int) -> tuple[np.ndarray, int]:
     return np.sinc(time) * window * HANN_ROLLOFF / ratio, width
 
 
+@functools.lru_cache(maxsize=256)
+def gather_index(
+    length: int, before: int, after: int, start: int, count: int, shifts: tuple[int, ...]
+) -> tuple[mx.array, bool]:
+    """Indices [count, len(shifts)] into a signal of `length` samples with its first and last samples
+    repeated `before` and `after` times.
+
+    Entry (i, c) reads padded position start + i + shifts[c]; positions beyond the padding read index
+    `length` (a zero appended by the caller), and the flag says whether any does. Cached: a signal's
+    length repeats across a stage's blocks and across calls, and building and uploading an index the
+    size of the signal each time cost more host time than the kernels it feeds."""
+    padded = start + np.arange(count)[:, None] + np.array(shifts)
+    outside = (padded < 0) | (padded >= before + length + after)
+    index = np.where(outside, length, np.clip(padded - before, 0, length - 1))
+    return mx.array(index, dtype=mx.int32), bool(outside.any())
+
+
 def edge_pad(x: mx.array, before: int, after: int) -> mx.array:
     """Repeat the first and last samples (axis 1) `before` and `after` times, as one gather.
 
@@ -62,8 +80,8 @@ def edge_pad(x: mx.array, before: int, after: int) -> mx.array:
     repeat + concatenate is five kernels, mx.pad's "edge" mode a fill and three slice updates."""
     if not (before or after):
         return x
-    index = np.clip(np.arange(-before, x.shape[1] + after), 0, x.shape[1] - 1)
-    return mx.take(x, mx.array(index, dtype=mx.int32), axis=1)
+    index, _ = gather_index(x.shape[1], before, after, 0, before + x.shape[1] + after, (0,))
+    return mx.take(x, index[:, 0], axis=1)
 
 
 def balanced_sum(terms: list[mx.array]) -> mx.array:
@@ -216,15 +234,11 @@ class UpSample1d(nn.Module):
 
         Offsets past the replicated edges read zeros (the transposed convolution has no input there)."""
         plan, (b, length, channels) = self.plan, x.shape
-        phases = self.ratio if plan.shift else 1
-        padded = np.arange(length + plan.width - 1)[:, None] + plan.first + plan.shift * np.arange(phases)
-        source = padded - self.pad
-        index = np.clip(source, 0, length - 1)
-        outside = (padded < 0) | (padded >= length + 2 * self.pad)
-        if outside.any():
+        shifts = tuple(plan.shift * p for p in range(self.ratio if plan.shift else 1))
+        index, reads_zeros = gather_index(length, self.pad, self.pad, plan.first, length + plan.width - 1, shifts)
+        if reads_zeros:
             x = mx.concatenate([x, mx.zeros((b, 1, channels), x.dtype)], axis=1)
-            index = np.where(outside, length, index)
-        return mx.take(x, mx.array(index, dtype=mx.int32), axis=1)
+        return mx.take(x, index, axis=1)
 
     def __call__(self, x: mx.array) -> mx.array:
         b, length, channels = x.shape
