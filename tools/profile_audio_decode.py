@@ -6,6 +6,10 @@ Random weights of the release's shapes, float32 as the pipeline decodes sound. T
 of evaluated calls (bench/timing.py). The kernel rows use the shapes of the vocoder's last stage,
 where the signal is longest: depthwise FIR (the anti-aliasing filters), Snake, a dilated conv,
 and the whole anti-aliased activation.
+
+The "ops:" rows count the operations of each part's graph in the form a GPU runs (fused kernels),
+on any device, without evaluating it (bench/graph_ops.py): with few operations per command buffer
+every kernel is a launch, and the vocoders' time follows the count.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import ltx_mlx_core.gpu_commands  # noqa: E402,F401  (before MLX starts: sets it
 import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
 
+from ltx_mlx_core.bench.graph_ops import count_graph_ops  # noqa: E402
 from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import randomize_parameters  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape  # noqa: E402
+from ltx_mlx_core.models.common.fusion import fused_on_every_device  # noqa: E402
 from ltx_mlx_core.models.ltx2.antialias import Activation1d, Snake, depthwise_fir  # noqa: E402
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE  # noqa: E402
 from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE  # noqa: E402
@@ -107,12 +113,25 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+    def counted(name, fn):
+        with fused_on_every_device():
+            ops = count_graph_ops(fn())
+        rows.append({"part": "ops: " + name, **ops.to_dict()})
+        print(
+            f"{'ops: ' + name:34s} {ops.kernels:6d} kernels ({ops.total} operations: "
+            f"{ops.views} views, {ops.reshapes} reshapes, {ops.fused} fused)",
+            flush=True,
+        )
+
     mel4 = vae.decode_channels_last(latents)
     mx.eval(mel4)
     b, frames, bins, channels = mel4.shape
     mel = mel4.transpose(0, 1, 3, 2).reshape(b, frames, channels * bins)
     low = vocoder.vocoder.forward_channels_last(mel)
     mx.eval(mel, low)
+    counted("audio VAE decoder", lambda: vae.decode_channels_last(latents))
+    counted("vocoder 16 kHz", lambda: vocoder.vocoder.forward_channels_last(mel))
+    counted("vocoder + BWE 48 kHz", lambda: vocoder.forward_channels_last(mel))
     timed("audio VAE decoder", lambda: vae.decode_channels_last(latents), mel_frames=frames)
     timed("vocoder 16 kHz", lambda: vocoder.vocoder.forward_channels_last(mel), samples=low.shape[1])
     timed("vocoder + BWE 48 kHz", lambda: vocoder.forward_channels_last(mel))
@@ -125,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     snake = Snake(width, True)
     timed("Snake (x2 signal)", lambda: snake(x2))
     act = Activation1d(Snake(width, True), 2, 12)
+    mx.eval(act.parameters())
+    counted("anti-aliased activation", lambda: act(x))
     timed("anti-aliased activation", lambda: act(x))
     dilated = nn.Conv1d(width, width, 11, padding=25, dilation=5)
     timed("conv K=11 dilation 5", lambda: dilated(x))

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import mlx.core as mx
 
 ElementwiseFn = TypeVar("ElementwiseFn", bound=Callable[..., mx.array])
 
+_fuse_on_cpu = False
+
+
+@contextlib.contextmanager
+def fused_on_every_device() -> Iterator[None]:
+    """Take the fused forms on the CPU too: to build (and count) the graph a GPU runs, without one.
+
+    Evaluating such a graph on the CPU compiles its fused kernels with the system compiler.
+    """
+    global _fuse_on_cpu
+    previous, _fuse_on_cpu = _fuse_on_cpu, True
+    try:
+        yield
+    finally:
+        _fuse_on_cpu = previous
+
 
 def fusing_here() -> bool:
-    """Whether fused kernels run on the default device (a GPU); tools that count a GPU's operations
-    on the CPU replace this."""
-    return mx.default_device().type == mx.gpu
+    """Whether fused kernels run on the default device (a GPU, or any device inside
+    `fused_on_every_device`); tools that count a GPU's operations on the CPU may replace this."""
+    return _fuse_on_cpu or mx.default_device().type == mx.gpu
 
 
 def fuse_elementwise_on_gpu(function: ElementwiseFn) -> ElementwiseFn:

@@ -20,6 +20,7 @@ from ltx_mlx_core.models.ltx2.audio_vae_layers import (
     ResnetBlock,
     Upsample,
     make_norm,
+    norm_silu,
 )
 
 
@@ -107,7 +108,7 @@ class AudioEncoder(nn.Module):
             if "downsample" in stage:
                 x = stage.downsample(x)
         x = self.mid(x)
-        return self.conv_out(nn.silu(self.norm_out(x)))
+        return self.conv_out(norm_silu(self.norm_out, x))
 
 
 class AudioDecoder(nn.Module):
@@ -148,7 +149,7 @@ class AudioDecoder(nn.Module):
             x = stage.run_blocks(x)
             if "upsample" in stage:
                 x = stage.upsample(x)
-        x = self.conv_out(nn.silu(self.norm_out(x)))
+        x = self.conv_out(norm_silu(self.norm_out, x))
         return _fit(x, frames, self.config.mel_bins)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.ltx2.audio_vae_config import GROUP_NORM_GROUPS
+from ltx_mlx_core.models.ltxv.vae.fused_norm import pixel_norm_silu
 
 PIXEL_NORM_EPS = 1e-6
 GROUP_NORM_EPS = 1e-6
@@ -39,11 +41,20 @@ def downsample_padding(causality_axis: str) -> Padding:
     }[causality_axis]
 
 
-def conv2d_padded(conv: nn.Conv2d, x: mx.array, padding: Padding, stride: int = 1) -> mx.array:
-    """`conv` applied with asymmetric zero padding, without materialising the padded input."""
+def conv2d_padded(
+    conv: nn.Conv2d, x: mx.array, padding: Padding, stride: int = 1, *, with_bias: bool = True
+) -> mx.array:
+    """`conv` applied with asymmetric zero padding, without materialising the padded input.
+
+    `with_bias=False` leaves the bias to a fused kernel after it (each operation is a GPU launch)."""
     (top, bottom), (left, right) = padding
     y = mx.conv_general(x, conv.weight, stride=stride, padding=([top, left], [bottom, right]))
-    return y + conv.bias if "bias" in conv else y
+    return y + conv.bias if with_bias and "bias" in conv else y
+
+
+@fuse_elementwise_on_gpu
+def _residual_with_bias(x: mx.array, y: mx.array, bias: mx.array) -> mx.array:
+    return x + (y + bias)
 
 
 class CausalConv2d(nn.Module):
@@ -54,15 +65,20 @@ class CausalConv2d(nn.Module):
         self.padding = causal_padding(kernel_size, causality_axis)
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size)
 
-    def __call__(self, x: mx.array) -> mx.array:
-        return conv2d_padded(self.conv, x, self.padding)
+    def __call__(self, x: mx.array, *, with_bias: bool = True) -> mx.array:
+        return conv2d_padded(self.conv, x, self.padding, with_bias=with_bias)
 
 
 class PixelNorm(nn.Module):
     """x / sqrt(mean(x^2 over channels) + eps), per time-frequency location."""
 
     def __call__(self, x: mx.array) -> mx.array:
-        return x * mx.rsqrt(mx.mean(mx.square(x), axis=-1, keepdims=True) + PIXEL_NORM_EPS)
+        return mx.fast.rms_norm(x, None, PIXEL_NORM_EPS)
+
+
+def norm_silu(norm: nn.Module, x: mx.array) -> mx.array:
+    """SiLU(norm(x)); a pixel norm and its SiLU are one kernel on a GPU (the video VAE's)."""
+    return pixel_norm_silu(x, eps=PIXEL_NORM_EPS) if isinstance(norm, PixelNorm) else nn.silu(norm(x))
 
 
 def make_norm(norm_type: str, channels: int) -> nn.Module:
@@ -82,11 +98,11 @@ class ResnetBlock(nn.Module):
             self.nin_shortcut = CausalConv2d(in_channels, out_channels, 1, causality_axis)
 
     def __call__(self, x: mx.array) -> mx.array:
-        h = self.conv1(nn.silu(self.norm1(x)))
-        h = self.conv2(nn.silu(self.norm2(h)))
+        h = self.conv1(norm_silu(self.norm1, x))
+        h = self.conv2(norm_silu(self.norm2, h), with_bias=False)
         if "nin_shortcut" in self:
             x = self.nin_shortcut(x)
-        return x + h
+        return _residual_with_bias(x, h, self.conv2.conv.bias)
 
 
 class AttnBlock(nn.Module):

@@ -12,6 +12,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_mlx_core.errors import InvalidRequest
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.ltx2.antialias import Activation1d, Snake
 from ltx_mlx_core.models.ltx2.vocoder_config import VocoderConfig
 
@@ -21,6 +22,44 @@ FINAL_LEAKY_SLOPE = 0.01
 
 def _conv(channels: int, kernel_size: int, dilation: int) -> nn.Conv1d:
     return nn.Conv1d(channels, channels, kernel_size, padding=dilation * (kernel_size - 1) // 2, dilation=dilation)
+
+
+# Each operation is a kernel launch on a GPU at few operations per command buffer (gpu_commands.py), so a
+# convolution's bias is added inside the elementwise kernel that follows it rather than on its own.
+
+
+def conv_without_bias(conv: nn.Conv1d, x: mx.array) -> mx.array:
+    return mx.conv1d(x, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+@fuse_elementwise_on_gpu
+def _add_biased(x: mx.array, y: mx.array, bias: mx.array) -> mx.array:
+    return x + (y + bias)
+
+
+@fuse_elementwise_on_gpu
+def _biased_leaky_relu(y: mx.array, bias: mx.array, slope: float) -> mx.array:
+    return nn.leaky_relu(y + bias, slope)
+
+
+@fuse_elementwise_on_gpu
+def _mean_then_leaky_relu(slope: float | None, *terms: mx.array) -> mx.array:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    mean = total / len(terms)
+    return mean if slope is None else nn.leaky_relu(mean, slope)
+
+
+@fuse_elementwise_on_gpu
+def _output(x: mx.array, bias: mx.array | None, activation: str | None) -> mx.array:
+    if bias is not None:
+        x = x + bias
+    if activation == "tanh":
+        return mx.tanh(x)
+    if activation == "clamp":
+        return mx.clip(x, -1.0, 1.0)
+    return x
 
 
 class ResBlock1(nn.Module):
@@ -34,7 +73,8 @@ class ResBlock1(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         for conv1, conv2 in zip(self.convs1, self.convs2):
-            x = x + conv2(nn.leaky_relu(conv1(nn.leaky_relu(x, self.slope)), self.slope))
+            h = _biased_leaky_relu(conv_without_bias(conv1, nn.leaky_relu(x, self.slope)), conv1.bias, self.slope)
+            x = _add_biased(x, conv_without_bias(conv2, h), conv2.bias)
         return x
 
 
@@ -51,7 +91,8 @@ class AMPBlock1(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         for conv1, conv2, act1, act2 in zip(self.convs1, self.convs2, self.acts1, self.acts2):
-            x = x + conv2(act2(conv1(act1(x))))
+            h = conv_without_bias(conv2, act2(conv_without_bias(conv1, act1(x)), conv1.bias))
+            x = _add_biased(x, h, conv2.bias)
         return x
 
 
@@ -99,24 +140,27 @@ class Vocoder(nn.Module):
     def forward_channels_last(self, x: mx.array) -> mx.array:
         """[B, frames, 2 * bins] -> [B, frames * hop, out_channels]."""
         cfg = self.config
-        x = self.conv_pre(x)
+        x = conv_without_bias(self.conv_pre, x)
+        # HiFi-GAN's leaky ReLUs before each upsampling and the last convolution: in the kernel before them.
+        if cfg.is_amp:
+            x = x + self.conv_pre.bias
+        else:
+            x = _biased_leaky_relu(x, self.conv_pre.bias, cfg.leaky_relu_slope)
         per_stage = len(cfg.resblock_kernel_sizes)
         for i, up in enumerate(self.ups):
-            if not cfg.is_amp:
-                x = nn.leaky_relu(x, cfg.leaky_relu_slope)
             x = up(x)
-            blocks = self.resblocks[i * per_stage : (i + 1) * per_stage]
-            total = blocks[0](x)
-            for block in blocks[1:]:
-                total = total + block(x)
-            x = total / per_stage
-        x = self.act_post(x) if cfg.is_amp else nn.leaky_relu(x, FINAL_LEAKY_SLOPE)
-        x = self.conv_post(x)
-        if cfg.final_activation == "tanh":
-            return mx.tanh(x)
-        if cfg.final_activation == "clamp":
-            return mx.clip(x, -1.0, 1.0)
-        return x
+            last = i == len(self.ups) - 1
+            slope = None if cfg.is_amp else FINAL_LEAKY_SLOPE if last else cfg.leaky_relu_slope
+            x = _mean_then_leaky_relu(
+                slope, *(block(x) for block in self.resblocks[i * per_stage : (i + 1) * per_stage])
+            )
+        if cfg.is_amp:
+            x = self.act_post(x)
+        bias = self.conv_post.bias if "bias" in self.conv_post else None
+        x = conv_without_bias(self.conv_post, x)
+        if bias is None and cfg.final_activation is None:
+            return x
+        return _output(x, bias, cfg.final_activation)
 
 
 def stack_stereo_mel(mel: mx.array) -> mx.array:

@@ -12,11 +12,27 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.ltx2.antialias import UpSample1d
 from ltx_mlx_core.models.ltx2.vocoder import Vocoder, stack_stereo_mel
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig
 
 LOG_MEL_FLOOR = 1e-5
+
+
+@fuse_elementwise_on_gpu
+def _magnitude(real: mx.array, imag: mx.array) -> mx.array:
+    return mx.sqrt(mx.square(real) + mx.square(imag))
+
+
+@fuse_elementwise_on_gpu
+def _log_floored(mel: mx.array) -> mx.array:
+    return mx.log(mx.maximum(mel, LOG_MEL_FLOOR))
+
+
+@fuse_elementwise_on_gpu
+def _clipped_sum(residual: mx.array, skip: mx.array) -> mx.array:
+    return mx.clip(residual + skip, -1.0, 1.0)
 
 
 class CausalSTFT(nn.Module):
@@ -39,8 +55,7 @@ class CausalSTFT(nn.Module):
         # 512-tap kernel and stride 80 took most of the vocoder's time on the CUDA backend.
         frames = mx.as_strided(y, (y.shape[0], count, n_fft), (y.shape[1], self.hop_length, 1))
         spec = frames @ self.forward_basis[:, :, 0].astype(y.dtype).T
-        real, imag = spec[..., : self.n_freqs], spec[..., self.n_freqs :]
-        return mx.sqrt(mx.square(real) + mx.square(imag))
+        return _magnitude(spec[..., : self.n_freqs], spec[..., self.n_freqs :])
 
 
 class MelSTFT(nn.Module):
@@ -53,7 +68,7 @@ class MelSTFT(nn.Module):
         """Waveforms [N, samples] -> log-mel [N, frames, num_mels]."""
         magnitude = self.stft_fn(y)
         mel = magnitude @ self.mel_basis.astype(magnitude.dtype).T
-        return mx.log(mx.maximum(mel, LOG_MEL_FLOOR))
+        return _log_floored(mel)
 
 
 class VocoderWithBWE(nn.Module):
@@ -89,4 +104,4 @@ class VocoderWithBWE(nn.Module):
         mel = mel.reshape(b, channels, mel.shape[1], mel.shape[2]).transpose(0, 2, 1, 3)
         residual = self.bwe_generator.forward_channels_last(mel.reshape(b, mel.shape[1], -1))
         skip = self._resampler(low)
-        return mx.clip(residual + skip, -1.0, 1.0)[:, :out_length]
+        return _clipped_sum(residual, skip)[:, :out_length]

@@ -148,7 +148,8 @@ class _FusedNorm:
         self.trusted: dict[mx.Dtype, bool] = {}
 
     def usable(self, dtype: mx.Dtype) -> bool:
-        if not fusing_here():
+        # The kernel is a GPU kernel: counting a GPU's graph on the CPU (fused forms forced) leaves it out.
+        if not fusing_here() or mx.default_device().type != mx.gpu:
             return False
         if not self.built:
             self.built = True
