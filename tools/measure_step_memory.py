@@ -39,8 +39,6 @@ from ltx_mlx_core.bench.timing import time_mlx  # noqa: E402
 from ltx_mlx_core.bench.workloads import VideoShape, transformer_step_inputs  # noqa: E402
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape, ltx2_step_inputs  # noqa: E402
 from ltx_mlx_core.models.common.token_chunks import DEFAULT_FEED_FORWARD_CHUNKS  # noqa: E402
-from ltx_mlx_core.models.ltx2 import block as ltx2_block  # noqa: E402
-from ltx_mlx_core.models.ltxv import transformer_blocks as ltxv_blocks  # noqa: E402
 from ltx_mlx_core.pipeline.block_eval import DEFAULT_IN_FLIGHT, DEFAULT_POINTS_PER_BLOCK, block_evaluator  # noqa: E402
 from ltx_mlx_core.pipeline.ltx2.denoise import LTX2_IN_FLIGHT  # noqa: E402
 
@@ -83,8 +81,7 @@ def measure(args) -> dict[str, Any]:
         "runs": [],
     }
     report["uniform_timesteps"] = bool(args.uniform_timesteps)
-    for compiled, setting, ff_chunks in itertools.product(args.compiled_blocks, args.every, args.ff_chunks):
-        ltx2_block.COMPILE_BLOCKS_ON_GPU = ltxv_blocks.COMPILE_BLOCKS_ON_GPU = bool(compiled)
+    for setting, ff_chunks in itertools.product(args.every, args.ff_chunks):
         every, in_flight, points = (setting.split(":") + ["", ""])[:3]
         every, in_flight = int(every), int(in_flight or (DEFAULT_IN_FLIGHT if family == "ltxv" else LTX2_IN_FLIGHT))
         points = int(points or DEFAULT_POINTS_PER_BLOCK)
@@ -97,15 +94,13 @@ def measure(args) -> dict[str, Any]:
             mx.set_memory_limit(resident + args.activation_limit_mib * (1 << 20))
         timing = time_mlx(fn, args.repeats, args.warmup)
         row = {"eval_every_blocks": every, "in_flight": in_flight, "points_per_block": points, "ff_chunks": ff_chunks}
-        row["compiled_blocks"] = bool(compiled)
         row.update(timing.to_dict())
         row["activation_limit_mib"] = args.activation_limit_mib
         row["resident_bytes"] = int(resident)
         row["activation_bytes"] = int(timing.peak_memory_bytes - resident)
         report["runs"].append(row)
         print(
-            f"{args.model} {report['video']} every={every} in_flight={in_flight} points={points} ff_chunks={ff_chunks} "
-            f"compiled={int(compiled)}: "
+            f"{args.model} {report['video']} every={every} in_flight={in_flight} points={points} ff_chunks={ff_chunks}: "
             f"{timing.median:.4f} s median, peak {timing.peak_memory_bytes / GIB:.2f} GiB, "
             f"activations {row['activation_bytes'] / GIB:.3f} GiB "
             f"(weights {weights / GIB:.2f} GiB, one block {report['one_block_bytes'] / GIB:.3f} GiB)",
@@ -142,12 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="set MLX's memory limit this far above the resident memory: over it, MLX waits for queued "
         "work after each operation instead of running further ahead (an experiment, off by default)",
-    )
-    parser.add_argument(
-        "--compiled-blocks",
-        type=lambda s: [int(c) for c in s.split(",")],
-        default=[1],
-        help="1: blocks run as compiled graphs on a GPU (the default), 0: plainly; comma-separated to run both",
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)

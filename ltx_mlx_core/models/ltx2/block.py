@@ -18,15 +18,11 @@ import mlx.nn as nn
 
 from ltx_mlx_core.models.common.adaln import AdaValue, ada_rows, ada_sum, gated_residual, modulate
 from ltx_mlx_core.models.common.token_chunks import in_token_chunks
-from ltx_mlx_core.models.ltx2 import block_layout
 from ltx_mlx_core.models.ltx2.attention import LTX2Attention
 from ltx_mlx_core.models.ltx2.config import LTX2Config
 from ltx_mlx_core.models.ltx2.layers import FeedForward, rms_norm
 from ltx_mlx_core.models.ltx2.perturbations import Perturbations, Skip
 from ltx_mlx_core.models.ltx2.rope import Rotary
-
-# Whole blocks through mx.compile on GPU backends (docs/PERFORMANCE.md measures both).
-COMPILE_BLOCKS_ON_GPU = True
 
 # Rows of the audio-video tables: scale/shift for audio-to-video, scale/shift for video-to-audio, gate.
 _A2V_ROWS, _V2A_ROWS, _SCALE_SHIFT_ROWS = slice(0, 2), slice(2, 4), 4
@@ -81,8 +77,6 @@ class LTX2Block(nn.Module):
             setattr(self, prefix + "scale_shift_table", mx.zeros((config.adaln_coefficient, dim)))
             if config.cross_attention_adaln:
                 setattr(self, prefix + "prompt_scale_shift_table", mx.zeros((2, dim)))
-        # Compiled forwards per input layout; kept outside the module's tree (functions, not parameters).
-        object.__setattr__(self, "_compiled_forwards", {})
         if config.has_audio:
             video_dim, audio_dim = config.inner_dim, config.audio_inner_dim
             audio_heads, audio_head_dim = config.audio_num_attention_heads, config.audio_attention_head_dim
@@ -99,40 +93,7 @@ class LTX2Block(nn.Module):
         after_attention: Callable[[mx.array | None, mx.array | None], None] | None = None,
     ) -> tuple[mx.array | None, mx.array | None]:
         """The streams' hidden states after this block (None for an absent stream); `after_attention`
-        sees them between the attentions and the feed-forwards (an evaluation point, pipeline/block_eval.py).
-
-        On a GPU the block runs as one compiled graph per input layout (its elementwise work fused,
-        its graph built once), unless it is evaluated inside or shared among processes.
-        """
-        if after_attention is not None or not self._compiles():
-            return self.forward(video, audio, perturbations, after_attention)
-        layout, arrays = block_layout.flatten(video, audio, perturbations, self.index)
-        compiled = self._compiled_forwards.get(layout)
-        if compiled is None:
-
-            def forward(*flat: mx.array) -> list[mx.array]:
-                outputs = self.forward(*block_layout.unflatten(layout, flat, self.index))
-                return [x for x in outputs if x is not None]
-
-            compiled = mx.compile(forward, inputs=self.state)
-            self._compiled_forwards[layout] = compiled
-        outputs = iter(compiled(*arrays))
-        return tuple(None if state is None else next(outputs) for state in (video, audio))  # type: ignore[return-value]
-
-    def _compiles(self) -> bool:
-        if not COMPILE_BLOCKS_ON_GPU or mx.default_device().type != mx.gpu:
-            return False
-        attentions = [module for _, module in self.named_modules() if isinstance(module, LTX2Attention)]
-        return all(attention.shard is None for attention in attentions)
-
-    def forward(
-        self,
-        video: StreamState | None,
-        audio: StreamState | None,
-        perturbations: Perturbations,
-        after_attention: Callable[[mx.array | None, mx.array | None], None] | None = None,
-    ) -> tuple[mx.array | None, mx.array | None]:
-        """The block's computation (`__call__` runs it, compiled where it can)."""
+        sees them between the attentions and the feed-forwards (an evaluation point, pipeline/block_eval.py)."""
         vx = None if video is None else video.x
         ax = None if audio is None else audio.x
         run_video = video is not None and video.enabled

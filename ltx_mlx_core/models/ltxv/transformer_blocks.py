@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import mlx.core as mx
 import mlx.nn as nn
 
@@ -14,7 +16,8 @@ from ltx_mlx_core.models.common.token_chunks import in_token_chunks
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
 
 # Whole blocks through mx.compile on GPU backends (the profile in docs/PERFORMANCE.md measures both).
-COMPILE_BLOCKS_ON_GPU = True
+# LTX_MLX_COMPILE_BLOCKS=0 runs them plainly (a switch for measuring, or for a backend where compiling fails).
+COMPILE_BLOCKS_ON_GPU = os.environ.get("LTX_MLX_COMPILE_BLOCKS", "1").strip() != "0"
 
 
 class FeedForward(nn.Module):
