@@ -56,7 +56,8 @@ def hann_sinc_filter(ratio: int) -> tuple[np.ndarray, int]:
     return np.sinc(time) * window * HANN_ROLLOFF / ratio, width
 
 
-@functools.lru_cache(maxsize=256)
+# A few clip lengths' indices (each a few MB for a long clip) stay on the device between decodes.
+@functools.lru_cache(maxsize=32)
 def gather_index(
     length: int, before: int, after: int, start: int, count: int, shifts: tuple[int, ...]
 ) -> tuple[mx.array, bool]:
