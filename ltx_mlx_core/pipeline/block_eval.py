@@ -42,8 +42,8 @@ IN_FLIGHT_ENV = "LTX_MLX_EVAL_IN_FLIGHT"
 POINTS_ENV = "LTX_MLX_EVAL_POINTS_PER_BLOCK"
 # Evaluate after every block: on the H200 faster than one evaluation per step (docs/PERFORMANCE.md).
 DEFAULT_EVERY = 1
-# Chunks whose intermediates may be allocated at once (1 or 2): with 2 the LTX-Video step is as fast
-# as one graph per step; the LTX-2 loop defaults to 1 (pipeline/ltx2/denoise.py says why).
+# Chunks whose intermediates may be allocated at once (1 or 2): with 2 the step is as fast as one
+# graph per step; both loops use it (pipeline/ltx2/denoise.py gives the LTX-2 measurements).
 DEFAULT_IN_FLIGHT = 2
 DEFAULT_POINTS_PER_BLOCK = 1
 
