@@ -70,22 +70,23 @@ def eval_every_blocks(value: int | None = None) -> int:
     return value
 
 
+def _one_or_two(value: int | None, name: str, env: str, default: int, meaning: str) -> int:
+    """`value` when given (1 or 2), else the environment variable `env`, else `default`."""
+    if value is None:
+        return _from_env(env, default, range(1, 3), meaning)
+    if value not in (1, 2):
+        raise ValueError(f"{name} must be 1 or 2, got {value}")
+    return value
+
+
 def chunks_in_flight(value: int | None = None, default: int = DEFAULT_IN_FLIGHT) -> int:
     """`value` when given, else LTX_MLX_EVAL_IN_FLIGHT, else `default` (a family's own)."""
-    if value is None:
-        return _from_env(IN_FLIGHT_ENV, default, range(1, 3), "1 (least memory) or 2 (fastest)")
-    if value not in (1, 2):
-        raise ValueError(f"in_flight must be 1 or 2, got {value}")
-    return value
+    return _one_or_two(value, "in_flight", IN_FLIGHT_ENV, default, "1 (least memory) or 2 (fastest)")
 
 
 def points_per_block(value: int | None = None, default: int = DEFAULT_POINTS_PER_BLOCK) -> int:
     """`value` when given, else LTX_MLX_EVAL_POINTS_PER_BLOCK, else `default` (a family's own)."""
-    if value is None:
-        return _from_env(POINTS_ENV, default, range(1, 3), "1 (after each block) or 2 (also inside it)")
-    if value not in (1, 2):
-        raise ValueError(f"points_per_block must be 1 or 2, got {value}")
-    return value
+    return _one_or_two(value, "points_per_block", POINTS_ENV, default, "1 (after each block) or 2 (also inside it)")
 
 
 class BlockEvaluator:

@@ -15,6 +15,17 @@ from ltx_mlx_core.models.ltx2.vocoder import Vocoder
 from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig, VocoderConfig
 
+# The LTX-2.3 vocoders' BigVGAN settings, and its 48 kHz bandwidth-extension generator at toy width.
+BIGVGAN = dict(resblock="AMP1", activation="snakebeta", final_activation=None, use_bias_at_final=False)
+TOY_BWE_GENERATOR = VocoderConfig(
+    **BIGVGAN,
+    upsample_rates=(6, 5, 2, 2, 2),
+    upsample_kernel_sizes=(12, 11, 4, 4, 4),
+    upsample_initial_channel=32,
+    in_channels=32,
+    output_sampling_rate=48000,
+)
+
 
 def causal_stft_basis(n_fft: int) -> np.ndarray:
     """A windowed DFT basis [2 * n_freqs, 1, n_fft] like the checkpoint's (real rows, then imaginary)."""

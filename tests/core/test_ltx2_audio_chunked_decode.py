@@ -13,7 +13,7 @@ from ltx_mlx_core.models.ltx2 import audio_decode
 from ltx_mlx_core.models.ltx2.audio_decode import decoded_samples, iter_decode_audio, plan_audio_chunks
 from ltx_mlx_core.models.ltx2.audio_vae_config import AudioVAEConfig
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig, VocoderConfig
-from tests.core.ltx2_audio_builders import random_audio_vae, random_vocoder
+from tests.core.ltx2_audio_builders import BIGVGAN, TOY_BWE_GENERATOR, random_audio_vae, random_vocoder
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 TINY_VAE = AudioVAEConfig(ch=16, z_channels=4, mel_bins=16, attn_resolutions=(), mid_block_add_attention=False)
 # The released vocoders' upsampling and residual structure (LTX-2, LTX-2.3) at toy width.
 HIFIGAN = VocoderConfig(upsample_initial_channel=64, in_channels=32)
-BIGVGAN = dict(resblock="AMP1", activation="snakebeta", final_activation=None, use_bias_at_final=False)
 BWE = BWEConfig(
     vocoder=VocoderConfig(
         **BIGVGAN,
@@ -31,14 +30,7 @@ BWE = BWEConfig(
         in_channels=32,
         output_sampling_rate=16000,
     ),
-    generator=VocoderConfig(
-        **BIGVGAN,
-        upsample_rates=(6, 5, 2, 2, 2),
-        upsample_kernel_sizes=(12, 11, 4, 4, 4),
-        upsample_initial_channel=32,
-        in_channels=32,
-        output_sampling_rate=48000,
-    ),
+    generator=TOY_BWE_GENERATOR,
     num_mels=16,
 )
 

@@ -11,22 +11,14 @@ from ltx_mlx_core.models.common.fusion import fused_on_every_device
 from ltx_mlx_core.models.ltx2.audio_vae_config import AudioVAEConfig
 from ltx_mlx_core.models.ltx2.vocoder import Vocoder
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig, VocoderConfig
-from tests.core.ltx2_audio_builders import random_audio_vae, random_vocoder
+from tests.core.ltx2_audio_builders import BIGVGAN, TOY_BWE_GENERATOR, random_audio_vae, random_vocoder
 
-BIGVGAN = dict(resblock="AMP1", activation="snakebeta", final_activation=None, use_bias_at_final=False)
 HIFIGAN = VocoderConfig(upsample_initial_channel=32, in_channels=32)
 BWE = BWEConfig(
     vocoder=VocoderConfig(
         **BIGVGAN, upsample_rates=(5, 4), upsample_kernel_sizes=(11, 8), upsample_initial_channel=16, in_channels=32
     ),
-    generator=VocoderConfig(
-        **BIGVGAN,
-        upsample_rates=(6, 5, 2, 2, 2),
-        upsample_kernel_sizes=(12, 11, 4, 4, 4),
-        upsample_initial_channel=32,
-        in_channels=32,
-        output_sampling_rate=48000,
-    ),
+    generator=TOY_BWE_GENERATOR,
     num_mels=16,
 )
 
