@@ -59,7 +59,9 @@ def launch(command: list[str], home: Path | None = None, processes: int = 2) -> 
     )
 
 
-def start_ranks(command: list[str], home: Path, hostfile: Path, processes: int = 2) -> list[subprocess.Popen]:
+def start_ranks(
+    command: list[str], home: Path, hostfile: Path, processes: int = 2, **extra: str
+) -> list[subprocess.Popen]:
     """The ranks as separate processes (what mlx.launch starts), so a test can kill one of them."""
     first = free_ports(processes)
     hostfile.write_text(json.dumps([[f"127.0.0.1:{first + rank}"] for rank in range(processes)]))
@@ -67,7 +69,7 @@ def start_ranks(command: list[str], home: Path, hostfile: Path, processes: int =
         subprocess.Popen(
             command,
             cwd=REPO,
-            env=environment(home, MLX_RANK=str(rank), MLX_HOSTFILE=str(hostfile)),
+            env=environment(home, MLX_RANK=str(rank), MLX_HOSTFILE=str(hostfile), **extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -19,7 +19,7 @@ from desktop.main_window import MainWindow
 from desktop.settings import AppSettings
 from ltx_mlx_core.weights.registry import tiny_model_dir
 from tests.distributed.launching import REPO
-from tests.distributed.test_host_lost import completed, slow_config
+from tests.distributed.test_host_lost import STALL_S, completed, slow_config
 
 GENERATION_TIMEOUT_MS = 400_000
 LOCAL_PAIR = [{"ssh": "127.0.0.1", "ips": ["127.0.0.1"]}, {"ssh": "127.0.0.1", "ips": ["127.0.0.1"]}]
@@ -30,6 +30,8 @@ STOPPED_WITHIN_S = 20.0  # from Cancel to the last rank gone
 def hosts_window(qtbot, home, isolated_app_home, tmp_path, monkeypatch):
     """The window with the tiny model, the Hosts setting on, two ranks on this machine."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the ranks import this checkout
+    # A rank left waiting inside MLX by the killed one ends after this many seconds without a step.
+    monkeypatch.setenv("LTX_MLX_GROUP_STALL_S", STALL_S)
     os.symlink(home / "data" / "models" / "tiny", tiny_model_dir(), target_is_directory=True)
     (tmp_path / "hosts.json").write_text(json.dumps(LOCAL_PAIR))
     settings = AppSettings()
