@@ -12,7 +12,7 @@ hidden states (`mx.async_eval`). With `in_flight` 1 it first waits for the previ
 one chunk's intermediates are allocated at a time (the GPU idles while the host launches a chunk);
 with 2 it waits for the previous chunk after launching this one (the GPU never waits, two chunks'
 intermediates are allocated). The models take the hook and never evaluate themselves; the denoise
-loops pass it.
+loops pass it, and the sound decode passes one to the vocoders (a "block" there is a residual pair).
 
 The granularity: `eval_every_blocks` in the denoise loops, else the environment variable
 LTX_MLX_EVAL_EVERY_BLOCKS, else DEFAULT_EVERY (1: every block). 0 restores one evaluation per step.

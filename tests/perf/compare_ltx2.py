@@ -13,7 +13,9 @@ Stages (run in the order of STAGES, each one's models freed before the next, so 
   ref-vae     ltx-core's video decoder, the whole clip at once
   ours        our step (bench/workloads_ltx2.py: block evaluation as the denoise loop does it)
   vae         our video decode (tiling as the pipeline picks it for the device's memory)
-  audio       our audio decode + BWE vocoder (models/ltx2/audio_decode.py iter_decode_audio), float32
+  audio       our audio decode + BWE vocoder as the pipeline runs it (decode_outputs.evaluated_sound_pieces:
+              the vocoders evaluated after every residual pair), float32
+  audio-graph the same, one graph per chunk of sound (how it ran before 2026-12-03 evening)
   ref-audio   ltx-core's decode_audio (audio VAE decoder + BWE vocoder) of the same latents, in bf16 as
               ltx-pipelines decodes sound (its ledger builds every module in bf16)
   peer        mlx-video-with-audio's LTXModel, one evaluation per step as its generate loop does
@@ -78,12 +80,12 @@ from tests.perf.ltx2_decode_workloads import (  # noqa: E402
 
 GIB = 1 << 30
 STAGES = (
-    "reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "ref-audio", "vae", "ref-vae", "gen", "gen-sc",
-    "ref-gen",
+    "reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "audio-graph", "ref-audio", "vae", "ref-vae",
+    "gen", "gen-sc", "ref-gen",
 )  # fmt: skip
 RATIOS = (
     ("ours", "reference"), ("ours", "peer"), ("vae", "ref-vae"), ("q4-stream", "q4"), ("gen", "ref-gen"),
-    ("audio", "ref-audio"), ("gen-sc", "gen"),
+    ("audio", "ref-audio"), ("audio", "audio-graph"), ("gen-sc", "gen"),
 )  # fmt: skip
 DEFAULT_STAGES = ",".join(STAGES)
 log = logging.getLogger("compare_ltx2")
@@ -175,9 +177,12 @@ def _sound_sizes(context: _Context):
     return generation.tiny_sizes() if context.args.tiny else full_size("2.3")
 
 
-def _audio(context: _Context) -> None:
-    fn, samples = ours_audio_decode(context.shape, _sound_sizes(context))
-    context.timed("audio", fn, samples=samples, dtype="float32")
+def _audio(stage: str, every: int | None):
+    def run_stage(context: _Context) -> None:
+        fn, samples = ours_audio_decode(context.shape, _sound_sizes(context), every)
+        context.timed(stage, fn, samples=samples, dtype="float32")
+
+    return run_stage
 
 
 def _reference_audio(context: _Context) -> None:
@@ -256,7 +261,8 @@ STAGE_RUNNERS = {
     "ref-vae": _reference_vae,
     "ours": _ours,
     "vae": _vae,
-    "audio": _audio,
+    "audio": _audio("audio", None),
+    "audio-graph": _audio("audio-graph", 0),
     "ref-audio": _reference_audio,
     "gen": _generation("gen", "off"),
     "gen-sc": _generation("gen-sc", "faster"),

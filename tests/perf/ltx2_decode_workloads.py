@@ -2,8 +2,8 @@
 
 The video decode runs as the pipeline's (pipeline/ltx2/decode_outputs.py): iter_decode_frames with
 the tiling picked for the device's free memory, one evaluation per yielded step. The audio decode
-runs the audio VAE's decoder and the BWE vocoder through iter_decode_audio in float32, as the
-pipeline does, for the clip's length of sound.
+runs the audio VAE's decoder and the BWE vocoder in float32 through the pipeline's
+evaluated_sound_pieces, for the clip's length of sound.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import mlx.core as mx
 
 from ltx_mlx_core.bench.workloads import randomize_parameters
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape
-from ltx_mlx_core.models.ltx2.audio_decode import decoded_samples, iter_decode_audio
+from ltx_mlx_core.models.ltx2.audio_decode import decoded_samples
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
 from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
 from ltx_mlx_core.models.ltx2.video_vae_config import LTX23_VIDEO_VAE_CONFIG, VideoVAEConfig
 from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE
 from ltx_mlx_core.pipeline.decode_stream import iter_decode_frames
 from ltx_mlx_core.pipeline.latents import latent_grid
+from ltx_mlx_core.pipeline.ltx2.decode_outputs import evaluated_sound_pieces
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.tiling import tiling_within
@@ -61,9 +62,12 @@ def audio_latents(shape: AVShape) -> mx.array:
     return mx.random.normal((1, layout.channels, shape.audio_tokens, layout.mel_bins), key=mx.random.key(7))
 
 
-def ours_audio_decode(shape: AVShape, sizes: FullSize | None = None) -> tuple[Callable[[], mx.array], int]:
+def ours_audio_decode(
+    shape: AVShape, sizes: FullSize | None = None, every: int | None = None
+) -> tuple[Callable[[], mx.array], int]:
     """(decode, samples): the clip's sound decoded piece by piece, each piece evaluated; LTX-2.3's
-    audio VAE and vocoder unless `sizes` says otherwise."""
+    audio VAE and vocoder unless `sizes` says otherwise; the vocoders evaluated every `every` residual
+    pairs (None: the pipeline's setting; 0: one graph per piece)."""
     sizes = sizes or full_size("2.3")
     vae = AudioVAE(sizes.audio_vae, encoder=False)
     vocoder = VocoderWithBWE(sizes.vocoder)
@@ -76,8 +80,7 @@ def ours_audio_decode(shape: AVShape, sizes: FullSize | None = None) -> tuple[Ca
 
     def decode() -> mx.array:
         last = None
-        for piece in iter_decode_audio(vae, vocoder, latents, num_samples=samples):
-            mx.eval(piece)
+        for piece in evaluated_sound_pieces(vae, vocoder, latents, samples, every):
             last = piece
         return last
 

@@ -21,7 +21,7 @@ import mlx.core as mx
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
 from ltx_mlx_core.models.ltx2.audio_vae_config import LATENT_DOWNSAMPLE_FACTOR, AudioVAEConfig
-from ltx_mlx_core.models.ltx2.vocoder import Vocoder
+from ltx_mlx_core.models.ltx2.vocoder import AfterBlock, Vocoder, stack_stereo_mel
 from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig, VocoderConfig
 
@@ -134,11 +134,13 @@ def iter_decode_audio(
     latents: mx.array,
     chunk_frames: int = DEFAULT_CHUNK_LATENT_FRAMES,
     num_samples: int | None = None,
+    after_block: AfterBlock | None = None,
 ) -> Iterator[mx.array]:
     """Normalised audio latents [B, z, frames, bins] -> waveform pieces [B, 2, samples], in order.
 
     Concatenated, the pieces are the one-shot ``vocoder(vae.decode(latents))``, cut after
     `num_samples` samples when given (a clip's exact length at the vocoder's rate).
+    `after_block` goes to the vocoder (Vocoder.forward_channels_last): where a caller evaluates.
     """
     available = decoded_samples(vae.config, vocoder, latents.shape[2])
     if num_samples is not None and num_samples > available:
@@ -147,7 +149,7 @@ def iter_decode_audio(
             "asked for: encode the sound padded to whole latent frames."
         )
     remaining = available if num_samples is None else num_samples
-    for piece in _decode_pieces(vae, vocoder, latents, chunk_frames):
+    for piece in _decode_pieces(vae, vocoder, latents, chunk_frames, after_block):
         if remaining <= 0:
             return
         yield piece[..., :remaining] if piece.shape[-1] > remaining else piece
@@ -155,12 +157,17 @@ def iter_decode_audio(
 
 
 def _decode_pieces(
-    vae: AudioVAE, vocoder: Vocoder | VocoderWithBWE, latents: mx.array, chunk_frames: int
+    vae: AudioVAE,
+    vocoder: Vocoder | VocoderWithBWE,
+    latents: mx.array,
+    chunk_frames: int,
+    after_block: AfterBlock | None,
 ) -> Iterator[mx.array]:
     config = vae.config
     if config.decoder_has_attention or config.causality_axis != "height":
         logger.info("Audio decoder with attention or not causal in time: decoding in one piece.")
-        yield vocoder(vae.decode(latents))
+        mel = vae.decode(latents)
+        yield vocoder.forward_channels_last(stack_stereo_mel(mel), after_block).transpose(0, 2, 1)
         return
     hop = vocoder.config.hop
     plan = plan_audio_chunks(
@@ -173,6 +180,6 @@ def _decode_pieces(
         offset = chunk.latent_start * LATENT_DOWNSAMPLE_FACTOR
         mel = mel[:, chunk.mel_start - offset : chunk.mel_stop - offset]
         b, frames, bins, channels = mel.shape
-        wave = vocoder.forward_channels_last(mel.transpose(0, 1, 3, 2).reshape(b, frames, channels * bins))
+        wave = vocoder.forward_channels_last(mel.transpose(0, 1, 3, 2).reshape(b, frames, channels * bins), after_block)
         first = (chunk.keep_start - chunk.mel_start) * hop
         yield wave[:, first : first + (chunk.keep_stop - chunk.keep_start) * hop].transpose(0, 2, 1)

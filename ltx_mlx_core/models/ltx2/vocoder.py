@@ -8,6 +8,8 @@ axis. Inside, signals are channels-last [B, samples, C]. Names follow ltx-core
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlx.core as mx
 import mlx.nn as nn
 
@@ -15,6 +17,10 @@ from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.ltx2.antialias import Activation1d, Snake
 from ltx_mlx_core.models.ltx2.vocoder_config import VocoderConfig
+
+# Called with a running index and the signal after every residual pair and upsampling: where the
+# pipeline evaluates (pipeline/block_eval.py), since the model never does.
+AfterBlock = Callable[..., None]
 
 # nn.LeakyReLU()'s default: the reference's HiFi-GAN ends with it, not with its 0.1 slope.
 FINAL_LEAKY_SLOPE = 0.01
@@ -71,10 +77,12 @@ class ResBlock1(nn.Module):
         self.convs1 = [_conv(channels, kernel_size, d) for d in dilations]
         self.convs2 = [_conv(channels, kernel_size, 1) for _ in dilations]
 
-    def __call__(self, x: mx.array) -> mx.array:
+    def __call__(self, x: mx.array, after_pair: Callable[[mx.array], None] | None = None) -> mx.array:
         for conv1, conv2 in zip(self.convs1, self.convs2):
             h = _biased_leaky_relu(conv_without_bias(conv1, nn.leaky_relu(x, self.slope)), conv1.bias, self.slope)
             x = _add_biased(x, conv_without_bias(conv2, h), conv2.bias)
+            if after_pair is not None:
+                after_pair(x)
         return x
 
 
@@ -89,10 +97,12 @@ class AMPBlock1(nn.Module):
         self.acts1 = [_act(channels, use_beta, config) for _ in dilations]
         self.acts2 = [_act(channels, use_beta, config) for _ in dilations]
 
-    def __call__(self, x: mx.array) -> mx.array:
+    def __call__(self, x: mx.array, after_pair: Callable[[mx.array], None] | None = None) -> mx.array:
         for conv1, conv2, act1, act2 in zip(self.convs1, self.convs2, self.acts1, self.acts2):
             h = conv_without_bias(conv2, act2(conv_without_bias(conv1, act1(x)), conv1.bias))
             x = _add_biased(x, h, conv2.bias)
+            if after_pair is not None:
+                after_pair(x)
         return x
 
 
@@ -137,9 +147,13 @@ class Vocoder(nn.Module):
             )
         return self.forward_channels_last(stack_stereo_mel(mel)).transpose(0, 2, 1)
 
-    def forward_channels_last(self, x: mx.array) -> mx.array:
-        """[B, frames, 2 * bins] -> [B, frames * hop, out_channels]."""
+    def forward_channels_last(self, x: mx.array, after_block: AfterBlock | None = None) -> mx.array:
+        """[B, frames, 2 * bins] -> [B, frames * hop, out_channels].
+
+        `after_block(index, signal)` (optional) sees the signal after each upsampling and each residual
+        pair: evaluated there, a long clip's decode holds a few pairs' intermediates instead of all."""
         cfg = self.config
+        marks = _Marks(after_block)
         x = conv_without_bias(self.conv_pre, x)
         # HiFi-GAN's leaky ReLUs before each upsampling and the last convolution: in the kernel before them.
         if cfg.is_amp:
@@ -148,11 +162,11 @@ class Vocoder(nn.Module):
             x = _biased_leaky_relu(x, self.conv_pre.bias, cfg.leaky_relu_slope)
         per_stage = len(cfg.resblock_kernel_sizes)
         for i, up in enumerate(self.ups):
-            x = up(x)
+            x = marks(up(x))
             last = i == len(self.ups) - 1
             slope = None if cfg.is_amp else FINAL_LEAKY_SLOPE if last else cfg.leaky_relu_slope
             x = _mean_then_leaky_relu(
-                slope, *(block(x) for block in self.resblocks[i * per_stage : (i + 1) * per_stage])
+                slope, *(block(x, marks.hook) for block in self.resblocks[i * per_stage : (i + 1) * per_stage])
             )
         if cfg.is_amp:
             x = self.act_post(x)
@@ -161,6 +175,21 @@ class Vocoder(nn.Module):
         if bias is None and cfg.final_activation is None:
             return x
         return _output(x, bias, cfg.final_activation)
+
+
+class _Marks:
+    """Numbers the points where `after_block` is called; a no-op without one."""
+
+    def __init__(self, after_block: AfterBlock | None):
+        self.after_block = after_block
+        self.count = 0
+        self.hook = self if after_block is not None else None
+
+    def __call__(self, x: mx.array) -> mx.array:
+        if self.after_block is not None:
+            self.after_block(self.count, x)
+            self.count += 1
+        return x
 
 
 def stack_stereo_mel(mel: mx.array) -> mx.array:

@@ -14,7 +14,7 @@ import mlx.nn as nn
 
 from ltx_mlx_core.models.common.fusion import fuse_elementwise_on_gpu
 from ltx_mlx_core.models.ltx2.antialias import UpSample1d
-from ltx_mlx_core.models.ltx2.vocoder import Vocoder, stack_stereo_mel
+from ltx_mlx_core.models.ltx2.vocoder import AfterBlock, Vocoder, stack_stereo_mel
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig
 
 LOG_MEL_FLOOR = 1e-5
@@ -89,10 +89,10 @@ class VocoderWithBWE(nn.Module):
         """Log-mel [B, 2, frames, bins] -> waveform [B, 2, frames * hop] at the output rate."""
         return self.forward_channels_last(stack_stereo_mel(mel)).transpose(0, 2, 1)
 
-    def forward_channels_last(self, x: mx.array) -> mx.array:
-        """[B, frames, 2 * bins] -> [B, frames * hop, 2]."""
+    def forward_channels_last(self, x: mx.array, after_block: AfterBlock | None = None) -> mx.array:
+        """[B, frames, 2 * bins] -> [B, frames * hop, 2]; `after_block` as Vocoder's, in both generators."""
         cfg = self.config
-        low = self.vocoder.forward_channels_last(x)
+        low = self.vocoder.forward_channels_last(x, after_block)
         b, length, channels = low.shape
         out_length = length * cfg.output_sampling_rate // cfg.input_sampling_rate
         remainder = length % cfg.hop_length
@@ -102,6 +102,6 @@ class VocoderWithBWE(nn.Module):
         flat = low.transpose(0, 2, 1).reshape(b * channels, low.shape[1])
         mel = self.mel_stft(flat)
         mel = mel.reshape(b, channels, mel.shape[1], mel.shape[2]).transpose(0, 2, 1, 3)
-        residual = self.bwe_generator.forward_channels_last(mel.reshape(b, mel.shape[1], -1))
+        residual = self.bwe_generator.forward_channels_last(mel.reshape(b, mel.shape[1], -1), after_block)
         skip = self._resampler(low)
         return _clipped_sum(residual, skip)[:, :out_length]

@@ -19,6 +19,7 @@ import numpy as np
 
 from ltx_mlx_core.models.ltx2.audio_decode import DEFAULT_CHUNK_LATENT_FRAMES, decoded_samples, iter_decode_audio
 from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
+from ltx_mlx_core.pipeline.block_eval import block_evaluator
 from ltx_mlx_core.pipeline.decode_stream import iter_decode_frames
 from ltx_mlx_core.pipeline.events import Event, Preview, StepDone
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
@@ -61,6 +62,19 @@ def clip_samples(request: GenerationRequest, rate: int) -> int:
     return int(round(request.num_frames / request.fps * rate))
 
 
+def evaluated_sound_pieces(
+    vae, vocoder, latents: mx.array, num_samples: int, every: int | None = None
+) -> Iterator[mx.array]:
+    """iter_decode_audio's pieces, each evaluated, with the vocoders evaluated after every `every`
+    residual pairs (block_eval.py's setting; 0: one graph per chunk, which holds more at once)."""
+    evaluator = block_evaluator(every)
+    for piece in iter_decode_audio(vae, vocoder, latents, num_samples=num_samples, after_block=evaluator):
+        mx.eval(piece)
+        if evaluator is not None:
+            evaluator.finish()
+        yield piece
+
+
 def iter_decode_sound(models, latents: mx.array | None, request: GenerationRequest) -> Iterator[Event]:
     """Decode audio latents [1, C, T, F]; returns (float32 PCM [samples, 2], rate)."""
     vocoder = models.vocoder()
@@ -74,10 +88,8 @@ def iter_decode_sound(models, latents: mx.array | None, request: GenerationReque
     available = decoded_samples(vae.config, vocoder, latents.shape[2])
     count = max(1, math.ceil(latents.shape[2] / DEFAULT_CHUNK_LATENT_FRAMES))
     started, written = time.monotonic(), 0
-    for index, piece in enumerate(
-        iter_decode_audio(vae, vocoder, latents.astype(mx.float32), num_samples=min(wanted, available)), start=1
-    ):
-        mx.eval(piece)
+    pieces = evaluated_sound_pieces(vae, vocoder, latents.astype(mx.float32), min(wanted, available))
+    for index, piece in enumerate(pieces, start=1):
         samples = np.array(piece[0].astype(mx.float32)).T
         pcm[written : written + len(samples)] = samples[: wanted - written]
         written += len(samples)
