@@ -2,7 +2,8 @@
 
 A run drains the pipeline's event stream as the app does; each stage's time comes from the
 pipeline's own timings (measured between its stage events, evaluation included), its step count
-from the `StepDone` events, the peak from MLX's peak-memory counter. Warm-up runs (kernel
+from the `StepDone` events, the peak from MLX's peak-memory counter, read and reset at every stage
+event so that each stage has its own peak (the run's is the largest). Warm-up runs (kernel
 compilation, caches) are discarded; the report holds medians over the timed runs.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import mlx.core as mx
 
-from ltx_mlx_core.pipeline.events import Finished, StepDone
+from ltx_mlx_core.pipeline.events import Finished, StageStarted, StepDone
 from ltx_mlx_core.pipeline.pipeline import Pipeline, PipelineSettings
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.weights.components import ModelComponents
@@ -34,6 +35,7 @@ class StageTiming:
     median_s: float
     steps: int
     skipped: int = 0  # steps whose transformer blocks the step cache skipped (in the last timed run)
+    peak_memory_bytes: int = 0  # the largest over the timed runs, while this stage ran
 
     @property
     def per_step_s(self) -> float:
@@ -76,22 +78,44 @@ def device_description() -> str:
     return f"{name or platform.machine()} ({device})"
 
 
-def run_once(
-    pipeline: Pipeline, request: GenerationRequest
-) -> tuple[dict[str, float], dict[str, int], int, str, dict[str, int]]:
-    """(stage seconds, stage step counts, peak memory bytes, residency in effect, stage steps the
-    step cache skipped) of one generation."""
+@dataclass
+class GenerationRun:
+    """One generation: the pipeline's stage seconds, and per stage its steps, skipped steps and peak."""
+
+    timings: dict[str, float]
+    steps: dict[str, int]
+    peak_memory_bytes: int
+    residency: str
+    skipped: dict[str, int]
+    stage_peaks: dict[str, int]
+
+
+def run_once(pipeline: Pipeline, request: GenerationRequest) -> GenerationRun:
     steps: dict[str, int] = {}
     skipped: dict[str, int] = {}
+    peaks: dict[str, int] = {}
+    stage = None
     result = None
+
+    def close_stage() -> None:
+        # The pipeline resets the counter when it starts; from then on each stage's peak is its own.
+        if stage is not None:
+            peaks[stage] = max(peaks.get(stage, 0), int(mx.get_peak_memory()))
+        mx.reset_peak_memory()
+
     for event in pipeline.generate(request):
-        if isinstance(event, StepDone):
+        if isinstance(event, StageStarted):
+            close_stage()
+            stage = event.name
+        elif isinstance(event, StepDone):
             steps[event.stage] = max(steps.get(event.stage, 0), event.step)
             skipped[event.stage] = max(skipped.get(event.stage, 0), event.skipped)
         elif isinstance(event, Finished):
+            close_stage()
             result = event.result
     assert result is not None, "the pipeline finished without a result"
-    return dict(result.timings), steps, result.peak_memory_bytes, result.residency, skipped
+    peak = max([result.peak_memory_bytes, *peaks.values()])
+    return GenerationRun(dict(result.timings), steps, peak, result.residency, skipped, peaks)
 
 
 def bench_generation(
@@ -109,29 +133,34 @@ def bench_generation(
     runs = []
     for index in range(warmup + repeats):
         run = run_once(pipeline, request)
-        logger.info("bench run %d/%d: %.2f s", index + 1, warmup + repeats, run[0].get("total", 0.0))
+        logger.info("bench run %d/%d: %.2f s", index + 1, warmup + repeats, run.timings.get("total", 0.0))
         if index >= warmup:
             runs.append(run)
-    timings = [run[0] for run in runs]
+    timings = [run.timings for run in runs]
+    last = runs[-1]
     stage_names = [s for s in STAGE_ORDER if s in timings[0]]
     report = GenerationBench(
         model=request.model,
         weights=weights,
         video=f"{request.width}x{request.height}x{request.num_frames}",
         dtype=config.compute_dtype,
-        residency=runs[-1][3],
+        residency=last.residency,
         quantize_bits=request.quantize_bits,
         repeats=repeats,
         step_cache=request.step_cache,
         stages=[
             StageTiming(
-                name, statistics.median(t[name] for t in timings), runs[-1][1].get(name, 0), runs[-1][4].get(name, 0)
+                name,
+                statistics.median(t[name] for t in timings),
+                last.steps.get(name, 0),
+                last.skipped.get(name, 0),
+                max(run.stage_peaks.get(name, 0) for run in runs),
             )
             for name in stage_names
         ],
         total_s=statistics.median(t["total"] for t in timings),
         total_without_load_s=statistics.median(t["total"] - t.get("load", 0.0) for t in timings),
-        peak_memory_bytes=max(run[2] for run in runs),
+        peak_memory_bytes=max(run.peak_memory_bytes for run in runs),
         device=device_description(),
         mlx_version=mx.__version__,
         date=dt.date.today().isoformat(),
@@ -146,11 +175,14 @@ def format_report(report: GenerationBench) -> str:
         f"{report.model} ({report.weights}) {report.video} {report.dtype}{quant}, residency {report.residency}",
         f"{report.device}, MLX {report.mlx_version}, median of {report.repeats}"
         + (f", step cache {report.step_cache}" if report.step_cache != "off" else ""),
-        f"{'stage':<14}{'seconds':>10}{'steps':>7}{'s/step':>10}",
+        f"{'stage':<14}{'seconds':>10}{'steps':>7}{'s/step':>10}{'peak GiB':>10}",
     ]
     for stage in report.stages:
         skipped = f"  ({stage.skipped} skipped)" if stage.skipped else ""
-        lines.append(f"{stage.stage:<14}{stage.median_s:>10.3f}{stage.steps:>7}{stage.per_step_s:>10.3f}{skipped}")
+        peak = stage.peak_memory_bytes / 2**30
+        lines.append(
+            f"{stage.stage:<14}{stage.median_s:>10.3f}{stage.steps:>7}{stage.per_step_s:>10.3f}{peak:>10.2f}{skipped}"
+        )
     lines.append(f"{'total':<14}{report.total_s:>10.3f}   (without load {report.total_without_load_s:.3f} s)")
     lines.append(f"peak memory {gib:.2f} GiB")
     return "\n".join(lines)

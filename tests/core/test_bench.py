@@ -64,6 +64,10 @@ def test_bench_reports_every_stage_of_the_tiny_model_as_a_table_and_json(tmp_pat
     assert report["residency"] in ("resident", "stream_components", "stream_blocks")
     assert 0 < report["total_without_load_s"] < report["total_s"]
     assert report["peak_memory_bytes"] > 0 and report["dtype"] == "float32"
+    # Each stage has its own peak; the run's is the largest of them.
+    assert all(row["peak_memory_bytes"] > 0 for row in report["stages"])
+    assert max(row["peak_memory_bytes"] for row in report["stages"]) == report["peak_memory_bytes"]
+    assert "peak GiB" in table
 
 
 def test_random_components_have_the_installed_models_exact_shapes(tmp_path) -> None:

@@ -107,29 +107,34 @@ def time_generation(
         PROMPT_CACHE.clear()
         clock.start()
         start = time.perf_counter()
-        timings, steps, peak, residency, skipped = run_once(pipeline, request)
+        run = run_once(pipeline, request)
         elapsed = time.perf_counter() - start
         clock.stop()
         if index >= warmup:
-            runs.append((elapsed, timings, steps, peak, residency, skipped))
-    walls = [run[0] for run in runs]
+            runs.append((elapsed, run))
+    walls = [wall for wall, _ in runs]
     stages = {
-        ours: statistics.median(run[1][name] for run in runs)
+        ours: statistics.median(run.timings[name] for _, run in runs)
         for name, ours in STAGE_NAMES.items()
-        if name in runs[0][1]
+        if name in runs[0][1].timings
     }
-    last = runs[-1]
+    last = runs[-1][1]
     return {
         "median_s": statistics.median(walls),
         "min_s": min(walls),
         "max_s": max(walls),
         "repeats": len(walls),
-        "peak_memory_bytes": max(run[3] for run in runs),
+        "peak_memory_bytes": max(run.peak_memory_bytes for _, run in runs),
         "stages_s": stages,
-        "load_s": statistics.median(run[1].get("load", 0.0) for run in runs),
+        # Where the peak is: each stage's own (the largest over the timed runs); "load" builds the modules.
+        "stage_peaks_bytes": {
+            STAGE_NAMES.get(name, name): max(run.stage_peaks.get(name, 0) for _, run in runs)
+            for name in last.stage_peaks
+        },
+        "load_s": statistics.median(run.timings.get("load", 0.0) for _, run in runs),
         "build_s": clock.median_of_last(repeats),
         "build_by_module_s": {name: round(seconds, 4) for name, seconds in clock.by_module.items()},
-        "steps": {STAGE_NAMES[name]: count for name, count in last[2].items() if name in STAGE_NAMES},
-        "skipped_steps": {STAGE_NAMES[name]: n for name, n in last[5].items() if n and name in STAGE_NAMES},
-        "residency": last[4],
+        "steps": {STAGE_NAMES[name]: count for name, count in last.steps.items() if name in STAGE_NAMES},
+        "skipped_steps": {STAGE_NAMES[name]: n for name, n in last.skipped.items() if n and name in STAGE_NAMES},
+        "residency": last.residency,
     }

@@ -42,6 +42,10 @@ def test_whole_generations_and_sound_decodes_report_medians_peaks_and_stages(tmp
     assert sorted(rows) == sorted(stages.split(","))
     assert all("error" not in row and row["median_s"] > 0 and "peak_memory_bytes" in row for row in rows.values())
     assert rows["gen"]["peak_memory_bytes"] > 0
+    peaks = rows["gen"]["stage_peaks_bytes"]
+    assert {"load", "stage_1", "stage_2", "decode_audio"} <= set(peaks) and max(peaks.values()) == rows["gen"][
+        "peak_memory_bytes"
+    ]
     stage_names = {"text_encode", "stage_1", "upsample", "stage_2", "decode_video", "decode_audio"}
     assert set(rows["gen"]["stages_s"]) == set(rows["ref-gen"]["stages_s"]) == stage_names
     assert all(seconds > 0 for seconds in rows["ref-gen"]["stages_s"].values())
