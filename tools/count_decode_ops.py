@@ -5,9 +5,10 @@
 
 The decode runs as the pipeline runs it (pipeline/decode_stream.py: latent preparation, then the
 decoder evaluated block by block). Before each evaluation the unevaluated graph is written out with
-`mx.export_to_dot` and its operations counted by primitive, so the count is exactly what MLX will
-run: every node is one kernel (or one cuDNN call) on the CUDA backend. Random weights of the
-release's shapes (`--base-channels` shrinks them); the wall time is the median of evaluated decodes.
+`mx.export_to_dot` and its operations counted by primitive (bench/graph_ops.py), so the count is
+exactly what MLX will run: every operation but a view is one kernel (or one cuDNN call) on the CUDA
+backend. Random weights of the release's shapes (`--base-channels` shrinks them); the wall time is
+the median of evaluated decodes.
 
 On the CPU the graph is also counted as the GPU backend builds it (bench/graph_ops.py): fused
 elementwise functions in their compiled form, the pixel-norm kernel as one stand-in node. Those
@@ -18,7 +19,6 @@ meaningless, their shapes and graphs are the GPU's.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import statistics
 import sys
@@ -33,7 +33,7 @@ import ltx_mlx_core.gpu_commands  # noqa: E402,F401  (before MLX starts: sets it
 # isort: split
 import mlx.core as mx  # noqa: E402
 
-from ltx_mlx_core.bench.graph_ops import VIEWS, count_operations, graphs_as_on_gpu, kernels  # noqa: E402
+from ltx_mlx_core.bench.graph_ops import GraphOps, count_graph_ops, graphs_as_on_gpu, launches_kernel  # noqa: E402
 from ltx_mlx_core.bench.workloads import randomize_parameters  # noqa: E402
 from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder  # noqa: E402
 from ltx_mlx_core.models.ltx2.video_vae_config import LTX23_VIDEO_VAE_CONFIG, VideoVAEConfig  # noqa: E402
@@ -48,14 +48,14 @@ def build_vae(base_channels: int, dtype: mx.Dtype) -> VideoAutoencoder:
     return vae
 
 
-def decode_counting(vae: VideoAutoencoder, latents: mx.array) -> list[tuple[str, collections.Counter]]:
+def decode_counting(vae: VideoAutoencoder, latents: mx.array) -> list[tuple[str, GraphOps]]:
     """One decode, evaluated step by step as the pipeline does; the operations of each step."""
     steps = []
     raw, timestep = prepare_latents_for_decode(vae, latents, None, None, None)
-    steps.append(("prepare latents", count_operations(raw)))
+    steps.append(("prepare latents", count_graph_ops(raw)))
     mx.eval(raw)
     for index, activation in enumerate(vae.iter_decode(raw, timestep=timestep)):
-        steps.append((f"decoder step {index} {tuple(activation.shape)}", count_operations(activation)))
+        steps.append((f"decoder step {index} {tuple(activation.shape)}", count_graph_ops(activation)))
         mx.eval(activation)
     return steps
 
@@ -71,19 +71,19 @@ def decode_seconds(vae: VideoAutoencoder, latents: mx.array, repeats: int) -> fl
     return statistics.median(times[1:])
 
 
-def _report(title: str, steps: list[tuple[str, collections.Counter]], per_step: bool) -> dict:
-    total = sum((counter for _, counter in steps), collections.Counter())
-    print(f"{title}: {sum(total.values())} operations, {kernels(total)} of them kernels")
+def _report(title: str, steps: list[tuple[str, GraphOps]], per_step: bool) -> dict:
+    total = sum((ops for _, ops in steps), GraphOps())
+    print(f"{title}: {total.total} operations, {total.kernels} of them kernels")
     if per_step:
-        for name, counter in steps:
-            print(f"  {name}: {kernels(counter)} kernels  {dict(counter.most_common())}")
-    for name, count in total.most_common():
-        print(f"  {count:5d}  {name}{'  (view)' if name in VIEWS else ''}")
+        for name, ops in steps:
+            print(f"  {name}: {ops.kernels} kernels  {dict(ops.by_primitive.most_common())}")
+    for name, count in total.by_primitive.most_common():
+        print(f"  {count:5d}  {name}{'' if launches_kernel(name) else '  (view)'}")
     return {
-        "operations": sum(total.values()),
-        "kernels": kernels(total),
-        "by_primitive": dict(total.most_common()),
-        "kernels_by_step": [[name, kernels(counter)] for name, counter in steps],
+        "operations": total.total,
+        "kernels": total.kernels,
+        "by_primitive": dict(total.by_primitive.most_common()),
+        "kernels_by_step": [[name, ops.kernels] for name, ops in steps],
     }
 
 

@@ -7,9 +7,10 @@ of evaluated calls (bench/timing.py). The kernel rows use the shapes of the voco
 where the signal is longest: depthwise FIR (the anti-aliasing filters), Snake, a dilated conv,
 and the whole anti-aliased activation.
 
-The "ops:" rows count the operations of each part's graph in the form a GPU runs (fused kernels),
-on any device, without evaluating it (bench/graph_ops.py): with few operations per command buffer
-every kernel is a launch, and the vocoders' time follows the count.
+The "ops:" rows count the operations of each part's graph in the form a GPU runs (fused kernels; a
+reshape of a transposed view is a copy, a kernel), on any device, without evaluating it
+(bench/graph_ops.py): with few operations per command buffer every kernel is a launch, and the
+vocoders' time follows the count.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"part": "ops: " + name, **ops.to_dict()})
         print(
             f"{'ops: ' + name:34s} {ops.kernels:6d} kernels ({ops.total} operations: "
-            f"{ops.views} views, {ops.reshapes} reshapes, {ops.fused} fused)",
+            f"{ops.views} views, {ops.reshapes} reshapes; of the kernels {ops.copies} copies, {ops.fused} fused)",
             flush=True,
         )
 

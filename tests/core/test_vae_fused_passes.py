@@ -10,7 +10,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_mlx_core.bench.graph_ops import NORM_KERNEL, count_operations, graphs_as_on_gpu, kernels
+from ltx_mlx_core.bench.graph_ops import NORM_KERNEL, count_graph_ops, graphs_as_on_gpu
 from ltx_mlx_core.models.common.patchify import depth_to_space, offset_major_order, unpatchify_pixels_offset_major
 from ltx_mlx_core.models.ltxv.latent_filters import tone_map_latents
 from ltx_mlx_core.models.ltxv.vae.autoencoder import _scale_and_shift, denormalize_latents
@@ -69,13 +69,13 @@ def test_a_residual_block_on_a_gpu_runs_two_norm_kernels_one_add_and_its_convolu
     x = _random(1, 5, 4, 6, 16)
     mx.eval(x, block.parameters())  # the count starts at evaluated arrays
     with graphs_as_on_gpu():
-        operations = count_operations(block(x, causal=False))
+        ops = count_graph_ops(block(x, causal=False))
+    operations = ops.by_primitive
     # Two convolutions, each with two edge-frame corrections (a 2-D convolution added in place).
     assert operations["Convolution"] == 6 and operations["SliceUpdate Sum"] == 4
     assert operations[NORM_KERNEL] == 2
-    fused_adds = [name for name in operations if name.startswith("Compiled")]
-    assert len(fused_adds) == 1 and operations[fused_adds[0]] == 1
-    assert kernels(operations) == 13  # no separate bias add, no zero-filled stand-ins copied
+    assert ops.fused == 1  # the residual add with conv2's bias
+    assert ops.kernels == 13  # no separate bias add, no zero-filled stand-ins copied
 
 
 def test_decode_preparation_is_one_pass_over_the_latents() -> None:
