@@ -6,6 +6,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
+from ltx_mlx_core.bench.graph_ops import count_graph_ops
 from ltx_mlx_core.models.common.activations import gelu_erf, gelu_tanh
 from ltx_mlx_core.models.common.adaln import (
     AdaValue,
@@ -20,6 +21,7 @@ from ltx_mlx_core.models.common.adaln import (
 )
 from ltx_mlx_core.models.common.attention import SkipLayerStrategy
 from ltx_mlx_core.models.common.rope import RotaryAngles, _rotate_pairs
+from ltx_mlx_core.models.ltx2.attention import _gate_heads
 from ltx_mlx_core.models.ltx2.rope import _HALF_SIGNS, _rotate_halves_in_float32, _rotate_pairs_in_float32
 from ltx_mlx_core.models.ltxv.transformer_blocks import TransformerBlock
 from ltx_mlx_core.models.ltxv.transformer_config import TransformerConfig
@@ -38,6 +40,7 @@ def test_fused_kernels_match_plain_versions(dtype: mx.Dtype) -> None:
     rows = _random(8, dtype=dtype, seed=6), _random(8, dtype=dtype, seed=7)
     halves = _random(2, 5, 2, 2, 3, dtype=dtype, seed=8)
     half_cos, half_sin = _random(2, 5, 2, 1, 3, seed=9), _random(2, 5, 2, 1, 3, seed=10)
+    heads, head_logits = _random(2, 5, 2, 4, dtype=dtype, seed=11), _random(2, 5, 2, 1, dtype=dtype, seed=12)
     cases = [
         (_modulate, (x, scale, shift)),
         (_modulate, (x, scale, None)),
@@ -50,6 +53,7 @@ def test_fused_kernels_match_plain_versions(dtype: mx.Dtype) -> None:
         (_rotate_pairs, (pairs, pairs[..., ::-1], cos, sin)),
         (_rotate_pairs_in_float32, (pairs, pairs[..., ::-1], cos.astype(mx.float32), sin.astype(mx.float32))),
         (_rotate_halves_in_float32, (halves, halves[..., ::-1, :], half_cos, half_sin, mx.array(_HALF_SIGNS))),
+        (_gate_heads, (heads, head_logits)),
     ]
     for function, args in cases:
         plain = function.__wrapped__(*args)
@@ -78,6 +82,21 @@ def test_modulation_kept_as_row_and_timestep_computes_the_summed_vectors() -> No
     for ours, expected in pairs:
         assert ours.dtype == mx.bfloat16
         np.testing.assert_array_equal(np.array(ours.astype(mx.float32)), np.array(expected.astype(mx.float32)))
+
+
+def test_table_rows_are_views_and_the_head_gate_one_kernel() -> None:
+    """Per block, 32 table rows were gathers and each of 6 head gates 3 kernels: launches on a GPU."""
+    table = _random(9, 8, dtype=mx.bfloat16, seed=1)
+    modulation = _random(2, 5, 9 * 8, dtype=mx.bfloat16, seed=2)
+    mx.eval(table, modulation)
+    rows = ada_rows(table, modulation, slice(None))
+    assert count_graph_ops(*(row.row for row in rows)).kernels == 0
+    np.testing.assert_array_equal(
+        np.array(mx.stack([row.row for row in rows]).astype(mx.float32)), np.array(table.astype(mx.float32))
+    )
+    heads, logits = _random(2, 5, 2, 4, seed=3), _random(2, 5, 2, 1, seed=4)
+    mx.eval(heads, logits)
+    assert count_graph_ops(_gate_heads.compiled(heads, logits)).kernels == 1
 
 
 def _tiny_block_inputs(config, tokens: int = 6, text: int = 4, seed: int = 0):

@@ -28,7 +28,8 @@ def ada_rows(table: mx.array, modulation: mx.array, rows: slice) -> list[AdaValu
     """The chosen rows of a block's table [R, D] with their chunks of the modulation [B, 1 or T, R * D]."""
     batch, steps = modulation.shape[:2]
     chunks = modulation.reshape(batch, steps, table.shape[0], -1)
-    return [AdaValue(table[r], chunks[:, :, r]) for r in range(table.shape[0])[rows]]
+    # table[r : r + 1] is a view; table[r] would be a gather, a kernel launch per row on a GPU.
+    return [AdaValue(table[r : r + 1].squeeze(0), chunks[:, :, r]) for r in range(table.shape[0])[rows]]
 
 
 def ada_sum(value: AdaValue | mx.array) -> mx.array:
