@@ -19,6 +19,10 @@ Stages (run in the order of STAGES, each one's models freed before the next, so 
   ref-audio   ltx-core's decode_audio (audio VAE decoder + BWE vocoder) of the same latents, in bf16 as
               ltx-pipelines decodes sound (its ledger builds every module in bf16)
   peer        mlx-video-with-audio's LTXModel, one evaluation per step as its generate loop does
+  peer-vae    its LTX-2 video decoder on the same latents as `vae`, tiled as its generate_av.py's default
+              `--tiling auto` picks (TilingConfig.auto), one evaluation at the end
+  peer-audio  its AudioDecoder then VocoderWithBWE on the same latents as `audio`, in bf16 (its weights'
+              dtype), one evaluation after each as its generate_av.py does
   q8, q4      our step with 8-/4-bit weights, resident (Mac budgets: the GPU peak incl. weights)
   q4-stream   4-bit blocks streamed from a file every step (residency stream_blocks; the product reads
               them from its quantised cache, this stages the same with random weights)
@@ -30,7 +34,9 @@ Stages (run in the order of STAGES, each one's models freed before the next, so 
   ref-gen     ltx-pipelines' DistilledPipeline (Gemma included) with a ledger that builds random modules
               (tests/perf/ltx2_reference_generation.py); peak from torch.cuda.max_memory_allocated
 Each: warm-up, then timed repeats; median seconds and the peak memory while timing. `--tiny` runs the
-whole generations and the sound decodes on the tiny LTX-2 model's shapes (weights/tiny_ltx2.py).
+whole generations and the sound decodes on the tiny LTX-2 model's shapes (weights/tiny_ltx2.py); the
+video decodes keep the release's VAE at any size. The peer's decode rows also say the warm-up output's
+shape and whether it was all finite.
 """
 
 from __future__ import annotations
@@ -67,7 +73,6 @@ from ltx_mlx_core.bench.workloads_ltx2 import (  # noqa: E402
 )
 from ltx_mlx_core.models.ltx2.config import LTX2Config  # noqa: E402
 from ltx_mlx_core.pipeline.block_eval import EVERY_ENV, IN_FLIGHT_ENV, POINTS_ENV  # noqa: E402
-from ltx_mlx_core.pipeline.latents import latent_grid  # noqa: E402
 from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
 from tests.perf import ltx2_generation_workloads as generation  # noqa: E402
 from tests.perf.ltx2_budgets import quantized_step, streamed_step  # noqa: E402
@@ -75,17 +80,18 @@ from tests.perf.ltx2_decode_workloads import (  # noqa: E402
     audio_latents,
     ours_audio_decode,
     ours_video_decode,
+    video_latents,
     video_vae_config,
 )
 
 GIB = 1 << 30
 STAGES = (
-    "reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "audio-graph", "ref-audio", "vae", "ref-vae",
-    "gen", "gen-sc", "ref-gen",
+    "reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "audio-graph", "ref-audio", "peer-audio", "vae",
+    "ref-vae", "peer-vae", "gen", "gen-sc", "ref-gen",
 )  # fmt: skip
 RATIOS = (
     ("ours", "reference"), ("ours", "peer"), ("vae", "ref-vae"), ("q4-stream", "q4"), ("gen", "ref-gen"),
-    ("audio", "ref-audio"), ("audio", "audio-graph"), ("gen-sc", "gen"),
+    ("audio", "ref-audio"), ("audio", "audio-graph"), ("gen-sc", "gen"), ("vae", "peer-vae"), ("audio", "peer-audio"),
 )  # fmt: skip
 DEFAULT_STAGES = ",".join(STAGES)
 log = logging.getLogger("compare_ltx2")
@@ -154,9 +160,7 @@ def _reference(context: _Context) -> None:
 def _reference_vae(context: _Context) -> None:
     ref, device, torch_dtype = _torch_side(context)
     decoder = ref.reference_video_decoder(video_vae_config(), device, torch_dtype)
-    grid = latent_grid(context.shape.frames, context.shape.height, context.shape.width)
-    latents = mx.random.normal((1, *grid, 128)).astype(context.dtype)
-    fn = ref.reference_decode(decoder, latents, torch_dtype)
+    fn = ref.reference_decode(decoder, video_latents(context.shape, context.dtype), torch_dtype)
     context.rows.append(_row("ref-vae", ref.time_torch(fn, device, context.args.vae_repeats, 1)))
 
 
@@ -238,6 +242,32 @@ def _peer(context: _Context) -> None:
     context.timed("peer", peer_step(model, video, audio), weights_bytes=_weights(model))
 
 
+def _peer_vae(context: _Context) -> None:
+    from tests.perf import ltx2_peer_workloads as peer  # noqa: PLC0415  (the peer is not a dependency)
+
+    decoder = peer.peer_video_decoder(video_vae_config(), context.dtype)
+    fn, tiling = peer.peer_video_decode(decoder, video_latents(context.shape, context.dtype), context.shape)
+    checked: dict[str, Any] = {}
+    fn = peer.first_call_checked(fn, checked)
+    timing = time_mlx(fn, context.args.vae_repeats, context.args.warmup).to_dict()
+    context.rows.append(_row("peer-vae", timing, weights_bytes=_weights(decoder), tiling=tiling, **checked))
+
+
+def _peer_audio(context: _Context) -> None:
+    from tests.perf import ltx2_peer_workloads as peer  # noqa: PLC0415  (the peer is not a dependency)
+
+    sizes = _sound_sizes(context)
+    decoder, vocoder = peer.peer_audio_decoder(sizes.audio_vae), peer.peer_vocoder(sizes.vocoder)
+    checked: dict[str, Any] = {}
+    fn = peer.first_call_checked(peer.peer_audio_decode(decoder, vocoder, audio_latents(context.shape)), checked)
+    timing = time_mlx(fn, context.args.repeats, context.args.warmup).to_dict()
+    weights = _weights(decoder) + _weights(vocoder)
+    dtype = str(peer.PEER_SOUND_DTYPE).removeprefix("mlx.core.")
+    samples = checked["output_shape"][-1] if checked else None  # the whole decode: it trims none
+    row = _row("peer-audio", timing, samples=samples, weights_bytes=weights, dtype=dtype, **checked)
+    context.rows.append(row)
+
+
 def _quantized(bits: int):
     def stage(context: _Context) -> None:
         model = quantized_step(context.config, context.dtype, bits)
@@ -268,6 +298,8 @@ STAGE_RUNNERS = {
     "gen-sc": _generation("gen-sc", "faster"),
     "ref-gen": _reference_generation,
     "peer": _peer,
+    "peer-vae": _peer_vae,
+    "peer-audio": _peer_audio,
     "q8": _quantized(8),
     "q4": _quantized(4),
     "q4-stream": _q4_stream,

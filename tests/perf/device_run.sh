@@ -7,11 +7,12 @@
 #   stages: profile profile-vae t2b t13b vae vae-tiled gen2b gen13b
 #           mem2b mem13b mem22b mem22b-uniform (step memory per block-evaluation setting: ours only)
 #           ours-gen2b (our 2B generation, one evaluation per step vs per block) cache13b (step-cache presets)
-#           ltx2 (LTX-2.3 22B side by side: ours, ltx-core, mlx-video-with-audio, 8/4-bit budgets;
-#                 .whl also holds ltx_core-1.0.0 and mlx_video_with_audio wheels; tests/perf/compare_ltx2.py)
+#           ltx2 (LTX-2.3 22B side by side: ours, ltx-core, mlx-video-with-audio (step, video and sound
+#                 decodes), 8/4-bit budgets; every stage of tests/perf/compare_ltx2.py;
+#                 .whl also holds ltx_core-1.0.0 and mlx_video_with_audio wheels)
 #           audio-profile (LTX-2.3 audio decode by part and kernel; tools/profile_audio_decode.py)
 #           ltx2-gen (the whole distilled generations and the sound decodes alone: gen, gen-sc, ref-gen,
-#                     audio, ref-audio; `ltx2` runs them too, after the step stages)
+#                     audio, ref-audio, peer-audio; `ltx2` runs them too, after the step stages)
 #           gemms22b (how much of a 22B step is GEMM, ours and the reference's; tools/profile_ltx2_gemms.py)
 #           cache-ltx2 (step-cache presets on one guided LTX-2.3 dev stage; tests/perf/ltx2_step_cache_gpu.py)
 set -uo pipefail
@@ -43,7 +44,7 @@ for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
         ours-gen2b) generations --model ltxv-2b-0.9.8-distilled --eval-every 0,1 ;;
         ltx2) python3 tests/perf/compare_ltx2.py --repeats 3 --vae-repeats 2 --json "$out/ltx2-comparison.json" --scratch /tmp 2>&1 | grep -v "kept in float32" ;;
         audio-profile) python3 tools/profile_audio_decode.py --json "$out/audio-profile.json" 2>&1 | grep -v "kept in float32" ;;
-        ltx2-gen) python3 tests/perf/compare_ltx2.py --stages audio,ref-audio,gen,gen-sc,ref-gen --repeats 3 \
+        ltx2-gen) python3 tests/perf/compare_ltx2.py --stages audio,ref-audio,peer-audio,gen,gen-sc,ref-gen --repeats 3 \
                       --json "$out/ltx2-generation.json" 2>&1 | grep -v "kept in float32" ;;
         gemms22b) python3 tools/profile_ltx2_gemms.py --json "$out/gemms22b.json" 2>&1 | grep -v "kept in float32" ;;
         cache-ltx2) python3 tests/perf/ltx2_step_cache_gpu.py --steps 10 --repeats 2 \

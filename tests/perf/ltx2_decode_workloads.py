@@ -34,14 +34,20 @@ def video_vae_config() -> dict:
     return copy.deepcopy(LTX23_VIDEO_VAE_CONFIG)
 
 
+def video_latents(shape: AVShape, dtype: mx.Dtype, channels: int = 128) -> mx.array:
+    """Random video latents [1, frames, height, width, channels] for the clip (the same for every side)."""
+    grid = latent_grid(shape.frames, shape.height, shape.width)
+    return mx.random.normal((1, *grid, channels), key=mx.random.key(5)).astype(dtype)
+
+
 def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]:
     vae = VideoAutoencoder(VideoVAEConfig.from_dict(video_vae_config()))
     randomize_parameters(vae, dtype)
     channels = vae.config.latent_channels
     vae.std_of_means = mx.ones((channels,), dtype=dtype)
     vae.mean_of_means = mx.zeros((channels,), dtype=dtype)
+    latents = video_latents(shape, dtype, channels)
     grid = latent_grid(shape.frames, shape.height, shape.width)
-    latents = mx.random.normal((1, *grid, channels)).astype(dtype)
     mx.eval(latents, vae.parameters())
     budget = max(0, available_memory() - mx.get_active_memory())
     tiling = tiling_within(grid, budget, latents.dtype.size)
