@@ -66,7 +66,6 @@ class StallWatchdog:
         self._armed_at: float | None = None  # when the step being waited for began; None: not watching
         self._stage = ""
         self._longest_step: float | None = None
-        self.fired = False
         self._thread = threading.Thread(target=self._watch, name="group-stall-watchdog", daemon=True)
         self._thread.start()
 
@@ -100,7 +99,6 @@ class StallWatchdog:
                 waited = None if self._armed_at is None else time.monotonic() - self._armed_at
                 over = waited is not None and waited > self.limit()
             if over:
-                self.fired = True
                 log.error("no step of '%s' finished for %.1f s: the group stopped answering", self._stage, waited)
                 self.on_stall(waited)
                 return

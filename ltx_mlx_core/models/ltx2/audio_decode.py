@@ -21,7 +21,7 @@ import mlx.core as mx
 from ltx_mlx_core.errors import InvalidRequest
 from ltx_mlx_core.models.ltx2.audio_vae import AudioVAE
 from ltx_mlx_core.models.ltx2.audio_vae_config import LATENT_DOWNSAMPLE_FACTOR, AudioVAEConfig
-from ltx_mlx_core.models.ltx2.vocoder import AfterBlock, Vocoder, stack_stereo_mel
+from ltx_mlx_core.models.ltx2.vocoder import AfterBlock, Vocoder
 from ltx_mlx_core.models.ltx2.vocoder_bwe import VocoderWithBWE
 from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig, VocoderConfig
 
@@ -166,8 +166,7 @@ def _decode_pieces(
     config = vae.config
     if config.decoder_has_attention or config.causality_axis != "height":
         logger.info("Audio decoder with attention or not causal in time: decoding in one piece.")
-        mel = vae.decode(latents)
-        yield vocoder.forward_channels_last(stack_stereo_mel(mel), after_block).transpose(0, 2, 1)
+        yield vocoder(vae.decode(latents), after_block)
         return
     hop = vocoder.config.hop
     plan = plan_audio_chunks(

@@ -138,14 +138,14 @@ class Vocoder(nn.Module):
     def output_sampling_rate(self) -> int:
         return self.config.output_sampling_rate
 
-    def __call__(self, mel: mx.array) -> mx.array:
-        """Log-mel [B, 2, frames, bins] -> waveform [B, 2, frames * hop]."""
+    def __call__(self, mel: mx.array, after_block: AfterBlock | None = None) -> mx.array:
+        """Log-mel [B, 2, frames, bins] -> waveform [B, 2, frames * hop]; `after_block` as forward_channels_last's."""
         if mel.ndim != 4 or mel.shape[1] * mel.shape[3] != self.config.in_channels:
             raise InvalidRequest(
                 f"The vocoder takes a stereo spectrogram [batch, 2, frames, {self.config.in_channels // 2}]; "
                 f"got {tuple(mel.shape)}."
             )
-        return self.forward_channels_last(stack_stereo_mel(mel)).transpose(0, 2, 1)
+        return self.forward_channels_last(stack_stereo_mel(mel), after_block).transpose(0, 2, 1)
 
     def forward_channels_last(self, x: mx.array, after_block: AfterBlock | None = None) -> mx.array:
         """[B, frames, 2 * bins] -> [B, frames * hop, out_channels].

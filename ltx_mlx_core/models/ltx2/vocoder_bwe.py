@@ -85,9 +85,9 @@ class VocoderWithBWE(nn.Module):
     def output_sampling_rate(self) -> int:
         return self.config.output_sampling_rate
 
-    def __call__(self, mel: mx.array) -> mx.array:
+    def __call__(self, mel: mx.array, after_block: AfterBlock | None = None) -> mx.array:
         """Log-mel [B, 2, frames, bins] -> waveform [B, 2, frames * hop] at the output rate."""
-        return self.forward_channels_last(stack_stereo_mel(mel)).transpose(0, 2, 1)
+        return self.forward_channels_last(stack_stereo_mel(mel), after_block).transpose(0, 2, 1)
 
     def forward_channels_last(self, x: mx.array, after_block: AfterBlock | None = None) -> mx.array:
         """[B, frames, 2 * bins] -> [B, frames * hop, 2]; `after_block` as Vocoder's, in both generators."""
