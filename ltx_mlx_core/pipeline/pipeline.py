@@ -18,7 +18,6 @@ fixed key per stage, so a resumed run draws exactly what an uninterrupted one do
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from ltx_mlx_core.pipeline.preview import (
     projection_cache_key,
     to_uint8_frames,
 )
+from ltx_mlx_core.pipeline.release import release_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.step_cache import StepCache, step_cache_summary
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
@@ -162,6 +162,7 @@ class Pipeline:
     def _events(self, request: GenerationRequest, config: PipelineConfig) -> Iterator[Event]:
         timer = StageTimer()
         mx.reset_peak_memory()
+        active_at_start = mx.get_active_memory()
         seeds = list(request.seeds)
         checkpoints = None
         if request.job_dir:
@@ -249,8 +250,7 @@ class Pipeline:
             if runner is not None:
                 runner.release()
             work.latents.clear()
-            gc.collect()
-            mx.clear_cache()
+            release_memory(active_at_start)
 
     def _decode(self, vae, latents: mx.array, config: PipelineConfig, seed: int) -> Iterator[Event]:
         """Tiled decode with one evaluation and one StepDone per tile; returns pixels [F, H, W, 3]."""

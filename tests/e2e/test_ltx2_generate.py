@@ -96,6 +96,40 @@ def test_text_to_video_with_sound_writes_an_mp4_whose_streams_agree(files, tmp_p
     assert abs(stream_duration(path, "a") - audio_seconds) <= 1 / FPS
 
 
+class UncollectedComponents(FileComponents):
+    """Records whether Gemma was alive at transformer load without collecting first."""
+
+    def __init__(self, files):
+        super().__init__(files)
+        self.gemma_alive_at_transformer: list[bool] = []
+        self._gemma = None
+
+    def load_text_encoder(self, dtype, quantize_bits):
+        tokenizer, gemma = super().load_text_encoder(dtype, quantize_bits)
+        self._gemma = weakref.ref(gemma)
+        return tokenizer, gemma
+
+    def load_transformer(self, dtype, quantize_bits, residency):
+        self.gemma_alive_at_transformer.append(self._gemma() is not None)
+        return super().load_transformer(dtype, quantize_bits, residency)
+
+
+def test_models_are_freed_by_reference_without_a_full_collection(files, monkeypatch) -> None:
+    # A full collection walks every object in the process (0.2 s a pass on the GPU machine).
+    PROMPT_CACHE.clear()
+    calls = []
+    real = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(a) or real(*a))
+    components = UncollectedComponents(files)
+    gc.disable()  # nothing may be freed by an automatic pass either
+    try:
+        run(components, request(num_frames=9))
+    finally:
+        gc.enable()
+    assert components.gemma_alive_at_transformer == [False]
+    assert calls == []
+
+
 def test_the_same_prompt_again_skips_gemma(files) -> None:
     PROMPT_CACHE.clear()
     components = WatchedComponents(files)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -92,3 +93,46 @@ class StageClock:
     def medians_of_last(self, count: int) -> dict[str, float]:
         runs = self.per_generation[-count:]
         return {name: statistics.median(run.get(name, 0.0) for run in runs) for name in runs[-1]}
+
+
+class GcClock:
+    """Seconds Python's cyclic garbage collector ran (explicit `gc.collect` calls and automatic
+    passes alike) between `start` and `stop`, through `gc.callbacks`; both engines' pipelines
+    collect between stages, and a heap with torch and a 12B model in it makes each pass slow."""
+
+    def __init__(self) -> None:
+        self.current = 0.0
+        self.per_generation: list[float] = []
+        self._mark: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._mark = time.perf_counter()
+        elif self._mark is not None:
+            self.current += time.perf_counter() - self._mark
+            self._mark = None
+
+    def start(self) -> None:
+        self.current, self._mark = 0.0, None
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+        self.per_generation.append(self.current)
+
+    def median_of_last(self, count: int) -> float:
+        return statistics.median(self.per_generation[-count:])
+
+    def around(self, function: Callable[[], Any]) -> Callable[[], Any]:
+        """`function`, with this clock running while it does."""
+
+        @functools.wraps(function)
+        def timed() -> Any:
+            self.start()
+            try:
+                return function()
+            finally:
+                self.stop()
+
+        return timed

@@ -75,6 +75,7 @@ from ltx_mlx_core.models.ltx2.config import LTX2Config  # noqa: E402
 from ltx_mlx_core.pipeline.block_eval import EVERY_ENV, IN_FLIGHT_ENV, POINTS_ENV  # noqa: E402
 from ltx_mlx_core.weights.ltx2_full_size import full_size  # noqa: E402
 from tests.perf import ltx2_generation_workloads as generation  # noqa: E402
+from tests.perf.build_clock import GcClock  # noqa: E402
 from tests.perf.ltx2_budgets import quantized_step, streamed_step  # noqa: E402
 from tests.perf.ltx2_decode_workloads import (  # noqa: E402
     audio_latents,
@@ -221,8 +222,10 @@ def _reference_generation(context: _Context) -> None:
     fn, device, tokenizer, clock, stages = reference_generation(
         sizes, args.tiny, shape.width, shape.height, shape.frames, shape.fps, generation.PROMPT
     )
+    collector = GcClock()
     with tokenizer:
-        timing = ref.time_torch(fn, device, args.gen_repeats, args.gen_warmup)
+        timing = ref.time_torch(collector.around(fn), device, args.gen_repeats, args.gen_warmup)
+    timing["gc_s"] = collector.median_of_last(args.gen_repeats)
     timing["build_s"] = clock.median_of_last(args.gen_repeats)
     timing["build_by_module_s"] = {name: round(seconds, 4) for name, seconds in clock.by_module.items()}
     stages_s = {name: round(seconds, 4) for name, seconds in stages.medians_of_last(args.gen_repeats).items()}

@@ -28,7 +28,7 @@ from ltx_mlx_core.pipeline.pipeline import Pipeline
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.weights.ltx2_full_size import FullSize
 from ltx_mlx_core.weights.tiny_ltx2 import TINY_UPSAMPLERS, LTX2ModelShapes
-from tests.perf.build_clock import BuildClock
+from tests.perf.build_clock import BuildClock, GcClock
 
 MODEL_ID = "ltx-2.3-22b-distilled"
 # The components' methods that build a module (each with random weights, evaluated).
@@ -101,14 +101,17 @@ def time_generation(
     seconds spent building the modules' random weights (`build_s`)."""
     components = copy.copy(components)  # the clock wraps this copy's loaders, not the caller's
     clock = BuildClock(components, _LOADERS, mx.synchronize)
+    collector = GcClock()
     pipeline = Pipeline(components)
     runs = []
     for index in range(warmup + repeats):
         PROMPT_CACHE.clear()
         clock.start()
+        collector.start()
         start = time.perf_counter()
         run = run_once(pipeline, request)
         elapsed = time.perf_counter() - start
+        collector.stop()
         clock.stop()
         if index >= warmup:
             runs.append((elapsed, run))
@@ -132,6 +135,9 @@ def time_generation(
             for name in last.stage_peaks
         },
         "load_s": statistics.median(run.timings.get("load", 0.0) for _, run in runs),
+        # Wall seconds outside the pipeline's own clock (planning before it, freeing the models after).
+        "outside_pipeline_s": statistics.median(wall - run.timings["total"] for wall, run in runs),
+        "gc_s": collector.median_of_last(repeats),
         "build_s": clock.median_of_last(repeats),
         "build_by_module_s": {name: round(seconds, 4) for name, seconds in clock.by_module.items()},
         "steps": {STAGE_NAMES[name]: count for name, count in last.steps.items() if name in STAGE_NAMES},

@@ -14,7 +14,6 @@ generator frees every model.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -39,6 +38,7 @@ from ltx_mlx_core.pipeline.ltx2.stages import (
 )
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan, plan_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
+from ltx_mlx_core.pipeline.release import release_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.step_cache import step_cache_settings, step_cache_summary
 from ltx_mlx_core.pipeline.timing import StageTimer
@@ -132,6 +132,7 @@ def _events(
 ) -> Iterator[Event]:
     timer = StageTimer()
     mx.reset_peak_memory()
+    active_at_start = mx.get_active_memory()
     seeds = list(request.seeds)
     checkpoints = None
     if request.job_dir:
@@ -232,8 +233,7 @@ def _events(
         job = seed_job = events = None  # noqa: F841
         finals.clear()
         models.release()
-        gc.collect()
-        mx.clear_cache()
+        release_memory(active_at_start)
 
 
 def _projection(components: LTX2Components, models: LTX2Models) -> LatentProjection:

@@ -8,7 +8,6 @@ connectors and the transformer share memory.
 
 from __future__ import annotations
 
-import gc
 import logging
 
 import mlx.core as mx
@@ -17,6 +16,7 @@ from ltx_mlx_core.pipeline.ltx2.denoise import PromptEmbeddings
 from ltx_mlx_core.pipeline.ltx2.prompt_cache import PROMPT_CACHE, PromptCache
 from ltx_mlx_core.pipeline.ltx2.recipe import LTX2Recipe
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan
+from ltx_mlx_core.pipeline.release import nbytes, release_memory
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.text.ltx2_prompt import embed_states, gemma_states
 from ltx_mlx_core.weights.components import LTX2Components
@@ -35,11 +35,6 @@ def _one(video: mx.array, audio: mx.array | None, index: int) -> PromptEmbedding
     return PromptEmbeddings(video[index : index + 1], None if audio is None else audio[index : index + 1])
 
 
-def _release() -> None:
-    gc.collect()
-    mx.clear_cache()
-
-
 def encode_prompts(
     request: GenerationRequest,
     components: LTX2Components,
@@ -55,16 +50,17 @@ def encode_prompts(
     found = [cache.get(key) for key in keys]
     missing = [text for text, hit in zip(prompts, found) if hit is None]
     if missing:
+        before = mx.get_active_memory()
         tokenizer, gemma = components.load_text_encoder(recipe.dtype, plan.quantize_bits)
         states = gemma_states(missing, tokenizer, gemma)
         mx.eval(states.hidden_states)
         tokenizer = gemma = None  # noqa: F841  (freed before the text connectors load)
-        _release()
+        release_memory(before + nbytes([*states.hidden_states, states.attention_mask]))
         processor = components.load_embeddings_processor(recipe.dtype)
         encoded = embed_states(states, processor)
         mx.eval(encoded.video, *([] if encoded.audio is None else [encoded.audio]))
         states = processor = None  # noqa: F841  (freed before the transformer loads)
-        _release()
+        release_memory(before + nbytes([encoded.video, encoded.audio]))
         fresh = iter(range(len(missing)))
         for position, hit in enumerate(found):
             if hit is None:
