@@ -14,6 +14,8 @@
 #           ltx2-gen (the whole distilled generations and the sound decodes alone: gen, gen-sc, ref-gen,
 #                     audio, ref-audio, peer-audio; `ltx2` runs them too, after the step stages)
 #           gemms22b (how much of a 22B step is GEMM, ours and the reference's; tools/profile_ltx2_gemms.py)
+#           gen-memory (memory at every event of a whole LTX-2.3 generation; tools/probe_generation_memory.py)
+#           sound-cold (the sound decode cold and warm; tools/probe_sound_decode_cold.py)
 #           cache-ltx2 (step-cache presets on one guided LTX-2.3 dev stage; tests/perf/ltx2_step_cache_gpu.py)
 set -uo pipefail
 source .mlx-b/device-mlx-env || exit 1
@@ -49,6 +51,8 @@ for stage in ${@:-t2b t13b vae vae-tiled gen2b gen13b}; do
         gemms22b) python3 tools/profile_ltx2_gemms.py --json "$out/gemms22b.json" 2>&1 | grep -v "kept in float32" ;;
         cache-ltx2) python3 tests/perf/ltx2_step_cache_gpu.py --steps 10 --repeats 2 \
                         --json "$out/ltx2-step-cache.json" 2>&1 | grep -v "kept in float32" ;;
+        gen-memory) python3 tools/probe_generation_memory.py 2>&1 | grep -v "kept in float32" ;;
+        sound-cold) python3 tools/probe_sound_decode_cold.py 2>&1 | grep -v "kept in float32" ;;
         cache13b) generations --model ltxv-13b-0.9.8-distilled --step-cache off,faster,fastest ;;
         *) echo "unknown stage $stage" >&2; exit 2 ;;
     esac

@@ -1,0 +1,79 @@
+"""Where an LTX-2.3 22B generation's memory goes (random weights, 768x512x121 with sound, bf16): MLX's
+active, peak and cached memory at every stage event, every step and around every module build, and
+each garbage-collector pass over 5 ms. Two runs; the second is warm.
+
+    python tools/probe_generation_memory.py   # on the GPU machine: tests/perf/device_run.sh gen-memory
+"""
+
+import gc
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ltx_mlx_core.gpu_commands  # noqa: E402, F401  (before MLX starts: its ops per command buffer)
+
+# isort: split
+import mlx.core as mx  # noqa: E402
+
+from ltx_mlx_core.pipeline.events import Finished, StageStarted, StepDone  # noqa: E402
+from ltx_mlx_core.pipeline.ltx2.prompt_cache import PROMPT_CACHE  # noqa: E402
+from ltx_mlx_core.pipeline.pipeline import Pipeline  # noqa: E402
+from tests.perf import ltx2_generation_workloads as generation  # noqa: E402
+
+GIB = 1 << 30
+_gc_started = [0.0]
+
+
+def show(label: str) -> None:
+    print(
+        f"    {label:40s} active {mx.get_active_memory() / GIB:7.2f}  peak {mx.get_peak_memory() / GIB:7.2f}"
+        f"  cache {mx.get_cache_memory() / GIB:6.2f}",
+        flush=True,
+    )
+
+
+def _gc_pass(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    elif (seconds := time.perf_counter() - _gc_started[0]) > 0.005:
+        print(f"    gc gen{info['generation']} {seconds:.3f} s collected {info['collected']}", flush=True)
+
+
+def _watched(components, name: str) -> None:
+    build = getattr(components, name)
+
+    def watched(*args, **kwargs):
+        show(f"before {name}")
+        module = build(*args, **kwargs)
+        mx.synchronize()
+        show(f"after {name}")
+        return module
+
+    setattr(components, name, watched)
+
+
+def main() -> None:
+    gc.callbacks.append(_gc_pass)
+    components = generation.random_components(False, None)
+    for name in generation._LOADERS:
+        _watched(components, name)
+    request = generation.generation_request(768, 512, 121, 24.0, mx.bfloat16)
+    pipeline = Pipeline(components)
+    for run in range(2):
+        PROMPT_CACHE.clear()
+        print("run", run, flush=True)
+        start = time.perf_counter()
+        for event in pipeline.generate(request):
+            if isinstance(event, (StageStarted, Finished)):
+                show(f"event {getattr(event, 'name', 'finished')}")
+                mx.reset_peak_memory()
+            elif isinstance(event, StepDone):
+                show(f"  step {event.stage} {event.step}")
+        show("after generator")
+        print(f"  wall {time.perf_counter() - start:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
