@@ -42,7 +42,7 @@ from ltx_mlx_core.pipeline.preview import (
     projection_cache_key,
     to_uint8_frames,
 )
-from ltx_mlx_core.pipeline.release import release_memory
+from ltx_mlx_core.pipeline.release import release_memory, with_long_lived_objects_frozen
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.step_cache import StepCache, step_cache_summary
 from ltx_mlx_core.pipeline.tiling import TilingConfig, first_final_frames, tiling_within
@@ -157,7 +157,7 @@ class Pipeline:
             return ltx2_generation.iter_generate(request, self.components, settings)
         config = self.resolve_config(request)
         stage_runner.check_request_against_model(request, config, self.components)
-        return self._events(request, config)
+        return with_long_lived_objects_frozen(self._events(request, config))
 
     def _events(self, request: GenerationRequest, config: PipelineConfig) -> Iterator[Event]:
         timer = StageTimer()

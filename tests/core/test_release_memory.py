@@ -9,7 +9,13 @@ import mlx.core as mx
 import pytest
 
 from ltx_mlx_core.pipeline import release
-from ltx_mlx_core.pipeline.release import SLACK_BYTES, nbytes, release_memory
+from ltx_mlx_core.pipeline.release import (
+    SLACK_BYTES,
+    long_lived_objects_frozen,
+    nbytes,
+    release_memory,
+    with_long_lived_objects_frozen,
+)
 
 BIG = SLACK_BYTES  # float32 elements: four times the slack, in bytes
 
@@ -66,3 +72,33 @@ def test_what_is_kept_on_purpose_is_expected(collections) -> None:
 def test_no_expectation_always_collects(collections) -> None:
     assert release_memory() is True
     assert len(collections) == 1
+
+
+def test_objects_made_while_frozen_are_still_collected(collections) -> None:
+    existing = [object()]  # noqa: F841  (a long-lived object: frozen for the duration)
+    before = mx.get_active_memory()
+    with long_lived_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        gc.disable()
+        try:
+            holder = _Cycle(mx.zeros((BIG,)))
+            mx.eval(holder.array)
+            holder = None
+            assert release_memory(before) is True
+        finally:
+            gc.enable()
+        assert mx.get_active_memory() <= before + SLACK_BYTES
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_closed_event_stream_unfreezes() -> None:
+    def events():
+        yield gc.get_freeze_count()
+        yield gc.get_freeze_count()
+
+    stream = with_long_lived_objects_frozen(events())
+    assert next(stream) > 0
+    stream.close()
+    assert gc.get_freeze_count() == 0
+    assert list(with_long_lived_objects_frozen(events()))[0] > 0
+    assert gc.get_freeze_count() == 0

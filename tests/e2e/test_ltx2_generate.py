@@ -102,6 +102,7 @@ class UncollectedComponents(FileComponents):
     def __init__(self, files):
         super().__init__(files)
         self.gemma_alive_at_transformer: list[bool] = []
+        self.frozen_at_transformer: list[int] = []
         self._gemma = None
 
     def load_text_encoder(self, dtype, quantize_bits):
@@ -111,6 +112,7 @@ class UncollectedComponents(FileComponents):
 
     def load_transformer(self, dtype, quantize_bits, residency):
         self.gemma_alive_at_transformer.append(self._gemma() is not None)
+        self.frozen_at_transformer.append(gc.get_freeze_count())
         return super().load_transformer(dtype, quantize_bits, residency)
 
 
@@ -128,6 +130,9 @@ def test_models_are_freed_by_reference_without_a_full_collection(files, monkeypa
         gc.enable()
     assert components.gemma_alive_at_transformer == [False]
     assert calls == []
+    # What existed before the run was left out of the collector's passes while it ran, and only then.
+    assert components.frozen_at_transformer[0] > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_the_same_prompt_again_skips_gemma(files) -> None:

@@ -38,7 +38,7 @@ from ltx_mlx_core.pipeline.ltx2.stages import (
 )
 from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan, plan_memory
 from ltx_mlx_core.pipeline.preview import LatentProjection, load_or_fit_projection, projection_cache_key
-from ltx_mlx_core.pipeline.release import release_memory
+from ltx_mlx_core.pipeline.release import release_memory, with_long_lived_objects_frozen
 from ltx_mlx_core.pipeline.request import GenerationRequest
 from ltx_mlx_core.pipeline.step_cache import step_cache_settings, step_cache_summary
 from ltx_mlx_core.pipeline.timing import StageTimer
@@ -108,7 +108,7 @@ def iter_generate(
 ) -> Iterator[Event]:
     """Check now (raising InvalidRequest / OutOfMemoryRisk), then return the event stream."""
     recipe, plan = prepare(request, components)
-    return _events(request, components, recipe, plan, settings or LTX2Settings())
+    return with_long_lived_objects_frozen(_events(request, components, recipe, plan, settings or LTX2Settings()))
 
 
 def _resume_point(checkpoints: StageCheckpoints | None, seed: int, recipe: LTX2Recipe):
