@@ -103,20 +103,27 @@ class UncollectedComponents(FileComponents):
         super().__init__(files)
         self.gemma_alive_at_transformer: list[bool] = []
         self.frozen_at_transformer: list[int] = []
-        self._gemma = None
+        self.video_encoder_alive_at_transformer: list[bool] = []
+        self._gemma = self._video_encoder = None
 
     def load_text_encoder(self, dtype, quantize_bits):
         tokenizer, gemma = super().load_text_encoder(dtype, quantize_bits)
         self._gemma = weakref.ref(gemma)
         return tokenizer, gemma
 
+    def load_vae(self, dtype):
+        vae = super().load_vae(dtype)
+        self._video_encoder = weakref.ref(vae.encoder)
+        return vae
+
     def load_transformer(self, dtype, quantize_bits, residency):
         self.gemma_alive_at_transformer.append(self._gemma() is not None)
+        self.video_encoder_alive_at_transformer.append(self._video_encoder() is not None)
         self.frozen_at_transformer.append(gc.get_freeze_count())
         return super().load_transformer(dtype, quantize_bits, residency)
 
 
-def test_models_are_freed_by_reference_without_a_full_collection(files, monkeypatch) -> None:
+def test_models_and_the_unused_video_encoder_are_freed_without_a_full_collection(files, monkeypatch) -> None:
     # A full collection walks every object in the process (0.2 s a pass on the GPU machine).
     PROMPT_CACHE.clear()
     calls = []
@@ -129,6 +136,7 @@ def test_models_are_freed_by_reference_without_a_full_collection(files, monkeypa
     finally:
         gc.enable()
     assert components.gemma_alive_at_transformer == [False]
+    assert components.video_encoder_alive_at_transformer == [False]  # text to video encodes no media
     assert calls == []
     # What existed before the run was left out of the collector's passes while it ran, and only then.
     assert components.frozen_at_transformer[0] > 0

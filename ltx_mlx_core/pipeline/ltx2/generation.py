@@ -169,6 +169,8 @@ def _events(
                     retake_audio = retake_sound(request, models.audio_vae, layout)
                 models.release_audio_encoder()
                 visual = visual_conditions(request)
+                if not visual and recipe.kind not in (RETAKE, IC_LORA):
+                    models.release_video_encoder()
             job = LTX2Job(
                 request.num_frames, request.height, request.width, request.fps, seeds[0], positive, negative,
                 visual=visual, audio=audio, audio_layout=layout, latent_channels=models.vae().config.latent_channels,

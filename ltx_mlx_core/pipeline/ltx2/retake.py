@@ -141,7 +141,7 @@ def iter_retake(
             f"The clip to retake must come as [1, {job.num_frames}, {job.height}, {job.width}, 3] pixels; "
             f"got {tuple(pixels.shape)}."
         )
-    video = encode_video(media.vae(), pixels, tiling=media.encode_tiling)
+    video = encode_video(media.vae_that_encodes(), pixels, tiling=media.encode_tiling)
     audio = None if retake.audio is None else fit_audio(retake.audio, job.audio_frames)
     span = (retake.start, retake.end)
     region = RetakeRegion(

@@ -47,7 +47,7 @@ def recipe_events(
     retake_audio: mx.array | None = None,
 ) -> Iterator[StageEvent]:
     """The recipe's events for one seed; `first` (a stage-1 checkpoint) skips stage 1 of a two-stage run."""
-    media = MediaModels(models.vae, models.upsampler)
+    media = MediaModels(models.vae, models.upsampler, encoding_vae=models.encoding_vae)
     if recipe.kind == IC_LORA:
         control = ICLoraControl.from_files(
             [ControlVideo(control_source(request), request.control_strength)], lora_specs(request)

@@ -92,6 +92,11 @@ class MediaModels:
     upsampler: Callable[[], LatentUpsampler] | None = None
     encode_tiling: TilingConfig | None = None
     upsample_tiling: UpsampleTiling | None = None
+    # The VAE with its encoder, where `vae` may come without one (a text-to-video run drops it).
+    encoding_vae: Callable[[], VideoAutoencoder] | None = None
+
+    def vae_that_encodes(self) -> VideoAutoencoder:
+        return (self.encoding_vae or self.vae)()
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,7 @@ def _video_tokens(
         if media is None:
             raise ValueError("Conditioning media needs the video VAE to encode it.")
         if not vae:
-            vae.append(media.vae())
+            vae.append(media.vae_that_encodes())
         return encode_video(vae[0], pixels, tiling=media.encode_tiling)
 
     for condition in job.visual:
