@@ -9,12 +9,17 @@ from hypothesis import strategies as st
 
 from ltx_mlx_core.models.ltx2.upsampler import LatentUpsampler, LatentUpsamplerConfig
 from ltx_mlx_core.models.ltx2.upsampler_tiled import tiled_forward_steps
+from ltx_mlx_core.models.ltx2.video_vae import VideoAutoencoder
+from ltx_mlx_core.models.ltx2.video_vae_config import VideoVAEConfig
+from ltx_mlx_core.pipeline.events import StageStarted
+from ltx_mlx_core.pipeline.ltx2.stages import LTX2Latents, MediaModels, StageFinished, iter_upsample
 from ltx_mlx_core.pipeline.upsample_tiled import (
     UpsampleTiling,
     iter_upsample_tiled,
     plan_upsample_spans,
     upsample_latents,
 )
+from ltx_mlx_core.weights.tiny_ltx2 import LTX2ModelShapes
 
 
 @given(length=st.integers(1, 80), tile=st.integers(1, 24), down=st.sampled_from([1, 2, 4]))
@@ -62,3 +67,23 @@ def test_tiled_upsampling_peak_memory_is_a_fraction_of_untiled(scale):
         f"ratio {tiled / untiled:.2f}"
     )
     assert tiled < 0.25 * untiled
+
+
+class _Recording(LatentUpsampler):
+    def __call__(self, latents):
+        self.seen = latents.dtype
+        return super().__call__(latents)
+
+
+def test_the_upsample_stage_feeds_the_upsampler_its_own_dtype_and_keeps_the_latents_dtype():
+    # A float32 input would promote every bf16 convolution to float32 (a copy of each weight).
+
+    upsampler = _Recording(LatentUpsamplerConfig(in_channels=128, mid_channels=32, num_blocks_per_stage=1, dims=3))
+    upsampler.set_dtype(mx.bfloat16)
+    vae = VideoAutoencoder(VideoVAEConfig.from_dict(dict(LTX2ModelShapes().vae, latent_channels=128)))
+    latents = mx.random.normal((1, 2, 3, 4, 128), key=mx.random.key(1))
+    events = list(iter_upsample(LTX2Latents(latents, None), MediaModels(lambda: vae, lambda: upsampler), 1, 1))
+    assert isinstance(events[0], StageStarted) and isinstance(events[-1], StageFinished)
+    assert upsampler.seen == mx.bfloat16
+    assert events[-1].latents.video.dtype == mx.float32
+    assert events[-1].latents.video.shape == (1, 2, 6, 8, 128)

@@ -148,6 +148,12 @@ class LatentUpsampler(nn.Module):
         self.final_conv = _conv(dims, mid, config.in_channels)
 
     @property
+    def dtype(self) -> mx.Dtype:
+        """The weights' dtype, which its input should have (a float32 input would promote every
+        convolution to float32, copying each weight)."""
+        return self.initial_conv.weight.dtype
+
+    @property
     def spatial_ratio(self) -> tuple[int, int]:
         return self.config.spatial_ratio
 

@@ -306,7 +306,8 @@ def iter_upsample(latents: LTX2Latents, media: MediaModels, index: int, total: i
     """The video latents x2 in space (un-normalised around the upsampler, as the reference's `upsample_video`)."""
     yield StageStarted("upsample", index, total)
     vae, upsampler = media.vae(), media.upsampler()
-    raw = vae.denormalize_latents(latents.video)
+    # In the upsampler's dtype, as the reference's bf16 latents reach it; the result comes back in ours.
+    raw = vae.denormalize_latents(latents.video).astype(upsampler.dtype)
     started = time.monotonic()
     result = None
     for step in iter_upsample_tiled(upsampler, raw, media.upsample_tiling):
@@ -314,7 +315,7 @@ def iter_upsample(latents: LTX2Latents, media: MediaModels, index: int, total: i
         result = step.result if step.result is not None else result
         elapsed = time.monotonic() - started
         yield StepDone("upsample", step.index, step.count, elapsed, elapsed / step.index * (step.count - step.index))
-    video = vae.normalize_latents(result)
+    video = vae.normalize_latents(result.astype(latents.video.dtype))
     mx.eval(video)
     upsampled = LTX2Latents(video, latents.audio)
     yield StageFinished("upsample", index, upsampled)
