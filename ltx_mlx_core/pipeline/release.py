@@ -20,7 +20,7 @@ from typing import TypeVar
 import mlx.core as mx
 
 log = logging.getLogger(__name__)
-Event = TypeVar("Event")
+EventT = TypeVar("EventT")
 
 # Allocations that may outlive a stage without being a model: previews, small caches, rounding.
 SLACK_BYTES = 64 << 20
@@ -62,7 +62,7 @@ def long_lived_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def with_long_lived_objects_frozen(events: Iterator[Event]) -> Iterator[Event]:
+def with_long_lived_objects_frozen(events: Iterator[EventT]) -> Iterator[EventT]:
     """`events`, run inside `long_lived_objects_frozen` (from its first event to its end or close)."""
     with long_lived_objects_frozen():
         yield from events
