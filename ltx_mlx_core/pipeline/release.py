@@ -52,14 +52,18 @@ def long_lived_objects_frozen() -> Iterator[None]:
     """While a generation runs, leave the objects that existed before it out of the collector's passes.
 
     Python also collects on its own as a generation builds its modules, and each full pass walks
-    the whole process (0.21 s on the H200 machine; an app's Qt objects add to it). Objects created
-    during the generation (its models, their arrays) are still collected; frozen ones are returned
-    to the collector when the generation ends or is closed."""
-    gc.freeze()
+    the whole process (0.21 s on the H200 machine). Objects created during the generation (its
+    models, their arrays) are still collected; the frozen ones are returned to the collector when
+    the generation ends or is closed. A process that froze its heap itself (the app does, once its
+    modules are imported: desktop/warm_up.py) keeps it as it is: Python cannot unfreeze a part."""
+    frozen_here = gc.get_freeze_count() == 0
+    if frozen_here:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if frozen_here:
+            gc.unfreeze()
 
 
 def with_long_lived_objects_frozen(events: Iterator[EventT]) -> Iterator[EventT]:

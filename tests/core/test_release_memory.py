@@ -102,3 +102,16 @@ def test_a_closed_event_stream_unfreezes() -> None:
     assert gc.get_freeze_count() == 0
     assert list(with_long_lived_objects_frozen(events()))[0] > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_heap_the_process_froze_itself_stays_frozen() -> None:
+    # The app freezes its imported modules once (desktop/warm_up.py); a generation must not undo that.
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        list(with_long_lived_objects_frozen(iter(range(3))))
+        with long_lived_objects_frozen():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
