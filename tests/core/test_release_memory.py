@@ -27,6 +27,16 @@ class _Cycle:
 
 
 @pytest.fixture
+def unfrozen_heap():
+    """A heap nobody froze (earlier tests may have run the app's warm-up, which freezes it); restored after."""
+    frozen_before = gc.get_freeze_count()
+    gc.unfreeze()
+    yield
+    if frozen_before:
+        gc.freeze()
+
+
+@pytest.fixture
 def collections(monkeypatch):
     calls = []
     real = gc.collect
@@ -74,7 +84,7 @@ def test_no_expectation_always_collects(collections) -> None:
     assert len(collections) == 1
 
 
-def test_objects_made_while_frozen_are_still_collected(collections) -> None:
+def test_objects_made_while_frozen_are_still_collected(collections, unfrozen_heap) -> None:
     existing = [object()]  # noqa: F841  (a long-lived object: frozen for the duration)
     before = mx.get_active_memory()
     with long_lived_objects_frozen():
@@ -91,7 +101,7 @@ def test_objects_made_while_frozen_are_still_collected(collections) -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_a_closed_event_stream_unfreezes() -> None:
+def test_a_closed_event_stream_unfreezes(unfrozen_heap) -> None:
     def events():
         yield gc.get_freeze_count()
         yield gc.get_freeze_count()
