@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 from ltx_mlx_core.pipeline.ltx2.denoise import PromptEmbeddings
+from ltx_mlx_core.pipeline.release import nbytes
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,7 @@ DEFAULT_MAX_BYTES = 512 * 2**20
 
 
 def embeddings_bytes(embeddings: PromptEmbeddings) -> int:
-    return sum(
-        int(a.nbytes)
-        for a in (embeddings.video, embeddings.audio, embeddings.video_mask, embeddings.audio_mask)
-        if a is not None
-    )
+    return nbytes((embeddings.video, embeddings.audio, embeddings.video_mask, embeddings.audio_mask))
 
 
 class PromptCache:

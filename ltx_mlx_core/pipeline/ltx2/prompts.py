@@ -60,7 +60,7 @@ def encode_prompts(
         encoded = embed_states(states, processor)
         mx.eval(encoded.video, *([] if encoded.audio is None else [encoded.audio]))
         states = processor = None  # noqa: F841  (freed before the transformer loads)
-        release_memory(before + nbytes([encoded.video, encoded.audio]))
+        release_memory(before + nbytes([encoded.video, encoded.audio, encoded.attention_mask]))
         fresh = iter(range(len(missing)))
         for position, hit in enumerate(found):
             if hit is None:
