@@ -93,6 +93,7 @@ class RandomComponents:
         self.family, self.version, self.variant = "ltxv", "0.9.8", "distilled"
         self.seed = seed
         self._tokenizer_dir: tempfile.TemporaryDirectory | None = None
+        self._shapes: ComponentShapes | None = None
 
     @classmethod
     def for_model(cls, model_id: str, seed: int = 0) -> RandomComponents:
@@ -110,6 +111,12 @@ class RandomComponents:
         return ("random-weights", self.model_id, self.seed)
 
     def shapes(self) -> ComponentShapes:
+        # Built once, as the LTX-2 random model's: every request's memory plan asks for them.
+        if self._shapes is None:
+            self._shapes = self._module_shapes()
+        return self._shapes
+
+    def _module_shapes(self) -> ComponentShapes:
         return ComponentShapes(
             transformer=shapes_of(LTXVideoTransformer(self.model_shapes.transformer)),
             vae=shapes_of(CausalVideoAutoencoder(VAEConfig.from_dict(self.model_shapes.vae))),
