@@ -57,7 +57,7 @@ def _watched(components, name: str) -> None:
 def main() -> None:
     gc.callbacks.append(_gc_pass)
     components = generation.random_components(False, None)
-    for name in generation._LOADERS:
+    for name in generation.LOADERS:
         _watched(components, name)
     request = generation.generation_request(768, 512, 121, 24.0, mx.bfloat16)
     pipeline = Pipeline(components)

@@ -32,7 +32,7 @@ from tests.perf.build_clock import BuildClock, GcClock
 
 MODEL_ID = "ltx-2.3-22b-distilled"
 # The components' methods that build a module (each with random weights, evaluated).
-_LOADERS = (
+LOADERS = (
     "load_transformer", "load_vae", "load_upsampler", "load_text_encoder", "load_embeddings_processor",
     "load_audio_vae", "load_vocoder",
 )  # fmt: skip
@@ -100,7 +100,7 @@ def time_generation(
     """Median wall seconds of whole generations, per-stage medians, steps, the largest peak and the
     seconds spent building the modules' random weights (`build_s`)."""
     components = copy.copy(components)  # the clock wraps this copy's loaders, not the caller's
-    clock = BuildClock(components, _LOADERS, mx.synchronize)
+    clock = BuildClock(components, LOADERS, mx.synchronize)
     collector = GcClock()
     pipeline = Pipeline(components)
     runs = []
