@@ -104,7 +104,9 @@ class UncollectedComponents(FileComponents):
         self.gemma_alive_at_transformer: list[bool] = []
         self.frozen_at_transformer: list[int] = []
         self.video_encoder_alive_at_transformer: list[bool] = []
-        self._gemma = self._video_encoder = None
+        self.decoders_alive_at_transformer: list[tuple[bool, bool]] = []
+        self.vae_loads = 0
+        self._gemma = self._video_encoder = self._video_decoder = self._audio_vae = None
 
     def load_text_encoder(self, dtype, quantize_bits):
         tokenizer, gemma = super().load_text_encoder(dtype, quantize_bits)
@@ -114,11 +116,19 @@ class UncollectedComponents(FileComponents):
     def load_vae(self, dtype):
         vae = super().load_vae(dtype)
         self._video_encoder = weakref.ref(vae.encoder)
+        self._video_decoder = weakref.ref(vae.decoder)
+        self.vae_loads += 1
+        return vae
+
+    def load_audio_vae(self, dtype, encoder=True, decoder=True):
+        vae = super().load_audio_vae(dtype, encoder, decoder)
+        self._audio_vae = weakref.ref(vae)
         return vae
 
     def load_transformer(self, dtype, quantize_bits, residency):
         self.gemma_alive_at_transformer.append(self._gemma() is not None)
         self.video_encoder_alive_at_transformer.append(self._video_encoder() is not None)
+        self.decoders_alive_at_transformer.append((self._video_decoder() is not None, self._audio_vae() is not None))
         self.frozen_at_transformer.append(gc.get_freeze_count())
         return super().load_transformer(dtype, quantize_bits, residency)
 
@@ -142,6 +152,10 @@ def test_models_and_the_unused_video_encoder_are_freed_without_a_full_collection
             gc.freeze()
     assert components.gemma_alive_at_transformer == [False]
     assert components.video_encoder_alive_at_transformer == [False]  # text to video encodes no media
+    # Neither VAE waits beside the transformer (the plan here is 'resident'): the video VAE loads
+    # again to decode, keeping only its latent statistics for the upsampler meanwhile.
+    assert components.decoders_alive_at_transformer == [(False, False)]
+    assert components.vae_loads == 2
     assert calls == []
     # What existed before the run was left out of the collector's passes while it ran, and only then.
     assert components.frozen_at_transformer[0] > 0

@@ -167,7 +167,7 @@ def _events(
                 audio = sound_conditions(request, models.audio_vae, layout)
                 if recipe.kind == RETAKE:
                     retake_audio = retake_sound(request, models.audio_vae, layout)
-                models.release_audio_encoder()
+                models.release_audio_vae()
                 visual = visual_conditions(request)
                 if not visual and recipe.kind not in (RETAKE, IC_LORA):
                     models.release_video_encoder()
@@ -208,7 +208,7 @@ def _events(
             latents = finals.pop(seed)
             yield progress.started("decode", detail=f"seed {seed}")
             with timer.stage("decode"):
-                frames = yield from iter_decode_video(models.vae(), latents.video, settings, seed)
+                frames = yield from iter_decode_video(models.decoding_vae(), latents.video, settings, seed)
             videos.append(frames)
             if sound:
                 yield progress.started("decode_sound", detail=f"seed {seed}")

@@ -2,11 +2,13 @@
 
 Gemma and the text connectors are loaded, used and freed before the transformer loads (in every
 mode: a request needs its prompts once). The transformer stays from the first denoising stage to
-the last; outside 'resident' the video VAE is released when the transformer loads (the core asks
-for it again to encode conditioning media) and the transformer is released before decoding. A run
-that encodes no media drops the VAE's encoder once its prompts are encoded. The
-upsampler lives for the upsample stage. The audio VAE and the vocoder load only to encode given
-sound and to decode, in float32 (LTX-2.3's BigVGAN vocoder loses ~19% in bfloat16).
+the last. In every mode the video VAE's weights leave when the transformer loads: only its latent
+statistics and config stay (what the upsample stage needs), and it loads again to decode, or to
+encode conditioning media in a later stage; the reference also builds its VAE when decoding, so
+the denoising stages' peak is the transformer's. A run that encodes no media drops the VAE's
+encoder once its prompts are encoded. The upsampler lives for the upsample stage. The audio VAE and
+the vocoder load only to encode given sound and to decode, in float32 (LTX-2.3's BigVGAN vocoder
+loses ~19% in bfloat16).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from ltx_mlx_core.pipeline.memory_estimate import MemoryPlan
 from ltx_mlx_core.pipeline.timing import StageTimer
 from ltx_mlx_core.weights.components import LTX2Components
 from ltx_mlx_core.weights.lora_mapping import LTX2_TEXT_PATH, LoraSpec, apply_lora_files, ltx2_transformer_component
-from ltx_mlx_core.weights.residency import ResidencyMode
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,6 @@ class LTX2Models:
         self._audio_vae: AudioVAE | None = None
         self._vocoder: Vocoder | VocoderWithBWE | None = None
 
-    @property
-    def streaming(self) -> bool:
-        return self.plan.residency is not ResidencyMode.RESIDENT
-
     def vae(self) -> VideoAutoencoder:
         if self._vae is None:
             with self.timer.load():
@@ -76,8 +73,15 @@ class LTX2Models:
 
     def encoding_vae(self) -> VideoAutoencoder:
         """The video VAE with its encoder (loaded again if `release_video_encoder` dropped it)."""
-        if self._vae is not None and "encoder" not in self._vae:
-            log.info("loading the video VAE again to encode media")
+        return self._vae_with("encoder", "encode media")
+
+    def decoding_vae(self) -> VideoAutoencoder:
+        """The video VAE with its decoder (loaded again after the denoising stages left it out)."""
+        return self._vae_with("decoder", "decode")
+
+    def _vae_with(self, part: str, purpose: str) -> VideoAutoencoder:
+        if self._vae is not None and part not in self._vae:
+            log.info("loading the video VAE again to %s", purpose)
             self._vae = None
         return self.vae()
 
@@ -85,10 +89,15 @@ class LTX2Models:
         """A run that encodes no media keeps only the decoder: LTX-2.3's encoder is 0.59 GiB in bf16,
         held beside the transformer otherwise. The VAE loaded is left whole (it may be the caller's);
         this run's is a copy without the encoder."""
-        if self._vae is not None and "encoder" in self._vae:
-            decoder_only = copy.copy(self._vae)
-            del decoder_only["encoder"]
-            self._vae = decoder_only
+        self._vae_without("encoder")
+
+    def _vae_without(self, *parts: str) -> None:
+        present = [part for part in parts if self._vae is not None and part in self._vae]
+        if present:
+            lighter = copy.copy(self._vae)
+            for part in present:
+                del lighter[part]
+            self._vae = lighter
             mx.clear_cache()
 
     def upsampler(self) -> LatentUpsampler:
@@ -119,9 +128,8 @@ class LTX2Models:
 
     def _load_transformer(self) -> LTX2Transformer:
         if self._transformer is None:
-            if self.streaming and self._vae is not None:
-                self._vae = None
-                mx.clear_cache()
+            # Its statistics stay for the upsample stage: 0.76 GiB of LTX-2.3 decoder weights do not.
+            self._vae_without("encoder", "decoder")
             with self.timer.load():
                 self._transformer = self.components.load_transformer(
                     self.dtype, self.plan.quantize_bits, self.plan.residency
@@ -156,9 +164,9 @@ class LTX2Models:
             hop_length=config.hop_length,
         )
 
-    def release_audio_encoder(self) -> None:
-        """Outside 'resident', the audio VAE does not wait through the denoising stages."""
-        if self.streaming:
+    def release_audio_vae(self) -> None:
+        """The audio VAE does not wait through the denoising stages (it loads again to decode)."""
+        if self._audio_vae is not None:
             self._audio_vae = None
             mx.clear_cache()
 
