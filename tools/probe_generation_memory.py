@@ -51,6 +51,14 @@ def _timed_sound_pieces() -> None:
             mx.synchronize()
             show(f"sound: piece {tuple(piece.shape)} {piece.dtype}")
             yield piece
+        # The same decode again inside the generation: a first-call cost, or this process's state?
+        for label in ("again", "again", "again after clearing the cache"):
+            if label.endswith("cache"):
+                mx.clear_cache()
+            show(f"sound: before decoding {label}")
+            for _piece in pieces(vae, vocoder, latents, num_samples, every):
+                mx.synchronize()
+            show(f"sound: decoded {label}")
 
     decode_outputs.evaluated_sound_pieces = timed
 
