@@ -1,7 +1,7 @@
 """Our LTX-2.3 decoders on random weights of the release's shapes (the LTX-2 benchmark's decode stages).
 
 The video decode runs as the pipeline's (pipeline/ltx2/decode_outputs.py): iter_decode_frames with
-the tiling picked for the device's free memory, one evaluation per yielded step. The audio decode
+the tiling picked for the device's free memory (or a given one), one evaluation per yielded step. The audio decode
 runs the audio VAE's decoder and the BWE vocoder in float32 through the pipeline's
 evaluated_sound_pieces, for the clip's length of sound.
 """
@@ -25,7 +25,7 @@ from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.ltx2.decode_outputs import evaluated_sound_pieces
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
-from ltx_mlx_core.pipeline.tiling import tiling_within
+from ltx_mlx_core.pipeline.tiling import TilingConfig, tiling_within
 from ltx_mlx_core.weights.ltx2_full_size import FullSize, full_size
 
 
@@ -40,7 +40,8 @@ def video_latents(shape: AVShape, dtype: mx.Dtype, channels: int = 128) -> mx.ar
     return mx.random.normal((1, *grid, channels), key=mx.random.key(5)).astype(dtype)
 
 
-def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]:
+def ours_video_decode(shape: AVShape, dtype: mx.Dtype, tiling: TilingConfig | None = None) -> Callable[[], mx.array]:
+    """Decode of the clip's latents; returns its last frames. `tiling` None: as the pipeline picks it."""
     vae = VideoAutoencoder(VideoVAEConfig.from_dict(video_vae_config()))
     randomize_parameters(vae, dtype)
     channels = vae.config.latent_channels
@@ -49,8 +50,9 @@ def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]
     latents = video_latents(shape, dtype, channels)
     grid = latent_grid(shape.frames, shape.height, shape.width)
     mx.eval(latents, vae.parameters())
-    budget = max(0, available_memory() - mx.get_active_memory())
-    tiling = tiling_within(grid, budget, latents.dtype.size)
+    if tiling is None:
+        budget = max(0, available_memory() - mx.get_active_memory())
+        tiling = tiling_within(grid, budget, latents.dtype.size)
 
     def decode() -> mx.array:
         frames = None
