@@ -55,11 +55,14 @@ def ours_video_decode(shape: AVShape, dtype: mx.Dtype, tiling: TilingConfig | No
         tiling = tiling_within(grid, budget, latents.dtype.size)
 
     def decode() -> mx.array:
-        frames = None
+        last = None
         for step in iter_decode_frames(vae, latents, tiling=tiling):
             mx.eval(*step.pending)
-            frames = step.frames if step.frames is not None else frames
-        return frames
+            # Each piece let go before the next tile decodes, as the pipeline does (it keeps them as
+            # uint8 on the host); the last is returned.
+            last = step.frames if step.index == step.count else None
+            step = None
+        return last
 
     return decode
 

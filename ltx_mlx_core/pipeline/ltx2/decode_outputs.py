@@ -54,6 +54,7 @@ def iter_decode_video(vae: VideoAutoencoder, latents: mx.array, settings, seed: 
             if len(pieces) == 1:
                 frames = decoded_preview(pieces[0], settings.decoded_preview_frames, settings.preview_max_side)
                 yield Preview(frames, kind="decoded")
+        step = None  # the piece is in `pieces`: let its float32 frames go before the next tile decodes
     return np.concatenate(pieces, axis=0)
 
 
