@@ -3,10 +3,12 @@
 The tiles, their blend weights and the per-block evaluation of a tile are decode.py's:
 decoding here is the same computation as `iter_decode_tiled`, only the output is never
 held whole. Tiles are visited temporal span by temporal span; each span's spatial tiles are
-blended into a buffer of that span's frames; the frames the next span does not reach are
-then final and are handed out, and only the overlap is carried over. So a long clip is
-held in pieces of at most one temporal tile (plus its overlap), never twice, and the
-caller can encode, preview or write each piece and drop it.
+blended into float32 buffers of that span's frames, cut in two where the next span starts: the
+head, which no later tile reaches, is handed out as it is once the span is added up; the tail
+(the overlap) is added into the next span's buffers before that span's first tile decodes. So
+the blending holds one temporal tile's frames (`tiling.blend_bytes`) and the weighted tile being
+added, plus the piece the caller holds; the caller can encode, preview or write each piece and
+drop it.
 
 Works with any VAE with the 0.9.x interface (LTX-Video 0.9.x and the LTX-2 family).
 """
@@ -76,36 +78,55 @@ def iter_decode_frames(
     # tile_grid visits tiles frames-major: consecutive tiles share a temporal span.
     spans = [list(group) for _, group in itertools.groupby(tiles, key=lambda tile: tile.output[0])]
     starts = [group[0].output[0][0] for group in spans] + [total_frames]
+    frame_shape = (rows * s_scale, cols * s_scale, vae.config.out_channels)
     carry: mx.array | None = None
     index = 0
     for span_index, group in enumerate(spans):
         first, last = group[0].output[0]
-        chunk = mx.zeros(
-            (batch, last - first, rows * s_scale, cols * s_scale, vae.config.out_channels), dtype=mx.float32
-        )
+        # Two buffers, split where the next span starts: the head is final once this span is added
+        # up and is handed out as it is, the tail is carried into the next span; no copies of either.
+        split = starts[span_index + 1] - first
+        buffers = [mx.zeros((batch, split, *frame_shape), dtype=mx.float32)]
+        if split < last - first:
+            buffers.append(mx.zeros((batch, last - first - split, *frame_shape), dtype=mx.float32))
+        if carry is not None:
+            _add_frames(buffers, split, carry, slice(None), slice(None))
+            # Now, so the carried frames are gone before this span's first tile decodes.
+            mx.eval(*buffers)
+            carry = None
         for position, tile in enumerate(group, start=1):
             (f0, f1), (h0, h1), (w0, w1) = tile.latent
             _, (ph0, ph1), (pw0, pw1) = tile.output
             index += 1
             pixels = decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
             if count == 1:
-                chunk = pixels  # nothing to blend: the decoder's dtype, as the reference returns it
-            else:
-                chunk[:, :, ph0:ph1, pw0:pw1] += weight_tile(pixels, tile.weight)
+                # Nothing to blend: the decoder's dtype, as the reference returns it.
+                yield FramesStep(index, count, [pixels], pixels, first)
+                return
+            _add_frames(buffers, split, weight_tile(pixels, tile.weight), slice(ph0, ph1), slice(pw0, pw1))
+            pixels = None
             # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
-            latents_once = [raw] if index == 1 and count > 1 else []
+            latents_once = [raw] if index == 1 else []
             if position < len(group):
-                yield FramesStep(index, count, [chunk, *latents_once])
-        if carry is not None:
-            chunk[:, : carry.shape[1]] += carry
-        if span_index + 1 == len(spans):
-            yield FramesStep(index, count, [chunk], chunk, first)
-            return
-        done = starts[span_index + 1] - first
-        # Copies, not views: a view would keep the whole span's buffer alive for as long as
-        # the caller holds its frames, beside the next span's buffer.
-        finished, carry = mx.contiguous(chunk[:, :done]), mx.contiguous(chunk[:, done:])
-        yield FramesStep(index, count, [finished, carry, *latents_once], finished, first)
+                yield FramesStep(index, count, [*buffers, *latents_once])
+        finished = buffers[0]
+        carry = buffers[1] if len(buffers) > 1 else None
+        buffers = None
+        yield FramesStep(
+            index, count, [finished] + ([carry] if carry is not None else []) + latents_once, finished, first
+        )
+        finished = None
+
+
+def _add_frames(buffers: list[mx.array], split: int, values: mx.array, rows: slice, cols: slice) -> None:
+    """Add `values` [B, n, h, w, C] (a span's first n frames) into the span's head and tail at `rows`, `cols`.
+
+    In place: each buffer is the only reference to its memory, so MLX updates the slice where it is.
+    """
+    frames = values.shape[1]
+    buffers[0][:, : min(frames, split), rows, cols] += values[:, :split]
+    if frames > split:
+        buffers[1][:, : frames - split, rows, cols] += values[:, split:]
 
 
 def collect_frames(steps: Iterator[FramesStep]) -> mx.array:

@@ -108,7 +108,7 @@ def estimate_memory(
     denoise *= len(request.seeds)
     # Planned with the default tiles (a clip smaller than one needs proportionally less); at decode
     # time the pipeline takes the fewest tiles that fit the memory then left, smaller ones if need be.
-    decode = decode_bytes(grid, TilingConfig(), dtype_bytes)
+    decode = decode_bytes(grid, TilingConfig(), dtype_bytes, whole_clip=True)  # the decode returns the whole clip
     activations = max(denoise, decode)
     return MemoryEstimate(
         text_encoder=text,

@@ -292,7 +292,8 @@ class Pipeline:
     def _tiling_for(latents: mx.array) -> TilingConfig:
         """The fewest tiles that fit what memory is left now (models released, latents ready)."""
         budget = max(0, available_memory() - mx.get_active_memory())
-        tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size)
+        # iter_decode_tiled blends into a sum of the whole clip: count it.
+        tiling = tiling_within(tuple(latents.shape[1:4]), budget, latents.dtype.size, whole_clip=True)
         log.info("decode tiling for %s latents within %.1f GiB: %s", tuple(latents.shape), budget / 2**30, tiling)
         return tiling
 

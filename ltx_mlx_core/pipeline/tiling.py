@@ -25,6 +25,11 @@ Grid = tuple[int, int, int]  # frames, rows, columns
 # of a tile, in bf16; float32 needs twice as much. docs/PERFORMANCE.md ("Memory planning") has the
 # measurement it comes from.
 DECODE_BYTES_PER_PIXEL = 128
+# Tiles are blended in float32 RGB: bytes per output pixel of the sum they are added into.
+BLEND_BYTES_PER_PIXEL = 12
+# Float32 copies of a tile alive while it is weighted and added in (decode.weight_tile: the cast and
+# each product is a new array, the one before it freed once that is computed).
+WEIGHTED_TILE_COPIES = 2
 
 
 @dataclass(frozen=True)
@@ -194,15 +199,36 @@ def largest_tile_pixels(grid: Grid, tiling: TilingConfig, t_scale: int = 8, s_sc
     return math.prod(pixel_extent(largest, t_scale, s_scale))
 
 
-def decode_bytes(grid: Grid, tiling: TilingConfig, dtype_bytes: int = 2) -> int:
-    """Working memory of decoding `grid` in `tiling`: what its largest tile needs (weights apart)."""
-    return largest_tile_pixels(grid, tiling) * DECODE_BYTES_PER_PIXEL * dtype_bytes // 2
+def blend_bytes(grid: Grid, tiling: TilingConfig, whole_clip: bool = False) -> int:
+    """What blending `tiling`'s tiles holds beside the decoder: nothing for one tile, else the float32
+    sum being added into and the weighted tile being added.
+
+    The sum covers one temporal tile's frames when finished frames are handed out as they are
+    (decode_stream.iter_decode_frames: the LTX-2 pipelines), the whole clip when the clip is
+    returned whole (`whole_clip`: decode.iter_decode_tiled, the LTX-Video pipeline). The pieces the
+    caller keeps are its own.
+    """
+    if tile_count(grid, tiling) == 1:
+        return 0
+    frames, height, width = pixel_extent(grid)
+    if not whole_clip:
+        frames = max(last - first for first, last in (pixel_frames(span, 8) for span in tiling.spans(grid)[0]))
+    held = frames * height * width + WEIGHTED_TILE_COPIES * largest_tile_pixels(grid, tiling)
+    return held * BLEND_BYTES_PER_PIXEL
 
 
-def tiling_within(grid: Grid, budget_bytes: int, dtype_bytes: int = 2) -> TilingConfig:
-    """The fewest tiles whose decode fits `budget_bytes`: the whole clip at once when it fits
-    (no overlap recomputed), else the default tiles, else smaller ones."""
+def decode_bytes(grid: Grid, tiling: TilingConfig, dtype_bytes: int = 2, whole_clip: bool = False) -> int:
+    """Working memory of decoding `grid` in `tiling` (weights apart): what its largest tile needs, plus
+    the blending's (`blend_bytes`; `whole_clip` as there)."""
+    activations = largest_tile_pixels(grid, tiling) * DECODE_BYTES_PER_PIXEL * dtype_bytes // 2
+    return activations + blend_bytes(grid, tiling, whole_clip)
+
+
+def tiling_within(grid: Grid, budget_bytes: int, dtype_bytes: int = 2, whole_clip: bool = False) -> TilingConfig:
+    """The fewest tiles whose decode fits `budget_bytes`, blending included (`whole_clip` as in
+    `blend_bytes`): the whole clip at once when it fits (no overlap recomputed), else the default
+    tiles, else smaller ones."""
     for tiling in (TilingConfig.untiled(), *_FALLBACK_TILINGS):
-        if decode_bytes(grid, tiling, dtype_bytes) <= budget_bytes:
+        if decode_bytes(grid, tiling, dtype_bytes, whole_clip) <= budget_bytes:
             return tiling
     return _FALLBACK_TILINGS[-1]

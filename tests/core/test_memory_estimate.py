@@ -12,6 +12,7 @@ from ltx_mlx_core.pipeline import memory_accounting, memory_estimate
 from ltx_mlx_core.pipeline.memory_estimate import GIB, check_fits, estimate_memory
 from ltx_mlx_core.pipeline.pipeline import Pipeline
 from ltx_mlx_core.pipeline.request import ConditioningItem, GenerationRequest
+from ltx_mlx_core.pipeline.tiling import TilingConfig, blend_bytes, decode_bytes, tiling_within
 from ltx_mlx_core.weights import loader
 from ltx_mlx_core.weights.registry import resolve_model
 from ltx_mlx_core.weights.residency import ResidencyMode
@@ -111,8 +112,11 @@ def test_a_float32_config_is_estimated_at_four_bytes_per_value(model_13b):
         model_13b,
     )
     assert bf16 == estimate_memory(REQUEST, model_13b)  # no config at all: bf16, the product's precision
-    for part in ("transformer", "text_encoder", "vae", "upsampler", "activations"):
+    for part in ("transformer", "text_encoder", "vae", "upsampler"):
         assert getattr(fp32, part) == 2 * getattr(bf16, part), part
+    # The decode (its largest part at 768x512x97) blends tiles in float32 whatever the precision.
+    blend = blend_bytes((13, 16, 24), TilingConfig(), whole_clip=True)
+    assert fp32.activations - blend == 2 * (bf16.activations - blend)
     fp8_config = dataclasses.replace(REQUEST, pipeline_config="ltxv-13b-0.9.8-distilled-fp8.yaml")
     assert estimate_memory(fp8_config, model_13b) == bf16  # FP8 weights are dequantised to bf16 on load
 
@@ -186,10 +190,9 @@ def test_generate_refuses_a_request_too_big_for_the_machine_before_loading_anyth
 def test_the_estimate_plans_the_decode_by_the_model_the_decode_tiles_with(model_13b):
     """A machine with exactly the activation memory planned for a decode-bound request decodes it in the
     default tiles; the whole clip needs more."""
-    from ltx_mlx_core.pipeline.tiling import TilingConfig, decode_bytes, tiling_within
-
     grid = (8, 16, 24)  # 768x512x57: the 13B's step needs less than the default tiles' decode
     activations = estimate_memory(dataclasses.replace(REQUEST, num_frames=57), model_13b).activations
-    assert activations == decode_bytes(grid, TilingConfig())
-    assert tiling_within(grid, activations) == TilingConfig()
-    assert decode_bytes(grid, TilingConfig.untiled()) > activations
+    # The LTX-Video decode returns the whole clip: its float32 blend sum is the clip's.
+    assert activations == decode_bytes(grid, TilingConfig(), whole_clip=True)
+    assert tiling_within(grid, activations, whole_clip=True) == TilingConfig()
+    assert decode_bytes(grid, TilingConfig.untiled(), whole_clip=True) > activations

@@ -14,7 +14,9 @@ from ltx_mlx_core.pipeline.decode import decode_video, encode_video, iter_decode
 from ltx_mlx_core.pipeline.tiling import (
     DECODE_BYTES_PER_PIXEL,
     TilingConfig,
+    blend_bytes,
     blend_weights,
+    decode_bytes,
     largest_tile_pixels,
     plan_tiles,
     tiling_within,
@@ -187,3 +189,17 @@ def test_tiling_within_a_budget_decodes_whole_clips_that_fit_and_tiles_the_rest(
     assert tiling_within(grid, whole, dtype_bytes=4) == TilingConfig()
     tiny = tiling_within(grid, 0)
     assert largest_tile_pixels(grid, tiny) < largest_tile_pixels(grid, TilingConfig())
+
+
+def test_tiling_within_counts_the_blend_sum_beside_the_largest_tile() -> None:
+    grid = (13, 16, 24)  # 768x512x97
+    tiles = TilingConfig()
+    tile_only = largest_tile_pixels(grid, tiles) * DECODE_BYTES_PER_PIXEL
+    assert blend_bytes(grid, TilingConfig.untiled()) == 0  # one tile: nothing to blend
+    assert decode_bytes(grid, tiles) == tile_only + blend_bytes(grid, tiles)
+    # Streamed out, the float32 sum is one temporal tile's frames (57 here); returned whole, the clip's.
+    assert blend_bytes(grid, tiles) >= 57 * 512 * 768 * 12
+    assert blend_bytes(grid, tiles, whole_clip=True) - blend_bytes(grid, tiles) == (97 - 57) * 512 * 768 * 12
+    # The tile's own memory is not enough: the plan takes smaller tiles.
+    assert largest_tile_pixels(grid, tiling_within(grid, tile_only)) < largest_tile_pixels(grid, tiles)
+    assert tiling_within(grid, decode_bytes(grid, tiles)) == tiles

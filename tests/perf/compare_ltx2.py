@@ -13,6 +13,7 @@ Stages (run in the order of STAGES, each one's models freed before the next, so 
   ref-vae     ltx-core's video decoder, the whole clip at once
   ours        our step (bench/workloads_ltx2.py: block evaluation as the denoise loop does it)
   vae         our video decode (tiling as the pipeline picks it for the device's memory)
+  vae-peer-tiling  `vae` on peer-vae's tiles in latents (ltx2_peer_tiling.py): the one set against peer-vae
   audio       our audio decode + BWE vocoder as the pipeline runs it (decode_outputs.evaluated_sound_pieces:
               the vocoders evaluated after every residual pair), float32
   audio-graph the same, one graph per chunk of sound (how it ran before 2026-12-03 evening)
@@ -84,15 +85,20 @@ from tests.perf.ltx2_decode_workloads import (  # noqa: E402
     video_latents,
     video_vae_config,
 )
+from tests.perf.ltx2_peer_tiling import peer_tile_plan  # noqa: E402
+from tests.perf.stage_ratios import stage_ratios  # noqa: E402
 
 GIB = 1 << 30
 STAGES = (
     "reference", "ours", "q8", "q4", "q4-stream", "peer", "audio", "audio-graph", "ref-audio", "peer-audio", "vae",
-    "ref-vae", "peer-vae", "gen", "gen-sc", "ref-gen",
+    "vae-peer-tiling", "ref-vae", "peer-vae", "gen", "gen-sc", "ref-gen",
 )  # fmt: skip
+# (ours, other): "ours/other time" and "ours/other peak" in the report; our decodes set against the side
+# that decodes the same way (vae: whole clip, as ref-vae; vae-peer-tiling: the peer's tiles, as peer-vae).
 RATIOS = (
     ("ours", "reference"), ("ours", "peer"), ("vae", "ref-vae"), ("q4-stream", "q4"), ("gen", "ref-gen"),
-    ("audio", "ref-audio"), ("audio", "audio-graph"), ("gen-sc", "gen"), ("vae", "peer-vae"), ("audio", "peer-audio"),
+    ("audio", "ref-audio"), ("audio", "audio-graph"), ("gen-sc", "gen"), ("vae-peer-tiling", "peer-vae"),
+    ("audio", "peer-audio"),
 )  # fmt: skip
 DEFAULT_STAGES = ",".join(STAGES)
 log = logging.getLogger("compare_ltx2")
@@ -176,6 +182,12 @@ def _ours(context: _Context) -> None:
 
 def _vae(context: _Context) -> None:
     context.timed("vae", ours_video_decode(context.shape, context.dtype), context.args.vae_repeats)
+
+
+def _vae_peer_tiling(context: _Context) -> None:
+    tiling, plan = peer_tile_plan(context.shape)
+    fn = ours_video_decode(context.shape, context.dtype, tiling)
+    context.timed("vae-peer-tiling", fn, context.args.vae_repeats, **plan)
 
 
 def _sound_sizes(context: _Context):
@@ -294,6 +306,7 @@ STAGE_RUNNERS = {
     "ref-vae": _reference_vae,
     "ours": _ours,
     "vae": _vae,
+    "vae-peer-tiling": _vae_peer_tiling,
     "audio": _audio("audio", None),
     "audio-graph": _audio("audio-graph", 0),
     "ref-audio": _reference_audio,
@@ -341,7 +354,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 log.exception("stage %s failed", stage)
                 rows.append({"stage": stage, "error": f"{type(error).__name__}: {error}"})
             _free()
-            report["ratios"] = ratios(report)
+            report["ratios"] = stage_ratios(report["rows"], RATIOS)
             if args.json:  # after every stage: a run cut short keeps what it measured
                 args.json.write_text(json.dumps(report, indent=2))
     return report
@@ -350,22 +363,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _inputs_model(config, dtype):
     """A one-block model of the same widths: the step's inputs depend only on the widths (same seeds)."""
     return random_ltx2_transformer(dataclasses.replace(config, num_layers=1), dtype)
-
-
-def ratios(report: dict[str, Any]) -> dict[str, float]:
-    by = {row["stage"]: row for row in report["rows"] if "median_s" in row}
-    out = {}
-    for ours, other in RATIOS:
-        if ours in by and other in by:
-            out[f"{ours}/{other} time"] = by[ours]["median_s"] / by[other]["median_s"]
-            if "build_s" in by[ours] and "build_s" in by[other]:
-                # Both generations build their modules inside the timed call; compare the rest too.
-                out[f"{ours}/{other} time without building weights"] = (by[ours]["median_s"] - by[ours]["build_s"]) / (
-                    by[other]["median_s"] - by[other]["build_s"]
-                )
-            if by[other]["peak_memory_bytes"]:
-                out[f"{ours}/{other} peak"] = by[ours]["peak_memory_bytes"] / by[other]["peak_memory_bytes"]
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

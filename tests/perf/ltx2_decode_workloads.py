@@ -1,9 +1,9 @@
 """Our LTX-2.3 decoders on random weights of the release's shapes (the LTX-2 benchmark's decode stages).
 
 The video decode runs as the pipeline's (pipeline/ltx2/decode_outputs.py): iter_decode_frames with
-the tiling picked for the device's free memory, one evaluation per yielded step. The audio decode
-runs the audio VAE's decoder and the BWE vocoder in float32 (their kernels held in bf16, as the
-pipeline holds the release's: weights/audio_dtype.py) through the pipeline's
+the tiling picked for the device's free memory (or a given one), one evaluation per yielded step. The
+audio decode runs the audio VAE's decoder and the BWE vocoder in float32 (their kernels held in bf16,
+as the pipeline holds the release's: weights/audio_dtype.py) through the pipeline's
 evaluated_sound_pieces, for the clip's length of sound.
 """
 
@@ -26,7 +26,7 @@ from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.ltx2.decode_outputs import evaluated_sound_pieces
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
-from ltx_mlx_core.pipeline.tiling import tiling_within
+from ltx_mlx_core.pipeline.tiling import TilingConfig, tiling_within
 from ltx_mlx_core.weights.audio_dtype import RELEASE_STORAGE_DTYPE, store_kernels_as
 from ltx_mlx_core.weights.ltx2_full_size import FullSize, full_size
 
@@ -42,7 +42,8 @@ def video_latents(shape: AVShape, dtype: mx.Dtype, channels: int = 128) -> mx.ar
     return mx.random.normal((1, *grid, channels), key=mx.random.key(5)).astype(dtype)
 
 
-def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]:
+def ours_video_decode(shape: AVShape, dtype: mx.Dtype, tiling: TilingConfig | None = None) -> Callable[[], mx.array]:
+    """Decode of the clip's latents; returns its last frames. `tiling` None: as the pipeline picks it."""
     vae = VideoAutoencoder(VideoVAEConfig.from_dict(video_vae_config()))
     randomize_parameters(vae, dtype)
     channels = vae.config.latent_channels
@@ -51,15 +52,19 @@ def ours_video_decode(shape: AVShape, dtype: mx.Dtype) -> Callable[[], mx.array]
     latents = video_latents(shape, dtype, channels)
     grid = latent_grid(shape.frames, shape.height, shape.width)
     mx.eval(latents, vae.parameters())
-    budget = max(0, available_memory() - mx.get_active_memory())
-    tiling = tiling_within(grid, budget, latents.dtype.size)
+    if tiling is None:
+        budget = max(0, available_memory() - mx.get_active_memory())
+        tiling = tiling_within(grid, budget, latents.dtype.size)
 
     def decode() -> mx.array:
-        frames = None
+        last = None
         for step in iter_decode_frames(vae, latents, tiling=tiling):
             mx.eval(*step.pending)
-            frames = step.frames if step.frames is not None else frames
-        return frames
+            # Each piece let go before the next tile decodes, as the pipeline does (it keeps them as
+            # uint8 on the host); the last is returned.
+            last = step.frames if step.index == step.count else None
+            step = None
+        return last
 
     return decode
 

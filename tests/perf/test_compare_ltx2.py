@@ -12,7 +12,10 @@ import json
 
 import pytest
 
+from ltx_mlx_core.bench.workloads_ltx2 import AVShape
 from tests.perf import compare_ltx2
+from tests.perf.ltx2_peer_tiling import auto_rule, peer_tile_plan
+from tests.perf.stage_ratios import stage_ratios
 
 
 @pytest.mark.slow
@@ -57,3 +60,23 @@ def test_whole_generations_and_sound_decodes_report_medians_peaks_and_stages(tmp
     assert all(0 < rows[name]["build_s"] < rows[name]["median_s"] for name in ("gen", "ref-gen"))
     assert "gen/ref-gen time without building weights" in report["ratios"]
     assert "mlx_max_ops_per_buffer" in report
+
+
+def test_peer_tiling_stage_decodes_on_the_peers_auto_tiles_in_latents() -> None:
+    # 768x512x121: the peer's --tiling auto picks 384 px tiles overlapping 64, 48 frames overlapping 16.
+    assert auto_rule(512, 768, 121) == ((384, 64), (48, 16))
+    tiling, record = peer_tile_plan(AVShape(768, 512, 121))
+    assert (tiling.spatial_tile, tiling.spatial_overlap, tiling.temporal_tile, tiling.temporal_overlap) == (12, 2, 6, 2)
+    assert record["peer_tiling"] == "spatial 384px/64, temporal 48f/16"
+    assert record["tiles"] == "4x2x3"  # as many tiles per axis as the peer cuts (ceil((n - overlap) / step))
+    # A clip the peer decodes whole is decoded whole here too.
+    assert auto_rule(512, 512, 65) == (None, None)
+    assert peer_tile_plan(AVShape(512, 512, 65))[1]["tiles"] == "1x1x1"
+
+
+def test_tiled_decodes_are_set_against_the_side_that_tiles_the_same_way() -> None:
+    timing = {"median_s": 1.0, "peak_memory_bytes": 1}
+    rows = [{"stage": stage, **timing} for stage in ("vae", "vae-peer-tiling", "ref-vae", "peer-vae")]
+    ratios = stage_ratios(rows, compare_ltx2.RATIOS)
+    assert {"vae/ref-vae time", "vae-peer-tiling/peer-vae time", "vae-peer-tiling/peer-vae peak"} <= set(ratios)
+    assert not any(name.startswith("vae/peer-vae") for name in ratios)
