@@ -34,7 +34,6 @@ from ltx_mlx_core.models.ltx2.vocoder_config import BWEConfig
 from ltx_mlx_core.text.gemma import GemmaTextModel
 from ltx_mlx_core.text.gemma_config import GemmaSpec, gemma_spec
 from ltx_mlx_core.text.gemma_tokenizer import GemmaTokenizer
-from ltx_mlx_core.weights.audio_dtype import RELEASE_STORAGE_DTYPE, store_kernels_as
 from ltx_mlx_core.weights.ltx2_full_size import FullSize, full_size
 from ltx_mlx_core.weights.residency import ResidencyMode
 from ltx_mlx_core.weights.shapes_ltx2 import LTX2ComponentShapes
@@ -164,15 +163,12 @@ class RandomLTX2Components:
         features = vae.config.latent_features
         vae.per_channel_statistics.std_of_means = mx.ones((features,), dtype=dtype)
         vae.per_channel_statistics.mean_of_means = mx.zeros((features,), dtype=dtype)
-        store_kernels_as(vae, RELEASE_STORAGE_DTYPE, dtype)  # as loading the release would hold them
         mx.eval(vae.parameters())
         return vae
 
     def load_vocoder(self, dtype: mx.Dtype) -> Vocoder | VocoderWithBWE:
         vocoder = self._vocoder()
         randomize_parameters(vocoder, dtype, seed=self.seed + 6)
-        store_kernels_as(vocoder, RELEASE_STORAGE_DTYPE, dtype)
-        mx.eval(vocoder.parameters())
         return vocoder
 
 

@@ -39,7 +39,6 @@ from ltx_mlx_core.text.gemma import GemmaTextModel, quantize_gemma
 from ltx_mlx_core.text.gemma_config import gemma_spec
 from ltx_mlx_core.text.gemma_tokenizer import GemmaTokenizer
 from ltx_mlx_core.weights import layout_ltx2, layout_ltx2_diffusers
-from ltx_mlx_core.weights.audio_dtype import as_held
 from ltx_mlx_core.weights.layout_gemma import (
     GemmaSource,
     bundled_projection_keys,
@@ -95,17 +94,9 @@ def text_path_name(name: str) -> str:
 
 
 def check_and_load(
-    module: nn.Module,
-    weights: Weights,
-    dtype: mx.Dtype,
-    what: str,
-    source: Path,
-    file_name: Callable[[str], str] = str,
-    cast: Callable[[mx.array, mx.Dtype], mx.array] | None = None,
+    module: nn.Module, weights: Weights, dtype: mx.Dtype, what: str, source: Path, file_name: Callable[[str], str] = str
 ) -> None:
-    """Fill `module` from `weights` after checking every tensor's presence and shape, naming the tensor.
-
-    Floating tensors are cast to `dtype`, or given to `cast(tensor, dtype)` when set."""
+    """Fill `module` from `weights` after checking every tensor's presence and shape, naming the tensor."""
     expected = {name: tuple(value.shape) for name, value in tree_flatten(module.parameters())}
     missing = [name for name in expected if name not in weights]
     if missing:
@@ -122,13 +113,8 @@ def check_and_load(
                 f"'{source.name}': the {what} tensor '{file_name(name)}' has shape {tuple(value.shape)}, but its "
                 f"config needs {expected[name]}."
             )
-    if cast is None:
-        cast = _cast_floating
-    module.load_weights([(k, cast(v, dtype)) for k, v in weights.items()], strict=True)
-
-
-def _cast_floating(value: mx.array, dtype: mx.Dtype) -> mx.array:
-    return value.astype(dtype) if mx.issubdtype(value.dtype, mx.floating) else value
+    cast = [(k, v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v) for k, v in weights.items()]
+    module.load_weights(cast, strict=True)
 
 
 # ---- transformer -------------------------------------------------------------------------------
@@ -213,8 +199,7 @@ def load_video_vae(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> VideoAut
 def load_audio_vae(
     files: ModelFiles, dtype: mx.Dtype = mx.bfloat16, *, encoder: bool = True, decoder: bool = True
 ) -> AudioVAE:
-    """The audio VAE computing in `dtype`; `encoder=False` for generation (only audio-to-video and
-    extension encode sound). Kernels stay as stored when no wider (weights/audio_dtype.py)."""
+    """The audio VAE; `encoder=False` for generation (only audio-to-video and extension encode sound)."""
     if is_diffusers(files):
         source = Path(files.checkpoint) / "audio_vae"
         config, weights = layout_ltx2_diffusers.read_audio_vae(files.checkpoint, encoder=encoder, decoder=decoder)
@@ -223,20 +208,13 @@ def load_audio_vae(
         config, weights = layout_ltx2.read_audio_vae(source, encoder=encoder, decoder=decoder)
     vae = AudioVAE(config, encoder=encoder, decoder=decoder)
     check_and_load(
-        vae,
-        weights,
-        dtype,
-        "audio VAE",
-        source,
-        lambda name: layout_ltx2.AUDIO_VAE_PREFIX + _statistics(name),
-        cast=as_held,
+        vae, weights, dtype, "audio VAE", source, lambda name: layout_ltx2.AUDIO_VAE_PREFIX + _statistics(name)
     )
     mx.eval(vae.parameters())
     return vae
 
 
 def load_vocoder(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> Vocoder | VocoderWithBWE:
-    """The vocoder(s) computing in `dtype`; kernels stay as stored when no wider (weights/audio_dtype.py)."""
     if is_diffusers(files):
         source = Path(files.checkpoint) / "vocoder"
         config, weights = layout_ltx2_diffusers.read_vocoder(files.checkpoint)
@@ -244,9 +222,7 @@ def load_vocoder(files: ModelFiles, dtype: mx.Dtype = mx.bfloat16) -> Vocoder | 
         source = Path(files.vocoder or files.audio_vae or files.checkpoint)
         config, weights = layout_ltx2.read_vocoder(source)
     vocoder = VocoderWithBWE(config) if isinstance(config, BWEConfig) else Vocoder(config)
-    check_and_load(
-        vocoder, weights, dtype, "vocoder", source, lambda name: layout_ltx2.VOCODER_PREFIX + name, cast=as_held
-    )
+    check_and_load(vocoder, weights, dtype, "vocoder", source, lambda name: layout_ltx2.VOCODER_PREFIX + name)
     mx.eval(vocoder.parameters())
     return vocoder
 

@@ -2,8 +2,7 @@
 
 The video decode runs as the pipeline's (pipeline/ltx2/decode_outputs.py): iter_decode_frames with
 the tiling picked for the device's free memory (or a given one), one evaluation per yielded step. The
-audio decode runs the audio VAE's decoder and the BWE vocoder in float32 (their kernels held in bf16,
-as the pipeline holds the release's: weights/audio_dtype.py) through the pipeline's
+audio decode runs the audio VAE's decoder and the BWE vocoder in float32 through the pipeline's
 evaluated_sound_pieces, for the clip's length of sound.
 """
 
@@ -27,7 +26,6 @@ from ltx_mlx_core.pipeline.ltx2.decode_outputs import evaluated_sound_pieces
 from ltx_mlx_core.pipeline.ltx2.latents import AudioLatentLayout
 from ltx_mlx_core.pipeline.memory_estimate import available_memory
 from ltx_mlx_core.pipeline.tiling import TilingConfig, tiling_within
-from ltx_mlx_core.weights.audio_dtype import RELEASE_STORAGE_DTYPE, store_kernels_as
 from ltx_mlx_core.weights.ltx2_full_size import FullSize, full_size
 
 
@@ -84,9 +82,8 @@ def ours_audio_decode(
     sizes = sizes or full_size("2.3")
     vae = AudioVAE(sizes.audio_vae, encoder=False)
     vocoder = VocoderWithBWE(sizes.vocoder)
-    for model in (vae, vocoder):
-        randomize_parameters(model, mx.float32)
-        store_kernels_as(model, RELEASE_STORAGE_DTYPE, mx.float32)  # as the pipeline holds the release's
+    randomize_parameters(vae, mx.float32)
+    randomize_parameters(vocoder, mx.float32)
     latents = audio_latents(shape)
     mx.eval(latents, vae.parameters(), vocoder.parameters())
     rate = vocoder.config.output_sampling_rate

@@ -34,9 +34,6 @@ from ltx_mlx_core.weights.lora_mapping import LTX2_TEXT_PATH, LoraSpec, apply_lo
 
 log = logging.getLogger(__name__)
 
-# The sound models compute in float32 (LTX-2.3's vocoder loses about 19 % in bf16); their kernels
-# stay in the checkpoint's dtype, bf16 for the release, upcast exactly inside each convolution
-# (weights/audio_dtype.py).
 AUDIO_DTYPE = mx.float32
 
 
