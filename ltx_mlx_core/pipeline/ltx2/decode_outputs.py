@@ -55,12 +55,6 @@ def iter_decode_video(vae: VideoAutoencoder, latents: mx.array, settings, seed: 
                 frames = decoded_preview(pieces[0], settings.decoded_preview_frames, settings.preview_max_side)
                 yield Preview(frames, kind="decoded")
         step = None  # the piece is in `pieces`: let its float32 frames go before the next tile decodes
-    # The CPU has read the frames' buffers. Where GPU memory is shared by page migration (MLX's CUDA
-    # backend), a later stage given them from MLX's cache faults them back a page at a time: the sound
-    # decode took 0.42 s after the video decode, 0.13 s with the cache cleared (H200). It also hands
-    # the decode's working memory back before the sound decode and the muxing.
-    mx.synchronize()  # temporaries reach the cache as their work completes
-    mx.clear_cache()
     return np.concatenate(pieces, axis=0)
 
 
