@@ -1,6 +1,7 @@
 """Residency modes: how much of the model is in memory at once.
 
-RESIDENT            every component loaded once and kept (fastest for repeated runs).
+RESIDENT            every component loaded once and kept (fastest for repeated runs); an LTX-2
+                    run still frees its VAEs while the transformer runs (pipeline/ltx2/models.py).
 STREAM_COMPONENTS   components materialised only while needed and released after
                     (text encoder → encode → freed; transformer for the passes; VAE to decode),
                     so the peak is the largest component plus activations.
