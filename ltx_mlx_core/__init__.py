@@ -1,6 +1,6 @@
 """ltx-mlx's engine: LTX video models on MLX, from weights to finished clips."""
 
-from ltx_mlx_core.gpu_commands import apply_default_ops_per_buffer
+from ltx_mlx_core.gpu_commands import apply_gpu_defaults
 
-# Before any of our modules imports MLX: its GPU backends read this once (gpu_commands.py says why).
-apply_default_ops_per_buffer()
+# Before any of our modules imports MLX: its GPU backends read these once (gpu_commands.py says why).
+apply_gpu_defaults()

@@ -1,4 +1,5 @@
-"""How many GPU operations MLX batches into one command buffer (a CUDA graph, a Metal command buffer).
+"""MLX's GPU settings we choose: operations per command buffer (a CUDA graph, a Metal command buffer),
+and how many convolution plans its CUDA backend keeps.
 
 MLX keeps every input of a kernel allocated until the command buffer holding that kernel has
 completed, and the host encodes far ahead of the GPU. With MLX's default batch (20 operations on
@@ -15,8 +16,16 @@ misaligned address") while it still ran grouped and 512-tap convolutions; the de
 (strided-view STFT, fused FIR sums) runs at 2 (0.214 s for 5 s of sound). A user who meets such a
 failure can set the variable (3, or 20 as MLX's own default) and keep everything else.
 
-MLX reads the variable once, when its GPU device first starts, so it is set when this package is
-imported, before anything of ours imports MLX; a value the user has set is kept.
+MLX's CUDA backend builds a cuDNN plan for every convolution shape it meets and keeps the last 128
+(MLX_CUDA_CONV_CACHE_SIZE). One LTX-2 generation meets more: the video VAE's, the upsampler's, the
+audio VAE's and above all the two vocoders' (each dilation and kernel size at each rate). So every
+generation's decodes rebuilt plans the one before had evicted: inside a generation the sound decode
+took 0.35-0.42 s and the video decode 0.61 s, against 0.105 s and 0.205 s alone, and a second sound
+decode right after the first 0.13 s (H200, docs/PERFORMANCE.md). A plan is a few kilobytes of host
+memory; Metal has no such cache, so the setting only matters on CUDA.
+
+MLX reads these variables once, when its GPU device first starts, so they are set when this package
+is imported, before anything of ours imports MLX; a value the user has set is kept.
 """
 
 from __future__ import annotations
@@ -27,6 +36,11 @@ OPS_PER_BUFFER_ENV = "MLX_MAX_OPS_PER_BUFFER"
 DEFAULT_OPS_PER_BUFFER = 2
 
 
-def apply_default_ops_per_buffer() -> str:
-    """Set MLX_MAX_OPS_PER_BUFFER to DEFAULT_OPS_PER_BUFFER unless it is set; the value in force."""
-    return os.environ.setdefault(OPS_PER_BUFFER_ENV, str(DEFAULT_OPS_PER_BUFFER))
+CONV_CACHE_ENV = "MLX_CUDA_CONV_CACHE_SIZE"
+DEFAULT_CONV_CACHE_SIZE = 1024
+GPU_DEFAULTS = {OPS_PER_BUFFER_ENV: DEFAULT_OPS_PER_BUFFER, CONV_CACHE_ENV: DEFAULT_CONV_CACHE_SIZE}
+
+
+def apply_gpu_defaults() -> dict[str, str]:
+    """Set each of GPU_DEFAULTS that the user has not set; the values in force."""
+    return {name: os.environ.setdefault(name, str(value)) for name, value in GPU_DEFAULTS.items()}

@@ -341,6 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tokens": {"video": shape.video_tokens, "audio": shape.audio_tokens},
         "dtype": str(dtype),
         "mlx_max_ops_per_buffer": os.environ.get(ltx_mlx_core.gpu_commands.OPS_PER_BUFFER_ENV),
+        "mlx_cuda_conv_cache_size": os.environ.get(ltx_mlx_core.gpu_commands.CONV_CACHE_ENV),
         "block_evaluation_env": {name: os.environ.get(name) for name in (EVERY_ENV, IN_FLIGHT_ENV, POINTS_ENV)},
         "rows": [],
     }

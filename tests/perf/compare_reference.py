@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "mlx_device": str(mx.default_device()),
         "mlx_version": mx.__version__,
         "mlx_max_ops_per_buffer": os.environ.get(ltx_mlx_core.gpu_commands.OPS_PER_BUFFER_ENV),
+        "mlx_cuda_conv_cache_size": os.environ.get(ltx_mlx_core.gpu_commands.CONV_CACHE_ENV),
         "torch_version": torch.__version__,
         "shape": args.shape,
         "video": f"{shape.width}x{shape.height}x{shape.frames}",
