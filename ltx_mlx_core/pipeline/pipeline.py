@@ -170,6 +170,7 @@ class Pipeline:
         work = _Work.plan(seeds, stage_runner.latent_stage_names(config), checkpoints)
         runner: stage_runner.StageRunner | None = None
         cache_stages: dict[int, dict[str, dict]] = {}
+        finished = False
         try:
             with timer.stage("load"):
                 residency = stage_runner.choose_residency(request, config, self.components)
@@ -236,6 +237,7 @@ class Pipeline:
             )
             runner.release()
             yield Finished(result)
+            finished = True
         except GeneratorExit:
             log.info("Generation cancelled during %s", work.current_stage)
             raise
@@ -250,7 +252,9 @@ class Pipeline:
             if runner is not None:
                 runner.release()
             work.latents.clear()
-            release_memory(active_at_start)
+            # A run cut short (cancelled, or failed) leaves arrays in its frames, which the exception
+            # holds in reference cycles: collect them whatever the accounting says.
+            release_memory(active_at_start if finished else None)
 
     def _decode(self, vae, latents: mx.array, config: PipelineConfig, seed: int) -> Iterator[Event]:
         """Tiled decode with one evaluation and one StepDone per tile; returns pixels [F, H, W, 3]."""

@@ -225,3 +225,23 @@ def test_the_step_cache_skips_steps_and_the_sidecar_says_how_many(files, tmp_pat
     assert len(cached) == summary["steps_skipped"]
     (path,) = write_result(result, tmp_path / "cached.mp4")
     assert json.loads(path.with_suffix(".json").read_text())["step_cache"]["steps_skipped"] == len(cached)
+
+
+def test_a_cancelled_run_collects_what_its_frames_held(files, monkeypatch) -> None:
+    """Cancelling mid-denoise leaves arrays in the frames the exception holds in cycles; the run
+    collects them at once (a finished run does not need to: see the test above)."""
+    import mlx.core as mx
+
+    PROMPT_CACHE.clear()
+    calls = []
+    real = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(a) or real(*a))
+    baseline = mx.get_active_memory()
+    events = Pipeline(FileComponents(files)).generate(request(num_frames=9))
+    for event in events:
+        if isinstance(event, StepDone) and event.stage == "first_pass":
+            break
+    events.close()
+    assert calls, "a cancelled run collects its cycles"
+    PROMPT_CACHE.clear()  # the encoded prompt is kept for the next run on purpose
+    assert mx.get_active_memory() <= baseline + 64 * 1024

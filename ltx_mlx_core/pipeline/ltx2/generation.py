@@ -152,6 +152,7 @@ def _events(
     stage_time = ExitStack()  # the running recipe stage's span on the timer
     cache_settings = step_cache_settings(request.step_cache, "ltx2")
     cache_stages: dict[int, dict[str, dict]] = {}
+    finished = False
     try:
         with timer.stage("load"):
             yield progress.started("load", detail=f"residency: {plan.residency.value}")
@@ -223,6 +224,7 @@ def _events(
         )  # fmt: skip
         models.release()
         yield Finished(result)
+        finished = True
     except GeneratorExit:
         log.info("Generation cancelled during %s", progress.current)
         raise
@@ -235,7 +237,9 @@ def _events(
         job = seed_job = events = None  # noqa: F841
         finals.clear()
         models.release()
-        release_memory(active_at_start)
+        # A run cut short (cancelled, or failed) leaves arrays in its frames, which the exception
+        # holds in reference cycles: collect them whatever the accounting says.
+        release_memory(active_at_start if finished else None)
 
 
 def _projection(components: LTX2Components, models: LTX2Models) -> LatentProjection:
