@@ -27,14 +27,15 @@ def _generator_kernels(config: VocoderConfig) -> int:
     """Kernels of a generator's GPU graph, by the structure of its residual pairs and stages.
 
     A pair: two anti-aliased activations of 4 kernels each (AMP) or a leaky ReLU, two convolutions, and
-    the second's bias with the residual add (the first's bias rides in the kernel after it). A stage: the
-    upsampling convolution and its bias, the mean of its blocks. Around them: conv_pre and its bias, the
+    the second's bias with the residual add (the first's bias rides in the kernel after it; a block's last
+    add also sums the stage's blocks, and in the last block takes their mean). A stage: the upsampling
+    convolution and its bias. Around them: conv_pre and its bias, the
     last activation and convolution, its bias and final activation in one kernel."""
     stages = len(config.upsample_rates)
     pairs = stages * sum(len(d) for d in config.resblock_dilation_sizes)
     per_pair = 2 * 4 + 2 + 1 if config.is_amp else 1 + 2 + 2
     ends = 2 + (4 if config.is_amp else 0) + 1 + (config.use_bias_at_final or config.final_activation is not None)
-    return pairs * per_pair + 3 * stages + ends
+    return pairs * per_pair + 2 * stages + ends
 
 
 @pytest.mark.parametrize("config", [HIFIGAN, BWE], ids=["hifigan", "bigvgan_bwe"])

@@ -37,8 +37,8 @@ def vocoder_and_mel():
 
 
 class CountingEvaluator(BlockEvaluator):
-    def __init__(self):
-        super().__init__(every=1, in_flight=2)
+    def __init__(self, points: int = 1):
+        super().__init__(every=1, in_flight=2, points=points)
         self.calls = 0
 
     def __call__(self, index, *states):
@@ -69,3 +69,40 @@ def test_pairs_evaluated_one_by_one_give_the_same_samples_with_a_third_less_memo
     assert evaluator.calls == evaluator.scheduled == stages * (1 + 3 * 3)
     print(f"peak above the weights: one graph {whole_peak / 2**20:.1f} MiB, pairs {paired_peak / 2**20:.1f} MiB")
     assert paired_peak < 0.8 * whole_peak
+
+
+def _stage_means_summed_afterwards(generator, x: mx.array) -> mx.array:
+    """forward_channels_last as it was before the stage sums moved into the blocks: every block's
+    output kept, then summed and divided (the reference's order)."""
+    cfg = generator.config
+    x = mx.conv1d(x, generator.conv_pre.weight, padding=3) + generator.conv_pre.bias
+    per_stage = len(cfg.resblock_kernel_sizes)
+    for i, up in enumerate(generator.ups):
+        x = up(x)
+        outputs = [block(x) for block in generator.resblocks[i * per_stage : (i + 1) * per_stage]]
+        total = outputs[0]
+        for output in outputs[1:]:
+            total = total + output
+        x = total / len(outputs)
+    return mx.conv1d(generator.act_post(x), generator.conv_post.weight, padding=3)
+
+
+def test_stage_means_summed_in_the_blocks_are_bit_identical(vocoder_and_mel):
+    vocoder, mel = vocoder_and_mel
+    first = vocoder.vocoder
+    np.testing.assert_array_equal(
+        np.array(first.forward_channels_last(mel)), np.array(_stage_means_summed_afterwards(first, mel))
+    )
+
+
+def test_a_point_inside_each_pair_gives_the_same_samples(vocoder_and_mel):
+    vocoder, mel = vocoder_and_mel
+    whole, _ = _run(vocoder, mel, None)
+    evaluator = CountingEvaluator(points=2)
+    halves, _ = _run(vocoder, mel, evaluator)
+    np.testing.assert_array_equal(halves, whole)
+    config = vocoder.config
+    stages = len(config.vocoder.upsample_rates) + len(config.generator.upsample_rates)
+    # The after-pair calls as before; within_block adds one schedule per residual pair.
+    assert evaluator.calls == stages * (1 + 3 * 3)
+    assert evaluator.scheduled == stages * (1 + 2 * 3 * 3)

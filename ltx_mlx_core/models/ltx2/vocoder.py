@@ -8,6 +8,7 @@ axis. Inside, signals are channels-last [B, samples, C]. Names follow ltx-core
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import mlx.core as mx
@@ -21,6 +22,9 @@ from ltx_mlx_core.models.ltx2.vocoder_config import VocoderConfig
 # Called with a running index and the signal after every residual pair and upsampling: where the
 # pipeline evaluates (pipeline/block_eval.py), since the model never does.
 AfterBlock = Callable[..., None]
+AfterPair = Callable[[mx.array], None]
+# A block's last residual add: (x, y, bias) -> its output (a stage's running sum of block outputs).
+LastAdd = Callable[[mx.array, mx.array, mx.array], mx.array]
 
 # nn.LeakyReLU()'s default: the reference's HiFi-GAN ends with it, not with its 0.1 slope.
 FINAL_LEAKY_SLOPE = 0.01
@@ -49,11 +53,17 @@ def _biased_leaky_relu(y: mx.array, bias: mx.array, slope: float) -> mx.array:
 
 
 @fuse_elementwise_on_gpu
-def _mean_then_leaky_relu(slope: float | None, *terms: mx.array) -> mx.array:
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    mean = total / len(terms)
+def _add_biased_into_mean(
+    total: mx.array | None, count: int | None, slope: float | None, x: mx.array, y: mx.array, bias: mx.array
+) -> mx.array:
+    """A block's last residual add, x + (y + bias), added to the sum of the stage's earlier blocks
+    (`total`); in the stage's last block also divided by the block `count` (then leaky ReLU at `slope`)."""
+    out = x + (y + bias)
+    if total is not None:
+        out = total + out
+    if count is None:
+        return out
+    mean = out / count
     return mean if slope is None else nn.leaky_relu(mean, slope)
 
 
@@ -77,10 +87,23 @@ class ResBlock1(nn.Module):
         self.convs1 = [_conv(channels, kernel_size, d) for d in dilations]
         self.convs2 = [_conv(channels, kernel_size, 1) for _ in dilations]
 
-    def __call__(self, x: mx.array, after_pair: Callable[[mx.array], None] | None = None) -> mx.array:
-        for conv1, conv2 in zip(self.convs1, self.convs2):
-            h = _biased_leaky_relu(conv_without_bias(conv1, nn.leaky_relu(x, self.slope)), conv1.bias, self.slope)
-            x = _add_biased(x, conv_without_bias(conv2, h), conv2.bias)
+    def __call__(
+        self,
+        x: mx.array,
+        after_pair: AfterPair | None = None,
+        last_add: LastAdd = _add_biased,
+        within_pair: AfterPair | None = None,
+    ) -> mx.array:
+        """x through the residual pairs; `last_add(x, y, bias)` makes the last pair's output (a stage's sum).
+
+        `after_pair` sees each pair's output, `within_pair` the first convolution's (before its bias)."""
+        for i, (conv1, conv2) in enumerate(zip(self.convs1, self.convs2)):
+            h = conv_without_bias(conv1, nn.leaky_relu(x, self.slope))
+            if within_pair is not None:
+                within_pair(h)
+            h = _biased_leaky_relu(h, conv1.bias, self.slope)
+            add = last_add if i == len(self.convs1) - 1 else _add_biased
+            x = add(x, conv_without_bias(conv2, h), conv2.bias)
             if after_pair is not None:
                 after_pair(x)
         return x
@@ -97,10 +120,21 @@ class AMPBlock1(nn.Module):
         self.acts1 = [_act(channels, use_beta, config) for _ in dilations]
         self.acts2 = [_act(channels, use_beta, config) for _ in dilations]
 
-    def __call__(self, x: mx.array, after_pair: Callable[[mx.array], None] | None = None) -> mx.array:
-        for conv1, conv2, act1, act2 in zip(self.convs1, self.convs2, self.acts1, self.acts2):
-            h = conv_without_bias(conv2, act2(conv_without_bias(conv1, act1(x)), conv1.bias))
-            x = _add_biased(x, h, conv2.bias)
+    def __call__(
+        self,
+        x: mx.array,
+        after_pair: AfterPair | None = None,
+        last_add: LastAdd = _add_biased,
+        within_pair: AfterPair | None = None,
+    ) -> mx.array:
+        """As ResBlock1's."""
+        pairs = list(zip(self.convs1, self.convs2, self.acts1, self.acts2))
+        for i, (conv1, conv2, act1, act2) in enumerate(pairs):
+            h = conv_without_bias(conv1, act1(x))
+            if within_pair is not None:
+                within_pair(h)
+            h = conv_without_bias(conv2, act2(h, conv1.bias))
+            x = (last_add if i == len(pairs) - 1 else _add_biased)(x, h, conv2.bias)
             if after_pair is not None:
                 after_pair(x)
         return x
@@ -165,9 +199,7 @@ class Vocoder(nn.Module):
             x = marks(up(x))
             last = i == len(self.ups) - 1
             slope = None if cfg.is_amp else FINAL_LEAKY_SLOPE if last else cfg.leaky_relu_slope
-            x = _mean_then_leaky_relu(
-                slope, *(block(x, marks.hook) for block in self.resblocks[i * per_stage : (i + 1) * per_stage])
-            )
+            x = _stage_mean(self.resblocks[i * per_stage : (i + 1) * per_stage], x, marks, slope)
         if cfg.is_amp:
             x = self.act_post(x)
         bias = self.conv_post.bias if "bias" in self.conv_post else None
@@ -177,13 +209,36 @@ class Vocoder(nn.Module):
         return _output(x, bias, cfg.final_activation)
 
 
+def _stage_mean(blocks: list, x: mx.array, marks: _Marks, slope: float | None) -> mx.array:
+    """The mean of the blocks' outputs for x (then leaky ReLU at `slope`), summed in each block's last
+    residual add: one running sum is alive instead of every block's output, and the mean is no kernel
+    of its own. The same additions in the same order as summing the outputs afterwards."""
+    total = None
+    for k, block in enumerate(blocks):
+        count, block_slope = (len(blocks), slope) if k == len(blocks) - 1 else (None, None)
+        last_add = functools.partial(_add_biased_into_mean, total, count, block_slope)
+        total = block(x, marks.hook, last_add, marks.within)
+    return total
+
+
 class _Marks:
-    """Numbers the points where `after_block` is called; a no-op without one."""
+    """Numbers the points where `after_block` is called; a no-op without one.
+
+    When `after_block` has a `within_block(index, x)` (pipeline/block_eval.py's, with two points per
+    block), it is also called inside each residual pair, after the first convolution, with the
+    number of the pair's own point: a pair's kernels then run as two evaluations. A backend allocates
+    a kernel's output when it queues it, so with one evaluation in flight (LTX_MLX_EVAL_IN_FLIGHT=1)
+    about half a pair's intermediates are allocated at once; no kernel is added."""
 
     def __init__(self, after_block: AfterBlock | None):
         self.after_block = after_block
         self.count = 0
         self.hook = self if after_block is not None else None
+        self.within_block = getattr(after_block, "within_block", None)
+        self.within = self._within if self.within_block is not None else None
+
+    def _within(self, x: mx.array) -> None:
+        self.within_block(self.count, x)
 
     def __call__(self, x: mx.array) -> mx.array:
         if self.after_block is not None:
