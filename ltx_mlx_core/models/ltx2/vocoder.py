@@ -78,14 +78,16 @@ def _output(x: mx.array, bias: mx.array | None, activation: str | None) -> mx.ar
     return x
 
 
-class ResBlock1(nn.Module):
-    """HiFi-GAN: three (leaky ReLU, dilated conv, leaky ReLU, conv) residual pairs."""
+class _ResidualPairs(nn.Module):
+    """Residual pairs x + conv2(act2(conv1(act1(x)))); subclasses say what runs around each convolution."""
 
-    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...], slope: float):
-        super().__init__()
-        self.slope = slope
-        self.convs1 = [_conv(channels, kernel_size, d) for d in dilations]
-        self.convs2 = [_conv(channels, kernel_size, 1) for _ in dilations]
+    def _first(self, k: int, x: mx.array) -> mx.array:
+        """Pair k's first convolution of x, before its bias."""
+        raise NotImplementedError
+
+    def _second(self, k: int, h: mx.array) -> mx.array:
+        """Pair k's second convolution of `_first`'s output, before its bias."""
+        raise NotImplementedError
 
     def __call__(
         self,
@@ -97,19 +99,35 @@ class ResBlock1(nn.Module):
         """x through the residual pairs; `last_add(x, y, bias)` makes the last pair's output (a stage's sum).
 
         `after_pair` sees each pair's output, `within_pair` the first convolution's (before its bias)."""
-        for i, (conv1, conv2) in enumerate(zip(self.convs1, self.convs2)):
-            h = conv_without_bias(conv1, nn.leaky_relu(x, self.slope))
+        pairs = len(self.convs1)
+        for k in range(pairs):
+            h = self._first(k, x)
             if within_pair is not None:
                 within_pair(h)
-            h = _biased_leaky_relu(h, conv1.bias, self.slope)
-            add = last_add if i == len(self.convs1) - 1 else _add_biased
-            x = add(x, conv_without_bias(conv2, h), conv2.bias)
+            add = last_add if k == pairs - 1 else _add_biased
+            x = add(x, self._second(k, h), self.convs2[k].bias)
             if after_pair is not None:
                 after_pair(x)
         return x
 
 
-class AMPBlock1(nn.Module):
+class ResBlock1(_ResidualPairs):
+    """HiFi-GAN: three (leaky ReLU, dilated conv, leaky ReLU, conv) residual pairs."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...], slope: float):
+        super().__init__()
+        self.slope = slope
+        self.convs1 = [_conv(channels, kernel_size, d) for d in dilations]
+        self.convs2 = [_conv(channels, kernel_size, 1) for _ in dilations]
+
+    def _first(self, k: int, x: mx.array) -> mx.array:
+        return conv_without_bias(self.convs1[k], nn.leaky_relu(x, self.slope))
+
+    def _second(self, k: int, h: mx.array) -> mx.array:
+        return conv_without_bias(self.convs2[k], _biased_leaky_relu(h, self.convs1[k].bias, self.slope))
+
+
+class AMPBlock1(_ResidualPairs):
     """BigVGAN: the same residual pairs with anti-aliased Snake(Beta) activations."""
 
     def __init__(self, channels: int, kernel_size: int, dilations: tuple[int, ...], config: VocoderConfig):
@@ -120,24 +138,11 @@ class AMPBlock1(nn.Module):
         self.acts1 = [_act(channels, use_beta, config) for _ in dilations]
         self.acts2 = [_act(channels, use_beta, config) for _ in dilations]
 
-    def __call__(
-        self,
-        x: mx.array,
-        after_pair: AfterPair | None = None,
-        last_add: LastAdd = _add_biased,
-        within_pair: AfterPair | None = None,
-    ) -> mx.array:
-        """As ResBlock1's."""
-        pairs = list(zip(self.convs1, self.convs2, self.acts1, self.acts2))
-        for i, (conv1, conv2, act1, act2) in enumerate(pairs):
-            h = conv_without_bias(conv1, act1(x))
-            if within_pair is not None:
-                within_pair(h)
-            h = conv_without_bias(conv2, act2(h, conv1.bias))
-            x = (last_add if i == len(pairs) - 1 else _add_biased)(x, h, conv2.bias)
-            if after_pair is not None:
-                after_pair(x)
-        return x
+    def _first(self, k: int, x: mx.array) -> mx.array:
+        return conv_without_bias(self.convs1[k], self.acts1[k](x))
+
+    def _second(self, k: int, h: mx.array) -> mx.array:
+        return conv_without_bias(self.convs2[k], self.acts2[k](h, self.convs1[k].bias))
 
 
 def _act(channels: int, use_beta: bool, config: VocoderConfig) -> Activation1d:
