@@ -75,6 +75,11 @@ def iter_decode_frames(
     logger.debug("decoding %s latents in %d tiles, streaming frames", tuple(raw.shape), count)
     # Decoders whose blocks inject spatial noise draw it per tile from this key (as decode.py does).
     block_key = mx.random.split(key)[1] if key is not None else None
+    if count == 1:
+        # Nothing to blend: the decoder's dtype, as the reference returns it.
+        pixels = decode_tile(vae, raw, timestep, block_key)
+        yield FramesStep(1, 1, [pixels], pixels, 0)
+        return
     # tile_grid visits tiles frames-major: consecutive tiles share a temporal span.
     spans = [list(group) for _, group in itertools.groupby(tiles, key=lambda tile: tile.output[0])]
     starts = [group[0].output[0][0] for group in spans] + [total_frames]
@@ -99,10 +104,6 @@ def iter_decode_frames(
             _, (ph0, ph1), (pw0, pw1) = tile.output
             index += 1
             pixels = decode_tile(vae, raw[:, f0:f1, h0:h1, w0:w1], timestep, block_key)
-            if count == 1:
-                # Nothing to blend: the decoder's dtype, as the reference returns it.
-                yield FramesStep(index, count, [pixels], pixels, first)
-                return
             _add_frames(buffers, split, weight_tile(pixels, tile.weight), slice(ph0, ph1), slice(pw0, pw1))
             pixels = None
             # Evaluating `raw` with the first tile computes the noised latents once for all tiles.
