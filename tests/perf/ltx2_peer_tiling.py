@@ -19,10 +19,7 @@ from typing import Any
 from ltx_mlx_core.bench.workloads_ltx2 import AVShape
 from ltx_mlx_core.pipeline.latents import latent_grid
 from ltx_mlx_core.pipeline.tiling import TilingConfig
-from tests.perf.ltx2_peer_workloads import _register_parent_packages
-
-# (tile, overlap) along an axis in the peer's units (pixels spatially, frames temporally); None: whole.
-PeerAxis = tuple[int, int] | None
+from tests.perf.ltx2_peer_workloads import PeerAxis, _register_parent_packages, describe_tile_axes, peer_tile_axes
 
 SPATIAL_SCALE, TEMPORAL_SCALE = 32, 8
 
@@ -36,13 +33,7 @@ def peer_auto_tiles(height: int, width: int, frames: int) -> tuple[PeerAxis, Pee
     except ModuleNotFoundError:
         return auto_rule(height, width, frames)
     plan = PeerTiling.auto(height, width, frames)
-    if plan is None:
-        return None, None
-    spatial, temporal = plan.spatial_config, plan.temporal_config
-    return (
-        (spatial.tile_size_in_pixels, spatial.tile_overlap_in_pixels) if spatial else None,
-        (temporal.tile_size_in_frames, temporal.tile_overlap_in_frames) if temporal else None,
-    )
+    return (None, None) if plan is None else peer_tile_axes(plan)
 
 
 def auto_rule(height: int, width: int, frames: int) -> tuple[PeerAxis, PeerAxis]:
@@ -60,10 +51,9 @@ def auto_rule(height: int, width: int, frames: int) -> tuple[PeerAxis, PeerAxis]
     return spatial_plan, temporal_plan
 
 
-def tiling_like_peer(height: int, width: int, frames: int) -> TilingConfig:
-    """Our TilingConfig of the peer's auto tiles for the clip; an axis the peer leaves whole stays whole."""
+def tiling_like_peer(spatial: PeerAxis, temporal: PeerAxis) -> TilingConfig:
+    """Our TilingConfig of the peer's tiles; an axis the peer leaves whole stays whole."""
     whole = TilingConfig.untiled()
-    spatial, temporal = peer_auto_tiles(height, width, frames)
     s_tile, s_overlap = (whole.spatial_tile, 0) if spatial is None else (v // SPATIAL_SCALE for v in spatial)
     t_tile, t_overlap = (whole.temporal_tile, 0) if temporal is None else (v // TEMPORAL_SCALE for v in temporal)
     return TilingConfig(
@@ -71,23 +61,13 @@ def tiling_like_peer(height: int, width: int, frames: int) -> TilingConfig:
     )
 
 
-def describe_peer_tiles(height: int, width: int, frames: int) -> str:
-    """The peer's auto tiles in its units, worded as the peer-vae row words them."""
-    spatial, temporal = peer_auto_tiles(height, width, frames)
-    return ", ".join(
-        [
-            f"spatial {spatial[0]}px/{spatial[1]}" if spatial else "spatial none",
-            f"temporal {temporal[0]}f/{temporal[1]}" if temporal else "temporal none",
-        ]
-    )
-
-
 def peer_tile_plan(shape: AVShape) -> tuple[TilingConfig, dict[str, Any]]:
     """(our tiling of the peer's auto tiles for the clip, what the stage's row says of the plan)."""
-    tiling = tiling_like_peer(shape.height, shape.width, shape.frames)
+    axes = peer_auto_tiles(shape.height, shape.width, shape.frames)
+    tiling = tiling_like_peer(*axes)
     spans = tiling.spans(latent_grid(shape.frames, shape.height, shape.width))
     record = {
-        "peer_tiling": describe_peer_tiles(shape.height, shape.width, shape.frames),
+        "peer_tiling": describe_tile_axes(*axes),
         "tiling_latents": dataclasses.asdict(tiling),
         "tiles": "x".join(str(len(axis)) for axis in spans),  # frames x rows x columns
         "spans_latents": [[list(span) for span in axis] for axis in spans],

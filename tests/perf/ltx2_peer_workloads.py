@@ -184,15 +184,32 @@ def peer_video_decode(decoder: Any, latents: mx.array, shape: AVShape) -> tuple[
     return decode, _describe(tiling)
 
 
+# (tile, overlap) along an axis in the peer's units (pixels spatially, frames temporally); None: whole.
+PeerAxis = tuple[int, int] | None
+
+
+def peer_tile_axes(tiling: Any) -> tuple[PeerAxis, PeerAxis]:
+    """(spatial, temporal) (tile, overlap) of the peer's TilingConfig."""
+    spatial, temporal = tiling.spatial_config, tiling.temporal_config
+    return (
+        (spatial.tile_size_in_pixels, spatial.tile_overlap_in_pixels) if spatial else None,
+        (temporal.tile_size_in_frames, temporal.tile_overlap_in_frames) if temporal else None,
+    )
+
+
+def describe_tile_axes(spatial: PeerAxis, temporal: PeerAxis) -> str:
+    """The peer's tiles in its units, as the peer-vae row words them."""
+    parts = [
+        f"spatial {spatial[0]}px/{spatial[1]}" if spatial else "spatial none",
+        f"temporal {temporal[0]}f/{temporal[1]}" if temporal else "temporal none",
+    ]
+    return ", ".join(parts)
+
+
 def _describe(tiling: Any) -> str:
     if tiling is None:
         return "none (TilingConfig.auto: the whole clip at once)"
-    spatial, temporal = tiling.spatial_config, tiling.temporal_config
-    parts = [
-        f"spatial {spatial.tile_size_in_pixels}px/{spatial.tile_overlap_in_pixels}" if spatial else "spatial none",
-        f"temporal {temporal.tile_size_in_frames}f/{temporal.tile_overlap_in_frames}" if temporal else "temporal none",
-    ]
-    return ", ".join(parts)
+    return describe_tile_axes(*peer_tile_axes(tiling))
 
 
 def peer_audio_decoder(config: AudioVAEConfig, dtype: mx.Dtype = PEER_SOUND_DTYPE) -> Any:
